@@ -1,0 +1,525 @@
+"""Opening a PortraitCraft root as published, checking it, and viewing it as tidy pandas frames.
+
+Published layout (the lab writes the same)::
+
+    track_1_train.json   Track 1 records: image_path, criteria {attribute: {score 0-10, reason}}, total_score 1-100
+    track_1_test.json    the same images' questions, ground truth hidden: level "x", total_score 0, answer "x"
+    track_2_<split>.json Track 2 records: image_path, content_description, composition_analysis
+    images_00 ... images_10/   the images; `image_path` is a bare file name found in whichever folder holds it
+
+A root may be partial; what is absent is listed in `Dataset.missing_files`, and every problem found in a record is
+a `Problem` naming the file and record. The lab also writes `track_1_test_ground_truth.json` (the hidden labels)
+and `lab_factors.json` (the rendered factors of every image).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+from portraitcraft.attributes import (
+    ANSWER_LETTERS,
+    ATTRIBUTE_KEYS,
+    ATTRIBUTE_NAMES,
+    ATTRIBUTE_SCORE_RANGE,
+    BY_NAME,
+    HIDDEN_ANSWER,
+    HIDDEN_LEVEL,
+    HIDDEN_TOTAL,
+    TOTAL_SCORE_RANGE,
+    level_from_score,
+    normalise_level,
+)
+from portraitcraft.images import ImageError, image_size, open_image
+
+TRACK_FILE = re.compile(r"^track_([12])_([a-z]+)\.json$")
+IMAGE_FOLDER = re.compile(r"^images_\d+$")
+EXPECTED_FILES = ("track_1_train.json", "track_1_test.json", "track_2_train.json", "track_2_test.json")
+GROUND_TRUTH_FILE = "track_1_test_ground_truth.json"
+FACTORS_FILE = "lab_factors.json"
+DEFAULT_HUB_ID = "zijielou/PortraitCraft"
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+QUESTION_ATTRIBUTE = re.compile("|".join(re.escape(n) for n in sorted(ATTRIBUTE_NAMES, key=len, reverse=True)))
+
+
+class DataError(Exception):
+    """A data file or source that cannot be used at all. The message is one line naming the file."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in one record of one file."""
+
+    file: str
+    record: int | None  # 0-based position in the file's list; None for file-level problems
+    image_path: str | None
+    message: str
+    severity: str = "error"  # "error" fails strict mode; "warning" never does
+
+    def __str__(self) -> str:
+        where = self.file if self.record is None else f"{self.file} record {self.record}"
+        if self.image_path:
+            where += f" ({self.image_path})"
+        return f"{self.severity}: {where}: {self.message}"
+
+
+class ValidationError(DataError):
+    """Strict mode found problems; `problems` lists them all."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        errors = [p for p in problems if p.severity == "error"]
+        super().__init__(f"{len(errors)} problem(s) found, first: {errors[0]}")
+
+
+def read_json_records(path: Path) -> list[dict[str, Any]]:
+    """A published JSON file as a list of records; malformed JSON is one clear `DataError` (file, line, column)."""
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except FileNotFoundError as exc:
+        raise DataError(f"{path}: file not found") from exc
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from exc
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror})") from exc
+    if not isinstance(data, list):
+        raise DataError(f"{path}: expected a JSON list of records, found {type(data).__name__}")
+    return data
+
+
+def _as_float(value: Any) -> float | None:
+    # bool is an int subclass; a true/false score is a defect, not 1/0.
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
+@dataclass
+class _Track1:
+    """Track 1 records of all splits, normalised into columns as they are read."""
+
+    split: list[str] = field(default_factory=list)
+    image_path: list[str] = field(default_factory=list)
+    hidden: list[bool] = field(default_factory=list)
+    total: list[float] = field(default_factory=list)
+    scores: list[list[float]] = field(default_factory=list)
+    levels: list[list[str | None]] = field(default_factory=list)
+    reasons: list[list[str | None]] = field(default_factory=list)
+    question: list[str | None] = field(default_factory=list)
+    options: list[dict[str, str]] = field(default_factory=list)
+    answer: list[str | None] = field(default_factory=list)
+
+
+class _Checker:
+    """Reads records into columns while collecting a `Problem` for each defect."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def report(self, file: str, record: int | None, image: str | None, message: str, severity: str = "error") -> None:
+        self.problems.append(Problem(file, record, image, message, severity))
+
+    def image_path(self, rec: Any, file: str, i: int) -> str | None:
+        if not isinstance(rec, dict):
+            self.report(file, i, None, f"record is a {type(rec).__name__}, not an object")
+            return None
+        name = rec.get("image_path")
+        if not isinstance(name, str) or not name.strip():
+            self.report(file, i, None, "missing field 'image_path'")
+            return None
+        if os.path.basename(name) != name:
+            # The published files use bare names; a path could escape the root.
+            self.report(file, i, name, "image_path must be a bare file name", "warning")
+        return name
+
+    def track1(self, records: list[Any], file: str, split: str, table: _Track1) -> None:
+        seen: dict[str, int] = {}
+        lo, hi = ATTRIBUTE_SCORE_RANGE
+        tlo, thi = TOTAL_SCORE_RANGE
+        for i, rec in enumerate(records):
+            name = self.image_path(rec, file, i)
+            if name is None:
+                continue
+            if name in seen:
+                self.report(file, i, name, f"duplicate image_path (first at record {seen[name]}); this record is skipped")
+                continue
+            seen[name] = i
+            criteria = rec.get("criteria")
+            if not isinstance(criteria, dict):
+                self.report(file, i, name, "missing field 'criteria'")
+                criteria = {}
+            for attr in criteria:
+                if attr not in BY_NAME:
+                    self.report(file, i, name, f"unknown attribute {attr!r}")
+            hidden = self._is_hidden(rec, criteria)
+            scores: list[float] = []
+            levels: list[str | None] = []
+            reasons: list[str | None] = []
+            for attr in ATTRIBUTE_NAMES:
+                entry = criteria.get(attr)
+                score, level, reason = np.nan, None, None
+                if entry is None:
+                    if criteria:
+                        self.report(file, i, name, f"missing attribute {attr!r}")
+                elif not isinstance(entry, dict):
+                    self.report(file, i, name, f"{attr!r}: expected an object with 'score' or 'level'")
+                elif hidden:
+                    pass
+                elif "score" in entry:
+                    value = _as_float(entry["score"])
+                    if value is None:
+                        self.report(file, i, name, f"{attr!r}: score {entry['score']!r} is not a number")
+                    elif not lo <= value <= hi:
+                        self.report(file, i, name, f"{attr!r}: score {value:g} outside {lo:g}-{hi:g}")
+                    else:
+                        score, level = value, level_from_score(value)
+                elif "level" in entry:
+                    level = normalise_level(entry["level"])
+                    if level is None:
+                        self.report(file, i, name, f"{attr!r}: level {entry['level']!r} is not Good/Medium/Poor or A/B/C")
+                else:
+                    self.report(file, i, name, f"{attr!r}: missing field 'score'")
+                if isinstance(entry, dict) and isinstance(entry.get("reason"), str):
+                    reason = entry["reason"]
+                scores.append(score)
+                levels.append(level)
+                reasons.append(reason)
+            total = np.nan
+            if hidden:
+                pass
+            elif "total_score" not in rec:
+                self.report(file, i, name, "missing field 'total_score'")
+            else:
+                value = _as_float(rec["total_score"])
+                if value is None:
+                    self.report(file, i, name, f"total_score {rec['total_score']!r} is not a number")
+                elif not tlo <= value <= thi:
+                    self.report(file, i, name, f"total_score {value:g} outside {tlo}-{thi}")
+                else:
+                    total = value
+            question, options, answer = self._question(rec, file, i, name, split, hidden)
+            table.split.append(split)
+            table.image_path.append(name)
+            table.hidden.append(hidden)
+            table.total.append(total)
+            table.scores.append(scores)
+            table.levels.append(levels)
+            table.reasons.append(reasons)
+            table.question.append(question)
+            table.options.append(options)
+            table.answer.append(answer)
+
+    @staticmethod
+    def _is_hidden(rec: dict, criteria: dict) -> bool:
+        """The published test file's placeholders: level "x", total_score 0, answer "x"."""
+        levels = [v.get("level") for v in criteria.values() if isinstance(v, dict)]
+        return bool(levels) and all(lv == HIDDEN_LEVEL for lv in levels) and rec.get("total_score") == HIDDEN_TOTAL
+
+    def _question(self, rec: dict, file: str, i: int, name: str, split: str, hidden: bool):
+        if "question" not in rec:
+            if split == "test":
+                self.report(file, i, name, "missing field 'question'")
+            return None, {}, None
+        question, options = rec.get("question"), rec.get("options")
+        if not isinstance(question, str):
+            self.report(file, i, name, "field 'question' is not text")
+            question = None
+        if not isinstance(options, dict) or sorted(options) != list(ANSWER_LETTERS):
+            self.report(file, i, name, "field 'options' must map exactly A, B, C, D to texts")
+            options = options if isinstance(options, dict) else {}
+        answer = rec.get("answer")
+        if hidden or answer == HIDDEN_ANSWER:
+            answer = None
+        elif not isinstance(answer, str) or answer.strip().upper() not in ANSWER_LETTERS:
+            self.report(file, i, name, f"answer {answer!r} is not one of A-D")
+            answer = None
+        else:
+            answer = answer.strip().upper()
+        return question, {k: v for k, v in options.items() if isinstance(v, str)}, answer
+
+    def track2(self, records: list[Any], file: str, split: str, rows: list[dict]) -> None:
+        seen: dict[str, int] = {}
+        for i, rec in enumerate(records):
+            name = self.image_path(rec, file, i)
+            if name is None:
+                continue
+            if name in seen:
+                self.report(file, i, name, f"duplicate image_path (first at record {seen[name]}); this record is skipped")
+                continue
+            seen[name] = i
+            texts = {}
+            for key in ("content_description", "composition_analysis"):
+                value = rec.get(key)
+                if not isinstance(value, str) or not value.strip():
+                    self.report(file, i, name, f"missing field {key!r}")
+                    value = None
+                texts[key] = value
+            rows.append({"split": split, "image_path": name, **texts})
+
+
+def index_images(root: Path) -> tuple[dict[str, Path], list[str]]:
+    """Map each bare image file name to its path across the root's `images_NN` folders; also list duplicates."""
+    index: dict[str, Path] = {}
+    duplicates: list[str] = []
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and IMAGE_FOLDER.match(p.name)) if root.is_dir() else []
+    for folder in folders:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_file():
+                    if entry.name in index:
+                        duplicates.append(entry.name)
+                    else:
+                        index[entry.name] = Path(entry.path)
+    return index, duplicates
+
+
+class Dataset:
+    """A PortraitCraft root, read and checked. Build it with `open_dataset`."""
+
+    def __init__(self, root: Path, *, source: str, check_images: bool = False, reveal_ground_truth: bool = False):
+        self.root = Path(root)
+        self.source = source
+        if not self.root.is_dir():
+            raise DataError(f"{self.root}: not a folder")
+        checker = _Checker()
+        self._images, duplicates = index_images(self.root)
+        self.image_folders = sorted({p.parent.name for p in self._images.values()})
+        for name in duplicates:
+            checker.report("images", None, name, f"image found in more than one images_NN folder; using {self._images[name]}")
+
+        files = {m.group(0): (int(m.group(1)), m.group(2)) for p in self.root.iterdir() if (m := TRACK_FILE.match(p.name))}
+        self.missing_files = [f for f in EXPECTED_FILES if f not in files]
+        if not self._images:
+            self.missing_files.append("images_00 ... images_10 (no image folder found)")
+        self.track1_splits: list[str] = []
+        self.track2_splits: list[str] = []
+        self.ground_truth_revealed = False
+        self._track1 = _Track1()
+        track2_rows: list[dict] = []
+        for filename in sorted(files, key=lambda f: (files[f][0], files[f][1] != "train", files[f][1])):
+            track, split = files[filename]
+            path = self.root / filename
+            if track == 1 and split == "test" and reveal_ground_truth and (self.root / GROUND_TRUTH_FILE).is_file():
+                path, filename = self.root / GROUND_TRUTH_FILE, GROUND_TRUTH_FILE
+                self.ground_truth_revealed = True
+            records = read_json_records(path)
+            if track == 1:
+                self.track1_splits.append(split)
+                checker.track1(records, filename, split, self._track1)
+            else:
+                self.track2_splits.append(split)
+                checker.track2(records, filename, split, track2_rows)
+        self._track2 = pd.DataFrame(track2_rows, columns=["split", "image_path", "content_description", "composition_analysis"])
+
+        for file, names in ((f"track_1_{s}.json", self._track1_names(s)) for s in self.track1_splits):
+            self._check_images(checker, file, names, check_images)
+        for split in self.track2_splits:
+            names = self._track2.loc[self._track2["split"] == split, "image_path"].tolist()
+            self._check_images(checker, f"track_2_{split}.json", names, check_images)
+        self.problems = checker.problems
+        self.missing_images = sorted({p.image_path for p in self.problems if p.message == "image missing"})
+
+    def _track1_names(self, split: str) -> list[str]:
+        return [n for s, n in zip(self._track1.split, self._track1.image_path) if s == split]
+
+    def _check_images(self, checker: _Checker, file: str, names: list[str], check_images: bool) -> None:
+        if not self._images:
+            return  # no image folders at all: reported once as a missing file, not per record
+        for i, name in enumerate(names):
+            path = self._images.get(name)
+            if path is None:
+                checker.report(file, i, name, "image missing")
+            elif check_images:
+                try:
+                    image_size(path)
+                except ImageError as exc:
+                    checker.report(file, i, name, f"image unreadable: {exc}")
+
+    # ---- access -------------------------------------------------------------------------------------------
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    def image_file(self, image_path: str) -> Path | None:
+        return self._images.get(image_path)
+
+    def open_image(self, image_path: str, max_side: int | None = 1024):
+        path = self.image_file(image_path)
+        if path is None:
+            raise ImageError(f"{image_path}: not found in any images_NN folder under {self.root}")
+        return open_image(path, max_side=max_side)
+
+    def images(self, with_size: bool = False) -> pd.DataFrame:
+        """One row per Track 1 image: split, labels, the 13 scores and levels, reason length; sizes on request."""
+        t = self._track1
+        n = len(t.image_path)
+        scores = np.array(t.scores, dtype=float).reshape(n, len(ATTRIBUTE_NAMES))
+        levels = np.array(t.levels, dtype=object).reshape(n, len(ATTRIBUTE_NAMES))
+        reason_chars = np.array(
+            [sum(len(r) for r in row if r) for row in t.reasons], dtype=np.int64
+        )
+        columns: dict[str, Any] = {
+            "split": pd.Categorical(t.split, categories=self.track1_splits),
+            "image_path": t.image_path,
+            "image_file": [self._images.get(name) for name in t.image_path],
+            "labels_hidden": np.array(t.hidden, dtype=bool),
+            "total_score": np.array(t.total, dtype=float),
+        }
+        for j, key in enumerate(ATTRIBUTE_KEYS):
+            columns[f"{key}_score"] = scores[:, j]
+        for j, key in enumerate(ATTRIBUTE_KEYS):
+            columns[f"{key}_level"] = pd.Categorical(levels[:, j], categories=["Poor", "Medium", "Good"], ordered=True)
+        columns["reason_chars"] = reason_chars
+        frame = pd.DataFrame(columns)
+        if with_size:
+            sizes = [image_size(p) if p is not None else (np.nan, np.nan) for p in frame["image_file"]]
+            frame["width"] = [s[0] for s in sizes]
+            frame["height"] = [s[1] for s in sizes]
+        return frame
+
+    def attributes(self) -> pd.DataFrame:
+        """One row per (image, attribute): split, image_path, attribute, key, score, level, reason."""
+        t = self._track1
+        n, k = len(t.image_path), len(ATTRIBUTE_NAMES)
+        return pd.DataFrame(
+            {
+                "split": pd.Categorical(np.repeat(np.array(t.split, dtype=object), k), categories=self.track1_splits),
+                "image_path": np.repeat(np.array(t.image_path, dtype=object), k),
+                "attribute": pd.Categorical(np.tile(np.array(ATTRIBUTE_NAMES, dtype=object), n), categories=ATTRIBUTE_NAMES),
+                "key": np.tile(np.array(ATTRIBUTE_KEYS, dtype=object), n),
+                "score": np.array(t.scores, dtype=float).reshape(-1),
+                "level": pd.Categorical(
+                    np.array(t.levels, dtype=object).reshape(-1), categories=["Poor", "Medium", "Good"], ordered=True
+                ),
+                "reason": np.array(t.reasons, dtype=object).reshape(-1),
+                "labels_hidden": np.repeat(np.array(t.hidden, dtype=bool), k),
+            }
+        )
+
+    def questions(self) -> pd.DataFrame:
+        """Track 1 multiple-choice questions: one row per image that has one."""
+        t = self._track1
+        rows = []
+        for split, name, question, options, answer in zip(t.split, t.image_path, t.question, t.options, t.answer):
+            if question is None:
+                continue
+            asked = QUESTION_ATTRIBUTE.search(question)
+            rows.append(
+                {
+                    "split": split,
+                    "image_path": name,
+                    "attribute": asked.group(0) if asked else None,
+                    "question": question,
+                    **{f"option_{letter}": options.get(letter) for letter in ANSWER_LETTERS},
+                    "answer": answer,
+                }
+            )
+        columns = ["split", "image_path", "attribute", "question", *(f"option_{x}" for x in ANSWER_LETTERS), "answer"]
+        return pd.DataFrame(rows, columns=columns)
+
+    def descriptions(self) -> pd.DataFrame:
+        """Track 2 records: split, image_path, image_file (None where missing) and the two texts."""
+        frame = self._track2.copy()
+        frame.insert(2, "image_file", [self._images.get(n) for n in frame["image_path"]])
+        return frame
+
+    def summary(self) -> str:
+        """A few readable lines: what is there, what is missing, how many problems."""
+        lines = [f"PortraitCraft root {self.root} (source: {self.source})"]
+        images = self.images()
+        for split in self.track1_splits:
+            part = images[images["split"] == split]
+            hidden = int(part["labels_hidden"].sum())
+            note = f", ground truth hidden for {hidden}" if hidden else ""
+            if split == "test" and self.ground_truth_revealed:
+                note = f", ground truth read from {GROUND_TRUTH_FILE}"
+            lines.append(f"  Track 1 {split}: {len(part)} records{note}")
+        for split in self.track2_splits:
+            lines.append(f"  Track 2 {split}: {int((self._track2['split'] == split).sum())} records")
+        lines.append(f"  images found: {len(self._images)} in {len(self.image_folders)} folder(s)")
+        if self.missing_files:
+            lines.append("  not present: " + ", ".join(self.missing_files))
+        counts = Counter(p.severity for p in self.problems)
+        lines.append(f"  problems: {counts.get('error', 0)} error(s), {counts.get('warning', 0)} warning(s)")
+        if self.missing_images:
+            lines.append(f"  missing images: {len(self.missing_images)}")
+        return "\n".join(lines)
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("PORTRAITCRAFT_CACHE", Path.home() / ".cache" / "portraitcraft"))
+
+
+def resolve_source(source: str | os.PathLike) -> tuple[Path, str]:
+    """A local folder, "lab" (the default composition lab, generated once into the cache) or a hub dataset id."""
+    text = str(source)
+    path = Path(text).expanduser()
+    if path.exists():
+        return path, "local"
+    if text == "lab":
+        from portraitcraft.lab import write_lab
+
+        out = default_cache_dir() / "lab-default"
+        if not (out / "track_1_train.json").is_file():
+            write_lab(out)
+        return out, "lab"
+    if HUB_ID.match(text) and not text.startswith((".", "/")):
+        return _download_from_hub(text), f"hub:{text}"
+    raise DataError(f"{text}: no such folder, and not 'lab' or a Hugging Face dataset id like {DEFAULT_HUB_ID}")
+
+
+def _download_from_hub(repo_id: str) -> Path:
+    offline_hint = (
+        f"download it where the hub is reachable (hf download {repo_id} --repo-type dataset "
+        "--local-dir PortraitCraft) and pass that folder instead: --data /path/to/PortraitCraft"
+    )
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError as exc:  # pragma: no cover - huggingface_hub is a core dependency
+        raise DataError(f"{repo_id}: huggingface_hub is not installed; {offline_hint}") from exc
+    try:
+        return Path(snapshot_download(repo_id=repo_id, repo_type="dataset"))
+    except Exception as exc:  # the hub client raises many kinds; all mean "not available here"
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(f"{repo_id}: cannot fetch from the Hugging Face hub ({reason}); {offline_hint}") from exc
+
+
+def open_dataset(
+    source: str | os.PathLike = "lab",
+    *,
+    strict: bool = False,
+    check_images: bool = False,
+    reveal_ground_truth: bool = False,
+) -> Dataset:
+    """Open a PortraitCraft root: a local folder, "lab", or a hub id such as "zijielou/PortraitCraft".
+
+    Lenient by default: problems are collected in `Dataset.problems` and bad values become missing.
+    `strict=True` raises `ValidationError` listing every error. `check_images=True` also reads each image header.
+    `reveal_ground_truth=True` reads the test split's labels from the lab's ground-truth file where there is one.
+    """
+    root, kind = resolve_source(source)
+    dataset = Dataset(root, source=kind, check_images=check_images, reveal_ground_truth=reveal_ground_truth)
+    if strict and dataset.errors:
+        raise ValidationError(dataset.problems)
+    return dataset
+
+
+def iter_problems(problems: Iterable[Problem], limit: int | None = None) -> Iterable[str]:
+    for i, problem in enumerate(problems):
+        if limit is not None and i >= limit:
+            break
+        yield str(problem)
