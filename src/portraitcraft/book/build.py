@@ -1,0 +1,340 @@
+"""Build the book: execute every notebook named in the table of contents, then render the HTML.
+
+For each page `book/executed/<name>` of `_toc.yml`, in table-of-contents order, the jupytext source
+`notebooks/<name>.py` is converted to a notebook, executed by papermill (kernel `python3`, working
+directory the repository root, the dataset passed as the `data` parameter) and written to
+`book/executed/<name>.ipynb`. Jupyter Book 1 then renders those executed notebooks (it never executes
+anything itself) with Sphinx warnings treated as errors, into `<out>/_build/html`.
+
+Run it as `portraitcraft book --data data/lab` or `python -m portraitcraft.book.build --data data/lab`.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.resources
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+EXECUTED_DIR = Path("book") / "executed"
+SOURCES_DIR = Path("notebooks")
+VENDOR_DIR = Path("book") / "_vendor"
+DEFAULT_OUT = Path("book")  # Jupyter Book writes the HTML to <out>/_build/html
+KERNEL = "python3"
+CELL_TIMEOUT_S = 1800
+
+
+class BookError(RuntimeError):
+    """The book cannot be built; the message says which file and what to do."""
+
+
+class NotebookFailed(BookError):
+    """A notebook raised while executing; the partially executed notebook has been kept."""
+
+    def __init__(self, page: NotebookPage, *, cell_number: int, execution_count: int | None,
+                 source_line: int | None, error: str, executed: Path) -> None:
+        self.page = page
+        self.cell_number = cell_number
+        self.execution_count = execution_count
+        self.source_line = source_line
+        self.error = error
+        self.executed = executed
+        where = f"{page.source}:{source_line}" if source_line else str(page.source)
+        prompt = f"In [{execution_count}]" if execution_count else "not executed"
+        super().__init__(
+            f"notebook {page.name} failed at {where} (cell {cell_number}, {prompt}): {error}\n"
+            f"the partially executed notebook is {executed}"
+        )
+
+
+@dataclass(frozen=True)
+class NotebookPage:
+    """One notebook page of the book: its jupytext source and where its executed notebook goes."""
+
+    name: str
+    source: Path  # notebooks/<name>.py, relative to the book root
+    executed: Path  # book/executed/<name>.ipynb, relative to the book root
+
+
+def find_book_root(start: Path | None = None) -> Path:
+    """The nearest folder at or above `start` (default: the working directory) holding `_toc.yml` and `_config.yml`."""
+    start = (start or Path.cwd()).resolve()
+    for folder in (start, *start.parents):
+        if (folder / "_toc.yml").is_file() and (folder / "_config.yml").is_file():
+            return folder
+    raise BookError(f"no _toc.yml and _config.yml found in {start} or above: run from the project's repository")
+
+
+def _toc_files(entry: Any) -> Iterator[str]:
+    """Every `file:` (and the root) of a jb-book table of contents, in reading order."""
+    if isinstance(entry, Mapping):
+        for key in ("root", "file"):
+            if isinstance(entry.get(key), str):
+                yield entry[key]
+        for key in ("parts", "chapters", "sections"):
+            for child in entry.get(key) or []:
+                yield from _toc_files(child)
+    elif isinstance(entry, list):
+        for child in entry:
+            yield from _toc_files(child)
+
+
+def toc_pages(root: Path) -> list[str]:
+    """The documents named in `_toc.yml`, in reading order, without extensions."""
+    toc_path = root / "_toc.yml"
+    try:
+        toc = yaml.safe_load(toc_path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise BookError(f"{toc_path}: invalid YAML: {exc}") from exc
+    return [str(Path(file).with_suffix("")) if Path(file).suffix else file for file in _toc_files(toc)]
+
+
+def notebook_pages(root: Path) -> list[NotebookPage]:
+    """The notebook pages of the table of contents (entries under book/executed/), in reading order."""
+    pages = []
+    executed_prefix = EXECUTED_DIR.as_posix() + "/"
+    for document in toc_pages(root):
+        if not document.startswith(executed_prefix):
+            continue
+        name = document[len(executed_prefix):]
+        source = SOURCES_DIR / f"{name}.py"
+        if not (root / source).is_file():
+            raise BookError(f"_toc.yml lists {document} but its source {source} does not exist")
+        pages.append(NotebookPage(name=name, source=source, executed=EXECUTED_DIR / f"{name}.ipynb"))
+    return pages
+
+
+def parameters_cell(notebook: Any) -> Any | None:
+    """The first code cell tagged `parameters`, or None."""
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            return cell
+    return None
+
+
+def declared_parameters(notebook: Any) -> list[str]:
+    """Names assigned at top level of the notebook's parameters cell (what papermill can override)."""
+    cell = parameters_cell(notebook)
+    if cell is None:
+        return []
+    names = []
+    for statement in ast.parse(cell.source).body:
+        targets = statement.targets if isinstance(statement, ast.Assign) else (
+            [statement.target] if isinstance(statement, ast.AnnAssign) else [])
+        names.extend(t.id for t in targets if isinstance(t, ast.Name))
+    return names
+
+
+def vendor_plotly(root: Path) -> Path:
+    """Copy plotly.min.js from the installed plotly wheel into book/_vendor (the book loads it from there, no CDN)."""
+    bundled = importlib.resources.files("plotly") / "package_data" / "plotly.min.js"
+    if not bundled.is_file():
+        raise BookError(f"plotly.min.js is missing from the installed plotly package ({bundled})")
+    target = root / VENDOR_DIR / "plotly.min.js"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with importlib.resources.as_file(bundled) as path:
+        shutil.copyfile(path, target)
+    return target
+
+
+def dataset_parameter(data: str, root: Path) -> str:
+    """The `data` value a notebook receives: folders as paths it can open from the repository root
+    (relative when inside the repository, so the book does not print this machine's paths);
+    anything else (a Hugging Face dataset id, "lab") unchanged."""
+    folder = Path(data).expanduser()
+    if not folder.exists():
+        return data
+    folder = folder.resolve()
+    return folder.relative_to(root).as_posix() if folder.is_relative_to(root) else str(folder)
+
+
+def dataset_location(data: str) -> str:
+    """Where a notebook finds its `data` parameter: as given when it exists from the working directory,
+    else under the book root (a notebook opened in Jupyter runs in notebooks/, the build runs at the root),
+    else unchanged ("lab", a Hugging Face dataset id)."""
+    if Path(data).expanduser().exists():
+        return data
+    try:
+        candidate = find_book_root() / data
+    except BookError:
+        return data
+    return str(candidate) if candidate.exists() else data
+
+
+@contextmanager
+def _kernel_sees_this_package() -> Iterator[None]:
+    """Let the notebook kernel import the same `portraitcraft` as this process, installed or not."""
+    import portraitcraft
+
+    package_parent = str(Path(portraitcraft.__file__).resolve().parents[1])
+    previous = os.environ.get("PYTHONPATH")
+    entries = [package_parent, *(previous.split(os.pathsep) if previous else [])]
+    os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(entries))
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = previous
+
+
+def _line_in_source(source_text: str, cell_source: str) -> int | None:
+    """The 1-based line of the jupytext source where a code cell's text starts, if found verbatim."""
+    offset = source_text.find(cell_source.strip()) if cell_source.strip() else -1
+    return source_text.count("\n", 0, offset) + 1 if offset >= 0 else None
+
+
+def execute_page(page: NotebookPage, root: Path, parameters: Mapping[str, Any], *,
+                 progress: bool = True) -> Path:
+    """Execute one notebook page with papermill and write book/executed/<name>.ipynb.
+
+    Only the parameters the notebook declares are passed. Raises NotebookFailed (after writing the
+    partially executed notebook) when a cell raises.
+    """
+    import jupytext
+    import nbformat
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    source_path = root / page.source
+    source_text = source_path.read_text(encoding="utf-8")
+    notebook = jupytext.reads(source_text, fmt="py:percent")
+    # A source without a jupytext header names no kernel; papermill needs its language.
+    notebook.metadata.setdefault("kernelspec", {"name": KERNEL, "display_name": "Python 3", "language": "python"})
+    declared = declared_parameters(notebook)
+    passed = {name: value for name, value in parameters.items() if name in declared}
+    executed = root / page.executed
+    executed.parent.mkdir(parents=True, exist_ok=True)
+
+    with tempfile.TemporaryDirectory(prefix="portraitcraft-book-") as scratch:
+        converted = Path(scratch) / f"{page.name}.ipynb"
+        nbformat.write(notebook, converted)
+        try:
+            with _kernel_sees_this_package():
+                papermill.execute_notebook(
+                    converted, executed, parameters=passed, kernel_name=KERNEL, cwd=root,
+                    progress_bar=progress, execution_timeout=CELL_TIMEOUT_S,
+                )
+        except PapermillExecutionError as exc:
+            failed = nbformat.read(executed, as_version=4)
+            cell_source = exc.source or ""
+            raise NotebookFailed(
+                page,
+                cell_number=exc.cell_index,
+                execution_count=exc.exec_count,
+                source_line=_line_in_source(source_text, cell_source),
+                error=f"{exc.ename}: {exc.evalue}",
+                executed=executed,
+            ) from None
+        finally:
+            _tidy_executed(executed, page)
+    return executed
+
+
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+
+
+def _tidy_executed(executed: Path, page: NotebookPage) -> None:
+    """Make the executed notebook say what the book shows.
+
+    Papermill records the scratch copy as the input: record the jupytext source instead. Jupyter Book
+    cannot render plotly's own mime type (it warns, and warnings fail the build), so where an output
+    also carries its HTML rendering (see `portraitcraft.book.figures.show_plotly`) the plotly JSON is
+    dropped; an output with plotly JSON alone is left as it is, for the build to report.
+    """
+    import nbformat
+
+    if not executed.is_file():
+        return
+    notebook = nbformat.read(executed, as_version=4)
+    papermill_meta = notebook.metadata.get("papermill", {})
+    papermill_meta["input_path"] = page.source.as_posix()
+    papermill_meta["output_path"] = page.executed.as_posix()
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            bundle = output.get("data", {})
+            if PLOTLY_MIME in bundle and "text/html" in bundle:
+                del bundle[PLOTLY_MIME]
+    nbformat.write(notebook, executed)
+
+
+def jupyter_book_command() -> list[str]:
+    """How to call Jupyter Book 1 with this Python (the script beside the interpreter, else on PATH)."""
+    beside = Path(sys.executable).parent / "jupyter-book"
+    if beside.is_file():
+        return [str(beside)]
+    found = shutil.which("jupyter-book")
+    if found is None:
+        raise BookError("jupyter-book is not installed: pip install 'portraitcraft[book]'")
+    return [found]
+
+
+def build_html(root: Path, out: Path) -> Path:
+    """Render the book with Jupyter Book 1, Sphinx warnings as errors; return the HTML folder."""
+    command = [
+        *jupyter_book_command(), "build", str(root), "--builder", "html", "--path-output", str(out),
+        "--all", "-W", "-n", "--keep-going",
+    ]
+    result = subprocess.run(command, cwd=root, check=False)
+    html = out / "_build" / "html"
+    if result.returncode != 0:
+        raise BookError(f"jupyter-book build failed (exit {result.returncode}); the Sphinx messages above name the page")
+    return html
+
+
+def build_book(data: str = "data/lab", *, root: Path | None = None, out: Path | None = None,
+               parameters: Mapping[str, Any] | None = None, only: Iterable[str] | None = None,
+               html: bool = True, progress: bool = True, log=print) -> Path:
+    """Execute the notebooks of the table of contents on `data`, then build the HTML.
+
+    `parameters` go to every notebook that declares them (besides `data`); `only` restricts execution
+    to the named notebooks (the others keep their last executed version). Returns the HTML folder, or the
+    executed-notebooks folder when `html` is False.
+    """
+    root = find_book_root(root)
+    out = (out if out is not None else root / DEFAULT_OUT).resolve()
+    all_parameters = {"data": dataset_parameter(data, root), **(parameters or {})}
+    pages = notebook_pages(root)
+    wanted = set(only) if only else None
+    if wanted:
+        unknown = wanted - {page.name for page in pages}
+        if unknown:
+            raise BookError(f"not notebook pages of _toc.yml: {', '.join(sorted(unknown))}")
+
+    started = time.perf_counter()
+    vendor_plotly(root)
+    for page in pages:
+        if wanted and page.name not in wanted:
+            if not (root / page.executed).is_file():
+                raise BookError(f"{page.executed} has never been executed; run without --only first")
+            continue
+        log(f"executing {page.source} -> {page.executed}")
+        page_started = time.perf_counter()
+        execute_page(page, root, all_parameters, progress=progress)
+        log(f"  {page.name}: {time.perf_counter() - page_started:.1f} s")
+    if not html:
+        return root / EXECUTED_DIR
+    html_started = time.perf_counter()
+    html_dir = build_html(root, out)
+    log(f"HTML in {time.perf_counter() - html_started:.1f} s; book built in "
+        f"{time.perf_counter() - started:.1f} s: {html_dir / 'index.html'}")
+    return html_dir
+
+
+if __name__ == "__main__":
+    # One definition of the options: the `portraitcraft book` command.
+    from portraitcraft.cli import app
+
+    app(["book", *sys.argv[1:]], prog_name="python -m portraitcraft.book.build")

@@ -1,0 +1,127 @@
+"""Display helpers shared by the book's notebooks: one look for every figure, and figures that render offline.
+
+Importing this module registers the book's plotly template and makes it the default, so every figure a
+notebook draws after `from portraitcraft.book import ...` has the same fonts and colours.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import io
+import itertools
+from typing import TYPE_CHECKING, Any
+
+import plotly.graph_objects as go
+import plotly.io as pio
+from IPython.display import Markdown
+
+from portraitcraft.attributes import LEVELS
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from PIL import Image
+
+# Poor / Medium / Good read as a traffic light everywhere in the book (tables, bars, confusion matrices).
+# LEVELS runs worst to best, so the colours are listed in the same order.
+LEVEL_COLOURS: dict[str, str] = dict(zip(LEVELS, ("#c44e52", "#dd8452", "#55a868"), strict=True))
+
+# Splits keep one colour across pages; unknown splits fall back to the template's colourway.
+SPLIT_COLOURS: dict[str, str] = {"train": "#4c72b0", "test": "#8172b3", "val": "#937860"}
+
+_COLOURWAY = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c"]
+
+TEMPLATE = "portraitcraft"
+pio.templates[TEMPLATE] = go.layout.Template(
+    layout=go.Layout(
+        font=dict(family="Helvetica, Arial, sans-serif", size=13, color="#222"),
+        colorway=_COLOURWAY,
+        margin=dict(l=60, r=20, t=50, b=50),
+        title=dict(x=0.0, xanchor="left"),
+        hoverlabel=dict(font_size=12),
+    )
+)
+pio.templates.default = f"plotly_white+{TEMPLATE}"
+
+# Plot ids derive from the figure's content plus a running count, so re-executing a notebook gives the
+# same HTML (diffable executed notebooks) while two identical figures on one page still get distinct ids.
+_figure_counter = itertools.count(1)
+
+_PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
+
+
+class PlotlyFigure:
+    """A plotly figure shown two ways: HTML for the book, plotly's own mime type for live Jupyter.
+
+    The book (Jupyter Book 1 / myst-nb) ignores `application/vnd.plotly.v1+json` and renders the
+    `text/html` part, which expects `plotly.min.js` to be loaded by the page from the book's `_vendor`
+    folder (no CDN). JupyterLab prefers the plotly mime type and draws the figure with its own plotly.
+    """
+
+    def __init__(self, fig: go.Figure) -> None:
+        self.figure = fig
+        figure_json = fig.to_json()
+        digest = hashlib.sha1(figure_json.encode()).hexdigest()[:10]
+        self.div_id = f"pc-plot-{next(_figure_counter)}-{digest}"
+        self.html = fig.to_html(
+            include_plotlyjs=False, full_html=False, div_id=self.div_id, config=_PLOTLY_CONFIG
+        )
+        self._plotly_json = fig.to_plotly_json()
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        title = self.figure.layout.title.text or "plotly figure"
+        return {
+            "text/html": self.html,
+            "application/vnd.plotly.v1+json": {
+                "data": self._plotly_json["data"],
+                "layout": self._plotly_json["layout"],
+                "config": _PLOTLY_CONFIG,
+            },
+            "text/plain": f"<{title}>",
+        }
+
+
+def show_plotly(fig: go.Figure, *, height: int | None = None) -> PlotlyFigure:
+    """Return `fig` ready to display in the book, offline: the last expression of a cell, or `display(...)`."""
+    if height is not None:
+        fig.update_layout(height=height)
+    return PlotlyFigure(fig)
+
+
+def caption(text: str, *, label: str = "Figure") -> Markdown:
+    """A short caption under a figure or table, in the same style on every page."""
+    return Markdown(f"**{label}.** {text}")
+
+
+def level_table(attributes: pd.DataFrame) -> Any:
+    """The 13 attributes of one image (columns attribute, level, score, reason) with levels coloured.
+
+    Returns a pandas Styler; hidden labels (level None or the placeholder) stay uncoloured.
+    """
+    columns = [c for c in ("attribute", "level", "score", "reason") if c in attributes.columns]
+
+    def colour(level: object) -> str:
+        colour_hex = LEVEL_COLOURS.get(level) if isinstance(level, str) else None
+        return f"background-color: {colour_hex}; color: white; font-weight: 600" if colour_hex else ""
+
+    styler = attributes[columns].reset_index(drop=True).style.hide(axis="index")
+    if "level" in columns:
+        styler = styler.map(colour, subset=["level"])
+    if "score" in columns:
+        styler = styler.format({"score": "{:.1f}"}, na_rep="hidden")
+    return styler.set_properties(subset=[c for c in columns if c == "reason"], **{"text-align": "left"})
+
+
+def thumbnail(image: Image.Image, *, title: str = "", max_side: int = 384) -> str:
+    """An HTML <figure> holding `image` as an inline JPEG (no file to copy, works offline)."""
+    picture = image.copy()
+    picture.thumbnail((max_side, max_side))
+    buffer = io.BytesIO()
+    picture.convert("RGB").save(buffer, format="JPEG", quality=85)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    caption_html = f"<figcaption>{html.escape(title)}</figcaption>" if title else ""
+    return (
+        f'<figure style="margin:0"><img src="data:image/jpeg;base64,{data}" '
+        f'alt="{html.escape(title)}" style="max-width:{max_side}px;height:auto"/>{caption_html}</figure>'
+    )

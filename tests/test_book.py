@@ -1,0 +1,195 @@
+"""The book's sources and build pipeline: notebooks, table of contents, configuration, offline figures."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+import yaml
+
+pytest.importorskip("plotly", reason="the book extra is not installed: pip install 'portraitcraft[book]'")
+
+from portraitcraft.book import build  # noqa: E402
+from portraitcraft.book.figures import LEVEL_COLOURS, show_plotly  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOK_SOURCES = sorted(p for p in (REPO / "notebooks").glob("*.py") if p.name != "conftest.py")
+
+
+def test_there_are_notebook_sources():
+    assert NOTEBOOK_SOURCES, "notebooks/ holds no jupytext sources"
+
+
+@pytest.mark.parametrize("source", NOTEBOOK_SOURCES, ids=lambda p: p.name)
+def test_notebook_source_parses_and_starts_with_a_parameters_cell(source: Path):
+    notebook = jupytext.read(source)
+    code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert code_cells, f"{source.name}: no code cell"
+    assert build.parameters_cell(notebook) is code_cells[0], (
+        f'{source.name}: the first code cell must be tagged `# %% tags=["parameters"]`'
+    )
+    assert "data" in build.declared_parameters(notebook), f"{source.name}: the parameters cell must set `data`"
+    for cell in code_cells:
+        compile(cell.source, f"{source.name} cell", "exec")  # jupytext may read a broken file; Python must not
+
+
+def test_toc_lists_every_notebook_and_only_existing_ones():
+    pages = build.notebook_pages(REPO)
+    listed = [page.source.name for page in pages]
+    assert len(listed) == len(set(listed)), f"_toc.yml lists a notebook twice: {listed}"
+    assert set(listed) == {p.name for p in NOTEBOOK_SOURCES}, "every notebook in _toc.yml and every toc entry a notebook"
+    for page in pages:
+        assert page.executed == Path("book/executed") / f"{page.name}.ipynb"
+    for document in build.toc_pages(REPO):
+        if not document.startswith("book/executed/"):
+            assert any((REPO / document).with_suffix(suffix).is_file() for suffix in (".md", ".ipynb")), document
+
+
+def test_toc_naming_a_notebook_without_source_is_an_error(tmp_path: Path):
+    (tmp_path / "_config.yml").write_text("title: t\n")
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: book/executed/99_gone\n")
+    with pytest.raises(build.BookError, match=r"book/executed/99_gone.*notebooks/99_gone\.py"):
+        build.notebook_pages(tmp_path)
+
+
+def test_toc_pages_follow_reading_order_through_parts_and_sections(tmp_path: Path):
+    (tmp_path / "_toc.yml").write_text(textwrap.dedent("""\
+        format: jb-book
+        root: book/intro
+        parts:
+          - caption: A
+            chapters:
+              - file: book/executed/02_b
+                sections:
+                  - file: book/executed/03_c.ipynb
+          - caption: B
+            chapters:
+              - file: book/executed/01_a
+        """))
+    assert build.toc_pages(tmp_path) == ["book/intro", "book/executed/02_b", "book/executed/03_c", "book/executed/01_a"]
+
+
+def test_declared_parameters_reads_plain_and_annotated_assignments():
+    notebook = jupytext.reads(
+        '# %% tags=["parameters"]\ndata = "x"\nmax_side: int = 3\nlimit, other = 1, 2\nprint(data)\n\n# %%\nz = 1\n',
+        fmt="py:percent",
+    )
+    assert build.declared_parameters(notebook) == ["data", "max_side"]
+    assert build.declared_parameters(jupytext.reads("# %%\nz = 1\n", fmt="py:percent")) == []
+
+
+def test_config_renders_executed_notebooks_offline():
+    config = yaml.safe_load((REPO / "_config.yml").read_text())
+    assert config["execute"]["execute_notebooks"] == "off"
+    assert config["only_build_toc_files"] is True
+    sphinx = config["sphinx"]["config"]
+    assert sphinx["html_static_path"] == [build.VENDOR_DIR.as_posix()]
+    assert "plotly.min.js" in sphinx["html_js_files"]
+    # math would make pages load MathJax from a CDN
+    assert not {"dollarmath", "amsmath"} & set(config["parse"]["myst_enable_extensions"])
+    assert not (REPO / "_static").exists(), "Jupyter Book injects every js/css of _static/ into every page"
+
+
+def test_vendor_plotly_copies_the_wheels_bundle(tmp_path: Path):
+    import plotly
+
+    target = build.vendor_plotly(tmp_path)
+    assert target == tmp_path / "book" / "_vendor" / "plotly.min.js"
+    bundled = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    assert target.read_bytes() == bundled.read_bytes()
+
+
+def test_dataset_parameter_is_relative_inside_the_repository(tmp_path: Path, monkeypatch):
+    inside = tmp_path / "data" / "lab"
+    inside.mkdir(parents=True)
+    outside = tmp_path.parent / f"{tmp_path.name}-elsewhere"
+    outside.mkdir()
+    monkeypatch.chdir(tmp_path / "data")
+    assert build.dataset_parameter("lab", tmp_path) == "data/lab"  # an existing folder wins over the name "lab"
+    assert build.dataset_parameter(str(outside), tmp_path) == str(outside.resolve())
+    assert build.dataset_parameter("owner/name", tmp_path) == "owner/name"
+
+
+def test_dataset_location_finds_data_from_the_notebooks_folder(tmp_path: Path, monkeypatch):
+    (tmp_path / "_toc.yml").write_text("root: x\n")
+    (tmp_path / "_config.yml").write_text("title: t\n")
+    (tmp_path / "data" / "lab").mkdir(parents=True)
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")
+    assert Path(build.dataset_location("data/lab")) == tmp_path / "data" / "lab"
+    assert build.dataset_location("owner/name") == "owner/name"
+
+
+def test_show_plotly_gives_html_that_needs_the_vendored_plotly_js():
+    import plotly.graph_objects as go
+
+    figure = go.Figure(go.Bar(x=["Poor", "Good"], y=[1, 2]), layout=dict(title="levels"))
+    shown = show_plotly(figure, height=300)
+    bundle = shown._repr_mimebundle_()
+    html = bundle["text/html"]
+    assert "Plotly.newPlot" in html and shown.div_id in html
+    assert "<script src=" not in html and "cdn.plot.ly" not in html
+    assert len(html) < 20_000, "the plotly.js bundle must not be inlined"
+    assert bundle["application/vnd.plotly.v1+json"]["layout"]["height"] == 300
+    again = show_plotly(go.Figure(go.Bar(x=["Poor", "Good"], y=[1, 2]), layout=dict(title="levels", height=300)))
+    assert again.div_id != shown.div_id, "two equal figures on one page need distinct ids"
+
+
+def test_level_colours_cover_the_vocabulary():
+    from portraitcraft.attributes import LEVELS
+
+    assert list(LEVEL_COLOURS) == list(LEVELS)
+    assert len(set(LEVEL_COLOURS.values())) == len(LEVELS)
+
+
+def test_tidy_executed_drops_plotly_json_only_beside_html(tmp_path: Path):
+    notebook = nbformat.v4.new_notebook()
+    both = nbformat.v4.new_output("display_data", data={"text/html": "<div/>", build.PLOTLY_MIME: {"data": []}})
+    alone = nbformat.v4.new_output("display_data", data={build.PLOTLY_MIME: {"data": []}})
+    notebook.cells = [nbformat.v4.new_code_cell("x", outputs=[both, alone])]
+    notebook.metadata["papermill"] = {"input_path": "/tmp/scratch/x.ipynb"}
+    path = tmp_path / "x.ipynb"
+    nbformat.write(notebook, path)
+    page = build.NotebookPage("x", Path("notebooks/x.py"), Path("book/executed/x.ipynb"))
+    build._tidy_executed(path, page)
+    tidied = json.loads(path.read_text())
+    outputs = tidied["cells"][0]["outputs"]
+    assert set(outputs[0]["data"]) == {"text/html"}
+    assert set(outputs[1]["data"]) == {build.PLOTLY_MIME}
+    assert tidied["metadata"]["papermill"]["input_path"] == "notebooks/x.py"
+
+
+def _tiny_book(root: Path, body: str) -> build.NotebookPage:
+    (root / "notebooks").mkdir()
+    (root / "notebooks" / "01_tiny.py").write_text(
+        '# %% tags=["parameters"]\ndata = "default"\n\n# %%\nprint("data is", data)\n\n' + body
+    )
+    return build.NotebookPage("01_tiny", Path("notebooks/01_tiny.py"), Path("book/executed/01_tiny.ipynb"))
+
+
+@pytest.mark.slow
+def test_execute_page_injects_declared_parameters_and_runs_at_the_root(tmp_path: Path):
+    page = _tiny_book(tmp_path, '# %%\nimport os\nprint("cwd", os.getcwd())\n')
+    executed = build.execute_page(page, tmp_path, {"data": "data/lab", "undeclared": 1}, progress=False)
+    notebook = nbformat.read(executed, as_version=4)
+    text = "".join(o.get("text", "") for cell in notebook.cells for o in cell.get("outputs", []))
+    assert "data is data/lab" in text
+    assert f"cwd {tmp_path}" in text
+    assert notebook.metadata["papermill"]["parameters"] == {"data": "data/lab"}
+
+
+@pytest.mark.slow
+def test_failing_notebook_is_named_with_its_cell_and_kept(tmp_path: Path):
+    page = _tiny_book(tmp_path, '# %%\nvalue = 1\n\n# %%\nraise ValueError("no such split")\n')
+    with pytest.raises(build.NotebookFailed) as failure:
+        build.execute_page(page, tmp_path, {"data": "x"}, progress=False)
+    message = str(failure.value)
+    assert "01_tiny" in message and "ValueError: no such split" in message
+    source_line = (tmp_path / page.source).read_text().splitlines().index('raise ValueError("no such split")') + 1
+    assert f"notebooks/01_tiny.py:{source_line}" in message
+    kept = nbformat.read(tmp_path / page.executed, as_version=4)
+    assert any(o.get("ename") == "ValueError" for cell in kept.cells for o in cell.get("outputs", []))
