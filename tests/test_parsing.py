@@ -237,6 +237,18 @@ def test_prose_lines_are_read_when_there_is_no_json() -> None:
     assert "answer_from_prose" in parsed.notes
 
 
+def test_a_bare_score_line_in_prose_is_not_the_total() -> None:
+    text = "**Sharpness**: Good\nScore: 8/10\n**Exposure Control**: Medium\nAnswer: A"
+    parsed = parse_model_output(text)
+    assert parsed.failures["total_score"] == Failure.NOT_JSON
+    assert parsed.levels["Sharpness"] == "Good" and parsed.answer == "A"
+
+
+def test_two_different_totals_in_prose_conflict() -> None:
+    parsed = parse_model_output("Total score: 72\nOverall score: 65/100")
+    assert parsed.failures["total_score"] == Failure.CONFLICTING
+
+
 def test_answer_after_the_json_is_taken_from_prose() -> None:
     text = '{"total_score": 61, "criteria": {"Sharpness": "Medium"}}\nAnswer: C'
     parsed = parse_model_output(text, OPTIONS)

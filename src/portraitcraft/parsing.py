@@ -70,7 +70,8 @@ JSON repair
     answers last).
 Prose
     Fields still absent are read from ``Key: value`` lines outside the JSON ("Answer: B",
-    "- **Sharpness**: Poor"). When no JSON object exists at all, an absent field's reason is
+    "- **Sharpness**: Poor", "Total score: 72"; a bare "Score:" line is not read, it may belong to
+    an attribute). When no JSON object exists at all, an absent field's reason is
     ``not_json`` rather than ``missing``.
 """
 
@@ -628,7 +629,9 @@ def _prose_values(text: str) -> dict[str, list[Any]]:
         if match is None:
             continue
         key = match["key"]
-        target = attribute_for_key(key) or _TOP_LEVEL_BY_KEY_FORM.get(_key_form(key))
+        form = _key_form(key)
+        # a bare "Score:" line in prose is as likely an attribute's 0-10 score as the total
+        target = attribute_for_key(key) or (None if form == "score" else _TOP_LEVEL_BY_KEY_FORM.get(form))
         if target in FIELDS:
             values.setdefault(target, []).append(match["value"].strip().rstrip(","))
     return values
