@@ -15,6 +15,7 @@ and `lab_factors.json` (the rendered factors of every image).
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections import Counter
@@ -104,7 +105,7 @@ def _as_float(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     value = float(value)
-    return value if np.isfinite(value) else None
+    return value if math.isfinite(value) else None
 
 
 @dataclass
