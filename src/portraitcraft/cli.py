@@ -87,6 +87,93 @@ def book(
         fail(str(exc), code=1)
 
 
+@app.command()
+def evaluate(
+    predictions: Path = typer.Option(..., "--predictions", "-p", help="Predictions: submission format, reference raw output, or the project's JSON Lines (detected)."),
+    ground_truth: Path = typer.Option(..., "--ground-truth", "-g", help="Ground truth: the lab's track_1_test_ground_truth.json (or its folder), a train-style file, or a test file with labels filled in."),
+    json_out: Path | None = typer.Option(None, "--json", help="Also write the whole report as JSON here."),
+    compare: Path | None = typer.Option(None, "--compare", help="A second prediction file B: paired bootstrap of A - B on the same images."),
+    bootstrap: int = typer.Option(1000, "--bootstrap", min=0, help="Bootstrap resamples of images for the intervals (0: none)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap resamples."),
+    skip_invalid_scores: bool = typer.Option(False, "--skip-invalid-scores", help="Leave images without a valid score out of SRCC/PLCC instead of imputing the mean."),
+) -> None:
+    """Score Track 1 predictions: SRCC, PLCC, Level Acc, QA Acc, Overall, each with a 95% CI and its coverage.
+
+    Exit codes: 0 scored (even when a metric is undefined: it is NaN and flagged); 2 a file cannot be read or is malformed (one line naming the file and record).
+    """
+    from portraitcraft.data import DataError
+    from portraitcraft.evaluation import evaluate as run_evaluation
+
+    try:
+        report = run_evaluation(predictions, ground_truth, n_bootstrap=bootstrap, seed=seed,
+                                skip_invalid_scores=skip_invalid_scores, compare=compare)
+    except DataError as exc:
+        fail(str(exc))
+    typer.echo(report.to_text())
+    if json_out is not None:
+        try:
+            report.write_json(json_out)
+        except OSError as exc:
+            fail(f"{json_out}: cannot write ({exc.strerror})")
+        typer.echo(f"\nwrote {json_out}")
+
+
+@app.command()
+def submission(
+    predictions: Path = typer.Argument(..., help="Predictions in any of the three formats (see `evaluate`)."),
+    test_file: Path = typer.Option(..., "--test-file", help="The Track 1 test file (track_1_test.json): sets the images, their order, questions and options."),
+    out: Path = typer.Option(..., "--out", help="Where to write the official submission JSON."),
+) -> None:
+    """Write the official Track 1 submission with every test image present.
+
+    A missing or invalid prediction is written as NOT_RES (levels, answer) or null (total_score), never guessed. Exit codes: 0 written; 2 a file cannot be read or is malformed.
+    """
+    from portraitcraft.data import DataError
+    from portraitcraft.predictions import read_predictions, write_submission
+
+    try:
+        summary = write_submission(read_predictions(predictions), test_file, out)
+    except DataError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"{out}: cannot write ({exc.strerror})")
+    for line in summary.lines():
+        typer.echo(line)
+
+
+@app.command("demo-data")
+def demo_data(
+    out: Path = typer.Argument(..., help="Folder to write the synthetic PortraitCraft into (created if needed)."),
+    n_train: int = typer.Option(300, help="Track 1 training records (and images)."),
+    n_test: int = typer.Option(100, help="Track 1 test records; their labels go to track_1_test_ground_truth.json."),
+    n_track2: int = typer.Option(24, help="Track 2 records in each of track_2_train.json and track_2_test.json."),
+    seed: int = typer.Option(0, help="Same seed, same bytes (JSON and JPEG)."),
+    annotations_only: bool = typer.Option(False, "--annotations-only", help="Write the JSON files only, no images (scale tests)."),
+    images_per_folder: int = typer.Option(100, help="Consecutive images per images_NN folder (eleven folders at most, then wrap)."),
+    workers: int = typer.Option(0, help="Processes for rendering; 0 = one per CPU. The output does not depend on it."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """Render the composition lab: a synthetic PortraitCraft in the published layout, with known factors.
+
+    Exit codes: 0 written; 2 bad options or the folder cannot be written (or holds a real download).
+    """
+    import os
+
+    from portraitcraft.lab import write_lab
+
+    try:
+        summary = write_lab(
+            out, n_train=n_train, n_test=n_test, n_track2_train=n_track2, n_track2_test=n_track2, seed=seed,
+            annotations_only=annotations_only, images_per_folder=images_per_folder,
+            workers=workers or (os.cpu_count() or 1), progress=progress,
+        )
+    except (ValueError, FileExistsError) as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"{out}: cannot write ({exc.strerror})")
+    typer.echo(str(summary))
+
+
 def main() -> None:
     app()
 
