@@ -34,7 +34,7 @@ $(INSTALLED): pyproject.toml
 install: $(INSTALLED)
 
 $(LAB)/track_1_train.json: $(INSTALLED) $(wildcard src/portraitcraft/lab/*.py)
-	$(BIN)/portraitcraft demo-data $(LAB) --n-train $(LAB_TRAIN) --n-test $(LAB_TEST) --seed $(LAB_SEED) --overwrite
+	$(BIN)/portraitcraft demo-data $(LAB) --n-train $(LAB_TRAIN) --n-test $(LAB_TEST) --seed $(LAB_SEED)
 
 lab: $(LAB)/track_1_train.json
 
