@@ -257,10 +257,10 @@ def _crop_phrase(f: Factors, state: str) -> list[str]:
         return [f"The frame ends at a natural line at the {_natural_line(f)}, so the subject reads as complete",
                 f"The {f.framing} crop falls cleanly at the {_natural_line(f)}, with the head fully inside"]
     if kind == "head":
-        return (["The very top of the subject's hair touches and is trimmed by the top edge",
+        return (["The very top of the subject's head is trimmed by the top edge",
                  "The top edge grazes the crown of the head, a tight but tolerable crop"] if state == "fair" else
                 ["The subject's head is cut by the top edge of the frame",
-                 "The top of the head is chopped off by the frame edge, an awkward amputation"])
+                 "The top of the head is chopped off by the top edge, an awkward amputation"])
     if kind == "side":
         edge = _side(f)
         part = "head" if f.framing == "close-up" else "shoulder and arm"

@@ -135,9 +135,9 @@ def analyse_composition(f: Factors, rng: np.random.Generator) -> str:
         "right third": ("The subject is placed on the right third of the frame", "Placed along the right third line, the"
                         " subject sits off-centre"),
         "centre": ("The subject is centred in the frame", "A centred placement puts the subject on the frame's vertical axis"),
-        "far left": ("The subject is pushed to the far left, near the edge", "Crowded against the left edge, the subject"
+        "far left": ("The subject is pushed to the far left, near the edge", "Crowded against the edge at the far left, the subject"
                      " sits well off the thirds"),
-        "far right": ("The subject is pushed to the far right, near the edge", "Crowded against the right edge, the"
+        "far right": ("The subject is pushed to the far right, near the edge", "Crowded against the edge at the far right, the"
                       " subject sits well off the thirds"),
     }[f.placement]
     framing = {"close-up": "close-up", "half-body": "half-body", "full-body": "full-body"}[f.framing]
@@ -168,7 +168,7 @@ def analyse_composition(f: Factors, rng: np.random.Generator) -> str:
                          "Diagonal path lines act as leading lines, pulling the eye into the frame and onto the figure"))
              if f.leading_lines else
              _pick(rng, ("There are no leading lines; the eye's path depends on the figure itself",
-                         "No diagonals or leading lines structure the ground, so the layout relies on placement")))
+                         "With no leading lines or diagonals on the ground, the layout relies on placement")))
     kind, amount = f.crop
     crop = {
         "none": f"The {framing} crop keeps the subject whole" + (" from head to feet" if f.framing == "full-body" else

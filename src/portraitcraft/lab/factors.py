@@ -145,11 +145,9 @@ class Factors:
         return cls(**{k: v for k, v in values.items() if k in names})
 
     def to_dict(self) -> dict[str, Any]:
-        """Primary and derived factors as JSON-ready values (floats rounded for stable, short files)."""
-        out: dict[str, Any] = {}
-        for name in _FIELD_NAMES:
-            value = getattr(self, name)
-            out[name] = round(value, 4) if type(value) is float else value
+        """Primary factors exactly (so ``Factors.from_dict`` re-renders the same pixels) and derived
+        factors rounded for reading."""
+        out: dict[str, Any] = {name: getattr(self, name) for name in _FIELD_NAMES}
         crop, amount = self.crop
         out.update(
             crop=crop, crop_amount=round(amount, 3), cut_line=round(self.cut_line, 3), placement=self.placement,

@@ -94,21 +94,21 @@ GRAIN_TILE: Final[int] = 256
 GRAIN_LEVEL: Final[int] = 10  # grain amplitude (grey levels either side of zero)
 
 
-@functools.lru_cache(maxsize=4)
-def _grain_field(long_side: int) -> Image.Image:
-    """Film grain (RGB, mean GRAIN_LEVEL) at twice the pixel size, big enough for any frame of this long
+@functools.lru_cache(maxsize=8)
+def _grain_field(long_side: int, level: int) -> Image.Image:
+    """Film grain (RGB, mean ``level``) at twice the pixel size, big enough for any frame of this long
     side plus a GRAIN_TILE offset; made once per process from a fixed seed."""
     half = (long_side + GRAIN_TILE) // 2 + 2
-    noise = np.random.default_rng(20240).normal(GRAIN_LEVEL, GRAIN_LEVEL / 2.5, (half, half))
-    field = Image.fromarray(np.clip(noise, 0, 2 * GRAIN_LEVEL).astype(np.uint8), "L")
+    noise = np.random.default_rng(20240).normal(level, level / 2.5, (half, half))
+    field = Image.fromarray(np.clip(noise, 0, 2 * level).astype(np.uint8), "L")
     field = field.resize((2 * half, 2 * half), Image.NEAREST)
     return Image.merge("RGB", (field, field, field))
 
 
-def _grain(width: int, height: int, seed: int) -> Image.Image:
+def _grain(width: int, height: int, seed: int, level: int = GRAIN_LEVEL) -> Image.Image:
     """Grain for a frame: a seed-chosen window of the shared grain field."""
     ox, oy = seed % GRAIN_TILE, (seed // GRAIN_TILE) % GRAIN_TILE
-    return _grain_field(max(width, height)).crop((ox, oy, ox + width, oy + height))
+    return _grain_field(max(width, height), level).crop((ox, oy, ox + width, oy + height))
 
 
 def _gradient(top: RGB, bottom: RGB, y0: float, y1: float, width: int, height: int) -> Image.Image:
@@ -125,9 +125,9 @@ def _sky_and_ground(f: Factors, width: int, height: int, colours: dict) -> Image
     sky = _gradient(sky_top, sky_low, 0.0, mid, width, height)
     ground = _gradient(far, near, mid, float(height), width, height)
     # Texture on the ground (strong) and in the sky (faint): real photos have it, and blur removes it.
-    grain = _grain(width, height, f.scene_seed)
-    ground = ImageChops.add(ground, grain, 1.0, -GRAIN_LEVEL)
-    sky = ImageChops.add(sky, grain.point(lambda v: v // 3), 1.0, -(GRAIN_LEVEL // 3))
+    ground = ImageChops.add(ground, _grain(width, height, f.scene_seed), 1.0, -GRAIN_LEVEL)
+    faint = GRAIN_LEVEL // 3
+    sky = ImageChops.add(sky, _grain(width, height, f.scene_seed, faint), 1.0, -faint)
     mask = Image.new("L", (width, height), 0)
     left, right = float(_horizon_at(f, 0.0, width, height)), float(_horizon_at(f, float(width), width, height))
     ImageDraw.Draw(mask).polygon([(0, left), (width, right), (width, height + 1), (0, height + 1)], fill=255)
