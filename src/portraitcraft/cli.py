@@ -66,6 +66,7 @@ def book(
     param: list[str] = typer.Option([], "--param", "-p", help="NAME=VALUE (YAML value) for every notebook declaring NAME, e.g. -p max_side=256. Repeatable."),
     only: list[str] = typer.Option([], help="Execute only this notebook (name without .py); others keep their last run. Repeatable."),
     html: bool = typer.Option(True, "--html/--no-html", help="Build the HTML after executing the notebooks."),
+    predictions: list[str] = typer.Option([], "--predictions", help="A Track 1 prediction file, for the notebooks declaring a `predictions` parameter (a list). Repeatable."),
 ) -> None:
     """Execute the book's notebooks (papermill) on DATA and build the HTML book (Jupyter Book, warnings are errors).
 
@@ -81,6 +82,8 @@ def book(
         if not sep or not name.strip().isidentifier():
             fail(f"--param expects NAME=VALUE, got {item!r}")
         parameters[name.strip()] = yaml.safe_load(value)
+    if predictions:
+        parameters["predictions"] = predictions
     try:
         build_book(data, out=out, parameters=parameters, only=only or None, html=html)
     except BookError as exc:  # includes a failing notebook, named with its cell

@@ -1,0 +1,588 @@
+"""Track 1 prediction files: reading the three formats, the project's JSON Lines schema, and the official submission.
+
+Formats (detected from the file itself, never from its name)
+-------------------------------------------------------------
+``submission``
+    The official format, a JSON list of ``{image_path, criteria: {attribute: {"level": "A"|"B"|"C"|"NOT_RES"}},
+    total_score, question, options, answer}``. Levels are letters (A=Poor, B=Medium, C=Good); the level words are
+    accepted too. ``NOT_RES`` or anything else is an invalid level.
+``raw``
+    What the reference inference script writes, a JSON list of ``{image_path, total_score, criteria: {attribute:
+    "Good"|"Medium"|"Poor"}, question, options, answer}``. Only the words are levels here: a bare letter is a
+    defect of the model's output (the published example has ``"Subject Integrity": "C"``) and is invalid,
+    not Good.
+``jsonl``
+    The project's own predictions, written by the model runners: one JSON object a line, schema below.
+
+How values are read (the same for the three formats)
+----------------------------------------------------
+* A level is valid when, after trimming and ignoring case, it is a level word (or, in the submission format
+  only, a letter A/B/C). Anything else (``NOT_RES``, missing, another word, a number) is invalid: it is kept
+  as invalid and scored wrong, never replaced by a guess.
+* An answer is valid when, after trimming and ignoring case, it is one of the letters A-D.
+* A total score is valid when it is a finite number or a string holding one (``"62"``, ``" 62.5 "``);
+  booleans, NaN, infinities and any other text are invalid.
+* ``image_path`` is matched by its bare file name (a leading folder is dropped, as the published files
+  use bare names). A record without an image path makes the file malformed; two records for one image are
+  an error that names the image.
+
+The JSON Lines schema (``portraitcraft.prediction/1``)
+------------------------------------------------------
+One object a line, written by `PredictionWriter` one record at a time (appended and flushed, so an
+interrupted run keeps every finished image)::
+
+    {
+      "schema": "portraitcraft.prediction/1",
+      "image_path": "unsplash_people_00888_877bfef7968d.jpg",
+      "status": "ok",                      # "ok": the model answered; "failed": no usable output (see error)
+      "error": null,                       # why the image failed (exception text, timeout...), else null
+      "raw_text": "{\\"total_score\\": 62, ...}",  # the model's text exactly as generated (null if none)
+      "parsed": {                          # the fields read from raw_text by portraitcraft.parsing (null if failed)
+        "total_score": 62.0,               # 1-100 or null
+        "criteria": {"Color Harmony": "Medium", ...},   # all 13 names; "Good"|"Medium"|"Poor" or null
+        "answer": "C",                     # "A".."D" or null
+        "failures": {"Subject Integrity": "letter_as_level"},  # field -> reason, for every null field
+        "notes": ["trailing_comma"]        # repairs the parser applied
+      },
+      "probabilities": null,               # optional, e.g. {"criteria": {"Sharpness": {"Poor": 0.1, "Medium": 0.7,
+                                           #   "Good": 0.2}}, "answer": {"A": ...}, "total_score": {...}}
+      "seconds": 3.21,                     # wall time spent on this image
+      "run": {"backend": "transformers", "model": "Qwen/Qwen3-VL-4B-Instruct", "protocol": "zero_shot",
+              "prompt_hash": "...", "config_hash": "...", ...}   # free-form, the same for every line of a run
+    }
+
+A ``failed`` record still names its image: the image is counted (and scored wrong), not silently dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from portraitcraft.attributes import (
+    ANSWER_LETTERS,
+    ATTRIBUTE_NAMES,
+    BY_NAME,
+    LEVEL_TO_LETTER,
+    LEVELS,
+    NOT_RESPONDED,
+    level_word,
+    normalise_level,
+)
+from portraitcraft.data import DataError, Problem, read_json_records
+from portraitcraft.metrics import INVALID_LEVEL
+
+SCHEMA = "portraitcraft.prediction/1"
+SUBMISSION, RAW, JSONL = "submission", "raw", "jsonl"
+FORMAT_DESCRIPTIONS = {
+    SUBMISSION: "submission format (levels as letters A/B/C)",
+    RAW: "reference raw output (levels as words)",
+    JSONL: f"project JSON Lines ({SCHEMA})",
+}
+STATUSES = ("ok", "failed")
+LEVEL_CODE = {level: code for code, level in enumerate(LEVELS)}
+
+# A number written as text: optional sign, digits with an optional decimal part, optional exponent.
+_NUMERIC_TEXT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+class PredictionFileError(DataError):
+    """A prediction file that cannot be scored at all (unreadable, not JSON, a record without an image...)."""
+
+
+# --- reading single values -------------------------------------------------------------------------------------
+
+def read_total_score(value: object) -> float | None:
+    """A finite number, or a string holding one; None for anything else (booleans included)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        try:
+            number = float(value)
+        except OverflowError:  # an integer too large for a float
+            return None
+    elif isinstance(value, str) and _NUMERIC_TEXT.fullmatch(value.strip()):
+        number = float(value.strip())
+    else:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def read_answer_letter(value: object) -> str | None:
+    """A-D after trimming and ignoring case; None otherwise."""
+    if isinstance(value, str) and value.strip().upper() in ANSWER_LETTERS:
+        return value.strip().upper()
+    return None
+
+
+def image_name(value: object) -> str | None:
+    """The bare file name an ``image_path`` refers to; None when it is not a non-empty string."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    name = value.strip().replace("\\", "/").rsplit("/", 1)[-1]
+    return name or None
+
+
+# --- the prediction set ------------------------------------------------------------------------------------------
+
+@dataclass
+class PredictionSet:
+    """Every record of one prediction file, read into aligned columns.
+
+    ``levels`` holds level codes (0 Poor, 1 Medium, 2 Good, -1 invalid) in `ATTRIBUTE_NAMES` order;
+    ``total_score`` is NaN where the score is invalid; ``answers`` is None where the answer is invalid.
+    ``problems`` lists every value read as invalid (as warnings: they are scored wrong, not fatal).
+    """
+
+    path: Path
+    format: str
+    image_paths: list[str]
+    total_score: np.ndarray
+    levels: np.ndarray
+    answers: list[str | None]
+    status: list[str]
+    problems: list[Problem] = field(default_factory=list)
+    runs: list[dict[str, Any]] = field(default_factory=list)  # distinct `run` blocks of a JSONL file
+
+    def __len__(self) -> int:
+        return len(self.image_paths)
+
+    @property
+    def description(self) -> str:
+        return FORMAT_DESCRIPTIONS[self.format]
+
+    def frame(self) -> pd.DataFrame:
+        """One row per record: image_path, status, total_score, answer, and one level column per attribute."""
+        table = pd.DataFrame({"image_path": self.image_paths, "status": self.status,
+                              "total_score": self.total_score, "answer": self.answers})
+        for j, name in enumerate(ATTRIBUTE_NAMES):
+            table[name] = [LEVELS[c] if c >= 0 else None for c in self.levels[:, j]]
+        return table
+
+
+class _Collector:
+    """Builds a PredictionSet record by record, noting every invalid value."""
+
+    def __init__(self, path: Path, fmt: str, *, by_line: bool = False):
+        self.path, self.format, self.by_line = path, fmt, by_line
+        self.names: list[str] = []
+        self.scores: list[float] = []
+        self.levels: list[list[int]] = []
+        self.answers: list[str | None] = []
+        self.status: list[str] = []
+        self.problems: list[Problem] = []
+        self.runs: list[dict[str, Any]] = []
+        self.first_record: dict[str, str] = {}
+
+    def record_name(self, record: int) -> str:
+        return f"line {record + 1}" if self.by_line else f"record {record}"
+
+    def where(self, record: int) -> str:
+        return f"{self.path}: {self.record_name(record)}"
+
+    def note(self, record: int, image: str | None, message: str) -> None:
+        self.problems.append(Problem(str(self.path), record, image, message, "warning"))
+
+    def image(self, rec: object, record: int) -> str:
+        if not isinstance(rec, dict):
+            raise PredictionFileError(f"{self.where(record)}: a record must be a JSON object, found {type(rec).__name__}")
+        name = image_name(rec.get("image_path"))
+        if name is None:
+            raise PredictionFileError(f"{self.where(record)}: missing or empty 'image_path'")
+        if name in self.first_record:
+            raise PredictionFileError(
+                f"{self.where(record)}: two predictions for image {name!r} "
+                f"(first at {self.first_record[name]}); keep exactly one per image")
+        self.first_record[name] = self.record_name(record)
+        if name != rec["image_path"]:
+            self.note(record, name, f"image_path {rec['image_path']!r} matched by its file name {name!r}")
+        return name
+
+    def add(self, name: str, record: int, *, status: str, score: object, criteria: object, answer: object,
+            letters_allowed: bool, level_inside: bool) -> None:
+        self.names.append(name)
+        self.status.append(status)
+        if status != "ok":
+            self.scores.append(math.nan)
+            self.levels.append([INVALID_LEVEL] * len(ATTRIBUTE_NAMES))
+            self.answers.append(None)
+            return
+        number = read_total_score(score)
+        if number is None:
+            self.note(record, name, f"total_score {_short(score)} is not a number: invalid")
+        self.scores.append(math.nan if number is None else number)
+        self.levels.append(self._levels(name, record, criteria, letters_allowed, level_inside))
+        letter = read_answer_letter(answer)
+        if letter is None:
+            self.note(record, name, f"answer {_short(answer)} is not a letter A-D: wrong")
+        self.answers.append(letter)
+
+    def _levels(self, name: str, record: int, criteria: object, letters_allowed: bool, level_inside: bool) -> list[int]:
+        if not isinstance(criteria, dict):
+            self.note(record, name, f"criteria {_short(criteria)} is not an object: all 13 levels invalid")
+            return [INVALID_LEVEL] * len(ATTRIBUTE_NAMES)
+        unknown = [key for key in criteria if key not in BY_NAME]
+        if unknown:
+            self.note(record, name, f"unknown attribute(s) ignored: {', '.join(map(repr, unknown[:3]))}")
+        codes = []
+        for attribute in ATTRIBUTE_NAMES:
+            entry = criteria.get(attribute)
+            value = entry.get("level") if level_inside and isinstance(entry, dict) else entry
+            if level_inside and entry is not None and not isinstance(entry, dict):
+                value = None  # the submission format nests the level: {"level": ...}
+            level = normalise_level(value) if letters_allowed else level_word(value)
+            if level is None:
+                if entry is None:
+                    why = "missing"
+                elif value == NOT_RESPONDED:
+                    why = "NOT_RES"
+                elif isinstance(value, str) and value.strip().upper() in LEVEL_TO_LETTER.values():
+                    why = f"letter {value!r} where a level word belongs"
+                else:
+                    why = f"{_short(value if isinstance(entry, dict) and level_inside else entry)} is not a level"
+                self.note(record, name, f"{attribute!r}: {why}: invalid")
+            codes.append(INVALID_LEVEL if level is None else LEVEL_CODE[level])
+        return codes
+
+    def result(self) -> PredictionSet:
+        levels = np.array(self.levels, dtype=int).reshape(-1, len(ATTRIBUTE_NAMES))
+        return PredictionSet(self.path, self.format, self.names, np.array(self.scores, dtype=float), levels,
+                             self.answers, self.status, self.problems, self.runs)
+
+
+def _short(value: object, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# --- reading files -----------------------------------------------------------------------------------------------
+
+def read_predictions(path: str | os.PathLike) -> PredictionSet:
+    """Read a prediction file in any of the three formats (see the module docstring).
+
+    Raises `PredictionFileError` (one line naming the file and, where it applies, the record) when the file
+    cannot be scored at all. Invalid values inside well-formed records are not errors: they are scored wrong
+    and listed in ``problems``.
+    """
+    path = Path(path)
+    text = _read_text(path)
+    start = text.lstrip()[:1]
+    if start == "[":
+        records = _parse_json_list(path, text)
+        return _read_json_list(path, records)
+    if start == "{":
+        return _read_jsonl(path, text)
+    if not start:
+        raise PredictionFileError(f"{path}: empty file, no predictions")
+    raise PredictionFileError(f"{path}: not a prediction file (expected a JSON list or JSON Lines objects)")
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError as exc:
+        raise PredictionFileError(f"{path}: file not found") from exc
+    except IsADirectoryError as exc:
+        raise PredictionFileError(f"{path}: is a folder, not a prediction file") from exc
+    except UnicodeDecodeError as exc:
+        raise PredictionFileError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except OSError as exc:
+        raise PredictionFileError(f"{path}: cannot read ({exc.strerror})") from exc
+
+
+def _parse_json_list(path: Path, text: str) -> list[Any]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PredictionFileError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from exc
+    except (RecursionError, ValueError) as exc:  # too deep, or an integer of thousands of digits
+        raise PredictionFileError(f"{path}: invalid JSON: {exc}") from exc
+    if not isinstance(data, list):
+        raise PredictionFileError(f"{path}: expected a JSON list of predictions, found {type(data).__name__}")
+    return data
+
+
+def detect_list_format(records: list[Any]) -> str:
+    """``submission`` when criteria entries are objects ({"level": ...}), ``raw`` when they are bare values.
+
+    Decided by the majority of entries over the file, so that one odd record cannot flip the reading of
+    all others (its odd entries are then invalid). With no criteria at all, ``submission``.
+    """
+    votes: Counter[str] = Counter()
+    for rec in records:
+        criteria = rec.get("criteria") if isinstance(rec, dict) else None
+        if isinstance(criteria, dict):
+            for entry in criteria.values():
+                if entry is not None:
+                    votes[SUBMISSION if isinstance(entry, dict) else RAW] += 1
+    return RAW if votes[RAW] > votes[SUBMISSION] else SUBMISSION
+
+
+def _is_project_record(rec: object) -> bool:
+    return isinstance(rec, dict) and ("parsed" in rec or "status" in rec)
+
+
+def _read_json_list(path: Path, records: list[Any]) -> PredictionSet:
+    if records and sum(map(_is_project_record, records)) * 2 > len(records):
+        # The project's records gathered into a list rather than one a line: read them as such.
+        collector = _Collector(path, JSONL)
+        for i, rec in enumerate(records):
+            _add_project_record(collector, i, rec)
+        return collector.result()
+    fmt = detect_list_format(records)
+    collector = _Collector(path, fmt)
+    for i, rec in enumerate(records):
+        name = collector.image(rec, i)
+        collector.add(name, i, status="ok", score=rec.get("total_score"), criteria=rec.get("criteria"),
+                      answer=rec.get("answer"), letters_allowed=fmt == SUBMISSION, level_inside=fmt == SUBMISSION)
+    return collector.result()
+
+
+def _jsonl_lines(path: Path, text: str) -> Iterable[tuple[int, dict[str, Any]]]:
+    # Split on "\n" only: str.splitlines() also breaks at U+2028 and U+0085, which JSON strings may hold raw.
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise PredictionFileError(f"{path}:{number}:{exc.colno}: invalid JSON: {exc.msg}") from exc
+        except (RecursionError, ValueError) as exc:
+            raise PredictionFileError(f"{path}:{number}: invalid JSON: {exc}") from exc
+        if not isinstance(rec, dict):
+            raise PredictionFileError(f"{path}: line {number}: a record must be a JSON object, found {type(rec).__name__}")
+        yield number - 1, rec
+
+
+def _read_jsonl(path: Path, text: str) -> PredictionSet:
+    try:
+        whole = json.loads(text)
+    except (RecursionError, ValueError):
+        whole = None
+    if isinstance(whole, dict) and len([line for line in text.split("\n") if line.strip()]) > 1:
+        raise PredictionFileError(
+            f"{path}: one JSON object spread over several lines; expected a JSON list or one record a line (JSON Lines)")
+    collector = _Collector(path, JSONL, by_line=True)
+    for index, rec in _jsonl_lines(path, text):
+        _add_project_record(collector, index, rec)
+    if not collector.names:
+        raise PredictionFileError(f"{path}: no records")
+    return collector.result()
+
+
+def _add_project_record(collector: _Collector, index: int, rec: object) -> None:
+    """One record of the project's schema (see the module docstring)."""
+    where = collector.where(index)
+    if not isinstance(rec, dict):
+        raise PredictionFileError(f"{where}: a record must be a JSON object, found {type(rec).__name__}")
+    schema = rec.get("schema", SCHEMA)
+    if schema != SCHEMA:
+        raise PredictionFileError(f"{where}: unsupported schema {_short(schema)} (this version reads {SCHEMA})")
+    if "status" not in rec and "parsed" not in rec:
+        raise PredictionFileError(
+            f"{where}: not a JSON Lines prediction record (no 'status', no 'parsed'); submission and raw "
+            "files are a JSON list [...] of records")
+    name = collector.image(rec, index)
+    status = rec.get("status")
+    if status not in STATUSES:
+        raise PredictionFileError(f"{where}: 'status' must be \"ok\" or \"failed\", found {_short(status)}")
+    parsed = rec.get("parsed")
+    if status == "ok" and not isinstance(parsed, dict):
+        collector.note(index, name, f"status ok but 'parsed' is {_short(parsed)}: all fields invalid")
+        parsed = {}
+    elif status == "failed":
+        collector.note(index, name, f"failed: {_short(rec.get('error'), 80)}")
+        parsed = {}
+    collector.add(name, index, status=status, score=parsed.get("total_score"), criteria=parsed.get("criteria"),
+                  answer=parsed.get("answer"), letters_allowed=False, level_inside=False)
+    run = rec.get("run")
+    if isinstance(run, dict) and run not in collector.runs:
+        collector.runs.append(run)
+
+
+# --- writing the project's JSON Lines ----------------------------------------------------------------------------
+
+def _finite(value: Any) -> Any:
+    """JSON-safe copy: NaN and infinities become null (strict JSON has no NaN), numpy scalars become Python."""
+    if isinstance(value, Mapping):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def ok_record(image_path: str, parsed: Any, *, run: Mapping[str, Any], seconds: float | None = None,
+              raw_text: str | None = None, probabilities: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A JSONL record for an image the model answered.
+
+    ``parsed`` is a `portraitcraft.parsing.ParsedPrediction` (its ``raw_text`` is used unless given) or a mapping
+    with ``total_score``, ``criteria`` (or ``levels``) and ``answer``.
+    """
+    if isinstance(parsed, Mapping):
+        fields = dict(parsed)
+        criteria = fields.get("criteria", fields.get("levels", {}))
+    else:  # a ParsedPrediction
+        fields = {"total_score": parsed.total_score, "answer": parsed.answer,
+                  "failures": {k: str(v) for k, v in parsed.failures.items()}, "notes": list(parsed.notes)}
+        criteria = parsed.levels
+        raw_text = parsed.raw_text if raw_text is None else raw_text
+    body = {
+        "total_score": fields.get("total_score"),
+        "criteria": {name: (criteria or {}).get(name) for name in ATTRIBUTE_NAMES},
+        "answer": fields.get("answer"),
+        "failures": dict(fields.get("failures") or {}),
+        "notes": list(fields.get("notes") or []),
+    }
+    return {"schema": SCHEMA, "image_path": image_path, "status": "ok", "error": None, "raw_text": raw_text,
+            "parsed": body, "probabilities": probabilities, "seconds": seconds, "run": dict(run)}
+
+
+def failed_record(image_path: str, error: str, *, run: Mapping[str, Any], seconds: float | None = None,
+                  raw_text: str | None = None) -> dict[str, Any]:
+    """A JSONL record for an image without usable output (exception, timeout, empty generation...)."""
+    return {"schema": SCHEMA, "image_path": image_path, "status": "failed", "error": str(error),
+            "raw_text": raw_text, "parsed": None, "probabilities": None, "seconds": seconds, "run": dict(run)}
+
+
+def recorded_images(path: str | os.PathLike) -> set[str]:
+    """Images that already have a record (ok or failed) in a JSONL file; empty when the file does not exist.
+
+    Runners skip these to resume an interrupted run. To retry failures, write to a new file.
+    """
+    path = Path(path)
+    if not path.exists():
+        return set()
+    names = set()
+    for _, rec in _jsonl_lines(path, _read_text(path)):
+        name = image_name(rec.get("image_path"))
+        if name is not None:
+            names.add(name)
+    return names
+
+
+class PredictionWriter:
+    """Appends JSONL records one at a time, flushed after each, refusing a second record for an image.
+
+    >>> with PredictionWriter("runs/zero_shot.jsonl") as writer:           # doctest: +SKIP
+    ...     if image not in writer.recorded:
+    ...         writer.write(ok_record(image, parse_model_output(text, options), run=run, seconds=s))
+    """
+
+    def __init__(self, path: str | os.PathLike, *, fsync: bool = False):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.recorded = recorded_images(self.path)
+        self._fsync = fsync
+        self._file = open(self.path, "a", encoding="utf-8")
+
+    def write(self, record: Mapping[str, Any]) -> None:
+        name = image_name(record.get("image_path"))
+        if name is None:
+            raise ValueError("a prediction record needs a non-empty image_path")
+        if name in self.recorded:
+            raise ValueError(f"{self.path}: {name!r} already has a record; one record per image")
+        if record.get("status") not in STATUSES:
+            raise ValueError(f"status must be 'ok' or 'failed', got {record.get('status')!r}")
+        line = json.dumps(_finite({"schema": SCHEMA, **record}), ensure_ascii=False, allow_nan=False)
+        self._file.write(line + "\n")
+        self._file.flush()
+        if self._fsync:
+            os.fsync(self._file.fileno())
+        self.recorded.add(name)
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> PredictionWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# --- the official submission ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SubmissionSummary:
+    out: Path
+    images: int  # images of the test file, all written
+    predicted: int  # of those, with a prediction record
+    missing: list[str]  # test images without any prediction (all NOT_RES, score null)
+    invalid_levels: int  # written as NOT_RES (missing images included)
+    invalid_scores: int  # written as null
+    invalid_answers: int  # written as NOT_RES
+    extra: list[str]  # predicted images that are not in the test file (not written)
+
+    def lines(self) -> list[str]:
+        out = [f"wrote {self.out}: {self.images} images ({self.predicted} with a prediction, "
+               f"{len(self.missing)} without: every field NOT_RES / null)",
+               f"NOT_RES levels {self.invalid_levels}/{13 * self.images}, null scores {self.invalid_scores}, "
+               f"NOT_RES answers {self.invalid_answers}"]
+        if self.extra:
+            out.append(f"ignored {len(self.extra)} prediction(s) for images not in the test file, e.g. {self.extra[0]!r}")
+        return out
+
+
+def _json_number(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else float(value)
+
+
+def write_submission(predictions: PredictionSet, test_file: str | os.PathLike, out: str | os.PathLike) -> SubmissionSummary:
+    """Write the official submission for every image of ``test_file``, in its order.
+
+    Question and options are copied from the test file. Where a prediction is missing or invalid the field is
+    ``NOT_RES`` (levels, answer) or null (total_score): never a guessed value.
+    """
+    test_file, out = Path(test_file), Path(out)
+    test_records = read_json_records(test_file)
+    row_of = {name: i for i, name in enumerate(predictions.image_paths)}
+    submission, seen = [], set()
+    missing: list[str] = []
+    invalid_levels = invalid_scores = invalid_answers = 0
+    for k, rec in enumerate(test_records):
+        if not isinstance(rec, dict) or image_name(rec.get("image_path")) is None:
+            raise DataError(f"{test_file}: record {k}: missing or empty 'image_path'")
+        name = image_name(rec["image_path"])
+        if name in seen:
+            raise DataError(f"{test_file}: record {k}: image {name!r} listed twice")
+        seen.add(name)
+        row = row_of.get(name)
+        if row is None:
+            missing.append(name)
+            codes, score, answer = [INVALID_LEVEL] * len(ATTRIBUTE_NAMES), math.nan, None
+        else:
+            codes, score, answer = predictions.levels[row], predictions.total_score[row], predictions.answers[row]
+        criteria = {attr: {"level": LEVEL_TO_LETTER[LEVELS[c]] if c >= 0 else NOT_RESPONDED}
+                    for attr, c in zip(ATTRIBUTE_NAMES, codes)}
+        invalid_levels += sum(1 for c in codes if c < 0)
+        invalid_scores += int(not math.isfinite(score))
+        invalid_answers += int(answer is None)
+        submission.append({
+            "image_path": rec["image_path"],
+            "criteria": criteria,
+            "total_score": _json_number(score) if math.isfinite(score) else None,
+            "question": rec.get("question"),
+            "options": rec.get("options"),
+            "answer": answer if answer is not None else NOT_RESPONDED,
+        })
+    out.parent.mkdir(parents=True, exist_ok=True)
+    temporary = out.with_name(out.name + ".partial")
+    temporary.write_text(json.dumps(submission, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    temporary.replace(out)  # a crash never leaves a truncated submission behind
+    extra = [name for name in predictions.image_paths if name not in seen]
+    return SubmissionSummary(out, len(submission), len(submission) - len(missing), missing,
+                             invalid_levels, invalid_scores, invalid_answers, extra)
