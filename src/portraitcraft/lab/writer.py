@@ -128,8 +128,12 @@ class _Job:
     long_side: int
 
 
-def _run_job(job: _Job) -> list[tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]]:
-    """(published record, factors dict, ground truth or None) for each record of the job, images saved."""
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def _run_job(job: _Job) -> list[tuple[str, str, str | None]]:
+    """JSON lines (published record, ``"name": factors`` entry, ground truth or None) for each record of
+    the job, its images saved. Encoding here, in the worker, keeps the parent process light."""
     out = []
     for k in range(job.start, job.stop):
         number = job.first_image + (k - job.start)
@@ -138,7 +142,9 @@ def _run_job(job: _Job) -> list[tuple[dict[str, Any], dict[str, Any], dict[str, 
         if job.render:
             path = Path(job.root) / image_folder(number, job.images_per_folder) / name
             render_scene(item["factors"], long_side=job.long_side).save(path, "JPEG", quality=JPEG_QUALITY)
-        out.append((item["record"], item["factors"].to_dict(), item.get("ground_truth")))
+        truth = item.get("ground_truth")
+        out.append((_encode(item["record"]), f"{_encode(name)}: {_encode(item['factors'].to_dict())}",
+                    None if truth is None else _encode(truth)))
     return out
 
 
@@ -210,21 +216,17 @@ def write_lab(
             bar.update(len(rows))
     bar.close()
 
-    factors = {}
-    for key in counts:
-        for record, values, _ in results[key]:
-            factors[record["image_path"]] = values
     written = []
     # The train file goes last: readers treat its presence as "the lab is complete".
-    for filename, rows in (
-        ("track_1_test.json", [r for r, _, _ in results[("track1", "test")]]),
-        (GROUND_TRUTH_FILE, [g for _, _, g in results[("track1", "test")]]),
-        ("track_2_train.json", [r for r, _, _ in results[("track2", "train")]]),
-        ("track_2_test.json", [r for r, _, _ in results[("track2", "test")]]),
-        (FACTORS_FILE, factors),
-        ("track_1_train.json", [r for r, _, _ in results[("track1", "train")]]),
+    for filename, lines, brackets in (
+        ("track_1_test.json", [r for r, _, _ in results[("track1", "test")]], "[]"),
+        (GROUND_TRUTH_FILE, [g for _, _, g in results[("track1", "test")]], "[]"),
+        ("track_2_train.json", [r for r, _, _ in results[("track2", "train")]], "[]"),
+        ("track_2_test.json", [r for r, _, _ in results[("track2", "test")]], "[]"),
+        (FACTORS_FILE, [f for key in counts for _, f, _ in results[key]], "{}"),
+        ("track_1_train.json", [r for r, _, _ in results[("track1", "train")]], "[]"),
     ):
-        _write_json(root / filename, rows)
+        _write_json_lines(root / filename, lines, brackets)
         written.append(filename)
     return LabSummary(
         root=root, seed=seed,
@@ -235,18 +237,14 @@ def write_lab(
     )
 
 
-def _write_json(path: Path, data: list | dict) -> None:
-    """Write JSON atomically. Records go one per line (a list) or one entry per line (a mapping):
+def _write_json_lines(path: Path, lines: list[str], brackets: str) -> None:
+    """Write a JSON list (``brackets="[]"``) or object (``"{}"``) atomically, one encoded entry per line:
     valid JSON, diffable, and fast even for the 47,863 records of the full-size training split."""
     tmp = path.with_name(path.name + ".tmp")
-    dumps = json.JSONEncoder(ensure_ascii=False).encode
     with open(tmp, "w", encoding="utf-8", newline="\n") as handle:
-        if isinstance(data, dict):
-            body = ",\n".join(f"  {dumps(key)}: {dumps(value)}" for key, value in data.items())
-            handle.write("{\n" + body + ("\n" if body else "") + "}\n")
-        else:
-            body = ",\n".join("  " + dumps(item) for item in data)
-            handle.write("[\n" + body + ("\n" if body else "") + "]\n")
+        handle.write(brackets[0] + "\n")
+        handle.write(",\n".join("  " + line for line in lines))
+        handle.write(("\n" if lines else "") + brackets[1] + "\n")
     os.replace(tmp, path)
 
 
