@@ -33,14 +33,13 @@ from pathlib import Path
 from typing import Any, Final, Iterator
 
 from portraitcraft.attributes import ANSWER_LETTERS, ATTRIBUTE_NAMES, HIDDEN_ANSWER, HIDDEN_LEVEL, HIDDEN_TOTAL
+from portraitcraft.data import FACTORS_FILE, GROUND_TRUTH_FILE  # the layout is defined once, in data
 from portraitcraft.lab.annotate import label_attributes, make_question, total_from_scores
 from portraitcraft.lab.describe import describe_scene
 from portraitcraft.lab.factors import LONG_SIDE, image_rng, sample_factors
 from portraitcraft.lab.render import render_scene
 
 MAX_FOLDERS: Final[int] = 11  # images_00 .. images_10, as published
-GROUND_TRUTH_FILE: Final[str] = "track_1_test_ground_truth.json"
-FACTORS_FILE: Final[str] = "lab_factors.json"
 SPLITS: Final[tuple[tuple[str, str], ...]] = (
     ("track1", "train"), ("track1", "test"), ("track2", "train"), ("track2", "test"),
 )
