@@ -130,7 +130,7 @@ sizes.groupby("split", observed=True).agg(
     megapixels_max=("megapixels", "max"),
     portrait=("orientation", lambda o: int((o == "portrait").sum())),
     landscape=("orientation", lambda o: int((o == "landscape").sum())),
-).round(2)
+).round(2).rename(columns=lambda column: column.replace("_", " "))
 
 # %% [markdown]
 # ## Examples
@@ -145,13 +145,8 @@ attributes = ds.attributes()
 for row in picked.itertuples():
     table = attributes[attributes["image_path"] == row.image_path]
     picture = thumbnail(ds.open_image(row.image_path, max_side=max_side), title=row.image_path, max_side=max_side)
-    display(
-        HTML(
-            f'<div style="display:flex;gap:1em;align-items:flex-start;flex-wrap:wrap">'
-            f"<div>{picture}<p><b>overall score {row.total_score:.0f}</b> ({row.split})</p></div>"
-            f'<div style="flex:1;min-width:22em;font-size:0.85em">{level_table(table).to_html()}</div></div>'
-        )
-    )
+    display(HTML(f"{picture}<p><b>overall score {row.total_score:.0f}</b> ({row.split} split)</p>"))
+    display(level_table(table))
 if picked.empty:
     display(Markdown("*No labelled example with its image is present.*"))
 

@@ -306,6 +306,9 @@ def build_book(data: str = "data/lab", *, root: Path | None = None, out: Path | 
     root = find_book_root(root)
     out = (out if out is not None else root / DEFAULT_OUT).resolve()
     all_parameters = {"data": dataset_parameter(data, root), **(parameters or {})}
+    if "predictions" in all_parameters:
+        # prediction files given on the command line, seen from the repository root like `data`
+        all_parameters["predictions"] = [dataset_parameter(str(p), root) for p in all_parameters["predictions"]]
     pages = notebook_pages(root)
     wanted = set(only) if only else None
     if wanted:

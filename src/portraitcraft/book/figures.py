@@ -110,7 +110,8 @@ def level_table(attributes: pd.DataFrame) -> Any:
         styler = styler.map(colour, subset=["level"])
     if "score" in columns:
         styler = styler.format({"score": "{:.1f}"}, na_rep="hidden")
-    return styler.set_properties(subset=[c for c in columns if c == "reason"], **{"text-align": "left"})
+    styler = styler.set_properties(subset=[c for c in columns if c == "reason"], **{"text-align": "left"})
+    return styler.set_table_attributes('style="font-size:0.88em"')
 
 
 def thumbnail(image: Image.Image, *, title: str = "", max_side: int = 384) -> str:
