@@ -43,6 +43,8 @@ book: install $(if $(filter $(LAB),$(DATA)),lab)
 
 test: install lab
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+	# the notebooks' own cells and the invariants asserted in them, on the lab (nbval reads the jupytext sources)
+	$(BIN)/python -m pytest --nbval-lax notebooks -p no:cacheprovider
 
 clean:
 	rm -rf book/_build book/executed $(LAB)
