@@ -197,6 +197,15 @@ def resample_counts(indices: np.ndarray, n: int) -> np.ndarray:
     return np.bincount(flat, minlength=b * n).reshape(b, n).astype(float)
 
 
+def _row_sums(weights: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """sum_j weights[b, j] * values[j] (or values[b, j]) for every row b.
+
+    einsum without `optimize` runs a plain single-threaded loop: a BLAS matrix-vector product would be as fast
+    alone but spins extra threads that cost more than they save on a busy 2-core machine.
+    """
+    return np.einsum("ij,j->i" if values.ndim == 1 else "ij,ij->i", weights, values)
+
+
 def weighted_pearson(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Row-wise Pearson correlation of x and y under (B, n) weights; x and y are (n,) or (B, n).
 
@@ -206,7 +215,7 @@ def weighted_pearson(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.nd
     total = weights.sum(axis=1)
 
     def mean(values: np.ndarray) -> np.ndarray:
-        summed = weights @ values if values.ndim == 1 else np.einsum("ij,ij->i", weights, values)
+        summed = _row_sums(weights, values)
         return summed / total
 
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -280,7 +289,7 @@ def bootstrap_track1(inputs: ScoringInputs, indices: np.ndarray) -> dict[str, np
     result = {
         "srcc": weighted_spearman(x, y, score_weights),  # unused images weigh 0, so their rank is irrelevant
         "plcc": weighted_pearson(xc, yc, score_weights),
-        "level_acc": counts @ inputs.levels_right / (n * inputs.n_attributes),
+        "level_acc": _row_sums(counts, inputs.levels_right) / (n * inputs.n_attributes),
     }
     if inputs.logistic_params is not None:
         fitted = logistic_4(x, *inputs.logistic_params)
@@ -289,7 +298,7 @@ def bootstrap_track1(inputs: ScoringInputs, indices: np.ndarray) -> dict[str, np
     else:
         result["plcc_logistic"] = np.full(indices.shape[0], np.nan)
     if inputs.answer_right is not None:
-        result["qa_acc"] = counts @ inputs.answer_right.astype(float) / n
+        result["qa_acc"] = _row_sums(counts, inputs.answer_right.astype(float)) / n
         parts = [result["srcc"], result["plcc"], result["level_acc"], result["qa_acc"]]
     else:
         result["qa_acc"] = np.full(indices.shape[0], np.nan)
