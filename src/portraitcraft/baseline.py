@@ -1,0 +1,490 @@
+"""The CPU composition-feature baseline for Track 1: scikit-learn models on `portraitcraft.features`.
+
+    path = run_feature_baseline("data/lab", "runs/features.jsonl")   # trains if no saved model, predicts test
+
+What it predicts
+----------------
+total_score   a regressor (ridge or random forest, chosen by 5-fold cross-validated Spearman correlation).
+levels        one classifier per attribute (logistic regression or random forest, chosen by cross-validated
+              accuracy) predicting Poor / Medium / Good; its ``predict_proba`` is written as the probabilities.
+answer        the question rule below, from the predicted level of the attribute the question asks about.
+
+The question rule (``QUESTION_RULE``)
+-------------------------------------
+Each option text is read for cue words from a small lexicon of general English (`GOOD_CUES`, `POOR_CUES`,
+`MEDIUM_CUES`); a good or poor cue preceded within three words by a negator (`NEGATORS`: "no blur",
+"without clashing", "not crisp") counts for the opposite side. An option's evidence for each level is its
+number of cues for that level (mixed good-and-poor cues also count as evidence for Medium); cues in the
+verdict clause (after the last "so", "which", "leaving"... of `VERDICT_OPENERS`) count `VERDICT_WEIGHT` times.
+Its *fit* to the predicted level is that level's evidence minus the strongest other level's. The option with
+the highest fit is the answer when no other option has the same fit. Otherwise (no option with a cue word,
+or a tie at the top) the rule answers null and says why in ``raw_text``: the image is counted wrong, never
+guessed.
+The lexicon is generic photographic English; it is not keyed to the lab's sentence templates.
+
+Saved models
+------------
+``model_dir/model.joblib`` holds the fitted estimators; ``model_dir/manifest.json`` holds the feature names,
+feature-code version, scikit-learn version, chosen parameters, cross-validation scores and the joblib file's
+SHA-256. Loading checks the feature list and versions against the running code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import joblib
+import numpy as np
+import pandas as pd
+import sklearn
+from scipy.stats import spearmanr
+from sklearn.base import clone
+from sklearn.dummy import DummyClassifier
+from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.metrics import make_scorer
+from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from portraitcraft.attributes import ATTRIBUTE_KEYS, ATTRIBUTE_NAMES, LEVELS
+from portraitcraft.features import DEFAULT_MAX_SIDE, FEATURE_NAMES, FEATURE_VERSION, extract_features
+
+MODEL_FILE: Final[str] = "model.joblib"
+MANIFEST_FILE: Final[str] = "manifest.json"
+MANIFEST_SCHEMA: Final[str] = "portraitcraft.feature_baseline/1"
+QUESTION_RULE: Final[str] = "lexicon-polarity/1"
+CV_FOLDS: Final[int] = 5
+GRIDS: Final[tuple[str, ...]] = ("linear", "small")  # "linear": ridge/logistic only (fast); "small": + forests
+
+
+class BaselineError(Exception):
+    """A saved model that does not fit the running code, or data the baseline cannot use."""
+
+
+# ---- the question rule ------------------------------------------------------------------------------------------
+
+GOOD_CUES: Final[frozenset[str]] = frozenset("""
+    crisp sharp sharply clean cleanly clear clearly balanced natural pleasing unified harmonious harmony coherent
+    consistent consistently cohesive flattering gentle gently smooth smoothly stable grounded solid firm level
+    straight complete completely whole well excellent generous ample comfortable deliberate distinctive fresh
+    original originality purposeful convincing convincingly isolates intentional dimensional sculpt sculpts
+    preserved preserving preserve good great strong effective elegant beautiful appealing successful correct
+    correctly ideal perfect vivid striking engaging compelling sound proven unobstructed anchors anchored
+    glowing defined well-defined well-judged well-judged crisply detailed detail room breathe open ample
+""".split())
+POOR_CUES: Final[frozenset[str]] = frozenset("""
+    blur blurred blurry smear smears smeared clipped blown crushed murky severe severely badly bad poor poorly
+    awkward awkwardly cut cuts chopped sliced amputated amputation incomplete clash clashes clashing fight
+    fights jar jars discordant compete competes competing distracting distraction busy cluttered clutter dense
+    unstable unbalanced lopsided tilted tilt slanted slide slides tips cramped vacant swallows tiny confused
+    wanders harsh abrupt unflattering disfigures flattens flattening lacks lack lacking fails fail undermine
+    undermines damages damaged compromised inconsistent disjointed mismatched breaks unacceptably arbitrary
+    ignores stock lifeless flat excess overexposed underexposed overexposure underexposure weak weakens ugly
+    dull loses losing lost merge merges problem problematic wrong unsettles unsettled unease uneasy buries
+    hard-to-read empty emptiness loud trimmed grazes overlaps clips
+""".split())
+MEDIUM_CUES: Final[frozenset[str]] = frozenset("""
+    slightly slight somewhat moderate moderately partly partial partially acceptable adequate adequately passable
+    serviceable mostly fairly modest minor mildly mild reasonably imperfect mixed unremarkable broadly safe
+    average ordinary decent okay fair middling competent familiar conventional little bit
+""".split())
+NEGATORS: Final[frozenset[str]] = frozenset("no not without nothing hardly never nor neither avoids avoid free lacks".split())
+NEGATION_WINDOW: Final[int] = 3
+# Words that open the clause stating the verdict ("..., so the colours feel harmonious"); cues after the last
+# of them weigh VERDICT_WEIGHT times as much as the description before it.
+VERDICT_OPENERS: Final[frozenset[str]] = frozenset("so which therefore thus hence overall making leaving resulting".split())
+VERDICT_WEIGHT: Final[int] = 2
+_WORD = re.compile(r"[a-z]+(?:-[a-z]+)*")
+
+
+@dataclass(frozen=True)
+class OptionEvidence:
+    """Cue counts of one option text, and the cue words found (for the explanation)."""
+
+    good: int
+    medium: int
+    poor: int
+    cues: tuple[str, ...]
+
+    def for_level(self, level: str) -> float:
+        # Good and poor cues together read as a mixed, middling verdict.
+        return {"Good": self.good, "Poor": self.poor, "Medium": self.medium + min(self.good, self.poor)}[level]
+
+    def fit(self, level: str) -> float:
+        """Evidence for ``level`` minus the strongest evidence for another level."""
+        return self.for_level(level) - max(self.for_level(other) for other in LEVELS if other != level)
+
+    @property
+    def has_cues(self) -> bool:
+        return bool(self.good or self.medium or self.poor)
+
+
+def option_evidence(text: str) -> OptionEvidence:
+    """Count the lexicon's cue words in one option text, flipping good/poor cues after a nearby negator."""
+    words = _WORD.findall(text.lower())
+    openers = [i for i, word in enumerate(words) if word in VERDICT_OPENERS]
+    verdict_from = openers[-1] if openers else len(words)
+    good = medium = poor = 0
+    cues: list[str] = []
+    for i, word in enumerate(words):
+        negated = any(w in NEGATORS for w in words[max(0, i - NEGATION_WINDOW):i])
+        if word in GOOD_CUES:
+            kind = "poor" if negated else "good"
+        elif word in POOR_CUES:
+            kind = "good" if negated else "poor"
+        elif word in MEDIUM_CUES:
+            kind = "medium"
+        else:
+            continue
+        weight = VERDICT_WEIGHT if i > verdict_from else 1
+        good += weight * (kind == "good")
+        poor += weight * (kind == "poor")
+        medium += weight * (kind == "medium")
+        cues.append(f"{'not ' if negated and kind != 'medium' else ''}{word}:{kind}")
+    return OptionEvidence(good, medium, poor, tuple(cues))
+
+
+@dataclass(frozen=True)
+class QuestionDecision:
+    answer: str | None
+    explanation: str
+    fits: dict[str, float]
+
+
+def answer_question(options: Mapping[str, str], level: str | None) -> QuestionDecision:
+    """The documented rule (module docstring): the option whose cue words best fit the predicted level."""
+    if level not in LEVELS:
+        return QuestionDecision(None, "no predicted level for the asked attribute", {})
+    evidence = {letter: option_evidence(text) for letter, text in options.items() if isinstance(text, str)}
+    if not any(e.has_cues for e in evidence.values()):
+        return QuestionDecision(None, f"predicted {level}; no option has a cue word, undecided", {})
+    fits = {letter: e.fit(level) for letter, e in evidence.items()}
+    best = max(fits.values())
+    winners = sorted(letter for letter, v in fits.items() if v == best)
+    if len(winners) > 1:
+        return QuestionDecision(None, f"predicted {level}; options {', '.join(winners)} tie (fit {best:g}), undecided", fits)
+    letter = winners[0]
+    return QuestionDecision(letter, f"predicted {level}; option {letter} fits best (fit {best:g}; cues "
+                                    f"{', '.join(evidence[letter].cues)})", fits)
+
+
+# ---- models ---------------------------------------------------------------------------------------------------
+
+def _spearman(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    if np.ptp(y_pred) == 0 or np.ptp(y_true) == 0:
+        return 0.0
+    return float(spearmanr(y_true, y_pred)[0])
+
+
+SPEARMAN = make_scorer(_spearman)
+
+
+def _pipeline(estimator: Any) -> Pipeline:
+    return Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler()), ("model", estimator)])
+
+
+def _regressor_grid(grid: str, seed: int) -> list[dict[str, list]]:
+    grids: list[dict[str, list]] = [{"model": [Ridge()], "model__alpha": [1.0, 10.0, 100.0]}]
+    if grid == "small":
+        grids.append({"model": [RandomForestRegressor(n_estimators=150, max_features=0.4, random_state=seed)],
+                      "model__min_samples_leaf": [2, 6]})
+    return grids
+
+
+def _classifier_grid(grid: str, seed: int) -> list[dict[str, list]]:
+    grids: list[dict[str, list]] = [{"model": [LogisticRegression(max_iter=2000)], "model__C": [0.1, 1.0]}]
+    if grid == "small":
+        grids.append({"model": [RandomForestClassifier(n_estimators=150, max_features=0.4, random_state=seed)],
+                      "model__min_samples_leaf": [2, 6]})
+    return grids
+
+
+def _describe(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: (type(v).__name__ if k == "model" else v) for k, v in params.items()}
+
+
+@dataclass
+class BaselineModel:
+    """The fitted regressor and 13 level classifiers, with what is needed to check and explain them."""
+
+    feature_names: tuple[str, ...]
+    regressor: Any
+    classifiers: dict[str, Any]  # attribute name -> fitted estimator (classes are level words)
+    cv: dict[str, Any]  # "total_score" and each attribute: chosen params and CV score
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def predict(self, features: pd.DataFrame) -> BaselinePredictions:
+        """Scores, levels and level probabilities for each row of ``features`` (columns by name)."""
+        missing = [n for n in self.feature_names if n not in features.columns]
+        if missing:
+            raise BaselineError(f"features frame lacks {len(missing)} feature(s) the model needs, first: {missing[0]!r}")
+        x = features.loc[:, list(self.feature_names)].to_numpy(dtype=float)
+        total = np.clip(self.regressor.predict(x), 1.0, 100.0)
+        levels: dict[str, list[str]] = {}
+        probabilities: dict[str, np.ndarray] = {}
+        for name in ATTRIBUTE_NAMES:
+            model = self.classifiers[name]
+            proba = model.predict_proba(x)
+            full = np.zeros((len(x), len(LEVELS)))
+            for j, cls in enumerate(model.classes_):
+                full[:, LEVELS.index(cls)] = proba[:, j]
+            probabilities[name] = full
+            levels[name] = [LEVELS[k] for k in full.argmax(axis=1)]
+        return BaselinePredictions(list(features.index), total, levels, probabilities)
+
+    def save(self, model_dir: str | os.PathLike) -> Path:
+        """Write model.joblib and manifest.json into ``model_dir``; returns the manifest's path."""
+        model_dir = Path(model_dir)
+        model_dir.mkdir(parents=True, exist_ok=True)
+        model_path = model_dir / MODEL_FILE
+        joblib.dump({"regressor": self.regressor, "classifiers": self.classifiers}, model_path)
+        manifest = {
+            "schema": MANIFEST_SCHEMA,
+            "feature_names": list(self.feature_names),
+            "feature_version": FEATURE_VERSION,
+            "sklearn_version": sklearn.__version__,
+            "question_rule": QUESTION_RULE,
+            "model_sha256": _sha256(model_path),
+            "cv": self.cv,
+            **self.info,
+        }
+        manifest_path = model_dir / MANIFEST_FILE
+        manifest_path.write_text(json.dumps(manifest, indent=2, default=_json_default) + "\n", encoding="utf-8")
+        return manifest_path
+
+
+@dataclass
+class BaselinePredictions:
+    image_paths: list[str]
+    total_score: np.ndarray
+    levels: dict[str, list[str]]  # attribute name -> level of each image
+    probabilities: dict[str, np.ndarray]  # attribute name -> (n, 3) probabilities in LEVELS order
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)
+
+
+def _folds(y: np.ndarray | None, n: int, seed: int, classification: bool) -> KFold | StratifiedKFold:
+    splits = max(2, min(CV_FOLDS, n))
+    if classification and y is not None:
+        _, counts = np.unique(y, return_counts=True)
+        if counts.min() >= splits:
+            return StratifiedKFold(splits, shuffle=True, random_state=seed)
+    return KFold(splits, shuffle=True, random_state=seed)
+
+
+def train_baseline(features: pd.DataFrame, labels: pd.DataFrame, *, grid: str = "small", seed: int = 0,
+                   n_jobs: int = 1) -> BaselineModel:
+    """Fit the regressor and the 13 classifiers, each chosen by cross-validation over a small grid.
+
+    ``features``: index image_path, columns `FEATURE_NAMES`. ``labels``: `Dataset.images()` rows for the same
+    images (total_score and the ``<key>_level`` columns). Only images with a total score are used.
+    """
+    if grid not in GRIDS:
+        raise ValueError(f"grid={grid!r}: expected one of {GRIDS}")
+    labels = labels.set_index("image_path") if "image_path" in labels.columns else labels
+    common = [name for name in features.index if name in labels.index and np.isfinite(labels.at[name, "total_score"])]
+    if len(common) < 10:
+        raise BaselineError(f"only {len(common)} training images with labels and features; need at least 10")
+    x = features.loc[common, list(FEATURE_NAMES)].to_numpy(dtype=float)
+    started = time.perf_counter()
+    cv: dict[str, Any] = {}
+
+    y_total = labels.loc[common, "total_score"].to_numpy(dtype=float)
+    search = GridSearchCV(_pipeline(Ridge()), _regressor_grid(grid, seed), scoring=SPEARMAN,
+                          cv=_folds(None, len(common), seed, False), n_jobs=n_jobs, refit=True)
+    search.fit(x, y_total)
+    regressor = search.best_estimator_
+    cv["total_score"] = {"metric": "spearman", "score": float(search.best_score_), "params": _describe(search.best_params_)}
+
+    classifiers: dict[str, Any] = {}
+    for name, key in zip(ATTRIBUTE_NAMES, ATTRIBUTE_KEYS):
+        y = labels.loc[common, f"{key}_level"].astype(object).to_numpy()
+        known = np.array([v in LEVELS for v in y])
+        xs, ys = x[known], y[known].astype(str)
+        if len(np.unique(ys)) < 2:
+            # One level in all of train: nothing to learn; predict it (and say so in the manifest).
+            model = DummyClassifier(strategy="most_frequent").fit(xs if len(xs) else x[:1], ys if len(ys) else ["Medium"])
+            classifiers[name] = model
+            cv[name] = {"metric": "accuracy", "score": 1.0 if len(ys) else math.nan, "params": {"model": "DummyClassifier"},
+                        "note": "a single level in the training labels"}
+            continue
+        search = GridSearchCV(_pipeline(LogisticRegression()), _classifier_grid(grid, seed), scoring="accuracy",
+                              cv=_folds(ys, len(ys), seed, True), n_jobs=n_jobs, refit=True)
+        with warnings.catch_warnings():
+            # A level with fewer images than folds is expected for rare levels; the split copes.
+            warnings.simplefilter("ignore", UserWarning)
+            search.fit(xs, ys)
+        classifiers[name] = search.best_estimator_
+        majority = pd.Series(ys).value_counts(normalize=True).iloc[0]
+        cv[name] = {"metric": "accuracy", "score": float(search.best_score_), "majority_share": float(majority),
+                    "params": _describe(search.best_params_)}
+    info = {"train_images": len(common), "grid": grid, "seed": seed, "cv_folds": CV_FOLDS,
+            "train_seconds": round(time.perf_counter() - started, 3)}
+    return BaselineModel(tuple(FEATURE_NAMES), regressor, classifiers, cv, info)
+
+
+def load_baseline(model_dir: str | os.PathLike) -> BaselineModel:
+    """Read a model saved by `BaselineModel.save`, refusing one made for other features or a changed file."""
+    model_dir = Path(model_dir)
+    manifest_path, model_path = model_dir / MANIFEST_FILE, model_dir / MODEL_FILE
+    if not manifest_path.is_file() or not model_path.is_file():
+        raise BaselineError(f"{model_dir}: no saved feature baseline ({MANIFEST_FILE} and {MODEL_FILE} expected)")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    if manifest.get("schema") != MANIFEST_SCHEMA:
+        raise BaselineError(f"{manifest_path}: schema {manifest.get('schema')!r}, expected {MANIFEST_SCHEMA!r}")
+    if manifest.get("feature_version") != FEATURE_VERSION or tuple(manifest.get("feature_names", ())) != FEATURE_NAMES:
+        raise BaselineError(f"{manifest_path}: made for feature version {manifest.get('feature_version')!r} with other "
+                            f"features; this code has version {FEATURE_VERSION!r}. Retrain.")
+    if _sha256(model_path) != manifest.get("model_sha256"):
+        raise BaselineError(f"{model_path}: does not match the SHA-256 in {manifest_path}")
+    if manifest.get("sklearn_version") != sklearn.__version__:
+        warnings.warn(f"{manifest_path}: saved with scikit-learn {manifest.get('sklearn_version')}, "
+                      f"running {sklearn.__version__}", stacklevel=2)
+    fitted = joblib.load(model_path)
+    info = {k: manifest[k] for k in ("train_images", "grid", "seed", "cv_folds", "train_seconds") if k in manifest}
+    info["model_sha256"] = manifest["model_sha256"]
+    return BaselineModel(tuple(manifest["feature_names"]), fitted["regressor"], fitted["classifiers"], manifest["cv"], info)
+
+
+# ---- the run the book calls ----------------------------------------------------------------------------------
+
+def default_model_dir(out_jsonl: str | os.PathLike) -> Path:
+    out = Path(out_jsonl)
+    return out.with_name(out.stem + ".model")
+
+
+def train_on_dataset(dataset_root: str | os.PathLike, model_dir: str | os.PathLike, *, max_side: int = DEFAULT_MAX_SIDE,
+                     cache_dir: str | os.PathLike | None = None, grid: str = "small", seed: int = 0,
+                     n_jobs: int = 1) -> BaselineModel:
+    """Extract features of the labelled training images, train, save into ``model_dir``."""
+    from portraitcraft.data import open_dataset
+
+    dataset = open_dataset(dataset_root)
+    images = dataset.images()
+    train = images[(images["split"] == "train") & ~images["labels_hidden"] & images["total_score"].notna()]
+    if train.empty:
+        raise BaselineError(f"{dataset.root}: no labelled Track 1 training images")
+    table = extract_features(list(train["image_path"]), list(train["image_file"]), max_side=max_side,
+                             cache_dir=cache_dir, n_jobs=n_jobs)
+    model = train_baseline(table.frame, train, grid=grid, seed=seed, n_jobs=n_jobs)
+    model.info.update(dataset=str(dataset.root), max_side=max_side, train_feature_failures=len(table.failures),
+                      feature_seconds_per_image=table.seconds_per_image)
+    model.save(model_dir)
+    return load_baseline(model_dir)  # what predicts is exactly what was saved
+
+
+def run_feature_baseline(
+    dataset_root: str | os.PathLike,
+    out_jsonl: str | os.PathLike,
+    model_dir: str | os.PathLike | None = None,
+    *,
+    split: str = "test",
+    max_side: int = DEFAULT_MAX_SIDE,
+    cache_dir: str | os.PathLike | None = None,
+    grid: str = "small",
+    seed: int = 0,
+    n_jobs: int = 1,
+) -> Path:
+    """Predict every Track 1 image of ``split`` into ``out_jsonl`` (project JSONL), training first when
+    ``model_dir`` (default: ``<out>.model`` beside the output) holds no saved model.
+
+    Resumable: images already recorded in ``out_jsonl`` are skipped. An image whose features cannot be
+    computed gets a ``failed`` record naming the reason. Returns ``out_jsonl``.
+    """
+    from portraitcraft.data import open_dataset
+    from portraitcraft.predictions import PredictionWriter, failed_record, ok_record
+
+    out = Path(out_jsonl)
+    model_dir = Path(model_dir) if model_dir is not None else default_model_dir(out)
+    if cache_dir is None:
+        cache_dir = model_dir / "feature_cache"
+    if (model_dir / MANIFEST_FILE).is_file():
+        model = load_baseline(model_dir)
+    else:
+        model = train_on_dataset(dataset_root, model_dir, max_side=max_side, cache_dir=cache_dir, grid=grid,
+                                 seed=seed, n_jobs=n_jobs)
+    dataset = open_dataset(dataset_root)
+    images = dataset.images()
+    images = images[images["split"] == split]
+    if images.empty:
+        raise BaselineError(f"{dataset.root}: no Track 1 images in split {split!r}")
+    questions = dataset.questions()
+    questions = questions[questions["split"] == split].set_index("image_path")
+    run = {"backend": "features", "model": f"{model_dir}#{model.info['model_sha256'][:12]}",
+           "feature_version": FEATURE_VERSION, "max_side": max_side, "sklearn": sklearn.__version__,
+           "question_rule": QUESTION_RULE, "grid": model.info.get("grid"), "seed": model.info.get("seed")}
+
+    with PredictionWriter(out) as writer:
+        todo = images[~images["image_path"].isin(writer.recorded)]
+        if todo.empty:
+            return out
+        table = extract_features(list(todo["image_path"]), list(todo["image_file"]), max_side=max_side,
+                                 cache_dir=cache_dir, n_jobs=n_jobs)
+        started = time.perf_counter()
+        predicted = model.predict(table.frame) if len(table.frame) else None
+        per_image = (time.perf_counter() - started) / max(len(table.frame), 1)
+        feature_seconds = table.wall_seconds / max(len(todo), 1)
+        row_of = {name: i for i, name in enumerate(predicted.image_paths)} if predicted else {}
+        for name in todo["image_path"]:
+            if name in table.failures:
+                writer.write(failed_record(name, table.failures[name], run=run, seconds=feature_seconds))
+                continue
+            i = row_of[name]
+            criteria = {attr: predicted.levels[attr][i] for attr in ATTRIBUTE_NAMES}
+            answer, explanation, failures = None, "no question for this image", {"answer": "no_question"}
+            if name in questions.index:
+                q = questions.loc[name]
+                asked = q["attribute"] if isinstance(q["attribute"], str) else None
+                options = {letter: q[f"option_{letter}"] for letter in "ABCD"}
+                decision = answer_question(options, criteria.get(asked) if asked else None)
+                answer, explanation = decision.answer, decision.explanation
+                failures = {} if answer else {"answer": "undecided"}
+            parsed = {"total_score": round(float(predicted.total_score[i]), 2), "criteria": criteria, "answer": answer,
+                      "failures": failures, "notes": []}
+            probabilities = {"criteria": {attr: dict(zip(LEVELS, np.round(predicted.probabilities[attr][i], 4).tolist()))
+                                          for attr in ATTRIBUTE_NAMES}}
+            writer.write(ok_record(name, parsed, run=run, seconds=round(feature_seconds + per_image, 4),
+                                   raw_text=f"feature baseline; question: {explanation}", probabilities=probabilities))
+    return out
+
+
+def feature_importance(model: BaselineModel) -> pd.DataFrame:
+    """Standardised ridge/logistic coefficients or forest importances of the score model, one row per feature."""
+    estimator = model.regressor.named_steps["model"]
+    values = getattr(estimator, "coef_", None)
+    if values is None:
+        values = getattr(estimator, "feature_importances_", np.full(len(model.feature_names), np.nan))
+    return (pd.DataFrame({"feature": model.feature_names, "weight": np.ravel(values)})
+            .assign(magnitude=lambda t: t["weight"].abs()).sort_values("magnitude", ascending=False)
+            .reset_index(drop=True))
+
+
+__all__ = [
+    "BaselineError", "BaselineModel", "BaselinePredictions", "GOOD_CUES", "MEDIUM_CUES", "NEGATORS", "POOR_CUES",
+    "QUESTION_RULE", "QuestionDecision", "answer_question", "default_model_dir", "feature_importance",
+    "load_baseline", "option_evidence", "run_feature_baseline", "train_baseline", "train_on_dataset",
+]
