@@ -251,3 +251,10 @@ def test_open_image_downscales_and_names_missing(tmp_path):
 def test_cli_help_lists_commands():
     result = subprocess.run([sys.executable, "-m", "portraitcraft.cli", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "validate" in result.stdout
+
+
+def test_huge_integer_is_a_clear_error(tmp_path):
+    path = tmp_path / "track_1_train.json"
+    path.write_text('[{"total_score": ' + "9" * 5000 + "}]")
+    with pytest.raises(DataError, match="track_1_train.json: invalid JSON"):
+        read_json_records(path)

@@ -93,6 +93,8 @@ def read_json_records(path: Path) -> list[dict[str, Any]]:
         raise DataError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from exc
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except ValueError as exc:  # e.g. an integer literal beyond Python's digit limit
+        raise DataError(f"{path}: invalid JSON: {exc}") from exc
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror})") from exc
     if not isinstance(data, list):
