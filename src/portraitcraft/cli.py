@@ -177,6 +177,59 @@ def demo_data(
     typer.echo(str(summary))
 
 
+baseline_app = typer.Typer(help="The CPU composition-feature baseline (OpenCV features + scikit-learn; no GPU, no download).",
+                           no_args_is_help=True)
+app.add_typer(baseline_app, name="baseline")
+
+
+@baseline_app.command("train")
+def baseline_train(
+    data: str = typer.Argument(..., help="A PortraitCraft root folder, 'lab', or a Hugging Face dataset id."),
+    model_dir: Path = typer.Option(..., "--model-dir", help="Where to save model.joblib and manifest.json."),
+    max_side: int = typer.Option(512, "--max-side", min=64, help="Images are decoded with this longer side."),
+    grid: str = typer.Option("small", "--grid", help="Model search: linear (ridge/logistic) or small (+ random forests)."),
+    jobs: int = typer.Option(1, "--jobs", min=1, help="Processes for feature extraction and cross-validation."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the folds and forests."),
+) -> None:
+    """Extract features of the labelled training images, choose models by cross-validation, save them.
+
+    Exit codes: 0 saved; 2 the data cannot be used."""
+    import json
+
+    from portraitcraft.baseline import BaselineError, train_on_dataset
+    from portraitcraft.data import DataError
+
+    try:
+        model = train_on_dataset(data, model_dir, max_side=max_side, grid=grid, seed=seed, n_jobs=jobs,
+                                 cache_dir=model_dir / "feature_cache")
+    except (BaselineError, DataError, ValueError) as exc:
+        fail(str(exc))
+    typer.echo(json.dumps({"model_dir": str(model_dir), **model.info, "cv": model.cv}, indent=2, default=str))
+
+
+@baseline_app.command("predict")
+def baseline_predict(
+    data: str = typer.Argument(..., help="A PortraitCraft root folder, 'lab', or a Hugging Face dataset id."),
+    out: Path = typer.Option(..., "--out", help="JSON Lines predictions (portraitcraft.prediction/1); resumed when it exists."),
+    model_dir: Path | None = typer.Option(None, "--model-dir", help="A saved model (default OUT.model beside OUT; trained there when absent)."),
+    split: str = typer.Option("test", "--split", help="Track 1 split to predict."),
+    max_side: int = typer.Option(512, "--max-side", min=64, help="Images are decoded with this longer side."),
+    grid: str = typer.Option("small", "--grid", help="Model search when training: linear or small."),
+    jobs: int = typer.Option(1, "--jobs", min=1, help="Processes for feature extraction and cross-validation."),
+) -> None:
+    """Predict a Track 1 split with the feature baseline (training first when no saved model exists).
+
+    Exit codes: 0 written; 2 the data or the saved model cannot be used."""
+    from portraitcraft.baseline import BaselineError, run_feature_baseline
+    from portraitcraft.data import DataError
+
+    try:
+        path = run_feature_baseline(data, out, model_dir, split=split, max_side=max_side, grid=grid, n_jobs=jobs)
+    except (BaselineError, DataError, ValueError) as exc:
+        fail(str(exc))
+    typer.echo(f"wrote {path}")
+
+
 def main() -> None:
     app()
 
