@@ -21,7 +21,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -148,10 +148,9 @@ class _Checker:
             self.report(file, i, name, "image_path must be a bare file name", "warning")
         return name
 
-    def track1(self, records: list[Any], file: str, split: str, table: _Track1) -> None:
+    def unique_records(self, records: list[Any], file: str) -> Iterator[tuple[int, dict, str]]:
+        """(position, record, image_path) of each record with an image path not seen before in this file."""
         seen: dict[str, int] = {}
-        lo, hi = ATTRIBUTE_SCORE_RANGE
-        tlo, thi = TOTAL_SCORE_RANGE
         for i, rec in enumerate(records):
             name = self.image_path(rec, file, i)
             if name is None:
@@ -160,6 +159,12 @@ class _Checker:
                 self.report(file, i, name, f"duplicate image_path (first at record {seen[name]}); this record is skipped")
                 continue
             seen[name] = i
+            yield i, rec, name
+
+    def track1(self, records: list[Any], file: str, split: str, table: _Track1) -> None:
+        lo, hi = ATTRIBUTE_SCORE_RANGE
+        tlo, thi = TOTAL_SCORE_RANGE
+        for i, rec, name in self.unique_records(records, file):
             criteria = rec.get("criteria")
             if not isinstance(criteria, dict):
                 self.report(file, i, name, "missing field 'criteria'")
@@ -254,15 +259,7 @@ class _Checker:
         return question, {k: v for k, v in options.items() if isinstance(v, str)}, answer
 
     def track2(self, records: list[Any], file: str, split: str, rows: list[dict]) -> None:
-        seen: dict[str, int] = {}
-        for i, rec in enumerate(records):
-            name = self.image_path(rec, file, i)
-            if name is None:
-                continue
-            if name in seen:
-                self.report(file, i, name, f"duplicate image_path (first at record {seen[name]}); this record is skipped")
-                continue
-            seen[name] = i
+        for i, rec, name in self.unique_records(records, file):
             texts = {}
             for key in ("content_description", "composition_analysis"):
                 value = rec.get(key)
