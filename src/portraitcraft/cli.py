@@ -177,6 +177,53 @@ def demo_data(
     typer.echo(str(summary))
 
 
+@app.command()
+def predict(
+    data: str = typer.Option(..., "--data", help="A PortraitCraft root folder, 'lab', or a Hugging Face dataset id."),
+    out: Path = typer.Option(..., "--out", help="JSON Lines predictions (portraitcraft.prediction/1); an existing file of the same configuration is resumed."),
+    split: str = typer.Option("test", "--split", help="Track 1 split to predict."),
+    backend: str = typer.Option("transformers", "--backend", help="Model backend: transformers (Qwen3-VL)."),
+    model: str = typer.Option("Qwen/Qwen3-VL-4B-Instruct", "--model", help="Hugging Face model id or local model folder."),
+    revision: str | None = typer.Option(None, "--revision", help="Hub branch, tag or commit (model ids only)."),
+    protocol: str = typer.Option("generate", "--protocol", help="generate: the reference JSON prompt, parsed; score: token probabilities of the candidates, no free text."),
+    limit: int | None = typer.Option(None, "--limit", min=0, help="Only the first N images of the split."),
+    batch_size: int = typer.Option(1, "--batch-size", min=1, help="Images per forward pass (left padded)."),
+    device: str = typer.Option("auto", "--device", help="auto (cuda when available), cpu, cuda, cuda:1, ..."),
+    dtype: str = typer.Option("auto", "--dtype", help="auto (bfloat16 on cuda, float32 on cpu), bfloat16, float16, float32."),
+    max_pixels: int = typer.Option(2048 * 2048, "--max-pixels", min=1, help="The processor's pixel budget per image (recorded)."),
+    min_pixels: int | None = typer.Option(None, "--min-pixels", min=1, help="The processor's minimum pixels per image (default: the processor's own)."),
+    sampling: str = typer.Option("greedy", "--sampling", help="generate: greedy, or reference (temperature 0.2, top-p 0.9)."),
+    max_new_tokens: int = typer.Option(512, "--max-new-tokens", min=1, help="generate: token limit of an answer."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the sampling (per batch, with the image names)."),
+    attn_implementation: str | None = typer.Option(None, "--attn-implementation", help="sdpa, eager, flash_attention_2 (default: transformers' choice)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar (images/s, ETA)."),
+) -> None:
+    """Run a model on a Track 1 split and append one prediction record per image; rerun to resume.
+
+    Then score with `portraitcraft evaluate -p OUT -g GROUND_TRUTH`. Exit codes: 0 every image predicted; 1 the run finished but some images failed (listed, recorded as failed); 2 the run cannot start (data, model or output file).
+    """
+    from portraitcraft.data import DataError, open_dataset
+    from portraitcraft.runners import RunError, run_predictions
+    from portraitcraft.runners.qwen import ModelLoadError, QwenBackend, QwenSettings
+
+    if backend != "transformers":
+        fail(f"--backend {backend!r}: expected transformers")
+    try:
+        settings = QwenSettings(model=model, revision=revision, protocol=protocol, device=device, dtype=dtype,
+                                attn_implementation=attn_implementation, max_pixels=max_pixels, min_pixels=min_pixels,
+                                sampling=sampling, max_new_tokens=max_new_tokens, seed=seed)
+        dataset = open_dataset(data)
+        runner = QwenBackend(settings)
+        summary = run_predictions(runner, dataset, split=split, out=out, limit=limit, batch_size=batch_size,
+                                  progress=progress)
+    except (ValueError, DataError, ModelLoadError, RunError) as exc:
+        fail(str(exc))
+    for line in summary.lines():
+        typer.echo(line)
+    if summary.failures:
+        raise typer.Exit(1)
+
+
 baseline_app = typer.Typer(help="The CPU composition-feature baseline (OpenCV features + scikit-learn; no GPU, no download).",
                            no_args_is_help=True)
 app.add_typer(baseline_app, name="baseline")

@@ -47,6 +47,7 @@ interrupted run keeps every finished image)::
       "probabilities": null,               # optional, e.g. {"criteria": {"Sharpness": {"Poor": 0.1, "Medium": 0.7,
                                            #   "Good": 0.2}}, "answer": {"A": ...}, "total_score": {...}}
       "seconds": 3.21,                     # wall time spent on this image
+      "tokens": {"prompt": 812, "generated": 143},  # optional (model runners): token counts of this image
       "run": {"backend": "transformers", "model": "Qwen/Qwen3-VL-4B-Instruct", "protocol": "zero_shot",
               "prompt_hash": "...", "config_hash": "...", ...}   # free-form, the same for every line of a run
     }

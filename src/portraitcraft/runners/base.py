@@ -1,0 +1,359 @@
+"""The run loop shared by every model backend: which images to predict, resuming, failures, progress, summary.
+
+    backend = QwenBackend(QwenSettings(model="models/tiny-qwen3-vl", protocol="score"))
+    summary = run_predictions(backend, open_dataset("data/lab"), split="test", out="runs/tiny.jsonl")
+    print("\\n".join(summary.lines()))
+
+Guarantees
+----------
+* One JSON Lines record (`portraitcraft.predictions` schema) per image, appended and flushed as soon as the image
+  is done: a run killed at any moment, SIGKILL included, loses at most the images in flight.
+* Resumable: a rerun with the same configuration skips every image that already has a record. The configuration
+  is hashed (`config_hash`: backend, model and its revision, protocol, prompt hash, decoding, pixel budget, dtype)
+  and written in every record; a file written under another configuration is refused, never mixed.
+* A torn last line (the process died inside a write) is cut off on resume and reported; damage anywhere else is
+  an error naming the file and line.
+* An image that fails (unreadable file, out of memory, server error, ...) gets a ``failed`` record naming the
+  error, and the run goes on. A batch that raises is retried image by image, so one bad image fails alone.
+  Failed images are not retried on resume (write to a new file to retry them).
+* Two processes writing one file: the second is refused (an advisory lock on the file).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import platform
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from portraitcraft.attributes import ANSWER_LETTERS
+from portraitcraft.predictions import PredictionFileError, PredictionWriter, failed_record, image_name, ok_record
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from portraitcraft.data import Dataset
+
+
+class RunError(Exception):
+    """A run that cannot start (output file of another configuration, locked, or damaged); the message says why."""
+
+
+@dataclass(frozen=True)
+class Item:
+    """One image to predict, with its multiple-choice question (None for splits without questions)."""
+
+    image_path: str
+    question: str | None = None
+    options: dict[str, str] | None = None
+
+
+@dataclass
+class Outcome:
+    """What a backend returns for one image: usable output, or the error that prevented it."""
+
+    parsed: Any = None  # a parsing.ParsedPrediction, or a mapping with total_score / criteria / answer
+    raw_text: str | None = None
+    probabilities: dict[str, Any] | None = None
+    tokens: dict[str, int] | None = None  # e.g. {"prompt": 812, "generated": 143}
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class Backend(Protocol):
+    """A model behind the run loop. ``max_side`` caps the longest image side before the backend sees it."""
+
+    max_side: int | None
+
+    def config(self) -> dict[str, Any]:
+        """Everything that defines the predictions; hashed into ``config_hash``."""
+
+    def metadata(self) -> dict[str, Any]:
+        """Everything worth recording about the run (config included), JSON-serialisable."""
+
+    def predict(self, items: Sequence[Item], images: Sequence[Image.Image]) -> list[Outcome]:
+        """One outcome per item, in order. May raise: the loop then retries the items one by one."""
+
+
+@dataclass
+class RunSummary:
+    out: Path
+    config_hash: str
+    selected: int  # images of the split (after --limit)
+    already_done: int  # skipped: a record existed
+    written_ok: int
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (image, error) written this run
+    seconds: float = 0.0
+    recovered: str | None = None  # what was repaired in the file before resuming
+
+    @property
+    def images_per_second(self) -> float:
+        done = self.written_ok + len(self.failures)
+        return done / self.seconds if self.seconds > 0 else math.nan
+
+    def lines(self, max_failures: int = 20) -> list[str]:
+        out = []
+        if self.recovered:
+            out.append(f"recovered {self.out}: {self.recovered}")
+        done = self.written_ok + len(self.failures)
+        out.append(f"wrote {done} record(s) to {self.out} ({self.written_ok} ok, {len(self.failures)} failed) "
+                   f"in {self.seconds:.1f} s ({self.images_per_second:.2f} images/s); "
+                   f"{self.already_done} of {self.selected} already done; config {self.config_hash}")
+        if self.failures:
+            out.append(f"failed images ({len(self.failures)}):")
+            out += [f"  {name}: {error}" for name, error in self.failures[:max_failures]]
+            if len(self.failures) > max_failures:
+                out.append(f"  ... and {len(self.failures) - max_failures} more (status \"failed\" in the file)")
+        return out
+
+
+# --- configuration --------------------------------------------------------------------------------------------
+
+def config_hash(config: Mapping[str, Any]) -> str:
+    """16 hex digits of SHA-256 over the configuration as canonical JSON."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode("utf-8")).hexdigest()[:16]
+
+
+def package_versions(names: Iterable[str] = ("portraitcraft", "torch", "torchvision", "transformers", "accelerate",
+                                             "tokenizers", "pillow", "numpy")) -> dict[str, str | None]:
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+# --- which images -----------------------------------------------------------------------------------------------
+
+def split_items(dataset: Dataset, split: str, limit: int | None = None) -> list[Item]:
+    """The Track 1 images of ``split`` in file order (the first ``limit`` when given), with their questions."""
+    if split not in dataset.track1_splits:
+        raise RunError(f"{dataset.root}: no Track 1 split {split!r} (found: {', '.join(dataset.track1_splits) or 'none'})")
+    if limit is not None and limit < 0:
+        raise ValueError(f"limit={limit}: must be zero or more")
+    images = dataset.images()
+    names = images.loc[images["split"] == split, "image_path"].tolist()
+    if limit is not None:
+        names = names[:limit]
+    questions = dataset.questions()
+    questions = questions[questions["split"] == split].set_index("image_path")
+    items = []
+    for name in names:
+        if name in questions.index:
+            row = questions.loc[name]
+            options = {x: row[f"option_{x}"] for x in ANSWER_LETTERS if isinstance(row[f"option_{x}"], str)}
+            items.append(Item(name, row["question"], options))
+        else:
+            items.append(Item(name))
+    return items
+
+
+# --- the output file ----------------------------------------------------------------------------------------------
+
+def recover_torn_tail(path: Path) -> str | None:
+    """Cut off a last line left incomplete by a killed writer; returns what was done (None: nothing to do).
+
+    Records are written whole, one line each, so only the last line can be torn: it lacks its newline or is
+    not valid JSON. Anything wrong before it is left for the reader to report.
+    """
+    if not path.exists():
+        return None
+    with open(path, "rb+") as handle:
+        data = handle.read()
+        if not data:
+            return None
+        body, _, last = data.rstrip(b"\n").rpartition(b"\n")
+        keep = len(body) + 1 if body else 0
+        torn = not data.endswith(b"\n")
+        if not torn:
+            try:
+                json.loads(last.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                torn = True
+        if not torn:
+            return None
+        handle.truncate(keep)
+    return f"dropped a torn last line ({len(data) - keep} bytes) left by an interrupted run"
+
+
+def existing_records(path: Path) -> list[dict[str, Any]]:
+    records = []
+    if not path.exists():
+        return records
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise RunError(f"{path}:{number}: invalid JSON ({exc.msg}); the file is damaged before its last "
+                               "line, so it cannot be resumed safely") from exc
+    return records
+
+
+def _check_configuration(path: Path, records: list[dict[str, Any]], wanted: str) -> None:
+    for number, rec in enumerate(records, start=1):
+        found = (rec.get("run") or {}).get("config_hash") if isinstance(rec, dict) else None
+        if found != wanted:
+            raise RunError(
+                f"{path}: record {number} ({image_name(rec.get('image_path')) if isinstance(rec, dict) else '?'}) "
+                f"was written under configuration {found or 'unknown'}, this run is {wanted}; "
+                "write to a new --out file (records of two configurations are never mixed)")
+
+
+def _lock(path: Path):
+    """An advisory lock held while the run writes; None where the platform has no fcntl."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no lock, the rest works
+        return None
+    handle = open(path, "a", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as exc:
+        handle.close()
+        raise RunError(f"{path}: another run is writing this file") from exc
+    return handle
+
+
+# --- the loop --------------------------------------------------------------------------------------------------------
+
+def _error_text(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _batches(items: Sequence[Item], size: int) -> Iterable[Sequence[Item]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def run_predictions(
+    backend: Backend,
+    dataset: Dataset,
+    *,
+    split: str,
+    out: str | os.PathLike,
+    limit: int | None = None,
+    batch_size: int = 1,
+    progress: bool = True,
+    fsync: bool = False,
+) -> RunSummary:
+    """Predict every image of ``split`` not yet recorded in ``out``; see the module docstring for guarantees."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size={batch_size}: must be at least 1")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    wanted = config_hash(backend.config())
+    run = {**backend.metadata(), "config_hash": wanted, "packages": package_versions()}
+    items = split_items(dataset, split, limit)
+
+    lock = _lock(out)
+    try:
+        recovered = recover_torn_tail(out)
+        records = existing_records(out)
+        _check_configuration(out, records, wanted)
+        try:
+            writer = PredictionWriter(out, fsync=fsync)
+        except PredictionFileError as exc:
+            raise RunError(str(exc)) from exc
+        done = {name for name in (image_name(i.image_path) for i in items) if name in writer.recorded}
+        pending = [i for i in items if image_name(i.image_path) not in done]
+        summary = RunSummary(out, wanted, len(items), len(done), 0, recovered=recovered)
+        started = time.perf_counter()
+        bar = _progress(len(pending), progress, f"{run.get('protocol', 'predict')} {split}")
+        try:
+            with writer:
+                for batch in _batches(pending, batch_size):
+                    for record in _predict_batch(backend, dataset, batch, run):
+                        writer.write(record)
+                        if record["status"] == "ok":
+                            summary.written_ok += 1
+                        else:
+                            summary.failures.append((record["image_path"], record["error"]))
+                    bar.update(len(batch))
+                    if summary.failures:
+                        bar.set_postfix(failed=len(summary.failures), refresh=False)
+        finally:
+            bar.close()
+        summary.seconds = time.perf_counter() - started
+        return summary
+    finally:
+        if lock is not None:
+            lock.close()
+
+
+def _predict_batch(backend: Backend, dataset: Dataset, batch: Sequence[Item], run: dict[str, Any]) -> list[dict]:
+    """Records for one batch, in order. Seconds: the image's load time plus an equal share of the model time."""
+    from portraitcraft.images import ImageError
+
+    records: dict[str, dict] = {}
+    loaded: list[tuple[Item, Any, float]] = []
+    for item in batch:
+        start = time.perf_counter()
+        try:
+            image = dataset.open_image(item.image_path, max_side=backend.max_side)
+        except (ImageError, OSError) as exc:
+            records[item.image_path] = failed_record(item.image_path, _error_text(exc), run=run,
+                                                     seconds=time.perf_counter() - start)
+            continue
+        loaded.append((item, image, time.perf_counter() - start))
+
+    groups = [loaded] if loaded else []
+    while groups:
+        group = groups.pop(0)
+        start = time.perf_counter()
+        try:
+            outcomes = backend.predict([g[0] for g in group], [g[1] for g in group])
+            if len(outcomes) != len(group):
+                raise RuntimeError(f"backend returned {len(outcomes)} outcomes for {len(group)} images")
+        except Exception as exc:  # a batch that fails is retried image by image; one image alone fails alone
+            _release_memory()
+            if len(group) > 1:
+                groups = [[g] for g in group] + groups
+                continue
+            outcomes = [Outcome(error=_error_text(exc))]
+        share = (time.perf_counter() - start) / len(group)
+        for (item, _, load_seconds), outcome in zip(group, outcomes):
+            seconds = load_seconds + share
+            if outcome.ok:
+                record = ok_record(item.image_path, outcome.parsed, run=run, seconds=seconds,
+                                   raw_text=outcome.raw_text, probabilities=outcome.probabilities)
+            else:
+                record = failed_record(item.image_path, outcome.error or "unknown error", run=run, seconds=seconds,
+                                       raw_text=outcome.raw_text)
+            if outcome.tokens is not None:
+                record["tokens"] = dict(outcome.tokens)
+            records[item.image_path] = record
+    return [records[item.image_path] for item in batch]
+
+
+def _release_memory() -> None:
+    """After a failure (often out of memory), hand cached accelerator memory back before retrying."""
+    import gc
+    import sys
+
+    gc.collect()
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _progress(total: int, enabled: bool, description: str):
+    from tqdm.auto import tqdm
+
+    # tqdm shows images/s and the ETA from its rate; it hides itself when disabled.
+    return tqdm(total=total, unit="img", desc=description, disable=not enabled, dynamic_ncols=True)

@@ -1,0 +1,416 @@
+"""The transformers backend for Qwen3-VL: ``generate`` (the reference JSON prompt) and ``score`` (token probabilities).
+
+    backend = QwenBackend(QwenSettings(model="Qwen/Qwen3-VL-4B-Instruct", protocol="generate"))
+    run_predictions(backend, open_dataset("data/lab"), split="test", out="runs/qwen4b.jsonl", batch_size=4)
+
+Loading
+    ``model`` is a local folder (any Qwen3-VL checkpoint saved by transformers) or a Hugging Face model id, fetched
+    with ``huggingface_hub.snapshot_download`` (or found in its cache). Offline (``HF_HUB_OFFLINE=1`` or no
+    network) an id that is not cached fails at once with a message saying what to do. ``trust_remote_code`` is
+    never set: only the architectures shipped with transformers load. The model's identity in the records is the
+    id or folder and its revision: the hub commit, or for a folder a fingerprint of its files (`folder_fingerprint`).
+Images
+    Opened by the run loop with the longest side capped at 2048 pixels (the reference's cap), then the processor
+    resizes to its pixel budget, set explicitly (`QwenSettings.max_pixels`, default 2048 x 2048: every capped image
+    passes unchanged, as in the reference, whose processor budget never binds after the cap) and recorded.
+``generate``
+    The reference prompt (`portraitcraft.prompts.generate_prompt`); greedy decoding by default, or the reference's
+    sampling (temperature 0.2, top-p 0.9) with ``sampling="reference"``, seeded per batch from the seed and the
+    batch's image names. Top-k, repetition penalty and the stop tokens come from the model's generation config, as
+    in the reference, and the effective values are recorded. Output read by `parsing.parse_model_output`.
+``score``
+    Deterministic, no free text. The image and instructions (`prompts.score_prompt`) are encoded once, with the
+    assistant's turn opened; that prefix's KV cache is expanded to the slots (13 attributes, the question, the
+    overall quality) and each slot's line head (``Sharpness:``) is run on it in one batch. The next-token
+    distribution after each head gives the candidates' probabilities: renormalised over the candidates, with the
+    share of the whole distribution they hold kept as ``mass``. Levels and the answer are the most probable
+    candidate; the total score is the expected quality word mapped to 1-100 (`prompts.quality_to_score`). Each
+    candidate must be a single token where the chat template puts it (with or without a leading space, whichever
+    the template's own text produces); otherwise the backend refuses to start, naming the candidate.
+Batching
+    Images are batched with left padding. bfloat16 on CUDA, float32 on CPU unless ``dtype`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from portraitcraft.parsing import parse_model_output
+from portraitcraft.prompts import (
+    GENERATE,
+    PROTOCOLS,
+    REFERENCE_MAX_NEW_TOKENS,
+    REFERENCE_MAX_SIDE,
+    REFERENCE_SAMPLING,
+    SCORE,
+    SCORE_SLOTS,
+    ScoreSlot,
+    generate_prompt,
+    prompt_hash,
+    quality_to_score,
+    score_prompt,
+    score_slots,
+)
+from portraitcraft.runners.base import Item, Outcome
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+DEFAULT_MODEL = "Qwen/Qwen3-VL-4B-Instruct"
+DEFAULT_MAX_PIXELS = REFERENCE_MAX_SIDE * REFERENCE_MAX_SIDE
+SAMPLINGS = ("greedy", "reference")
+DTYPES = ("auto", "bfloat16", "float16", "float32")
+
+
+class ModelLoadError(Exception):
+    """The model cannot be loaded (not found, offline, not a Qwen3-VL, a score candidate split into tokens...)."""
+
+
+@dataclass(frozen=True)
+class QwenSettings:
+    model: str = DEFAULT_MODEL  # hub id or local folder
+    revision: str | None = None  # hub branch, tag or commit (ids only)
+    protocol: str = GENERATE
+    device: str = "auto"  # "auto": cuda when available, else cpu
+    dtype: str = "auto"  # "auto": bfloat16 on cuda, float32 on cpu
+    attn_implementation: str | None = None  # "sdpa", "eager", "flash_attention_2"; None: transformers' default
+    max_pixels: int = DEFAULT_MAX_PIXELS  # the processor's pixel budget per image (its "longest_edge")
+    min_pixels: int | None = None  # its "shortest_edge"; None keeps the processor's own
+    max_side: int = REFERENCE_MAX_SIDE  # longest side before the processor
+    sampling: str = "greedy"  # or "reference": temperature 0.2, top-p 0.9
+    max_new_tokens: int = REFERENCE_MAX_NEW_TOKENS
+    seed: int = 0
+    continuation_rows: int = 64  # score: at most this many slot rows per continuation forward (bounds KV memory)
+
+    def __post_init__(self) -> None:
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(f"protocol {self.protocol!r}: expected one of {', '.join(PROTOCOLS)}")
+        if self.sampling not in SAMPLINGS:
+            raise ValueError(f"sampling {self.sampling!r}: expected one of {', '.join(SAMPLINGS)}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype {self.dtype!r}: expected one of {', '.join(DTYPES)}")
+        if self.max_pixels < 1 or (self.min_pixels is not None and not 0 < self.min_pixels <= self.max_pixels):
+            raise ValueError(f"pixel budget min {self.min_pixels} / max {self.max_pixels}: need 0 < min <= max")
+
+
+# --- locating the model -------------------------------------------------------------------------------------------
+
+def folder_fingerprint(folder: Path, full_hash_limit: int = 256 * 2**20) -> str:
+    """A content hash of a model folder: every file's name and size, and its bytes when the folder is small
+    (under ``full_hash_limit`` bytes in all); for a large folder, the bytes of the files under 16 MiB (config,
+    tokenizer, processor, index) and the first and last MiB of each weight file."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and ".cache" not in p.parts)
+    total = sum(p.stat().st_size for p in files)
+    digest = hashlib.sha256()
+    for path in files:
+        size = path.stat().st_size
+        digest.update(f"{path.relative_to(folder).as_posix()}\0{size}\0".encode())
+        with open(path, "rb") as handle:
+            if total <= full_hash_limit or size <= 16 * 2**20:
+                for block in iter(lambda: handle.read(2**20), b""):
+                    digest.update(block)
+            else:
+                digest.update(handle.read(2**20))
+                handle.seek(max(0, size - 2**20))
+                digest.update(handle.read(2**20))
+    return "sha256:" + digest.hexdigest()[:16]
+
+
+def resolve_model(model: str, revision: str | None = None) -> tuple[Path, dict[str, Any]]:
+    """The local folder holding ``model`` and how it is identified in the records."""
+    path = Path(model).expanduser()
+    if path.is_dir():
+        if revision is not None:
+            raise ModelLoadError(f"--revision applies to hub ids, not to the local folder {path}")
+        if not (path / "config.json").is_file():
+            raise ModelLoadError(f"{path}: not a transformers model folder (no config.json)")
+        return path, {"model": str(model), "model_source": "folder", "model_revision": folder_fingerprint(path)}
+    if path.exists() or model.startswith((".", "/", "~")) or model.count("/") != 1:
+        raise ModelLoadError(f"{model}: no such model folder (and not a hub id of the form owner/name)")
+
+    from huggingface_hub import snapshot_download
+
+    try:
+        folder = Path(snapshot_download(model, revision=revision,
+                                        allow_patterns=["*.json", "*.safetensors", "*.txt", "*.jinja", "*.model"]))
+    except Exception as exc:  # offline, not cached, unknown id, network error
+        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+        why = "offline (HF_HUB_OFFLINE is set) and not in the local cache" if offline else f"{type(exc).__name__}: {exc}"
+        raise ModelLoadError(
+            f"{model}: not a local folder and not available from the Hugging Face Hub ({why}). Download it where "
+            f"the hub is reachable (`hf download {model} --local-dir models/{model.split('/')[-1]}`) and pass "
+            "that folder as --model") from exc
+    return folder, {"model": model, "model_source": "hub", "model_revision": folder.name}
+
+
+# --- the backend ---------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SlotTokens:
+    """A score slot resolved for the loaded tokenizer."""
+
+    slot: ScoreSlot
+    head_ids: tuple[int, ...]  # the line head's tokens after the opened assistant turn
+    candidate_ids: tuple[int, ...]  # one token per candidate
+    leading_space: bool
+
+
+class QwenBackend:
+    """Qwen3-VL through transformers; see the module docstring."""
+
+    def __init__(self, settings: QwenSettings = QwenSettings(), *, loaded: tuple[Any, Any, dict] | None = None):
+        """Load ``settings.model``; or, with ``loaded=(model, processor, identity)``, use objects already in memory
+        (the GPU benchmark builds a randomly initialised model that way)."""
+        import torch
+
+        self.settings = settings
+        self.max_side = settings.max_side
+        self.device = torch.device(settings.device if settings.device != "auto"
+                                   else ("cuda" if torch.cuda.is_available() else "cpu"))
+        if settings.dtype == "auto":
+            self.dtype = torch.bfloat16 if self.device.type == "cuda" else torch.float32
+        else:
+            self.dtype = getattr(torch, settings.dtype)
+        if loaded is not None:
+            model, self.processor, self.identity = loaded
+            self.model = model.to(device=self.device, dtype=self.dtype).eval()
+        else:
+            self._load()
+        if getattr(self.model.config, "model_type", None) not in ("qwen3_vl", "qwen3_vl_moe"):
+            raise ModelLoadError(f"{settings.model}: a {self.model.config.model_type!r} model, not Qwen3-VL")
+        self.tokenizer = self.processor.tokenizer
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token_id is None:
+            raise ModelLoadError(f"{settings.model}: the tokenizer has no pad token; batching needs one")
+        size = {"longest_edge": settings.max_pixels}
+        current = dict(self.processor.image_processor.size)
+        size["shortest_edge"] = settings.min_pixels if settings.min_pixels is not None else current.get("shortest_edge")
+        size["shortest_edge"] = min(size["shortest_edge"], settings.max_pixels)
+        self.processor.image_processor.size = size
+        self.pixel_budget = dict(size)
+        self.generation = self._generation_config() if settings.protocol == GENERATE else None
+        self.slots = self._resolve_slots() if settings.protocol == SCORE else None
+
+    def _load(self) -> None:
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        settings = self.settings
+        folder, self.identity = resolve_model(settings.model, settings.revision)
+        extra = {"attn_implementation": settings.attn_implementation} if settings.attn_implementation else {}
+        try:
+            self.processor = AutoProcessor.from_pretrained(folder, trust_remote_code=False)
+            self.model = AutoModelForImageTextToText.from_pretrained(
+                folder, dtype=self.dtype, trust_remote_code=False, **extra).to(self.device).eval()
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelLoadError(f"{settings.model}: cannot load as a transformers image-text model ({exc})") from exc
+
+    # -- run metadata --
+
+    def config(self) -> dict[str, Any]:
+        s = self.settings
+        config = {
+            "backend": "transformers", **self.identity, "protocol": s.protocol, "prompt_hash": prompt_hash(s.protocol),
+            "max_side": s.max_side, "pixel_budget": self.pixel_budget, "dtype": str(self.dtype).removeprefix("torch."),
+        }
+        if s.protocol == GENERATE:
+            config["decoding"] = self.decoding()
+        else:
+            config["score_tokens"] = {t.slot.field: {"head": list(t.head_ids), "candidates": list(t.candidate_ids)}
+                                      for t in self.slots}
+        return config
+
+    def metadata(self) -> dict[str, Any]:
+        return {**self.config(), "device": str(self.device), "attn_implementation":
+                self.model.config._attn_implementation, "model_class": type(self.model).__name__}
+
+    def decoding(self) -> dict[str, Any]:
+        g = self.generation
+        values = {"sampling": self.settings.sampling, "do_sample": g.do_sample, "max_new_tokens": g.max_new_tokens,
+                  "seed": self.settings.seed, "repetition_penalty": g.repetition_penalty}
+        if g.do_sample:
+            values.update(temperature=g.temperature, top_p=g.top_p, top_k=g.top_k)
+        return values
+
+    def _generation_config(self):
+        import copy
+
+        config = copy.deepcopy(self.model.generation_config)
+        config.max_new_tokens = self.settings.max_new_tokens
+        if self.settings.sampling == "reference":
+            config.update(**REFERENCE_SAMPLING)
+        else:  # greedy: sampling parameters unset so transformers does not warn about unused ones
+            config.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        if config.pad_token_id is None:
+            config.pad_token_id = self.tokenizer.pad_token_id
+        return config
+
+    # -- prompts and inputs --
+
+    @staticmethod
+    def messages(item: Item, prompt: str, image: Any | None = None) -> list[dict[str, Any]]:
+        content: list[dict[str, Any]] = [{"type": "image", "image": image}] if image is not None else []
+        return [{"role": "user", "content": [*content, {"type": "text", "text": prompt}]}]
+
+    def _prompt(self, item: Item) -> str:
+        build = generate_prompt if self.settings.protocol == GENERATE else score_prompt
+        return build(item.question, item.options)
+
+    def encode(self, items: Sequence[Item], images: Sequence[Image.Image]):
+        """Processor inputs for a batch: chat template with the assistant turn opened, left padded, on the device."""
+        texts = [self.processor.apply_chat_template(self.messages(item, self._prompt(item), image), tokenize=False,
+                                                    add_generation_prompt=True)
+                 for item, image in zip(items, images)]
+        inputs = self.processor(text=texts, images=list(images), padding=True, return_tensors="pt")
+        return inputs.to(self.device)
+
+    def _render(self, assistant_text: str | None) -> list[int]:
+        """Token ids of a text-only chat whose assistant turn is opened and holds ``assistant_text``."""
+        messages = self.messages(Item("-"), "x")
+        if assistant_text is None:
+            text = self.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        else:
+            messages.append({"role": "assistant", "content": assistant_text})
+            text = self.processor.apply_chat_template(messages, tokenize=False, continue_final_message=True)
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def _resolve_slots(self) -> list[SlotTokens]:
+        opened = self._render(None)
+        resolved = []
+        for slot in SCORE_SLOTS:
+            head = self._render(slot.head)
+            if head[:len(opened)] != opened:
+                raise ModelLoadError(f"{self.settings.model}: the chat template does not continue the opened assistant "
+                                     f"turn with {slot.head!r}; the score protocol cannot read it")
+            failures = []
+            for space in (True, False):  # the form the template's own text produces first: "Sharpness: Good"
+                ids = []
+                for word in slot.candidates:
+                    full = self._render(f"{slot.head}{' ' if space else ''}{word}")
+                    if full[:len(head)] == head and len(full) == len(head) + 1:
+                        ids.append(full[-1])
+                    else:
+                        failures.append(f"{' ' if space else ''}{word!r}->{self.tokenizer.convert_ids_to_tokens(full[len(head):])}")
+                if len(ids) == len(slot.candidates):
+                    resolved.append(SlotTokens(slot, tuple(head[len(opened):]), tuple(ids), space))
+                    break
+            else:
+                raise ModelLoadError(
+                    f"{self.settings.model}: score candidates for {slot.field!r} are not single tokens after "
+                    f"{slot.head!r} with or without a leading space: {'; '.join(failures)}")
+        return resolved
+
+    # -- prediction --
+
+    def predict(self, items: Sequence[Item], images: Sequence[Image.Image]) -> list[Outcome]:
+        import torch
+
+        with torch.inference_mode():
+            if self.settings.protocol == GENERATE:
+                return self._generate(items, images)
+            return self._score(items, images)
+
+    def _generate(self, items: Sequence[Item], images: Sequence[Image.Image]) -> list[Outcome]:
+        import torch
+
+        inputs = self.encode(items, images)
+        # Seeded per batch from the image names: a resumed run samples the same batches the same way.
+        seed = zlib.crc32("\0".join(i.image_path for i in items).encode()) ^ self.settings.seed
+        torch.manual_seed(seed)
+        output = self.model.generate(**inputs, generation_config=self.generation)
+        prompt_length = inputs["input_ids"].shape[1]
+        new = output[:, prompt_length:].cpu()
+        stops = self.generation.eos_token_id
+        stops = set(stops if isinstance(stops, (list, tuple)) else [stops])
+        outcomes = []
+        prompt_tokens = inputs["attention_mask"].sum(dim=1).tolist()
+        for row, item, n_prompt in zip(new, items, prompt_tokens):
+            ids = row.tolist()
+            length = next((k + 1 for k, t in enumerate(ids) if t in stops), len(ids))
+            text = self.tokenizer.decode(ids[:length], skip_special_tokens=True)
+            parsed = parse_model_output(text, item.options or None)
+            outcomes.append(Outcome(parsed=parsed, raw_text=text,
+                                    tokens={"prompt": int(n_prompt), "generated": length}))
+        return outcomes
+
+    def slot_probabilities(self, items: Sequence[Item], images: Sequence[Image.Image]):
+        """Per image, per slot: the next-token probabilities (full vocabulary) of the candidates after the slot's
+        head, read from the prefix's KV cache expanded to the slots. Returns (probabilities, prompt lengths):
+        a list over images of {field: tensor of candidate probabilities}, float64 on the CPU."""
+        import torch
+        from transformers import DynamicCache
+
+        inputs = self.encode(items, images)
+        prefix = self.model(**inputs, use_cache=True, logits_to_keep=1)  # the prefix's own logits are not read
+        cache = prefix.cache
+        position_ids, _ = self.model.model.get_rope_index(
+            inputs["input_ids"], inputs["mm_token_type_ids"], image_grid_thw=inputs.get("image_grid_thw"),
+            attention_mask=inputs["attention_mask"])
+        next_position = position_ids.amax(dim=(0, 2)) + 1  # per image: the first position after the prefix
+
+        slots = self.slots
+        n_slots = len(slots)
+        width = max(len(t.head_ids) for t in slots)
+        pad = self.tokenizer.pad_token_id
+        heads = torch.full((n_slots, width), pad, dtype=torch.long)
+        head_mask = torch.zeros((n_slots, width), dtype=torch.long)
+        for k, t in enumerate(slots):  # right padded: padding after a head cannot change what the head sees
+            heads[k, :len(t.head_ids)] = torch.tensor(t.head_ids)
+            head_mask[k, :len(t.head_ids)] = 1
+        last = torch.tensor([len(t.head_ids) - 1 for t in slots])
+        heads, head_mask, last = heads.to(self.device), head_mask.to(self.device), last.to(self.device)
+
+        legacy = [(layer.keys, layer.values) for layer in cache.layers]
+        per_group = max(1, self.settings.continuation_rows // n_slots)
+        results: list[dict[str, Any]] = []
+        for start in range(0, len(items), per_group):
+            rows = slice(start, min(start + per_group, len(items)))
+            n = rows.stop - rows.start
+            expanded = DynamicCache(config=self.model.config)
+            for layer, (k, v) in enumerate(legacy):
+                expanded.update(k[rows].repeat_interleave(n_slots, dim=0), v[rows].repeat_interleave(n_slots, dim=0),
+                                layer)
+            ids = heads.repeat(n, 1)
+            mask = torch.cat([inputs["attention_mask"][rows].repeat_interleave(n_slots, dim=0), head_mask.repeat(n, 1)],
+                             dim=1)
+            positions = (next_position[rows].repeat_interleave(n_slots)[:, None]
+                         + torch.arange(width, device=self.device)[None, :])
+            positions = positions[None].expand(3, -1, -1)
+            logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, cache=expanded).logits
+            picked = logits[torch.arange(n * n_slots, device=self.device), last.repeat(n)]
+            probs = torch.softmax(picked.double(), dim=-1).cpu()
+            for i in range(n):
+                results.append({t.slot.field: probs[i * n_slots + k, list(t.candidate_ids)]
+                                for k, t in enumerate(slots)})
+        return results, inputs["attention_mask"].sum(dim=1).tolist()
+
+    def _score(self, items: Sequence[Item], images: Sequence[Image.Image]) -> list[Outcome]:
+        per_image, prompt_tokens = self.slot_probabilities(items, images)
+        outcomes = []
+        for item, probs, n_prompt in zip(items, per_image, prompt_tokens):
+            wanted = {s.field for s in score_slots(bool(item.question))}
+            distributions: dict[str, dict[str, float]] = {}
+            mass: dict[str, float] = {}
+            for t in self.slots:
+                if t.slot.field not in wanted:
+                    continue
+                p = probs[t.slot.field]
+                total = float(p.sum())
+                mass[t.slot.field] = total
+                distributions[t.slot.field] = {w: float(x) / total for w, x in zip(t.slot.candidates, p.tolist())}
+            criteria = {name: max(d, key=d.get) for name, d in distributions.items()
+                        if name not in ("answer", "total_score")}
+            answer = distributions.get("answer")
+            parsed = {"total_score": quality_to_score(distributions["total_score"]), "criteria": criteria,
+                      "answer": max(answer, key=answer.get) if answer else None,
+                      "failures": {} if answer else {"answer": "no_question"}, "notes": ["token_probabilities"]}
+            probabilities = {"criteria": {k: v for k, v in distributions.items() if k not in ("answer", "total_score")},
+                             "answer": answer, "total_score": distributions["total_score"], "mass": mass}
+            outcomes.append(Outcome(parsed=parsed, probabilities=probabilities,
+                                    tokens={"prompt": int(n_prompt), "generated": 0}))
+        return outcomes
