@@ -1,0 +1,266 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Appendix: rerunning, performance, reproducibility
+#
+# How to rebuild this book on your own predictions or your own copy of PortraitCraft, how long its parts take,
+# and a record of exactly what produced the pages you are reading: package versions, a fingerprint of the data,
+# the configuration of every prediction run, and the date.
+
+# %% tags=["parameters"]
+data = "data/lab"  # a PortraitCraft root folder, "lab", or a Hugging Face dataset id
+predictions: list = []  # the prediction files the book was given
+benchmarks: list = []  # JSON files written by `python scripts/bench_*.py --json FILE`
+seed = 0  # seed of the bootstrap timed below
+
+# %%
+import html
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import typer
+from IPython.display import HTML, Markdown, display
+
+from portraitcraft import analysis
+from portraitcraft.book import caption
+from portraitcraft.book.build import EXECUTED_DIR, dataset_location, find_book_root
+from portraitcraft.cli import app
+from portraitcraft.data import DataError, index_images, open_dataset
+
+ds = open_dataset(dataset_location(data), reveal_ground_truth=True)
+prediction_paths = [dataset_location(str(p)) for p in predictions]
+prediction_arg = " ".join(str(p) for p in predictions) or "runs/mine.jsonl"
+print(ds.summary())
+
+# %% [markdown]
+# ## Rerunning the book
+#
+# Everything below runs from the repository root after `make book` or `make test` has created `.venv`.
+
+# %% tags=["remove-input"]
+truth_file = ds.root / "track_1_test_ground_truth.json"
+truth_arg = data.rstrip("/") + "/track_1_test_ground_truth.json" if truth_file.is_file() else "/path/to/labelled.json"
+first_prediction = str(predictions[0]) if predictions else "runs/mine.jsonl"
+display(Markdown(f"""
+**The whole book, on the composition lab** (renders the lab once, executes every chapter, builds the HTML):
+
+```bash
+make book
+```
+
+**On your own predictions and your own copy of the data** (any of the three prediction formats; a folder in the
+published layout, or a Hugging Face dataset id where the hub is reachable):
+
+```bash
+make book DATA=/path/to/PortraitCraft PREDICTIONS="runs/model_a.jsonl runs/model_b.json"
+.venv/bin/portraitcraft validate /path/to/PortraitCraft --lenient    # what the book will find, file by file
+```
+
+**This build again, exactly** (the data and predictions this page was built with):
+
+```bash
+.venv/bin/portraitcraft book --data {data}{''.join(f' --predictions {p}' for p in predictions)}
+```
+
+**One chapter only** (the others keep their last executed version), with a notebook parameter changed:
+
+```bash
+.venv/bin/portraitcraft book --data {data} --predictions {first_prediction} --only 05_errors -p n_bootstrap=2000
+```
+
+**Predictions to analyse**: the CPU feature baseline on the lab, or a vision-language model (`portraitcraft
+predict`, where this version has it: see the list of commands below):
+
+```bash
+.venv/bin/portraitcraft baseline predict {data} --out {data.rstrip('/')}/runs/feature-baseline.jsonl
+.venv/bin/portraitcraft predict --data {data} --out runs/qwen3vl-score.jsonl --protocol score
+```
+
+**Scoring a prediction file** (leaderboard metrics with bootstrap intervals, optionally against a second file):
+
+```bash
+.venv/bin/portraitcraft evaluate -p {first_prediction} -g {truth_arg} --json report.json
+.venv/bin/portraitcraft evaluate -p runs/model_a.jsonl -g {truth_arg} --compare runs/model_b.json
+```
+
+**The paper's tables and figures from your predictions**: `portraitcraft report` (its options below, when this
+version has it). **Benchmarks** for the performance section: `python scripts/bench_features.py --lab {data} --json
+bench/features.json`, then pass the file with `-p benchmarks='[bench/features.json]'`.
+"""))
+
+# %% [markdown]
+# ## The commands of this version
+#
+# Read from the installed program itself, so the list and the options below are those of the code that built
+# this page.
+
+# %% tags=["hide-input"]
+group = typer.main.get_command(app)
+commands = []
+for name, command in sorted(group.commands.items()):
+    subcommands = getattr(command, "commands", None)
+    if subcommands:
+        commands += [{"command": f"portraitcraft {name} {sub}", "what it does": c.get_short_help_str(limit=110)}
+                     for sub, c in sorted(subcommands.items())]
+    else:
+        commands.append({"command": f"portraitcraft {name}", "what it does": command.get_short_help_str(limit=110)})
+commands = pd.DataFrame(commands)
+assert {"portraitcraft book", "portraitcraft evaluate"} <= set(commands["command"])
+display(commands.style.hide(axis="index").set_properties(**{"text-align": "left"}))
+display(caption("Every command of the installed `portraitcraft` program, with the first line of its help.",
+                label="Table"))
+
+# The help as a terminal shows it, in plain text: typer's rich output would otherwise render as notebook HTML.
+program = Path(sys.executable).with_name("portraitcraft")
+base = [str(program)] if program.is_file() else [sys.executable, "-m", "portraitcraft.cli"]
+plain = {**os.environ, "TERMINAL_WIDTH": "110", "NO_COLOR": "1", "_TYPER_FORCE_DISABLE_TERMINAL": "1"}
+for name in ("evaluate", "report"):
+    if name not in group.commands:
+        display(Markdown(f"*`portraitcraft {name}` is not part of this version.*"))
+        continue
+    result = subprocess.run([*base, name, "--help"], capture_output=True, text=True, env=plain, check=False)
+    assert result.returncode == 0 and "Usage" in result.stdout, result.stderr
+    text = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout)
+    display(HTML(f"<details><summary><code>portraitcraft {name} --help</code></summary>"
+                 f"<pre style='font-size:0.8em'>{html.escape(text)}</pre></details>"))
+
+# %% [markdown]
+# ## Performance
+#
+# How long the book's parts took in this build, how long each prediction run spent per image (as recorded in
+# its files), and a few steps timed here, cheaply. Longer benchmarks live in `scripts/` and are read from their
+# JSON output when passed to the book.
+
+# %% tags=["hide-input"]
+pages = analysis.page_durations(find_book_root() / EXECUTED_DIR)
+if pages.empty:
+    display(Markdown("*No executed chapter found in `book/executed/` (this page runs outside a book build).*"))
+else:
+    display(pages.style.hide(axis="index").format({"seconds": "{:.1f}"}))
+    display(caption("Execution time of the latest run of each chapter found in `book/executed/`, from papermill's "
+                    "record in the executed notebook, with the time it finished (UTC); chapters executed in this build "
+                    "finished minutes before this page. This appendix is still running: its row, if any, is its "
+                    "previous run.", label="Table"))
+
+# %% tags=["hide-input"]
+timings = [analysis.prediction_timing(analysis.read_prediction_details(p)) for p in prediction_paths]
+if timings:
+    display(pd.DataFrame(timings).style.hide(axis="index").format(precision=3, na_rep="–"))
+    display(caption("Seconds per image recorded in each prediction file (wall time of the model on that image), "
+                    "and generated tokens where recorded.", label="Table"))
+else:
+    display(Markdown("*No prediction file was given, so there are no per-image model timings.*"))
+
+# %% tags=["hide-input"]
+def timed(action, repeat: int = 1) -> float:
+    started = time.perf_counter()
+    for _ in range(repeat):
+        action()
+    return (time.perf_counter() - started) / repeat
+
+
+from portraitcraft.features import extract_features  # noqa: E402
+from portraitcraft.lab import render_scene  # noqa: E402
+from portraitcraft.lab.series import BASE_SCENE  # noqa: E402
+
+images = ds.images()
+found = images.dropna(subset=["image_file"]).head(3)
+measured = [
+    {"step": "open and check the dataset", "seconds": timed(lambda: open_dataset(ds.root)), "per": f"{len(images)} Track 1 records"},
+    {"step": "render one lab scene (512 px)", "seconds": timed(lambda: render_scene(BASE_SCENE), repeat=3), "per": "image"},
+]
+if len(found):
+    seconds = timed(lambda: extract_features(list(found["image_path"]), list(found["image_file"])))
+    measured.append({"step": "composition features, no cache", "seconds": seconds / len(found), "per": "image"})
+for path in prediction_paths[:1]:
+    try:
+        seconds = timed(lambda: analysis.analyse_predictions(path, ds, n_bootstrap=1000, seed=seed))
+        measured.append({"step": "read, align and score a prediction file, 1,000 bootstrap resamples",
+                         "seconds": seconds, "per": "file"})
+    except DataError as exc:
+        print(f"not timed, {exc}")
+measured = pd.DataFrame(measured)
+display(measured.style.hide(axis="index").format({"seconds": "{:.3f}"}))
+display(caption(f"A few steps timed in this notebook on {data}, once each (rendering: mean of 3). Wall-clock seconds on "
+                "the machine that built the book, which other work may share.", label="Table"))
+
+# %% tags=["hide-input"]
+if benchmarks:
+    bench = analysis.benchmark_table(dataset_location(str(b)) for b in benchmarks)
+    display(bench.style.hide(axis="index"))
+    display(caption("Numbers written by the benchmark scripts in `scripts/` (`--json`), as passed to the book.",
+                    label="Table"))
+else:
+    display(Markdown("*No benchmark file was passed. Run e.g. `python scripts/bench_features.py --lab data/lab --json "
+                     "bench/features.json` and rebuild with `-p benchmarks='[bench/features.json]'`.*"))
+
+# %% [markdown]
+# ## Reproducibility record
+#
+# What produced this book. The data fingerprint is one SHA-256 over the SHA-256 of each track JSON file (and of the
+# lab's ground-truth and factors files), with the image count beside it: the same files give the same fingerprint
+# on any machine.
+
+# %% tags=["hide-input"]
+record = analysis.reproducibility_record(ds.root, prediction_paths, settings={
+    "data": data, "predictions": [str(p) for p in predictions], "benchmarks": [str(b) for b in benchmarks]})
+index, _ = index_images(ds.root)
+assert record["data"]["images"] == len(index) and record["packages"]["portraitcraft"] is not None
+assert all(len(f["sha256"]) == 64 for f in record["data"]["files"].values())
+summary = pd.DataFrame([
+    ("date (UTC)", record["date"]),
+    ("Python", record["python"]),
+    ("platform", record["platform"]),
+    ("code", f"{record['code']['commit'][:12]}{' with uncommitted changes' if record['code']['uncommitted_changes'] else ''}"
+     if record["code"] else "not a git checkout"),
+    ("data", data),
+    ("data fingerprint (SHA-256)", record["data"]["sha256"]),
+    ("images", record["data"]["images"]),
+    ("prediction files", len(record["predictions"])),
+], columns=["", "value"])
+display(summary.style.hide(axis="index").set_properties(**{"text-align": "left"}))
+display(caption("The build: date, interpreter, platform, the code's git commit, and the data fingerprint.",
+                label="Table"))
+
+# %% tags=["hide-input"]
+packages = pd.DataFrame([(k, v or "not installed") for k, v in record["packages"].items()], columns=["package", "version"])
+files = pd.DataFrame([(k, v["bytes"], v["sha256"]) for k, v in record["data"]["files"].items()],
+                     columns=["file", "bytes", "sha256"])
+display(HTML("<div style='display:flex;gap:2em;flex-wrap:wrap;align-items:flex-start'>"
+             f"<div>{packages.style.hide(axis='index').to_html()}</div>"
+             f"<div>{files.style.hide(axis='index').to_html()}</div></div>"))
+display(caption("Installed versions of the packages the book uses (left) and the data files fingerprinted, with "
+                "their sizes and SHA-256 (right).", label="Table"))
+
+# %% tags=["hide-input"]
+for entry in record["predictions"]:
+    display(Markdown(f"**`{html.escape(entry['path'])}`**: {entry['records']} records, {entry['format']} format, "
+                     f"SHA-256 `{entry['sha256']}`"))
+    if entry["runs"]:
+        runs = pd.DataFrame(entry["runs"]).T
+        runs.columns = [f"run {k + 1}" for k in range(runs.shape[1])]
+        display(runs.astype(str).style.set_properties(**{"text-align": "left"}))
+    else:
+        display(Markdown("*No run configuration recorded (only the project's JSON Lines carry one).*"))
+if not record["predictions"]:
+    display(Markdown("*No prediction file was given to this build.*"))
+display(HTML("<details><summary>the whole record as JSON</summary><pre style='font-size:0.78em'>"
+             f"{html.escape(json.dumps(record, indent=2, default=str))}</pre></details>"))
+display(caption("Each prediction file's digest and the `run` block of its records (model, protocol, prompt and "
+                "configuration hashes, ...), and the whole record as JSON.", label="Table"))
