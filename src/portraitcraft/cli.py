@@ -144,6 +144,33 @@ def submission(
         typer.echo(line)
 
 
+@app.command()
+def report(
+    data: str = typer.Argument(..., help="A PortraitCraft root folder, 'lab', or a Hugging Face dataset id."),
+    out: Path = typer.Option(..., "--out", help="Folder for figure2a/figure2b/table2/table3 .csv and .json (created if needed)."),
+    predictions: list[Path] = typer.Option([], "--predictions", "-p", help="A Track 1 prediction file: one computed row of Table 3. Repeatable."),
+    bootstrap: int = typer.Option(1000, "--bootstrap", min=0, help="Bootstrap resamples of images for Table 3's intervals (0: none)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap, the chance predictor and the validation split."),
+    validation_fraction: float = typer.Option(0.1, "--validation-fraction", min=0.01, max=0.99, help="Share of train held out for Table 3 where the test labels are hidden."),
+) -> None:
+    """Write the paper's Figure 2, Table 2 and Table 3 as data (CSV and JSON), without building the book.
+
+    Where the test labels are hidden, Table 3 is scored on a validation split of train and each prediction file is also written as an official submission (OUT/submissions/). Exit codes: 0 written; 2 the data or a prediction file cannot be read, or OUT cannot be written.
+    """
+    from portraitcraft.data import DataError
+    from portraitcraft.report import write_report
+
+    try:
+        written = write_report(data, out, predictions, n_bootstrap=bootstrap, seed=seed,
+                               validation_fraction=validation_fraction)
+    except DataError as exc:  # includes an unreadable prediction file, named with its record
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"{out}: cannot write ({exc.strerror})")
+    for line in written.lines():
+        typer.echo(line)
+
+
 @app.command("demo-data")
 def demo_data(
     out: Path = typer.Argument(..., help="Folder to write the synthetic PortraitCraft into (created if needed)."),

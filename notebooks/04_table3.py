@@ -1,0 +1,185 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Table 3: methods on Track 1
+#
+# The paper's Table 3 reports Qwen3-VL-4B on Track 1, zero-shot and fine-tuned: SRCC and PLCC of the overall
+# score, accuracy of the 13 attribute levels, and accuracy on the multiple-choice question. Those rows are
+# shown as **reported**: the paper's numbers, not recomputed. Beside them, rows **computed** here by
+# `portraitcraft evaluate`'s scorer, each with a 95% bootstrap interval and the Overall column (the mean of
+# the four metrics):
+#
+# - every prediction file given as the `predictions` parameter (`make book PREDICTIONS="a.jsonl b.json"`;
+#   on the lab, `make book` passes the CPU feature baseline's predictions),
+# - a model run through `portraitcraft.runners` when the `model` parameter names one (its predictions go to
+#   a resumable JSON Lines file under `book/runs/`),
+# - two reference points computed for real: **chance** (uniformly random score, levels and answer, seeded)
+#   and **constant mean** (the mean training score, the most frequent training level of each attribute,
+#   and the most frequent training answer, or the letter A where train has no questions).
+#
+# Where the test split's ground truth is hidden (the published dataset), the computed rows are scored on a
+# held-out validation split of train, which has no questions (QA Acc not available), and each prediction
+# file is written as a submission for the official test.
+
+# %% tags=["parameters"]
+data = "data/lab"  # a PortraitCraft root folder, "lab", or a Hugging Face dataset id
+predictions: list = []  # Track 1 prediction files (submission, raw output or JSON Lines), one row each
+backend = "transformers"  # model backend for `model` (transformers: Qwen3-VL)
+model = None  # a model id or folder to run on the test split (None: no model run)
+protocol = "generate"  # generate (the reference prompt, parsed) or score (token probabilities)
+limit = None  # predict only the first N test images (None: all); the others count as missing
+n_bootstrap = 1000  # bootstrap resamples of images for the intervals
+seed = 0  # seed of the bootstrap, the chance predictor and the validation split
+validation_fraction = 0.1  # share of train held out where the test labels are hidden
+
+# %%
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from IPython.display import Markdown, display
+
+from portraitcraft.book import caption, show_plotly
+from portraitcraft.book.build import dataset_location, find_book_root
+from portraitcraft.data import open_dataset
+from portraitcraft.evaluation import METRIC_LABELS
+from portraitcraft.report import COMPUTED, REPORTED, REPORTED_TABLE3, TABLE3_METRICS, reproduce_table3
+
+ds = open_dataset(dataset_location(data))
+runs_dir = find_book_root() / "book" / "runs"
+prediction_files = [dataset_location(str(p)) for p in predictions]
+print(ds.summary())
+
+# %% [markdown]
+# ## A model run (only when `model` is given)
+
+# %%
+if model:
+    from portraitcraft.runners import run_predictions
+    from portraitcraft.runners.qwen import QwenBackend, QwenSettings
+
+    if backend != "transformers":
+        raise ValueError(f"backend={backend!r}: the runners provide 'transformers' (Qwen3-VL)")
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{Path(str(model)).name}-{protocol}")
+    run_file = runs_dir / f"{slug}{'' if limit is None else f'-first{limit}'}.jsonl"
+    summary = run_predictions(QwenBackend(QwenSettings(model=str(model), protocol=protocol)), ds, split="test",
+                              out=run_file, limit=limit, progress=False)
+    print("\n".join(summary.lines()))
+    prediction_files.append(str(run_file))
+else:
+    print("no model run (model=None); rows come from the prediction files and the reference predictors")
+
+# %% [markdown]
+# ## Table 3
+
+# %% tags=["hide-input"]
+result = reproduce_table3(ds, prediction_files, n_bootstrap=n_bootstrap, seed=seed,
+                          validation_fraction=validation_fraction, submissions_dir=runs_dir / "submissions")
+for note in result.notes:
+    display(Markdown(f"*Note: {note}.*"))
+table = result.frame
+
+
+def with_interval(row: pd.Series, metric: str) -> str:
+    value, low, high = row[metric], row[f"{metric}_low"], row[f"{metric}_high"]
+    if pd.isna(value):
+        return "n/a" if metric == "qa_acc" and row["qa_available"] is False else "-"
+    return f"{value:.4f}" + (f" [{low:.3f}, {high:.3f}]" if pd.notna(low) else "")
+
+
+shown = pd.DataFrame({
+    "Method": table["method"], "Source": table["source"], "Images": ["-" if pd.isna(n) else str(n) for n in table["n_images"]],
+    **{METRIC_LABELS[m]: [with_interval(row, m) for _, row in table.iterrows()] for m in TABLE3_METRICS},
+})
+display(shown.style.hide(axis="index").set_properties(**{"text-align": "left"}))
+
+# %% tags=["remove-input"]
+caption(
+    f"Track 1 results. Reported rows: the paper's Qwen3-VL-4B numbers on the official test split (no intervals, "
+    f"no Overall quoted). Computed rows: scored here on the {result.target.description} of {ds.root.name}, value "
+    f"and 95% percentile bootstrap interval over images ({n_bootstrap} resamples, seed {seed}). Overall is the mean "
+    "of SRCC, PLCC, Level Acc and QA Acc (of the first three where QA is not available); an undefined "
+    "correlation (a constant predictor) is NaN, shown as '-', never counted as 0.", label="Table")
+
+# %%
+# Invariants: the reported rows are the paper's numbers, labelled reported; every other row was computed here
+# on the evaluation target; accuracies are proportions; no QA where the target has no questions.
+reported_rows = table[table["source"] == REPORTED].reset_index(drop=True)
+assert reported_rows["method"].tolist() == REPORTED_TABLE3["method"].tolist()
+for metric in ("srcc", "plcc", "level_acc", "qa_acc"):
+    assert np.allclose(reported_rows[metric], REPORTED_TABLE3[metric])
+computed = table[table["source"] == COMPUTED]
+assert {"Chance (uniform)", "Constant mean"} <= set(computed["method"]) or result.target.truth is None
+scored = computed[computed["n_images"].notna()]
+if result.target.truth is not None:
+    assert (scored["n_images"] == len(result.target.truth)).all()
+    assert scored[["level_acc"]].apply(lambda c: c.between(0, 1)).all().all()
+if result.target.split == "validation":
+    assert scored["qa_acc"].isna().all() and not scored["qa_available"].any()
+constant = computed[computed["method"] == "Constant mean"]
+assert constant["srcc"].isna().all(), "a constant score has no rank correlation"
+
+# %% tags=["hide-input"]
+long = []
+for _, row in table.iterrows():
+    for metric in TABLE3_METRICS:
+        if pd.notna(row[metric]):
+            long.append({"method": row["method"], "source": row["source"], "metric": METRIC_LABELS[metric],
+                         "value": row[metric], "low": row[f"{metric}_low"], "high": row[f"{metric}_high"]})
+long = pd.DataFrame(long)
+chart = go.Figure()
+for method, part in long.groupby("method", sort=False):
+    is_reported = (part["source"] == REPORTED).all()
+    chart.add_trace(go.Scatter(
+        x=part["value"], y=part["metric"], mode="markers", name=method + (" (reported)" if is_reported else ""),
+        marker=dict(size=11, symbol="diamond-open" if is_reported else "circle", line=dict(width=2)),
+        error_x=dict(type="data", symmetric=False, array=(part["high"] - part["value"]).fillna(0),
+                     arrayminus=(part["value"] - part["low"]).fillna(0), visible=not is_reported, thickness=1.5),
+        hovertemplate="%{y}: %{x:.4f}<extra>" + method + "</extra>"))
+chart.update_layout(
+    title="Table 3 as a chart: each metric with its 95% interval",
+    xaxis=dict(title="value", range=[min(-0.05, float(long["low"].min()) - 0.05) if len(long) else 0, 1.0]),
+    yaxis=dict(categoryorder="array", categoryarray=[METRIC_LABELS[m] for m in reversed(TABLE3_METRICS)]),
+    legend=dict(orientation="h", y=-0.2),
+)
+show_plotly(chart, height=460)
+
+# %% tags=["remove-input"]
+caption(
+    "The rows of the table above, metric by metric: diamonds are the paper's reported numbers, circles the rows "
+    "computed here with their 95% bootstrap intervals. The reported and computed rows are not scored on the "
+    "same images: compare methods within the computed rows. Click a method in the legend to hide it.")
+
+# %% [markdown]
+# ## Per attribute, for each computed method
+
+# %% tags=["hide-input"]
+per_attribute = pd.concat(
+    {r.method: r.report.per_attribute.set_index("attribute")["accuracy"] for r in result.results if r.report},
+    axis=1,
+)
+if len(per_attribute):
+    display(per_attribute.style.format(precision=3).background_gradient(cmap="Greens", vmin=0, vmax=1, axis=None))
+    display(caption(
+        f"Level accuracy of each attribute for each computed method on the {result.target.description}.",
+        label="Table"))
+for r in result.results:
+    if r.report is None:
+        display(Markdown(f"*{r.method}: {r.note}.*"))
+if result.submissions:
+    shown_paths = [p.relative_to(runs_dir.parents[1]) if p.is_relative_to(runs_dir.parents[1]) else p
+                   for p in result.submissions]
+    display(Markdown("Submissions for the official test, one per prediction file: "
+                     + ", ".join(f"`{p}`" for p in shown_paths)))

@@ -1,0 +1,361 @@
+"""The paper's artifacts as data (portraitcraft.report, `portraitcraft report`): each number is checked against an
+independent computation on the raw JSON records (plain Python, numpy, scipy), on a tiny lab and on the real sample."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import statistics
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from typer.testing import CliRunner
+
+from portraitcraft import report
+from portraitcraft.attributes import ANSWER_LETTERS, ATTRIBUTE_NAMES, LEVELS, level_from_score
+from portraitcraft.cli import app
+from portraitcraft.data import GROUND_TRUTH_FILE, open_dataset
+from portraitcraft.evaluation import load_ground_truth
+from portraitcraft.predictions import PredictionWriter, ok_record
+
+REPORTED_MEANS = {"train": 2237.0, "test": 2230.8}  # the paper's Table 2, as the issue quotes it
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory) -> Path:
+    from portraitcraft.lab import write_lab
+
+    root = tmp_path_factory.mktemp("report-lab")
+    write_lab(root, n_train=12, n_test=6, n_track2_train=4, n_track2_test=3, seed=3, long_side=64, progress=False)
+    return root
+
+
+@pytest.fixture(scope="module")
+def lab_dataset(lab: Path):
+    return open_dataset(lab, reveal_ground_truth=True)
+
+
+def records(path: Path) -> list[dict]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def plain_lengths(record: dict) -> dict[str, int]:
+    content, composition = record["content_description"], record["composition_analysis"]
+    return {
+        "characters": len(content) + len(composition),
+        "characters_no_whitespace": sum(not ch.isspace() for ch in content + composition),
+        "composition_only": len(composition),
+        "words": len(content.split()) + len(composition.split()),
+    }
+
+
+def expected_length_rows(by_split: dict[str, list[dict]]) -> dict[tuple[str, str], dict[str, float]]:
+    expected = {}
+    pooled = [r for rs in by_split.values() for r in rs]
+    for definition in report.LENGTH_DEFINITIONS:
+        for split, rs in [*by_split.items(), ("overall", pooled)]:
+            values = [plain_lengths(r)[definition] for r in rs]
+            mean = statistics.fmean(values)
+            expected[definition, split] = {
+                "samples": len(values), "mean": mean,
+                "std": statistics.stdev(values) if len(values) > 1 else math.nan,
+                "median": statistics.median(values), "min": min(values), "max": max(values),
+                "avg_attr_length": mean / 13,
+            }
+    return expected
+
+
+def assert_table2_equals(frame: pd.DataFrame, expected: dict) -> None:
+    assert list(frame.columns) == ["definition", "split", "samples", "mean", "std", "median", "min", "max",
+                                   "avg_attr_length"]
+    assert len(frame) == len(expected)
+    for row in frame.to_dict(orient="records"):
+        want = expected[row["definition"], row["split"]]
+        for column, value in want.items():
+            assert row[column] == pytest.approx(value, nan_ok=True), (row["definition"], row["split"], column)
+
+
+# ---- Table 2 -------------------------------------------------------------------------------------------------
+
+
+def test_table2_equals_plain_python_on_the_lab(lab: Path, lab_dataset):
+    by_split = {split: records(lab / f"track_2_{split}.json") for split in ("train", "test")}
+    table = report.table2(lab_dataset)
+    assert_table2_equals(table.frame, expected_length_rows(by_split))
+    assert table.notes == []
+    # overall pools the splits: its samples are all records
+    overall = table.frame[table.frame["split"] == "overall"]
+    assert (overall["samples"] == 7).all() and len(overall) == 4
+
+
+def test_table2_on_the_real_sample_covers_train_and_says_the_test_file_is_missing(real_sample: Path):
+    dataset = open_dataset(real_sample)
+    table = report.table2(dataset)
+    train = records(real_sample / "track_2_train.json")
+    assert_table2_equals(table.frame, expected_length_rows({"train": train}))
+    assert any("track_2_test.json" in note for note in table.notes)
+
+    # ranking by distance to the reported train mean (the only split both have)
+    distance = {d: abs(statistics.fmean(plain_lengths(r)[d] for r in train) - REPORTED_MEANS["train"])
+                for d in report.LENGTH_DEFINITIONS}
+    ranking = report.closest_definitions(table)
+    assert ranking["definition"].tolist() == sorted(distance, key=distance.get)
+    assert ranking["mean_abs_difference"].tolist() == pytest.approx(sorted(distance.values()))
+    assert set(ranking["splits"]) == {"train"} and ranking["rank"].tolist() == [1, 2, 3, 4]
+
+
+def test_reported_table2_holds_only_the_sourced_means():
+    assert dict(zip(report.REPORTED_TABLE2["split"], report.REPORTED_TABLE2["mean"])) == REPORTED_MEANS
+
+
+def test_table2_without_track2_files_is_empty_with_a_note(lab: Path, tmp_path: Path):
+    shutil.copy(lab / "track_1_train.json", tmp_path / "track_1_train.json")
+    table = report.table2(open_dataset(tmp_path))
+    assert table.frame.empty and list(table.frame.columns) == list(report.TABLE2_COLUMNS)
+    assert any("track_2_train.json" in note for note in table.notes)
+    assert report.closest_definitions(table).empty
+
+
+# ---- Figure 2 ------------------------------------------------------------------------------------------------
+
+
+def lab_totals(lab: Path) -> dict[str, np.ndarray]:
+    return {"train": np.array([r["total_score"] for r in records(lab / "track_1_train.json")], float),
+            "test": np.array([r["total_score"] for r in records(lab / GROUND_TRUTH_FILE)], float)}
+
+
+def test_figure2a_summary_curves_and_tests_equal_numpy_and_scipy(lab: Path, lab_dataset):
+    totals = lab_totals(lab)
+    result = report.figure2a(lab_dataset, grid_points=50)
+    summary = result.summary.set_index("split")
+    assert list(summary.index) == ["train", "test"]
+    for split, values in totals.items():
+        row = summary.loc[split]
+        assert row["n"] == len(values)
+        assert row["mean"] == pytest.approx(np.mean(values))
+        assert row["std"] == pytest.approx(np.std(values, ddof=1))
+        assert row["median"] == pytest.approx(np.median(values))
+        assert (row["min"], row["max"]) == (values.min(), values.max())
+        curve = result.curves[result.curves["split"] == split]
+        grid = np.linspace(1, 100, 50)
+        assert curve["score"].to_numpy() == pytest.approx(grid)
+        assert curve["density"].to_numpy() == pytest.approx(stats.gaussian_kde(values)(grid))
+    u = stats.mannwhitneyu(totals["train"], totals["test"], alternative="two-sided")
+    ks = stats.ks_2samp(totals["train"], totals["test"])
+    assert (result.test.n_first, result.test.n_second) == (12, 6)
+    assert result.test.mann_whitney_u == pytest.approx(u.statistic)
+    assert result.test.mann_whitney_p == pytest.approx(u.pvalue)
+    assert result.test.ks_statistic == pytest.approx(ks.statistic)
+    assert result.test.ks_p == pytest.approx(ks.pvalue)
+
+
+def test_figure2a_with_hidden_test_labels_shows_train_only_and_says_why(real_sample: Path):
+    result = report.figure2a(open_dataset(real_sample))
+    train = [r["total_score"] for r in records(real_sample / "track_1_train.json")]
+    assert result.summary["split"].tolist() == ["train"]
+    assert result.summary.loc[0, "mean"] == pytest.approx(statistics.fmean(train))
+    assert result.test is None
+    assert any("hidden" in note and note.startswith("test") for note in result.notes)
+
+
+def test_figure2b_means_follow_the_vocabulary_and_equal_the_records(lab: Path, lab_dataset):
+    result = report.figure2b(lab_dataset)
+    assert result.means["attribute"].tolist() == list(ATTRIBUTE_NAMES)
+    assert result.splits == ["train", "test"]
+    for split, file in (("train", "track_1_train.json"), ("test", GROUND_TRUTH_FILE)):
+        rs = records(lab / file)
+        expected = [statistics.fmean(r["criteria"][name]["score"] for r in rs) for name in ATTRIBUTE_NAMES]
+        assert result.means[f"mean_{split}"].tolist() == pytest.approx(expected)
+        assert (result.means[f"n_{split}"] == len(rs)).all()
+
+
+def test_level_distribution_counts_the_benchmark_levels(lab: Path, lab_dataset):
+    table = report.level_distribution(lab_dataset).set_index(["split", "attribute", "level"])
+    rs = records(lab / "track_1_train.json")
+    for name in ATTRIBUTE_NAMES:
+        counts = Counter(level_from_score(r["criteria"][name]["score"]) for r in rs)
+        for level in LEVELS:
+            assert table.loc[("train", name, level), "images"] == counts[level]
+            assert table.loc[("train", name, level), "share"] == pytest.approx(counts[level] / len(rs))
+
+
+def test_attribute_correlation_is_spearman_over_labelled_images(lab: Path, lab_dataset):
+    matrix = report.attribute_correlation(lab_dataset)
+    rs = records(lab / "track_1_train.json") + records(lab / GROUND_TRUTH_FILE)
+    first, second = ATTRIBUTE_NAMES[0], ATTRIBUTE_NAMES[3]
+    expected = stats.spearmanr([r["criteria"][first]["score"] for r in rs],
+                               [r["criteria"][second]["score"] for r in rs]).statistic
+    assert matrix.shape == (13, 13)
+    assert matrix.loc[first, second] == pytest.approx(expected)
+    assert np.allclose(np.diag(matrix), 1.0)
+
+
+# ---- Table 3 -------------------------------------------------------------------------------------------------
+
+
+def test_reported_rows_are_the_papers_numbers_labelled_reported(lab_dataset):
+    table = report.reproduce_table3(lab_dataset, n_bootstrap=0).frame
+    reported = table[table["source"] == "reported"].set_index("method")
+    assert reported.loc["Qwen3-VL-4B (zero-shot)", ["srcc", "plcc", "level_acc", "qa_acc"]].tolist() == [
+        0.6726, 0.6420, 0.4290, 0.7825]
+    assert reported.loc["Qwen3-VL-4B (fine-tuned)", ["srcc", "plcc", "level_acc", "qa_acc"]].tolist() == [
+        0.7778, 0.7477, 0.4592, 0.8765]
+    assert reported["overall"].isna().all() and reported["srcc_low"].isna().all()  # nothing made up
+    assert list(table.columns) == list(report.TABLE3_COLUMNS)
+
+
+def test_chance_and_constant_mean_rows_are_computed_on_the_test_labels(lab: Path, lab_dataset):
+    result = report.reproduce_table3(lab_dataset, n_bootstrap=100, seed=4)
+    assert result.target.split == "test"
+    computed = result.frame[result.frame["source"] == "computed"].set_index("method")
+    assert set(computed.index) == {"Chance (uniform)", "Constant mean"}
+    assert (computed["n_images"] == 6).all() and computed["qa_available"].all()
+
+    truth_records = records(lab / GROUND_TRUTH_FILE)
+    train_records = records(lab / "track_1_train.json")
+    true_levels = [[level_from_score(r["criteria"][n]["score"]) for n in ATTRIBUTE_NAMES] for r in truth_records]
+
+    # constant mean: the most frequent training level per attribute (ties: the lower level), answer "A"
+    # (the lab's training split has no questions); its constant score leaves SRCC/PLCC/Overall undefined
+    majority = []
+    for name in ATTRIBUTE_NAMES:
+        counts = Counter(level_from_score(r["criteria"][name]["score"]) for r in train_records)
+        majority.append(max(LEVELS, key=lambda level: (counts[level], -LEVELS.index(level))))
+    right = sum(level == majority[j] for row in true_levels for j, level in enumerate(row))
+    constant = computed.loc["Constant mean"]
+    assert constant["level_acc"] == pytest.approx(right / (13 * len(truth_records)))
+    assert constant["qa_acc"] == pytest.approx(statistics.fmean(r["answer"] == "A" for r in truth_records))
+    assert math.isnan(constant["srcc"]) and math.isnan(constant["plcc"]) and math.isnan(constant["overall"])
+
+    # chance: whatever the generator drew, the row scores exactly those draws
+    drawn = report.chance_predictions([r["image_path"] for r in truth_records], seed=4)
+    assert drawn.image_paths == [r["image_path"] for r in truth_records]
+    right = sum(LEVELS[code] == level for codes, row in zip(drawn.levels, true_levels) for code, level in zip(codes, row))
+    chance = computed.loc["Chance (uniform)"]
+    assert chance["level_acc"] == pytest.approx(right / (13 * len(truth_records)))
+    assert chance["qa_acc"] == pytest.approx(statistics.fmean(
+        a == r["answer"] for a, r in zip(drawn.answers, truth_records)))
+    assert chance["srcc"] == pytest.approx(stats.spearmanr(drawn.total_score,
+                                                           [r["total_score"] for r in truth_records]).statistic)
+    assert chance["level_acc_low"] <= chance["level_acc"] <= chance["level_acc_high"]
+
+
+def test_chance_predictions_are_seeded_and_uniform_over_the_vocabulary():
+    images = [f"img_{i}.jpg" for i in range(600)]
+    first, again, other = (report.chance_predictions(images, seed=s) for s in (1, 1, 2))
+    assert np.array_equal(first.levels, again.levels) and first.answers == again.answers
+    assert not np.array_equal(first.levels, other.levels)
+    assert set(np.unique(first.levels)) == {0, 1, 2} and set(first.answers) == set(ANSWER_LETTERS)
+    assert first.total_score.min() >= 1 and first.total_score.max() <= 100
+    assert abs(np.mean(first.levels == 1) - 1 / 3) < 0.05  # uniform, not skewed
+
+
+def test_a_prediction_file_becomes_a_computed_row_named_from_its_run(lab: Path, lab_dataset, tmp_path: Path):
+    truth = load_ground_truth(lab / GROUND_TRUTH_FILE)
+    out = tmp_path / "perfect.jsonl"
+    with PredictionWriter(out) as writer:
+        for r in records(lab / GROUND_TRUTH_FILE):
+            levels = {n: level_from_score(r["criteria"][n]["score"]) for n in ATTRIBUTE_NAMES}
+            writer.write(ok_record(r["image_path"], {"total_score": r["total_score"], "criteria": levels,
+                                                     "answer": r["answer"]}, run={"model": "org/oracle", "protocol": "copy"}))
+    result = report.reproduce_table3(lab_dataset, [out], n_bootstrap=50)
+    row = result.frame.set_index("method").loc["oracle (copy)"]
+    assert row["source"] == "computed" and row["n_images"] == len(truth)
+    assert (row["srcc"], row["plcc"], row["level_acc"], row["qa_acc"], row["overall"]) == pytest.approx((1, 1, 1, 1, 1))
+    assert result.submissions == []  # the test labels are known: nothing to submit
+
+
+def hidden_copy(lab: Path, target: Path) -> Path:
+    """The lab as published: its test labels hidden, no ground-truth file (images not needed here)."""
+    target.mkdir()
+    for name in ("track_1_train.json", "track_1_test.json", "track_2_train.json"):
+        shutil.copy(lab / name, target / name)
+    return target
+
+
+def test_hidden_test_labels_score_on_a_validation_split_and_write_submissions(lab: Path, tmp_path: Path):
+    root = hidden_copy(lab, tmp_path / "hidden")
+    dataset = open_dataset(root)
+    test_images = [r["image_path"] for r in records(root / "track_1_test.json")]
+    predictions = tmp_path / "test-preds.jsonl"
+    with PredictionWriter(predictions) as writer:
+        for name in test_images:
+            writer.write(ok_record(name, {"total_score": 50, "criteria": {}, "answer": "B"}, run={"model": "m"}))
+
+    result = report.reproduce_table3(dataset, [predictions], n_bootstrap=50, seed=1, validation_fraction=0.25,
+                                     submissions_dir=tmp_path / "submissions")
+    assert result.target.split == "validation" and result.target.test_labels_hidden
+    assert any("hidden" in note for note in result.notes)
+    assert any("QA Acc is not available" in note for note in result.notes)
+    assert len(result.target.truth) == 3 and not result.target.truth.qa_available  # 25% of 12
+    assert set(result.target.fit_images).isdisjoint(result.target.truth.image_paths)
+    assert len(result.target.fit_images) == 9
+
+    computed = result.frame[result.frame["source"] == "computed"].set_index("method")
+    scored = computed.loc[["Chance (uniform)", "Constant mean"]]
+    assert scored["qa_acc"].isna().all() and not scored["qa_available"].any()
+    assert (scored["n_images"] == 3).all()
+    # the file predicts the test split only: not scored on validation, but written as a submission
+    assert "not scored" in computed.loc["m", "note"] and pd.isna(computed.loc["m", "level_acc"])
+    (submission,) = result.submissions
+    written = json.loads(submission.read_text())
+    assert [r["image_path"] for r in written] == test_images
+    assert {r["answer"] for r in written} == {"B"}
+
+
+def test_validation_split_is_seeded_and_disjoint(lab: Path, lab_dataset):
+    truth, rest = report.validation_split(lab_dataset, fraction=0.25, seed=7)
+    again, _ = report.validation_split(lab_dataset, fraction=0.25, seed=7)
+    other, _ = report.validation_split(lab_dataset, fraction=0.25, seed=8)
+    assert truth.image_paths == again.image_paths and truth.image_paths != other.image_paths
+    train = {r["image_path"]: r for r in records(lab / "track_1_train.json")}
+    assert sorted([*truth.image_paths, *rest]) == sorted(train)
+    first = train[truth.image_paths[0]]
+    assert truth.total_score[0] == first["total_score"]
+    assert [LEVELS[c] for c in truth.levels[0]] == [level_from_score(first["criteria"][n]["score"]) for n in ATTRIBUTE_NAMES]
+
+
+def test_real_sample_table3_notes_hidden_labels(real_sample: Path):
+    result = report.reproduce_table3(open_dataset(real_sample), n_bootstrap=20)
+    assert result.target.split == "validation" and len(result.target.truth) == 1
+    assert any("hidden" in note for note in result.notes)
+
+
+# ---- files and the command -----------------------------------------------------------------------------------
+
+
+def test_report_command_writes_every_artifact_as_csv_and_json(lab: Path, tmp_path: Path):
+    out = tmp_path / "report"
+    outcome = CliRunner().invoke(app, ["report", str(lab), "--out", str(out), "--bootstrap", "30"])
+    assert outcome.exit_code == 0, outcome.output
+    for name in ("figure2a", "figure2b", "table2", "table3"):
+        assert (out / f"{name}.csv").is_file() and (out / f"{name}.json").is_file(), name
+        json.loads((out / f"{name}.json").read_text())  # strict JSON (no NaN)
+    table2 = pd.read_csv(out / "table2.csv")
+    assert list(table2.columns) == ["definition", "split", "samples", "mean", "std", "median", "min", "max",
+                                    "avg_attr_length"]
+    assert set(table2["split"]) == {"train", "test", "overall"}
+    table3 = pd.read_csv(out / "table3.csv")
+    assert table3["source"].tolist().count("reported") == 2 and "Chance (uniform)" in set(table3["method"])
+    figure2a = pd.read_csv(out / "figure2a.csv")
+    assert set(figure2a["split"]) == {"train", "test"}  # the lab's test labels are read for the figure
+    assert len(pd.read_csv(out / "figure2b.csv")) == 13
+    assert json.loads((out / "figure2a.json").read_text())["test"]["n_second"] == 6
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["/nonexistent/portraitcraft"], "/nonexistent/portraitcraft"),
+    (["LAB", "--predictions", "/nonexistent/preds.jsonl"], "preds.jsonl: file not found"),
+])
+def test_report_command_bad_input_is_one_clear_line(lab: Path, tmp_path: Path, arguments, message):
+    arguments = [str(lab) if a == "LAB" else a for a in arguments]
+    outcome = CliRunner().invoke(app, ["report", *arguments, "--out", str(tmp_path / "out")])
+    assert outcome.exit_code == 2
+    lines = outcome.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+    assert "Traceback" not in outcome.output
