@@ -359,14 +359,14 @@ def image_attributes(errors: ErrorAnalysis, image_path: str) -> pd.DataFrame:
     row = errors.truth.image_paths.index(image_path)
     names = np.array([*LEVELS, "invalid"], dtype=object)  # code -1 indexes "invalid"
     predicted = errors.predicted_levels[row]
-    reasons = errors.labels.reasons.loc[image_path] if image_path in errors.labels.reasons.index else {}
+    reasons = errors.labels.reasons.loc[image_path] if image_path in errors.labels.reasons.index else pd.Series(dtype=object)
     return pd.DataFrame({
         "attribute": list(ATTRIBUTE_NAMES),
         "score": errors.labels.attribute_scores[row],
         "level": names[errors.truth.levels[row]],
         "predicted": names[predicted],
         "right": predicted == errors.truth.levels[row],
-        "reason": [reasons.get(name) if hasattr(reasons, "get") else None for name in ATTRIBUTE_NAMES],
+        "reason": [reasons.get(name) for name in ATTRIBUTE_NAMES],
     })
 
 
