@@ -27,9 +27,10 @@ data = "data/lab"  # a PortraitCraft root folder, "lab", or a Hugging Face datas
 grid_points = 200  # points of the density curves on the 1-100 score scale
 
 # %%
+import textwrap
+
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 from IPython.display import Markdown, display
@@ -183,8 +184,8 @@ for split in attributes.splits:
     values = attributes.means[f"mean_{split}"].to_numpy()
     ax.plot(np.append(angles, angles[0]), np.append(values, values[0]), color=SPLIT_COLOURS.get(split), lw=2, label=split)
     ax.fill(np.append(angles, angles[0]), np.append(values, values[0]), color=SPLIT_COLOURS.get(split), alpha=0.15)
-ax.set_xticks(angles, [name.replace(" and ", " & ").replace("Application of ", "") for name in ATTRIBUTE_NAMES],
-              fontsize=8)
+short_names = [name.replace(" and ", " & ").replace("Application of ", "") for name in ATTRIBUTE_NAMES]
+ax.set_xticks(angles, [textwrap.fill(name, 18) for name in short_names], fontsize=8)
 ax.set_ylim(max(0.0, np.floor(low) - 1), 10)
 ax.set_theta_offset(np.pi / 2)  # first attribute at the top, clockwise, as in the interactive radar
 ax.set_theta_direction(-1)

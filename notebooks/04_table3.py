@@ -102,6 +102,7 @@ def with_interval(row: pd.Series, metric: str) -> str:
 shown = pd.DataFrame({
     "Method": table["method"], "Source": table["source"], "Images": ["-" if pd.isna(n) else str(n) for n in table["n_images"]],
     **{METRIC_LABELS[m]: [with_interval(row, m) for _, row in table.iterrows()] for m in TABLE3_METRICS},
+    "Note": table["note"],
 })
 display(shown.style.hide(axis="index").set_properties(**{"text-align": "left"}))
 

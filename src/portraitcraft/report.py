@@ -654,6 +654,7 @@ def write_report(
     """
     if not isinstance(dataset, Dataset):
         dataset = open_dataset(dataset, reveal_ground_truth=True)
+    prediction_sets = [read_predictions(p) for p in predictions]  # a bad file stops here, before any work
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -692,7 +693,7 @@ def write_report(
                     "default_definition": DEFAULT_DEFINITION, "reported": _records(REPORTED_TABLE2),
                     "closest": _records(closest), "notes": lengths.notes})
 
-    methods = reproduce_table3(dataset, predictions, n_bootstrap=n_bootstrap, seed=seed,
+    methods = reproduce_table3(dataset, prediction_sets, n_bootstrap=n_bootstrap, seed=seed,
                                validation_fraction=validation_fraction, submissions_dir=out / "submissions")
     csv(methods.frame, "table3")
     twin("table3", {"rows": _records(methods.frame), "evaluated_on": methods.target.description,
