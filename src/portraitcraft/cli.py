@@ -209,12 +209,16 @@ def predict(
     data: str = typer.Option(..., "--data", help="A PortraitCraft root folder, 'lab', or a Hugging Face dataset id."),
     out: Path = typer.Option(..., "--out", help="JSON Lines predictions (portraitcraft.prediction/1); an existing file of the same configuration is resumed."),
     split: str = typer.Option("test", "--split", help="Track 1 split to predict."),
-    backend: str = typer.Option("transformers", "--backend", help="Model backend: transformers (Qwen3-VL)."),
-    model: str = typer.Option("Qwen/Qwen3-VL-4B-Instruct", "--model", help="Hugging Face model id or local model folder."),
+    backend: str = typer.Option("transformers", "--backend", help="Model backend: transformers (Qwen3-VL in this process) or openai (a chat-completions server: vLLM, SGLang, LMDeploy, a hosted API)."),
+    model: str = typer.Option("Qwen/Qwen3-VL-4B-Instruct", "--model", help="Hugging Face model id or local model folder; with --backend openai, the served model's name."),
+    base_url: str = typer.Option("http://127.0.0.1:8000/v1", "--base-url", help="openai: the server's base URL (ending in /v1)."),
+    api_key: str | None = typer.Option(None, "--api-key", help="openai: the API key (default: $PORTRAITCRAFT_API_KEY, else $OPENAI_API_KEY); never recorded."),
+    concurrency: int = typer.Option(8, "--concurrency", min=1, help="openai: requests in flight at once."),
+    timeout: float = typer.Option(300.0, "--timeout", min=0.001, help="openai: seconds without an answer before a request is retried (connection errors, timeouts, 429 and 5xx are retried with backoff)."),
     revision: str | None = typer.Option(None, "--revision", help="Hub branch, tag or commit (model ids only)."),
     protocol: str = typer.Option("generate", "--protocol", help="generate: the reference JSON prompt, parsed; score: token probabilities of the candidates, no free text."),
     limit: int | None = typer.Option(None, "--limit", min=0, help="Only the first N images of the split."),
-    batch_size: int = typer.Option(1, "--batch-size", min=1, help="Images per forward pass (left padded)."),
+    batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Images per forward pass, left padded (default 1); openai: images per round of concurrent requests (default: --concurrency)."),
     device: str = typer.Option("auto", "--device", help="auto (cuda when available), cpu, cuda, cuda:1, ..."),
     dtype: str = typer.Option("auto", "--dtype", help="auto (bfloat16 on cuda, float32 on cpu), bfloat16, float16, float32."),
     max_pixels: int = typer.Option(2048 * 2048, "--max-pixels", min=1, help="The processor's pixel budget per image (recorded)."),
@@ -231,24 +235,60 @@ def predict(
     """
     from portraitcraft.data import DataError, open_dataset
     from portraitcraft.runners import RunError, run_predictions
+    from portraitcraft.runners.openai_compat import OpenAIBackend, OpenAISettings, ServerCheckError
     from portraitcraft.runners.qwen import ModelLoadError, QwenBackend, QwenSettings
 
-    if backend != "transformers":
-        fail(f"--backend {backend!r}: expected transformers")
+    if backend not in ("transformers", "openai"):
+        fail(f"--backend {backend!r}: expected transformers or openai")
     try:
-        settings = QwenSettings(model=model, revision=revision, protocol=protocol, device=device, dtype=dtype,
-                                attn_implementation=attn_implementation, max_pixels=max_pixels, min_pixels=min_pixels,
-                                sampling=sampling, max_new_tokens=max_new_tokens, seed=seed)
         dataset = open_dataset(data)
-        runner = QwenBackend(settings)
+        if backend == "openai":
+            runner = OpenAIBackend(OpenAISettings(
+                base_url=base_url, model=model, api_key=api_key, protocol=protocol, concurrency=concurrency,
+                timeout_s=timeout, sampling=sampling, max_new_tokens=max_new_tokens, seed=seed))
+        else:
+            runner = QwenBackend(QwenSettings(
+                model=model, revision=revision, protocol=protocol, device=device, dtype=dtype,
+                attn_implementation=attn_implementation, max_pixels=max_pixels, min_pixels=min_pixels,
+                sampling=sampling, max_new_tokens=max_new_tokens, seed=seed))
+        batch_size = batch_size or (concurrency if backend == "openai" else 1)
         summary = run_predictions(runner, dataset, split=split, out=out, limit=limit, batch_size=batch_size,
                                   progress=progress)
-    except (ValueError, DataError, ModelLoadError, RunError) as exc:
+    except (ValueError, DataError, ModelLoadError, ServerCheckError, RunError) as exc:
         fail(str(exc))
     for line in summary.lines():
         typer.echo(line)
     if summary.failures:
         raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    model: str = typer.Option(..., "--model", help="A local transformers Qwen3-VL folder (or a cached hub id)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface; the server has no authentication)."),
+    port: int = typer.Option(8000, "--port", min=0, max=65535, help="Port (0: any free port)."),
+    name: str | None = typer.Option(None, "--served-model-name", help="The model name clients send (default: --model as given)."),
+    device: str = typer.Option("auto", "--device", help="auto (cuda when available), cpu, cuda, cuda:1, ..."),
+    dtype: str = typer.Option("auto", "--dtype", help="auto (bfloat16 on cuda, float32 on cpu), bfloat16, float16, float32."),
+    max_pixels: int = typer.Option(2048 * 2048, "--max-pixels", min=1, help="The processor's pixel budget per image."),
+) -> None:
+    """Serve a local Qwen3-VL with the OpenAI chat-completions protocol (a small, one-request-at-a-time server for
+    demos and tests; use vLLM or SGLang for real runs). Then: `portraitcraft predict --backend openai --base-url
+    http://HOST:PORT/v1 --model NAME ...`. Exit codes: 0 stopped with Ctrl-C; 2 the model cannot be loaded."""
+    from portraitcraft.runners.qwen import ModelLoadError
+    from portraitcraft.runners.server import serve as start_server
+
+    try:
+        server, thread = start_server(model, host, port, name=name, quiet=False, device=device, dtype=dtype,
+                                      max_pixels=max_pixels)
+    except (ValueError, ModelLoadError, OSError) as exc:
+        fail(str(exc))
+    typer.echo(f"serving {server.chat.name} at {server.url} (Ctrl-C stops)")
+    try:
+        thread.join()
+    except KeyboardInterrupt:
+        server.shutdown()
+        server.server_close()
 
 
 baseline_app = typer.Typer(help="The CPU composition-feature baseline (OpenCV features + scikit-learn; no GPU, no download).",

@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from portraitcraft.attributes import ANSWER_LETTERS, ATTRIBUTE_NAMES, ATTRIBUTES, HIDDEN_LEVEL, LEVELS
 
@@ -176,6 +177,48 @@ def quality_to_score(probabilities: Mapping[str, float]) -> float:
         raise ValueError("quality probabilities sum to zero")
     expected = sum(QUALITY_WEIGHTS[w] * probabilities[w] for w in QUALITY_WORDS) / total
     return 1.0 + (expected - 1.0) * 99.0 / 4.0
+
+
+# The failure reason of a slot whose candidates hold no probability (none in a server's top-logprobs list).
+NO_CANDIDATE_PROBABILITY = "no_candidate_probability"
+
+
+def read_score_slots(candidate_probabilities: Mapping[str, Sequence[float]],
+                     has_question: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One image's score-protocol reading, as written in its record: ``(parsed, probabilities)``.
+
+    ``candidate_probabilities`` maps each slot's field to its candidates' probabilities under the whole next-token
+    distribution, in the slot's candidate order (every backend that reads token probabilities calls this). Each
+    distribution is renormalised over its candidates and the share they held is kept as ``mass``; a level or the
+    answer is the most probable candidate, the total score the expected quality (`quality_to_score`). The answer
+    slot is read only for an image with a question. A slot whose candidates hold no probability at all (none of
+    them in a server's top-logprobs list) reads null, with reason `NO_CANDIDATE_PROBABILITY` in ``failures``.
+    """
+    distributions: dict[str, dict[str, float] | None] = {}
+    mass: dict[str, float] = {}
+    failures: dict[str, str] = {}
+    for slot in score_slots(has_question):
+        weights = [float(x) for x in candidate_probabilities[slot.field]]
+        total = sum(weights)
+        mass[slot.field] = total
+        if total > 0:
+            distributions[slot.field] = {w: x / total for w, x in zip(slot.candidates, weights)}
+        else:
+            distributions[slot.field] = None
+            failures[slot.field] = NO_CANDIDATE_PROBABILITY
+    if not has_question:
+        failures["answer"] = "no_question"
+
+    def most_probable(distribution: dict[str, float] | None) -> str | None:
+        return max(distribution, key=distribution.get) if distribution else None
+
+    criteria = {name: distributions[name] for name in ATTRIBUTE_NAMES}
+    answer, quality = distributions.get("answer"), distributions["total_score"]
+    parsed = {"total_score": quality_to_score(quality) if quality else None,
+              "criteria": {name: most_probable(d) for name, d in criteria.items()},
+              "answer": most_probable(answer), "failures": failures, "notes": ["token_probabilities"]}
+    probabilities = {"criteria": criteria, "answer": answer, "total_score": quality, "mass": mass}
+    return parsed, probabilities
 
 
 # --- naming a protocol's prompts ----------------------------------------------------------------------------------

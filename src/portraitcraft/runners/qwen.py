@@ -53,9 +53,8 @@ from portraitcraft.prompts import (
     ScoreSlot,
     generate_prompt,
     prompt_hash,
-    quality_to_score,
+    read_score_slots,
     score_prompt,
-    score_slots,
 )
 from portraitcraft.runners.base import Item, Outcome
 
@@ -393,24 +392,8 @@ class QwenBackend:
         per_image, prompt_tokens = self.slot_probabilities(items, images)
         outcomes = []
         for item, probs, n_prompt in zip(items, per_image, prompt_tokens):
-            wanted = {s.field for s in score_slots(bool(item.question))}
-            distributions: dict[str, dict[str, float]] = {}
-            mass: dict[str, float] = {}
-            for t in self.slots:
-                if t.slot.field not in wanted:
-                    continue
-                p = probs[t.slot.field]
-                total = float(p.sum())
-                mass[t.slot.field] = total
-                distributions[t.slot.field] = {w: float(x) / total for w, x in zip(t.slot.candidates, p.tolist())}
-            criteria = {name: max(d, key=d.get) for name, d in distributions.items()
-                        if name not in ("answer", "total_score")}
-            answer = distributions.get("answer")
-            parsed = {"total_score": quality_to_score(distributions["total_score"]), "criteria": criteria,
-                      "answer": max(answer, key=answer.get) if answer else None,
-                      "failures": {} if answer else {"answer": "no_question"}, "notes": ["token_probabilities"]}
-            probabilities = {"criteria": {k: v for k, v in distributions.items() if k not in ("answer", "total_score")},
-                             "answer": answer, "total_score": distributions["total_score"], "mass": mass}
+            parsed, probabilities = read_score_slots({name: p.tolist() for name, p in probs.items()},
+                                                     bool(item.question))
             outcomes.append(Outcome(parsed=parsed, probabilities=probabilities,
                                     tokens={"prompt": int(n_prompt), "generated": 0}))
         return outcomes
