@@ -19,7 +19,7 @@ LAB_TEST ?= 100
 LAB_SEED ?= 0
 PYTEST_ARGS ?=
 
-.PHONY: book test install lab baseline clean help
+.PHONY: book test install lab baseline browser check-book clean help
 
 help:
 	@echo "make book   build the analysis book on the composition lab (or DATA=..., PREDICTIONS=...)"
@@ -57,7 +57,17 @@ baseline: $(BASELINE_RUN)
 book: install $(if $(filter $(LAB),$(DATA)),lab $(BASELINE_RUN))
 	$(BIN)/portraitcraft book --data $(DATA) $(foreach p,$(if $(filter $(LAB),$(DATA)),$(BASELINE_RUN)) $(PREDICTIONS),--predictions $(p))
 
-test: install lab
+# Headless Chromium for the page checks (Debian's package) where it is absent; a machine without it skips them.
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	  (apt-get install -y --no-install-recommends chromium || sudo -n apt-get install -y --no-install-recommends chromium) || \
+	  echo "no Chromium: the browser checks will be skipped"
+
+# Every page of the built book in headless Chromium: console errors, offline loading, plotly drawn; screenshots.
+check-book: install browser
+	$(BIN)/python -m portraitcraft.book.browser book/_build/html --screenshots book/_build/screenshots
+
+test: install lab browser
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 	# the notebooks' own cells and the invariants asserted in them, on the lab (nbval reads the jupytext sources)
 	$(BIN)/python -m pytest --nbval-lax notebooks -p no:cacheprovider
