@@ -344,6 +344,54 @@ def baseline_predict(
     typer.echo(f"wrote {path}")
 
 
+track2_app = typer.Typer(help="Track 2 composition alignment: an open, interpretable scorer of generated portraits "
+                              "against their descriptions (not the benchmark's official scorer).",
+                         no_args_is_help=True)
+app.add_typer(track2_app, name="track2")
+
+
+@track2_app.command("evaluate")
+def track2_evaluate(
+    descriptions: Path = typer.Option(..., "--descriptions", "-d", help="Track 2 records (track_2_*.json): image_path, content_description, composition_analysis."),
+    images: Path = typer.Option(..., "--images", "-i", help="Folder of the images, matched by image_path (directly inside, in images_NN folders, or anywhere below)."),
+    extractor: str = typer.Option("cpu", "--extractor", help="cpu: OpenCV measurements and readable rules; vlm: a Qwen3-VL asked one multiple-choice question per property (needs --model)."),
+    model: str | None = typer.Option(None, "--model", help="vlm: a local Qwen3-VL folder or a Hugging Face model id."),
+    json_out: Path | None = typer.Option(None, "--json", help="Also write the whole report (every image, property, target, reading, agreement) as JSON here."),
+    max_side: int = typer.Option(1024, "--max-side", min=64, help="Images are decoded with at most this longer side."),
+    rules_only: bool = typer.Option(False, "--rules-only", help="Read descriptions with the rules only (skip the sentence-embedding fallback)."),
+) -> None:
+    """Score images against their Track 2 descriptions: per-property agreement, a weighted overall score per image,
+    and coverage. Missing or unreadable images are listed, not fatal.
+
+    Not the official Track 2 scorer. Exit codes: 0 scored; 2 the descriptions cannot be read, the images folder does not exist, or the model cannot be loaded.
+    """
+    from portraitcraft.data import DataError
+    from portraitcraft.track2.score import evaluate_folder
+
+    if extractor not in ("cpu", "vlm"):
+        fail(f"--extractor {extractor!r}: expected cpu or vlm")
+    if not images.is_dir():
+        fail(f"{images}: not a folder")
+    try:
+        report = evaluate_folder(descriptions, images, extractor=extractor, model=model, max_side=max_side,
+                                 embedder=None if rules_only else "auto")
+    except DataError as exc:
+        fail(str(exc))
+    except (ValueError, ImportError) as exc:
+        fail(str(exc))
+    except Exception as exc:  # a model that cannot be loaded (ModelLoadError lives behind the lazy torch import)
+        if type(exc).__name__ == "ModelLoadError":
+            fail(str(exc))
+        raise
+    typer.echo(report.to_text())
+    if json_out is not None:
+        try:
+            report.write_json(json_out)
+        except OSError as exc:
+            fail(f"{json_out}: cannot write ({exc.strerror})")
+        typer.echo(f"\nwrote {json_out}")
+
+
 def main() -> None:
     app()
 

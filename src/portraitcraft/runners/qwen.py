@@ -278,10 +278,12 @@ class QwenBackend:
             text = self.processor.apply_chat_template(messages, tokenize=False, continue_final_message=True)
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
-    def _resolve_slots(self) -> list[SlotTokens]:
+    def _resolve_slots(self, slots: Sequence[ScoreSlot] | None = None) -> list[SlotTokens]:
+        """Token ids of each slot's head and candidates; ``slots`` defaults to the Track 1 `SCORE_SLOTS` (the Track 2
+        extractor passes its own questions' slots)."""
         opened = self._render(None)
         resolved = []
-        for slot in SCORE_SLOTS:
+        for slot in SCORE_SLOTS if slots is None else slots:
             head = self._render(slot.head)
             if head[:len(opened)] != opened:
                 raise ModelLoadError(f"{self.settings.model}: the chat template does not continue the opened assistant "
