@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -90,6 +91,17 @@ def book(
         fail(str(exc), code=1)
 
 
+def show_report(report: Any, json_out: Path | None) -> None:
+    """Print a report's table and, when asked, write it as JSON (one line naming the file if it cannot be)."""
+    typer.echo(report.to_text())
+    if json_out is not None:
+        try:
+            report.write_json(json_out)
+        except OSError as exc:
+            fail(f"{json_out}: cannot write ({exc.strerror})")
+        typer.echo(f"\nwrote {json_out}")
+
+
 @app.command()
 def evaluate(
     predictions: Path = typer.Option(..., "--predictions", "-p", help="Predictions: submission format, reference raw output, or the project's JSON Lines (detected)."),
@@ -112,13 +124,7 @@ def evaluate(
                                 skip_invalid_scores=skip_invalid_scores, compare=compare)
     except DataError as exc:
         fail(str(exc))
-    typer.echo(report.to_text())
-    if json_out is not None:
-        try:
-            report.write_json(json_out)
-        except OSError as exc:
-            fail(f"{json_out}: cannot write ({exc.strerror})")
-        typer.echo(f"\nwrote {json_out}")
+    show_report(report, json_out)
 
 
 @app.command()
@@ -383,13 +389,7 @@ def track2_evaluate(
         if type(exc).__name__ == "ModelLoadError":
             fail(str(exc))
         raise
-    typer.echo(report.to_text())
-    if json_out is not None:
-        try:
-            report.write_json(json_out)
-        except OSError as exc:
-            fail(f"{json_out}: cannot write ({exc.strerror})")
-        typer.echo(f"\nwrote {json_out}")
+    show_report(report, json_out)
 
 
 def main() -> None:
