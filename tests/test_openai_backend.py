@@ -52,25 +52,6 @@ CANNED = {"id": "chatcmpl-canned", "object": "chat.completion", "model": "tiny-q
 # --- fixtures: one tiny model, one tiny lab, one loaded model behind every server ---------------------------------
 
 @pytest.fixture(scope="module")
-def one_torch_thread():
-    """Torch on one thread while this module runs: on a small, busy machine two spinning threads make each op of
-    the tiny model some hundred times slower (measured: 14 ms against 0.06 ms for a 600x64 reduction)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory, one_torch_thread) -> Path:
-    from portraitcraft.runners.tiny import build_tiny_qwen3_vl
-
-    return build_tiny_qwen3_vl(tmp_path_factory.mktemp("models") / "tiny-qwen3-vl")
-
-
-@pytest.fixture(scope="module")
 def lab(tmp_path_factory) -> Path:
     from portraitcraft.lab import write_lab
 

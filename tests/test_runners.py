@@ -36,13 +36,6 @@ REPO = Path(__file__).resolve().parents[1]
 # --- fixtures: one tiny model, one tiny lab, backends loaded once ------------------------------------------------
 
 @pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory) -> Path:
-    from portraitcraft.runners.tiny import build_tiny_qwen3_vl
-
-    return build_tiny_qwen3_vl(tmp_path_factory.mktemp("models") / "tiny-qwen3-vl")
-
-
-@pytest.fixture(scope="session")
 def lab(tmp_path_factory) -> Path:
     from portraitcraft.lab import write_lab
 
