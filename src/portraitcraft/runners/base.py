@@ -42,6 +42,12 @@ if TYPE_CHECKING:
     from portraitcraft.data import Dataset
 
 
+class ModelLoadError(Exception):
+    """The model cannot be loaded (not found, offline, not a Qwen3-VL, a score candidate split into tokens...).
+
+    Defined here, free of torch, so that callers can catch it without importing a model backend."""
+
+
 class RunError(Exception):
     """A run that cannot start (output file of another configuration, locked, or damaged); the message says why."""
 

@@ -56,7 +56,7 @@ from portraitcraft.prompts import (
     read_score_slots,
     score_prompt,
 )
-from portraitcraft.runners.base import Item, Outcome
+from portraitcraft.runners.base import Item, ModelLoadError, Outcome
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -65,10 +65,6 @@ DEFAULT_MODEL = "Qwen/Qwen3-VL-4B-Instruct"
 DEFAULT_MAX_PIXELS = REFERENCE_MAX_SIDE * REFERENCE_MAX_SIDE
 SAMPLINGS = ("greedy", "reference")
 DTYPES = ("auto", "bfloat16", "float16", "float32")
-
-
-class ModelLoadError(Exception):
-    """The model cannot be loaded (not found, offline, not a Qwen3-VL, a score candidate split into tokens...)."""
 
 
 @dataclass(frozen=True)
