@@ -48,7 +48,7 @@ $(BASELINE_RUN): $(LAB)/track_1_train.json src/portraitcraft/features.py src/por
 	@for made in $(BASELINE_MODEL)/manifest.json $@.partial $@; do \
 	  if [ -f $$made ] && [ -n "$$(find $^ -newer $$made)" ]; then rm -rf $(BASELINE_MODEL) $@.partial $@; break; fi; \
 	done
-	$(BIN)/portraitcraft baseline predict $(LAB) --out $@.partial --model-dir $(BASELINE_MODEL)
+	$(BIN)/portraitcraft baseline predict $(LAB) --out $@.partial --model-dir $(BASELINE_MODEL) --jobs 2
 	mv $@.partial $@
 
 baseline: $(BASELINE_RUN)

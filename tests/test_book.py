@@ -193,3 +193,37 @@ def test_failing_notebook_is_named_with_its_cell_and_kept(tmp_path: Path):
     assert f"notebooks/01_tiny.py:{source_line}" in message
     kept = nbformat.read(tmp_path / page.executed, as_version=4)
     assert any(o.get("ename") == "ValueError" for cell in kept.cells for o in cell.get("outputs", []))
+
+
+@pytest.mark.slow
+def test_a_page_is_executed_again_only_when_its_inputs_change(tmp_path: Path):
+    page = _tiny_book(tmp_path, "")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "track_1_test.json").write_text("[]")
+    parameters = {"data": "data"}
+    assert build.execute_page(page, tmp_path, parameters, progress=False, force=False) is not None
+    first = build.recorded_inputs(tmp_path / page.executed)
+    assert first is not None
+    assert build.execute_page(page, tmp_path, parameters, progress=False, force=False) is None
+    assert build.page_inputs((tmp_path / page.source).read_text(), tmp_path, {"data": "other"}) != first
+    (data / "track_1_test.json").write_text("[ ]")  # the dataset changed: a new size
+    assert build.page_inputs((tmp_path / page.source).read_text(), tmp_path, parameters) != first
+    assert build.execute_page(page, tmp_path, parameters, progress=False, force=False) is not None
+    # A failing execution records no inputs, so the next build runs it again.
+    (tmp_path / page.source).write_text((tmp_path / page.source).read_text() + "\n# %%\nraise ValueError('x')\n")
+    with pytest.raises(build.NotebookFailed):
+        build.execute_page(page, tmp_path, parameters, progress=False, force=False)
+    assert build.recorded_inputs(tmp_path / page.executed) is None
+
+
+def test_html_inputs_see_the_book_files_but_not_the_build_output(tmp_path: Path):
+    (tmp_path / "_config.yml").write_text("title: x\n")
+    (tmp_path / "_toc.yml").write_text("root: book/intro\n")
+    (tmp_path / "book" / "_build" / "html").mkdir(parents=True)
+    (tmp_path / "book" / "intro.md").write_text("# Intro\n")
+    before = build.html_inputs(tmp_path, tmp_path / "book")
+    (tmp_path / "book" / "_build" / "html" / "index.html").write_text("<html></html>")
+    assert build.html_inputs(tmp_path, tmp_path / "book") == before
+    (tmp_path / "book" / "intro.md").write_text("# Introduction\n")
+    assert build.html_inputs(tmp_path, tmp_path / "book") != before

@@ -68,8 +68,11 @@ def book(
     only: list[str] = typer.Option([], help="Execute only this notebook (name without .py); others keep their last run. Repeatable."),
     html: bool = typer.Option(True, "--html/--no-html", help="Build the HTML after executing the notebooks."),
     predictions: list[str] = typer.Option([], "--predictions", help="A Track 1 prediction file, for the notebooks declaring a `predictions` parameter (a list). Repeatable."),
+    force: bool = typer.Option(False, "--force", help="Execute every page and rebuild the HTML even where their inputs did not change."),
 ) -> None:
     """Execute the book's notebooks (papermill) on DATA and build the HTML book (Jupyter Book, warnings are errors).
+
+    A page is executed again only when its source, its parameters, the portraitcraft code or a file given as a parameter changed; the HTML is rebuilt only when a page or the book's configuration changed (--force: everything).
 
     Exit codes: 0 built; 1 a notebook failed (named with its cell; the partial notebook is kept in book/executed/) or Sphinx reported warnings; 2 bad options.
     """
@@ -86,7 +89,7 @@ def book(
     if predictions:
         parameters["predictions"] = predictions
     try:
-        build_book(data, out=out, parameters=parameters, only=only or None, html=html)
+        build_book(data, out=out, parameters=parameters, only=only or None, html=html, force=force)
     except BookError as exc:  # includes a failing notebook, named with its cell
         fail(str(exc), code=1)
 
@@ -372,6 +375,7 @@ def track2_evaluate(
     Not the official Track 2 scorer. Exit codes: 0 scored; 2 the descriptions cannot be read, the images folder does not exist, or the model cannot be loaded.
     """
     from portraitcraft.data import DataError
+    from portraitcraft.runners.base import ModelLoadError
     from portraitcraft.track2.score import evaluate_folder
 
     if extractor not in ("cpu", "vlm"):
@@ -383,12 +387,8 @@ def track2_evaluate(
                                  embedder=None if rules_only else "auto")
     except DataError as exc:
         fail(str(exc))
-    except (ValueError, ImportError) as exc:
+    except (ValueError, ImportError, ModelLoadError) as exc:
         fail(str(exc))
-    except Exception as exc:  # a model that cannot be loaded (ModelLoadError lives behind the lazy torch import)
-        if type(exc).__name__ == "ModelLoadError":
-            fail(str(exc))
-        raise
     show_report(report, json_out)
 
 

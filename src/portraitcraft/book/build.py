@@ -6,13 +6,24 @@ directory the repository root, the dataset passed as the `data` parameter) and w
 `book/executed/<name>.ipynb`. Jupyter Book 1 then renders those executed notebooks (it never executes
 anything itself) with Sphinx warnings treated as errors, into `<out>/_build/html`.
 
+Rebuilding is cheap when little changed. A page is executed again only when its inputs changed: the
+jupytext source, the parameters passed to it, the code of the `portraitcraft` package, or a file given as a
+parameter (for a folder: the files at its top, such as a dataset's JSON files), each by name, size and
+modification time. The digest of those inputs is kept in the executed notebook's metadata
+(``portraitcraft.inputs``); a failed execution records none, so it runs again. The HTML is rebuilt only when
+a file it is made from (`_config.yml`, `_toc.yml`, the files under `book/`) changed since the last successful
+build. Files a notebook reads on its own, not through a parameter, are not seen: ``force=True``
+(``portraitcraft book --force``) executes every page and rebuilds the HTML.
+
 Run it as `portraitcraft book --data data/lab` or `python -m portraitcraft.book.build --data data/lab`.
 """
 
 from __future__ import annotations
 
 import ast
+import hashlib
 import importlib.resources
+import json
 import os
 import shutil
 import subprocess
@@ -33,6 +44,8 @@ VENDOR_DIR = Path("book") / "_vendor"
 DEFAULT_OUT = Path("book")  # Jupyter Book writes the HTML to <out>/_build/html
 KERNEL = "python3"
 CELL_TIMEOUT_S = 1800
+INPUTS_KEY = "inputs"  # in the executed notebook's metadata["portraitcraft"]: the digest of what it was run from
+HTML_STAMP = ".portraitcraft-inputs"  # in the HTML folder: the digest of what the last successful build read
 
 
 class BookError(RuntimeError):
@@ -196,12 +209,51 @@ def _line_in_source(source_text: str, cell_source: str) -> int | None:
     return source_text.count("\n", 0, offset) + 1 if offset >= 0 else None
 
 
+def _file_states(path: Path) -> list[tuple[str, int, int]]:
+    """Name, size and modification time of a file, or of each file at the top of a folder."""
+    files = sorted(f for f in path.iterdir() if f.is_file()) if path.is_dir() else [path]
+    return [(f.name, (st := f.stat()).st_size, st.st_mtime_ns) for f in files]
+
+
+def _package_digest() -> str:
+    """The code of the installed portraitcraft package: a change of any module re-executes every page."""
+    package = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for module in sorted(package.rglob("*.py")):
+        digest.update(module.relative_to(package).as_posix().encode())
+        digest.update(module.read_bytes())
+    return digest.hexdigest()
+
+
+def page_inputs(source_text: str, root: Path, passed: Mapping[str, Any]) -> str:
+    """Digest of what executing a page depends on that the build can see (the module docstring lists it)."""
+    paths = []
+    for value in passed.values():
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(item, str) and item:
+                path = Path(item) if Path(item).is_absolute() else root / item
+                if path.exists():
+                    paths.append((item, _file_states(path)))
+    content = {"source": source_text, "parameters": passed, "paths": paths, "package": _package_digest()}
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def recorded_inputs(executed: Path) -> str | None:
+    """The input digest an executed notebook was made from; None when absent, failed or unreadable."""
+    try:
+        metadata = json.loads(executed.read_text(encoding="utf-8")).get("metadata", {})
+    except (OSError, ValueError):
+        return None
+    return metadata.get("portraitcraft", {}).get(INPUTS_KEY)
+
+
 def execute_page(page: NotebookPage, root: Path, parameters: Mapping[str, Any], *,
-                 progress: bool = True) -> Path:
+                 progress: bool = True, force: bool = True) -> Path | None:
     """Execute one notebook page with papermill and write book/executed/<name>.ipynb.
 
     Only the parameters the notebook declares are passed. Raises NotebookFailed (after writing the
-    partially executed notebook) when a cell raises.
+    partially executed notebook) when a cell raises. With ``force=False`` a page whose executed notebook was
+    made from the same inputs (`page_inputs`) is left as it is and None is returned.
     """
     import jupytext
     import nbformat
@@ -216,8 +268,12 @@ def execute_page(page: NotebookPage, root: Path, parameters: Mapping[str, Any], 
     declared = declared_parameters(notebook)
     passed = {name: value for name, value in parameters.items() if name in declared}
     executed = root / page.executed
+    inputs = page_inputs(source_text, root, passed)
+    if not force and recorded_inputs(executed) == inputs:
+        return None
     executed.parent.mkdir(parents=True, exist_ok=True)
 
+    succeeded = False
     with tempfile.TemporaryDirectory(prefix="portraitcraft-book-") as scratch:
         converted = Path(scratch) / f"{page.name}.ipynb"
         nbformat.write(notebook, converted)
@@ -227,6 +283,7 @@ def execute_page(page: NotebookPage, root: Path, parameters: Mapping[str, Any], 
                     converted, executed, parameters=passed, kernel_name=KERNEL, cwd=root,
                     progress_bar=progress, execution_timeout=CELL_TIMEOUT_S,
                 )
+            succeeded = True
         except PapermillExecutionError as exc:
             failed = nbformat.read(executed, as_version=4)
             cell_source = exc.source or ""
@@ -239,20 +296,21 @@ def execute_page(page: NotebookPage, root: Path, parameters: Mapping[str, Any], 
                 executed=executed,
             ) from None
         finally:
-            _tidy_executed(executed, page)
+            _tidy_executed(executed, page, inputs if succeeded else None)
     return executed
 
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 
 
-def _tidy_executed(executed: Path, page: NotebookPage) -> None:
+def _tidy_executed(executed: Path, page: NotebookPage, inputs: str | None = None) -> None:
     """Make the executed notebook say what the book shows.
 
     Papermill records the scratch copy as the input: record the jupytext source instead. Jupyter Book
     cannot render plotly's own mime type (it warns, and warnings fail the build), so where an output
     also carries its HTML rendering (see `portraitcraft.book.figures.show_plotly`) the plotly JSON is
-    dropped; an output with plotly JSON alone is left as it is, for the build to report.
+    dropped; an output with plotly JSON alone is left as it is, for the build to report. ``inputs``, the digest
+    of a successful execution's inputs, is recorded (and only then: a failed page is executed again).
     """
     import nbformat
 
@@ -262,6 +320,8 @@ def _tidy_executed(executed: Path, page: NotebookPage) -> None:
     papermill_meta = notebook.metadata.get("papermill", {})
     papermill_meta["input_path"] = page.source.as_posix()
     papermill_meta["output_path"] = page.executed.as_posix()
+    if inputs is not None:
+        notebook.metadata.setdefault("portraitcraft", {})[INPUTS_KEY] = inputs
     for cell in notebook.cells:
         for output in cell.get("outputs", []):
             bundle = output.get("data", {})
@@ -281,26 +341,47 @@ def jupyter_book_command() -> list[str]:
     return [found]
 
 
-def build_html(root: Path, out: Path) -> Path:
-    """Render the book with Jupyter Book 1, Sphinx warnings as errors; return the HTML folder."""
+def html_inputs(root: Path, out: Path) -> str:
+    """Digest of the files the HTML is made from: the configuration, the table of contents, everything under
+    book/ but the build output (names, sizes, modification times)."""
+    book = root / "book"
+    build_dir = (out / "_build").resolve()
+    files = [root / "_config.yml", root / "_toc.yml"]
+    files += [f for f in book.rglob("*") if f.is_file() and build_dir not in f.resolve().parents]
+    states = [(f.relative_to(root).as_posix(), (st := f.stat()).st_size, st.st_mtime_ns)
+              for f in sorted(files) if f.is_file()]
+    return hashlib.sha256(json.dumps(states).encode()).hexdigest()
+
+
+def build_html(root: Path, out: Path, *, force: bool = True) -> Path | None:
+    """Render the book with Jupyter Book 1, Sphinx warnings as errors; return the HTML folder. With
+    ``force=False``, return None without building when nothing it is made from changed since the last
+    successful build."""
+    html = out / "_build" / "html"
+    stamp = html / HTML_STAMP
+    inputs = html_inputs(root, out)
+    if not force and stamp.is_file() and stamp.read_text(encoding="utf-8").strip() == inputs:
+        return None
+    stamp.unlink(missing_ok=True)  # a failed build must not look up to date
     command = [
         *jupyter_book_command(), "build", str(root), "--builder", "html", "--path-output", str(out),
         "--all", "-W", "-n", "--keep-going",
     ]
     result = subprocess.run(command, cwd=root, check=False)
-    html = out / "_build" / "html"
     if result.returncode != 0:
         raise BookError(f"jupyter-book build failed (exit {result.returncode}); the Sphinx messages above name the page")
+    stamp.write_text(inputs + "\n", encoding="utf-8")
     return html
 
 
 def build_book(data: str = "data/lab", *, root: Path | None = None, out: Path | None = None,
                parameters: Mapping[str, Any] | None = None, only: Iterable[str] | None = None,
-               html: bool = True, progress: bool = True, log=print) -> Path:
+               html: bool = True, progress: bool = True, force: bool = False, log=print) -> Path:
     """Execute the notebooks of the table of contents on `data`, then build the HTML.
 
     `parameters` go to every notebook that declares them (besides `data`); `only` restricts execution
-    to the named notebooks (the others keep their last executed version). Returns the HTML folder, or the
+    to the named notebooks (the others keep their last executed version). Pages and HTML whose inputs did not
+    change are kept (see the module docstring) unless `force`. Returns the HTML folder, or the
     executed-notebooks folder when `html` is False.
     """
     root = find_book_root(root)
@@ -323,14 +404,20 @@ def build_book(data: str = "data/lab", *, root: Path | None = None, out: Path | 
             if not (root / page.executed).is_file():
                 raise BookError(f"{page.executed} has never been executed; run without --only first")
             continue
-        log(f"executing {page.source} -> {page.executed}")
         page_started = time.perf_counter()
-        execute_page(page, root, all_parameters, progress=progress)
-        log(f"  {page.name}: {time.perf_counter() - page_started:.1f} s")
+        # a page named by `only` is executed even when up to date: that is what was asked
+        if execute_page(page, root, all_parameters, progress=progress, force=force or bool(wanted)) is None:
+            log(f"{page.executed}: up to date (inputs unchanged)")
+            continue
+        log(f"executed {page.source} -> {page.executed} in {time.perf_counter() - page_started:.1f} s")
     if not html:
         return root / EXECUTED_DIR
     html_started = time.perf_counter()
-    html_dir = build_html(root, out)
+    html_dir = build_html(root, out, force=force)
+    if html_dir is None:
+        html_dir = out / "_build" / "html"
+        log(f"HTML up to date; book checked in {time.perf_counter() - started:.1f} s: {html_dir / 'index.html'}")
+        return html_dir
     log(f"HTML in {time.perf_counter() - html_started:.1f} s; book built in "
         f"{time.perf_counter() - started:.1f} s: {html_dir / 'index.html'}")
     return html_dir
