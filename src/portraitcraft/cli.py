@@ -272,6 +272,64 @@ def predict(
 
 
 @app.command()
+def finetune(
+    data: str = typer.Option(..., "--data", help="A PortraitCraft root folder, 'lab', or a Hugging Face dataset id; its Track 1 train split is used."),
+    model: str = typer.Option("Qwen/Qwen3-VL-4B-Instruct", "--model", help="The Qwen3-VL to start from: Hugging Face model id or local model folder."),
+    out: Path = typer.Option(..., "--out", help="Output folder: the checkpoint (loadable by `predict --model OUT`), finetune.json, log.jsonl, training_state/. An existing run there is resumed."),
+    target: str = typer.Option("generate", "--target", help="generate: the reference conversion's JSON (levels, reasons, total score) after the generate prompt; score: the words the score protocol reads."),
+    reasons: bool = typer.Option(True, "--reasons/--no-reasons", help="generate: write each criterion as {level, reason} (the reference) or its bare level (a shorter answer)."),
+    lora: bool = typer.Option(False, "--lora", help="LoRA adapters on the language model (peft) instead of full updates; the mergers are still trained in full. Saved merged."),
+    lora_rank: int = typer.Option(16, "--lora-rank", min=1, help="LoRA rank r."),
+    lora_alpha: int = typer.Option(32, "--lora-alpha", min=1, help="LoRA alpha (scale alpha / r)."),
+    lora_dropout: float = typer.Option(0.05, "--lora-dropout", min=0.0, max=1.0, help="LoRA dropout."),
+    epochs: float = typer.Option(2.0, "--epochs", min=0.0001, help="Passes over the training images (the paper: 2)."),
+    lr: float = typer.Option(1e-5, "--lr", min=0.0, help="Peak learning rate (the paper: 1e-5); 3% warm-up, then cosine decay."),
+    batch_size: int = typer.Option(4, "--batch-size", min=1, help="Images per forward pass (the paper: 4)."),
+    grad_accum: int = typer.Option(4, "--grad-accum", min=1, help="Forward passes per optimizer step (the paper: 4; 16 images per step)."),
+    max_pixels: int = typer.Option(50176, "--max-pixels", min=1, help="The processor's pixel budget per image (the reference training script: 50176 = 224x224). Predict with the same."),
+    min_pixels: int = typer.Option(784, "--min-pixels", min=1, help="The processor's minimum pixels per image (the reference training script: 784)."),
+    warmup_ratio: float = typer.Option(0.03, "--warmup-ratio", min=0.0, max=0.99, help="Share of the steps with a linear warm-up before the cosine decay (the reference script: 0.03)."),
+    weight_decay: float = typer.Option(0.0, "--weight-decay", min=0.0, help="AdamW weight decay (the reference script: 0)."),
+    max_grad_norm: float = typer.Option(1.0, "--max-grad-norm", min=0.0, help="Clip the gradient norm to this (0: no clipping; the reference script: 1)."),
+    validation_fraction: float = typer.Option(0.1, "--validation-fraction", min=0.001, max=0.999, help="Share of train held out, chosen by --seed; the same as `portraitcraft report`'s validation split for the same fraction and seed."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the validation split and the data order."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Train on the first N training images only (smoke runs)."),
+    max_steps: int | None = typer.Option(None, "--max-steps", min=1, help="Length of the run in optimizer steps (default: from --epochs)."),
+    stop_after: int | None = typer.Option(None, "--stop-after", min=1, help="Stop and save after this optimizer step; rerun to continue (e.g. within a time-limited lease)."),
+    eval_every: int = typer.Option(250, "--eval-every", min=0, help="Optimizer steps between validations (also at the start and the end; 0: only those)."),
+    save_every: int = typer.Option(500, "--save-every", min=0, help="Optimizer steps between checkpoints (also at the end; 0: only then)."),
+    validation_predict: int = typer.Option(32, "--validation-predict", min=0, help="generate: validation images also predicted by the runner at each validation, for Level Acc / SRCC / PLCC (score: all, from the loss pass)."),
+    validation_batches: int | None = typer.Option(None, "--validation-batches", min=1, help="Validation loss on the first N batches only (default: the whole split)."),
+    device: str = typer.Option("auto", "--device", help="auto (cuda when available), cpu, cuda, cuda:1, ..."),
+    precision: str = typer.Option("auto", "--precision", help="auto (bf16-mixed on cuda, fp32 on cpu), bf16-mixed (float32 weights, bfloat16 compute), bf16 (all bfloat16: least memory, small updates are lost), fp32."),
+    gradient_checkpointing: bool | None = typer.Option(None, "--gradient-checkpointing/--no-gradient-checkpointing", help="Recompute activations in the backward pass (default: on for cuda with --target generate)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar (steps/s, ETA, loss)."),
+) -> None:
+    """Fine-tune Qwen3-VL on the Track 1 training split (the fine-tuned row of Table 3): language model and mergers trained, vision encoder frozen.
+
+    The defaults are the paper's settings. Rerun the same command to resume from the last checkpoint. Then predict with the command printed at the end. Exit codes: 0 finished (or stopped at --stop-after); 2 the run cannot start (data, model, output folder, settings).
+    """
+    from portraitcraft.finetune import FinetuneError, FinetuneSettings, run_finetune
+
+    try:
+        settings = FinetuneSettings(
+            data=data, model=model, out=str(out), target=target, reasons=reasons, lora=lora, lora_rank=lora_rank,
+            lora_alpha=lora_alpha, lora_dropout=lora_dropout, epochs=epochs, lr=lr, batch_size=batch_size,
+            grad_accum=grad_accum, max_pixels=max_pixels, min_pixels=min_pixels, warmup_ratio=warmup_ratio,
+            weight_decay=weight_decay, max_grad_norm=max_grad_norm, validation_fraction=validation_fraction, seed=seed, limit=limit, max_steps=max_steps, device=device,
+            precision=precision, gradient_checkpointing=gradient_checkpointing, eval_every=eval_every,
+            save_every=save_every, validation_predict=validation_predict, validation_batches=validation_batches,
+            stop_after=stop_after)
+        summary = run_finetune(settings, progress=progress)
+    except (ValueError, FinetuneError) as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"{out}: cannot write ({exc.strerror})")
+    for line in summary.lines():
+        typer.echo(line)
+
+
+@app.command()
 def serve(
     model: str = typer.Option(..., "--model", help="A local transformers Qwen3-VL folder (or a cached hub id)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface; the server has no authentication)."),
