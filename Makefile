@@ -58,8 +58,9 @@ book: install $(if $(filter $(LAB),$(DATA)),lab $(BASELINE_RUN))
 	$(BIN)/portraitcraft book --data $(DATA) $(foreach p,$(if $(filter $(LAB),$(DATA)),$(BASELINE_RUN)) $(PREDICTIONS),--predictions $(p))
 
 # Headless Chromium for the page checks (Debian's package) where it is absent; a machine without it skips them.
+# CHROMIUM=/path/to/chrome names another Chromium-based browser and skips the installation.
 browser:
-	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	@test -n "$$CHROMIUM" || command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
 	  (apt-get install -y --no-install-recommends chromium || sudo -n apt-get install -y --no-install-recommends chromium) || \
 	  echo "no Chromium: the browser checks will be skipped"
 
