@@ -20,13 +20,14 @@
 # loads as it is, and logs the loss and validation metrics that this page draws.
 #
 # This page shows how to reproduce the row, what it costs, and the curves of a fine-tuning run: the run given as
-# the `run` parameter, or else a **demonstration run of a tiny random model** made here on the CPU in under a
-# minute, which shows the pipeline working and nothing about Qwen3-VL.
+# the `run` parameter, or else a **demonstration run of a tiny random model** made here on the CPU (a few
+# minutes on a 2-core machine, once: a finished run is reused), which shows the pipeline working and nothing about
+# Qwen3-VL.
 
 # %% tags=["parameters"]
 data = "data/lab"  # a PortraitCraft root folder, "lab", or a Hugging Face dataset id
 run = None  # a `portraitcraft finetune --out` folder whose curves to draw (None: the demonstration run)
-demo = True  # with run=None: fine-tune the tiny random Qwen3-VL on a few lab images on the CPU (under a minute)
+demo = True  # with run=None: fine-tune the tiny random Qwen3-VL on a few lab images on the CPU (a few minutes on 2 cores)
 demo_images = 8  # training images of the demonstration (the first of the split)
 demo_steps = 8  # its optimizer steps
 bench = None  # a JSON file written by scripts/gpu_bench_finetune.py: measured step time and memory
