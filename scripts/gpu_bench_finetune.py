@@ -31,7 +31,6 @@ reported as such and the next one runs. ``--estimate-images N`` adds the time of
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time
@@ -39,7 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gpu_bench_qwen import SOURCE, build_model, build_processor, synthetic_images  # noqa: E402
+from gpu_bench_qwen import SOURCE, build_model, build_processor, synthetic_images, write_report  # noqa: E402
 
 SETTINGS = {
     "full": {"lora": False, "precision": "bf16-mixed"},
@@ -193,10 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         "note": "prompt tokens come from a 1024-entry BPE trained on the prompts, not Qwen's tokenizer; visual tokens "
                 "are exact for the image size and pixel budget; the answer length is set in this tokenizer's tokens",
     }
-    print("\n" + _table(rows))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"\nwrote {args.out}")
+    write_report(report, _table(rows), args.out)
     return 0
 
 

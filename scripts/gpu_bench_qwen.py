@@ -197,11 +197,16 @@ def main(argv: list[str] | None = None) -> int:
         "note": "prompt tokens come from a 1024-entry BPE trained on the prompts, not Qwen's tokenizer; "
                 "visual tokens are exact for the image size",
     }
-    print("\n" + _table(rows))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"\nwrote {args.out}")
+    write_report(report, _table(rows), args.out)
     return 0
+
+
+def write_report(report: dict, table: str, out: Path) -> None:
+    """Print the markdown table, then write the whole report as JSON to ``out`` (shared by the GPU scripts)."""
+    print("\n" + table)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"\nwrote {out}")
 
 
 def _format_row(row: dict) -> str:
