@@ -8,11 +8,20 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from portraitcraft.attributes import ATTRIBUTE_KEYS, ATTRIBUTE_NAMES, level_from_score, normalise_level, level_word
+from portraitcraft.attributes import (
+    ATTRIBUTE_KEYS,
+    ATTRIBUTE_NAMES,
+    LEVELS,
+    level_codes_from_scores,
+    level_from_score,
+    level_word,
+    normalise_level,
+)
 from portraitcraft.cli import app
 from portraitcraft.data import DataError, ValidationError, open_dataset, read_json_records
 from portraitcraft.images import ImageError, open_image
@@ -55,6 +64,13 @@ def write_root(root: Path, train: list, test: list | None = None, images: dict[s
 
 def test_level_rule_boundaries():
     assert [level_from_score(s) for s in (0, 4.9, 5.0, 6.9, 7.0, 10)] == ["Poor", "Poor", "Medium", "Medium", "Good", "Good"]
+
+
+def test_vectorised_level_rule_is_the_rule():
+    scores = np.round(np.arange(0, 10.05, 0.1), 1)
+    codes = level_codes_from_scores(np.append(scores, np.nan))
+    assert [LEVELS[c] for c in codes[:-1]] == [level_from_score(s) for s in scores]
+    assert codes[-1] == -1
 
 
 def test_level_spellings():
@@ -183,6 +199,27 @@ def test_partial_root_loads_what_is_there(tmp_path):
     assert set(ds.missing_files) >= {"track_1_train.json", "track_1_test.json", "track_2_train.json"}
     assert ds.images().empty and len(ds.descriptions()) == 1
     assert ds.problems == []  # no image folder at all is one missing-file line, not a problem per record
+
+
+def test_checked_and_fast_paths_read_the_same_values(tmp_path):
+    """A record with one defect is read value by value (and reported); its good values match a clean record's."""
+    clean = train_record("clean.jpg", score=6.5)
+    clean["criteria"]["Sharpness"]["score"] = 3
+    flawed = json.loads(json.dumps(clean))
+    flawed["image_path"] = "flawed.jpg"
+    flawed["criteria"]["Exposure Control"]["score"] = True  # a bool is a defect, not 1
+    ds = open_dataset(write_root(tmp_path / "root", [clean, flawed]))
+    assert [str(p) for p in ds.errors] == [
+        "error: track_1_train.json record 1 (flawed.jpg): 'Exposure Control': score True is not a number"
+    ]
+    frame = ds.images().set_index("image_path")
+    assert frame.loc["clean.jpg", "sharpness_level"] == frame.loc["flawed.jpg", "sharpness_level"] == "Poor"
+    assert frame.loc["flawed.jpg", "color_harmony_score"] == 6.5 and frame.loc["flawed.jpg", "color_harmony_level"] == "Medium"
+    assert np.isnan(frame.loc["flawed.jpg", "exposure_control_score"]) and pd.isna(frame.loc["flawed.jpg", "exposure_control_level"])
+    assert frame["reason_chars"].tolist() == [sum(len(f"{a} reason") for a in ATTRIBUTE_NAMES)] * 2
+    long = ds.attributes()
+    assert len(long) == 26 and long["reason"].iloc[0] == "Color Harmony reason"
+    assert long.groupby("image_path")["level"].apply(lambda s: (s == "Poor").sum()).tolist() == [1, 1]
 
 
 def test_hidden_ground_truth_never_read_as_labels(tmp_path):

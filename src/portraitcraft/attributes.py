@@ -8,6 +8,8 @@ import math
 from dataclasses import dataclass
 from typing import Final
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class Attribute:
@@ -80,6 +82,14 @@ def level_from_score(score: float) -> str:
     if score < MEDIUM_BELOW:
         return "Medium"
     return "Good"
+
+
+def level_codes_from_scores(scores: np.ndarray) -> np.ndarray:
+    """`level_from_score` over an array at once: codes into LEVELS (0 Poor, 1 Medium, 2 Good), -1 where missing."""
+    scores = np.asarray(scores, dtype=float)
+    codes = np.searchsorted(np.array([POOR_BELOW, MEDIUM_BELOW]), scores, side="right").astype(np.int8)
+    codes[np.isnan(scores)] = -1
+    return codes
 
 
 def normalise_level(value: object) -> str | None:

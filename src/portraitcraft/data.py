@@ -14,6 +14,9 @@ and `lab_factors.json` (the rendered factors of every image).
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import gc
 import json
 import math
 import os
@@ -36,6 +39,8 @@ from portraitcraft.attributes import (
     HIDDEN_LEVEL,
     HIDDEN_TOTAL,
     TOTAL_SCORE_RANGE,
+    LEVELS,
+    level_codes_from_scores,
     level_from_score,
     normalise_level,
 )
@@ -102,6 +107,22 @@ def read_json_records(path: Path) -> list[dict[str, Any]]:
     return data
 
 
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while millions of small, long-lived objects are made.
+
+    Parsed JSON holds no reference cycles, but each allocation burst triggers a collection that walks every
+    object made so far: at the published scale that tripled the parse time here.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _as_float(value: Any) -> float | None:
     # bool is an int subclass; a true/false score is a defect, not 1/0.
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -112,18 +133,56 @@ def _as_float(value: Any) -> float | None:
 
 @dataclass
 class _Track1:
-    """Track 1 records of all splits, normalised into columns as they are read."""
+    """Track 1 records of all splits, normalised into columns as they are read.
+
+    Levels are kept only where a record states them instead of a score (rare); everywhere else they follow from
+    the scores, so the frames derive them in one vectorised step.
+    """
 
     split: list[str] = field(default_factory=list)
     image_path: list[str] = field(default_factory=list)
     hidden: list[bool] = field(default_factory=list)
     total: list[float] = field(default_factory=list)
     scores: list[list[float]] = field(default_factory=list)
-    levels: list[list[str | None]] = field(default_factory=list)
+    stated_levels: dict[int, list[str | None]] = field(default_factory=dict)  # row -> levels given without scores
     reasons: list[list[str | None]] = field(default_factory=list)
+    reason_chars: list[int] = field(default_factory=list)
     question: list[str | None] = field(default_factory=list)
     options: list[dict[str, str]] = field(default_factory=list)
     answer: list[str | None] = field(default_factory=list)
+
+    def score_matrix(self) -> np.ndarray:
+        return np.array(self.scores, dtype=float).reshape(len(self.image_path), len(ATTRIBUTE_NAMES))
+
+    def level_codes(self, scores: np.ndarray) -> np.ndarray:
+        """(records, 13) codes into LEVELS, -1 where there is no level; `scores` is `score_matrix()`."""
+        codes = level_codes_from_scores(scores)
+        for row, levels in self.stated_levels.items():
+            codes[row] = [LEVELS.index(lv) if lv is not None else -1 for lv in levels]
+        return codes
+
+
+def _well_formed_scores(criteria: Any) -> tuple[list[float], list[str]] | None:
+    """Scores and reasons of a criteria object holding exactly the 13 attributes, each with an in-range numeric
+    score and a text reason; None for anything else, which the checking path then reads and reports on.
+
+    Nearly every published record takes this path, which is what makes 50k records load in seconds.
+    """
+    if not isinstance(criteria, dict) or len(criteria) != len(ATTRIBUTE_NAMES):
+        return None
+    try:
+        entries = [criteria[name] for name in ATTRIBUTE_NAMES]
+        scores = [entry["score"] for entry in entries]
+        reasons = [entry["reason"] for entry in entries]
+    except (KeyError, TypeError):
+        return None
+    lo, hi = ATTRIBUTE_SCORE_RANGE
+    # type() rather than isinstance: a bool score is a defect, and NaN fails the range test.
+    if not all((type(v) is float or type(v) is int) and lo <= v <= hi for v in scores):
+        return None
+    if not all(type(r) is str for r in reasons):
+        return None
+    return scores, reasons
 
 
 class _Checker:
@@ -162,49 +221,15 @@ class _Checker:
             yield i, rec, name
 
     def track1(self, records: list[Any], file: str, split: str, table: _Track1) -> None:
-        lo, hi = ATTRIBUTE_SCORE_RANGE
         tlo, thi = TOTAL_SCORE_RANGE
         for i, rec, name in self.unique_records(records, file):
             criteria = rec.get("criteria")
-            if not isinstance(criteria, dict):
-                self.report(file, i, name, "missing field 'criteria'")
-                criteria = {}
-            for attr in criteria:
-                if attr not in BY_NAME:
-                    self.report(file, i, name, f"unknown attribute {attr!r}")
             hidden = self._is_hidden(rec, criteria)
-            scores: list[float] = []
-            levels: list[str | None] = []
-            reasons: list[str | None] = []
-            for attr in ATTRIBUTE_NAMES:
-                entry = criteria.get(attr)
-                score, level, reason = np.nan, None, None
-                if entry is None:
-                    if criteria:
-                        self.report(file, i, name, f"missing attribute {attr!r}")
-                elif not isinstance(entry, dict):
-                    self.report(file, i, name, f"{attr!r}: expected an object with 'score' or 'level'")
-                elif hidden:
-                    pass
-                elif "score" in entry:
-                    value = _as_float(entry["score"])
-                    if value is None:
-                        self.report(file, i, name, f"{attr!r}: score {entry['score']!r} is not a number")
-                    elif not lo <= value <= hi:
-                        self.report(file, i, name, f"{attr!r}: score {value:g} outside {lo:g}-{hi:g}")
-                    else:
-                        score, level = value, level_from_score(value)
-                elif "level" in entry:
-                    level = normalise_level(entry["level"])
-                    if level is None:
-                        self.report(file, i, name, f"{attr!r}: level {entry['level']!r} is not Good/Medium/Poor or A/B/C")
-                else:
-                    self.report(file, i, name, f"{attr!r}: missing field 'score'")
-                if isinstance(entry, dict) and isinstance(entry.get("reason"), str):
-                    reason = entry["reason"]
-                scores.append(score)
-                levels.append(level)
-                reasons.append(reason)
+            well_formed = None if hidden else _well_formed_scores(criteria)
+            if well_formed is not None:
+                scores, reasons = well_formed
+            else:
+                scores, reasons = self._checked_criteria(criteria, file, i, name, hidden, table)
             total = np.nan
             if hidden:
                 pass
@@ -224,15 +249,64 @@ class _Checker:
             table.hidden.append(hidden)
             table.total.append(total)
             table.scores.append(scores)
-            table.levels.append(levels)
             table.reasons.append(reasons)
+            table.reason_chars.append(sum(len(r) for r in reasons if r))
             table.question.append(question)
             table.options.append(options)
             table.answer.append(answer)
 
+    def _checked_criteria(
+        self, criteria: Any, file: str, i: int, name: str, hidden: bool, table: _Track1
+    ) -> tuple[list[float], list[str | None]]:
+        """The 13 scores and reasons of a record off the fast path, reporting each defect; bad values become missing."""
+        lo, hi = ATTRIBUTE_SCORE_RANGE
+        if not isinstance(criteria, dict):
+            self.report(file, i, name, "missing field 'criteria'")
+            criteria = {}
+        for attr in criteria:
+            if attr not in BY_NAME:
+                self.report(file, i, name, f"unknown attribute {attr!r}")
+        scores: list[float] = []
+        stated: list[str | None] = []
+        reasons: list[str | None] = []
+        for attr in ATTRIBUTE_NAMES:
+            entry = criteria.get(attr)
+            score, level, reason = np.nan, None, None
+            if entry is None:
+                if criteria:
+                    self.report(file, i, name, f"missing attribute {attr!r}")
+            elif not isinstance(entry, dict):
+                self.report(file, i, name, f"{attr!r}: expected an object with 'score' or 'level'")
+            elif hidden:
+                pass
+            elif "score" in entry:
+                value = _as_float(entry["score"])
+                if value is None:
+                    self.report(file, i, name, f"{attr!r}: score {entry['score']!r} is not a number")
+                elif not lo <= value <= hi:
+                    self.report(file, i, name, f"{attr!r}: score {value:g} outside {lo:g}-{hi:g}")
+                else:
+                    score, level = value, level_from_score(value)
+            elif "level" in entry:
+                level = normalise_level(entry["level"])
+                if level is None:
+                    self.report(file, i, name, f"{attr!r}: level {entry['level']!r} is not Good/Medium/Poor or A/B/C")
+            else:
+                self.report(file, i, name, f"{attr!r}: missing field 'score'")
+            if isinstance(entry, dict) and isinstance(entry.get("reason"), str):
+                reason = entry["reason"]
+            scores.append(score)
+            stated.append(level)
+            reasons.append(reason)
+        if any(lv is not None and np.isnan(sc) for lv, sc in zip(stated, scores)):
+            table.stated_levels[len(table.image_path)] = stated
+        return scores, reasons
+
     @staticmethod
-    def _is_hidden(rec: dict, criteria: dict) -> bool:
+    def _is_hidden(rec: dict, criteria: Any) -> bool:
         """The published test file's placeholders: level "x", total_score 0, answer "x"."""
+        if not isinstance(criteria, dict):
+            return False
         levels = [v.get("level") for v in criteria.values() if isinstance(v, dict)]
         return bool(levels) and all(lv == HIDDEN_LEVEL for lv in levels) and rec.get("total_score") == HIDDEN_TOTAL
 
@@ -309,6 +383,21 @@ class Dataset:
         self.ground_truth_revealed = False
         self._track1 = _Track1()
         track2_rows: list[dict] = []
+        with _gc_paused():
+            self._read_track_files(files, checker, track2_rows, reveal_ground_truth)
+        self._track2 = pd.DataFrame(track2_rows, columns=["split", "image_path", "content_description", "composition_analysis"])
+
+        for file, names in ((f"track_1_{s}.json", self._track1_names(s)) for s in self.track1_splits):
+            self._check_images(checker, file, names, check_images)
+        for split in self.track2_splits:
+            names = self._track2.loc[self._track2["split"] == split, "image_path"].tolist()
+            self._check_images(checker, f"track_2_{split}.json", names, check_images)
+        self.problems = checker.problems
+        self.missing_images = sorted({p.image_path for p in self.problems if p.message == "image missing"})
+
+    def _read_track_files(
+        self, files: dict[str, tuple[int, str]], checker: _Checker, track2_rows: list[dict], reveal_ground_truth: bool
+    ) -> None:
         for filename in sorted(files, key=lambda f: (files[f][0], files[f][1] != "train", files[f][1])):
             track, split = files[filename]
             path = self.root / filename
@@ -322,15 +411,6 @@ class Dataset:
             else:
                 self.track2_splits.append(split)
                 checker.track2(records, filename, split, track2_rows)
-        self._track2 = pd.DataFrame(track2_rows, columns=["split", "image_path", "content_description", "composition_analysis"])
-
-        for file, names in ((f"track_1_{s}.json", self._track1_names(s)) for s in self.track1_splits):
-            self._check_images(checker, file, names, check_images)
-        for split in self.track2_splits:
-            names = self._track2.loc[self._track2["split"] == split, "image_path"].tolist()
-            self._check_images(checker, f"track_2_{split}.json", names, check_images)
-        self.problems = checker.problems
-        self.missing_images = sorted({p.image_path for p in self.problems if p.message == "image missing"})
 
     def _track1_names(self, split: str) -> list[str]:
         return [n for s, n in zip(self._track1.split, self._track1.image_path) if s == split]
@@ -363,27 +443,34 @@ class Dataset:
             raise ImageError(f"{image_path}: not found in any images_NN folder under {self.root}")
         return open_image(path, max_side=max_side)
 
+    @functools.cached_property
+    def _score_matrix(self) -> np.ndarray:
+        return self._track1.score_matrix()
+
+    @functools.cached_property
+    def _level_codes(self) -> np.ndarray:
+        return self._track1.level_codes(self._score_matrix)
+
+    def _split_codes(self) -> np.ndarray:
+        order = {split: code for code, split in enumerate(self.track1_splits)}
+        return np.fromiter((order[s] for s in self._track1.split), dtype=np.int8, count=len(self._track1.split))
+
     def images(self, with_size: bool = False) -> pd.DataFrame:
         """One row per Track 1 image: split, labels, the 13 scores and levels, reason length; sizes on request."""
         t = self._track1
-        n = len(t.image_path)
-        scores = np.array(t.scores, dtype=float).reshape(n, len(ATTRIBUTE_NAMES))
-        levels = np.array(t.levels, dtype=object).reshape(n, len(ATTRIBUTE_NAMES))
-        reason_chars = np.array(
-            [sum(len(r) for r in row if r) for row in t.reasons], dtype=np.int64
-        )
+        scores, levels = self._score_matrix, self._level_codes
         columns: dict[str, Any] = {
-            "split": pd.Categorical(t.split, categories=self.track1_splits),
-            "image_path": t.image_path,
-            "image_file": [self._images.get(name) for name in t.image_path],
+            "split": pd.Categorical.from_codes(self._split_codes(), categories=self.track1_splits),
+            "image_path": pd.array(t.image_path, dtype="str"),
+            "image_file": pd.array([self._images.get(name) for name in t.image_path], dtype=object),
             "labels_hidden": np.array(t.hidden, dtype=bool),
             "total_score": np.array(t.total, dtype=float),
         }
         for j, key in enumerate(ATTRIBUTE_KEYS):
             columns[f"{key}_score"] = scores[:, j]
         for j, key in enumerate(ATTRIBUTE_KEYS):
-            columns[f"{key}_level"] = pd.Categorical(levels[:, j], categories=["Poor", "Medium", "Good"], ordered=True)
-        columns["reason_chars"] = reason_chars
+            columns[f"{key}_level"] = pd.Categorical.from_codes(levels[:, j], categories=LEVELS, ordered=True)
+        columns["reason_chars"] = np.array(t.reason_chars, dtype=np.int64)
         frame = pd.DataFrame(columns)
         if with_size:
             sizes = [image_size(p) if p is not None else (np.nan, np.nan) for p in frame["image_file"]]
@@ -392,21 +479,26 @@ class Dataset:
         return frame
 
     def attributes(self) -> pd.DataFrame:
-        """One row per (image, attribute): split, image_path, attribute, key, score, level, reason."""
+        """One row per (image, attribute): split, image_path, attribute, key, score, level, reason.
+
+        Built from codes rather than strings (the frame has 13 rows per image); `reason` stays object dtype
+        because turning 650k texts into Arrow strings costs more than all the rest of the frame.
+        """
         t = self._track1
         n, k = len(t.image_path), len(ATTRIBUTE_NAMES)
+        per_image = np.repeat(np.arange(n), k)
+        per_attribute = np.tile(np.arange(k, dtype=np.int8), n)
+        reasons = np.array(t.reasons, dtype=object).reshape(n * k)
         return pd.DataFrame(
             {
-                "split": pd.Categorical(np.repeat(np.array(t.split, dtype=object), k), categories=self.track1_splits),
-                "image_path": np.repeat(np.array(t.image_path, dtype=object), k),
-                "attribute": pd.Categorical(np.tile(np.array(ATTRIBUTE_NAMES, dtype=object), n), categories=ATTRIBUTE_NAMES),
-                "key": np.tile(np.array(ATTRIBUTE_KEYS, dtype=object), n),
-                "score": np.array(t.scores, dtype=float).reshape(-1),
-                "level": pd.Categorical(
-                    np.array(t.levels, dtype=object).reshape(-1), categories=["Poor", "Medium", "Good"], ordered=True
-                ),
-                "reason": np.array(t.reasons, dtype=object).reshape(-1),
-                "labels_hidden": np.repeat(np.array(t.hidden, dtype=bool), k),
+                "split": pd.Categorical.from_codes(self._split_codes()[per_image], categories=self.track1_splits),
+                "image_path": pd.array(t.image_path, dtype="str").take(per_image),
+                "attribute": pd.Categorical.from_codes(per_attribute, categories=ATTRIBUTE_NAMES),
+                "key": pd.Categorical.from_codes(per_attribute, categories=ATTRIBUTE_KEYS),
+                "score": self._score_matrix.reshape(-1),
+                "level": pd.Categorical.from_codes(self._level_codes.reshape(-1), categories=LEVELS, ordered=True),
+                "reason": pd.Series(reasons, dtype=object, copy=False),
+                "labels_hidden": np.array(t.hidden, dtype=bool)[per_image],
             }
         )
 
