@@ -227,3 +227,34 @@ def test_html_inputs_see_the_book_files_but_not_the_build_output(tmp_path: Path)
     assert build.html_inputs(tmp_path, tmp_path / "book") == before
     (tmp_path / "book" / "intro.md").write_text("# Introduction\n")
     assert build.html_inputs(tmp_path, tmp_path / "book") != before
+
+
+@pytest.mark.slow
+def test_pages_run_in_parallel_and_a_failure_stops_the_build_naming_its_page(tmp_path: Path):
+    (tmp_path / "_config.yml").write_text("title: x\n")
+    (tmp_path / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/intro\nchapters:\n"
+        + "".join(f"  - file: book/executed/0{i}_page\n" for i in (1, 2, 3))
+    )
+    bodies = {
+        # Page 1 waits (up to 2 minutes) for page 2 to start: it meets it only if both run at once.
+        1: "import time\nfrom pathlib import Path\nfor _ in range(1200):\n    if Path('page-2-started').exists():\n"
+           "        print('met page 2')\n        break\n    time.sleep(0.1)\nelse:\n    print('ran alone')\n",
+        2: "from pathlib import Path\nPath('page-2-started').touch()\nraise ValueError('page two fails')\n",
+        3: "print('page 3')\n",
+    }
+    (tmp_path / "notebooks").mkdir()
+    for i, body in bodies.items():
+        (tmp_path / "notebooks" / f"0{i}_page.py").write_text(f'# %% tags=["parameters"]\ndata = "x"\n\n# %%\n{body}')
+    with pytest.raises(build.NotebookFailed) as failure:
+        build.build_book("x", root=tmp_path, html=False, progress=False, jobs=2, log=lambda *args: None)
+    assert "02_page" in str(failure.value) and "ValueError: page two fails" in str(failure.value)
+    first = nbformat.read(tmp_path / "book/executed/01_page.ipynb", as_version=4)  # finished beside the failure, kept
+    assert "met page 2" in "".join(o.get("text", "") for cell in first.cells for o in cell.get("outputs", []))
+
+    (tmp_path / "notebooks" / "02_page.py").write_text('# %% tags=["parameters"]\ndata = "x"\n\n# %%\nprint("fixed")\n')
+    logged: list[str] = []
+    build.build_book("x", root=tmp_path, html=False, progress=False, jobs=2, log=logged.append)
+    executed = {line.split()[1] for line in logged if line.startswith("executed")}
+    assert "notebooks/02_page.py" in executed and "notebooks/01_page.py" not in executed  # page 1 was up to date
+    assert all((tmp_path / f"book/executed/0{i}_page.ipynb").is_file() for i in (1, 2, 3))

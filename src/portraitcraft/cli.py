@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,7 @@ def book(
     html: bool = typer.Option(True, "--html/--no-html", help="Build the HTML after executing the notebooks."),
     predictions: list[str] = typer.Option([], "--predictions", help="A Track 1 prediction file, for the notebooks declaring a `predictions` parameter (a list). Repeatable."),
     force: bool = typer.Option(False, "--force", help="Execute every page and rebuild the HTML even where their inputs did not change."),
+    jobs: int = typer.Option(min(2, os.cpu_count() or 1), "--jobs", "-j", min=1, help="Pages executed at a time, each in its own kernel (default: 2, or 1 on a single core)."),
 ) -> None:
     """Execute the book's notebooks (papermill) on DATA and build the HTML book (Jupyter Book, warnings are errors).
 
@@ -89,7 +91,7 @@ def book(
     if predictions:
         parameters["predictions"] = predictions
     try:
-        build_book(data, out=out, parameters=parameters, only=only or None, html=html, force=force)
+        build_book(data, out=out, parameters=parameters, only=only or None, html=html, force=force, jobs=jobs)
     except BookError as exc:  # includes a failing notebook, named with its cell
         fail(str(exc), code=1)
 

@@ -1,6 +1,7 @@
 """Build the book: execute every notebook named in the table of contents, then render the HTML.
 
-For each page `book/executed/<name>` of `_toc.yml`, in table-of-contents order, the jupytext source
+For each page `book/executed/<name>` of `_toc.yml`, in table-of-contents order (`jobs` pages at a time), the
+jupytext source
 `notebooks/<name>.py` is converted to a notebook, executed by papermill (kernel `python3`, working
 directory the repository root, the dataset passed as the `data` parameter) and written to
 `book/executed/<name>.ipynb`. Jupyter Book 1 then renders those executed notebooks (it never executes
@@ -192,6 +193,9 @@ def _kernel_sees_this_package() -> Iterator[None]:
 
     package_parent = str(Path(portraitcraft.__file__).resolve().parents[1])
     previous = os.environ.get("PYTHONPATH")
+    if previous and previous.split(os.pathsep)[0] == package_parent:
+        yield  # already set by an enclosing call: pages executed in parallel share the setting
+        return
     entries = [package_parent, *(previous.split(os.pathsep) if previous else [])]
     os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(entries))
     try:
@@ -374,15 +378,56 @@ def build_html(root: Path, out: Path, *, force: bool = True) -> Path | None:
     return html
 
 
+def _execute_pages(pages: list[NotebookPage], root: Path, parameters: Mapping[str, Any], *, jobs: int,
+                   progress: bool, force: bool, log) -> None:
+    """Execute `pages`, `jobs` at a time. The first failure stops the build once the pages running have ended (no
+    new page starts); their executed notebooks are kept."""
+
+    def run(page: NotebookPage) -> tuple[NotebookPage, Path | None, float]:
+        page_started = time.perf_counter()
+        # One progress bar at a time reads; parallel pages report when each ends instead.
+        executed = execute_page(page, root, parameters, progress=progress and jobs == 1, force=force)
+        return page, executed, time.perf_counter() - page_started
+
+    def report(page: NotebookPage, executed: Path | None, seconds: float) -> None:
+        if executed is None:
+            log(f"{page.executed}: up to date (inputs unchanged)")
+        else:
+            log(f"executed {page.source} -> {page.executed} in {seconds:.1f} s")
+
+    with _kernel_sees_this_package():
+        if jobs <= 1 or len(pages) <= 1:
+            for page in pages:
+                report(*run(page))
+            return
+        from concurrent.futures import ThreadPoolExecutor, as_completed
+
+        failure: BaseException | None = None
+        # Threads suffice: each page runs in its own kernel process, and this one only waits for it.
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="book-page") as pool:
+            futures = [pool.submit(run, page) for page in pages]
+            for future in as_completed(futures):
+                if future.cancelled():
+                    continue
+                if future.exception() is None:
+                    report(*future.result())
+                elif failure is None:
+                    failure = future.exception()
+                    for other in futures:
+                        other.cancel()  # pages not started yet; those running finish
+        if failure is not None:
+            raise failure
+
+
 def build_book(data: str = "data/lab", *, root: Path | None = None, out: Path | None = None,
                parameters: Mapping[str, Any] | None = None, only: Iterable[str] | None = None,
-               html: bool = True, progress: bool = True, force: bool = False, log=print) -> Path:
+               html: bool = True, progress: bool = True, force: bool = False, jobs: int = 1, log=print) -> Path:
     """Execute the notebooks of the table of contents on `data`, then build the HTML.
 
     `parameters` go to every notebook that declares them (besides `data`); `only` restricts execution
     to the named notebooks (the others keep their last executed version). Pages and HTML whose inputs did not
-    change are kept (see the module docstring) unless `force`. Returns the HTML folder, or the
-    executed-notebooks folder when `html` is False.
+    change are kept (see the module docstring) unless `force`. `jobs` pages are executed at a time, each in its
+    own kernel. Returns the HTML folder, or the executed-notebooks folder when `html` is False.
     """
     root = find_book_root(root)
     out = (out if out is not None else root / DEFAULT_OUT).resolve()
@@ -399,17 +444,15 @@ def build_book(data: str = "data/lab", *, root: Path | None = None, out: Path | 
 
     started = time.perf_counter()
     vendor_plotly(root)
+    todo = []
     for page in pages:
         if wanted and page.name not in wanted:
             if not (root / page.executed).is_file():
                 raise BookError(f"{page.executed} has never been executed; run without --only first")
             continue
-        page_started = time.perf_counter()
-        # a page named by `only` is executed even when up to date: that is what was asked
-        if execute_page(page, root, all_parameters, progress=progress, force=force or bool(wanted)) is None:
-            log(f"{page.executed}: up to date (inputs unchanged)")
-            continue
-        log(f"executed {page.source} -> {page.executed} in {time.perf_counter() - page_started:.1f} s")
+        todo.append(page)
+    # a page named by `only` is executed even when up to date: that is what was asked
+    _execute_pages(todo, root, all_parameters, jobs=jobs, progress=progress, force=force or bool(wanted), log=log)
     if not html:
         return root / EXECUTED_DIR
     html_started = time.perf_counter()
