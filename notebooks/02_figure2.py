@@ -63,7 +63,7 @@ print(ds.summary())
 scores = figure2a(ds, grid_points=grid_points)
 for note in scores.notes:
     display(Markdown(f"*Note: {note}.*"))
-display(scores.summary.round(2).style.hide(axis="index"))
+display(scores.summary.style.hide(axis="index").format(precision=2))
 if scores.test is not None:
     t = scores.test
     display(Markdown(
@@ -141,7 +141,7 @@ attributes = figure2b(ds)
 for note in attributes.notes:
     display(Markdown(f"*Note: {note}.*"))
 columns = {f"mean_{s}": f"mean {s}" for s in attributes.splits}
-attributes.means[["attribute", *columns]].rename(columns=columns).round(2).style.hide(axis="index")
+attributes.means[["attribute", *columns]].rename(columns=columns).style.hide(axis="index").format(precision=2)
 
 # %%
 # Invariants: 13 axes in the vocabulary's order, each mean the plain mean of that attribute's scores.

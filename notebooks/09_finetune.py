@@ -189,7 +189,7 @@ if run is None and demo:
         max_pixels=128 * 128, min_pixels=32 * 32, seed=seed, validation_predict=0, validation_batches=2,
         eval_every=max(1, demo_steps // 4), save_every=0)
     summary = run_finetune(settings, dataset=ds, progress=False)  # a finished run is reused as it is
-    print("\n".join(summary.lines()))
+    print("\n".join(summary.lines()).replace(f"{root}/", ""))  # paths as seen from the repository root
     run, made_here = settings.out, True
 
 # %% tags=["hide-input"]

@@ -11,6 +11,7 @@ import hashlib
 import html
 import io
 import itertools
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import plotly.graph_objects as go
@@ -22,6 +23,10 @@ from portraitcraft.attributes import LEVELS
 if TYPE_CHECKING:
     import pandas as pd
     from PIL import Image
+
+# The pages are static HTML, where tqdm's widget bars cannot show anyway: its "IProgress not found" warning, printed
+# when a library imports tqdm.auto in a kernel without ipywidgets, is noise on a page.
+warnings.filterwarnings("ignore", message="IProgress not found")
 
 # Poor / Medium / Good read as a traffic light everywhere in the book (tables, bars, confusion matrices).
 # LEVELS runs worst to best, so the colours are listed in the same order.
