@@ -2,6 +2,8 @@
 
 The annotations come from the composition lab in annotations-only mode (no images). Goal: under 5 s on a
 2-core machine for open_dataset + images() + attributes() + questions(). Prints the figures; asserts nothing.
+It also times `json.load` of the files alone (garbage collection paused, as open_dataset does): the floor for any
+loader that builds Python records, against which the rest is overhead.
 
     .venv/bin/python scripts/bench_load.py [--out data/scale] [--repeat 3]
 """
@@ -13,7 +15,7 @@ import statistics
 import time
 from pathlib import Path
 
-from portraitcraft.data import open_dataset
+from portraitcraft.data import _gc_paused, open_dataset, read_json_records
 from portraitcraft.lab import write_lab
 
 N_TRAIN, N_TEST = 47_863, 2_000
@@ -31,8 +33,14 @@ def main() -> None:
     size_mb = sum(p.stat().st_size for p in args.out.glob("track_1_*.json")) / 1e6
     print(f"Track 1 JSON: {size_mb:.0f} MB")
 
-    timings: dict[str, list[float]] = {"open_dataset": [], "images()": [], "attributes()": [], "questions()": [], "total": []}
+    timings: dict[str, list[float]] = {"json.load only": [], "open_dataset": [], "images()": [], "attributes()": [], "questions()": [], "total": []}
     for _ in range(args.repeat):
+        start = time.perf_counter()
+        with _gc_paused():
+            for path in sorted(args.out.glob("track_1_*.json")):
+                if "ground_truth" not in path.name:
+                    read_json_records(path)
+        timings["json.load only"].append(time.perf_counter() - start)
         t0 = time.perf_counter()
         dataset = open_dataset(args.out)
         t1 = time.perf_counter()
@@ -42,7 +50,7 @@ def main() -> None:
         t3 = time.perf_counter()
         questions = dataset.questions()
         t4 = time.perf_counter()
-        for key, seconds in zip(timings, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t4 - t0)):
+        for key, seconds in zip(list(timings)[1:], (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t4 - t0)):
             timings[key].append(seconds)
     print(f"rows: images {len(images):,}, attributes {len(attributes):,}, questions {len(questions):,}")
     for key, values in timings.items():
