@@ -103,7 +103,8 @@ for split, curve in scores.curves.groupby("split", sort=False):
 density.update_layout(
     title="Figure 2(a). Overall composition score, train against test",
     xaxis_title="overall score (1-100)", yaxis_title="density", xaxis_range=[1, 100],
-    legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right"),
+    # Inside the plot, top left where scores are rare: above it the legend ran into the title and the toolbar.
+    legend=dict(x=0.01, xanchor="left", y=0.98, yanchor="top", bgcolor="rgba(255,255,255,0.8)"),
 )
 show_plotly(density, height=420)
 
