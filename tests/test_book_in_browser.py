@@ -1,0 +1,76 @@
+"""The whole book, built as `make book` builds it but on a small composition lab (with the feature baseline's
+predictions), opened page by page in headless Chromium with no network: no console errors, no failed or external
+requests, every plotly figure drawn, tables where the chapters have them. A screenshot of each page is kept in test-artifacts/book-pages/ (ignored by git) to look at.
+
+Skips with the reason where no Chromium is installed (``make browser`` installs Debian's).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("papermill", reason="the book extra is not installed: pip install 'portraitcraft[book]'")
+
+from portraitcraft.book.browser import check_book, find_chromium  # noqa: E402
+from portraitcraft.book.build import build_book, toc_pages  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+ARTIFACTS = REPO / "test-artifacts" / "book-pages"
+SMALL_LAB = dict(n_train=60, n_test=30, n_track2_train=6, n_track2_test=8, seed=0, long_side=256)
+# The chapters' own knobs turned down: fewer resamples, a shorter fine-tuning demonstration.
+CHEAP = {"n_bootstrap": 200, "demo_images": 4, "demo_steps": 2}
+# Pages that show tables (a table on the page is part of what they are for).
+TABLE_PAGES = ("01_dataset", "03_table2", "04_table3", "05_errors", "07_appendix", "08_track2", "09_finetune")
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(find_chromium() is None,
+                       reason="no Chromium on this machine (make browser installs Debian's chromium)"),
+]
+
+
+def book_copy(root: Path) -> Path:
+    """The book's sources (configuration, contents, pages, stylesheet, notebooks, the scripts chapter 9 imports) in `root`."""
+    root.mkdir(parents=True)
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(REPO / name, root / name)
+    (root / "book").mkdir()
+    for page in (REPO / "book").glob("*.md"):
+        shutil.copy(page, root / "book" / page.name)
+    shutil.copytree(REPO / "book" / "theme", root / "book" / "theme")
+    shutil.copytree(REPO / "notebooks", root / "notebooks", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "scripts", root / "scripts", ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+def test_every_page_of_the_book_renders_offline_in_chromium(tmp_path: Path):
+    from portraitcraft.lab import write_lab
+
+    from portraitcraft.baseline import run_feature_baseline
+
+    root = book_copy(tmp_path / "book-root")
+    lab = root / "data" / "lab"
+    write_lab(lab, progress=False, **SMALL_LAB)
+    # Chapters 4 and 5 analyse prediction files: the CPU feature baseline's, trained here on the small lab.
+    predictions = run_feature_baseline(lab, lab / "runs" / "feature-baseline.jsonl", grid="linear", max_side=256)
+    # Absolute paths: a relative one would be read from this process's working directory, the repository.
+    html = build_book(str(lab), root=root, parameters={**CHEAP, "predictions": [str(predictions)]},
+                      progress=False, log=lambda *args: None)
+
+    pages = [f"{page}.html" for page in toc_pages(root)]
+    assert len(pages) == 1 + len(list((REPO / "notebooks").glob("0*.py")))
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    reports = check_book(html, pages=pages, screenshots=ARTIFACTS, progress=False)
+
+    problems = {r.page: r.problems for r in reports if r.problems}
+    assert not problems, problems
+    by_page = {Path(r.page).stem: r for r in reports}
+    assert by_page["02_figure2"].plotly >= 2 and by_page["02_figure2"].plotly_rendered == by_page["02_figure2"].plotly
+    for name in TABLE_PAGES:
+        assert by_page[name].tables >= 1, f"{name}: no table on the page"
+    for report in reports:
+        shot = Path(report.screenshot)
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000, shot
