@@ -87,8 +87,11 @@ def test_config_renders_executed_notebooks_offline():
     assert config["execute"]["execute_notebooks"] == "off"
     assert config["only_build_toc_files"] is True
     sphinx = config["sphinx"]["config"]
-    assert sphinx["html_static_path"] == [build.VENDOR_DIR.as_posix()]
+    # the vendored plotly.js (made by the build) and the book's own committed stylesheet, nothing from a CDN
+    assert sphinx["html_static_path"] == [build.VENDOR_DIR.as_posix(), "book/theme"]
     assert "plotly.min.js" in sphinx["html_js_files"]
+    assert all((REPO / "book" / "theme" / css).is_file() for css in sphinx["html_css_files"])
+    assert "portraitcraft.book.sphinx_fixes" in config["sphinx"]["extra_extensions"]
     # math would make pages load MathJax from a CDN
     assert not {"dollarmath", "amsmath"} & set(config["parse"]["myst_enable_extensions"])
     assert not (REPO / "_static").exists(), "Jupyter Book injects every js/css of _static/ into every page"
@@ -258,3 +261,17 @@ def test_pages_run_in_parallel_and_a_failure_stops_the_build_naming_its_page(tmp
     executed = {line.split()[1] for line in logged if line.startswith("executed")}
     assert "notebooks/02_page.py" in executed and "notebooks/01_page.py" not in executed  # page 1 was up to date
     assert all((tmp_path / f"book/executed/0{i}_page.ipynb").is_file() for i in (1, 2, 3))
+
+
+def test_repeated_inline_scripts_are_dropped_once_per_page():
+    """sphinx-thebe's configuration script arrives twice (file name None, then ''): the page must declare it once."""
+    from sphinx.builders.html._assets import _JavaScript
+
+    from portraitcraft.book.sphinx_fixes import drop_repeated_scripts
+
+    body = 'const THEBE_JS_URL = "x"'
+    context = {"script_files": [_JavaScript("_static/doctools.js", priority=200), _JavaScript(None, body=body),
+                                _JavaScript("", body=body), _JavaScript("", body="other = 1")]}
+    drop_repeated_scripts(None, "page", "page.html", context, None)
+    assert [(s.filename, s.attributes.get("body")) for s in context["script_files"]] == [
+        ("_static/doctools.js", None), (None, body), ("", "other = 1")]
