@@ -177,8 +177,10 @@ if run is None and demo:
     from portraitcraft.runners.tiny import build_tiny_qwen3_vl
 
     import torch
+    from transformers.utils import logging as transformers_logging
 
     torch.set_num_threads(1)
+    transformers_logging.disable_progress_bar()  # its shard-writing and weight-loading bars are noise on a page
     demo_dir = root / "book" / "runs" / "finetune-demo"
     tiny = demo_dir / "tiny-qwen3-vl"
     if not (tiny / "config.json").is_file():
