@@ -186,7 +186,8 @@ if run is None and demo:
     if not (tiny / "config.json").is_file():
         build_tiny_qwen3_vl(tiny)
     settings = FinetuneSettings(
-        data=str(ds.root), model=str(tiny), out=str(demo_dir / f"run-{demo_images}x{demo_steps}-seed{seed}"),
+        data=str(ds.root.resolve()), model=str(tiny),  # resolved: the same run from notebooks/ and from the root
+        out=str(demo_dir / f"run-{demo_images}x{demo_steps}-seed{seed}"),
         reasons=False, epochs=1, lr=2e-3, batch_size=2, grad_accum=1, max_steps=demo_steps, limit=demo_images,
         max_pixels=128 * 128, min_pixels=32 * 32, seed=seed, validation_predict=0, validation_batches=2,
         eval_every=max(1, demo_steps // 4), save_every=0)
