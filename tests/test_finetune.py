@@ -236,6 +236,28 @@ def test_the_answer_alone_carries_the_loss(lab, dataset, tiny_model, tmp_path):
         p.numel() for p in tuner.base.parameters())
 
 
+def test_activation_checkpointing_recomputes_the_same_step(lab, dataset, tiny_model, tmp_path):
+    """The GPU default (checkpointing on) must train exactly as the CPU default does, only with less memory."""
+    import torch
+
+    from portraitcraft.finetune import FineTuner
+
+    results = {}
+    for checkpointing in (False, True):
+        tuner = FineTuner(settings_for(lab, tiny_model, tmp_path / "unused", gradient_checkpointing=checkpointing))
+        assert tuner.base.is_activation_checkpointing is checkpointing
+        tuner.configure_schedule(1)
+        data = training_data(dataset, tuner.settings)
+        images = [dataset.open_image(e.image_path, max_side=2048) for e in data.train[:2]]
+        logged = tuner.step([(data.train[:2], images)])
+        results[checkpointing] = logged, tuner.trainable_state()
+    (plain, plain_weights), (recomputed, recomputed_weights) = results[False], results[True]
+    assert recomputed["loss"] == pytest.approx(plain["loss"], rel=1e-5)
+    assert recomputed["grad_norm"] == pytest.approx(plain["grad_norm"], rel=1e-4)
+    for name, weight in plain_weights.items():
+        torch.testing.assert_close(recomputed_weights[name], weight, atol=1e-6, rtol=1e-5)
+
+
 def test_memory_rule_counts_weights_gradients_and_both_moments():
     counts = {"vision_encoder": 100, "mergers": 10, "language_model": 1000, "lora_adapters": 20}
     assert state_memory_gib(counts, lora=False, precision="bf16-mixed") * 2**30 == 1110 * 4 + 1010 * 12

@@ -413,7 +413,7 @@ class FineTuner:
             if s.target == SCORE:
                 raise FinetuneError("gradient checkpointing cannot be used with the score target (its loss reads "
                                     "the prompt's KV cache, as prediction does)")
-            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
         self.trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
         if not self.trainable:
             raise FinetuneError(f"{s.model}: no parameter to train (unexpected module names)")
