@@ -202,7 +202,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def write_report(report: dict, table: str, out: Path) -> None:
-    """Print the markdown table, then write the whole report as JSON to ``out`` (shared by the GPU scripts)."""
+    """Print the markdown table, then write the whole report, dated, as JSON to ``out`` (shared by the GPU scripts)."""
+    from datetime import datetime, timezone
+
+    report = {**report, "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     print("\n" + table)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
