@@ -21,6 +21,7 @@
 data = "data/lab"  # a PortraitCraft root folder, "lab", or a Hugging Face dataset id
 predictions: list = []  # the prediction files the book was given
 benchmarks: list = []  # JSON files written by `python scripts/bench_*.py --json FILE`
+gpu_benchmarks: list = ["book/measurements/gpu_bench_qwen-h200-2026-11-27.json"]  # scripts/gpu_bench_qwen.py --out FILE
 seed = 0  # seed of the bootstrap timed below
 
 # %%
@@ -211,6 +212,27 @@ else:
                      "bench/features.json` and rebuild with `-p benchmarks='[bench/features.json]'`.*"))
 
 # %% [markdown]
+# ### Qwen3-VL on a GPU
+#
+# `scripts/gpu_bench_qwen.py` times the Qwen3-VL runner (`portraitcraft predict --model ...`, both protocols) on a
+# GPU with a randomly initialised model of Qwen3-VL-4B-Instruct's published size, at batch sizes 1, 4 and 16, on
+# portrait-sized images (1365 x 2048). Random weights cost the same time and memory as trained ones, but never stop
+# generating, so `generate` is held to 256 new tokens, about the length of the reference JSON answer. The run
+# shown by default is kept in `book/measurements/`; pass others as the `gpu_benchmarks` parameter.
+
+# %% tags=["hide-input"]
+for path in gpu_benchmarks:
+    measured = analysis.read_gpu_benchmark(dataset_location(str(path)))
+    display(measured.results.style.hide(axis="index").format(precision=2))
+    fastest = measured.results.loc[measured.results["status"] == "ok"].groupby("protocol")["images/s"].max()
+    n_test = int((images["split"] == "test").sum())
+    cost = "; ".join(f"{protocol}: {n_test / rate / 60:.1f} min" for protocol, rate in fastest.items())
+    display(caption(f"{measured.describe()}. Peak GiB is PyTorch's peak allocation. At the best batch size, the "
+                    f"{n_test} test images of {data} would take {cost}.", label="Table"))
+if not gpu_benchmarks:
+    display(Markdown("*No GPU measurement was passed (`gpu_benchmarks=[]`).*"))
+
+# %% [markdown]
 # ## Reproducibility record
 #
 # What produced this book. The data fingerprint is one SHA-256 over the SHA-256 of each track JSON file (and of the
@@ -219,7 +241,8 @@ else:
 
 # %% tags=["hide-input"]
 record = analysis.reproducibility_record(ds.root, prediction_paths, settings={
-    "data": data, "predictions": [str(p) for p in predictions], "benchmarks": [str(b) for b in benchmarks]})
+    "data": data, "predictions": [str(p) for p in predictions], "benchmarks": [str(b) for b in benchmarks],
+    "gpu_benchmarks": [str(b) for b in gpu_benchmarks]})
 index, _ = index_images(ds.root)
 assert record["data"]["images"] == len(index) and record["packages"]["portraitcraft"] is not None
 assert all(len(f["sha256"]) == 64 for f in record["data"]["files"].values())

@@ -30,7 +30,7 @@ run = None  # a `portraitcraft finetune --out` folder whose curves to draw (None
 demo = True  # with run=None: fine-tune the tiny random Qwen3-VL on a few lab images on the CPU (a few minutes on 2 cores)
 demo_images = 8  # training images of the demonstration (the first of the split)
 demo_steps = 8  # its optimizer steps
-bench = None  # a JSON file written by scripts/gpu_bench_finetune.py: measured step time and memory
+bench = "book/measurements/gpu_bench_finetune-h200-2026-11-27.json"  # written by scripts/gpu_bench_finetune.py (None: none)
 seed = 0  # seed of the validation split and the data order
 
 # %%
@@ -44,6 +44,7 @@ import plotly.graph_objects as go
 from IPython.display import Markdown, display
 from plotly.subplots import make_subplots
 
+from portraitcraft import analysis
 from portraitcraft.book import caption, show_plotly
 from portraitcraft.book.build import dataset_location, find_book_root
 from portraitcraft.data import open_dataset
@@ -114,7 +115,8 @@ display(Markdown(f"`generate` target of {first.image_path}:\n\n```json\n{generat
 # weights, gradients and AdamW state follows from the parameter counts of Qwen3-VL-4B (built here on PyTorch's
 # `meta` device from the published configuration in `scripts/gpu_bench_qwen.py`: nothing is allocated).
 # Activations come on top; they, and the time per step, are **measured** by `scripts/gpu_bench_finetune.py` on a
-# GPU with a random-weight model of the same size; pass its JSON as the `bench` parameter to show them here.
+# GPU with a random-weight model of the same size. The second table is that script's run on an NVIDIA H200
+# (2026-11-27), kept in `book/measurements/`; pass your own run's JSON as the `bench` parameter to show it instead.
 
 # %% tags=["hide-input"]
 steps = paper.epochs * -(-len(split.train) // (paper.batch_size * paper.grad_accum))
@@ -153,16 +155,14 @@ else:
     print("torch/transformers are not installed (the `models` extra): parameter counts not shown")
 
 if bench:
-    report = json.loads(Path(dataset_location(str(bench))).read_text(encoding="utf-8"))
-    measured = pd.DataFrame(report["results"])
-    shown = [c for c in ("setting", "precision", "status", "seconds_per_step", "images_per_second",
-                         "tokens_per_image", "peak_memory_gib") if c in measured.columns]
-    display(measured[shown].style.hide(axis="index").format(precision=2))
-    per_step = measured.loc[measured["setting"] == "full", "seconds_per_step"]
-    hours = f"; at that rate the {steps:.0f} steps take {steps * float(per_step.iloc[0]) / 3600:.1f} h" \
-        if len(per_step) and pd.notna(per_step.iloc[0]) else ""
-    display(caption(f"Measured by scripts/gpu_bench_finetune.py: {report['what']} on {report.get('gpu') or report['device']}"
-                    f"{hours}.", label="Table"))
+    measured = analysis.read_gpu_benchmark(dataset_location(str(bench)))
+    display(measured.results.style.hide(axis="index").format(precision=2))
+    full = measured.results.loc[measured.results["setting"] == "full", "s/step"]
+    seconds = steps * float(full.iloc[0]) if len(full) and pd.notna(full.iloc[0]) else None
+    took = "" if seconds is None else f"{seconds / 3600:.1f} GPU hours" if seconds >= 3600 else f"{seconds / 60:.0f} GPU minutes"
+    hours = f" At the paper's setting's rate, the {steps:.0f} steps on {ds.root.name} take {took}." if took else ""
+    display(caption(f"{measured.describe()}. Random weights: the time and memory are those of the real model's size, "
+                    f"the losses mean nothing.{hours}", label="Table"))
 else:
     print("no GPU measurement given (bench=None): run `python scripts/gpu_bench_finetune.py --out FILE` on a CUDA "
           "machine and pass `-p bench=FILE`")

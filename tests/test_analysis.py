@@ -379,3 +379,28 @@ def test_prediction_timing_and_the_baseline_model_lookup(errors, predictions_fil
         writer.write(ok_record("a.jpg", {"total_score": 50, "criteria": {}, "answer": "A"},
                                run={"backend": "features", "model": f"{model_dir}#0123456789ab"}))
     assert analysis.baseline_model_dir(path) == model_dir
+
+
+MEASUREMENTS = Path(__file__).resolve().parents[1] / "book" / "measurements"
+
+
+@pytest.mark.parametrize("name, rows, first_columns", [
+    ("gpu_bench_qwen-h200-2026-11-27.json", 6, ["protocol", "batch", "status", "images/s"]),
+    ("gpu_bench_finetune-h200-2026-11-27.json", 3, ["setting", "precision", "status", "images/s", "s/step"]),
+])
+def test_the_committed_gpu_measurements_read_as_tables(name, rows, first_columns):
+    bench = analysis.read_gpu_benchmark(MEASUREMENTS / name)
+    assert len(bench.results) == rows
+    assert [c for c in bench.results.columns if c in first_columns] == first_columns
+    assert (bench.results["status"] == "ok").all() and (bench.results["peak GiB"] > 0).all()
+    assert bench.gpu == "NVIDIA H200"
+    assert "torch 2.11.0" in bench.describe() and name in bench.describe()
+
+
+def test_a_file_that_is_not_a_gpu_measurement_is_refused_by_name(tmp_path):
+    other = tmp_path / "features.json"
+    other.write_text(json.dumps({"seconds": 1.0}))
+    with pytest.raises(DataError, match="features.json: not a GPU benchmark JSON file"):
+        analysis.read_gpu_benchmark(other)
+    with pytest.raises(DataError, match="missing.json"):
+        analysis.read_gpu_benchmark(tmp_path / "missing.json")

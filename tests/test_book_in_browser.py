@@ -33,7 +33,8 @@ pytestmark = [
 
 
 def book_copy(root: Path) -> Path:
-    """The book's sources (configuration, contents, pages, stylesheet, notebooks, the scripts chapter 9 imports) in `root`."""
+    """The book's sources (configuration, contents, pages, stylesheet, GPU measurements, notebooks, the scripts chapter 9
+    imports) in `root`."""
     root.mkdir(parents=True)
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy(REPO / name, root / name)
@@ -41,6 +42,7 @@ def book_copy(root: Path) -> Path:
     for page in (REPO / "book").glob("*.md"):
         shutil.copy(page, root / "book" / page.name)
     shutil.copytree(REPO / "book" / "theme", root / "book" / "theme")
+    shutil.copytree(REPO / "book" / "measurements", root / "book" / "measurements")
     shutil.copytree(REPO / "notebooks", root / "notebooks", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(REPO / "scripts", root / "scripts", ignore=shutil.ignore_patterns("__pycache__"))
     return root

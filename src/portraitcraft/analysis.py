@@ -682,6 +682,60 @@ def benchmark_table(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["file", "measure", "value"])
 
 
+GPU_BENCHMARK_COLUMNS: Final[dict[str, str]] = {  # result field -> column; the order is the table's
+    "setting": "setting",  # scripts/gpu_bench_finetune.py
+    "protocol": "protocol",  # scripts/gpu_bench_qwen.py
+    "batch_size": "batch", "precision": "precision",
+    "status": "status",
+    "images_per_second": "images/s", "seconds_per_batch": "s/batch", "seconds_per_step": "s/step",
+    "prompt_tokens": "prompt tokens", "generated_tokens": "generated tokens", "tokens_per_image": "tokens/image",
+    "trainable_parameters": "trainable parameters", "peak_memory_gib": "peak GiB",
+}
+
+
+@dataclass(frozen=True)
+class GpuBenchmark:
+    """A measurement written by ``scripts/gpu_bench_qwen.py`` or ``scripts/gpu_bench_finetune.py``."""
+
+    path: Path
+    results: pd.DataFrame  # one row per measured setting, the columns named as the book shows them
+    what: str
+    gpu: str
+    packages: dict[str, Any]
+    measured_at: str | None = None  # written by the scripts since 2026-11-27
+
+    def describe(self) -> str:
+        """One sentence for a caption: what ran, where, when, with which versions, from which file."""
+        versions = ", ".join(f"{name} {self.packages[name]}" for name in ("torch", "transformers")
+                             if self.packages.get(name))
+        when = f" on {self.measured_at[:10]}" if self.measured_at else ""
+        return f"{self.what}, measured on {self.gpu}{when} ({versions}), file {self.path.name}"
+
+
+def read_gpu_benchmark(path: str | os.PathLike) -> GpuBenchmark:
+    """Read one GPU benchmark JSON; a file that is not one raises DataError naming it."""
+    path = Path(path)
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path}: not a GPU benchmark JSON file ({exc})") from exc
+    if not isinstance(report, dict) or not isinstance(report.get("results"), list) or not report["results"]:
+        raise DataError(f"{path}: not a GPU benchmark JSON file (no 'results' list; "
+                        "expected the --out file of scripts/gpu_bench_qwen.py or scripts/gpu_bench_finetune.py)")
+    results = pd.DataFrame(report["results"])
+    if "grad_accum" in results.columns:  # fine-tuning: images per pass x passes per optimizer step
+        results["batch_size"] = [f"{b} x {g}" for b, g in zip(results["batch_size"], results["grad_accum"])]
+    if "tokens_per_image" in results.columns:
+        results["tokens_per_image"] = results["tokens_per_image"].round().astype("Int64")
+    shown = [c for c in GPU_BENCHMARK_COLUMNS if c in results.columns]
+    results = results[shown].rename(columns=GPU_BENCHMARK_COLUMNS)
+    if "trainable parameters" in results.columns:
+        results["trainable parameters"] = results["trainable parameters"].map(lambda n: f"{n / 1e9:.2f} B")
+    return GpuBenchmark(path=path, results=results, what=str(report.get("what", "GPU benchmark")),
+                        gpu=str(report.get("gpu") or report.get("device", "an unnamed device")),
+                        packages=dict(report.get("packages") or {}), measured_at=report.get("measured_at"))
+
+
 DEFAULT_PACKAGES: Final[tuple[str, ...]] = (
     "portraitcraft", "numpy", "pandas", "scipy", "scikit-learn", "opencv-contrib-python-headless", "pillow",
     "pyarrow", "plotly", "matplotlib", "seaborn", "papermill", "jupytext", "jupyter-book", "sphinx", "nbval",
