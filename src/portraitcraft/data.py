@@ -221,7 +221,6 @@ class _Checker:
             yield i, rec, name
 
     def track1(self, records: list[Any], file: str, split: str, table: _Track1) -> None:
-        tlo, thi = TOTAL_SCORE_RANGE
         for i, rec, name in self.unique_records(records, file):
             criteria = rec.get("criteria")
             hidden = self._is_hidden(rec, criteria)
@@ -236,13 +235,7 @@ class _Checker:
             elif "total_score" not in rec:
                 self.report(file, i, name, "missing field 'total_score'")
             else:
-                value = _as_float(rec["total_score"])
-                if value is None:
-                    self.report(file, i, name, f"total_score {rec['total_score']!r} is not a number")
-                elif not tlo <= value <= thi:
-                    self.report(file, i, name, f"total_score {value:g} outside {tlo}-{thi}")
-                else:
-                    total = value
+                total = self._checked_number(rec["total_score"], TOTAL_SCORE_RANGE, "total_score", file, i, name)
             question, options, answer = self._question(rec, file, i, name, split, hidden)
             table.split.append(split)
             table.image_path.append(name)
@@ -255,11 +248,22 @@ class _Checker:
             table.options.append(options)
             table.answer.append(answer)
 
+    def _checked_number(self, raw: Any, bounds: tuple[float, float], what: str, file: str, i: int, name: str) -> float:
+        """``raw`` as a float within ``bounds``; otherwise the defect is reported and the value is missing (NaN)."""
+        lo, hi = bounds
+        value = _as_float(raw)
+        if value is None:
+            self.report(file, i, name, f"{what} {raw!r} is not a number")
+        elif not lo <= value <= hi:
+            self.report(file, i, name, f"{what} {value:g} outside {lo:g}-{hi:g}")
+        else:
+            return value
+        return np.nan
+
     def _checked_criteria(
         self, criteria: Any, file: str, i: int, name: str, hidden: bool, table: _Track1
     ) -> tuple[list[float], list[str | None]]:
         """The 13 scores and reasons of a record off the fast path, reporting each defect; bad values become missing."""
-        lo, hi = ATTRIBUTE_SCORE_RANGE
         if not isinstance(criteria, dict):
             self.report(file, i, name, "missing field 'criteria'")
             criteria = {}
@@ -280,13 +284,8 @@ class _Checker:
             elif hidden:
                 pass
             elif "score" in entry:
-                value = _as_float(entry["score"])
-                if value is None:
-                    self.report(file, i, name, f"{attr!r}: score {entry['score']!r} is not a number")
-                elif not lo <= value <= hi:
-                    self.report(file, i, name, f"{attr!r}: score {value:g} outside {lo:g}-{hi:g}")
-                else:
-                    score, level = value, level_from_score(value)
+                score = self._checked_number(entry["score"], ATTRIBUTE_SCORE_RANGE, f"{attr!r}: score", file, i, name)
+                level = None if np.isnan(score) else level_from_score(score)
             elif "level" in entry:
                 level = normalise_level(entry["level"])
                 if level is None:
