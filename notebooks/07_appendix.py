@@ -223,7 +223,7 @@ else:
 # %% tags=["hide-input"]
 for path in gpu_benchmarks:
     measured = analysis.read_gpu_benchmark(dataset_location(str(path)))
-    display(measured.results.style.hide(axis="index").format(precision=2))
+    display(measured.table().style.hide(axis="index").format(precision=2))
     fastest = measured.results.loc[measured.results["status"] == "ok"].groupby("protocol")["images/s"].max()
     n_test = int((images["split"] == "test").sum())
     cost = "; ".join(f"{protocol}: {n_test / rate / 60:.1f} min" for protocol, rate in fastest.items())

@@ -156,10 +156,11 @@ else:
 
 if bench:
     measured = analysis.read_gpu_benchmark(dataset_location(str(bench)))
-    display(measured.results.style.hide(axis="index").format(precision=2))
+    display(measured.table().style.hide(axis="index").format(precision=2))
     full = measured.results.loc[measured.results["setting"] == "full", "s/step"]
     seconds = steps * float(full.iloc[0]) if len(full) and pd.notna(full.iloc[0]) else None
-    took = "" if seconds is None else f"{seconds / 3600:.1f} GPU hours" if seconds >= 3600 else f"{seconds / 60:.0f} GPU minutes"
+    took = ("" if seconds is None else f"{seconds / 3600:.1f} GPU hours" if seconds >= 3600
+            else f"{seconds / 60:.0f} GPU minutes" if seconds >= 60 else f"{seconds:.0f} GPU seconds")
     hours = f" At the paper's setting's rate, the {steps:.0f} steps on {ds.root.name} take {took}." if took else ""
     display(caption(f"{measured.describe()}. Random weights: the time and memory are those of the real model's size, "
                     f"the losses mean nothing.{hours}", label="Table"))

@@ -394,7 +394,16 @@ def test_the_committed_gpu_measurements_read_as_tables(name, rows, first_columns
     assert [c for c in bench.results.columns if c in first_columns] == first_columns
     assert (bench.results["status"] == "ok").all() and (bench.results["peak GiB"] > 0).all()
     assert bench.gpu == "NVIDIA H200"
+    assert "status" not in bench.table().columns and "peak GiB" in bench.table().columns  # all ok: no status shown
     assert "torch 2.11.0" in bench.describe() and name in bench.describe()
+
+
+def test_a_failed_gpu_setting_keeps_its_status_in_the_table(tmp_path):
+    report = json.loads((MEASUREMENTS / "gpu_bench_qwen-h200-2026-11-27.json").read_text())
+    report["results"][-1].update(status="out_of_memory", images_per_second=None)
+    (tmp_path / "oom.json").write_text(json.dumps(report))
+    table = analysis.read_gpu_benchmark(tmp_path / "oom.json").table()
+    assert table["status"].tolist() == ["ok"] * 5 + ["out_of_memory"]
 
 
 def test_a_file_that_is_not_a_gpu_measurement_is_refused_by_name(tmp_path):

@@ -688,8 +688,8 @@ GPU_BENCHMARK_COLUMNS: Final[dict[str, str]] = {  # result field -> column; the 
     "batch_size": "batch", "precision": "precision",
     "status": "status",
     "images_per_second": "images/s", "seconds_per_batch": "s/batch", "seconds_per_step": "s/step",
-    "prompt_tokens": "prompt tokens", "generated_tokens": "generated tokens", "tokens_per_image": "tokens/image",
-    "trainable_parameters": "trainable parameters", "peak_memory_gib": "peak GiB",
+    "prompt_tokens": "prompt tokens", "generated_tokens": "generated", "tokens_per_image": "tokens/image",
+    "trainable_parameters": "trainable", "peak_memory_gib": "peak GiB",
 }
 
 
@@ -703,6 +703,12 @@ class GpuBenchmark:
     gpu: str
     packages: dict[str, Any]
     measured_at: str | None = None  # written by the scripts since 2026-11-27
+
+    def table(self) -> pd.DataFrame:
+        """The results as the book shows them: the status column only when a setting failed (it must fit a page)."""
+        if (self.results["status"] == "ok").all():
+            return self.results.drop(columns="status")
+        return self.results
 
     def describe(self) -> str:
         """One sentence for a caption: what ran, where, when, with which versions, from which file."""
@@ -729,8 +735,8 @@ def read_gpu_benchmark(path: str | os.PathLike) -> GpuBenchmark:
         results["tokens_per_image"] = results["tokens_per_image"].round().astype("Int64")
     shown = [c for c in GPU_BENCHMARK_COLUMNS if c in results.columns]
     results = results[shown].rename(columns=GPU_BENCHMARK_COLUMNS)
-    if "trainable parameters" in results.columns:
-        results["trainable parameters"] = results["trainable parameters"].map(lambda n: f"{n / 1e9:.2f} B")
+    if "trainable" in results.columns:
+        results["trainable"] = results["trainable"].map(lambda n: f"{n / 1e9:.2f} B")
     return GpuBenchmark(path=path, results=results, what=str(report.get("what", "GPU benchmark")),
                         gpu=str(report.get("gpu") or report.get("device", "an unnamed device")),
                         packages=dict(report.get("packages") or {}), measured_at=report.get("measured_at"))
