@@ -336,7 +336,7 @@ def test_a_stopped_run_resumes_to_the_same_weights(generate_run, lab, dataset, t
     assert third.status == "already finished" and third.step == 4
 
 
-def test_the_command_resumes_or_refuses_other_settings(generate_run, lab, tiny_model):
+def test_the_command_resumes_or_refuses_other_settings(generate_run, lab, tiny_model, tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
     from portraitcraft.cli import app
@@ -351,6 +351,15 @@ def test_the_command_resumes_or_refuses_other_settings(generate_run, lab, tiny_m
     assert "already finished: step 4 of 4" in done.output and "predict with: portraitcraft predict --model" in done.output
     other = runner.invoke(app, base + ["--lr", "0.001"])
     assert other.exit_code == 2 and f"{out}: holds a fine-tuning with other settings (lr: 0.002 -> 0.001)" in other.output
+    # The same data folder spelled relative to another working directory is the same training; another folder is not.
+    monkeypatch.chdir(lab.parent)
+    relative = [lab.name if arg == str(lab) else arg for arg in base]
+    again = runner.invoke(app, relative + ["--lr", "0.002"])
+    assert again.exit_code == 0 and "already finished: step 4 of 4" in again.output, again.output
+    elsewhere = tmp_path / "lab-copy"
+    elsewhere.mkdir()
+    moved = runner.invoke(app, [str(elsewhere) if arg == str(lab) else arg for arg in base] + ["--lr", "0.002"])
+    assert moved.exit_code == 2 and f"data: {str(lab)!r} -> {str(elsewhere)!r}" in moved.output, moved.output
 
 
 def test_score_target_trains_the_words_the_score_protocol_reads(score_run, dataset, tmp_path):

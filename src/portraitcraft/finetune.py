@@ -772,6 +772,17 @@ class FinetuneSummary:
         return out
 
 
+def _same_setting(name: str, before: Any, now: Any) -> bool:
+    """Settings equal, or for the data and model, two spellings of one existing folder ("data/lab" from the
+    repository and its absolute path from notebooks/ are the same training)."""
+    if before == now:
+        return True
+    if name not in ("data", "model") or not (isinstance(before, str) and isinstance(now, str)):
+        return False
+    first, second = Path(before).expanduser(), Path(now).expanduser()
+    return first.exists() and second.exists() and first.resolve() == second.resolve()
+
+
 class _Trainer:
     """The run: data, plan, loop, logging, validation, checkpoints, resume."""
 
@@ -800,7 +811,7 @@ class _Trainer:
         if previous.get("format") != FORMAT:
             raise FinetuneError(f"{run_file}: not a {FORMAT} record")
         before, now = previous.get("settings", {}), self.s.training_key()
-        changed = [f"{k}: {before.get(k)!r} -> {now[k]!r}" for k in now if before.get(k) != now[k]]
+        changed = [f"{k}: {before.get(k)!r} -> {now[k]!r}" for k in now if not _same_setting(k, before.get(k), now[k])]
         if changed:
             raise FinetuneError(f"{out}: holds a fine-tuning with other settings ({'; '.join(changed)}); "
                                 "use another --out, or the same settings to resume")
