@@ -398,6 +398,14 @@ def test_the_committed_gpu_measurements_read_as_tables(name, rows, first_columns
     assert "torch 2.11.0" in bench.describe() and name in bench.describe()
 
 
+def test_columns_shared_by_every_row_move_to_the_caption():
+    bench = analysis.read_gpu_benchmark(MEASUREMENTS / "gpu_bench_finetune-h200-2026-11-27.json")
+    assert bench.shared() == {"batch": "4 x 4", "tokens/image": 1256}
+    assert list(bench.table().columns) == ["setting", "precision", "images/s", "s/step", "trainable", "peak GiB"]
+    assert "; in every row: batch 4 x 4, tokens/image 1256" in bench.describe()
+    assert analysis.read_gpu_benchmark(MEASUREMENTS / "gpu_bench_qwen-h200-2026-11-27.json").shared() == {}
+
+
 def test_a_failed_gpu_setting_keeps_its_status_in_the_table(tmp_path):
     report = json.loads((MEASUREMENTS / "gpu_bench_qwen-h200-2026-11-27.json").read_text())
     report["results"][-1].update(status="out_of_memory", images_per_second=None)

@@ -704,18 +704,29 @@ class GpuBenchmark:
     packages: dict[str, Any]
     measured_at: str | None = None  # written by the scripts since 2026-11-27
 
+    def shared(self) -> dict[str, Any]:
+        """Columns with one value in every row (with several rows), said once in the caption instead."""
+        if len(self.results) < 2:
+            return {}
+        return {c: self.results[c].iloc[0] for c in self.results.columns
+                if c != "status" and self.results[c].nunique(dropna=False) == 1}
+
     def table(self) -> pd.DataFrame:
-        """The results as the book shows them: the status column only when a setting failed (it must fit a page)."""
+        """The results as the book shows them, narrow enough for a page: without the shared columns, and with the
+        status column only when a setting failed."""
+        dropped = list(self.shared())
         if (self.results["status"] == "ok").all():
-            return self.results.drop(columns="status")
-        return self.results
+            dropped.append("status")
+        return self.results.drop(columns=dropped)
 
     def describe(self) -> str:
         """One sentence for a caption: what ran, where, when, with which versions, from which file."""
         versions = ", ".join(f"{name} {self.packages[name]}" for name in ("torch", "transformers")
                              if self.packages.get(name))
         when = f" on {self.measured_at[:10]}" if self.measured_at else ""
-        return f"{self.what}, measured on {self.gpu}{when} ({versions}), file {self.path.name}"
+        shared = ", ".join(f"{column} {value}" for column, value in self.shared().items())
+        shared = f"; in every row: {shared}" if shared else ""
+        return f"{self.what}, measured on {self.gpu}{when} ({versions}), file {self.path.name}{shared}"
 
 
 def read_gpu_benchmark(path: str | os.PathLike) -> GpuBenchmark:
