@@ -221,11 +221,11 @@ else:
 # shown by default is kept in `book/measurements/`; pass others as the `gpu_benchmarks` parameter.
 
 # %% tags=["hide-input"]
+n_test = int((images["split"] == "test").sum())
 for path in gpu_benchmarks:
     measured = analysis.read_gpu_benchmark(dataset_location(str(path)))
     display(measured.table().style.hide(axis="index").format(precision=2))
     fastest = measured.results.loc[measured.results["status"] == "ok"].groupby("protocol")["images/s"].max()
-    n_test = int((images["split"] == "test").sum())
     cost = "; ".join(f"{protocol}: {n_test / rate / 60:.1f} min" for protocol, rate in fastest.items())
     display(caption(f"{measured.describe()}. Peak GiB is PyTorch's peak allocation. At the best batch size, the "
                     f"{n_test} test images of {data} would take {cost}.", label="Table"))
