@@ -29,7 +29,7 @@ sample = "../shared/portraitcraft-sample"  # the real sample (read in place, nev
 split = "test"  # the lab's Track 2 split of the proof
 limit = None  # only the first N records of that split (None: all)
 extractor = "cpu"  # "cpu", or "vlm" with `model` (a Qwen3-VL folder)
-model = None
+model = None  # the Qwen3-VL folder the "vlm" extractor reads the images with (None: none)
 thumb_side = 220  # longest side of the thumbnails, pixels
 
 # %%

@@ -27,7 +27,7 @@
 # %% tags=["parameters"]
 data = "data/lab"  # a PortraitCraft root folder, "lab", or a Hugging Face dataset id
 run = None  # a `portraitcraft finetune --out` folder whose curves to draw (None: the demonstration run)
-demo = True  # with run=None: fine-tune the tiny random Qwen3-VL on a few lab images on the CPU (a few minutes on 2 cores)
+demo = True  # when run is None, fine-tune the tiny random Qwen3-VL on a few lab images on the CPU
 demo_images = 8  # training images of the demonstration (the first of the split)
 demo_steps = 8  # its optimizer steps
 bench = "book/measurements/gpu_bench_finetune-h200-2026-11-27.json"  # written by scripts/gpu_bench_finetune.py (None: none)
