@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -22,6 +27,7 @@ from portraitcraft.attributes import (
     level_word,
     normalise_level,
 )
+from portraitcraft import data as data_module
 from portraitcraft.cli import app
 from portraitcraft.data import DataError, ValidationError, open_dataset, read_json_records
 from portraitcraft.images import ImageError, open_image
@@ -220,6 +226,144 @@ def test_checked_and_fast_paths_read_the_same_values(tmp_path):
     long = ds.attributes()
     assert len(long) == 26 and long["reason"].iloc[0] == "Color Harmony reason"
     assert long.groupby("image_path")["level"].apply(lambda s: (s == "Poor").sum()).tolist() == [1, 1]
+
+
+@contextmanager
+def checking_path_only():
+    """Every Track 1 file read by json.load and `_Checker`, as if whole-file decoding had refused it."""
+    with mock.patch.object(data_module, "_decode_well_formed_track1", return_value=None):
+        yield
+
+
+@contextmanager
+def counting_whole_file_decodes():
+    """Counts the Track 1 files that whole-file decoding admitted."""
+    admitted = []
+    original = data_module._decode_well_formed_track1
+
+    def decode(path, split):
+        records = original(path, split)
+        admitted.extend([path.name] if records is not None else [])
+        return records
+
+    with mock.patch.object(data_module, "_decode_well_formed_track1", decode):
+        yield admitted
+
+
+def assert_same_reading(fast, checked) -> None:
+    assert [str(p) for p in fast.problems] == [str(p) for p in checked.problems]
+    pd.testing.assert_frame_equal(fast.images(), checked.images())
+    pd.testing.assert_frame_equal(fast.attributes(), checked.attributes())
+    pd.testing.assert_frame_equal(fast.questions(), checked.questions())
+
+
+@pytest.mark.parametrize("reveal", [False, True], ids=["published", "ground-truth"])
+def test_whole_file_decoding_reads_the_lab_as_the_checking_path_does(tmp_path, reveal):
+    from portraitcraft.lab import write_lab
+
+    root = tmp_path / "lab"
+    write_lab(root, n_train=40, n_test=15, annotations_only=True)
+    with counting_whole_file_decodes() as admitted:
+        fast = open_dataset(root, reveal_ground_truth=reveal)
+    with checking_path_only():
+        checked = open_dataset(root, reveal_ground_truth=reveal)
+    # the published test file hides its labels, which the schema refuses; the labelled one is admitted
+    assert admitted == ["track_1_train.json", *(["track_1_test_ground_truth.json"] if reveal else [])]
+    assert_same_reading(fast, checked)
+    assert len(fast.questions()) == 15 and fast.questions()["answer"].notna().all() == reveal
+
+
+@pytest.mark.real_sample
+def test_whole_file_decoding_reads_the_real_sample_as_the_checking_path_does(real_sample):
+    fast, checked, admitted = read_both_ways(real_sample)
+    assert admitted == ["track_1_train.json"]
+    assert_same_reading(fast, checked)
+
+
+def labelled_test_record(name: str) -> dict:
+    record = train_record(name, score=7.5, total=75)
+    record.update(question=hidden_test_record(name)["question"], options={k: f"option {k}" for k in "ABCD"}, answer="C")
+    return record
+
+
+DELETE = object()
+# For each field, values a published file could hold: defects, and variants that are not defects (a lower-case answer,
+# a score at the bound, an extra level beside a score).
+FIELD_VALUES: dict[tuple[str, ...], list] = {
+    ("image_path",): ["", " ", "a/b.jpg", "r0.jpg", "t0.jpg", 5, None],  # r0 and t0: the same image twice
+    ("criteria",): [{}, [], None],
+    ("criteria", "Sharpness"): [{}, "Good", {"level": "Good"}, {"score": 5}],
+    ("criteria", "Sharpness", "score"): [True, -0.1, 0, 10, 10.5, "7", None, float("nan"), float("inf")],
+    ("criteria", "Sharpness", "reason"): ["", 5, None],
+    ("criteria", "Sharpness", "level"): ["Good", "x"],
+    ("criteria", "Vibes"): [{"score": 5, "reason": "r"}],
+    ("total_score",): [0, 1, 100, 100.5, 64.5, True, "60", None, float("nan")],
+    ("question",): [None, "", 5, "Regarding the Color Harmony in this image, which option fits?"],
+    ("options",): [{}, [], None, {k: "o" for k in "ABCDE"}, {k: "o" for k in "ABC"}],
+    ("options", "A"): ["", 5, None],
+    ("options", "E"): ["extra"],
+    ("answer",): ["b", " d ", "x", "E", "", None, 3, "AB"],
+}
+
+
+def clean_files() -> dict[str, list[dict]]:
+    return {"train": [train_record(f"r{i}.jpg", score=3.0 + i) for i in range(3)],
+            "test": [labelled_test_record(f"t{i}.jpg") for i in range(3)]}
+
+
+def mutate(record: dict, path: tuple[str, ...], value) -> bool:
+    """Replace (or delete, for DELETE) the field at `path`; False where its parent is not an object any more."""
+    *parents, last = path
+    target = record
+    for key in parents:
+        target = target.get(key) if isinstance(target, dict) else None
+    if not isinstance(target, dict):
+        return False
+    if value is DELETE:
+        target.pop(last, None)
+    else:
+        target[last] = copy.deepcopy(value)
+    return True
+
+
+def read_both_ways(root: Path):
+    with counting_whole_file_decodes() as admitted:
+        fast = open_dataset(root)
+    with checking_path_only():
+        checked = open_dataset(root)
+    return fast, checked, admitted
+
+
+def test_each_single_defect_is_read_as_the_checking_path_reads_it(tmp_path):
+    """Every field of every kind of record, replaced by each listed value or deleted: whether whole-file decoding
+    admits the file or leaves it to the checker, the frames and the problems are the same."""
+    admitted_files = 0
+    for n, (split, path, value) in enumerate(
+        (split, path, value) for split in ("train", "test")
+        for path, values in FIELD_VALUES.items() for value in [*values, DELETE]
+    ):
+        files = clean_files()
+        mutate(files[split][1], path, value)
+        fast, checked, admitted = read_both_ways(write_root(tmp_path / f"case{n}", files["train"], files["test"]))
+        admitted_files += len(admitted)
+        try:
+            assert_same_reading(fast, checked)
+        except AssertionError as exc:
+            shown = "deleted" if value is DELETE else repr(value)
+            raise AssertionError(f"{split} record 1, {'.'.join(path)} {shown}: {exc}") from None
+    assert admitted_files > 20  # the harmless variants (and the untouched file of each case) took the fast path
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_combined_defects_are_read_as_the_checking_path_reads_them(tmp_path_factory, data):
+    files = clean_files()
+    for _ in range(data.draw(st.integers(2, 4))):
+        record = data.draw(st.sampled_from(files[data.draw(st.sampled_from(["train", "test"]))]))
+        path = data.draw(st.sampled_from(sorted(FIELD_VALUES)))
+        mutate(record, path, data.draw(st.sampled_from([*FIELD_VALUES[path], DELETE])))
+    fast, checked, _ = read_both_ways(write_root(tmp_path_factory.mktemp("mutated"), files["train"], files["test"]))
+    assert_same_reading(fast, checked)
 
 
 def test_hidden_ground_truth_never_read_as_labels(tmp_path):
