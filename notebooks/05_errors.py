@@ -32,6 +32,7 @@ max_side = 256  # longest side of the thumbnails, in pixels
 
 # %%
 import html
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -47,15 +48,17 @@ from portraitcraft.book import caption, show_plotly, thumbnail
 from portraitcraft.book.build import dataset_location
 from portraitcraft.data import DataError, open_dataset
 from portraitcraft.evaluation import LEADERBOARD, METRIC_LABELS
+from portraitcraft.predictions import distinct_labels
 
 sns.set_theme(style="whitegrid", context="notebook", font_scale=0.9)
 plt.rcParams.update({"figure.dpi": 100, "savefig.bbox": "tight"})
 
 ds = open_dataset(dataset_location(data), reveal_ground_truth=True)
 analyses, skipped = [], []
-for path in predictions:
+files = [dataset_location(str(path)) for path in predictions]
+for path, name in zip(files, distinct_labels([Path(f).stem for f in files], files)):  # two runs/preds.jsonl stay two
     try:
-        analyses.append(analysis.analyse_predictions(dataset_location(str(path)), ds, n_bootstrap=n_bootstrap, seed=seed))
+        analyses.append(analysis.analyse_predictions(path, ds, n_bootstrap=n_bootstrap, seed=seed, name=name))
     except DataError as exc:  # unreadable, or no image of it labelled here: said below, not a broken page
         skipped.append((path, str(exc)))
 print(ds.summary())

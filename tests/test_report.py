@@ -21,7 +21,7 @@ from portraitcraft.attributes import ANSWER_LETTERS, ATTRIBUTE_NAMES, LEVELS, le
 from portraitcraft.cli import app
 from portraitcraft.data import GROUND_TRUTH_FILE, open_dataset
 from portraitcraft.evaluation import load_ground_truth
-from portraitcraft.predictions import PredictionWriter, ok_record
+from portraitcraft.predictions import PredictionWriter, distinct_labels, ok_record
 
 REPORTED_MEANS = {"train": 2237.0, "test": 2230.8}  # the paper's Table 2, as the issue quotes it
 
@@ -268,6 +268,31 @@ def test_a_prediction_file_becomes_a_computed_row_named_from_its_run(lab: Path, 
     assert row["source"] == "computed" and row["n_images"] == len(truth)
     assert (row["srcc"], row["plcc"], row["level_acc"], row["qa_acc"], row["overall"]) == pytest.approx((1, 1, 1, 1, 1))
     assert result.submissions == []  # the test labels are known: nothing to submit
+
+
+def test_two_files_of_the_same_run_are_two_rows_each_named_by_its_file(lab: Path, lab_dataset, tmp_path: Path):
+    """A rerun of one model (same metadata, other numbers) must not merge into the first run's row or legend."""
+    files = []
+    for folder, flip in (("first", False), ("second", True)):
+        out = tmp_path / folder / "preds.jsonl"
+        out.parent.mkdir()
+        with PredictionWriter(out) as writer:
+            for r in records(lab / GROUND_TRUTH_FILE):
+                levels = {n: level_from_score(r["criteria"][n]["score"]) for n in ATTRIBUTE_NAMES}
+                total = 101 - r["total_score"] if flip else r["total_score"]
+                writer.write(ok_record(r["image_path"], {"total_score": total, "criteria": levels, "answer": r["answer"]},
+                                       run={"model": "org/oracle", "protocol": "copy"}))
+        files.append(out)
+    frame = report.reproduce_table3(lab_dataset, files, n_bootstrap=20).frame.set_index("method")
+    assert frame.loc["oracle (copy) [first/preds.jsonl]", "srcc"] == pytest.approx(1)
+    assert frame.loc["oracle (copy) [second/preds.jsonl]", "srcc"] == pytest.approx(-1)
+
+
+def test_distinct_labels_add_the_file_then_its_folder_only_where_needed():
+    paths = ["a/x.jsonl", "b/y.jsonl", "c/y.jsonl", "d.json"]
+    assert distinct_labels(["m", "m", "m", "n"], paths) == ["m [a/x.jsonl]", "m [b/y.jsonl]", "m [c/y.jsonl]", "n"]
+    assert distinct_labels(["m", "m", "n", "o"], paths) == ["m [x.jsonl]", "m [y.jsonl]", "n", "o"]
+    assert distinct_labels(["m", "m"], ["a/x.jsonl", "a/x.jsonl"]) == ["m [a/x.jsonl] #1", "m [a/x.jsonl] #2"]
 
 
 def hidden_copy(lab: Path, target: Path) -> Path:

@@ -288,6 +288,23 @@ def read_predictions(path: str | os.PathLike) -> PredictionSet:
     raise PredictionFileError(f"{path}: not a prediction file (expected a JSON list or JSON Lines objects)")
 
 
+def distinct_labels(labels: Iterable[str], paths: Iterable[str | os.PathLike]) -> list[str]:
+    """The labels of several prediction files, made distinct where two read alike, so that rows, legends and
+    tables keyed by label never merge two files: the file name is added ("label [b.jsonl]"), then its folder
+    ("label [run2/b.jsonl]"), then the whole path; a file given twice is numbered."""
+    labels, paths = list(labels), [Path(p) for p in paths]
+    repeated = {label for label, count in Counter(labels).items() if count > 1}
+    for describe in (lambda p: p.name, lambda p: f"{p.parent.name}/{p.name}", str):
+        distinct = [f"{label} [{describe(path)}]" if label in repeated else label for label, path in zip(labels, paths)]
+        if len(set(distinct)) == len(distinct):
+            return distinct
+    counts, seen, numbered = Counter(distinct), Counter[str](), []
+    for label in distinct:
+        seen[label] += 1
+        numbered.append(f"{label} #{seen[label]}" if counts[label] > 1 else label)
+    return numbered
+
+
 def _read_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8-sig")

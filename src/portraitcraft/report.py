@@ -67,7 +67,7 @@ from portraitcraft.attributes import (
 )
 from portraitcraft.data import GROUND_TRUTH_FILE, Dataset, open_dataset
 from portraitcraft.evaluation import LEADERBOARD, EvaluationReport, GroundTruth, evaluate, load_ground_truth
-from portraitcraft.predictions import JSONL, PredictionSet, read_predictions, write_submission
+from portraitcraft.predictions import JSONL, PredictionSet, distinct_labels, read_predictions, write_submission
 
 N_ATTRIBUTES: Final[int] = len(ATTRIBUTE_NAMES)
 
@@ -560,8 +560,8 @@ def reproduce_table3(
     sets = [p if isinstance(p, PredictionSet) else read_predictions(p) for p in predictions]
     results: list[MethodResult] = []
     truth = target.truth
-    for prediction_set in sets:
-        name = method_name(prediction_set)
+    names = distinct_labels([method_name(p) for p in sets], [p.path for p in sets])
+    for name, prediction_set in zip(names, sets):
         if truth is None:
             results.append(MethodResult(name, None, target.description, "not scored: no labelled images", prediction_set))
             continue
