@@ -77,7 +77,7 @@ caption(
     f"of the labelled images of {ds.root.name}; below, two-sided Mann-Whitney U and two-sample KS tests of "
     "train against test.", label="Table")
 
-# %%
+# %% tags=["hide-input"]
 # Invariants: the summary is the data's, and each density is a probability density on the shared grid.
 for row in scores.summary.itertuples():
     values = labelled.loc[labelled["split"] == row.split, "total_score"].to_numpy(float)
@@ -144,7 +144,7 @@ for note in attributes.notes:
 columns = {f"mean_{s}": f"mean {s}" for s in attributes.splits}
 attributes.means[["attribute", *columns]].rename(columns=columns).style.hide(axis="index").format(precision=2)
 
-# %%
+# %% tags=["hide-input"]
 # Invariants: 13 axes in the vocabulary's order, each mean the plain mean of that attribute's scores.
 assert list(attributes.means["attribute"]) == list(ATTRIBUTE_NAMES) and len(attributes.means) == 13
 for split in attributes.splits:

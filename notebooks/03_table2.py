@@ -88,7 +88,7 @@ caption(
     f"(overall), counted as {LENGTH_DESCRIPTIONS[DEFAULT_DEFINITION]}. Std with ddof=1; Avg. Attr. Length is "
     f"the mean divided by {len(ATTRIBUTE_NAMES)}.", label="Table")
 
-# %%
+# %% tags=["hide-input"]
 # Invariants: one row per (definition, split) plus overall; samples equal the records; the default numbers
 # equal a plain-Python computation on the texts.
 texts = ds.descriptions().dropna(subset=["content_description", "composition_analysis"])

@@ -114,7 +114,7 @@ caption(
     "of SRCC, PLCC, Level Acc and QA Acc (of the first three where QA is not available); an undefined "
     "correlation (a constant predictor) is NaN, shown as '-', never counted as 0.", label="Table")
 
-# %%
+# %% tags=["hide-input"]
 # Invariants: the reported rows are the paper's numbers, labelled reported; every other row was computed here
 # on the evaluation target; accuracies are proportions; no QA where the target has no questions.
 reported_rows = table[table["source"] == REPORTED].reset_index(drop=True)

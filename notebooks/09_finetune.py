@@ -228,7 +228,7 @@ else:
                     f"{record['split']['validation_images']} held-out images; "
                     f"{what}.", label="Figure"))
 
-# %%
+# %% tags=["hide-input"]
 # Invariants: a log has one training record per step, steps counted from 1, and losses that are numbers.
 if run is not None:
     assert train["step"].tolist() == list(range(1, len(train) + 1))
