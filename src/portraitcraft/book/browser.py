@@ -314,8 +314,17 @@ def check_page(browser: Chromium, base_url: str, page: str, *, screenshots: Path
     if screenshots is not None:
         screenshots.mkdir(parents=True, exist_ok=True)
         height = min(max(summary["height"], WINDOW[1]), MAX_HEIGHT)
-        shot = browser.send("Page.captureScreenshot", format="png", captureBeyondViewport=True,
-                            clip={"x": 0, "y": 0, "width": WINDOW[0], "height": height, "scale": 1})
+        # A viewport as tall as the page, rather than captureBeyondViewport: with the latter Chromium shifted pages
+        # whose code cells scroll sideways to the left in the picture (the reader's page does not move).
+        browser.send("Emulation.setDeviceMetricsOverride", width=WINDOW[0], height=height, deviceScaleFactor=1,
+                     mobile=False)
+        try:
+            browser.wait_for("never.arrives", 0.3)  # the relayout, and plotly's resize handler
+            shot = browser.send("Page.captureScreenshot", format="png",
+                                clip={"x": 0, "y": 0, "width": WINDOW[0], "height": height, "scale": 1})
+        finally:
+            browser.send("Emulation.setDeviceMetricsOverride", width=WINDOW[0], height=WINDOW[1], deviceScaleFactor=1,
+                         mobile=False)
         target = screenshots / (Path(page).with_suffix("").as_posix().replace("/", "__") + ".png")
         target.write_bytes(base64.b64decode(shot["data"]))
         report.screenshot = str(target)
