@@ -76,6 +76,7 @@ import math
 import os
 import shutil
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -449,7 +450,10 @@ class FineTuner:
         trained_mergers = [n for n, p in model.named_parameters() if p.requires_grad]
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
             torch.manual_seed(s.seed)  # the adapters' random initialisation: the same in every run of these settings
-            self.peft = get_peft_model(model, config, autocast_adapter_dtype=self.precision != "bf16")
+            with warnings.catch_warnings():
+                # peft 0.21 reads transformers' deprecated `is_gradient_checkpointing`; not ours to act on
+                warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+                self.peft = get_peft_model(model, config, autocast_adapter_dtype=self.precision != "bf16")
         # get_peft_model freezes everything but the adapters: the mergers are trained in full, as without LoRA.
         named = dict(model.named_parameters())
         for name in trained_mergers:
