@@ -174,7 +174,7 @@ else:
 # %%
 made_here = False
 if run is None and demo:
-    from portraitcraft.finetune import run_finetune
+    from portraitcraft.finetune import demo_run_dir, run_finetune
     from portraitcraft.runners.tiny import build_tiny_qwen3_vl
 
     import torch
@@ -188,7 +188,7 @@ if run is None and demo:
         build_tiny_qwen3_vl(tiny)
     settings = FinetuneSettings(
         data=str(ds.root.resolve()), model=str(tiny),  # resolved: the same run from notebooks/ and from the root
-        out=str(demo_dir / f"run-{demo_images}x{demo_steps}-seed{seed}"),
+        out=str(demo_run_dir(demo_dir, ds.root, images=demo_images, steps=demo_steps, seed=seed)),
         reasons=False, epochs=1, lr=2e-3, batch_size=2, grad_accum=1, max_steps=demo_steps, limit=demo_images,
         max_pixels=128 * 128, min_pixels=32 * 32, seed=seed, validation_predict=0, validation_batches=2,
         eval_every=max(1, demo_steps // 4), save_every=0)

@@ -23,6 +23,7 @@ from portraitcraft.finetune import (  # noqa: E402
     FinetuneSettings,
     Plan,
     commit_incoming,
+    demo_run_dir,
     generate_target,
     lr_factor,
     mark_complete,
@@ -429,3 +430,14 @@ def test_a_lora_run_resumes_from_its_adapters_to_the_same_weights(lab, dataset, 
     assert set(reference) == set(result) and not any("lora" in n for n in result)
     for name, tensor in reference.items():
         assert (tensor == result[name]).all(), name
+
+
+def test_the_book_demonstration_has_one_run_folder_per_dataset(tmp_path: Path, monkeypatch):
+    (tmp_path / "data" / "lab").mkdir(parents=True)
+    (tmp_path / "elsewhere" / "lab").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    here = demo_run_dir("runs", "data/lab", images=8, steps=8, seed=0)
+    assert here == demo_run_dir("runs", tmp_path / "data" / "lab", images=8, steps=8, seed=0)  # one dataset, two spellings
+    assert here != demo_run_dir("runs", "elsewhere/lab", images=8, steps=8, seed=0)  # same folder name, other data
+    assert here != demo_run_dir("runs", "data/lab", images=8, steps=8, seed=1)
+    assert here.parent == Path("runs") and here.name.startswith("run-lab-")

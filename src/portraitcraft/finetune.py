@@ -71,6 +71,7 @@ Resuming
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -1033,6 +1034,16 @@ class _Trainer:
 def _append(path: Path, record: dict[str, Any]) -> None:
     with open(path, "a", encoding="utf-8") as handle:
         handle.write(json.dumps({k: _finite(v) for k, v in record.items()}) + "\n")
+
+
+def demo_run_dir(parent: str | os.PathLike, data_root: str | os.PathLike, *, images: int, steps: int,
+                 seed: int) -> Path:
+    """The folder of the book's demonstration run of these settings on this dataset: named after the dataset's
+    folder and a digest of its resolved location, so that the book run on another dataset makes its own run
+    instead of finding the lab's and refusing it (a run folder resumes only its own settings)."""
+    root = Path(data_root).expanduser().resolve()
+    digest = hashlib.sha256(str(root).encode()).hexdigest()[:8]
+    return Path(parent) / f"run-{root.name}-{digest}-{images}x{steps}-seed{seed}"
 
 
 def run_finetune(settings: FinetuneSettings, *, dataset: Dataset | None = None,
