@@ -150,7 +150,8 @@ if counts:
         f"Qwen3-VL-4B: {counts['language_model'] / 1e9:.2f} B language-model, {counts['mergers'] / 1e6:.0f} M merger "
         f"and {counts['vision_encoder'] / 1e6:.0f} M vision-encoder parameters (frozen). Memory by the rule in "
         f"`finetune.state_memory_gib`, activations not included. On {ds.root.name}: {len(split.train)} training "
-        f"images, so {steps:.0f} optimizer steps for 2 epochs at 16 images per step.", label="Table"))
+        f"image{'' if len(split.train) == 1 else 's'}, so {steps:.0f} optimizer steps for 2 epochs at 16 images per "
+        "step.", label="Table"))
 else:
     print("torch/transformers are not installed (the `models` extra): parameter counts not shown")
 
