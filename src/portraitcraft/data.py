@@ -625,9 +625,9 @@ class Dataset:
             note = f", ground truth hidden for {hidden}" if hidden else ""
             if split == "test" and self.ground_truth_revealed:
                 note = f", ground truth read from {GROUND_TRUTH_FILE}"
-            lines.append(f"  Track 1 {split}: {len(part)} records{note}")
+            lines.append(f"  Track 1 {split}: {_records(len(part))}{note}")
         for split in self.track2_splits:
-            lines.append(f"  Track 2 {split}: {int((self._track2['split'] == split).sum())} records")
+            lines.append(f"  Track 2 {split}: {_records(int((self._track2['split'] == split).sum()))}")
         lines.append(f"  images found: {len(self._images)} in {len(self.image_folders)} folder(s)")
         if self.missing_files:
             lines.append("  not present: " + ", ".join(self.missing_files))
@@ -636,6 +636,10 @@ class Dataset:
         if self.missing_images:
             lines.append(f"  missing images: {len(self.missing_images)}")
         return "\n".join(lines)
+
+
+def _records(n: int) -> str:
+    return f"{n} record" if n == 1 else f"{n} records"
 
 
 def default_cache_dir() -> Path:
