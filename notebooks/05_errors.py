@@ -43,7 +43,7 @@ import seaborn as sns
 from IPython.display import HTML, Markdown, display
 
 from portraitcraft import analysis
-from portraitcraft.attributes import ATTRIBUTE_NAMES, LEVELS
+from portraitcraft.attributes import ATTRIBUTE_NAMES
 from portraitcraft.book import caption, show_plotly, thumbnail
 from portraitcraft.book.build import dataset_location
 from portraitcraft.data import DataError, open_dataset

@@ -30,11 +30,9 @@ thumb_side = 150  # longest side of the thumbnails in the strips, in pixels
 seed = 0  # the annotator noise shared by every series image
 
 # %%
-import html
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 import plotly.express as px
 import seaborn as sns

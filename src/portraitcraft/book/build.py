@@ -289,7 +289,6 @@ def execute_page(page: NotebookPage, root: Path, parameters: Mapping[str, Any], 
                 )
             succeeded = True
         except PapermillExecutionError as exc:
-            failed = nbformat.read(executed, as_version=4)
             cell_source = exc.source or ""
             raise NotebookFailed(
                 page,

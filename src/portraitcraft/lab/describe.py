@@ -116,7 +116,7 @@ def describe_content(f: Factors, rng: np.random.Generator) -> str:
         "Outlines of the figures are crisp against the background.",
         f"The colour palette centres on {'warm tones' if f.temperature == 'warm' else 'cool tones' if f.temperature == 'cool' else 'mixed tones'}, "
         f"repeated in clothing and background.",
-        f"The subject's expression is neutral and calm, the mouth a small straight line.",
+        "The subject's expression is neutral and calm, the mouth a small straight line.",
         "Nothing in the scene is written or branded; it is a generic outdoor setting.",
         "The arms hang loosely by the sides, and the posture is upright and relaxed.",
         f"The sky occupies roughly the {'upper third' if f.horizon_y < 0.42 else 'upper half' if f.horizon_y < 0.6 else 'upper two thirds'} of the frame.",
