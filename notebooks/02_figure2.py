@@ -27,8 +27,6 @@ data = "data/lab"  # a PortraitCraft root folder, "lab", or a Hugging Face datas
 grid_points = 200  # points of the density curves on the 1-100 score scale
 
 # %%
-import textwrap
-
 import matplotlib.pyplot as plt
 import numpy as np
 import plotly.express as px
@@ -37,7 +35,7 @@ from IPython.display import Markdown, display
 from scipy import stats
 
 from portraitcraft.attributes import ATTRIBUTE_NAMES, LEVELS
-from portraitcraft.book import LEVEL_COLOURS, SPLIT_COLOURS, caption, show_plotly
+from portraitcraft.book import LEVEL_COLOURS, SPLIT_COLOURS, caption, radar_labels, show_plotly
 from portraitcraft.book.build import dataset_location
 from portraitcraft.data import open_dataset
 from portraitcraft.report import (
@@ -154,20 +152,21 @@ for split in attributes.splits:
 
 # %% tags=["hide-input"]
 radar = go.Figure()
-axes = [*ATTRIBUTE_NAMES, ATTRIBUTE_NAMES[0]]  # closed polygon
+labels = radar_labels(newline="<br>")
+axes, names = [*labels, labels[0]], [*ATTRIBUTE_NAMES, ATTRIBUTE_NAMES[0]]  # closed polygon
 for split in attributes.splits:
     values = attributes.means[f"mean_{split}"].tolist()
     radar.add_trace(go.Scatterpolar(
-        r=[*values, values[0]], theta=axes, name=split, fill="toself", opacity=0.55,
+        r=[*values, values[0]], theta=axes, customdata=names, name=split, fill="toself", opacity=0.55,
         line=dict(color=SPLIT_COLOURS.get(split), width=2),
-        hovertemplate="%{theta}<br>mean %{r:.2f}<extra>" + split + "</extra>"))
+        hovertemplate="%{customdata}<br>mean %{r:.2f}<extra>" + split + "</extra>"))
 low = float(np.nanmin(attributes.means[[f"mean_{s}" for s in attributes.splits]].to_numpy())) if attributes.splits else 0
 radar.update_layout(
     title="Figure 2(b). Mean score of each attribute (0-10)",
     polar=dict(radialaxis=dict(range=[max(0.0, np.floor(low) - 1), 10], tickfont_size=10),
                angularaxis=dict(tickfont_size=11, rotation=90, direction="clockwise")),
     legend=dict(orientation="h", y=-0.08),
-    margin=dict(l=120, r=120, t=70, b=40),
+    margin=dict(l=70, r=70, t=70, b=40),
 )
 assert all(len(trace.theta) == 14 and len(set(trace.theta)) == 13 for trace in radar.data)  # 13 axes, closed
 show_plotly(radar, height=560)
@@ -185,8 +184,7 @@ for split in attributes.splits:
     values = attributes.means[f"mean_{split}"].to_numpy()
     ax.plot(np.append(angles, angles[0]), np.append(values, values[0]), color=SPLIT_COLOURS.get(split), lw=2, label=split)
     ax.fill(np.append(angles, angles[0]), np.append(values, values[0]), color=SPLIT_COLOURS.get(split), alpha=0.15)
-short_names = [name.replace(" and ", " & ").replace("Application of ", "") for name in ATTRIBUTE_NAMES]
-ax.set_xticks(angles, [textwrap.fill(name, 18) for name in short_names], fontsize=8)
+ax.set_xticks(angles, radar_labels(), fontsize=8)
 ax.set_ylim(max(0.0, np.floor(low) - 1), 10)
 ax.set_theta_offset(np.pi / 2)  # first attribute at the top, clockwise, as in the interactive radar
 ax.set_theta_direction(-1)

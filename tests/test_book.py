@@ -14,7 +14,7 @@ import yaml
 pytest.importorskip("plotly", reason="the book extra is not installed: pip install 'portraitcraft[book]'")
 
 from portraitcraft.book import build  # noqa: E402
-from portraitcraft.book.figures import LEVEL_COLOURS, show_plotly  # noqa: E402
+from portraitcraft.book.figures import LEVEL_COLOURS, radar_labels, show_plotly  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK_SOURCES = sorted(p for p in (REPO / "notebooks").glob("*.py") if p.name != "conftest.py")
@@ -288,3 +288,13 @@ def test_repeated_inline_scripts_are_dropped_once_per_page():
     drop_repeated_scripts(None, "page", "page.html", context, None)
     assert [(s.filename, s.attributes.get("body")) for s in context["script_files"]] == [
         ("_static/doctools.js", None), (None, body), ("", "other = 1")]
+
+
+def test_radar_labels_are_the_attributes_in_order_wrapped_to_width():
+    from portraitcraft.attributes import ATTRIBUTE_NAMES
+
+    labels = radar_labels(width=18, newline="<br>")
+    assert len(labels) == len(ATTRIBUTE_NAMES) == len(set(labels))
+    assert all(len(line) <= 18 for label in labels for line in label.split("<br>"))
+    assert labels[ATTRIBUTE_NAMES.index("Appropriateness of Negative Space")] == "Appropriateness of<br>Negative Space"
+    assert labels[ATTRIBUTE_NAMES.index("Application of Classical Composition Principles")].startswith("Classical")

@@ -11,6 +11,7 @@ from portraitcraft.book.figures import (
     TEMPLATE,
     caption,
     level_table,
+    radar_labels,
     show_plotly,
     thumbnail,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "TEMPLATE",
     "caption",
     "level_table",
+    "radar_labels",
     "show_plotly",
     "thumbnail",
 ]

@@ -11,6 +11,7 @@ import hashlib
 import html
 import io
 import itertools
+import textwrap
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from IPython.display import Markdown
 
-from portraitcraft.attributes import LEVELS
+from portraitcraft.attributes import ATTRIBUTE_NAMES, LEVELS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -85,6 +86,14 @@ class PlotlyFigure:
             },
             "text/plain": f"<{title}>",
         }
+
+
+def radar_labels(width: int = 18, newline: str = "\n") -> list[str]:
+    """The 13 attribute names as labels around a radar, in vocabulary order: shortened ("&", no "Application of")
+    and wrapped at ``width`` characters, lines joined by ``newline`` ("<br>" for plotly), so that the longest fit
+    beside a figure the width of the book's text column."""
+    short = [name.replace(" and ", " & ").replace("Application of ", "") for name in ATTRIBUTE_NAMES]
+    return [newline.join(textwrap.wrap(name, width)) for name in short]
 
 
 def show_plotly(fig: go.Figure, *, height: int | None = None) -> PlotlyFigure:
