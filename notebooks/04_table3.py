@@ -51,7 +51,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from IPython.display import Markdown, display
 
-from portraitcraft.book import caption, show_plotly
+from portraitcraft.book import caption, show_plotly, value_with_interval
 from portraitcraft.book.build import dataset_location, find_book_root
 from portraitcraft.data import open_dataset
 from portraitcraft.evaluation import METRIC_LABELS
@@ -93,18 +93,19 @@ table = result.frame
 
 
 def with_interval(row: pd.Series, metric: str) -> str:
-    value, low, high = row[metric], row[f"{metric}_low"], row[f"{metric}_high"]
-    if pd.isna(value):
-        return "n/a" if metric == "qa_acc" and row["qa_available"] is False else "-"
-    return f"{value:.4f}" + (f" [{low:.3f}, {high:.3f}]" if pd.notna(low) else "")
+    not_available = metric == "qa_acc" and row["qa_available"] is False
+    return value_with_interval(row[metric], row[f"{metric}_low"], row[f"{metric}_high"], digits=4,
+                               missing="n/a" if not_available else "-")
 
 
 shown = pd.DataFrame({
     "Method": table["method"], "Source": table["source"], "Images": ["-" if pd.isna(n) else str(n) for n in table["n_images"]],
     **{METRIC_LABELS[m]: [with_interval(row, m) for _, row in table.iterrows()] for m in TABLE3_METRICS},
-    "Note": table["note"],
 })
 display(shown.style.hide(axis="index").set_properties(**{"text-align": "left"}))
+# The computed rows' notes go under the table (the caption), where they have the page's width.
+row_notes = "".join(f" {method}: {note}." for method, note, source in zip(table["method"], table["note"], table["source"])
+                    if note and source == COMPUTED)
 
 # %% tags=["remove-input"]
 caption(
@@ -112,7 +113,7 @@ caption(
     f"no Overall quoted). Computed rows: scored here on the {result.target.description} of {ds.root.name}, value "
     f"and 95% percentile bootstrap interval over images ({n_bootstrap} resamples, seed {seed}). Overall is the mean "
     "of SRCC, PLCC, Level Acc and QA Acc (of the first three where QA is not available); an undefined "
-    "correlation (a constant predictor) is NaN, shown as '-', never counted as 0.", label="Table")
+    f"correlation (a constant predictor) is NaN, shown as '-', never counted as 0.{row_notes}", label="Table")
 
 # %% tags=["hide-input"]
 # Invariants: the reported rows are the paper's numbers, labelled reported; every other row was computed here

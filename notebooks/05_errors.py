@@ -44,7 +44,7 @@ from IPython.display import HTML, Markdown, display
 
 from portraitcraft import analysis
 from portraitcraft.attributes import ATTRIBUTE_NAMES
-from portraitcraft.book import caption, show_plotly, thumbnail
+from portraitcraft.book import caption, show_plotly, thumbnail, value_with_interval
 from portraitcraft.book.build import dataset_location
 from portraitcraft.data import DataError, open_dataset
 from portraitcraft.evaluation import LEADERBOARD, METRIC_LABELS
@@ -96,23 +96,20 @@ elif skipped:
 
 # %% tags=["hide-input"]
 def with_interval(report, metric: str) -> str:
-    value = report.values[metric]
-    if not np.isfinite(value):
-        return "n/a"
     interval = report.ci.get(metric) if report.ci else None
-    return f"{value:.3f} [{interval.low:.3f}, {interval.high:.3f}]" if interval and np.isfinite(interval.low) else f"{value:.3f}"
+    return value_with_interval(report.values[metric], *((interval.low, interval.high) if interval else ()), missing="n/a")
 
 
 if analyses:
     overview = pd.DataFrame([
-        {"model": e.name, "format": e.predictions.format, "analysed images": len(e),
-         "predicted but unlabelled": len(e.unlabelled),
+        {"model": e.name, "format": e.predictions.format, "images": len(e), "unlabelled": len(e.unlabelled),
          **{METRIC_LABELS[m]: with_interval(e.report, m) for m in LEADERBOARD}}
         for e in analyses
     ])
     display(overview.style.hide(axis="index"))
     display(caption(f"Leaderboard metrics of each prediction file on the images it shares with the labels of "
-                    f"{data} (value and 95% interval from {n_bootstrap} bootstrap resamples of images).", label="Table"))
+                    f"{data} (value and 95% interval from {n_bootstrap} bootstrap resamples of images). Images: "
+                    "those analysed; unlabelled: predicted images without labels here, left out.", label="Table"))
 
 # %% [markdown]
 # ## Accuracy per attribute

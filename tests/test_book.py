@@ -14,7 +14,7 @@ import yaml
 pytest.importorskip("plotly", reason="the book extra is not installed: pip install 'portraitcraft[book]'")
 
 from portraitcraft.book import build  # noqa: E402
-from portraitcraft.book.figures import LEVEL_COLOURS, radar_labels, show_plotly  # noqa: E402
+from portraitcraft.book.figures import LEVEL_COLOURS, radar_labels, show_plotly, value_with_interval  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK_SOURCES = sorted(p for p in (REPO / "notebooks").glob("*.py") if p.name != "conftest.py")
@@ -298,3 +298,10 @@ def test_radar_labels_are_the_attributes_in_order_wrapped_to_width():
     assert all(len(line) <= 18 for label in labels for line in label.split("<br>"))
     assert labels[ATTRIBUTE_NAMES.index("Appropriateness of Negative Space")] == "Appropriateness of<br>Negative Space"
     assert labels[ATTRIBUTE_NAMES.index("Application of Classical Composition Principles")].startswith("Classical")
+
+
+def test_value_with_interval_puts_the_interval_under_the_value_and_says_when_missing():
+    assert value_with_interval(0.51378, 0.356, 0.6561, digits=4) == '0.5138<br><span class="interval">[0.356, 0.656]</span>'
+    assert value_with_interval(0.5, float("nan"), float("nan")) == "0.500"  # no interval (no bootstrap): the value alone
+    assert value_with_interval(float("nan"), 0.1, 0.2, missing="n/a") == "n/a"
+    assert value_with_interval(None) == "-"

@@ -14,6 +14,7 @@ from portraitcraft.book.figures import (
     radar_labels,
     show_plotly,
     thumbnail,
+    value_with_interval,
 )
 
 __all__ = [
@@ -25,4 +26,5 @@ __all__ = [
     "radar_labels",
     "show_plotly",
     "thumbnail",
+    "value_with_interval",
 ]

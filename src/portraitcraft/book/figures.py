@@ -11,6 +11,7 @@ import hashlib
 import html
 import io
 import itertools
+import math
 import textwrap
 import warnings
 from typing import TYPE_CHECKING, Any
@@ -94,6 +95,18 @@ def radar_labels(width: int = 18, newline: str = "\n") -> list[str]:
     beside a figure the width of the book's text column."""
     short = [name.replace(" and ", " & ").replace("Application of ", "") for name in ATTRIBUTE_NAMES]
     return [newline.join(textwrap.wrap(name, width)) for name in short]
+
+
+def value_with_interval(value: float | None, low: float | None = None, high: float | None = None, *,
+                        digits: int = 3, missing: str = "-") -> str:
+    """A metric as a results table shows it: the value, and under it, smaller, its interval (HTML for a pandas
+    Styler; the stylesheet styles ``.interval``), so that columns stay narrow; ``missing`` where the value is NaN."""
+    if value is None or not math.isfinite(value):
+        return missing
+    text = f"{value:.{digits}f}"
+    if low is not None and high is not None and math.isfinite(low) and math.isfinite(high):
+        text += f'<br><span class="interval">[{low:.3f}, {high:.3f}]</span>'
+    return text
 
 
 def show_plotly(fig: go.Figure, *, height: int | None = None) -> PlotlyFigure:
