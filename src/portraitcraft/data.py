@@ -174,7 +174,7 @@ class _Track1:
             else:
                 self.question.append(record.question)
                 self.options.append(msgspec.structs.asdict(record.options))
-                self.answer.append(_fast_answer(record.answer))
+                self.answer.append(_answer_letter(record.answer))
 
     def level_codes(self, scores: np.ndarray) -> np.ndarray:
         """(records, 13) codes into LEVELS, -1 where there is no level; `scores` is `score_matrix()`."""
@@ -215,9 +215,9 @@ class _Track1Record(msgspec.Struct, gc=False):
 _TRACK1_DECODER = msgspec.json.Decoder(list[_Track1Record])
 
 
-def _fast_answer(answer: Any) -> str | None | bool:
-    """The answer letter as `_Checker._question` gives it for a record that is not hidden; False where it would
-    report a problem."""
+def _answer_letter(answer: Any) -> str | None | bool:
+    """A record's answer as both reading paths take it: the letter A-D (any case, spaces around), None for the
+    hidden placeholder "x", False for anything else (a defect to report)."""
     if answer == HIDDEN_ANSWER:
         return None
     if isinstance(answer, str) and answer.strip().upper() in ANSWER_LETTERS:
@@ -241,7 +241,7 @@ def _decode_well_formed_track1(path: Path, split: str) -> list[_Track1Record] | 
         if record.question is msgspec.UNSET:
             if split == "test":
                 return None
-        elif record.question is None or record.options is msgspec.UNSET or _fast_answer(record.answer) is False:
+        elif record.question is None or record.options is msgspec.UNSET or _answer_letter(record.answer) is False:
             return None
     return records
 
@@ -405,14 +405,10 @@ class _Checker:
         if not isinstance(options, dict) or sorted(options) != list(ANSWER_LETTERS):
             self.report(file, i, name, "field 'options' must map exactly A, B, C, D to texts")
             options = options if isinstance(options, dict) else {}
-        answer = rec.get("answer")
-        if hidden or answer == HIDDEN_ANSWER:
+        answer = None if hidden else _answer_letter(rec.get("answer"))
+        if answer is False:
+            self.report(file, i, name, f"answer {rec.get('answer')!r} is not one of A-D")
             answer = None
-        elif not isinstance(answer, str) or answer.strip().upper() not in ANSWER_LETTERS:
-            self.report(file, i, name, f"answer {answer!r} is not one of A-D")
-            answer = None
-        else:
-            answer = answer.strip().upper()
         return question, {k: v for k, v in options.items() if isinstance(v, str)}, answer
 
     def track2(self, records: list[Any], file: str, split: str, rows: list[dict]) -> None:
