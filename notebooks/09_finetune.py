@@ -47,7 +47,7 @@ from plotly.subplots import make_subplots
 from portraitcraft import analysis
 from portraitcraft.book import caption, show_plotly
 from portraitcraft.book.build import dataset_location, find_book_root
-from portraitcraft.data import open_dataset
+from portraitcraft.data import counted, open_dataset
 from portraitcraft.finetune import (
     FinetuneSettings,
     generate_target,
@@ -149,8 +149,8 @@ if counts:
     display(caption(
         f"Qwen3-VL-4B: {counts['language_model'] / 1e9:.2f} B language-model, {counts['mergers'] / 1e6:.0f} M merger "
         f"and {counts['vision_encoder'] / 1e6:.0f} M vision-encoder parameters (frozen). Memory by the rule in "
-        f"`finetune.state_memory_gib`, activations not included. On {ds.root.name}: {len(split.train)} training "
-        f"image{'' if len(split.train) == 1 else 's'}, so {steps:.0f} optimizer steps for 2 epochs at 16 images per "
+        f"`finetune.state_memory_gib`, activations not included. On {ds.root.name}: "
+        f"{counted(len(split.train), 'training image')}, so {steps:.0f} optimizer steps for 2 epochs at 16 images per "
         "step.", label="Table"))
 else:
     print("torch/transformers are not installed (the `models` extra): parameter counts not shown")

@@ -621,9 +621,9 @@ class Dataset:
             note = f", ground truth hidden for {hidden}" if hidden else ""
             if split == "test" and self.ground_truth_revealed:
                 note = f", ground truth read from {GROUND_TRUTH_FILE}"
-            lines.append(f"  Track 1 {split}: {_records(len(part))}{note}")
+            lines.append(f"  Track 1 {split}: {counted(len(part), 'record')}{note}")
         for split in self.track2_splits:
-            lines.append(f"  Track 2 {split}: {_records(int((self._track2['split'] == split).sum()))}")
+            lines.append(f"  Track 2 {split}: {counted(int((self._track2['split'] == split).sum()), 'record')}")
         lines.append(f"  images found: {len(self._images)} in {len(self.image_folders)} folder(s)")
         if self.missing_files:
             lines.append("  not present: " + ", ".join(self.missing_files))
@@ -634,8 +634,9 @@ class Dataset:
         return "\n".join(lines)
 
 
-def _records(n: int) -> str:
-    return f"{n} record" if n == 1 else f"{n} records"
+def counted(n: int, noun: str) -> str:
+    """``n`` and the noun in the number it needs, for the lines people read: "1 image", "2 images"."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def default_cache_dir() -> Path:

@@ -65,14 +65,11 @@ from portraitcraft.attributes import (
     LEVELS,
     TOTAL_SCORE_RANGE,
 )
-from portraitcraft.data import GROUND_TRUTH_FILE, Dataset, open_dataset
+from portraitcraft.data import GROUND_TRUTH_FILE, Dataset, counted, open_dataset
 from portraitcraft.evaluation import LEADERBOARD, EvaluationReport, GroundTruth, evaluate, load_ground_truth
 from portraitcraft.predictions import JSONL, PredictionSet, distinct_labels, read_predictions, write_submission
 
 N_ATTRIBUTES: Final[int] = len(ATTRIBUTE_NAMES)
-
-def _images(n: int) -> str:
-    return f"{n} image" if n == 1 else f"{n} images"
 
 
 # ---- Figure 2(a): overall scores, train against test ------------------------------------------------------------
@@ -410,14 +407,14 @@ def evaluation_target(dataset: Dataset, *, validation_fraction: float = 0.1, see
     test_file = dataset.root / "track_1_test.json"
     if ground_truth_file.is_file():
         truth = load_ground_truth(ground_truth_file)
-        return EvaluationTarget(truth, "test", f"test split ({_images(len(truth))}, labels from {GROUND_TRUTH_FILE})",
-                                train_names, False, notes)
+        described = f"test split ({counted(len(truth), 'image')}, labels from {GROUND_TRUTH_FILE})"
+        return EvaluationTarget(truth, "test", described, train_names, False, notes)
     if len(test) and not test["labels_hidden"].any():
         truth = load_ground_truth(test_file)
-        return EvaluationTarget(truth, "test", f"test split ({_images(len(truth))}, labels in track_1_test.json)",
-                                train_names, False, notes)
+        described = f"test split ({counted(len(truth), 'image')}, labels in track_1_test.json)"
+        return EvaluationTarget(truth, "test", described, train_names, False, notes)
     if hidden:
-        notes.append(f"the test split's ground truth is hidden ({_images(len(test))}: level 'x', total_score 0, "
+        notes.append(f"the test split's ground truth is hidden ({counted(len(test), 'image')}: level 'x', total_score 0, "
                      "answer 'x'); the official test is scored by the benchmark's server, so prediction files are "
                      "written as submissions and the computed rows are scored on a validation split of train")
     elif not len(test):
@@ -430,8 +427,8 @@ def evaluation_target(dataset: Dataset, *, validation_fraction: float = 0.1, see
     notes.append(f"validation split: {len(truth)} of {len(truth) + len(fit)} labelled training images "
                  f"(fraction {validation_fraction:g}, seed {seed}); it has no questions, so QA Acc is not available "
                  "and Overall is the mean of SRCC, PLCC and Level Acc")
-    return EvaluationTarget(truth, "validation", f"validation split of train ({_images(len(truth))}, seed {seed})",
-                            fit, hidden, notes)
+    described = f"validation split of train ({counted(len(truth), 'image')}, seed {seed})"
+    return EvaluationTarget(truth, "validation", described, fit, hidden, notes)
 
 
 def _prediction_set(name: str, images: list[str], scores: np.ndarray, levels: np.ndarray,
@@ -573,7 +570,7 @@ def reproduce_table3(
         if covered == 0:
             results.append(MethodResult(
                 name, None, target.description,
-                f"not scored: {prediction_set.path.name} predicts none of the {_images(len(truth))} of the "
+                f"not scored: {prediction_set.path.name} predicts none of the {counted(len(truth), 'image')} of the "
                 f"{target.split} split", prediction_set))
             continue
         report = evaluate(prediction_set, truth, n_bootstrap=n_bootstrap, seed=seed)
