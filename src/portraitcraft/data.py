@@ -611,6 +611,15 @@ class Dataset:
         frame.insert(2, "image_file", [self._images.get(n) for n in frame["image_path"]])
         return frame
 
+    def to_hf(self, track: int = 1, *, cache_dir: str | os.PathLike | None = None):
+        """The Track 1 or Track 2 records as a `datasets.DatasetDict` (splits as in the root): see `portraitcraft.hf`.
+
+        `open_dataset` takes such a DatasetDict back. ``cache_dir``: where `datasets` keeps the Arrow files.
+        """
+        from portraitcraft.hf import to_hf
+
+        return to_hf(self, track, cache_dir=cache_dir)
+
     def summary(self) -> str:
         """A few readable lines: what is there, what is missing, how many problems."""
         lines = [f"PortraitCraft root {self.root} (source: {self.source})"]
@@ -643,11 +652,26 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("PORTRAITCRAFT_CACHE", Path.home() / ".cache" / "portraitcraft"))
 
 
-def resolve_source(source: str | os.PathLike) -> tuple[Path, str]:
-    """A local folder, "lab" (the default composition lab, generated once into the cache) or a hub dataset id."""
+def resolve_source(source: Any) -> tuple[Path, str]:
+    """A local folder, "lab" (the default composition lab, generated once into the cache), a hub dataset id, or
+    `datasets` data (a DatasetDict of `portraitcraft.hf`'s shape, or a folder `portraitcraft export --to hf` wrote),
+    which is written once in the published layout under the cache."""
+    from portraitcraft import hf
+
+    if hf.is_hf_data(source):
+        try:
+            return hf.materialise(source, default_cache_dir()), "datasets"
+        except ValueError as exc:
+            raise DataError(f"DatasetDict: {exc}") from exc
     text = str(source)
     path = Path(text).expanduser()
     if path.exists():
+        saved = hf.saved_dataset_dicts(path)
+        if saved:
+            try:
+                return hf.materialise(hf.load_saved(saved), default_cache_dir()), "datasets"
+            except ValueError as exc:
+                raise DataError(f"{path}: {exc}") from exc
         return path, "local"
     if text == "lab":
         from portraitcraft.lab import write_lab
@@ -678,13 +702,14 @@ def _download_from_hub(repo_id: str) -> Path:
 
 
 def open_dataset(
-    source: str | os.PathLike = "lab",
+    source: str | os.PathLike | Any = "lab",
     *,
     strict: bool = False,
     check_images: bool = False,
     reveal_ground_truth: bool = False,
 ) -> Dataset:
-    """Open a PortraitCraft root: a local folder, "lab", or a hub id such as "zijielou/PortraitCraft".
+    """Open a PortraitCraft root: a local folder, "lab", a hub id such as "zijielou/PortraitCraft", or a
+    `datasets.DatasetDict` made by `Dataset.to_hf` (or a list of one per track; see `portraitcraft.hf`).
 
     Lenient by default: problems are collected in `Dataset.problems` and bad values become missing.
     `strict=True` raises `ValidationError` listing every error. `check_images=True` also reads each image header.

@@ -1,0 +1,115 @@
+"""The `datasets` bridge: a root as a DatasetDict and back, on a small lab and on the real sample."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from portraitcraft.attributes import ANSWER_LETTERS, ATTRIBUTE_KEYS, LEVELS
+from portraitcraft.data import DataError, open_dataset
+
+datasets = pytest.importorskip("datasets")
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    from portraitcraft.lab import write_lab
+
+    root = tmp_path_factory.mktemp("hf_lab")
+    write_lab(root, n_train=6, n_test=4, n_track2_train=3, n_track2_test=2, long_side=64, seed=11, progress=False)
+    return root
+
+
+@pytest.fixture(autouse=True)
+def private_caches(tmp_path, monkeypatch):
+    monkeypatch.setenv("PORTRAITCRAFT_CACHE", str(tmp_path / "portraitcraft-cache"))
+
+
+def assert_same_records(a, b):
+    """Every field the project reads, and every image's bytes, equal in two opened roots."""
+    pd.testing.assert_frame_equal(a.images().drop(columns="image_file"), b.images().drop(columns="image_file"))
+    pd.testing.assert_frame_equal(a.attributes(), b.attributes())
+    pd.testing.assert_frame_equal(a.questions(), b.questions())
+    pd.testing.assert_frame_equal(a.descriptions().drop(columns="image_file"),
+                                  b.descriptions().drop(columns="image_file"))
+    assert a.track1_splits == b.track1_splits and a.track2_splits == b.track2_splits
+    assert [(p.record, p.image_path, p.message) for p in a.problems] == \
+           [(p.record, p.image_path, p.message) for p in b.problems]
+    names = set(a.images()["image_path"]) | set(a.descriptions()["image_path"])
+    for name in names:
+        file = a.image_file(name)
+        if file is None:
+            assert b.image_file(name) is None
+        else:
+            assert b.image_file(name).read_bytes() == file.read_bytes(), name
+
+
+@pytest.mark.parametrize("reveal", [False, True])
+def test_lab_round_trip_preserves_every_field(lab, tmp_path, reveal):
+    dataset = open_dataset(lab, reveal_ground_truth=reveal)
+    track1 = dataset.to_hf(1, cache_dir=tmp_path / "hf")
+    track2 = dataset.to_hf(2, cache_dir=tmp_path / "hf")
+    assert list(track1) == ["train", "test"] and list(track2) == ["train", "test"]
+    assert track1["train"].num_rows == 6 and track2["test"].num_rows == 2
+    back = open_dataset([track1, track2])
+    assert back.source == "datasets"
+    assert back.images()["labels_hidden"].any() == (not reveal)
+    assert_same_records(dataset, back)
+
+
+def test_columns_are_typed_and_images_decode(lab, tmp_path):
+    dataset = open_dataset(lab)
+    track1 = dataset.to_hf(1, cache_dir=tmp_path / "hf")
+    features = track1["train"].features
+    assert isinstance(features["image"], datasets.Image)
+    for key in ATTRIBUTE_KEYS:
+        assert features[f"{key}_level"].names == list(LEVELS)
+    assert features["answer"].names == list(ANSWER_LETTERS)
+    row = track1["train"][0]
+    truth = dataset.images().set_index("image_path").loc[row["image_path"]]
+    assert row["image"].size == dataset.open_image(row["image_path"], max_side=None).size
+    assert row["total_score"] == truth["total_score"]
+    assert features["sharpness_level"].int2str(row["sharpness_level"]) == truth["sharpness_level"]
+    hidden = track1["test"][0]
+    assert hidden["labels_hidden"] and hidden["total_score"] is None
+    assert hidden["sharpness_level"] == -1 and hidden["answer"] == -1 and hidden["question"]
+
+
+def test_export_command_saves_arrow_that_loads_back(lab, tmp_path):
+    from typer.testing import CliRunner
+
+    from portraitcraft.cli import app
+
+    out = tmp_path / "exported"
+    result = CliRunner().invoke(app, ["export", str(lab), "--to", "hf", str(out)])
+    assert result.exit_code == 0, result.output
+    loaded = datasets.load_from_disk(str(out / "track_1"))
+    assert loaded["test"].num_rows == 4
+    assert_same_records(open_dataset(lab), open_dataset(out))
+    bad = CliRunner().invoke(app, ["export", str(lab), "--to", "parquet", str(out)])
+    assert bad.exit_code == 2 and "expected hf" in bad.output
+
+
+def test_a_dataset_dict_of_another_shape_is_refused():
+    other = datasets.DatasetDict({"train": datasets.Dataset.from_dict({"text": ["a"]})})
+    with pytest.raises(DataError, match="neither a Track 1 nor a Track 2 table"):
+        open_dataset(other)
+
+
+def test_importing_the_data_layer_does_not_import_datasets():
+    code = "import sys, portraitcraft.data; print('datasets' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+@pytest.mark.real_sample
+def test_real_sample_round_trip(real_sample, tmp_path):
+    dataset = open_dataset(real_sample)
+    track1 = dataset.to_hf(1, cache_dir=tmp_path / "hf")
+    track2 = dataset.to_hf(2, cache_dir=tmp_path / "hf")
+    decoded = [row["image"] for row in track1["train"]]
+    assert all(image is not None and min(image.size) > 0 for image in decoded)
+    assert any(row["image"] is None for row in track2["train"])  # images absent from the sample stay absent
+    assert_same_records(dataset, open_dataset([track1, track2]))
