@@ -1,6 +1,7 @@
 # The two commands a new user needs: `make book` and `make test`. Both create .venv and install on first use.
 SHELL := /bin/bash
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# Python 3.11, 3.12 and 3.13 are supported; constraints.txt was made on 3.11, the version CI uses. PYTHON=python3.12 picks another.
+PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3.13 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
@@ -25,10 +26,13 @@ help:
 	@echo "make book   build the analysis book on the composition lab (or DATA=..., PREDICTIONS=...)"
 	@echo "make test   run the test suite"
 
-$(INSTALLED): pyproject.toml
+# pyproject.toml states ranges; constraints.txt the exact versions tested, which make installs (reproducible builds).
+# PIP_EXTRA_ARGS passes more to pip, e.g. CI's CPU-only torch: --extra-index-url https://download.pytorch.org/whl/cpu
+PIP_EXTRA_ARGS ?=
+$(INSTALLED): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[all]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt $(PIP_EXTRA_ARGS) -e '.[all]'
 	@touch $@
 
 install: $(INSTALLED)
