@@ -404,3 +404,18 @@ def test_evaluate_never_shows_a_traceback(small_truth, tmp_path, text):
         assert data["level_acc"] * 39 <= data["coverage"]["level_acc"]["valid"] + 1e-9
         assert data["qa_acc"] * 3 <= data["coverage"]["qa_acc"]["valid"] + 1e-9
         assert data["n_images"] == 3 and len(read_predictions(predictions)) >= data["coverage"]["overall"]["valid"]
+
+
+def test_json_dash_writes_the_report_to_stdout_and_the_table_to_stderr(edge_case_files, tmp_path, monkeypatch):
+    gt_path, pred_path, _, _ = edge_case_files
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["evaluate", "-p", str(pred_path), "-g", str(gt_path), "--json", "-",
+                                      "--bootstrap", "0"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["srcc"] == pytest.approx(evaluate(pred_path, gt_path, n_bootstrap=0).values["srcc"])
+    assert "SRCC" in result.stderr and not (tmp_path / "-").exists()
+    submission = CliRunner().invoke(app, ["submission", str(pred_path), "--test-file", str(gt_path), "--out", "-"])
+    assert submission.exit_code == 0, submission.output
+    assert len(json.loads(submission.stdout)) == 10 and "wrote" in submission.stderr
+    assert not (tmp_path / "-").exists()

@@ -295,13 +295,35 @@ def _folds(y: np.ndarray | None, n: int, seed: int, classification: bool) -> KFo
     return KFold(splits, shuffle=True, random_state=seed)
 
 
+def _fit_level_classifier(xs: np.ndarray, ys: np.ndarray, x_all: np.ndarray, grid: str, seed: int,
+                          n_jobs: int) -> tuple[Any, dict[str, Any]]:
+    """One attribute's level classifier, chosen by cross-validated accuracy, and its manifest entry."""
+    if len(np.unique(ys)) < 2:
+        # One level in all of train: nothing to learn; predict it (and say so in the manifest).
+        model = DummyClassifier(strategy="most_frequent").fit(xs if len(xs) else x_all[:1], ys if len(ys) else ["Medium"])
+        return model, {"metric": "accuracy", "score": 1.0 if len(ys) else math.nan,
+                       "params": {"model": "DummyClassifier"}, "note": "a single level in the training labels"}
+    search = GridSearchCV(_pipeline(LogisticRegression()), _classifier_grid(grid, seed), scoring="accuracy",
+                          cv=_folds(ys, len(ys), seed, True), n_jobs=n_jobs, refit=True)
+    with warnings.catch_warnings():
+        # A level with fewer images than folds is expected for rare levels; the split copes.
+        warnings.simplefilter("ignore", UserWarning)
+        search.fit(xs, ys)
+    majority = pd.Series(ys).value_counts(normalize=True).iloc[0]
+    return search.best_estimator_, {"metric": "accuracy", "score": float(search.best_score_),
+                                    "majority_share": float(majority), "params": _describe(search.best_params_)}
+
+
 def train_baseline(features: pd.DataFrame, labels: pd.DataFrame, *, grid: str = "small", seed: int = 0,
-                   n_jobs: int = 1) -> BaselineModel:
+                   n_jobs: int = 1, progress: bool = False) -> BaselineModel:
     """Fit the regressor and the 13 classifiers, each chosen by cross-validation over a small grid.
 
     ``features``: index image_path, columns `FEATURE_NAMES`. ``labels``: `Dataset.images()` rows for the same
     images (total_score and the ``<key>_level`` columns). Only images with a total score are used.
+    ``progress`` shows a bar over the 14 model searches.
     """
+    from tqdm.auto import tqdm
+
     if grid not in GRIDS:
         raise ValueError(f"grid={grid!r}: expected one of {GRIDS}")
     labels = labels.set_index("image_path") if "image_path" in labels.columns else labels
@@ -311,6 +333,7 @@ def train_baseline(features: pd.DataFrame, labels: pd.DataFrame, *, grid: str = 
     x = features.loc[common, list(FEATURE_NAMES)].to_numpy(dtype=float)
     started = time.perf_counter()
     cv: dict[str, Any] = {}
+    bar = tqdm(total=1 + len(ATTRIBUTE_NAMES), unit="model", desc="fitting", disable=not progress, dynamic_ncols=True)
 
     y_total = labels.loc[common, "total_score"].to_numpy(dtype=float)
     search = GridSearchCV(_pipeline(Ridge()), _regressor_grid(grid, seed), scoring=SPEARMAN,
@@ -318,29 +341,15 @@ def train_baseline(features: pd.DataFrame, labels: pd.DataFrame, *, grid: str = 
     search.fit(x, y_total)
     regressor = search.best_estimator_
     cv["total_score"] = {"metric": "spearman", "score": float(search.best_score_), "params": _describe(search.best_params_)}
+    bar.update(1)
 
     classifiers: dict[str, Any] = {}
     for name, key in zip(ATTRIBUTE_NAMES, ATTRIBUTE_KEYS):
         y = labels.loc[common, f"{key}_level"].astype(object).to_numpy()
         known = np.array([v in LEVELS for v in y])
-        xs, ys = x[known], y[known].astype(str)
-        if len(np.unique(ys)) < 2:
-            # One level in all of train: nothing to learn; predict it (and say so in the manifest).
-            model = DummyClassifier(strategy="most_frequent").fit(xs if len(xs) else x[:1], ys if len(ys) else ["Medium"])
-            classifiers[name] = model
-            cv[name] = {"metric": "accuracy", "score": 1.0 if len(ys) else math.nan, "params": {"model": "DummyClassifier"},
-                        "note": "a single level in the training labels"}
-            continue
-        search = GridSearchCV(_pipeline(LogisticRegression()), _classifier_grid(grid, seed), scoring="accuracy",
-                              cv=_folds(ys, len(ys), seed, True), n_jobs=n_jobs, refit=True)
-        with warnings.catch_warnings():
-            # A level with fewer images than folds is expected for rare levels; the split copes.
-            warnings.simplefilter("ignore", UserWarning)
-            search.fit(xs, ys)
-        classifiers[name] = search.best_estimator_
-        majority = pd.Series(ys).value_counts(normalize=True).iloc[0]
-        cv[name] = {"metric": "accuracy", "score": float(search.best_score_), "majority_share": float(majority),
-                    "params": _describe(search.best_params_)}
+        classifiers[name], cv[name] = _fit_level_classifier(x[known], y[known].astype(str), x, grid, seed, n_jobs)
+        bar.update(1)
+    bar.close()
     info = {"train_images": len(common), "grid": grid, "seed": seed, "cv_folds": CV_FOLDS,
             "train_seconds": round(time.perf_counter() - started, 3)}
     return BaselineModel(tuple(FEATURE_NAMES), regressor, classifiers, cv, info)
@@ -378,7 +387,7 @@ def default_model_dir(out_jsonl: str | os.PathLike) -> Path:
 
 def train_on_dataset(dataset_root: str | os.PathLike, model_dir: str | os.PathLike, *, max_side: int = DEFAULT_MAX_SIDE,
                      cache_dir: str | os.PathLike | None = None, grid: str = "small", seed: int = 0,
-                     n_jobs: int = 1) -> BaselineModel:
+                     n_jobs: int = 1, progress: bool = False) -> BaselineModel:
     """Extract features of the labelled training images, train, save into ``model_dir``."""
     from portraitcraft.data import open_dataset
 
@@ -388,12 +397,36 @@ def train_on_dataset(dataset_root: str | os.PathLike, model_dir: str | os.PathLi
     if train.empty:
         raise BaselineError(f"{dataset.root}: no labelled Track 1 training images")
     table = extract_features(list(train["image_path"]), list(train["image_file"]), max_side=max_side,
-                             cache_dir=cache_dir, n_jobs=n_jobs)
-    model = train_baseline(table.frame, train, grid=grid, seed=seed, n_jobs=n_jobs)
+                             cache_dir=cache_dir, n_jobs=n_jobs, progress=progress)
+    model = train_baseline(table.frame, train, grid=grid, seed=seed, n_jobs=n_jobs, progress=progress)
     model.info.update(dataset=str(dataset.root), max_side=max_side, train_feature_failures=len(table.failures),
                       feature_seconds_per_image=table.seconds_per_image)
     model.save(model_dir)
     return load_baseline(model_dir)  # what predicts is exactly what was saved
+
+
+def run_identity(model: BaselineModel, model_dir: str | os.PathLike, max_side: int) -> dict[str, Any]:
+    """The ``run`` of the baseline's prediction records: which saved model, features and question rule."""
+    return {"backend": "features", "model": f"{model_dir}#{model.info['model_sha256'][:12]}",
+            "feature_version": FEATURE_VERSION, "max_side": max_side, "sklearn": sklearn.__version__,
+            "question_rule": QUESTION_RULE, "grid": model.info.get("grid"), "seed": model.info.get("seed")}
+
+
+def prediction_fields(predicted: BaselinePredictions, i: int, options: Mapping[str, str] | None,
+                      asked: str | None) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """(parsed, probabilities, raw_text) of row ``i`` of ``predicted`` for a prediction record; the question, when
+    the image has one (``options``, and ``asked``: the attribute it asks about), is answered by `answer_question`."""
+    criteria = {attr: predicted.levels[attr][i] for attr in ATTRIBUTE_NAMES}
+    answer, explanation, failures = None, "no question for this image", {"answer": "no_question"}
+    if options:
+        decision = answer_question(options, criteria.get(asked) if asked else None)
+        answer, explanation = decision.answer, decision.explanation
+        failures = {} if answer else {"answer": "undecided"}
+    parsed = {"total_score": round(float(predicted.total_score[i]), 2), "criteria": criteria, "answer": answer,
+              "failures": failures, "notes": []}
+    probabilities = {"criteria": {attr: dict(zip(LEVELS, np.round(predicted.probabilities[attr][i], 4).tolist()))
+                                  for attr in ATTRIBUTE_NAMES}}
+    return parsed, probabilities, f"feature baseline; question: {explanation}"
 
 
 def run_feature_baseline(
@@ -407,12 +440,14 @@ def run_feature_baseline(
     grid: str = "small",
     seed: int = 0,
     n_jobs: int = 1,
+    progress: bool = False,
 ) -> Path:
     """Predict every Track 1 image of ``split`` into ``out_jsonl`` (project JSONL), training first when
     ``model_dir`` (default: ``<out>.model`` beside the output) holds no saved model.
 
     Resumable: images already recorded in ``out_jsonl`` are skipped. An image whose features cannot be
-    computed gets a ``failed`` record naming the reason. Returns ``out_jsonl``.
+    computed gets a ``failed`` record naming the reason. The data and the split are checked before a model is
+    loaded or trained. ``progress`` shows bars for feature extraction and training. Returns ``out_jsonl``.
     """
     from portraitcraft.data import open_dataset
     from portraitcraft.predictions import PredictionWriter, failed_record, ok_record
@@ -421,28 +456,26 @@ def run_feature_baseline(
     model_dir = Path(model_dir) if model_dir is not None else default_model_dir(out)
     if cache_dir is None:
         cache_dir = model_dir / "feature_cache"
-    if (model_dir / MANIFEST_FILE).is_file():
-        model = load_baseline(model_dir)
-    else:
-        model = train_on_dataset(dataset_root, model_dir, max_side=max_side, cache_dir=cache_dir, grid=grid,
-                                 seed=seed, n_jobs=n_jobs)
     dataset = open_dataset(dataset_root)
     images = dataset.images()
     images = images[images["split"] == split]
     if images.empty:
         raise BaselineError(f"{dataset.root}: no Track 1 images in split {split!r}")
+    if (model_dir / MANIFEST_FILE).is_file():
+        model = load_baseline(model_dir)
+    else:
+        model = train_on_dataset(dataset_root, model_dir, max_side=max_side, cache_dir=cache_dir, grid=grid,
+                                 seed=seed, n_jobs=n_jobs, progress=progress)
     questions = dataset.questions()
     questions = questions[questions["split"] == split].set_index("image_path")
-    run = {"backend": "features", "model": f"{model_dir}#{model.info['model_sha256'][:12]}",
-           "feature_version": FEATURE_VERSION, "max_side": max_side, "sklearn": sklearn.__version__,
-           "question_rule": QUESTION_RULE, "grid": model.info.get("grid"), "seed": model.info.get("seed")}
+    run = run_identity(model, model_dir, max_side)
 
     with PredictionWriter(out) as writer:
         todo = images[~images["image_path"].isin(writer.recorded)]
         if todo.empty:
             return out
         table = extract_features(list(todo["image_path"]), list(todo["image_file"]), max_side=max_side,
-                                 cache_dir=cache_dir, n_jobs=n_jobs)
+                                 cache_dir=cache_dir, n_jobs=n_jobs, progress=progress)
         started = time.perf_counter()
         predicted = model.predict(table.frame) if len(table.frame) else None
         per_image = (time.perf_counter() - started) / max(len(table.frame), 1)
@@ -452,22 +485,14 @@ def run_feature_baseline(
             if name in table.failures:
                 writer.write(failed_record(name, table.failures[name], run=run, seconds=feature_seconds))
                 continue
-            i = row_of[name]
-            criteria = {attr: predicted.levels[attr][i] for attr in ATTRIBUTE_NAMES}
-            answer, explanation, failures = None, "no question for this image", {"answer": "no_question"}
+            options, asked = None, None
             if name in questions.index:
                 q = questions.loc[name]
                 asked = q["attribute"] if isinstance(q["attribute"], str) else None
                 options = {letter: q[f"option_{letter}"] for letter in "ABCD"}
-                decision = answer_question(options, criteria.get(asked) if asked else None)
-                answer, explanation = decision.answer, decision.explanation
-                failures = {} if answer else {"answer": "undecided"}
-            parsed = {"total_score": round(float(predicted.total_score[i]), 2), "criteria": criteria, "answer": answer,
-                      "failures": failures, "notes": []}
-            probabilities = {"criteria": {attr: dict(zip(LEVELS, np.round(predicted.probabilities[attr][i], 4).tolist()))
-                                          for attr in ATTRIBUTE_NAMES}}
+            parsed, probabilities, raw_text = prediction_fields(predicted, row_of[name], options, asked)
             writer.write(ok_record(name, parsed, run=run, seconds=round(feature_seconds + per_image, 4),
-                                   raw_text=f"feature baseline; question: {explanation}", probabilities=probabilities))
+                                   raw_text=raw_text, probabilities=probabilities))
     return out
 
 
@@ -485,5 +510,6 @@ def feature_importance(model: BaselineModel) -> pd.DataFrame:
 __all__ = [
     "BaselineError", "BaselineModel", "BaselinePredictions", "GOOD_CUES", "MEDIUM_CUES", "NEGATORS", "POOR_CUES",
     "QUESTION_RULE", "QuestionDecision", "answer_question", "default_model_dir", "feature_importance",
-    "load_baseline", "option_evidence", "run_feature_baseline", "train_baseline", "train_on_dataset",
+    "load_baseline", "option_evidence", "prediction_fields", "run_feature_baseline", "run_identity", "train_baseline",
+    "train_on_dataset",
 ]

@@ -21,9 +21,27 @@ app = typer.Typer(
 )
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from portraitcraft import __version__
+
+        typer.echo(f"portraitcraft {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _group() -> None:
+def _group(
+    version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
     """Keeps `portraitcraft COMMAND` a command group even while it has a single command."""
+
+
+STDOUT = "-"  # as an output path: write to standard output instead of a file
+
+
+def is_stdout(path: Path | str | None) -> bool:
+    return path is not None and str(path) == STDOUT
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -97,7 +115,15 @@ def book(
 
 
 def show_report(report: Any, json_out: Path | None) -> None:
-    """Print a report's table and, when asked, write it as JSON (one line naming the file if it cannot be)."""
+    """Print a report's table and, when asked, write it as JSON (one line naming the file if it cannot be).
+
+    With ``--json -`` the JSON goes to standard output alone and the table to standard error."""
+    if is_stdout(json_out):
+        import json
+
+        typer.echo(report.to_text(), err=True)
+        typer.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False, allow_nan=False, default=str))
+        return
     typer.echo(report.to_text())
     if json_out is not None:
         try:
@@ -111,7 +137,7 @@ def show_report(report: Any, json_out: Path | None) -> None:
 def evaluate(
     predictions: Path = typer.Option(..., "--predictions", "-p", help="Predictions: submission format, reference raw output, or the project's JSON Lines (detected)."),
     ground_truth: Path = typer.Option(..., "--ground-truth", "-g", help="Ground truth: the lab's track_1_test_ground_truth.json (or its folder), a train-style file, or a test file with labels filled in."),
-    json_out: Path | None = typer.Option(None, "--json", help="Also write the whole report as JSON here."),
+    json_out: Path | None = typer.Option(None, "--json", help="Also write the whole report as JSON here ('-': to standard output, the table to standard error)."),
     compare: Path | None = typer.Option(None, "--compare", help="A second prediction file B: paired bootstrap of A - B on the same images."),
     bootstrap: int = typer.Option(1000, "--bootstrap", min=0, help="Bootstrap resamples of images for the intervals (0: none)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap resamples."),
@@ -136,23 +162,30 @@ def evaluate(
 def submission(
     predictions: Path = typer.Argument(..., help="Predictions in any of the three formats (see `evaluate`)."),
     test_file: Path = typer.Option(..., "--test-file", help="The Track 1 test file (track_1_test.json): sets the images, their order, questions and options."),
-    out: Path = typer.Option(..., "--out", help="Where to write the official submission JSON."),
+    out: Path = typer.Option(..., "--out", help="Where to write the official submission JSON ('-': standard output)."),
 ) -> None:
     """Write the official Track 1 submission with every test image present.
 
     A missing or invalid prediction is written as NOT_RES (levels, answer) or null (total_score), never guessed. Exit codes: 0 written; 2 a file cannot be read or is malformed.
     """
+    import tempfile
+
     from portraitcraft.data import DataError
     from portraitcraft.predictions import read_predictions, write_submission
 
+    to_stdout = is_stdout(out)
     try:
-        summary = write_submission(read_predictions(predictions), test_file, out)
+        with tempfile.TemporaryDirectory() as scratch:
+            target = Path(scratch) / "submission.json" if to_stdout else out
+            summary = write_submission(read_predictions(predictions), test_file, target)
+            if to_stdout:
+                typer.echo(target.read_text(encoding="utf-8"), nl=False)
     except DataError as exc:
         fail(str(exc))
     except OSError as exc:
         fail(f"{out}: cannot write ({exc.strerror})")
     for line in summary.lines():
-        typer.echo(line)
+        typer.echo(line, err=to_stdout)
 
 
 @app.command()
@@ -180,6 +213,36 @@ def report(
         fail(f"{out}: cannot write ({exc.strerror})")
     for line in written.lines():
         typer.echo(line)
+
+
+@app.command()
+def export(
+    data: str = typer.Argument(..., help="A PortraitCraft root folder, 'lab', or a Hugging Face dataset id."),
+    out: Path = typer.Argument(..., help="Folder to write into (created if needed): OUT/track_1 and OUT/track_2."),
+    to: str = typer.Option("hf", "--to", help="hf: Hugging Face `datasets` (Arrow, DatasetDict.save_to_disk)."),
+) -> None:
+    """Save the data for other tools: `--to hf` writes each track as a `datasets.DatasetDict` (splits as in the root;
+    the image, the 13 levels as ClassLabel, the scores, reasons, question and options).
+
+    Load with `datasets.load_from_disk("OUT/track_1")`, or `portraitcraft validate OUT` (any command takes OUT as
+    its data); upload with `.push_to_hub(...)` where a hub is reachable. Exit codes: 0 written; 2 the data cannot be
+    read or OUT cannot be written.
+    """
+    from portraitcraft.data import DataError, open_dataset
+
+    if to != "hf":
+        fail(f"--to {to!r}: expected hf")
+    try:
+        from portraitcraft.hf import save
+
+        dataset = open_dataset(data)
+        written = save(dataset, out)
+    except (DataError, ValueError, ImportError) as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"{out}: cannot write ({exc.strerror or exc})")
+    for folder in written:
+        typer.echo(f"wrote {folder}")
 
 
 @app.command("demo-data")
@@ -245,7 +308,7 @@ def predict(
     Then score with `portraitcraft evaluate -p OUT -g GROUND_TRUTH`. Exit codes: 0 every image predicted; 1 the run finished but some images failed (listed, recorded as failed); 2 the run cannot start (data, model or output file).
     """
     from portraitcraft.data import DataError, open_dataset
-    from portraitcraft.runners import RunError, run_predictions
+    from portraitcraft.runners import RunError, run_predictions, split_items
     from portraitcraft.runners.openai_compat import OpenAIBackend, OpenAISettings, ServerCheckError
     from portraitcraft.runners.qwen import ModelLoadError, QwenBackend, QwenSettings
 
@@ -253,6 +316,7 @@ def predict(
         fail(f"--backend {backend!r}: expected transformers or openai")
     try:
         dataset = open_dataset(data)
+        split_items(dataset, split, limit)  # a wrong split or limit fails here, before any model is loaded
         if backend == "openai":
             runner = OpenAIBackend(OpenAISettings(
                 base_url=base_url, model=model, api_key=api_key, protocol=protocol, concurrency=concurrency,
@@ -373,6 +437,7 @@ def baseline_train(
     grid: str = typer.Option("small", "--grid", help="Model search: linear (ridge/logistic) or small (+ random forests)."),
     jobs: int = typer.Option(1, "--jobs", min=1, help="Processes for feature extraction and cross-validation."),
     seed: int = typer.Option(0, "--seed", help="Seed of the folds and forests."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars (feature extraction, model fitting)."),
 ) -> None:
     """Extract features of the labelled training images, choose models by cross-validation, save them.
 
@@ -384,7 +449,7 @@ def baseline_train(
 
     try:
         model = train_on_dataset(data, model_dir, max_side=max_side, grid=grid, seed=seed, n_jobs=jobs,
-                                 cache_dir=model_dir / "feature_cache")
+                                 cache_dir=model_dir / "feature_cache", progress=progress)
     except (BaselineError, DataError, ValueError) as exc:
         fail(str(exc))
     typer.echo(json.dumps({"model_dir": str(model_dir), **model.info, "cv": model.cv}, indent=2, default=str))
@@ -399,6 +464,7 @@ def baseline_predict(
     max_side: int = typer.Option(512, "--max-side", min=64, help="Images are decoded with this longer side."),
     grid: str = typer.Option("small", "--grid", help="Model search when training: linear or small."),
     jobs: int = typer.Option(1, "--jobs", min=1, help="Processes for feature extraction and cross-validation."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars (feature extraction, model fitting)."),
 ) -> None:
     """Predict a Track 1 split with the feature baseline (training first when no saved model exists).
 
@@ -407,7 +473,8 @@ def baseline_predict(
     from portraitcraft.data import DataError
 
     try:
-        path = run_feature_baseline(data, out, model_dir, split=split, max_side=max_side, grid=grid, n_jobs=jobs)
+        path = run_feature_baseline(data, out, model_dir, split=split, max_side=max_side, grid=grid, n_jobs=jobs,
+                                    progress=progress)
     except (BaselineError, DataError, ValueError) as exc:
         fail(str(exc))
     typer.echo(f"wrote {path}")
@@ -425,7 +492,7 @@ def track2_evaluate(
     images: Path = typer.Option(..., "--images", "-i", help="Folder of the images, matched by image_path (directly inside, in images_NN folders, or anywhere below)."),
     extractor: str = typer.Option("cpu", "--extractor", help="cpu: OpenCV measurements and readable rules; vlm: a Qwen3-VL asked one multiple-choice question per property (needs --model)."),
     model: str | None = typer.Option(None, "--model", help="vlm: a local Qwen3-VL folder or a Hugging Face model id."),
-    json_out: Path | None = typer.Option(None, "--json", help="Also write the whole report (every image, property, target, reading, agreement) as JSON here."),
+    json_out: Path | None = typer.Option(None, "--json", help="Also write the whole report (every image, property, target, reading, agreement) as JSON here ('-': to standard output, the table to standard error)."),
     max_side: int = typer.Option(1024, "--max-side", min=64, help="Images are decoded with at most this longer side."),
     rules_only: bool = typer.Option(False, "--rules-only", help="Read descriptions with the rules only (skip the sentence-embedding fallback)."),
 ) -> None:

@@ -464,12 +464,14 @@ def extract_features(
     max_side: int | None = DEFAULT_MAX_SIDE,
     cache_dir: str | os.PathLike | None = None,
     n_jobs: int = 1,
+    progress: bool = False,
 ) -> FeatureTable:
     """Features of every image, in the given order, reading and extending the cache in ``cache_dir``.
 
     ``image_files`` are the files the data layer found (`Dataset.images()["image_file"]`); an image whose file
     is missing or unreadable is left out of the frame and named in ``failures`` with the reason. ``n_jobs > 1`` computes in that many processes; the result does not
-    depend on it (every feature is a pure function of the decoded pixels).
+    depend on it (every feature is a pure function of the decoded pixels). ``progress`` shows a bar over the
+    images not in the cache.
     """
     started = time.perf_counter()
     if len(image_paths) != len(image_files):
@@ -488,12 +490,22 @@ def extract_features(
     for name, file in usable:
         if keys[name] not in cached.index:
             todo.setdefault(keys[name], str(file))
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(todo), unit="img", desc="features", disable=not progress or not todo, dynamic_ncols=True)
     if n_jobs > 1 and len(todo) > 1:
         from joblib import Parallel, delayed
 
-        results = Parallel(n_jobs=n_jobs, batch_size=4)(delayed(_features_or_error)(p, max_side) for p in todo.values())
+        # A generator of results in order, so that the bar moves as images finish.
+        running = Parallel(n_jobs=n_jobs, batch_size=4, return_as="generator")(
+            delayed(_features_or_error)(p, max_side) for p in todo.values())
     else:
-        results = [_features_or_error(p, max_side) for p in todo.values()]
+        running = (_features_or_error(p, max_side) for p in todo.values())
+    results = []
+    with bar:
+        for result in running:
+            results.append(result)
+            bar.update(1)
     errors = {key: error for key, (_, _, error) in zip(todo, results) if error is not None}
     good = [(key, values) for key, (values, _, error) in zip(todo, results) if error is None]
     if good:
