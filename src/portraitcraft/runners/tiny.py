@@ -61,8 +61,9 @@ def _corpus() -> list[str]:
     return lines
 
 
-def build_tokenizer(vocab_size: int = 1024):
-    """A byte-level BPE with Qwen's special tokens and split rule, as a transformers ``Qwen2Tokenizer``."""
+def build_tokenizer(vocab_size: int = 1024, corpus: list[str] | None = None):
+    """A byte-level BPE with Qwen's special tokens and split rule, as a transformers ``Qwen2Tokenizer``, trained on
+    ``corpus`` (default: the Track 1 prompts and answers)."""
     from tokenizers import AddedToken, Regex, Tokenizer, models, pre_tokenizers, trainers
     from transformers import Qwen2Tokenizer
 
@@ -73,7 +74,7 @@ def build_tokenizer(vocab_size: int = 1024):
     ])
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS),
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-    bpe.train_from_iterator(_corpus(), trainer=trainer)
+    bpe.train_from_iterator(_corpus() if corpus is None else corpus, trainer=trainer)
     model = json.loads(bpe.to_str())["model"]
     merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model["merges"]]  # tuples, not strings
     tokenizer = Qwen2Tokenizer(vocab=model["vocab"], merges=merges, eos_token="<|im_end|>",

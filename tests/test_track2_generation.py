@@ -1,0 +1,308 @@
+"""Track 2 generation: the prompt, the tiny Qwen-Image pipeline, `track2 generate` (records, resumption, failures,
+lock, the command), the composition-lab generator, and LoRA fine-tuning (resumption, overfitting).
+
+The tiny random Qwen-Image is built once per test process; images are 64 x 64 with 2 inference steps, training at
+64 pixels with rank 4, so that each test takes a few seconds on one CPU thread.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from portraitcraft.cli import app
+from portraitcraft.lab import make_record, write_lab
+from portraitcraft.track2.generate import (
+    RECORDS_FILE,
+    TRIGGER,
+    FolderLock,
+    GenerationError,
+    GenerationSettings,
+    LabDrawing,
+    generation_prompt,
+    read_records,
+    run_generation,
+)
+
+pytest.importorskip("diffusers", reason="the models extra is not installed")
+
+SIZE = dict(width=64, height=64, steps=2)
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen_image(tmp_path_factory, one_torch_thread) -> Path:
+    from portraitcraft.track2.tiny_pipeline import build_tiny_qwen_image
+
+    return build_tiny_qwen_image(tmp_path_factory.mktemp("models") / "tiny-qwen-image")
+
+
+@pytest.fixture(scope="module")
+def small_lab(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("lab-track2-train")
+    write_lab(root, n_train=0, n_test=0, n_track2_train=3, n_track2_test=4, seed=0, long_side=96, progress=False)
+    return root
+
+
+def _pixels(path: Path) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"), dtype=np.int16)
+
+
+# ---- the prompt ----------------------------------------------------------------------------------------------------
+
+def test_prompt_is_the_reference_one_and_the_trigger_follows_the_lora():
+    prompt = generation_prompt(" A woman by the sea. ", "She stands on the left third.\n", trigger=TRIGGER)
+    assert prompt == ("AES_COMP, Generate an image based on the following description.\n\n[Content]\nA woman by the "
+                      "sea.\n\n[Composition]\nShe stands on the left third.\n")
+    assert GenerationSettings().prompt_trigger == ""  # the base model: the trigger is removed
+    assert GenerationSettings(lora="runs/x").prompt_trigger == TRIGGER
+    assert GenerationSettings(lora="runs/x", trigger="").prompt_trigger == ""
+    assert GenerationSettings(trigger="STYLE, ").prompt_trigger == "STYLE, "
+    reference = GenerationSettings()
+    assert (reference.model, reference.width, reference.height, reference.steps, reference.true_cfg_scale,
+            reference.negative_prompt, reference.seed, reference.max_sequence_length) == (
+        "Qwen/Qwen-Image", 1024, 1024, 20, 5.0, " ", 346346, 1024)
+
+
+# ---- the tiny pipeline ---------------------------------------------------------------------------------------------
+
+def test_tiny_pipeline_is_qwen_image_saved_and_loaded_back(tiny_qwen_image):
+    from diffusers import DiffusionPipeline
+
+    from portraitcraft.track2.tiny_pipeline import TEMPLATE_PREFIX, TEMPLATE_TOKENS
+
+    index = json.loads((tiny_qwen_image / "model_index.json").read_text())
+    assert index["_class_name"] == "QwenImagePipeline"
+    assert sum(p.stat().st_size for p in tiny_qwen_image.rglob("*") if p.is_file()) < 5 * 2**20
+    pipe = DiffusionPipeline.from_pretrained(tiny_qwen_image)
+    assert type(pipe).__name__ == "QwenImagePipeline"
+    # The pipeline drops the template's system prefix by count: the tiny vocabulary must give the real count.
+    assert pipe.prompt_template_encode_start_idx == TEMPLATE_TOKENS
+    assert len(pipe.tokenizer(TEMPLATE_PREFIX)["input_ids"]) == TEMPLATE_TOKENS
+    image = pipe(prompt="a portrait", negative_prompt=" ", width=48, height=80, num_inference_steps=2,
+                 true_cfg_scale=2.0).images[0]
+    assert image.size == (48, 80)
+
+
+# ---- generate ------------------------------------------------------------------------------------------------------
+
+@pytest.mark.real_sample
+def test_generate_the_real_descriptions_then_evaluate_the_folder(tiny_qwen_image, real_sample, tmp_path):
+    from portraitcraft.track2.score import evaluate_folder
+
+    descriptions = real_sample / "track_2_train.json"
+    expected = [r["image_path"] for r in json.loads(descriptions.read_text())]
+    out = tmp_path / "generated"
+    settings = GenerationSettings(model=str(tiny_qwen_image), batch_size=4, **SIZE)
+    summary = run_generation(descriptions, out, settings, progress=False)
+    assert (summary.generated, summary.skipped, summary.failed) == (10, 0, {})
+    records = read_records(out / RECORDS_FILE)
+    assert [r["image_path"] for r in records] == expected
+    for record in records:
+        assert record["status"] == "ok" and record["error"] is None and record["seconds"] >= 0
+        assert record["prompt_sha256"].startswith("sha256:")
+        assert record["settings"]["model"]["fingerprint"].startswith("sha256:")
+        assert record["settings"]["model"]["pipeline"] == "QwenImagePipeline"
+        assert record["settings"]["trigger"] == "" and record["settings"]["lora"] is None
+        assert record["not_passed"] == []  # Qwen-Image takes every reference setting
+        assert _pixels(out / record["image_path"]).shape == (64, 64, 3)
+    report = evaluate_folder(descriptions, out, embedder=None)
+    assert len(report.scores) == 10 and not report.missing
+
+    again = run_generation(descriptions, out, settings, progress=False)  # resumed: nothing to do
+    assert (again.generated, again.skipped) == (0, 10)
+    assert len(read_records(out / RECORDS_FILE)) == 10
+    with pytest.raises(GenerationError, match="other settings.*steps: 2 -> 3"):
+        run_generation(descriptions, out, GenerationSettings(model=str(tiny_qwen_image), batch_size=4,
+                                                             **{**SIZE, "steps": 3}), progress=False)
+
+    # The batch size does not change the pictures: every image has its own generator, seeded alike.
+    single = run_generation(descriptions, tmp_path / "one-by-one", GenerationSettings(
+        model=str(tiny_qwen_image), batch_size=1, **SIZE), limit=2, progress=False)
+    assert single.generated == 2
+    for name in expected[:2]:
+        assert np.abs(_pixels(tmp_path / "one-by-one" / name) - _pixels(out / name)).max() <= 2  # JPEG rounding
+
+
+def test_a_failing_image_is_recorded_and_retried_and_the_command_exits_1(small_lab, tmp_path):
+    records = json.loads((small_lab / "track_2_test.json").read_text())
+    records.append({**records[0], "image_path": "../escape.jpg"})  # would be written outside --out
+    descriptions = tmp_path / "descriptions.json"
+    descriptions.write_text(json.dumps(records))
+    settings = GenerationSettings(model="lab", batch_size=2, **SIZE)
+
+    class RunsOutOfMemoryOnce(LabDrawing):
+        """The lab generator with a fault injected: the first call that includes record 1 raises."""
+
+        failed = False
+
+        def generate(self, batch, prompts):
+            if not self.failed and any(r["image_path"] == records[1]["image_path"] for r in batch):
+                RunsOutOfMemoryOnce.failed = True
+                raise MemoryError("out of memory")
+            return super().generate(batch, prompts)
+
+    out = tmp_path / "out"
+    summary = run_generation(descriptions, out, settings, progress=False, generator=RunsOutOfMemoryOnce(settings))
+    # The batch of records 0 and 1 raised once and was retried image by image: both written; the bad name fails.
+    assert summary.generated == 4 and list(summary.failed) == ["../escape.jpg"]
+    assert "outside the output folder" in summary.failed["../escape.jpg"]
+    assert not (tmp_path / "escape.jpg").exists()
+    statuses = {r["image_path"]: r["status"] for r in read_records(out / RECORDS_FILE)}
+    assert statuses == {**{r["image_path"]: "ok" for r in records[:4]}, "../escape.jpg": "failed"}
+
+    result = CliRunner().invoke(app, ["track2", "generate", "-d", str(descriptions), "--model", "lab", "--out",
+                                      str(out), "--width", "64", "--height", "64", "--steps", "2", "--batch-size", "2",
+                                      "--no-progress"])
+    assert result.exit_code == 1, result.output
+    assert "4 already there, 1 failed" in result.output and "FAILED: 1 image(s)" in result.output
+
+
+def test_a_single_failure_in_a_batch_fails_alone(small_lab, tmp_path):
+    settings = GenerationSettings(model="lab", batch_size=4, **SIZE)
+    names = [r["image_path"] for r in json.loads((small_lab / "track_2_test.json").read_text())]
+
+    class OneBadRecord(LabDrawing):
+        def generate(self, batch, prompts):
+            if any(r["image_path"] == names[2] for r in batch):
+                raise RuntimeError("CUDA error: an illegal memory access\nsecond line")
+            return super().generate(batch, prompts)
+
+    summary = run_generation(small_lab / "track_2_test.json", tmp_path / "out", settings, progress=False,
+                             generator=OneBadRecord(settings))
+    assert summary.generated == 3
+    assert summary.failed == {names[2]: "RuntimeError: CUDA error: an illegal memory access"}
+
+
+def test_a_second_writer_is_refused_naming_the_holder(small_lab, tmp_path):
+    import os
+
+    out = tmp_path / "out"
+    with FolderLock(out):
+        with pytest.raises(GenerationError, match=f"another run is writing here \\(pid {os.getpid()} "):
+            run_generation(small_lab / "track_2_test.json", out, GenerationSettings(model="lab", **SIZE),
+                           progress=False)
+    assert run_generation(small_lab / "track_2_test.json", out, GenerationSettings(model="lab", **SIZE),
+                          progress=False).generated == 4  # released
+
+
+def test_generate_command_refuses_bad_input(tmp_path):
+    runner = CliRunner()
+    missing = runner.invoke(app, ["track2", "generate", "-d", str(tmp_path / "nope.json"), "--model", "lab", "--out",
+                                  str(tmp_path / "out")])
+    assert missing.exit_code == 2 and "nope.json: file not found" in missing.output
+    (tmp_path / "d.json").write_text("[]")
+    no_model = runner.invoke(app, ["track2", "generate", "-d", str(tmp_path / "d.json"), "--model",
+                                   str(tmp_path / "no-such-model"), "--out", str(tmp_path / "out")])
+    assert no_model.exit_code == 2 and "no such pipeline folder" in no_model.output
+
+
+# ---- the composition-lab generator ---------------------------------------------------------------------------------
+
+def test_lab_generator_draws_what_the_description_asks():
+    from portraitcraft.track2.bench import truth_from_factors
+    from portraitcraft.track2.lab_generator import LabGenerator
+    from portraitcraft.track2.text import parse_description
+
+    agree = total = 0
+    for k in range(6):
+        record = make_record(0, "track2", "test", k, f"x{k}.jpg")["record"]
+        content, analysis = record["content_description"], record["composition_analysis"]
+        scene = LabGenerator().scene(content, analysis, width=512, height=512)
+        truth = truth_from_factors(scene.to_dict())
+        for key in ("framing", "people", "placement", "depth_of_field", "light_direction", "gaze", "leading_lines"):
+            target = parse_description(content, analysis, embedder=None).targets.get(key)
+            if target is not None:
+                total += 1
+                agree += truth[key] == target.value
+    assert total >= 30 and agree == total
+
+
+def test_lab_generator_scores_above_itself_given_shuffled_descriptions():
+    from portraitcraft.track2.bench import generator_alignment
+
+    records = [make_record(0, "track2", "test", k, f"x{k}.jpg")["record"] for k in range(6)]
+    result = generator_alignment(records, side=512)
+    assert result.n_images == 6 and all(result.permutation[i] != i for i in range(6))
+    assert result.matched_mean > result.shuffled_mean
+
+
+# ---- LoRA fine-tuning ----------------------------------------------------------------------------------------------
+
+def _lora_settings(data: Path, out: Path, model: Path, **changes):
+    from portraitcraft.track2.finetune import LoraSettings
+
+    values = dict(data=str(data), out=str(out), model=str(model), rank=4, resolution=64, grad_accum=2,
+                  warmup_steps=1, max_train_steps=4, save_every=0, caption_dropout=0.5, device="cpu")
+    return LoraSettings(**{**values, **changes})
+
+
+def test_finetune_resumed_reaches_the_weights_of_an_uninterrupted_run(small_lab, tiny_qwen_image, tmp_path):
+    from safetensors.torch import load_file
+
+    from portraitcraft.track2.finetune import LORA_FILE, LoraFinetuneError, read_lora_log, run_lora_finetune
+
+    whole = run_lora_finetune(_lora_settings(small_lab, tmp_path / "whole", tiny_qwen_image), progress=False)
+    assert (whole.status, whole.step) == ("finished", 4)
+    first = run_lora_finetune(_lora_settings(small_lab, tmp_path / "parts", tiny_qwen_image, stop_after=2),
+                              progress=False)
+    assert (first.status, first.step) == ("stopped", 2)
+    rest = run_lora_finetune(_lora_settings(small_lab, tmp_path / "parts", tiny_qwen_image), progress=False)
+    assert (rest.status, rest.step, rest.resumed_from) == ("finished", 4, 2)
+    a, b = load_file(str(tmp_path / "whole" / LORA_FILE)), load_file(str(tmp_path / "parts" / LORA_FILE))
+    assert set(a) == set(b) and len(a) == 2 * 4 * 2  # lora A and B of to_q, to_k, to_v, to_out.0 in two blocks
+    # Same operations in the same order on one thread: the weights are equal to the last bit (tolerance 0).
+    assert all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)
+    assert any(np.abs(a[k].numpy()).max() > 0 for k in a if "lora.up" in k)  # B (up) starts at zero: it moved
+    log = read_lora_log(tmp_path / "parts")
+    assert list(log["step"]) == [1, 2, 3, 4]
+    assert np.allclose(log["loss"], read_lora_log(tmp_path / "whole")["loss"], rtol=0, atol=0)
+
+    with pytest.raises(LoraFinetuneError, match="another configuration.*rank: 4 -> 8"):
+        run_lora_finetune(_lora_settings(small_lab, tmp_path / "parts", tiny_qwen_image, rank=8), progress=False)
+    again = run_lora_finetune(_lora_settings(small_lab, tmp_path / "parts", tiny_qwen_image), progress=False)
+    assert again.status == "already finished"
+
+    # The saved LoRA is what `track2 generate --lora` loads, with the trigger, and it changes the pictures.
+    base = run_generation(small_lab / "track_2_test.json", tmp_path / "base", GenerationSettings(
+        model=str(tiny_qwen_image), trigger=TRIGGER, **SIZE), limit=1, progress=False)
+    tuned = run_generation(small_lab / "track_2_test.json", tmp_path / "tuned", GenerationSettings(
+        model=str(tiny_qwen_image), lora=str(tmp_path / "whole"), **SIZE), limit=1, progress=False)
+    assert base.generated == tuned.generated == 1
+    record = read_records(tmp_path / "tuned" / RECORDS_FILE)[0]
+    assert record["settings"]["trigger"] == TRIGGER and record["settings"]["lora"]["fingerprint"].startswith("sha256:")
+    name = record["image_path"]
+    assert np.abs(_pixels(tmp_path / "tuned" / name) - _pixels(tmp_path / "base" / name)).max() > 0
+
+
+def test_finetune_loss_falls_when_overfitting_a_few_images(small_lab, tiny_qwen_image, tmp_path):
+    import torch
+
+    from portraitcraft.data import open_dataset
+    from portraitcraft.track2.finetune import LoraTrainer, training_image
+
+    settings = _lora_settings(small_lab, tmp_path / "unused", tiny_qwen_image, rank=8, lr=1e-2, warmup_steps=0,
+                              max_train_steps=1000, max_grad_norm=10.0)
+    trainer = LoraTrainer(settings, pipeline_folder=tiny_qwen_image)
+    dataset = open_dataset(str(small_lab))
+    frame = dataset.descriptions()
+    names = list(frame[frame["split"] == "train"]["image_path"])[:2]
+    # Two images, each with two fixed draws of noise and timestep: the model can memorise exactly these.
+    batches = [(training_image(dataset.open_image(n, max_side=64), 64).unsqueeze(0), ["a portrait"], seed)
+               for n in names for seed in (11, 12)]
+
+    def loss() -> float:
+        with torch.no_grad():
+            return float(np.mean([float(trainer.loss(*batch)) for batch in batches]))
+
+    before = loss()
+    for _ in range(20):
+        trainer.step(batches)
+    after = loss()
+    assert after < 0.9 * before, (before, after)  # measured: 1.54 -> 1.23
