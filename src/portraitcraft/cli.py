@@ -84,7 +84,7 @@ def book(
     data: str = typer.Option("data/lab", help="The dataset every notebook reads (its `data` parameter): a folder, 'lab', or a Hugging Face dataset id."),
     out: Path | None = typer.Option(None, help="Build folder (default: book/ of the repository); the HTML lands in OUT/_build/html."),
     param: list[str] = typer.Option([], "--param", "-p", help="NAME=VALUE (YAML value) for every notebook declaring NAME, e.g. -p max_side=256. Repeatable."),
-    only: list[str] = typer.Option([], help="Execute only this notebook (name without .py); others keep their last run. Repeatable."),
+    only: list[str] = typer.Option([], help="Execute only this chapter (notebook name without .py, e.g. 03_table2); others keep their last run, and the HTML is built once every chapter has been executed. Repeatable."),
     html: bool = typer.Option(True, "--html/--no-html", help="Build the HTML after executing the notebooks."),
     predictions: list[str] = typer.Option([], "--predictions", help="A Track 1 prediction file, for the notebooks declaring a `predictions` parameter (a list). Repeatable."),
     force: bool = typer.Option(False, "--force", help="Execute every page and rebuild the HTML even where their inputs did not change."),
@@ -333,6 +333,92 @@ def predict(
         fail(str(exc))
     for line in summary.lines():
         typer.echo(line)
+    if summary.failures:
+        raise typer.Exit(1)
+
+
+@app.command()
+def assess(
+    folder: Path = typer.Argument(..., help="A folder of photos (searched recursively): jpg, jpeg, png, webp, bmp, tif, tiff."),
+    backend: str = typer.Option("features", "--backend", help="features: the CPU feature baseline (a trained model, see --model-dir); qwen: Qwen3-VL in this process; openai: a chat-completions server (vLLM, SGLang, a hosted API)."),
+    protocol: str = typer.Option("score", "--protocol", help="qwen/openai: score (token probabilities of the levels) or generate (the reference prompt's text, parsed; reasons where the model writes them)."),
+    out: str = typer.Option("-", "--out", "-o", help="Where the rows go: FILE.csv or FILE.jsonl, or '-' for standard output (JSON Lines)."),
+    json_out: str | None = typer.Option(None, "--json", help="Shorthand for --out PATH --format jsonl ('-': standard output)."),
+    fmt: str | None = typer.Option(None, "--format", help="csv or jsonl (default: from --out's suffix)."),
+    records: Path | None = typer.Option(None, "--records", help="The run's prediction records, kept to resume (default: OUT.records.jsonl beside OUT; for standard output, the cache)."),
+    model_dir: Path | None = typer.Option(None, "--model-dir", help="features: a model saved by `baseline train` (default: the lab's, data/lab/runs/feature-baseline.model, made by `make baseline`)."),
+    model: str = typer.Option("Qwen/Qwen3-VL-4B-Instruct", "--model", help="qwen: Hugging Face model id or local folder; openai: the served model's name."),
+    base_url: str = typer.Option("http://127.0.0.1:8000/v1", "--base-url", help="openai: the server's base URL (ending in /v1)."),
+    api_key: str | None = typer.Option(None, "--api-key", help="openai: the API key (default: $PORTRAITCRAFT_API_KEY, else $OPENAI_API_KEY); never recorded."),
+    concurrency: int = typer.Option(8, "--concurrency", min=1, help="openai: requests in flight at once."),
+    device: str = typer.Option("auto", "--device", help="qwen: auto (cuda when available), cpu, cuda, cuda:1, ..."),
+    dtype: str = typer.Option("auto", "--dtype", help="qwen: auto (bfloat16 on cuda, float32 on cpu), bfloat16, float16, float32."),
+    batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Images per forward pass (default 1; openai: --concurrency)."),
+    limit: int | None = typer.Option(None, "--limit", min=0, help="Only the first N images (in path order)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar (on standard error)."),
+) -> None:
+    """Score every photo in a folder: one row per image with the overall score, the 13 levels, their probabilities
+    (score protocol, feature baseline) and the reasons (where the model writes them).
+
+    Resumable: the prediction records are kept (--records) and a rerun predicts only what is missing. Rows are CSV
+    or JSON Lines (see the portraitcraft.assess module for the columns). Exit codes: 0 every image scored; 1 some
+    images failed (rows with status "failed" and the error); 2 the run cannot start (folder, model, output).
+    """
+    from portraitcraft.assess import (
+        FolderError,
+        ImageFolder,
+        assess_folder,
+        assessment_rows,
+        default_records,
+        format_for,
+        format_rows,
+    )
+    from portraitcraft.runners.base import ModelLoadError, RunError, config_hash
+
+    if json_out is not None:
+        out, fmt = json_out, fmt or "jsonl"
+    if backend not in ("features", "qwen", "openai"):
+        fail(f"--backend {backend!r}: expected features, qwen or openai")
+    try:
+        output_format = format_for(out, fmt)
+        images = ImageFolder(folder)  # the folder is checked before any model is loaded
+        if backend == "features":
+            from portraitcraft.runners.features import FeatureBackend
+
+            runner: Any = FeatureBackend(model_dir)
+        elif backend == "openai":
+            from portraitcraft.runners.openai_compat import OpenAIBackend, OpenAISettings, ServerCheckError
+
+            try:
+                runner = OpenAIBackend(OpenAISettings(base_url=base_url, model=model, api_key=api_key,
+                                                      protocol=protocol, concurrency=concurrency))
+            except ServerCheckError as exc:
+                fail(str(exc))
+        else:
+            from portraitcraft.runners.qwen import QwenBackend, QwenSettings
+
+            runner = QwenBackend(QwenSettings(model=model, protocol=protocol, device=device, dtype=dtype))
+        record_file = records or default_records(out, images, config_hash(runner.config()))
+        summary = assess_folder(runner, images, records=record_file, limit=limit, progress=progress,
+                                batch_size=batch_size or (concurrency if backend == "openai" else 1))
+    except (FolderError, ValueError, ModelLoadError, RunError) as exc:
+        fail(str(exc))
+    rows = assessment_rows(images, record_file)
+    if limit is not None:
+        rows = rows[:limit]
+    text = "".join(format_rows(rows, output_format))
+    if is_stdout(out):
+        typer.echo(text, nl=False)
+    else:
+        try:
+            Path(out).parent.mkdir(parents=True, exist_ok=True)
+            Path(out).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            fail(f"{out}: cannot write ({exc.strerror})")
+    for line in summary.lines():
+        typer.echo(line, err=True)
+    if not is_stdout(out):
+        typer.echo(f"wrote {len(rows)} row(s) to {out}", err=True)
     if summary.failures:
         raise typer.Exit(1)
 

@@ -613,6 +613,23 @@ def extract_json_object(text: str) -> dict[str, Any] | None:
     return _extract(text).obj
 
 
+def read_reasons(text: str) -> dict[str, str]:
+    """The reason written for each attribute in a model output of the ``{"level": ..., "reason": ...}`` form (the
+    fine-tuning target's), by attribute name; empty when the output has none (the reference prompt asks for none)."""
+    obj = extract_json_object(text)
+    if obj is None:
+        return {}
+    reasons: dict[str, str] = {}
+    places = [obj] + [v for k, v in obj.items() if _TOP_LEVEL_BY_KEY_FORM.get(_key_form(k)) == "criteria"
+                      and isinstance(v, Mapping)]
+    for place in places:
+        for key, value in place.items():
+            attribute = attribute_for_key(key)
+            if attribute and isinstance(value, Mapping) and isinstance(value.get("reason"), str) and value["reason"].strip():
+                reasons[attribute] = value["reason"].strip()
+    return reasons
+
+
 # ---------------------------------------------------------------------------------------------
 # Prose lines: "Answer: B", "- **Sharpness**: Poor", "Total score: 72/100"
 

@@ -257,15 +257,20 @@ def run_predictions(
     batch_size: int = 1,
     progress: bool = True,
     fsync: bool = False,
+    items: Sequence[Item] | None = None,
 ) -> RunSummary:
-    """Predict every image of ``split`` not yet recorded in ``out``; see the module docstring for guarantees."""
+    """Predict every image of ``split`` not yet recorded in ``out``; see the module docstring for guarantees.
+
+    ``items`` replaces the split's images (``split`` then only names the progress bar); ``dataset`` is then
+    anything with ``open_image(image_path, max_side)``, such as `portraitcraft.assess.ImageFolder`.
+    """
     if batch_size < 1:
         raise ValueError(f"batch_size={batch_size}: must be at least 1")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     wanted = config_hash(backend.config())
     run = {**backend.metadata(), "config_hash": wanted, "packages": package_versions()}
-    items = split_items(dataset, split, limit)
+    items = list(items)[:limit] if items is not None else split_items(dataset, split, limit)
 
     lock = _lock(out)
     try:

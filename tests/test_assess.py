@@ -1,0 +1,142 @@
+"""`portraitcraft assess`: a folder of photos scored by the feature baseline and the tiny Qwen3-VL, one row each."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from portraitcraft.assess import find_images, image_key, relative_path
+from portraitcraft.attributes import ATTRIBUTE_KEYS, ATTRIBUTE_NAMES, LEVELS
+from portraitcraft.cli import app
+from portraitcraft.parsing import read_reasons
+
+pytest.importorskip("sklearn")
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory) -> Path:
+    from portraitcraft.lab import write_lab
+
+    root = tmp_path_factory.mktemp("assess_lab")
+    write_lab(root, n_train=24, n_test=2, n_track2_train=0, n_track2_test=0, seed=2, long_side=96, progress=False)
+    return root
+
+
+@pytest.fixture(scope="module")
+def baseline_dir(lab, tmp_path_factory) -> Path:
+    """A small feature baseline, trained in seconds (linear models, 96-pixel images)."""
+    from portraitcraft.baseline import train_on_dataset
+
+    model_dir = tmp_path_factory.mktemp("assess_model") / "baseline.model"
+    train_on_dataset(lab, model_dir, max_side=96, grid="linear")
+    return model_dir
+
+
+@pytest.fixture
+def photos(lab, tmp_path) -> Path:
+    """Lab images laid out as a photographer's folder: sub-folders, one name twice, a PNG, a broken file, a note."""
+    sources = sorted((lab / "images_00").glob("*.jpg"))
+    folder = tmp_path / "photos"
+    for sub in ("2024", "2025"):
+        (folder / sub).mkdir(parents=True)
+    shutil.copy(sources[0], folder / "2024" / "IMG_0001.jpg")
+    shutil.copy(sources[1], folder / "2025" / "IMG_0001.jpg")
+    Image.open(sources[2]).save(folder / "portrait.PNG")
+    (folder / "broken.jpg").write_bytes(b"not a jpeg")
+    (folder / "notes.txt").write_text("not an image", encoding="utf-8")
+    return folder
+
+
+def lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def test_image_keys_are_bare_unique_and_reversible():
+    names = ["a.jpg", "2024/IMG 1.jpg", "2025/IMG 1.jpg", "odd%2Fname.jpg", "x\\y.jpg"]
+    keys = [image_key(n) for n in names]
+    assert len(set(keys)) == len(names) and not any("/" in k or "\\" in k for k in keys)
+    assert [relative_path(k) for k in keys] == names
+
+
+def test_features_backend_scores_every_image_resumably(photos, baseline_dir, tmp_path):
+    assert find_images(photos) == ["2024/IMG_0001.jpg", "2025/IMG_0001.jpg", "broken.jpg", "portrait.PNG"]
+    out = tmp_path / "scores.csv"
+    command = ["assess", str(photos), "--backend", "features", "--model-dir", str(baseline_dir), "--out", str(out),
+               "--no-progress"]
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code == 1, result.output  # the broken file fails, alone
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert [r["image"] for r in rows] == find_images(photos)
+    by_image = {r["image"]: r for r in rows}
+    assert by_image["broken.jpg"]["status"] == "failed" and "broken.jpg" in by_image["broken.jpg"]["error"]
+    for name in ("2024/IMG_0001.jpg", "2025/IMG_0001.jpg", "portrait.PNG"):
+        row = by_image[name]
+        assert row["status"] == "ok" and 1 <= float(row["total_score"]) <= 100
+        for key in ATTRIBUTE_KEYS:
+            probabilities = [float(row[f"{key}_p_{level.lower()}"]) for level in LEVELS]
+            assert math.isclose(sum(probabilities), 1.0, abs_tol=1e-3)
+            assert row[f"{key}_level"] == LEVELS[max(range(3), key=probabilities.__getitem__)]
+    records = out.with_name("scores.csv.records.jsonl")
+    assert len(lines(records.read_text(encoding="utf-8"))) == 4
+    again = CliRunner().invoke(app, command)
+    assert "4 of 4 already done" in again.stderr
+    assert len(lines(records.read_text(encoding="utf-8"))) == 4  # nothing predicted twice
+    assert list(csv.DictReader(out.open(encoding="utf-8"))) == rows
+
+
+@pytest.mark.real_sample
+def test_features_backend_on_the_real_sample_prints_one_record_per_image(real_sample, baseline_dir, tmp_path,
+                                                                          monkeypatch):
+    monkeypatch.setenv("PORTRAITCRAFT_CACHE", str(tmp_path / "cache"))
+    folder = real_sample / "images_00"
+    result = CliRunner().invoke(app, ["assess", str(folder), "--backend", "features", "--model-dir",
+                                      str(baseline_dir), "--json", "-", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    rows = lines(result.stdout)
+    assert [r["image"] for r in rows] == sorted(p.name for p in folder.glob("*.jpg"))
+    for row in rows:
+        assert row["status"] == "ok" and set(row["levels"]) == set(ATTRIBUTE_NAMES)
+        assert set(row["levels"].values()) <= set(LEVELS) and row["reasons"] is None
+
+
+def test_tiny_qwen_score_protocol_gives_levels_with_probabilities(photos, tiny_model, tmp_path):
+    (photos / "broken.jpg").unlink()
+    out = tmp_path / "qwen.jsonl"
+    result = CliRunner().invoke(app, ["assess", str(photos), "--backend", "qwen", "--model", str(tiny_model),
+                                      "--protocol", "score", "--device", "cpu", "--out", str(out), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    rows = lines(out.read_text(encoding="utf-8"))
+    assert len(rows) == 3
+    for row in rows:
+        assert row["status"] == "ok" and 1 <= row["total_score"] <= 100
+        for name in ATTRIBUTE_NAMES:
+            assert math.isclose(sum(row["probabilities"][name].values()), 1.0, abs_tol=1e-3)
+            assert row["levels"][name] in LEVELS
+
+
+def test_reasons_are_read_where_the_model_writes_them():
+    text = json.dumps({"criteria": {"Sharpness": {"level": "Good", "reason": "The eyes are crisp."},
+                                    "Color Harmony": "Medium"}, "total_score": 70})
+    assert read_reasons(text) == {"Sharpness": "The eyes are crisp."}
+    assert read_reasons('{"Sharpness": "Poor"}') == {} and read_reasons("no json here") == {}
+
+
+def test_errors_come_before_any_model_and_name_the_problem(tmp_path, monkeypatch, photos):
+    result = CliRunner().invoke(app, ["assess", str(tmp_path / "nowhere"), "--backend", "qwen", "--model", "x/y"])
+    assert result.exit_code == 2 and "no such folder" in result.output
+    (tmp_path / "empty").mkdir()
+    result = CliRunner().invoke(app, ["assess", str(tmp_path / "empty")])
+    assert result.exit_code == 2 and "no image found" in result.output
+    result = CliRunner().invoke(app, ["assess", str(photos), "--out", str(tmp_path / "rows.xlsx")])
+    assert result.exit_code == 2 and "--format csv|jsonl" in result.output
+    monkeypatch.setattr("portraitcraft.runners.features.LAB_MODEL_DIR", Path("no/such/model"))
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["assess", str(photos), "--backend", "features"])
+    assert result.exit_code == 2 and "--model-dir" in result.output
