@@ -305,3 +305,22 @@ def test_value_with_interval_puts_the_interval_under_the_value_and_says_when_mis
     assert value_with_interval(0.5, float("nan"), float("nan")) == "0.500"  # no interval (no bootstrap): the value alone
     assert value_with_interval(float("nan"), 0.1, 0.2, missing="n/a") == "n/a"
     assert value_with_interval(None) == "-"
+
+
+@pytest.mark.slow
+def test_only_runs_one_chapter_on_a_fresh_clone_and_leaves_the_html_for_the_whole_book(tmp_path: Path):
+    (tmp_path / "_config.yml").write_text("title: x\n")
+    (tmp_path / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/intro\nchapters:\n"
+        + "".join(f"  - file: book/executed/0{i}_page\n" for i in (1, 2))
+    )
+    (tmp_path / "notebooks").mkdir()
+    for i in (1, 2):
+        (tmp_path / "notebooks" / f"0{i}_page.py").write_text(f'# %% tags=["parameters"]\ndata = "x"\n\n# %%\nprint({i})\n')
+    logged: list[str] = []
+    # No page was ever executed (a fresh clone): the chapter asked for runs, and the HTML waits for the others.
+    result = build.build_book("x", root=tmp_path, only=["02_page"], progress=False, log=logged.append)
+    assert result == tmp_path / build.EXECUTED_DIR
+    assert (tmp_path / "book/executed/02_page.ipynb").is_file()
+    assert not (tmp_path / "book/executed/01_page.ipynb").exists()
+    assert any("HTML not built" in line and "01_page" in line for line in logged)

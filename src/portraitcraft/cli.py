@@ -94,6 +94,8 @@ def book(
 
     A page is executed again only when its source, its parameters, the portraitcraft code or a file given as a parameter changed; the HTML is rebuilt only when a page or the book's configuration changed (--force: everything).
 
+    One chapter: `portraitcraft book --only 03_table2` (its executed notebook lands in book/executed/). Without this command: `jupytext --to ipynb notebooks/03_table2.py -o ch.ipynb && papermill ch.ipynb out.ipynb -p data data/lab` (the README's "Run one chapter").
+
     Exit codes: 0 built; 1 a notebook failed (named with its cell; the partial notebook is kept in book/executed/) or Sphinx reported warnings; 2 bad options.
     """
     import yaml

@@ -443,16 +443,18 @@ def build_book(data: str = "data/lab", *, root: Path | None = None, out: Path | 
 
     started = time.perf_counter()
     vendor_plotly(root)
-    todo = []
-    for page in pages:
-        if wanted and page.name not in wanted:
-            if not (root / page.executed).is_file():
-                raise BookError(f"{page.executed} has never been executed; run without --only first")
-            continue
-        todo.append(page)
+    todo = [page for page in pages if not wanted or page.name in wanted]
+    # Pages are independent of each other: one runs alone. The HTML, though, needs every page of the table of
+    # contents executed, so with `only` on a fresh clone it waits for a build of the whole book.
+    never_executed = [page.name for page in pages if page not in todo and not (root / page.executed).is_file()]
     # a page named by `only` is executed even when up to date: that is what was asked
     _execute_pages(todo, root, all_parameters, jobs=jobs, progress=progress, force=force or bool(wanted), log=log)
     if not html:
+        return root / EXECUTED_DIR
+    if never_executed:
+        log(f"HTML not built: {len(never_executed)} other page(s) never executed ({', '.join(never_executed)}); "
+            f"the executed notebook is in {root / EXECUTED_DIR}. `portraitcraft book` without --only builds the "
+            "whole book.")
         return root / EXECUTED_DIR
     html_started = time.perf_counter()
     html_dir = build_html(root, out, force=force)
