@@ -27,12 +27,11 @@ help:
 	@echo "make test   run the test suite"
 
 # pyproject.toml states ranges; constraints.txt the exact versions tested, which make installs (reproducible builds).
-# PIP_EXTRA_ARGS passes more to pip, e.g. CI's CPU-only torch: --extra-index-url https://download.pytorch.org/whl/cpu
-PIP_EXTRA_ARGS ?=
+# pip's own settings apply, e.g. PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu for CPU-only torch (CI).
 $(INSTALLED): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt $(PIP_EXTRA_ARGS) -e '.[all]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[all]'
 	@touch $@
 
 install: $(INSTALLED)
