@@ -333,3 +333,144 @@ def test_predict_command_writes_records_the_evaluator_reads(lab, tiny_model, tmp
     result = CliRunner().invoke(app, [*common, "--protocol", "generate", "--max-new-tokens", "4"])
     assert result.exit_code == 2
     assert "new --out" in result.output + (getattr(result, "stderr", "") or "")
+
+
+# --- the fast paths give the reference paths' records ---------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def reference_score_backend(tiny_model, score_backend):
+    from portraitcraft.runners.qwen import QwenBackend, QwenSettings
+
+    loaded = (score_backend.model, score_backend.processor, score_backend.identity)
+    return QwenBackend(QwenSettings(model=str(tiny_model), protocol="score", score_impl="reference"), loaded=loaded)
+
+
+def test_block_score_gives_the_reference_records(lab, score_backend, reference_score_backend, tmp_path):
+    """One prefix per image with all slot heads under a block mask, logits only where read: the records equal those
+    of the reference path (a prefix cache copy per slot), alone and in a left-padded batch."""
+    assert score_backend.score_impl == "block" and score_backend.metadata()["score_impl"] == "block"
+    assert score_backend.config() == reference_score_backend.config()  # one configuration: files are shared
+    dataset = open_dataset(lab)
+    lm_head_inputs = []
+    hook = score_backend.model.lm_head.register_forward_hook(lambda module, args, out: lm_head_inputs.append(
+        tuple(args[0].shape)))
+    try:
+        block = {size: run_predictions(score_backend, dataset, split="test", out=tmp_path / f"block{size}.jsonl",
+                                       limit=3, batch_size=size, progress=False) for size in (1, 3)}
+    finally:
+        hook.remove()
+    # The LM head ran on the slots' read positions only: (images, slots, hidden), never on the prompt.
+    assert lm_head_inputs and all(shape[1:] == (len(score_backend.slots), score_backend.model.config.text_config
+                                                .hidden_size) for shape in lm_head_inputs)
+    assert sorted(shape[0] for shape in lm_head_inputs) == [1, 1, 1, 3]
+    run_predictions(reference_score_backend, dataset, split="test", out=tmp_path / "reference.jsonl", limit=3,
+                    batch_size=1, progress=False)
+    reference = lines_of(tmp_path / "reference.jsonl")
+    assert len({r["tokens"]["prompt"] for r in reference}) > 1  # prompts of different lengths: the batch is padded
+    worst = 0.0
+    for size, summary in block.items():
+        assert summary.written_ok == 3
+        for new, old in zip(lines_of(tmp_path / f"block{size}.jsonl"), reference, strict=True):
+            assert new["image_path"] == old["image_path"] and new["tokens"] == old["tokens"]
+            assert new["parsed"]["criteria"] == old["parsed"]["criteria"]
+            assert new["parsed"]["answer"] == old["parsed"]["answer"]
+            assert new["parsed"]["failures"] == old["parsed"]["failures"]
+            assert new["parsed"]["total_score"] == pytest.approx(old["parsed"]["total_score"], abs=1e-6)
+            for part in ("criteria", "answer", "total_score", "mass"):
+                for name, dist in _flat(new["probabilities"][part]).items():
+                    difference = abs(dist - _flat(old["probabilities"][part])[name])
+                    worst = max(worst, difference)
+                    assert difference <= 1e-5, (size, part, name)
+    assert worst < 1e-5
+
+
+def _flat(value, prefix=""):
+    if isinstance(value, dict):
+        return {k: v for key, sub in value.items() for k, v in _flat(sub, f"{prefix}{key}/").items()}
+    return {prefix: value}
+
+
+def test_image_processing_on_a_device_runs_through_the_processor(lab, score_backend, tiny_model):
+    """``image_device`` reaches the torchvision image processor; on the CPU it gives the same pixels (the GPU is
+    the point, but this machine has none)."""
+    from portraitcraft.runners.qwen import QwenBackend, QwenSettings
+
+    assert score_backend.image_device is None  # auto: the CPU model's images stay on the CPU processor
+    loaded = (score_backend.model, score_backend.processor, score_backend.identity)
+    on_device = QwenBackend(QwenSettings(model=str(tiny_model), protocol="score", image_device="cpu:0"), loaded=loaded)
+    assert on_device.config()["image_device"] == "cpu"  # recorded: GPU resizing rounds differently
+    dataset = open_dataset(lab)
+    items = split_items(dataset, "test", limit=2)
+    images = [dataset.open_image(i.image_path, max_side=2048) for i in items]
+    for key, value in score_backend.prepare(items, images).items():
+        assert on_device.prepare(items, images)[key].equal(value), key
+
+
+def test_the_run_loop_prepares_the_next_batch_while_the_model_runs(lab, tmp_path):
+    """The next batch is opened and prepared in a thread while `predict` runs the current one, and `predict` gets
+    the preparation of its own images."""
+    import threading
+
+    from portraitcraft.runners import Outcome
+
+    class Recorder:
+        max_side = 64
+
+        def __init__(self):
+            self.prepared_next = threading.Event()
+            self.calls = []
+
+        def config(self):
+            return {"backend": "recorder"}
+
+        def metadata(self):
+            return self.config()
+
+        def prepare(self, items, images):
+            self.calls.append(("prepare", [i.image_path for i in items], threading.current_thread().name))
+            if len(self.calls) > 1:
+                self.prepared_next.set()
+            return [i.image_path for i in items]
+
+        def predict(self, items, images, prepared=None):
+            assert prepared == [i.image_path for i in items]
+            self.calls.append(("predict", [i.image_path for i in items], threading.current_thread().name))
+            if len(self.calls) == 2:  # the first batch: batch two is being prepared meanwhile
+                assert self.prepared_next.wait(timeout=30), "the next batch was not prepared during this one"
+            return [Outcome(parsed={"total_score": 50.0, "criteria": {}, "answer": None}) for _ in items]
+
+    backend = Recorder()
+    summary = run_predictions(backend, open_dataset(lab), split="test", out=tmp_path / "r.jsonl", limit=4,
+                              batch_size=2, progress=False)
+    assert summary.written_ok == 4
+    kinds = [c[0] for c in backend.calls]
+    assert kinds == ["prepare", "predict", "prepare", "predict"] or kinds == ["prepare", "prepare", "predict",
+                                                                              "predict"]
+    assert all(name.startswith("portraitcraft-prefetch") for kind, _, name in backend.calls if kind == "prepare")
+    assert all(name == threading.main_thread().name for kind, _, name in backend.calls if kind == "predict")
+
+
+def test_static_cache_decoding_gives_the_same_greedy_text(lab, score_backend, tiny_model):
+    """``decode_impl="static"`` (the static KV cache that the compiled decoding uses on CUDA, here without compiling:
+    compiling the tiny model takes a minute on this CPU) writes the same greedy answers as transformers' default
+    cache. Whitespace is suppressed so that the random model writes varied tokens, not a run of newlines."""
+    from portraitcraft.runners.qwen import QwenBackend, QwenSettings
+
+    loaded = (score_backend.model, score_backend.processor, score_backend.identity)
+    backends = {impl: QwenBackend(QwenSettings(model=str(tiny_model), protocol="generate", max_new_tokens=10,
+                                               decode_impl=impl), loaded=loaded) for impl in ("auto", "static")}
+    assert backends["auto"].decode_impl == "dynamic" and backends["auto"].generation.cache_implementation is None
+    assert backends["static"].generation.cache_implementation == "static"
+    assert backends["static"].metadata()["decode_impl"] == "static"
+    assert backends["static"].config() == backends["auto"].config()
+    blank = [i for token, i in score_backend.tokenizer.get_vocab().items()
+             if not token.replace("Ġ", "").replace("Ċ", "").strip()]
+    dataset = open_dataset(lab)
+    items = split_items(dataset, "test", limit=2)
+    images = [dataset.open_image(i.image_path, max_side=2048) for i in items]
+    texts = {}
+    for impl, backend in backends.items():
+        backend.generation.update(suppress_tokens=blank, no_repeat_ngram_size=2, min_new_tokens=10)
+        texts[impl] = [(o.raw_text, o.tokens) for o in backend.predict(items, images)]  # a left-padded batch of 2
+    assert texts["static"] == texts["auto"]
+    assert texts["auto"][0][0] != texts["auto"][1][0] and len(set(texts["auto"][0][0])) > 5  # varied text

@@ -303,6 +303,9 @@ def predict(
     max_new_tokens: int = typer.Option(512, "--max-new-tokens", min=1, help="generate: token limit of an answer."),
     seed: int = typer.Option(0, "--seed", help="Seed of the sampling (per batch, with the image names)."),
     attn_implementation: str | None = typer.Option(None, "--attn-implementation", help="sdpa, eager, flash_attention_2 (default: transformers' choice)."),
+    score_impl: str = typer.Option("block", "--score-impl", help="score: block (one prefix per image, all slot heads after it under a block mask) or reference (the prefix's cache copied per slot; same records, slower)."),
+    decode_impl: str = typer.Option("auto", "--decode-impl", help="generate: compiled (static KV cache, torch.compile'd decoding), static (no compiling), dynamic (transformers' default); auto: compiled on cuda, dynamic on cpu."),
+    image_device: str = typer.Option("auto", "--image-device", help="Where images are resized and normalised: auto (the GPU when the model is on one and the processor is torchvision-backed), cpu, cuda, ... (recorded)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar (images/s, ETA)."),
 ) -> None:
     """Run a model on a Track 1 split and append one prediction record per image; rerun to resume.
@@ -327,7 +330,8 @@ def predict(
             runner = QwenBackend(QwenSettings(
                 model=model, revision=revision, protocol=protocol, device=device, dtype=dtype,
                 attn_implementation=attn_implementation, max_pixels=max_pixels, min_pixels=min_pixels,
-                sampling=sampling, max_new_tokens=max_new_tokens, seed=seed))
+                sampling=sampling, max_new_tokens=max_new_tokens, seed=seed, score_impl=score_impl,
+                decode_impl=decode_impl, image_device=image_device))
         batch_size = batch_size or (concurrency if backend == "openai" else 1)
         summary = run_predictions(runner, dataset, split=split, out=out, limit=limit, batch_size=batch_size,
                                   progress=progress)

@@ -17,6 +17,8 @@ Guarantees
   error, and the run goes on. A batch that raises is retried image by image, so one bad image fails alone.
   Failed images are not retried on resume (write to a new file to retry them).
 * Two processes writing one file: the second is refused (an advisory lock on the file).
+* The next batch's images are opened, and prepared by the backend when it has a ``prepare`` step (chat text,
+  tokens, image processing), in a background thread while the model runs the current batch.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import os
 import platform
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -88,7 +91,10 @@ class Backend(Protocol):
         """Everything worth recording about the run (config included), JSON-serialisable."""
 
     def predict(self, items: Sequence[Item], images: Sequence[Image.Image]) -> list[Outcome]:
-        """One outcome per item, in order. May raise: the loop then retries the items one by one."""
+        """One outcome per item, in order. May raise: the loop then retries the items one by one.
+
+        A backend may also have ``prepare(items, images)``, the work before its model (thread-safe); the loop then
+        calls it ahead, for the next batch, and passes its result as ``predict(items, images, prepared=...)``."""
 
 
 @dataclass
@@ -287,9 +293,17 @@ def run_predictions(
         started = time.perf_counter()
         bar = _progress(len(pending), progress, f"{run.get('protocol', 'predict')} {split}")
         try:
-            with writer:
-                for batch in _batches(pending, batch_size):
-                    for record in _predict_batch(backend, dataset, batch, run):
+            batches = list(_batches(pending, batch_size))
+            # One worker thread loads (and prepares) batch k + 1 while the model runs batch k.
+            with writer, ThreadPoolExecutor(max_workers=1, thread_name_prefix="portraitcraft-prefetch") as pool:
+                def load(k: int):
+                    return pool.submit(_load_batch, backend, dataset, batches[k], run) if k < len(batches) else None
+
+                upcoming = load(0)
+                for k, batch in enumerate(batches):
+                    loaded = upcoming.result()
+                    upcoming = load(k + 1)
+                    for record in _predict_batch(backend, batch, loaded, run):
                         writer.write(record)
                         if record["status"] == "ok":
                             summary.written_ok += 1
@@ -307,37 +321,65 @@ def run_predictions(
             lock.close()
 
 
-def _predict_batch(backend: Backend, dataset: Dataset, batch: Sequence[Item], run: dict[str, Any]) -> list[dict]:
-    """Records for one batch, in order. Seconds: the image's load time plus an equal share of the model time."""
+@dataclass
+class LoadedBatch:
+    """A batch's images, opened, and the backend's preparation of them (None: the backend has no ``prepare``, or
+    it failed, in which case `predict` prepares again and a failure falls on the images that cause it)."""
+
+    failed: dict[str, dict]  # image -> failed record (unreadable)
+    loaded: list[tuple[Item, Any, float]]  # (item, image, seconds to open it)
+    prepared: Any = None
+    prepare_seconds: float = 0.0
+
+
+def _load_batch(backend: Backend, dataset: Dataset, batch: Sequence[Item], run: dict[str, Any]) -> LoadedBatch:
     from portraitcraft.images import ImageError
 
-    records: dict[str, dict] = {}
+    failed: dict[str, dict] = {}
     loaded: list[tuple[Item, Any, float]] = []
     for item in batch:
         start = time.perf_counter()
         try:
             image = dataset.open_image(item.image_path, max_side=backend.max_side)
         except (ImageError, OSError) as exc:
-            records[item.image_path] = failed_record(item.image_path, _error_text(exc), run=run,
-                                                     seconds=time.perf_counter() - start)
+            failed[item.image_path] = failed_record(item.image_path, _error_text(exc), run=run,
+                                                    seconds=time.perf_counter() - start)
             continue
         loaded.append((item, image, time.perf_counter() - start))
-
-    groups = [loaded] if loaded else []
-    while groups:
-        group = groups.pop(0)
+    result = LoadedBatch(failed, loaded)
+    prepare = getattr(backend, "prepare", None)
+    if loaded and prepare is not None:
         start = time.perf_counter()
         try:
-            outcomes = backend.predict([g[0] for g in group], [g[1] for g in group])
+            result.prepared = prepare([g[0] for g in loaded], [g[1] for g in loaded])
+        except Exception:  # noqa: BLE001 - predict prepares again and reports the error on the image at fault
+            result.prepared = None
+        result.prepare_seconds = time.perf_counter() - start
+    return result
+
+
+def _predict_batch(backend: Backend, batch: Sequence[Item], loaded: LoadedBatch, run: dict[str, Any]) -> list[dict]:
+    """Records for one batch, in order. Seconds: the image's load time plus an equal share of the preparation and
+    model time."""
+    records: dict[str, dict] = {}
+    records.update(loaded.failed)
+    groups = [(loaded.loaded, loaded.prepared)] if loaded.loaded else []
+    while groups:
+        group, prepared = groups.pop(0)
+        start = time.perf_counter()
+        try:
+            items, images = [g[0] for g in group], [g[1] for g in group]
+            outcomes = (backend.predict(items, images, prepared=prepared) if prepared is not None
+                        else backend.predict(items, images))
             if len(outcomes) != len(group):
                 raise RuntimeError(f"backend returned {len(outcomes)} outcomes for {len(group)} images")
         except Exception as exc:  # a batch that fails is retried image by image; one image alone fails alone
             _release_memory()
             if len(group) > 1:
-                groups = [[g] for g in group] + groups
+                groups = [([g], None) for g in group] + groups
                 continue
             outcomes = [Outcome(error=_error_text(exc))]
-        share = (time.perf_counter() - start) / len(group)
+        share = (time.perf_counter() - start + (loaded.prepare_seconds if prepared is not None else 0)) / len(group)
         for (item, _, load_seconds), outcome in zip(group, outcomes):
             seconds = load_seconds + share
             if outcome.ok:

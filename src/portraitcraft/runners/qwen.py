@@ -20,21 +20,36 @@ Images
     in the reference, and the effective values are recorded. Output read by `parsing.parse_model_output`.
 ``score``
     Deterministic, no free text. The image and instructions (`prompts.score_prompt`) are encoded once, with the
-    assistant's turn opened; that prefix's KV cache is expanded to the slots (13 attributes, the question, the
-    overall quality) and each slot's line head (``Sharpness:``) is run on it in one batch. The next-token
-    distribution after each head gives the candidates' probabilities: renormalised over the candidates, with the
-    share of the whole distribution they hold kept as ``mass``. Levels and the answer are the most probable
+    assistant's turn opened (the prefix). Every slot's line head (``Sharpness:``, ... for the 13 attributes, the
+    question and the overall quality) then follows that one prefix in a single continuation per image: the heads
+    are laid end to end, and a block attention mask lets each head see the prefix and itself only, at the positions
+    it would have right after the prefix (``score_impl="block"``, the default). Logits are computed only where they
+    are read, after each head's last token. The next-token distribution there gives the candidates'
+    probabilities: renormalised over the candidates, with the share of the whole distribution they hold kept as
+    ``mass``. ``score_impl="reference"`` is the first implementation, kept to check the block one against: the
+    prefix's KV cache copied once per slot and each head run on its copy (same records, to float rounding). Levels and the answer are the most probable
     candidate; the total score is the expected quality word mapped to 1-100 (`prompts.quality_to_score`). Each
     candidate must be a single token where the chat template puts it (with or without a leading space, whichever
     the template's own text produces); otherwise the backend refuses to start, naming the candidate.
-Batching
+``generate`` decoding
+    ``decode_impl="compiled"`` (the default on CUDA): a static KV cache, and the decoding step compiled by
+    ``torch.compile`` through transformers' static-cache generation (Python and kernel launch overhead dominate
+    a decoded token otherwise). ``"dynamic"`` (the default on the CPU) is transformers' default cache, uncompiled;
+    ``"static"`` the static cache without compiling. Greedy outputs are the same under all three.
+Batching and throughput
     Images are batched with left padding. bfloat16 on CUDA, float32 on CPU unless ``dtype`` says otherwise.
+    `QwenBackend.prepare` does a batch's CPU work (chat texts, tokens, image processing) apart from the model, so
+    the run loop prepares the next batch while the model runs this one. With a torchvision-backed image processor
+    (what ``AutoProcessor`` loads) on a GPU, the image resizing and normalising run on the GPU
+    (``image_device="auto"``); that choice is recorded in the configuration, since GPU resizing rounds differently.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
+import threading
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -65,6 +80,10 @@ DEFAULT_MODEL = "Qwen/Qwen3-VL-4B-Instruct"
 DEFAULT_MAX_PIXELS = REFERENCE_MAX_SIDE * REFERENCE_MAX_SIDE
 SAMPLINGS = ("greedy", "reference")
 DTYPES = ("auto", "bfloat16", "float16", "float32")
+SCORE_IMPLS = ("block", "reference")  # score: one continuation per image with a block mask, or a prefix copy per slot
+DECODE_IMPLS = ("auto", "compiled", "static", "dynamic")  # generate: "auto" is compiled on CUDA, dynamic elsewhere
+# Attention implementations that take the block mask of the score continuation (a 4-D mask).
+BLOCK_MASK_ATTENTION = ("sdpa", "eager")
 
 
 @dataclass(frozen=True)
@@ -81,7 +100,10 @@ class QwenSettings:
     sampling: str = "greedy"  # or "reference": temperature 0.2, top-p 0.9
     max_new_tokens: int = REFERENCE_MAX_NEW_TOKENS
     seed: int = 0
-    continuation_rows: int = 64  # score: at most this many slot rows per continuation forward (bounds KV memory)
+    continuation_rows: int = 64  # score, reference: at most this many slot rows per continuation (bounds KV memory)
+    score_impl: str = "block"  # score: "block" (one prefix per image) or "reference" (a prefix copy per slot)
+    decode_impl: str = "auto"  # generate: "compiled", "static", "dynamic"; "auto": compiled on cuda, else dynamic
+    image_device: str = "auto"  # where images are resized: "auto" (the GPU with a torchvision processor), "cpu", ...
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
@@ -90,6 +112,10 @@ class QwenSettings:
             raise ValueError(f"sampling {self.sampling!r}: expected one of {', '.join(SAMPLINGS)}")
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype {self.dtype!r}: expected one of {', '.join(DTYPES)}")
+        if self.score_impl not in SCORE_IMPLS:
+            raise ValueError(f"score_impl {self.score_impl!r}: expected one of {', '.join(SCORE_IMPLS)}")
+        if self.decode_impl not in DECODE_IMPLS:
+            raise ValueError(f"decode_impl {self.decode_impl!r}: expected one of {', '.join(DECODE_IMPLS)}")
         if self.max_pixels < 1 or (self.min_pixels is not None and not 0 < self.min_pixels <= self.max_pixels):
             raise ValueError(f"pixel budget min {self.min_pixels} / max {self.max_pixels}: need 0 < min <= max")
 
@@ -189,8 +215,15 @@ class QwenBackend:
         size["shortest_edge"] = min(size["shortest_edge"], settings.max_pixels)
         self.processor.image_processor.size = size
         self.pixel_budget = dict(size)
+        # The processor (its Rust tokenizer above all) is not safe to call from two threads at once, and the run
+        # loop prepares the next batch in a thread while this one runs.
+        self._processor_lock = threading.Lock()
+        self.image_device = self._image_device()
+        self.decode_impl = self._decode_impl()
         self.generation = self._generation_config() if settings.protocol == GENERATE else None
         self.slots = self._resolve_slots() if settings.protocol == SCORE else None
+        self.score_impl = self._score_impl()
+        self._layout: SlotLayout | None = None
 
     def _load(self) -> None:
         from transformers import AutoModelForImageTextToText, AutoProcessor
@@ -205,6 +238,31 @@ class QwenBackend:
         except (OSError, ValueError, KeyError) as exc:
             raise ModelLoadError(f"{settings.model}: cannot load as a transformers image-text model ({exc})") from exc
 
+    def _image_device(self) -> str | None:
+        """The device the image processor resizes on; None: the processor's own (the CPU)."""
+        wanted = self.settings.image_device
+        torchvision = getattr(self.processor.image_processor, "backend", None) == "torchvision"
+        if wanted == "auto":
+            return str(self.device) if self.device.type == "cuda" and torchvision else None
+        if wanted == "cpu":
+            return None
+        if not torchvision:
+            raise ModelLoadError(f"{self.settings.model}: image_device={wanted!r} needs a torchvision-backed image "
+                                 f"processor, not {type(self.processor.image_processor).__name__}")
+        return wanted
+
+    def _decode_impl(self) -> str:
+        wanted = self.settings.decode_impl
+        if wanted == "auto":
+            return "compiled" if self.device.type == "cuda" else "dynamic"
+        return wanted
+
+    def _score_impl(self) -> str:
+        """The block continuation needs an attention that takes a 4-D mask; others (flash attention) fall back."""
+        if self.settings.score_impl == "block" and self.model.config._attn_implementation not in BLOCK_MASK_ATTENTION:
+            return "reference"
+        return self.settings.score_impl
+
     # -- run metadata --
 
     def config(self) -> dict[str, Any]:
@@ -213,6 +271,8 @@ class QwenBackend:
             "backend": "transformers", **self.identity, "protocol": s.protocol, "prompt_hash": prompt_hash(s.protocol),
             "max_side": s.max_side, "pixel_budget": self.pixel_budget, "dtype": str(self.dtype).removeprefix("torch."),
         }
+        if self.image_device is not None:  # resized elsewhere than on the CPU: pixel values round differently
+            config["image_device"] = self.image_device.split(":")[0]  # the kind, not the index: shards share it
         if s.protocol == GENERATE:
             config["decoding"] = self.decoding()
         else:
@@ -221,8 +281,10 @@ class QwenBackend:
         return config
 
     def metadata(self) -> dict[str, Any]:
+        implementation = {"score_impl": self.score_impl} if self.settings.protocol == SCORE else \
+            {"decode_impl": self.decode_impl}
         return {**self.config(), "device": str(self.device), "attn_implementation":
-                self.model.config._attn_implementation, "model_class": type(self.model).__name__}
+                self.model.config._attn_implementation, "model_class": type(self.model).__name__, **implementation}
 
     def decoding(self) -> dict[str, Any]:
         g = self.generation
@@ -243,6 +305,10 @@ class QwenBackend:
             config.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         if config.pad_token_id is None:
             config.pad_token_id = self.tokenizer.pad_token_id
+        if self.decode_impl in ("compiled", "static"):
+            config.cache_implementation = "static"
+            # transformers compiles the decoding step itself for a static cache on a GPU; never on the CPU here
+            config.disable_compile = self.decode_impl != "compiled"
         return config
 
     # -- prompts and inputs --
@@ -256,12 +322,20 @@ class QwenBackend:
         build = generate_prompt if self.settings.protocol == GENERATE else score_prompt
         return build(item.question, item.options)
 
-    def encode(self, items: Sequence[Item], images: Sequence[Image.Image]):
-        """Processor inputs for a batch: chat template with the assistant turn opened, left padded, on the device."""
-        texts = [self.processor.apply_chat_template(self.messages(item, self._prompt(item), image), tokenize=False,
-                                                    add_generation_prompt=True)
-                 for item, image in zip(items, images)]
-        inputs = self.processor(text=texts, images=list(images), padding=True, return_tensors="pt")
+    def prepare(self, items: Sequence[Item], images: Sequence[Image.Image]):
+        """A batch's work before the model: chat template with the assistant turn opened, tokens (left padded) and
+        pixel values (processed on `image_device` when set, else on the CPU). Thread-safe: the run loop calls it
+        for the next batch while the model runs this one."""
+        extra = {"device": self.image_device} if self.image_device is not None else {}
+        with self._processor_lock:
+            texts = [self.processor.apply_chat_template(self.messages(item, self._prompt(item), image),
+                                                        tokenize=False, add_generation_prompt=True)
+                     for item, image in zip(items, images)]
+            return self.processor(text=texts, images=list(images), padding=True, return_tensors="pt", **extra)
+
+    def encode(self, items: Sequence[Item], images: Sequence[Image.Image], prepared: Any = None):
+        """Processor inputs for a batch (`prepare`'s, or ``prepared`` when given), on the model's device."""
+        inputs = prepared if prepared is not None else self.prepare(items, images)
         return inputs.to(self.device)
 
     def _render(self, assistant_text: str | None) -> list[int]:
@@ -304,23 +378,32 @@ class QwenBackend:
 
     # -- prediction --
 
-    def predict(self, items: Sequence[Item], images: Sequence[Image.Image]) -> list[Outcome]:
+    def predict(self, items: Sequence[Item], images: Sequence[Image.Image], prepared: Any = None) -> list[Outcome]:
+        """One outcome per image; ``prepared`` is `prepare`'s output for these images when the caller made it."""
         import torch
 
         with torch.inference_mode():
             if self.settings.protocol == GENERATE:
-                return self._generate(items, images)
-            return self._score(items, images)
+                return self._generate(items, images, prepared)
+            return self._score(items, images, prepared)
 
-    def _generate(self, items: Sequence[Item], images: Sequence[Image.Image]) -> list[Outcome]:
+    def _generate(self, items: Sequence[Item], images: Sequence[Image.Image], prepared: Any = None) -> list[Outcome]:
+        import copy
+
         import torch
 
-        inputs = self.encode(items, images)
+        inputs = self.encode(items, images, prepared)
         # Seeded per batch from the image names: a resumed run samples the same batches the same way.
         seed = zlib.crc32("\0".join(i.image_path for i in items).encode()) ^ self.settings.seed
         torch.manual_seed(seed)
-        output = self.model.generate(**inputs, generation_config=self.generation)
+        generation = self.generation
         prompt_length = inputs["input_ids"].shape[1]
+        if generation.cache_implementation == "static":
+            # The static cache sized in steps of 512 tokens: batches whose prompts differ a little reuse one cache
+            # shape, and with it one compiled decoding step.
+            generation = copy.copy(generation)
+            generation.max_cache_len = 512 * math.ceil((prompt_length + generation.max_new_tokens) / 512)
+        output = self.model.generate(**inputs, generation_config=generation)
         new = output[:, prompt_length:].cpu()
         stops = self.generation.eos_token_id
         stops = set(stops if isinstance(stops, (list, tuple)) else [stops])
@@ -329,26 +412,69 @@ class QwenBackend:
         for row, item, n_prompt in zip(new, items, prompt_tokens):
             ids = row.tolist()
             length = next((k + 1 for k, t in enumerate(ids) if t in stops), len(ids))
-            text = self.tokenizer.decode(ids[:length], skip_special_tokens=True)
+            with self._processor_lock:
+                text = self.tokenizer.decode(ids[:length], skip_special_tokens=True)
             parsed = parse_model_output(text, item.options or None)
             outcomes.append(Outcome(parsed=parsed, raw_text=text,
                                     tokens={"prompt": int(n_prompt), "generated": length}))
         return outcomes
 
-    def slot_probabilities(self, items: Sequence[Item], images: Sequence[Image.Image]):
+    def slot_probabilities(self, items: Sequence[Item], images: Sequence[Image.Image], prepared: Any = None):
         """Per image, per slot: the next-token probabilities (full vocabulary) of the candidates after the slot's
-        head, read from the prefix's KV cache expanded to the slots. Returns (probabilities, prompt lengths):
-        a list over images of {field: tensor of candidate probabilities}, float64 on the CPU."""
-        import torch
-        from transformers import DynamicCache
+        head, read after one shared prefix per image (see the module docstring; ``score_impl`` says how).
+        Returns (probabilities, prompt lengths): a list over images of {field: tensor of candidate probabilities},
+        float64 on the CPU."""
+        inputs = self.encode(items, images, prepared)
+        if self.score_impl == "reference":
+            return self._reference_slot_probabilities(inputs)
+        return self._block_slot_probabilities(inputs)
 
-        inputs = self.encode(items, images)
-        prefix = self.model(**inputs, use_cache=True, logits_to_keep=1)  # the prefix's own logits are not read
-        cache = prefix.cache
+    def prefix_positions(self, inputs):
+        """The prefix's 3-D (M-RoPE) position ids, (3, batch, length), and per image the first position after it."""
         position_ids, _ = self.model.model.get_rope_index(
             inputs["input_ids"], inputs["mm_token_type_ids"], image_grid_thw=inputs.get("image_grid_thw"),
             attention_mask=inputs["attention_mask"])
-        next_position = position_ids.amax(dim=(0, 2)) + 1  # per image: the first position after the prefix
+        return position_ids, position_ids.amax(dim=(0, 2)) + 1
+
+    def slot_layout(self) -> SlotLayout:
+        """The slots' heads laid end to end (the same for every image), built once on the model's device."""
+        if self._layout is None:
+            self._layout = SlotLayout.build(self.slots, self.device)
+        return self._layout
+
+    def _block_slot_probabilities(self, inputs):
+        """All slot heads of an image in one continuation after its prefix's cache, under a block mask."""
+        import torch
+
+        position_ids, next_position = self.prefix_positions(inputs)
+        # The prefix's hidden states are not read: the base model, without the LM head.
+        prefix = self.model.model(**inputs, position_ids=position_ids, use_cache=True)
+        layout = self.slot_layout()
+        n = inputs["input_ids"].shape[0]
+        ids = layout.ids[None].expand(n, -1)
+        positions = (next_position[:, None] + layout.offsets[None, :])[None].expand(3, -1, -1)
+        # Each head token sees the image's prefix (its padding excluded) and the earlier tokens of its own head.
+        prefix_mask = inputs["attention_mask"].bool()[:, None, None, :].expand(-1, 1, layout.length, -1)
+        mask = torch.cat([prefix_mask, layout.mask[None, None].expand(n, 1, -1, -1)], dim=-1)
+        if self.model.config._attn_implementation == "eager":  # eager adds the mask to the scores
+            mask = torch.zeros(mask.shape, dtype=self.dtype, device=self.device).masked_fill(
+                ~mask, torch.finfo(self.dtype).min)
+        hidden = self.model.model(input_ids=ids, attention_mask=mask, position_ids=positions,
+                                  cache=prefix.cache, use_cache=True).last_hidden_state
+        logits = self.model.lm_head(hidden[:, layout.read])  # (images, slots, vocabulary): only the positions read
+        probs = torch.softmax(logits.double(), dim=-1).cpu()
+        results = [{t.slot.field: probs[i, k, list(t.candidate_ids)] for k, t in enumerate(self.slots)}
+                   for i in range(n)]
+        return results, inputs["attention_mask"].sum(dim=1).tolist()
+
+    def _reference_slot_probabilities(self, inputs):
+        """The first implementation: the prefix's KV cache copied once per slot, each head run on its copy."""
+        import torch
+        from transformers import DynamicCache
+
+        prefix = self.model(**inputs, use_cache=True, logits_to_keep=1)  # the prefix's own logits are not read
+        cache = prefix.cache
+        _, next_position = self.prefix_positions(inputs)
 
         slots = self.slots
         n_slots = len(slots)
@@ -364,9 +490,10 @@ class QwenBackend:
 
         legacy = [(layer.keys, layer.values) for layer in cache.layers]
         per_group = max(1, self.settings.continuation_rows // n_slots)
+        n_images = inputs["input_ids"].shape[0]
         results: list[dict[str, Any]] = []
-        for start in range(0, len(items), per_group):
-            rows = slice(start, min(start + per_group, len(items)))
+        for start in range(0, n_images, per_group):
+            rows = slice(start, min(start + per_group, n_images))
             n = rows.stop - rows.start
             expanded = DynamicCache(config=self.model.config)
             for layer, (k, v) in enumerate(legacy):
@@ -386,8 +513,8 @@ class QwenBackend:
                                 for k, t in enumerate(slots)})
         return results, inputs["attention_mask"].sum(dim=1).tolist()
 
-    def _score(self, items: Sequence[Item], images: Sequence[Image.Image]) -> list[Outcome]:
-        per_image, prompt_tokens = self.slot_probabilities(items, images)
+    def _score(self, items: Sequence[Item], images: Sequence[Image.Image], prepared: Any = None) -> list[Outcome]:
+        per_image, prompt_tokens = self.slot_probabilities(items, images, prepared)
         outcomes = []
         for item, probs, n_prompt in zip(items, per_image, prompt_tokens):
             parsed, probabilities = read_score_slots({name: p.tolist() for name, p in probs.items()},
@@ -395,3 +522,33 @@ class QwenBackend:
             outcomes.append(Outcome(parsed=parsed, probabilities=probabilities,
                                     tokens={"prompt": int(n_prompt), "generated": 0}))
         return outcomes
+
+
+@dataclass(frozen=True)
+class SlotLayout:
+    """The score slots' heads end to end, as one continuation after an image's prefix.
+
+    ``ids`` the head tokens in slot order; ``offsets`` each token's place in its own head (its position after the
+    prefix); ``mask`` (length x length, True: may attend) lets a token see the earlier tokens of its own head only;
+    ``read`` the index of each head's last token, whose next-token distribution is the slot's."""
+
+    ids: Any
+    offsets: Any
+    mask: Any
+    read: Any
+
+    @property
+    def length(self) -> int:
+        return int(self.ids.shape[0])
+
+    @classmethod
+    def build(cls, slots: Sequence[SlotTokens], device) -> SlotLayout:
+        import torch
+
+        ids = [i for t in slots for i in t.head_ids]
+        slot_of = torch.tensor([k for k, t in enumerate(slots) for _ in t.head_ids])
+        offsets = torch.tensor([j for t in slots for j in range(len(t.head_ids))])
+        index = torch.arange(len(ids))
+        mask = (slot_of[:, None] == slot_of[None, :]) & (index[None, :] <= index[:, None])
+        read = torch.cumsum(torch.tensor([len(t.head_ids) for t in slots]), 0) - 1
+        return cls(torch.tensor(ids, device=device), offsets.to(device), mask.to(device), read.to(device))
