@@ -1,7 +1,7 @@
-"""Throughput and peak memory of the Qwen3-VL runner at Qwen3-VL-4B-Instruct's size, without downloading weights.
+"""Throughput of the Qwen3-VL runner at Qwen3-VL-4B-Instruct's size, stage by stage, the reference paths beside the fast ones.
 
-    python scripts/gpu_bench_qwen.py --out gpu_bench.json          # on a CUDA machine (bfloat16)
-    python scripts/gpu_bench_qwen.py --tiny --out tiny_bench.json  # CPU smoke test with the tiny model's dimensions
+    python scripts/gpu_bench_qwen.py --out gpu_bench.json     # on a CUDA machine (bfloat16)
+    python scripts/gpu_bench_qwen.py --tiny                   # CPU dry run: tiny model, tiny images (not a measurement)
 
 What runs
 ---------
@@ -13,21 +13,36 @@ https://huggingface.co/Qwen/Qwen3-VL-4B-Instruct/blob/main/config.json
 interleaved M-RoPE sections [24, 20, 20], tied embeddings; vision: 24 blocks, hidden 1024, intermediate 4096,
 16 heads, patch 16, merge 2, temporal patch 2, out 2560, DeepStack layers [5, 11, 17], 2304 position embeddings).
 
-It is measured through the project's own code path: `portraitcraft.runners.qwen.QwenBackend.predict`, for both
-protocols, at batch sizes 1, 4 and 16 (``--batch-sizes``). Generate is forced to produce exactly ``--new-tokens``
-tokens (random weights never stop by themselves; 256 is about the length of the reference JSON answer).
+It is measured through the project's own code path, `portraitcraft.runners.qwen.QwenBackend`, on three workloads
+(``--workloads``): ``score`` at 1365x2048 (batches 1 and 16), ``score-50k`` at the fine-tuned row's 50,176 pixels
+(batch 64) and ``generate`` (batches 1 and 16, exactly ``--new-tokens`` tokens: random weights never stop). Each
+batch size runs twice in the same process, on the same weights:
+
+``reference``  what the runner did before: score with the prefix's KV cache copied per slot and full logits over
+               the heads (``score_impl="reference"``), generate with transformers' dynamic cache, images resized on
+               the CPU, batches prepared one after the other;
+``fast``       the runner's defaults: score with one prefix per image and all slot heads in one block-masked
+               continuation, logits only where read; generate with a static cache and compiled decoding; images
+               resized on the GPU; the next batch prepared in a thread while the model runs this one.
+
+For each: images per second over ``--batches`` batches after a warm-up batch (the warm-up's time is reported too:
+it holds the compilation), and peak GPU memory; then one batch again with a GPU synchronisation at each stage's
+end, for the time split: preprocessing (chat text, tokens, image processing, M-RoPE positions), vision tower, LM
+prefill, and the slots (score) or the decoding (generate: the time of ``--new-tokens`` tokens less the time of
+one; its vision and prefill from a separate vision-tower call and a one-token generation). Each stage's
+useful FLOPs (matrix products only, 2 per multiply-add, counted from the model's shapes and the batch's token
+counts; the reference path's extra work is not counted) give its achieved TFLOP/s and the fraction of the
+bfloat16 matmul peak measured at the start of the same run (``--peak-size``-square products).
 
 The processor is the tiny model's pipeline (`portraitcraft.runners.tiny`: Qwen's chat format, special tokens and
 pre-tokenizer, a byte-level BPE of 1024 entries trained on the prompts) with the real Qwen3-VL image processing
-(patch 16, merge 2, mean/std 0.5) and the runner's pixel budget. The model's vocabulary keeps its real 151,936
-rows (embedding and LM head cost the real FLOPs); the tokenizer only uses the first ids. Consequences, printed
-with the results: the visual token count is exact for the image size; the text prompt's token count is close to
-but not exactly the real tokenizer's (this BPE is trained on the prompts, so it is slightly shorter).
+(torchvision-backed, patch 16, merge 2, mean/std 0.5) and the runner's pixel budget. The model's vocabulary keeps
+its real 151,936 rows (embedding and LM head cost the real FLOPs); the tokenizer only uses the first ids. So the
+visual token count is exact for the image size, the text prompt's token count close to but not exactly the real
+tokenizer's. Images are synthetic.
 
-Images are synthetic (``--image-size``, default 1365x2048, a portrait photo capped at 2048 as the runner does).
-Reported per protocol and batch size: images per second (after one warm-up batch), seconds per batch, prompt and
-generated tokens, and peak GPU memory (``torch.cuda.max_memory_allocated``, reset before each setting). An
-out-of-memory setting is reported as such and the next one runs.
+``--tiny`` runs the same code on the CPU with the tiny model's dimensions and small images, to show the script
+works end to end; its numbers say nothing about a GPU, and its report says so.
 """
 
 from __future__ import annotations
@@ -105,39 +120,54 @@ def synthetic_images(n: int, size: tuple[int, int], seed: int = 0):
     return [Image.fromarray(((base + rng.integers(0, 60, (height, width, 3))) % 256).astype("uint8")) for _ in range(n)]
 
 
+WORKLOADS = {  # name: (protocol, image size, pixel budget, batch sizes)
+    "score": ("score", (1365, 2048), 2048 * 2048, [1, 16]),
+    "score-50k": ("score", (1365, 2048), 50176, [64]),
+    "generate": ("generate", (1365, 2048), 2048 * 2048, [1, 16]),
+}
+TINY_WORKLOADS = {
+    "score": ("score", (96, 128), 128 * 128, [1, 2]),
+    "score-50k": ("score", (96, 128), 64 * 64, [4]),
+    "generate": ("generate", (96, 128), 128 * 128, [1, 2]),
+}
+IMPLEMENTATIONS = ("reference", "fast")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("gpu_bench.json"))
-    parser.add_argument("--tiny", action="store_true", help="tiny model dimensions on CPU (smoke test)")
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=None, help="default 1 4 16 (--tiny: 1 2)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="report JSON (default gpu_bench.json; --tiny: bench_qwen_tiny_cpu.json)")
+    parser.add_argument("--tiny", action="store_true", help="tiny model dimensions on the CPU (a dry run)")
+    parser.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=list(WORKLOADS))
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=None, help="override every workload's")
     parser.add_argument("--batches", type=int, default=3, help="timed batches per setting (after one warm-up)")
-    parser.add_argument("--image-size", default="1365x2048", help="WIDTHxHEIGHT of the synthetic images")
-    parser.add_argument("--max-pixels", type=int, default=2048 * 2048, help="processor pixel budget per image")
     parser.add_argument("--new-tokens", type=int, default=256, help="generate: tokens produced per image")
-    parser.add_argument("--protocols", nargs="+", default=["score", "generate"], choices=["score", "generate"])
+    parser.add_argument("--implementations", nargs="+", default=list(IMPLEMENTATIONS), choices=IMPLEMENTATIONS)
+    parser.add_argument("--peak-size", type=int, default=8192, help="side of the square matmuls timing the peak")
     parser.add_argument("--attn-implementation", default=None, help="sdpa (default), eager, flash_attention_2")
     args = parser.parse_args(argv)
 
     import torch
 
-    from portraitcraft.runners.base import Item, package_versions
-    from portraitcraft.runners.qwen import QwenBackend, QwenSettings
+    from portraitcraft.runners.base import package_versions
 
     cuda = torch.cuda.is_available() and not args.tiny
     if not cuda and not args.tiny:
-        print("no CUDA device: run with --tiny for a CPU smoke test", file=sys.stderr)
+        print("no CUDA device: run with --tiny for a CPU dry run", file=sys.stderr)
         return 2
     device = torch.device("cuda" if cuda else "cpu")
     dtype = torch.bfloat16 if cuda else torch.float32
+    workloads = TINY_WORKLOADS if args.tiny else WORKLOADS
     if args.tiny:
-        args.image_size = args.image_size if args.image_size != "1365x2048" else "96x128"
         args.new_tokens = min(args.new_tokens, 8)
-        args.batches = min(args.batches, 1)
-    args.batch_sizes = args.batch_sizes or ([1, 2] if args.tiny else [1, 4, 16])
-    width, height = (int(v) for v in args.image_size.lower().split("x"))
+        args.batches = min(args.batches, 2)
+        args.peak_size = min(args.peak_size, 512)
+    args.out = args.out or Path("bench_qwen_tiny_cpu.json" if args.tiny else "gpu_bench.json")
 
+    peak = matmul_peak(device, dtype, args.peak_size)
+    print(f"matmul peak ({dtype}, {args.peak_size}^3, {device}): {peak / 1e12:.1f} TFLOP/s", flush=True)
     started = time.perf_counter()
-    processor = build_processor(args.max_pixels)
+    processor = build_processor(max(w[2] for w in workloads.values()))
     model = build_model(processor, args.tiny, device, dtype)
     if args.attn_implementation:
         model.set_attn_implementation(args.attn_implementation)
@@ -145,60 +175,210 @@ def main(argv: list[str] | None = None) -> int:
     parameters = sum(p.numel() for p in model.parameters())
     print(f"model: {parameters / 1e9:.2f} B parameters, {dtype}, {device}, built in {build_seconds:.1f} s", flush=True)
 
-    identity = {"model": "random-init " + ("tiny" if args.tiny else "Qwen3-VL-4B-Instruct dimensions"),
-                "model_source": "config", "model_revision": SOURCE}
-    question = "Regarding the Sharpness in this image, which of the following best describes the visual evidence?"
-    options = {x: f"Option {x}: the subject is rendered with a particular kind of visual evidence." for x in "ABCD"}
     rows = []
-    for protocol in args.protocols:
-        settings = QwenSettings(protocol=protocol, device=str(device), dtype=str(dtype).removeprefix("torch."),
-                                max_pixels=args.max_pixels, max_new_tokens=args.new_tokens)
-        backend = QwenBackend(settings, loaded=(model, processor, identity))
-        if protocol == "generate":
-            backend.generation.min_new_tokens = args.new_tokens  # a fixed workload: random weights never stop
-        for batch_size in args.batch_sizes:
-            items = [Item(f"bench_{k:03d}.jpg", question, options) for k in range(batch_size)]
-            images = synthetic_images(batch_size, (width, height))
-            row = {"protocol": protocol, "batch_size": batch_size}
-            try:
-                if cuda:
-                    torch.cuda.empty_cache()
-                    torch.cuda.reset_peak_memory_stats()
-                outcomes = backend.predict(items, images)  # warm-up
-                times = []
-                for _ in range(args.batches):
-                    if cuda:
-                        torch.cuda.synchronize()
-                    start = time.perf_counter()
-                    outcomes = backend.predict(items, images)
-                    if cuda:
-                        torch.cuda.synchronize()
-                    times.append(time.perf_counter() - start)
-                seconds = sorted(times)[len(times) // 2]
-                row.update(status="ok", seconds_per_batch=seconds, images_per_second=batch_size / seconds,
-                           prompt_tokens=outcomes[0].tokens["prompt"], generated_tokens=outcomes[0].tokens["generated"],
-                           peak_memory_gib=torch.cuda.max_memory_allocated() / 2**30 if cuda else None)
-            except torch.OutOfMemoryError as exc:
-                row.update(status="out_of_memory", error=str(exc).splitlines()[0],
-                           peak_memory_gib=torch.cuda.max_memory_allocated() / 2**30 if cuda else None)
-            rows.append(row)
-            print(_format_row(row), flush=True)
-            if cuda:
-                torch.cuda.empty_cache()
+    for name in args.workloads:
+        protocol, size, max_pixels, batch_sizes = workloads[name]
+        for batch_size in args.batch_sizes or batch_sizes:
+            for implementation in args.implementations:
+                row = measure(model, processor, name, protocol, implementation, batch_size, size, max_pixels,
+                              args, device, dtype, peak)
+                rows.append(row)
+                print(_format_row(row), flush=True)
+            if len(rows) >= 2 and rows[-1]["implementation"] != rows[-2]["implementation"] \
+                    and rows[-1].get("images_per_second") and rows[-2].get("images_per_second"):
+                ratio = rows[-1]["images_per_second"] / rows[-2]["images_per_second"]
+                rows[-1]["speedup"] = ratio
+                print(f"{'':>10} fast / reference: {ratio:.2f}x images/s", flush=True)
 
     report = {
         "what": "Qwen3-VL runner throughput, random weights at Qwen3-VL-4B-Instruct dimensions" if not args.tiny
-                else "smoke test: tiny random Qwen3-VL on CPU",
+                else "DRY RUN on the CPU: tiny random Qwen3-VL, tiny images; not a GPU measurement",
         "config_source": SOURCE, "parameters": parameters, "dtype": str(dtype), "device": str(device),
-        "gpu": torch.cuda.get_device_name(0) if cuda else None, "image_size": [width, height],
-        "max_pixels": args.max_pixels, "new_tokens": args.new_tokens, "timed_batches": args.batches,
+        "gpu": torch.cuda.get_device_name(0) if cuda else None, "matmul_peak_tflops": peak / 1e12,
+        "matmul_peak_size": args.peak_size, "new_tokens": args.new_tokens, "timed_batches": args.batches,
         "attn_implementation": model.config._attn_implementation, "build_seconds": build_seconds,
         "platform": platform.platform(), "packages": package_versions(), "results": rows,
-        "note": "prompt tokens come from a 1024-entry BPE trained on the prompts, not Qwen's tokenizer; "
-                "visual tokens are exact for the image size",
+        "note": "prompt tokens come from a 1024-entry BPE trained on the prompts, not Qwen's tokenizer; visual "
+                "tokens are exact for the image size. FLOPs: matrix products of the useful work only.",
     }
     write_report(report, _table(rows), args.out)
     return 0
+
+
+def matmul_peak(device, dtype, size: int, repeats: int = 20) -> float:
+    """FLOP/s of ``size``-square matrix products in ``dtype`` on ``device``, the best of a few timed rounds."""
+    import torch
+
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
+    best = 0.0
+    for _ in range(3):
+        _sync(device)
+        start = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+        _sync(device)
+        best = max(best, 2 * size**3 * repeats / (time.perf_counter() - start))
+    return best
+
+
+def _sync(device) -> None:
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def measure(model, processor, workload, protocol, implementation, batch_size, size, max_pixels, args, device,
+            dtype, peak) -> dict:
+    import torch
+
+    from portraitcraft.runners.base import Item, prefetched
+    from portraitcraft.runners.qwen import QwenBackend, QwenSettings
+
+    fast = implementation == "fast"
+    if protocol == "score":
+        choice = {"score_impl": "block" if fast else "reference"}
+    else:  # the CPU never compiles (the runner's own rule); the static cache alone stands in for it there
+        choice = {"decode_impl": ("compiled" if device.type == "cuda" else "static") if fast else "dynamic"}
+    settings = QwenSettings(protocol=protocol, device=str(device), dtype=str(dtype).removeprefix("torch."),
+                            max_pixels=max_pixels, max_new_tokens=args.new_tokens,
+                            image_device="auto" if fast else "cpu", **choice)
+    identity = {"model": "random-init", "model_source": "config", "model_revision": SOURCE}
+    backend = QwenBackend(settings, loaded=(model, processor, identity))
+    if protocol == "generate":
+        backend.generation.min_new_tokens = args.new_tokens  # a fixed workload: random weights never stop
+    question = "Regarding the Sharpness in this image, which of the following best describes the visual evidence?"
+    options = {x: f"Option {x}: the subject is rendered with a particular kind of visual evidence." for x in "ABCD"}
+    items = [Item(f"bench_{k:03d}.jpg", question, options) for k in range(batch_size)]
+    images = synthetic_images(batch_size, size)
+    row = {"workload": workload, "protocol": protocol, "implementation": implementation, "batch_size": batch_size,
+           "image_size": list(size), "max_pixels": max_pixels,
+           **({"score_impl": backend.score_impl} if protocol == "score" else {"decode_impl": backend.decode_impl}),
+           "image_device": backend.image_device or "cpu"}
+    try:
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats()
+        start = time.perf_counter()
+        outcomes = backend.predict(items, images)  # warm-up (and, compiled, the compilation)
+        _sync(device)
+        row["warmup_seconds"] = time.perf_counter() - start
+
+        # Throughput: as the run loop does it (fast: the next batch prepared in a thread meanwhile).
+        start = time.perf_counter()
+        if fast:
+            for prepared in prefetched(lambda _: backend.prepare(items, images), range(args.batches)):
+                outcomes = backend.predict(items, images, prepared=prepared)
+        else:
+            for _ in range(args.batches):
+                outcomes = backend.predict(items, images)
+        _sync(device)
+        seconds = (time.perf_counter() - start) / args.batches
+        row.update(status="ok", seconds_per_batch=seconds, images_per_second=batch_size / seconds,
+                   prompt_tokens=outcomes[0].tokens["prompt"], generated_tokens=outcomes[0].tokens["generated"])
+
+        # The time split: one batch again, synchronised at each stage's end.
+        stages = timed_stages(backend, items, images, device)
+        inputs = backend.encode(items, images)
+        flops = stage_flops(model, inputs, backend, protocol, args.new_tokens)
+        if protocol == "generate":
+            vision = _time(lambda: model.model.get_image_features(inputs["pixel_values"], inputs["image_grid_thw"]),
+                           device)
+            generation = backend.generation
+            backend.generation = _copy_config(generation, max_new_tokens=1, min_new_tokens=1)
+            first = timed_stages(backend, items, images, device)["generate"]
+            backend.generation = generation
+            stages = {"preprocessing": stages["preprocessing"], "vision tower": vision,
+                      "LM prefill": max(first - vision, 0.0), "decode": max(stages["generate"] - first, 0.0)}
+            row["ms_per_token"] = 1000 * stages["decode"] / max(args.new_tokens - 1, 1)
+        if "vision tower + LM prefill" in stages:  # the reference score path runs both in one call
+            flops["vision tower + LM prefill"] = flops.pop("vision tower") + flops.pop("LM prefill")
+        row["stage_seconds"] = stages
+        row["stage_tflops"] = {k: flops[k] / stages[k] / 1e12 for k in flops if stages.get(k)}
+        row["stage_peak_fraction"] = {k: v * 1e12 / peak for k, v in row["stage_tflops"].items()}
+        model_seconds = sum(v for k, v in stages.items() if k != "preprocessing")
+        row["model_tflops"] = sum(flops.values()) / model_seconds / 1e12
+        row["model_peak_fraction"] = row["model_tflops"] * 1e12 / peak
+        row["peak_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else None
+    except torch.OutOfMemoryError as exc:
+        row.update(status="out_of_memory", error=str(exc).splitlines()[0],
+                   peak_memory_gib=torch.cuda.max_memory_allocated() / 2**30)
+    finally:
+        backend.stage_timer = None
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    return row
+
+
+def _copy_config(config, **changes):
+    import copy
+
+    config = copy.deepcopy(config)
+    config.update(**changes)
+    return config
+
+
+def _time(function, device) -> float:
+    _sync(device)
+    start = time.perf_counter()
+    function()
+    _sync(device)
+    return time.perf_counter() - start
+
+
+def timed_stages(backend, items, images, device) -> dict[str, float]:
+    """Seconds of each stage the backend marks (`QwenBackend._stage`), the GPU synchronised at each mark."""
+    seconds: dict[str, float] = {}
+    last = [0.0]
+
+    def mark(stage: str) -> None:
+        _sync(device)
+        now = time.perf_counter()
+        seconds[stage] = seconds.get(stage, 0.0) + now - last[0]
+        last[0] = now
+
+    backend.stage_timer = mark
+    try:
+        _sync(device)
+        last[0] = time.perf_counter()
+        backend.predict(items, images)
+    finally:
+        backend.stage_timer = None
+    return seconds
+
+
+def _parameters(module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def stage_flops(model, inputs, backend, protocol: str, new_tokens: int) -> dict[str, float]:
+    """Useful FLOPs of each stage (matrix products, 2 per multiply-add) for this batch, from the model's shapes."""
+    visual = model.model.visual
+    text = model.config.text_config
+    vision = model.config.vision_config
+    grids = inputs["image_grid_thw"].tolist()
+    patches = [t * h * w for t, h, w in grids]
+    merged = sum(patches) / vision.spatial_merge_size**2
+    mergers = [visual.merger, *getattr(visual, "deepstack_merger_list", [])]
+    flops = {"vision tower": 2 * _parameters(visual.blocks) * sum(patches)
+             + 2 * _parameters(visual.patch_embed) * sum(patches)
+             + 2 * sum(_parameters(m) for m in mergers) * merged
+             + vision.depth * 4 * vision.hidden_size * sum(n * n for n in patches)}
+    layers = _parameters(model.model.language_model.layers)
+    attention = text.num_hidden_layers * text.num_attention_heads * text.head_dim  # per query-key pair: x 4
+    lengths = inputs["attention_mask"].sum(dim=1).tolist()
+    flops["LM prefill"] = 2 * layers * sum(lengths) + 2 * attention * sum(n * n for n in lengths)
+    head = text.hidden_size * text.vocab_size
+    if protocol == "score":
+        layout = backend.slot_layout()
+        heads = layout.length
+        flops["slots"] = sum(2 * layers * heads + 4 * attention * heads * (n + heads) + 2 * head * len(backend.slots)
+                             for n in lengths)
+    else:  # each new token: the layers, attention over the context so far, the LM head
+        flops["decode"] = sum(2 * (layers + head) * (new_tokens - 1)
+                              + 4 * attention * sum(n + k for k in range(1, new_tokens)) for n in lengths)
+    return flops
 
 
 def write_report(report: dict, table: str, out: Path) -> None:
@@ -213,25 +393,41 @@ def write_report(report: dict, table: str, out: Path) -> None:
 
 
 def _format_row(row: dict) -> str:
+    head = f"{row['workload']:>10} batch {row['batch_size']:>3} {row['implementation']:>9}"
     if row["status"] != "ok":
-        return f"{row['protocol']:>8} batch {row['batch_size']:>3}: {row['status']}"
+        return f"{head}: {row['status']}"
     memory = f", peak {row['peak_memory_gib']:.1f} GiB" if row.get("peak_memory_gib") is not None else ""
-    return (f"{row['protocol']:>8} batch {row['batch_size']:>3}: {row['images_per_second']:.3f} images/s "
-            f"({row['seconds_per_batch']:.2f} s/batch, {row['prompt_tokens']} prompt tokens, "
-            f"{row['generated_tokens']} generated){memory}")
+    split = ", ".join(f"{k} {v:.3f} s" for k, v in row["stage_seconds"].items())
+    rates = ", ".join(f"{k} {v:.2f} TFLOP/s ({100 * row['stage_peak_fraction'][k]:.0f}%)"
+                      for k, v in row["stage_tflops"].items())
+    token = f", {row['ms_per_token']:.1f} ms/token" if "ms_per_token" in row else ""
+    return (f"{head}: {row['images_per_second']:.3f} images/s ({row['seconds_per_batch']:.3f} s/batch, warm-up "
+            f"{row['warmup_seconds']:.1f} s, {row['prompt_tokens']} prompt tokens, {row['generated_tokens']} "
+            f"generated{token}){memory}\n{'':>12}split: {split}\n{'':>12}achieved: {rates}")
 
 
 def _table(rows: list[dict]) -> str:
-    lines = ["| protocol | batch | images/s | s/batch | prompt tokens | generated | peak GiB |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = ["| workload | batch | path | images/s | x | s/batch | prep s | vision s | prefill s | slots/decode s "
+             "| ms/token | TFLOP/s | % peak | peak GiB |",
+             "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in rows:
         if r["status"] != "ok":
-            lines.append(f"| {r['protocol']} | {r['batch_size']} | {r['status']} | | | | "
-                         f"{r['peak_memory_gib'] or float('nan'):.1f} |")
+            lines.append(f"| {r['workload']} | {r['batch_size']} | {r['implementation']} | {r['status']} |"
+                         + " |" * 10)
             continue
+        st = r["stage_seconds"]
+        last = st.get("slots", st.get("decode", float("nan")))
+        if "vision tower + LM prefill" in st:
+            vision, prefill = "(with prefill)", f"{st['vision tower + LM prefill']:.3f}"
+        else:
+            vision, prefill = f"{st['vision tower']:.3f}", f"{st['LM prefill']:.3f}"
         peak = f"{r['peak_memory_gib']:.1f}" if r.get("peak_memory_gib") is not None else "-"
-        lines.append(f"| {r['protocol']} | {r['batch_size']} | {r['images_per_second']:.3f} | "
-                     f"{r['seconds_per_batch']:.2f} | {r['prompt_tokens']} | {r['generated_tokens']} | {peak} |")
+        speedup = f"{r['speedup']:.2f}" if "speedup" in r else ""
+        token = f"{r['ms_per_token']:.1f}" if "ms_per_token" in r else ""
+        lines.append(f"| {r['workload']} | {r['batch_size']} | {r['implementation']} | {r['images_per_second']:.3f} "
+                     f"| {speedup} | {r['seconds_per_batch']:.3f} | {st['preprocessing']:.3f} | "
+                     f"{vision} | {prefill} | {last:.3f} | {token} | "
+                     f"{r['model_tflops']:.2f} | {100 * r['model_peak_fraction']:.1f} | {peak} |")
     return "\n".join(lines)
 
 

@@ -474,3 +474,34 @@ def test_static_cache_decoding_gives_the_same_greedy_text(lab, score_backend, ti
         texts[impl] = [(o.raw_text, o.tokens) for o in backend.predict(items, images)]  # a left-padded batch of 2
     assert texts["static"] == texts["auto"]
     assert texts["auto"][0][0] != texts["auto"][1][0] and len(set(texts["auto"][0][0])) > 5  # varied text
+
+
+def test_the_gpu_benchmark_runs_end_to_end_on_the_cpu(tmp_path, one_torch_thread, capsys):
+    """`scripts/gpu_bench_qwen.py --tiny` (the dry run of the GPU benchmark): both paths of both protocols, the time
+    split, the achieved FLOP rates and the fast/reference ratio, in a report that says it is not a GPU figure."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        import gpu_bench_qwen
+    finally:
+        sys.path.remove(str(REPO / "scripts"))
+    out = tmp_path / "bench.json"
+    assert gpu_bench_qwen.main(["--tiny", "--out", str(out), "--workloads", "score", "generate", "--batch-sizes", "2",
+                                "--batches", "1", "--new-tokens", "3", "--peak-size", "64"]) == 0
+    report = json.loads(out.read_text())
+    assert "not a GPU measurement" in report["what"] and report["gpu"] is None
+    rows = {(r["workload"], r["implementation"]): r for r in report["results"]}
+    assert set(rows) == {(w, i) for w in ("score", "generate") for i in ("reference", "fast")}
+    assert all(r["status"] == "ok" and r["images_per_second"] > 0 for r in rows.values())
+    assert set(rows["score", "fast"]["stage_seconds"]) == {"preprocessing", "vision tower", "LM prefill", "slots"}
+    assert set(rows["score", "reference"]["stage_seconds"]) == {"preprocessing", "vision tower + LM prefill", "slots"}
+    assert set(rows["generate", "fast"]["stage_seconds"]) == {"preprocessing", "vision tower", "LM prefill", "decode"}
+    assert rows["score", "fast"]["score_impl"] == "block" and rows["score", "reference"]["score_impl"] == "reference"
+    assert rows["generate", "fast"]["decode_impl"] == "static" and rows["generate", "fast"]["generated_tokens"] == 3
+    for workload in ("score", "generate"):
+        for row in (rows[workload, "reference"], rows[workload, "fast"]):
+            rates = row["stage_tflops"]  # decode is a difference of two timings: at this size it can be noise
+            assert all(v > 0 for k, v in rates.items() if k != "decode") and 0 < row["model_peak_fraction"]
+    assert math.isfinite(rows["generate", "fast"]["ms_per_token"])
+    assert "speedup" in rows["score", "fast"] and "speedup" in rows["generate", "fast"]
+    printed = capsys.readouterr().out
+    assert "fast / reference" in printed and "| workload | batch | path |" in printed

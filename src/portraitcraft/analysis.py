@@ -684,10 +684,11 @@ def benchmark_table(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
 
 GPU_BENCHMARK_COLUMNS: Final[dict[str, str]] = {  # result field -> column; the order is the table's
     "setting": "setting",  # scripts/gpu_bench_finetune.py
-    "protocol": "protocol",  # scripts/gpu_bench_qwen.py
+    "workload": "workload", "protocol": "protocol", "implementation": "path",  # scripts/gpu_bench_qwen.py
     "batch_size": "batch", "precision": "precision",
     "status": "status",
-    "images_per_second": "images/s", "seconds_per_batch": "s/batch", "seconds_per_step": "s/step",
+    "images_per_second": "images/s", "speedup": "x reference", "seconds_per_batch": "s/batch",
+    "seconds_per_step": "s/step", "ms_per_token": "ms/token", "model_peak_fraction": "share of matmul peak",
     "prompt_tokens": "prompt tokens", "generated_tokens": "generated", "tokens_per_image": "tokens/image",
     "trainable_parameters": "trainable", "peak_memory_gib": "peak GiB",
 }

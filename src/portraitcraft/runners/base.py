@@ -29,12 +29,12 @@ import math
 import os
 import platform
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from portraitcraft.attributes import ANSWER_LETTERS
 from portraitcraft.predictions import PredictionFileError, PredictionWriter, failed_record, image_name, ok_record
@@ -43,6 +43,10 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from portraitcraft.data import Dataset
+
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class ModelLoadError(Exception):
@@ -294,15 +298,9 @@ def run_predictions(
         bar = _progress(len(pending), progress, f"{run.get('protocol', 'predict')} {split}")
         try:
             batches = list(_batches(pending, batch_size))
-            # One worker thread loads (and prepares) batch k + 1 while the model runs batch k.
-            with writer, ThreadPoolExecutor(max_workers=1, thread_name_prefix="portraitcraft-prefetch") as pool:
-                def load(k: int):
-                    return pool.submit(_load_batch, backend, dataset, batches[k], run) if k < len(batches) else None
-
-                upcoming = load(0)
-                for k, batch in enumerate(batches):
-                    loaded = upcoming.result()
-                    upcoming = load(k + 1)
+            with writer:
+                loads = prefetched(lambda batch: _load_batch(backend, dataset, batch, run), batches)
+                for batch, loaded in zip(batches, loads, strict=True):
                     for record in _predict_batch(backend, batch, loaded, run):
                         writer.write(record)
                         if record["status"] == "ok":
@@ -319,6 +317,17 @@ def run_predictions(
     finally:
         if lock is not None:
             lock.close()
+
+
+def prefetched(function: Callable[[T], R], inputs: Sequence[T]) -> Iterator[R]:
+    """``function(x)`` for each of ``inputs`` in order, the next one computed in a worker thread while the caller
+    works on this one (the run loop opens and prepares batch k + 1 while the model runs batch k)."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="portraitcraft-prefetch") as pool:
+        upcoming = pool.submit(function, inputs[0]) if inputs else None
+        for k in range(len(inputs)):
+            current = upcoming.result()
+            upcoming = pool.submit(function, inputs[k + 1]) if k + 1 < len(inputs) else None
+            yield current
 
 
 @dataclass

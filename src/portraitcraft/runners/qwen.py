@@ -51,7 +51,7 @@ import math
 import os
 import threading
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -224,6 +224,7 @@ class QwenBackend:
         self.slots = self._resolve_slots() if settings.protocol == SCORE else None
         self.score_impl = self._score_impl()
         self._layout: SlotLayout | None = None
+        self.stage_timer: Callable[[str], None] | None = None  # see `_stage`
 
     def _load(self) -> None:
         from transformers import AutoModelForImageTextToText, AutoProcessor
@@ -331,7 +332,11 @@ class QwenBackend:
             texts = [self.processor.apply_chat_template(self.messages(item, self._prompt(item), image),
                                                         tokenize=False, add_generation_prompt=True)
                      for item, image in zip(items, images)]
-            return self.processor(text=texts, images=list(images), padding=True, return_tensors="pt", **extra)
+            inputs = self.processor(text=texts, images=list(images), padding=True, return_tensors="pt", **extra)
+        if self.settings.protocol == SCORE and self.score_impl == "block":
+            # M-RoPE positions are a Python loop over the tokens: done here, off the model's critical path.
+            inputs["position_ids"] = self.prefix_positions(inputs)[0]
+        return inputs
 
     def encode(self, items: Sequence[Item], images: Sequence[Image.Image], prepared: Any = None):
         """Processor inputs for a batch (`prepare`'s, or ``prepared`` when given), on the model's device."""
@@ -393,6 +398,7 @@ class QwenBackend:
         import torch
 
         inputs = self.encode(items, images, prepared)
+        self._stage("preprocessing")
         # Seeded per batch from the image names: a resumed run samples the same batches the same way.
         seed = zlib.crc32("\0".join(i.image_path for i in items).encode()) ^ self.settings.seed
         torch.manual_seed(seed)
@@ -405,6 +411,7 @@ class QwenBackend:
             generation.max_cache_len = 512 * math.ceil((prompt_length + generation.max_new_tokens) / 512)
         output = self.model.generate(**inputs, generation_config=generation)
         new = output[:, prompt_length:].cpu()
+        self._stage("generate")
         stops = self.generation.eos_token_id
         stops = set(stops if isinstance(stops, (list, tuple)) else [stops])
         outcomes = []
@@ -425,15 +432,23 @@ class QwenBackend:
         Returns (probabilities, prompt lengths): a list over images of {field: tensor of candidate probabilities},
         float64 on the CPU."""
         inputs = self.encode(items, images, prepared)
+        self._stage("preprocessing")
         if self.score_impl == "reference":
             return self._reference_slot_probabilities(inputs)
         return self._block_slot_probabilities(inputs)
 
+    def _stage(self, name: str) -> None:
+        """The end of a stage of a batch: benchmarks set ``stage_timer`` to time each (it synchronises the GPU)."""
+        if self.stage_timer is not None:
+            self.stage_timer(name)
+
     def prefix_positions(self, inputs):
         """The prefix's 3-D (M-RoPE) position ids, (3, batch, length), and per image the first position after it."""
-        position_ids, _ = self.model.model.get_rope_index(
-            inputs["input_ids"], inputs["mm_token_type_ids"], image_grid_thw=inputs.get("image_grid_thw"),
-            attention_mask=inputs["attention_mask"])
+        position_ids = inputs.get("position_ids")
+        if position_ids is None:
+            position_ids, _ = self.model.model.get_rope_index(
+                inputs["input_ids"], inputs["mm_token_type_ids"], image_grid_thw=inputs.get("image_grid_thw"),
+                attention_mask=inputs["attention_mask"])
         return position_ids, position_ids.amax(dim=(0, 2)) + 1
 
     def slot_layout(self) -> SlotLayout:
@@ -447,8 +462,15 @@ class QwenBackend:
         import torch
 
         position_ids, next_position = self.prefix_positions(inputs)
+        inputs = {**inputs, "position_ids": position_ids}
+        encoded = {}
+        if inputs.get("pixel_values") is not None:  # the vision tower apart, so that its time can be told apart
+            encoded["image"] = self.model.model.get_image_features(inputs.pop("pixel_values"),
+                                                                   inputs["image_grid_thw"], return_dict=True)
+            self._stage("vision tower")
         # The prefix's hidden states are not read: the base model, without the LM head.
-        prefix = self.model.model(**inputs, position_ids=position_ids, use_cache=True)
+        prefix = self.model.model(**inputs, mm_encoder_outputs=encoded, use_cache=True)
+        self._stage("LM prefill")
         layout = self.slot_layout()
         n = inputs["input_ids"].shape[0]
         ids = layout.ids[None].expand(n, -1)
@@ -463,6 +485,7 @@ class QwenBackend:
                                   cache=prefix.cache, use_cache=True).last_hidden_state
         logits = self.model.lm_head(hidden[:, layout.read])  # (images, slots, vocabulary): only the positions read
         probs = torch.softmax(logits.double(), dim=-1).cpu()
+        self._stage("slots")
         results = [{t.slot.field: probs[i, k, list(t.candidate_ids)] for k, t in enumerate(self.slots)}
                    for i in range(n)]
         return results, inputs["attention_mask"].sum(dim=1).tolist()
@@ -473,6 +496,7 @@ class QwenBackend:
         from transformers import DynamicCache
 
         prefix = self.model(**inputs, use_cache=True, logits_to_keep=1)  # the prefix's own logits are not read
+        self._stage("vision tower + LM prefill")
         cache = prefix.cache
         _, next_position = self.prefix_positions(inputs)
 
@@ -511,6 +535,7 @@ class QwenBackend:
             for i in range(n):
                 results.append({t.slot.field: probs[i * n_slots + k, list(t.candidate_ids)]
                                 for k, t in enumerate(slots)})
+        self._stage("slots")
         return results, inputs["attention_mask"].sum(dim=1).tolist()
 
     def _score(self, items: Sequence[Item], images: Sequence[Image.Image], prepared: Any = None) -> list[Outcome]:
