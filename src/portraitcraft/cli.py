@@ -305,6 +305,7 @@ def predict(
     attn_implementation: str | None = typer.Option(None, "--attn-implementation", help="sdpa, eager, flash_attention_2 (default: transformers' choice)."),
     score_impl: str = typer.Option("block", "--score-impl", help="score: block (one prefix per image, all slot heads after it under a block mask) or reference (the prefix's cache copied per slot; same records, slower)."),
     decode_impl: str = typer.Option("auto", "--decode-impl", help="generate: compiled (static KV cache, torch.compile'd decoding), static (no compiling), dynamic (transformers' default); auto: compiled on cuda, dynamic on cpu."),
+    shard: str | None = typer.Option(None, "--shard", help="I/N: predict only shard I of N (0 <= I < N; images assigned by a hash of their name), e.g. one per GPU, each with its own --out; then `portraitcraft merge`."),
     image_device: str = typer.Option("auto", "--image-device", help="Where images are resized and normalised: auto (the GPU when the model is on one and the processor is torchvision-backed), cpu, cuda, ... (recorded)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar (images/s, ETA)."),
 ) -> None:
@@ -316,12 +317,15 @@ def predict(
     from portraitcraft.runners import RunError, run_predictions, split_items
     from portraitcraft.runners.openai_compat import OpenAIBackend, OpenAISettings, ServerCheckError
     from portraitcraft.runners.qwen import ModelLoadError, QwenBackend, QwenSettings
+    from portraitcraft.runners.shards import parse_shard, shard_items
 
     if backend not in ("transformers", "openai"):
         fail(f"--backend {backend!r}: expected transformers or openai")
     try:
         dataset = open_dataset(data)
-        split_items(dataset, split, limit)  # a wrong split or limit fails here, before any model is loaded
+        items = split_items(dataset, split, limit)  # a wrong split or limit fails here, before any model is loaded
+        if shard is not None:
+            items = shard_items(items, *parse_shard(shard))
         if backend == "openai":
             runner = OpenAIBackend(OpenAISettings(
                 base_url=base_url, model=model, api_key=api_key, protocol=protocol, concurrency=concurrency,
@@ -333,13 +337,44 @@ def predict(
                 sampling=sampling, max_new_tokens=max_new_tokens, seed=seed, score_impl=score_impl,
                 decode_impl=decode_impl, image_device=image_device))
         batch_size = batch_size or (concurrency if backend == "openai" else 1)
-        summary = run_predictions(runner, dataset, split=split, out=out, limit=limit, batch_size=batch_size,
-                                  progress=progress)
+        summary = run_predictions(runner, dataset, split=split if shard is None else f"{split} shard {shard}",
+                                  out=out, batch_size=batch_size, progress=progress, items=items)
     except (ValueError, DataError, ModelLoadError, ServerCheckError, RunError) as exc:
         fail(str(exc))
     for line in summary.lines():
         typer.echo(line)
     if summary.failures:
+        raise typer.Exit(1)
+
+
+@app.command()
+def merge(
+    files: list[Path] = typer.Argument(..., help="The shard files written by `predict --shard I/N` (JSON Lines)."),
+    out: Path = typer.Option(..., "--out", help="The merged JSON Lines file (must not exist yet)."),
+    data: str | None = typer.Option(None, "--data", help="The dataset the shards predicted: the merged file follows its split's order, and images no shard recorded are reported."),
+    split: str = typer.Option("test", "--split", help="With --data: the Track 1 split the shards predicted."),
+    limit: int | None = typer.Option(None, "--limit", min=0, help="With --data: the --limit the shards ran with."),
+) -> None:
+    """Merge the prediction files of the shards of one run (`predict --shard I/N`) into one file.
+
+    Refused: records of different configurations, an image recorded twice, a shard file with an unfinished last line (resume that shard first), images not in the split, an existing --out. Exit codes: 0 merged, every image of the split recorded (or no --data); 1 merged, but images are missing (listed; `predict` without --shard and with --out the merged file completes it); 2 refused.
+    """
+    from portraitcraft.data import DataError, open_dataset
+    from portraitcraft.runners import RunError, split_items
+    from portraitcraft.runners.shards import ShardError, merge_shard_files
+
+    try:
+        expected = None
+        if data is not None:
+            expected = [item.image_path for item in split_items(open_dataset(data), split, limit)]
+        summary = merge_shard_files(files, out, expected)
+    except (ShardError, DataError, RunError) as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"{out}: cannot write ({exc.strerror})")
+    for line in summary.lines():
+        typer.echo(line)
+    if summary.missing:
         raise typer.Exit(1)
 
 
