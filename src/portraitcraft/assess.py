@@ -8,14 +8,20 @@ The run is the project's run loop (`runners.base.run_predictions`) over the fold
 (``portraitcraft.prediction/1``, one JSON line per image, appended as each is done), so an interrupted run resumes
 where it stopped and a run under another configuration is refused. The rows are read from those records:
 
-``image``          the path relative to the folder (``/``-separated)
-``status``         ``ok``, or ``failed`` with ``error`` saying why (an unreadable file, a model error)
-``total_score``    the overall composition score, 1-100 (null where the output had none)
-``levels``         the 13 attributes' levels, Good / Medium / Poor (null where unreadable)
-``probabilities``  per attribute, the probabilities of Poor / Medium / Good where the protocol has them
-                   (``score`` and the feature baseline; null for ``generate``)
-``reasons``        per attribute, the reason text where the model wrote one (a model fine-tuned with reasons; the
-                   reference prompt asks for none: null)
+``image``
+    the path relative to the folder (``/``-separated)
+``status``
+    ``ok``, or ``failed`` with ``error`` saying why (an unreadable file, a model error)
+``total_score``
+    the overall composition score, 1-100 (null where the output had none)
+``levels``
+    the 13 attributes' levels, Good / Medium / Poor (null where unreadable)
+``probabilities``
+    per attribute, the probabilities of Poor / Medium / Good where the protocol has them
+    (``score`` and the feature baseline; null for ``generate``)
+``reasons``
+    per attribute, the reason text where the model wrote one (a model fine-tuned with reasons; the
+    reference prompt asks for none: null)
 
 A record's ``image_path`` is the relative path with ``%``, ``/`` and ``\\`` percent-encoded (`image_key`): the
 records match images by a bare file name, and two photos named ``IMG_0001.jpg`` in two sub-folders must stay two.

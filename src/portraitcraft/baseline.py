@@ -4,10 +4,13 @@
 
 What it predicts
 ----------------
-total_score   a regressor (ridge or random forest, chosen by 5-fold cross-validated Spearman correlation).
-levels        one classifier per attribute (logistic regression or random forest, chosen by cross-validated
-              accuracy) predicting Poor / Medium / Good; its ``predict_proba`` is written as the probabilities.
-answer        the question rule below, from the predicted level of the attribute the question asks about.
+total_score
+    a regressor (ridge or random forest, chosen by 5-fold cross-validated Spearman correlation).
+levels
+    one classifier per attribute (logistic regression or random forest, chosen by cross-validated
+    accuracy) predicting Poor / Medium / Good; its ``predict_proba`` is written as the probabilities.
+answer
+    the question rule below, from the predicted level of the attribute the question asks about.
 
 The question rule (``QUESTION_RULE``)
 -------------------------------------

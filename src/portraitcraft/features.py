@@ -3,15 +3,21 @@
 Every feature is one number with a plain meaning; `FEATURE_DOCS` says what each one measures. They fall into
 groups a photographer would recognise:
 
-subject         where the subject is and how big: OpenCV's bundled Haar frontal-face cascade, the HOG people
-                detector, a skin-tone mask, and spectral-residual saliency (`cv2.saliency`). The *subject* is the
-                largest face when one is found, else the saliency mass; its centroid is measured against the
-                rule-of-thirds lines and the frame centre, and checked for touching the frame edges.
-structure       horizon tilt and line layout from probabilistic Hough lines on Canny edges.
-sharpness       variance of the Laplacian over the frame, inside the subject box and outside it.
-exposure        mean and spread of luminance, clipped highlight and shadow fractions.
-colour          Hasler-Suesstrunk colourfulness, saturation, hue spread (circular) and hue entropy.
-clutter/space   edge density (all, background), negative space (calm, non-salient cells), aspect ratio.
+subject
+    where the subject is and how big: OpenCV's bundled Haar frontal-face cascade, the HOG people
+    detector, a skin-tone mask, and spectral-residual saliency (`cv2.saliency`). The *subject* is the
+    largest face when one is found, else the saliency mass; its centroid is measured against the
+    rule-of-thirds lines and the frame centre, and checked for touching the frame edges.
+structure
+    horizon tilt and line layout from probabilistic Hough lines on Canny edges.
+sharpness
+    variance of the Laplacian over the frame, inside the subject box and outside it.
+exposure
+    mean and spread of luminance, clipped highlight and shadow fractions.
+colour
+    Hasler-Suesstrunk colourfulness, saturation, hue spread (circular) and hue entropy.
+clutter/space
+    edge density (all, background), negative space (calm, non-salient cells), aspect ratio.
 
 Features are a pure function of the decoded image, so extraction is deterministic and safe to run in
 parallel. `extract_features` caches rows in a parquet file keyed by the image file, its size and mtime, the

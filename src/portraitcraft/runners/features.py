@@ -1,5 +1,5 @@
 """The CPU feature baseline as a backend of the run loop: a saved `portraitcraft.baseline` model on the images
-the loop hands it (`portraitcraft assess` uses it to score a folder of photos without a GPU).
+the loop hands it (`portraitcraft assess` uses it to score a folder of photos without a GPU)::
 
     backend = FeatureBackend("data/lab/runs/feature-baseline.model")
     run_predictions(backend, ImageFolder("photos"), split="photos", out="runs/photos.jsonl",
