@@ -22,8 +22,8 @@ batch size runs twice in the same process, on the same weights:
                the heads (``score_impl="reference"``), generate with transformers' dynamic cache, images resized on
                the CPU, batches prepared one after the other;
 ``fast``       the runner's defaults: score with one prefix per image and all slot heads in one block-masked
-               continuation, logits only where read; generate with a static cache and compiled decoding; images
-               resized on the GPU; the next batch prepared in a thread while the model runs this one.
+               continuation, logits only where read, images resized on the GPU; generate with a static cache and
+               compiled decoding; the next batch prepared in a thread while the model runs this one.
 
 For each: images per second over ``--batches`` batches after a warm-up batch (the warm-up's time is reported too:
 it holds the compilation), and peak GPU memory; then one batch again with a GPU synchronisation at each stage's

@@ -306,7 +306,7 @@ def predict(
     score_impl: str = typer.Option("block", "--score-impl", help="score: block (one prefix per image, all slot heads after it under a block mask) or reference (the prefix's cache copied per slot; same records, slower)."),
     decode_impl: str = typer.Option("auto", "--decode-impl", help="generate: compiled (static KV cache, torch.compile'd decoding), static (no compiling), dynamic (transformers' default); auto: compiled on cuda, dynamic on cpu."),
     shard: str | None = typer.Option(None, "--shard", help="I/N: predict only shard I of N (0 <= I < N; images assigned by a hash of their name), e.g. one per GPU, each with its own --out; then `portraitcraft merge`."),
-    image_device: str = typer.Option("auto", "--image-device", help="Where images are resized and normalised: auto (the GPU when the model is on one and the processor is torchvision-backed), cpu, cuda, ... (recorded)."),
+    image_device: str = typer.Option("auto", "--image-device", help="Where images are resized and normalised: auto (score: the GPU when the model is on one and the processor is torchvision-backed; generate: the CPU), cpu, cuda, ... (recorded)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar (images/s, ETA)."),
 ) -> None:
     """Run a model on a Track 1 split and append one prediction record per image; rerun to resume.

@@ -41,7 +41,9 @@ Batching and throughput
     `QwenBackend.prepare` does a batch's CPU work (chat texts, tokens, image processing) apart from the model, so
     the run loop prepares the next batch while the model runs this one. With a torchvision-backed image processor
     (what ``AutoProcessor`` loads) on a GPU, the image resizing and normalising run on the GPU
-    (``image_device="auto"``); that choice is recorded in the configuration, since GPU resizing rounds differently.
+    (``image_device="auto"``, score only: generate's images stay on the CPU, away from its CUDA graphs, and the
+    prefetching hides their time behind the decoding); where images are resized is recorded in the configuration,
+    since GPU resizing rounds differently.
 """
 
 from __future__ import annotations
@@ -103,7 +105,7 @@ class QwenSettings:
     continuation_rows: int = 64  # score, reference: at most this many slot rows per continuation (bounds KV memory)
     score_impl: str = "block"  # score: "block" (one prefix per image) or "reference" (a prefix copy per slot)
     decode_impl: str = "auto"  # generate: "compiled", "static", "dynamic"; "auto": compiled on cuda, else dynamic
-    image_device: str = "auto"  # where images are resized: "auto" (the GPU with a torchvision processor), "cpu", ...
+    image_device: str = "auto"  # where images are resized: "auto" (score: the GPU with a torchvision processor), "cpu"
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
@@ -243,8 +245,10 @@ class QwenBackend:
         """The device the image processor resizes on; None: the processor's own (the CPU)."""
         wanted = self.settings.image_device
         torchvision = getattr(self.processor.image_processor, "backend", None) == "torchvision"
-        if wanted == "auto":
-            return str(self.device) if self.device.type == "cuda" and torchvision else None
+        if wanted == "auto":  # generate: on the CPU, so that no thread launches kernels while decoding is captured
+            # into CUDA graphs; the prefetching thread hides that work behind the (long) decoding anyway
+            gpu = self.device.type == "cuda" and torchvision and self.settings.protocol == SCORE
+            return str(self.device) if gpu else None
         if wanted == "cpu":
             return None
         if not torchvision:
@@ -408,7 +412,8 @@ class QwenBackend:
             # The static cache sized in steps of 512 tokens: batches whose prompts differ a little reuse one cache
             # shape, and with it one compiled decoding step.
             generation = copy.copy(generation)
-            generation.max_cache_len = 512 * math.ceil((prompt_length + generation.max_new_tokens) / 512)
+            longest = max(generation.max_new_tokens, self.settings.max_new_tokens)
+            generation.max_cache_len = 512 * math.ceil((prompt_length + longest) / 512)
         output = self.model.generate(**inputs, generation_config=generation)
         new = output[:, prompt_length:].cpu()
         self._stage("generate")
