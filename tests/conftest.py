@@ -43,3 +43,14 @@ def tiny_model(tmp_path_factory, one_torch_thread) -> Path:
     from portraitcraft.runners.tiny import build_tiny_qwen3_vl
 
     return build_tiny_qwen3_vl(tmp_path_factory.mktemp("models") / "tiny-qwen3-vl")
+
+
+@pytest.fixture(scope="session")
+def small_lab(tmp_path_factory) -> Path:
+    """A small composition lab shared by the tests that only read it: 24 labelled training images (enough for the
+    feature baseline's cross-validation), 8 test images with hidden labels, Track 2 in both splits; 96-pixel images."""
+    from portraitcraft.lab import write_lab
+
+    root = tmp_path_factory.mktemp("small_lab")
+    write_lab(root, n_train=24, n_test=8, n_track2_train=3, n_track2_test=2, seed=2, long_side=96, progress=False)
+    return root

@@ -21,12 +21,8 @@ pytest.importorskip("sklearn")
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory) -> Path:
-    from portraitcraft.lab import write_lab
-
-    root = tmp_path_factory.mktemp("assess_lab")
-    write_lab(root, n_train=24, n_test=2, n_track2_train=0, n_track2_test=0, seed=2, long_side=96, progress=False)
-    return root
+def lab(small_lab) -> Path:
+    return small_lab
 
 
 @pytest.fixture(scope="module")

@@ -15,12 +15,8 @@ datasets = pytest.importorskip("datasets")
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    from portraitcraft.lab import write_lab
-
-    root = tmp_path_factory.mktemp("hf_lab")
-    write_lab(root, n_train=6, n_test=4, n_track2_train=3, n_track2_test=2, long_side=64, seed=11, progress=False)
-    return root
+def lab(small_lab):
+    return small_lab
 
 
 @pytest.fixture(autouse=True)
@@ -53,7 +49,7 @@ def test_lab_round_trip_preserves_every_field(lab, tmp_path, reveal):
     track1 = dataset.to_hf(1, cache_dir=tmp_path / "hf")
     track2 = dataset.to_hf(2, cache_dir=tmp_path / "hf")
     assert list(track1) == ["train", "test"] and list(track2) == ["train", "test"]
-    assert track1["train"].num_rows == 6 and track2["test"].num_rows == 2
+    assert track1["train"].num_rows == 24 and track2["test"].num_rows == 2
     back = open_dataset([track1, track2])
     assert back.source == "datasets"
     assert back.images()["labels_hidden"].any() == (not reveal)
@@ -87,7 +83,7 @@ def test_export_command_saves_arrow_that_loads_back(lab, tmp_path):
     result = CliRunner().invoke(app, ["export", str(lab), "--to", "hf", str(out)])
     assert result.exit_code == 0, result.output
     loaded = datasets.load_from_disk(str(out / "track_1"))
-    assert loaded["test"].num_rows == 4
+    assert loaded["test"].num_rows == 8
     assert_same_records(open_dataset(lab), open_dataset(out))
     bad = CliRunner().invoke(app, ["export", str(lab), "--to", "parquet", str(out)])
     assert bad.exit_code == 2 and "expected hf" in bad.output

@@ -18,11 +18,8 @@ def readme_block(heading: str) -> str:
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)
 
 
-def test_use_it_from_python_runs_on_a_small_lab(tmp_path, capsys):
-    from portraitcraft.lab import write_lab
-
-    lab = tmp_path / "lab"
-    write_lab(lab, n_train=24, n_test=8, n_track2_train=0, n_track2_test=0, seed=4, long_side=96, progress=False)
+def test_use_it_from_python_runs_on_a_small_lab(small_lab, tmp_path, capsys):
+    lab = small_lab
     code = readme_block("Use it from Python")
     assert "data/lab" in code and "runs/" in code
     code = code.replace("data/lab", lab.as_posix()).replace("runs/", (tmp_path / "runs").as_posix() + "/")
