@@ -505,7 +505,9 @@ class PredictionWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.recorded = recorded_images(self.path)
         self._fsync = fsync
-        self._file = open(self.path, "a", encoding="utf-8")
+        from portraitcraft.outputs import open_for_append
+
+        self._file = open_for_append(self.path)  # a link or a device at the path is refused
 
     def write(self, record: Mapping[str, Any]) -> None:
         name = image_name(record.get("image_path"))

@@ -16,7 +16,9 @@ Guarantees
 * An image that fails (unreadable file, out of memory, server error, ...) gets a ``failed`` record naming the
   error, and the run goes on. A batch that raises is retried image by image, so one bad image fails alone.
   Failed images are not retried on resume (write to a new file to retry them).
-* Two processes writing one file: the second is refused (an advisory lock on the file).
+* Two processes writing one file: the second is refused, naming the first (`portraitcraft.outputs.OutputLock`).
+* The output is checked before anything is written: a folder, a link, a device, or a file that is not JSON Lines
+  of prediction records is refused and left untouched.
 * The next batch's images are opened, and prepared by the backend when it has a ``prepare`` step (chat text,
   tokens, image processing), in a background thread while the model runs the current batch.
 """
@@ -37,7 +39,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from portraitcraft.attributes import ANSWER_LETTERS
-from portraitcraft.predictions import PredictionFileError, PredictionWriter, failed_record, image_name, ok_record
+from portraitcraft.outputs import (
+    OutputError,
+    OutputLock,
+    check_target,
+    prepare_jsonl_resume,
+)
+from portraitcraft.predictions import (
+    SCHEMA,
+    PredictionFileError,
+    PredictionWriter,
+    failed_record,
+    image_name,
+    ok_record,
+)
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -181,68 +196,13 @@ def split_items(dataset: Dataset, split: str, limit: int | None = None) -> list[
 def recover_torn_tail(path: Path) -> str | None:
     """Cut off a last line left incomplete by a killed writer; returns what was done (None: nothing to do).
 
-    Records are written whole, one line each, so only the last line can be torn: it lacks its newline or is
-    not valid JSON. Anything wrong before it is left for the reader to report.
+    The package's one rule (`portraitcraft.outputs.prepare_jsonl_resume`): the file is checked whole first and
+    left untouched when it is not a JSON Lines file of prediction records.
     """
-    if not path.exists():
-        return None
-    with open(path, "rb+") as handle:
-        data = handle.read()
-        if not data:
-            return None
-        body, _, last = data.rstrip(b"\n").rpartition(b"\n")
-        keep = len(body) + 1 if body else 0
-        torn = not data.endswith(b"\n")
-        if not torn:
-            try:
-                json.loads(last.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError):
-                torn = True
-        if not torn:
-            return None
-        handle.truncate(keep)
-    return f"dropped a torn last line ({len(data) - keep} bytes) left by an interrupted run"
-
-
-def existing_records(path: Path) -> list[dict[str, Any]]:
-    records = []
-    if not path.exists():
-        return records
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise RunError(f"{path}:{number}: invalid JSON ({exc.msg}); the file is damaged before its last "
-                               "line, so it cannot be resumed safely") from exc
-    return records
-
-
-def _check_configuration(path: Path, records: list[dict[str, Any]], wanted: str) -> None:
-    for number, rec in enumerate(records, start=1):
-        found = (rec.get("run") or {}).get("config_hash") if isinstance(rec, dict) else None
-        if found != wanted:
-            raise RunError(
-                f"{path}: record {number} ({image_name(rec.get('image_path')) if isinstance(rec, dict) else '?'}) "
-                f"was written under configuration {found or 'unknown'}, this run is {wanted}; "
-                "write to a new --out file (records of two configurations are never mixed)")
-
-
-def _lock(path: Path):
-    """An advisory lock held while the run writes; None where the platform has no fcntl."""
     try:
-        import fcntl
-    except ImportError:  # Windows: no lock, the rest works
-        return None
-    handle = open(path, "a", encoding="utf-8")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError as exc:
-        handle.close()
-        raise RunError(f"{path}: another run is writing this file") from exc
-    return handle
+        return prepare_jsonl_resume(path, None, schema=SCHEMA, what="predictions").recovered
+    except OutputError as exc:
+        raise RunError(str(exc)) from exc
 
 
 # --- the loop --------------------------------------------------------------------------------------------------------
@@ -277,19 +237,24 @@ def run_predictions(
     if batch_size < 1:
         raise ValueError(f"batch_size={batch_size}: must be at least 1")
     out = Path(out)
+    try:
+        check_target(out)
+    except OutputError as exc:
+        raise RunError(str(exc)) from exc
     out.parent.mkdir(parents=True, exist_ok=True)
     wanted = config_hash(backend.config())
     run = {**backend.metadata(), "config_hash": wanted, "packages": package_versions()}
     items = list(items)[:limit] if items is not None else split_items(dataset, split, limit)
 
-    lock = _lock(out)
     try:
-        recovered = recover_torn_tail(out)
-        records = existing_records(out)
-        _check_configuration(out, records, wanted)
+        lock = OutputLock(out, "portraitcraft predict").acquire()
+    except OutputError as exc:
+        raise RunError(str(exc)) from exc
+    try:
         try:
+            recovered = prepare_jsonl_resume(out, wanted, schema=SCHEMA, what="predictions").recovered
             writer = PredictionWriter(out, fsync=fsync)
-        except PredictionFileError as exc:
+        except (OutputError, PredictionFileError) as exc:
             raise RunError(str(exc)) from exc
         done = {name for name in (image_name(i.image_path) for i in items) if name in writer.recorded}
         pending = [i for i in items if image_name(i.image_path) not in done]
@@ -315,8 +280,7 @@ def run_predictions(
         summary.seconds = time.perf_counter() - started
         return summary
     finally:
-        if lock is not None:
-            lock.close()
+        lock.release()
 
 
 def prefetched(function: Callable[[T], R], inputs: Sequence[T]) -> Iterator[R]:
