@@ -150,7 +150,7 @@ def test_tampered_model_is_refused(baseline_run, tmp_path):
     _, path = baseline_run
     copy = tmp_path / "model"
     shutil.copytree(path.with_name(path.stem + ".model"), copy, ignore=shutil.ignore_patterns("feature_cache"))
-    with open(copy / "model.joblib", "ab") as f:
+    with open(copy / "model.skops", "ab") as f:
         f.write(b"\0")
     with pytest.raises(BaselineError, match="SHA-256"):
         load_baseline(copy)

@@ -27,14 +27,18 @@ The lexicon is generic photographic English; it is not keyed to the lab's senten
 
 Saved models
 ------------
-``model_dir/model.joblib`` holds the fitted estimators; ``model_dir/manifest.json`` holds the feature names,
-feature-code version, scikit-learn version, chosen parameters, cross-validation scores and the joblib file's
-SHA-256. Loading checks the feature list and versions against the running code.
+``model_dir/model.skops`` holds the fitted estimators in skops' format, which is read without unpickling: loading
+admits only scikit-learn's and NumPy's own types plus the few listed in `TRUSTED_TYPES`, and refuses a file that
+holds anything else, so a planted model folder cannot run code. ``model_dir/manifest.json`` holds the feature
+names, feature-code version, scikit-learn version, chosen parameters, cross-validation scores and the model file's
+SHA-256 (which catches an accidental change, not a deliberate one). Loading checks the feature list and versions
+against the running code. A folder saved by an older version (``model.joblib``, a pickle) is refused, never loaded.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import os
@@ -46,7 +50,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-import joblib
 import numpy as np
 import pandas as pd
 import sklearn
@@ -62,10 +65,15 @@ from sklearn.preprocessing import StandardScaler
 
 from portraitcraft.attributes import ATTRIBUTE_KEYS, ATTRIBUTE_NAMES, LEVELS
 from portraitcraft.features import DEFAULT_MAX_SIDE, FEATURE_NAMES, FEATURE_VERSION, extract_features
+from portraitcraft.runners.base import RunSummary
 
-MODEL_FILE: Final[str] = "model.joblib"
+MODEL_FILE: Final[str] = "model.skops"
+PICKLED_MODEL_FILE: Final[str] = "model.joblib"  # older versions' pickle: refused, never loaded
 MANIFEST_FILE: Final[str] = "manifest.json"
-MANIFEST_SCHEMA: Final[str] = "portraitcraft.feature_baseline/1"
+MANIFEST_SCHEMA: Final[str] = "portraitcraft.feature_baseline/2"
+# Types skops does not trust by default that the saved estimators hold (a forest's trees, array dtypes). A model
+# file holding any other such type is refused before it is read.
+TRUSTED_TYPES: Final[tuple[str, ...]] = ("numpy.dtype", "sklearn.tree._tree.Tree")
 QUESTION_RULE: Final[str] = "lexicon-polarity/1"
 CV_FOLDS: Final[int] = 5
 GRIDS: Final[tuple[str, ...]] = ("linear", "small")  # "linear": ridge/logistic only (fast); "small": + forests
@@ -247,11 +255,17 @@ class BaselineModel:
         return BaselinePredictions(list(features.index), total, levels, probabilities)
 
     def save(self, model_dir: str | os.PathLike) -> Path:
-        """Write model.joblib and manifest.json into ``model_dir``; returns the manifest's path."""
+        """Write model.skops and manifest.json into ``model_dir``; returns the manifest's path."""
+        import skops.io
+
+        from portraitcraft.outputs import write_atomic
+
         model_dir = Path(model_dir)
         model_dir.mkdir(parents=True, exist_ok=True)
         model_path = model_dir / MODEL_FILE
-        joblib.dump({"regressor": self.regressor, "classifiers": self.classifiers}, model_path)
+        buffer = io.BytesIO()
+        skops.io.dump({"regressor": self.regressor, "classifiers": self.classifiers}, buffer)
+        write_atomic(model_path, buffer.getvalue())
         manifest = {
             "schema": MANIFEST_SCHEMA,
             "feature_names": list(self.feature_names),
@@ -263,7 +277,7 @@ class BaselineModel:
             **self.info,
         }
         manifest_path = model_dir / MANIFEST_FILE
-        manifest_path.write_text(json.dumps(manifest, indent=2, default=_json_default) + "\n", encoding="utf-8")
+        write_atomic(manifest_path, json.dumps(manifest, indent=2, default=_json_default) + "\n")
         return manifest_path
 
 
@@ -358,37 +372,71 @@ def train_baseline(features: pd.DataFrame, labels: pd.DataFrame, *, grid: str = 
     return BaselineModel(tuple(FEATURE_NAMES), regressor, classifiers, cv, info)
 
 
+def _read_manifest(manifest_path: Path) -> dict[str, Any]:
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise BaselineError(f"{manifest_path}: not UTF-8 text ({exc.reason} at byte {exc.start}); not a saved "
+                            "feature baseline") from None
+    except (ValueError, RecursionError) as exc:
+        raise BaselineError(f"{manifest_path}: not valid JSON ({exc}); not a saved feature baseline") from None
+    except OSError as exc:
+        raise BaselineError(f"{manifest_path}: cannot read ({exc.strerror})") from exc
+    if not isinstance(manifest, dict):
+        raise BaselineError(f"{manifest_path}: expected a JSON object, found {type(manifest).__name__}")
+    return manifest
+
+
 def load_baseline(model_dir: str | os.PathLike) -> BaselineModel:
-    """Read a model saved by `BaselineModel.save`, refusing one made for other features or a changed file."""
+    """Read a model saved by `BaselineModel.save`, refusing one made for other features, a changed file, or a
+    file holding types outside scikit-learn's, NumPy's and `TRUSTED_TYPES` (nothing in it is executed)."""
+    import skops.io
+
     model_dir = Path(model_dir)
     manifest_path, model_path = model_dir / MANIFEST_FILE, model_dir / MODEL_FILE
+    if (model_dir / PICKLED_MODEL_FILE).exists() and not model_path.exists():
+        raise BaselineError(f"{model_dir}: holds {PICKLED_MODEL_FILE}, a pickle saved by an older version; pickles "
+                            "are never loaded (they can run code). Retrain: remove the folder or give another "
+                            "--model-dir")
     if not manifest_path.is_file() or not model_path.is_file():
         raise BaselineError(f"{model_dir}: no saved feature baseline ({MANIFEST_FILE} and {MODEL_FILE} expected)")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest = _read_manifest(manifest_path)
     if manifest.get("schema") != MANIFEST_SCHEMA:
         raise BaselineError(f"{manifest_path}: schema {manifest.get('schema')!r}, expected {MANIFEST_SCHEMA!r}")
     if manifest.get("feature_version") != FEATURE_VERSION or tuple(manifest.get("feature_names", ())) != FEATURE_NAMES:
         raise BaselineError(f"{manifest_path}: made for feature version {manifest.get('feature_version')!r} with other "
                             f"features; this code has version {FEATURE_VERSION!r}. Retrain.")
+    if not isinstance(manifest.get("cv"), dict):
+        raise BaselineError(f"{manifest_path}: no cross-validation record ('cv'); not a saved feature baseline")
     if _sha256(model_path) != manifest.get("model_sha256"):
         raise BaselineError(f"{model_path}: does not match the SHA-256 in {manifest_path}")
     if manifest.get("sklearn_version") != sklearn.__version__:
         warnings.warn(f"{manifest_path}: saved with scikit-learn {manifest.get('sklearn_version')}, "
                       f"running {sklearn.__version__}", stacklevel=2)
-    fitted = joblib.load(model_path)
+    try:
+        untrusted = [t for t in skops.io.get_untrusted_types(file=model_path) if t not in TRUSTED_TYPES]
+        if untrusted:
+            raise BaselineError(f"{model_path}: holds type(s) a feature baseline never has ({', '.join(untrusted[:5])}); "
+                                "refused without loading")
+        fitted = skops.io.load(model_path, trusted=list(TRUSTED_TYPES))
+    except BaselineError:
+        raise
+    except Exception as exc:  # a damaged or foreign file: zip, JSON schema and type errors of every kind
+        raise BaselineError(f"{model_path}: not a readable skops model ({type(exc).__name__}: {exc})") from None
+    if not isinstance(fitted, dict) or not isinstance(fitted.get("classifiers"), dict) or \
+            set(fitted["classifiers"]) != set(ATTRIBUTE_NAMES) or fitted.get("regressor") is None:
+        raise BaselineError(f"{model_path}: does not hold the regressor and the 13 classifiers of a feature baseline")
     info = {k: manifest[k] for k in ("train_images", "grid", "seed", "cv_folds", "train_seconds") if k in manifest}
     info["model_sha256"] = manifest["model_sha256"]
     return BaselineModel(tuple(manifest["feature_names"]), fitted["regressor"], fitted["classifiers"], manifest["cv"], info)
 
-
-# ---- the run the book calls ----------------------------------------------------------------------------------
 
 def default_model_dir(out_jsonl: str | os.PathLike) -> Path:
     out = Path(out_jsonl)
     return out.with_name(out.stem + ".model")
 
 
-def train_on_dataset(dataset_root: str | os.PathLike, model_dir: str | os.PathLike, *, max_side: int = DEFAULT_MAX_SIDE,
+def _train_on_dataset(dataset_root: str | os.PathLike, model_dir: str | os.PathLike, *, max_side: int = DEFAULT_MAX_SIDE,
                      cache_dir: str | os.PathLike | None = None, grid: str = "small", seed: int = 0,
                      n_jobs: int = 1, progress: bool = False) -> BaselineModel:
     """Extract features of the labelled training images, train, save into ``model_dir``."""
@@ -406,6 +454,22 @@ def train_on_dataset(dataset_root: str | os.PathLike, model_dir: str | os.PathLi
                       feature_seconds_per_image=table.seconds_per_image)
     model.save(model_dir)
     return load_baseline(model_dir)  # what predicts is exactly what was saved
+
+
+def train_on_dataset(dataset_root: str | os.PathLike, model_dir: str | os.PathLike, **options: Any) -> BaselineModel:
+    """Extract features of the labelled training images, train, save into ``model_dir`` (locked meanwhile: a
+    second training into the same folder is refused, naming the first). Options: those of the training
+    (``max_side``, ``cache_dir``, ``grid``, ``seed``, ``n_jobs``, ``progress``)."""
+    from portraitcraft.outputs import OutputError, OutputLock
+
+    try:
+        lock = OutputLock(model_dir, "portraitcraft baseline train").acquire()
+    except OutputError as exc:
+        raise BaselineError(str(exc)) from exc
+    try:
+        return _train_on_dataset(dataset_root, model_dir, **options)
+    finally:
+        lock.release()
 
 
 def run_identity(model: BaselineModel, model_dir: str | os.PathLike, max_side: int) -> dict[str, Any]:
@@ -436,6 +500,16 @@ def run_feature_baseline(
     dataset_root: str | os.PathLike,
     out_jsonl: str | os.PathLike,
     model_dir: str | os.PathLike | None = None,
+    **options: Any,
+) -> Path:
+    """`predict_feature_baseline`, returning the output's path (what the book and the scripts want)."""
+    return predict_feature_baseline(dataset_root, out_jsonl, model_dir, **options).out
+
+
+def predict_feature_baseline(
+    dataset_root: str | os.PathLike,
+    out_jsonl: str | os.PathLike,
+    model_dir: str | os.PathLike | None = None,
     *,
     split: str = "test",
     max_side: int = DEFAULT_MAX_SIDE,
@@ -444,59 +518,87 @@ def run_feature_baseline(
     seed: int = 0,
     n_jobs: int = 1,
     progress: bool = False,
-) -> Path:
+) -> RunSummary:
     """Predict every Track 1 image of ``split`` into ``out_jsonl`` (project JSONL), training first when
     ``model_dir`` (default: ``<out>.model`` beside the output) holds no saved model.
 
-    Resumable: images already recorded in ``out_jsonl`` are skipped. An image whose features cannot be
-    computed gets a ``failed`` record naming the reason. The data and the split are checked before a model is
-    loaded or trained. ``progress`` shows bars for feature extraction and training. Returns ``out_jsonl``.
+    The same rules as the model runners (`portraitcraft.runners.base`): the output is locked while the run writes
+    (a second writer is refused, naming the first); images already recorded are skipped when the file was
+    written under the same configuration (model, features, question rule), and a file of another configuration
+    or not of prediction records is refused untouched; a torn last line is cut off. An image whose features
+    cannot be computed gets a ``failed`` record naming the reason; the summary counts them. The data, the split
+    and the output are checked before a model is loaded or trained. ``progress`` shows bars for feature
+    extraction and training.
     """
     from portraitcraft.data import open_dataset
-    from portraitcraft.predictions import PredictionWriter, failed_record, ok_record
+    from portraitcraft.outputs import OutputError, OutputLock, check_target, prepare_jsonl_resume
+    from portraitcraft.predictions import SCHEMA, PredictionWriter, failed_record, ok_record
+    from portraitcraft.runners.base import config_hash
 
     out = Path(out_jsonl)
     model_dir = Path(model_dir) if model_dir is not None else default_model_dir(out)
     if cache_dir is None:
         cache_dir = model_dir / "feature_cache"
-    dataset = open_dataset(dataset_root)
-    images = dataset.images()
-    images = images[images["split"] == split]
-    if images.empty:
-        raise BaselineError(f"{dataset.root}: no Track 1 images in split {split!r}")
-    if (model_dir / MANIFEST_FILE).is_file():
-        model = load_baseline(model_dir)
-    else:
-        model = train_on_dataset(dataset_root, model_dir, max_side=max_side, cache_dir=cache_dir, grid=grid,
-                                 seed=seed, n_jobs=n_jobs, progress=progress)
-    questions = dataset.questions()
-    questions = questions[questions["split"] == split].set_index("image_path")
-    run = run_identity(model, model_dir, max_side)
-
-    with PredictionWriter(out) as writer:
-        todo = images[~images["image_path"].isin(writer.recorded)]
-        if todo.empty:
-            return out
-        table = extract_features(list(todo["image_path"]), list(todo["image_file"]), max_side=max_side,
-                                 cache_dir=cache_dir, n_jobs=n_jobs, progress=progress)
-        started = time.perf_counter()
-        predicted = model.predict(table.frame) if len(table.frame) else None
-        per_image = (time.perf_counter() - started) / max(len(table.frame), 1)
-        feature_seconds = table.wall_seconds / max(len(todo), 1)
-        row_of = {name: i for i, name in enumerate(predicted.image_paths)} if predicted else {}
-        for name in todo["image_path"]:
-            if name in table.failures:
-                writer.write(failed_record(name, table.failures[name], run=run, seconds=feature_seconds))
-                continue
-            options, asked = None, None
-            if name in questions.index:
-                q = questions.loc[name]
-                asked = q["attribute"] if isinstance(q["attribute"], str) else None
-                options = {letter: q[f"option_{letter}"] for letter in "ABCD"}
-            parsed, probabilities, raw_text = prediction_fields(predicted, row_of[name], options, asked)
-            writer.write(ok_record(name, parsed, run=run, seconds=round(feature_seconds + per_image, 4),
-                                   raw_text=raw_text, probabilities=probabilities))
-    return out
+    try:
+        check_target(out)
+        lock = OutputLock(out, "portraitcraft baseline predict").acquire()
+    except OutputError as exc:
+        raise BaselineError(str(exc)) from exc
+    try:
+        dataset = open_dataset(dataset_root)
+        images = dataset.images()
+        images = images[images["split"] == split]
+        if images.empty:
+            raise BaselineError(f"{dataset.root}: no Track 1 images in split {split!r}")
+        try:  # checked before training (minutes): an output that cannot be resumed is refused first, untouched
+            prepare_jsonl_resume(out, None, schema=SCHEMA, what="predictions")
+        except OutputError as exc:
+            raise BaselineError(str(exc)) from exc
+        if (model_dir / MANIFEST_FILE).is_file() or (model_dir / PICKLED_MODEL_FILE).exists():
+            model = load_baseline(model_dir)
+        else:
+            model = train_on_dataset(dataset_root, model_dir, max_side=max_side, cache_dir=cache_dir, grid=grid,
+                                     seed=seed, n_jobs=n_jobs, progress=progress)
+        questions = dataset.questions()
+        questions = questions[questions["split"] == split].set_index("image_path")
+        wanted = config_hash({"backend": "features", "model_sha256": model.info["model_sha256"],
+                              "feature_version": FEATURE_VERSION, "max_side": max_side, "question_rule": QUESTION_RULE})
+        run = {**run_identity(model, model_dir, max_side), "config_hash": wanted}
+        try:
+            recovered = prepare_jsonl_resume(out, wanted, schema=SCHEMA, what="predictions").recovered
+        except OutputError as exc:
+            raise BaselineError(str(exc)) from exc
+        with PredictionWriter(out) as writer:
+            todo = images[~images["image_path"].isin(writer.recorded)]
+            summary = RunSummary(out, wanted, len(images), len(images) - len(todo), 0, recovered=recovered)
+            if todo.empty:
+                return summary
+            started_run = time.perf_counter()
+            table = extract_features(list(todo["image_path"]), list(todo["image_file"]), max_side=max_side,
+                                     cache_dir=cache_dir, n_jobs=n_jobs, progress=progress)
+            started = time.perf_counter()
+            predicted = model.predict(table.frame) if len(table.frame) else None
+            per_image = (time.perf_counter() - started) / max(len(table.frame), 1)
+            feature_seconds = table.wall_seconds / max(len(todo), 1)
+            row_of = {name: i for i, name in enumerate(predicted.image_paths)} if predicted else {}
+            for name in todo["image_path"]:
+                if name in table.failures:
+                    writer.write(failed_record(name, table.failures[name], run=run, seconds=feature_seconds))
+                    summary.failures.append((name, table.failures[name]))
+                    continue
+                options, asked = None, None
+                if name in questions.index:
+                    q = questions.loc[name]
+                    asked = q["attribute"] if isinstance(q["attribute"], str) else None
+                    options = {letter: q[f"option_{letter}"] for letter in "ABCD"}
+                parsed, probabilities, raw_text = prediction_fields(predicted, row_of[name], options, asked)
+                writer.write(ok_record(name, parsed, run=run, seconds=round(feature_seconds + per_image, 4),
+                                       raw_text=raw_text, probabilities=probabilities))
+                summary.written_ok += 1
+            summary.seconds = time.perf_counter() - started_run
+        return summary
+    finally:
+        lock.release()
 
 
 def feature_importance(model: BaselineModel) -> pd.DataFrame:
@@ -513,6 +615,6 @@ def feature_importance(model: BaselineModel) -> pd.DataFrame:
 __all__ = [
     "BaselineError", "BaselineModel", "BaselinePredictions", "GOOD_CUES", "MEDIUM_CUES", "NEGATORS", "POOR_CUES",
     "QUESTION_RULE", "QuestionDecision", "answer_question", "default_model_dir", "feature_importance",
-    "load_baseline", "option_evidence", "prediction_fields", "run_feature_baseline", "run_identity", "train_baseline",
+    "load_baseline", "option_evidence", "predict_feature_baseline", "prediction_fields", "run_feature_baseline", "run_identity", "train_baseline",
     "train_on_dataset",
 ]

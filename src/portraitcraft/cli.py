@@ -559,7 +559,7 @@ app.add_typer(baseline_app, name="baseline")
 @baseline_app.command("train")
 def baseline_train(
     data: str = typer.Argument(..., help="A PortraitCraft root folder, 'lab', or a Hugging Face dataset id."),
-    model_dir: Path = typer.Option(..., "--model-dir", help="Where to save model.joblib and manifest.json."),
+    model_dir: Path = typer.Option(..., "--model-dir", help="Where to save model.skops and manifest.json."),
     max_side: int = typer.Option(512, "--max-side", min=64, help="Images are decoded with this longer side."),
     grid: str = typer.Option("small", "--grid", help="Model search: linear (ridge/logistic) or small (+ random forests)."),
     jobs: int = typer.Option(1, "--jobs", min=1, help="Processes for feature extraction and cross-validation."),
@@ -593,18 +593,25 @@ def baseline_predict(
     jobs: int = typer.Option(1, "--jobs", min=1, help="Processes for feature extraction and cross-validation."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars (feature extraction, model fitting)."),
 ) -> None:
-    """Predict a Track 1 split with the feature baseline (training first when no saved model exists).
+    """Predict a Track 1 split with the feature baseline (training first when no saved model exists); rerun to resume.
 
-    Exit codes: 0 written; 2 the data or the saved model cannot be used."""
-    from portraitcraft.baseline import BaselineError, run_feature_baseline
+    Exit codes: 0 every image predicted; 1 the run finished but some images failed (listed, recorded as failed); 2 the data, the output or the saved model cannot be used."""
+    from portraitcraft.baseline import BaselineError, predict_feature_baseline
     from portraitcraft.data import DataError
 
     try:
-        path = run_feature_baseline(data, out, model_dir, split=split, max_side=max_side, grid=grid, n_jobs=jobs,
-                                    progress=progress)
+        summary = predict_feature_baseline(data, out, model_dir, split=split, max_side=max_side, grid=grid, n_jobs=jobs,
+                                           progress=progress)
     except (BaselineError, DataError, ValueError) as exc:
         fail(str(exc))
-    typer.echo(f"wrote {path}")
+    except OSError as exc:
+        fail(f"{out}: cannot write ({exc.strerror})")
+    for line in summary.lines():
+        typer.echo(line)
+    if summary.failures:
+        typer.echo(f"error: {len(summary.failures)} of {summary.selected} image(s) failed (recorded as failed in {out})",
+                   err=True)
+        raise typer.Exit(1)
 
 
 track2_app = typer.Typer(help="Track 2 composition alignment: an open, interpretable scorer of generated portraits "
