@@ -9,9 +9,12 @@ requests in flight. The run loop, the records, resumption and parsing are the sa
 backend (`portraitcraft.runners.qwen`).
 
 The server
-    ``base_url`` ends in ``/v1`` (a trailing ``/chat/completions`` is dropped). The key comes from ``api_key``,
-    else ``PORTRAITCRAFT_API_KEY``, else ``OPENAI_API_KEY``, and is sent as ``Authorization: Bearer``; it is never
-    written to a record, and the URL is recorded without user, password or query. At construction the backend
+    Requests go through the ``openai`` SDK's client. ``base_url`` ends in ``/v1`` (a trailing ``/chat/completions``
+    is dropped). The key comes from ``api_key``, else ``PORTRAITCRAFT_API_KEY``, else ``OPENAI_API_KEY``, and is
+    sent as ``Authorization: Bearer`` to that address only: redirects are not followed (a 3xx answer fails, naming
+    where it pointed), so the key never reaches another origin. It is never written to a record, and every text
+    that echoes a server's answer (errors, malformed bodies, the model listing) has the key and the URL's password
+    replaced by ``***``; the URL is recorded without user, password or query. At construction the backend
     lists ``/models`` (an unreachable server, a rejected key or a model the server does not serve stops here, with
     the server's answer) and sends one probe request with a small image in the chosen protocol's exact form, so a
     server that cannot do the protocol fails before any record is written. ``model=None`` takes the server's
@@ -23,7 +26,9 @@ Requests
     batch and, for ``score``, over their slots: give the run loop a ``batch_size`` of at least ``concurrency``.
     Connection errors, timeouts (``timeout_s`` without an answer), 408, 429 and 5xx are retried ``max_retries``
     times with exponential backoff (``backoff_s`` doubling, with jitter, at most ``max_backoff_s``; a
-    ``Retry-After`` header is honoured); any other status is final. An image whose request fails for good, or
+    ``Retry-After`` header is honoured up to `MAX_RETRY_AFTER_S`); any other status is final. One request,
+    retries and waits included, never takes longer than ``timeout_s`` x (``max_retries`` + 1): a wait that would
+    pass that limit is not made, and the request fails. An image whose request fails for good, or
     whose response is malformed (not JSON, no choices, no content), gets a failed record naming the status, the
     server's message or what was missing; the run goes on.
 ``generate``
@@ -48,7 +53,6 @@ Requests
 from __future__ import annotations
 
 import base64
-import http.client
 import io
 import ipaddress
 import json
@@ -57,9 +61,7 @@ import os
 import random
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 import zlib
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -93,7 +95,7 @@ API_KEY_VARIABLES = ("PORTRAITCRAFT_API_KEY", "OPENAI_API_KEY")
 SAMPLINGS = ("greedy", "reference")
 IMAGE_FORMATS = ("jpeg", "png")
 RETRY_STATUSES = frozenset({408, 429})  # and every 5xx
-MAX_RETRY_AFTER_S = 300.0  # a Retry-After beyond this is treated as this
+MAX_RETRY_AFTER_S = 60.0  # a Retry-After beyond this is treated as this
 
 
 class ServerCheckError(Exception):
@@ -166,6 +168,7 @@ class BaseURL:
     query: str  # appended to every request (some gateways want ?api-version=...)
     basic_auth: str | None  # "Basic ..." from user:password in the URL, used when no key is given
     loopback: bool  # a server on this machine: never reached through a proxy
+    password: str | None = field(default=None, repr=False)
 
     @property
     def public(self) -> str:
@@ -180,16 +183,27 @@ def split_base_url(url: str) -> BaseURL:
         raise ValueError(f"base URL {url!r}: expected http(s)://host[:port]/v1")
     path = parts.path.rstrip("/").removesuffix("/chat/completions")
     host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    basic = None
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"base URL {split_netloc_safe(url)!r}: {exc}") from None
+    netloc = f"{host}:{port}" if port else host
+    basic = password = None
     if parts.username is not None:
-        credentials = f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
+        password = urllib.parse.unquote(parts.password or "") or None
+        credentials = f"{urllib.parse.unquote(parts.username)}:{password or ''}"
         basic = "Basic " + base64.b64encode(credentials.encode("utf-8")).decode("ascii")
     try:
         loopback = ipaddress.ip_address(parts.hostname).is_loopback
     except ValueError:
         loopback = parts.hostname == "localhost"
-    return BaseURL(f"{parts.scheme}://{netloc}{path}", parts.query, basic, loopback)
+    return BaseURL(f"{parts.scheme}://{netloc}{path}", parts.query, basic, loopback, password)
+
+
+def split_netloc_safe(url: str) -> str:
+    """``url`` without its user and password, for messages."""
+    parts = urllib.parse.urlsplit(url.strip())
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
 def image_data_url(image: Image.Image, image_format: str = "jpeg", quality: int = 95) -> str:
@@ -220,7 +234,7 @@ def candidate_probabilities(top_logprobs: Sequence[Any], candidates: Sequence[st
         word = token.strip()
         if word in candidates:
             found = forms[token[:1].isspace()]
-            found[word] = found.get(word, 0.0) + math.exp(logprob)
+            found[word] = found.get(word, 0.0) + math.exp(min(logprob, 0.0))
     read = forms[True] or forms[False]
     return [read.get(word, 0.0) for word in candidates], [word for word in candidates if word not in read]
 
@@ -231,11 +245,23 @@ class OpenAIBackend:
     """A model behind an OpenAI-compatible chat-completions server; see the module docstring."""
 
     def __init__(self, settings: OpenAISettings = OpenAISettings()) -> None:
+        import openai
+
         self.settings = settings
         self.max_side = settings.max_side
         self.url = split_base_url(settings.base_url)
-        handlers = [urllib.request.ProxyHandler({})] if self.url.loopback else []
-        self._opener = urllib.request.build_opener(*handlers)
+        headers = {"User-Agent": "portraitcraft"}
+        # The key, else the URL's user:password, else no Authorization header at all (a local server needs none).
+        self._auth: dict[str, Any] = {}
+        if not settings.api_key:
+            self._auth = {"Authorization": self.url.basic_auth or openai.Omit()}
+        query = dict(urllib.parse.parse_qsl(self.url.query, keep_blank_values=True)) or None
+        self._client = openai.OpenAI(
+            base_url=self.url.endpoint, api_key=settings.api_key or (lambda: ""), max_retries=0,
+            timeout=settings.timeout_s, default_headers=headers, default_query=query,
+            # Redirects are never followed: the SDK would resend the Authorization header to wherever they point.
+            # A server on this machine is never reached through a proxy.
+            http_client=openai.DefaultHttpxClient(follow_redirects=False, trust_env=not self.url.loopback))
         self._random = random.Random()
         self._random_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="portraitcraft-openai")
@@ -244,6 +270,7 @@ class OpenAIBackend:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._client.close()
 
     def __enter__(self) -> OpenAIBackend:
         return self
@@ -279,65 +306,70 @@ class OpenAIBackend:
 
     # -- HTTP --
 
-    def _redact(self, text: str) -> str:
-        key = self.settings.api_key
-        return text.replace(key, "***") if key else text
+    def redact(self, text: str, limit: int | None = None) -> str:
+        """``text`` with every credential replaced by ``***``, then cut to ``limit`` characters."""
+        for secret in (self.settings.api_key, self.url.password, self.url.basic_auth):
+            if secret:
+                text = text.replace(secret, "***")
+        return text if limit is None or len(text) <= limit else text[:limit]
 
-    def _request_once(self, method: str, path: str, body: Any = None) -> Any:
-        url = self.url.endpoint + path + (f"?{self.url.query}" if self.url.query else "")
-        headers = {"Accept": "application/json", "User-Agent": "portraitcraft"}
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        if self.settings.api_key:
-            headers["Authorization"] = f"Bearer {self.settings.api_key}"
-        elif self.url.basic_auth:
-            headers["Authorization"] = self.url.basic_auth
-        data = json.dumps(body).encode("utf-8") if body is not None else None
-        request = urllib.request.Request(url, data=data, headers=headers, method=method)
-        where = f"{method} {self.url.public}{path}"
-        timeout = self.settings.timeout_s
+    def _request_once(self, path: str, call: Any, timeout: float) -> Any:
+        """One attempt of an SDK call (``with_raw_response``); the parsed JSON body, or RequestFailed."""
+        import openai
+
+        where = f"{'GET' if path == '/models' else 'POST'} {self.url.public}{path}"
         try:
-            with self._opener.open(request, timeout=timeout) as response:
-                raw = response.read()
-        except urllib.error.HTTPError as exc:
+            raw = call(timeout=timeout, extra_headers=self._auth)
+            body = raw.http_response.content
+        except openai.APITimeoutError as exc:
+            short = "" if timeout >= self.settings.timeout_s else f"; this attempt had {timeout:.2g} s left of the limit"
+            raise RequestFailed(f"{where}: no answer within {self.settings.timeout_s:g} s{short}", retryable=True) from exc
+        except openai.APIConnectionError as exc:
+            reason = exc.__cause__ or exc
+            raise RequestFailed(self.redact(f"{where}: cannot connect ({reason})"), retryable=True) from None
+        except openai.APIStatusError as exc:
+            response = exc.response
             try:
-                detail = server_message(exc.read())
-            except (OSError, http.client.HTTPException):
+                detail = server_message(response.content)
+            except Exception:  # the error body could not be read (connection dropped)
                 detail = "(the error body could not be read)"
-            retryable = exc.code in RETRY_STATUSES or exc.code >= 500
-            raise RequestFailed(self._redact(f"{where}: HTTP {exc.code} {exc.reason}: {detail}"), status=exc.code,
-                                retryable=retryable, retry_after=retry_after_seconds(exc.headers.get("Retry-After")))
-        except TimeoutError as exc:
-            raise RequestFailed(f"{where}: no answer within {timeout:g} s", retryable=True) from exc
-        except urllib.error.URLError as exc:
-            if isinstance(exc.reason, TimeoutError):
-                raise RequestFailed(f"{where}: no answer within {timeout:g} s", retryable=True) from exc
-            raise RequestFailed(f"{where}: cannot connect ({exc.reason})", retryable=True) from exc
-        except (http.client.HTTPException, OSError) as exc:  # connection reset, closed mid-answer, ...
-            raise RequestFailed(f"{where}: connection failed ({type(exc).__name__}: {exc})", retryable=True) from exc
+            if 300 <= response.status_code < 400:
+                detail = (f"redirect to {response.headers.get('Location', '(no Location)')!r} not followed (the "
+                          f"API key is only ever sent to {self.url.public}); give the final address as --base-url")
+            code = response.status_code
+            raise RequestFailed(self.redact(f"{where}: HTTP {code} {response.reason_phrase}: {detail}", 400),
+                                status=code, retryable=code in RETRY_STATUSES or code >= 500,
+                                retry_after=retry_after_seconds(response.headers.get("Retry-After"))) from None
         try:
-            return json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise MalformedResponse(self._redact(f"{where}: response is not JSON: {raw[:120]!r}")) from None
+            return json.loads(body)
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            raise MalformedResponse(self.redact(f"{where}: response is not JSON: {body[:120]!r}", 400)) from None
 
-    def request(self, method: str, path: str, body: Any = None) -> Any:
-        """One call with retries; the parsed JSON answer, or RequestFailed naming the last error."""
+    def request(self, path: str, call: Any) -> Any:
+        """One SDK call with retries: the parsed JSON answer, or RequestFailed naming the last error.
+
+        Never longer than ``timeout_s`` x (``max_retries`` + 1), waits included."""
         s = self.settings
+        deadline = time.monotonic() + s.timeout_s * (s.max_retries + 1)
         attempt = 0
         while True:
+            left = deadline - time.monotonic()
             try:
-                return self._request_once(method, path, body)
+                return self._request_once(path, call, min(s.timeout_s, max(left, 0.001)))
             except RequestFailed as failure:
-                if not failure.retryable or attempt >= s.max_retries:
-                    if attempt:
-                        failure.args = (f"{failure.args[0]} (after {attempt + 1} attempts)",)
-                    raise
                 if failure.retry_after is not None:
                     wait = min(failure.retry_after, MAX_RETRY_AFTER_S)
                 else:
                     with self._random_lock:
                         jitter = 0.5 + 0.5 * self._random.random()  # spreads retries of concurrent requests
                     wait = min(s.max_backoff_s, s.backoff_s * 2 ** attempt) * jitter
+                out_of_time = time.monotonic() + wait >= deadline
+                if not failure.retryable or attempt >= s.max_retries or out_of_time:
+                    if attempt or (failure.retryable and out_of_time and s.max_retries):
+                        why = f"; the next wait ({wait:g} s) would pass the limit of {s.timeout_s * (s.max_retries + 1):g} s" \
+                            if out_of_time and attempt < s.max_retries else ""
+                        failure.args = (f"{failure.args[0]} (after {attempt + 1} attempts{why})",)
+                    raise
                 time.sleep(wait)
                 attempt += 1
 
@@ -347,7 +379,7 @@ class OpenAIBackend:
         """The model name to send and what the server reports about it (None where it lists nothing)."""
         wanted = self.settings.model
         try:
-            listing = self.request("GET", "/models")
+            listing = self.request("/models", self._client.models.with_raw_response.list)
         except RequestFailed as exc:
             if exc.status == 404 and wanted:  # a server without the listing endpoint: trust the given name
                 return wanted, None
@@ -355,19 +387,20 @@ class OpenAIBackend:
             raise ServerCheckError(f"{self.url.public}: cannot list the served models: {exc}{hint}") from exc
         entries = listing.get("data") if isinstance(listing, dict) else None
         if not isinstance(entries, list):
-            raise ServerCheckError(f"{self.url.public}/models: not a model list ({str(listing)[:120]})")
+            raise ServerCheckError(f"{self.url.public}/models: not a model list ({self.redact(json.dumps(listing), 120)})")
         served = {e["id"]: e for e in entries if isinstance(e, dict) and isinstance(e.get("id"), str)}
+        shown = ", ".join(self.redact(name, 80) for name in sorted(served)[:10])
         if wanted is None:
             if len(served) != 1:
-                raise ServerCheckError(f"{self.url.public} serves {len(served)} models "
-                                       f"({', '.join(sorted(served)[:10]) or 'none'}); name one with --model")
+                raise ServerCheckError(f"{self.url.public} serves {len(served)} models ({shown or 'none'}); "
+                                       "name one with --model")
             wanted = next(iter(served))
         if wanted not in served:
             raise ServerCheckError(f"{self.url.public} does not serve {wanted!r}; it serves "
-                                   f"{', '.join(sorted(served)[:10]) or 'nothing'} (pass one of them as --model)")
+                                   f"{shown or 'nothing'} (pass one of them as --model)")
         entry = served[wanted]
         keep = ("id", "root", "owned_by", "created", "max_model_len", "revision")
-        return wanted, {k: entry[k] for k in keep if k in entry}
+        return wanted, json.loads(self.redact(json.dumps({k: entry[k] for k in keep if k in entry})))
 
     def _check_protocol(self) -> None:
         """One request in the protocol's exact form, with a small grey image, before any record is written."""
@@ -417,8 +450,9 @@ class OpenAIBackend:
     def _slot_probabilities(self, slot: ScoreSlot, image_url: str, prompt: str) -> tuple[list[float], list[str], dict]:
         """One score request: the slot's candidate probabilities, the absent candidates, and the usage."""
         body = {"model": self.model, "messages": self._messages(image_url, prompt, prefill=slot.head),
-                "continue_final_message": True, "add_generation_prompt": False, "max_tokens": 1,
-                "temperature": 0.0, "logprobs": True, "top_logprobs": self.settings.top_logprobs}
+                "max_tokens": 1, "temperature": 0.0, "logprobs": True, "top_logprobs": self.settings.top_logprobs,
+                # vLLM's and SGLang's own parameters: continue the pre-filled assistant turn.
+                "extra_body": {"continue_final_message": True, "add_generation_prompt": False}}
         choice, response = self._chat(body)
         logprobs = choice.get("logprobs")
         content = logprobs.get("content") if isinstance(logprobs, dict) else None
@@ -430,8 +464,9 @@ class OpenAIBackend:
         try:
             probabilities, absent = candidate_probabilities(top, slot.candidates)
         except NoLogprobs as exc:
-            raise NoLogprobs(f"{self._chat_where}: {exc}") from None
-        return probabilities, absent, response.get("usage") or {}
+            raise NoLogprobs(self.redact(f"{self._chat_where}: {exc}")) from None
+        usage = response.get("usage")
+        return probabilities, absent, usage if isinstance(usage, dict) else {}
 
     @property
     def _chat_where(self) -> str:
@@ -439,21 +474,16 @@ class OpenAIBackend:
 
     def _chat(self, body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """One chat-completion call with retries: its first choice and the whole response."""
-        response = self.request("POST", "/chat/completions", body)
-        try:
-            return self._first_choice(response)
-        except MalformedResponse as exc:
-            raise MalformedResponse(f"{self._chat_where}: {exc}") from None
-
-    @staticmethod
-    def _first_choice(response: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        create = self._client.chat.completions.with_raw_response.create
+        response = self.request("/chat/completions", lambda **options: create(**body, **options))
         if not isinstance(response, dict):
-            raise MalformedResponse(f"response is JSON but not an object: {str(response)[:120]}")
+            raise MalformedResponse(self.redact(f"{self._chat_where}: response is JSON but not an object: "
+                                                f"{json.dumps(response)}", 200))
         choices = response.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-            error = response.get("error")
-            detail = f" (error: {server_message(json.dumps(response).encode())})" if error else ""
-            raise MalformedResponse(f"response has no choices{detail}: {json.dumps(response)[:120]}")
+            detail = f" (error: {server_message(json.dumps(response).encode())})" if response.get("error") else ""
+            raise MalformedResponse(self.redact(f"{self._chat_where}: response has no choices{detail}: "
+                                                f"{json.dumps(response)}", 400))
         return choices[0], response
 
     def _generate_one(self, item: Item, image_url: str) -> Outcome:
@@ -462,14 +492,16 @@ class OpenAIBackend:
             message = choice.get("message")
             text = message.get("content") if isinstance(message, dict) else None
             if not isinstance(text, str):
-                raise MalformedResponse(f"{self._chat_where}: response has no message content (finish_reason "
-                                        f"{choice.get('finish_reason')!r}): {json.dumps(choice)[:120]}")
+                raise MalformedResponse(self.redact(
+                    f"{self._chat_where}: response has no message content (finish_reason "
+                    f"{choice.get('finish_reason')!r}): {json.dumps(choice)}", 300))
         except RequestFailed as exc:
             return Outcome(error=str(exc))
-        usage = response.get("usage") or {}
+        usage = response.get("usage") if isinstance(response.get("usage"), dict) else {}
         tokens = None
         if isinstance(usage.get("prompt_tokens"), int) and isinstance(usage.get("completion_tokens"), int):
             tokens = {"prompt": usage["prompt_tokens"], "generated": usage["completion_tokens"]}
+        # The model's own text is kept as it came (it is the record's raw_text); only server errors are redacted.
         return Outcome(parsed=parse_model_output(text, item.options or None), raw_text=text, tokens=tokens)
 
     # -- prediction --
@@ -502,8 +534,8 @@ class OpenAIBackend:
             candidates[slot.field] = probabilities
             if missing:
                 absent[slot.field] = missing
-            prompt_tokens += usage.get("prompt_tokens") or 0
-            generated += usage.get("completion_tokens") or 0
+            prompt_tokens += _count(usage.get("prompt_tokens"))
+            generated += _count(usage.get("completion_tokens"))
         if error is not None:
             return Outcome(error=error)
         parsed, probabilities = read_score_slots(candidates, bool(item.question))
@@ -512,22 +544,28 @@ class OpenAIBackend:
                        tokens={"prompt": prompt_tokens, "generated": generated, "requests": len(slots)})
 
 
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
 def server_message(body: bytes) -> str:
-    """The human part of an error body: OpenAI's ``{"error": {"message"}}``, FastAPI's ``detail``, or the text."""
+    """The human part of an error body: OpenAI's ``{"error": {"message"}}``, FastAPI's ``detail``, or the text.
+
+    Not shortened: callers redact credentials first, then cut (a cut first could leave part of a key)."""
     text = body.decode("utf-8", errors="replace").strip()
     try:
         data = json.loads(text)
-    except json.JSONDecodeError:
-        return text[:300] or "(empty body)"
+    except (ValueError, RecursionError):
+        return text or "(empty body)"
     if isinstance(data, dict):
         error = data.get("error")
         for candidate in (error.get("message") if isinstance(error, dict) else error, data.get("detail"),
                           data.get("message")):
             if isinstance(candidate, str) and candidate:
-                return candidate[:300]
+                return candidate
             if candidate:
-                return json.dumps(candidate)[:300]
-    return text[:300]
+                return json.dumps(candidate)
+    return text
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -535,13 +573,15 @@ def retry_after_seconds(value: str | None) -> float | None:
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     from email.utils import parsedate_to_datetime
 
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     return max(0.0, when.timestamp() - time.time())
