@@ -283,8 +283,9 @@ def measure(model, processor, workload, protocol, implementation, batch_size, si
         inputs = backend.encode(items, images)
         flops = stage_flops(model, inputs, backend, protocol, args.new_tokens)
         if protocol == "generate":
-            vision = _time(lambda: model.model.get_image_features(inputs["pixel_values"], inputs["image_grid_thw"]),
-                           device)
+            with torch.inference_mode():
+                vision = _time(lambda: model.model.get_image_features(inputs["pixel_values"],
+                                                                      inputs["image_grid_thw"]), device)
             generation = backend.generation
             backend.generation = _copy_config(generation, max_new_tokens=1, min_new_tokens=1)
             first = timed_stages(backend, items, images, device)["generate"]
