@@ -20,12 +20,8 @@ from portraitcraft.runners.shards import ShardError, merge_shard_files, parse_sh
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory) -> Path:
-    from portraitcraft.lab import write_lab
-
-    root = tmp_path_factory.mktemp("lab")
-    write_lab(root, n_train=2, n_test=6, n_track2_train=0, n_track2_test=0, seed=0, long_side=128, progress=False)
-    return root
+def lab(small_lab) -> Path:
+    return small_lab  # 8 test images
 
 
 def lines_of(path: Path) -> list[dict]:
@@ -66,12 +62,12 @@ def test_predict_shards_then_merge(lab, tiny_model, tmp_path):
     merged = tmp_path / "merged.jsonl"
     result = runner.invoke(app, ["merge", *map(str, files), "--out", str(merged), "--data", str(lab)])
     assert result.exit_code == 0, result.output
-    assert "6 record(s) (6 ok, 0 failed)" in result.output
+    assert "8 record(s) (8 ok, 0 failed)" in result.output
     records = lines_of(merged)
     assert [r["image_path"] for r in records] == order  # the split's order
     by_name = {r["image_path"]: r for f in files for r in lines_of(f)}
     assert records == [by_name[name] for name in order]  # the shards' records, unchanged
-    assert len(read_predictions(merged)) == 6
+    assert len(read_predictions(merged)) == 8
 
     # Refused: an existing output, an image twice, another configuration, a torn file, another split.
     def refused(paths, out, expected=None, match=""):
@@ -101,5 +97,5 @@ def test_predict_shards_then_merge(lab, tiny_model, tmp_path):
     assert all(name in result.output for name in per_shard[1])
     result = runner.invoke(app, [*common, "--out", str(partial)])
     assert result.exit_code == 0, result.output
-    assert f"{len(per_shard[0])} of 6 already done" in result.output
+    assert f"{len(per_shard[0])} of 8 already done" in result.output
     assert sorted(r["image_path"] for r in lines_of(partial)) == sorted(order)
