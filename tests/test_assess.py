@@ -136,3 +136,34 @@ def test_errors_come_before_any_model_and_name_the_problem(tmp_path, monkeypatch
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(app, ["assess", str(photos), "--backend", "features"])
     assert result.exit_code == 2 and "--model-dir" in result.output
+
+
+def test_openai_backend_scores_a_folder_through_a_loopback_server(photos, tiny_model, tmp_path):
+    from portraitcraft.runners.qwen import QwenBackend, QwenSettings
+    from portraitcraft.runners.server import ChatModel, serve
+
+    (photos / "broken.jpg").unlink()
+    backend = QwenBackend(QwenSettings(model=str(tiny_model), protocol="score"))
+    chat = ChatModel(backend, name="tiny-qwen3-vl")
+    server, thread = serve(chat=chat)
+    # A random model spreads its probability over the whole vocabulary: the candidates are read from all of it.
+    vocabulary = str(len(backend.tokenizer))
+    try:
+        result = CliRunner().invoke(app, ["assess", str(photos), "--backend", "openai", "--base-url",
+                                          server.url, "--model", "tiny-qwen3-vl", "--protocol", "score",
+                                          "--top-logprobs", vocabulary, "--api-key", "secret-key", "--json", "-",
+                                          "--no-progress",
+                                          "--records", str(tmp_path / "records.jsonl")])
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+    assert result.exit_code == 0, result.output
+    rows = lines(result.stdout)
+    assert [r["image"] for r in rows] == find_images(photos)
+    for row in rows:
+        assert row["status"] == "ok" and 1 <= row["total_score"] <= 100
+        for name in ATTRIBUTE_NAMES:
+            probabilities = row["probabilities"][name]
+            assert row["levels"][name] == max(probabilities, key=probabilities.get)
+    assert "secret-key" not in (tmp_path / "records.jsonl").read_text(encoding="utf-8")

@@ -392,6 +392,7 @@ def assess(
     base_url: str = typer.Option("http://127.0.0.1:8000/v1", "--base-url", help="openai: the server's base URL (ending in /v1)."),
     api_key: str | None = typer.Option(None, "--api-key", help="openai: the API key (default: $PORTRAITCRAFT_API_KEY, else $OPENAI_API_KEY); never recorded."),
     concurrency: int = typer.Option(8, "--concurrency", min=1, help="openai: requests in flight at once."),
+    top_logprobs: int = typer.Option(20, "--top-logprobs", min=1, help="openai, score: length of the top list read per slot (OpenAI and vLLM allow 20 by default; vLLM's --max-logprobs raises it)."),
     device: str = typer.Option("auto", "--device", help="qwen: auto (cuda when available), cpu, cuda, cuda:1, ..."),
     dtype: str = typer.Option("auto", "--dtype", help="qwen: auto (bfloat16 on cuda, float32 on cpu), bfloat16, float16, float32."),
     batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Images per forward pass (default 1; openai: --concurrency)."),
@@ -432,7 +433,8 @@ def assess(
 
             try:
                 runner = OpenAIBackend(OpenAISettings(base_url=base_url, model=model, api_key=api_key,
-                                                      protocol=protocol, concurrency=concurrency))
+                                                      protocol=protocol, concurrency=concurrency,
+                                                      top_logprobs=top_logprobs))
             except ServerCheckError as exc:
                 fail(str(exc))
         else:
