@@ -195,7 +195,8 @@ class LoraTrainer:
     """The pipeline's components with a LoRA adapter on the transformer, an optimizer and a schedule; `step` runs one
     optimizer step over its micro-batches. Used by the command and by the GPU benchmark."""
 
-    def __init__(self, settings: LoraSettings, *, pipeline_folder: str | os.PathLike | None = None):
+    def __init__(self, settings: LoraSettings, *, pipeline_folder: str | os.PathLike | None = None,
+                 pipeline: Any = None):
         import torch
         from diffusers import DiffusionPipeline, FlowMatchEulerDiscreteScheduler
         from peft import LoraConfig
@@ -205,11 +206,14 @@ class LoraTrainer:
         precision = s.precision if s.precision != "auto" else ("bf16" if self.device.type == "cuda" else "fp32")
         self.precision = precision
         self.dtype = torch.bfloat16 if precision == "bf16" else torch.float32
-        folder = pipeline_folder if pipeline_folder is not None else locate_pipeline(s.model)[0]
-        try:
-            pipe = DiffusionPipeline.from_pretrained(folder, dtype=self.dtype)
-        except (OSError, ValueError) as exc:
-            raise LoraFinetuneError(f"{s.model}: cannot load the pipeline ({exc})") from exc
+        if pipeline is not None:  # built by the caller (the GPU benchmark's random weights), in self.dtype
+            pipe = pipeline
+        else:
+            folder = pipeline_folder if pipeline_folder is not None else locate_pipeline(s.model)[0]
+            try:
+                pipe = DiffusionPipeline.from_pretrained(folder, dtype=self.dtype)
+            except (OSError, ValueError) as exc:
+                raise LoraFinetuneError(f"{s.model}: cannot load the pipeline ({exc})") from exc
         for name in ("transformer", "vae", "text_encoder", "scheduler"):
             if getattr(pipe, name, None) is None:
                 raise LoraFinetuneError(f"{s.model}: {type(pipe).__name__} has no {name}; a Qwen-Image pipeline is needed")
