@@ -306,3 +306,30 @@ def test_finetune_loss_falls_when_overfitting_a_few_images(small_lab, tiny_qwen_
         trainer.step(batches)
     after = loss()
     assert after < 0.9 * before, (before, after)  # measured: 1.54 -> 1.23
+
+
+# ---- Figure 3 ------------------------------------------------------------------------------------------------------
+
+def test_figure3_panels_put_each_generator_beside_the_original(small_lab, tmp_path):
+    import math
+
+    from portraitcraft.track2.compare import (LAB, ORIGINAL, agreement_frame, figure3_panels, generation_cost,
+                                              overall_frame)
+    from portraitcraft.track2.properties import BY_KEY
+
+    out = tmp_path / "drawn"
+    run_generation(small_lab / "track_2_test.json", out, GenerationSettings(model="lab", width=256, height=256),
+                   limit=2, progress=False)
+    panels = figure3_panels(small_lab, generated=[out], labels=["lab via track2 generate"], limit=3, side=256)
+    assert len(panels) == 3
+    assert [p.label for p in panels[0].images] == [ORIGINAL, LAB, "lab via track2 generate"]
+    third = panels[2].images[2]  # only two images were generated
+    assert third.image is None and third.score is None and "not found under" in third.missing
+    frame = agreement_frame(panels[0])
+    assert list(frame["property"]) == [BY_KEY[k].label for k in panels[0].parsed.targets]
+    assert {f"{label}: agreement" for label in (ORIGINAL, LAB)} <= set(frame.columns)
+    values = frame[f"{LAB}: agreement"].dropna()
+    assert len(values) and values.between(0, 1).all()
+    overall = overall_frame(panels)
+    assert math.isnan(overall.loc[2, "lab via track2 generate"]) and overall[LAB].notna().all()
+    assert generation_cost([tmp_path / "none.json"]) is None

@@ -1,0 +1,141 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Figure 3: generated portraits beside their descriptions
+#
+# The paper's Figure 3 shows, for a few Track 2 test descriptions, the original photograph beside the images of
+# the base Qwen-Image and of the LoRA fine-tuned one. This page builds the same figure and reads every image with
+# the open Track 2 scorer of the previous chapter, **property by property**, so that a reader sees *which* requested
+# properties each generator misses, not only an overall score.
+#
+# By default the images come from the **composition-lab generator**, an interpretable baseline that parses the
+# description and draws the scene it asks for with the lab's renderer (`portraitcraft.track2.lab_generator`).
+# Images of a real generator join it as columns: run `portraitcraft track2 generate` and pass its output folders as
+# the `generated` parameter. The scorer is **not** the benchmark's official one.
+
+# %% tags=["parameters"]
+data = "data/lab"  # the book's dataset: its Track 2 descriptions (and original images, where present)
+split = None  # the Track 2 split shown (None: test where the data has it, else train)
+limit = 4  # descriptions shown (those whose original image is in the data first)
+generated: list = []  # folders written by `portraitcraft track2 generate --out`, one column each
+labels: list = []  # a name for each generated folder (empty: the folder names)
+lab_generator = True  # also draw every description with the composition-lab generator
+side = 512  # the lab generator's image side, pixels (the CPU extractor's rules were set at 512)
+thumb_side = 200  # longest side of the thumbnails, pixels
+bench: list = ["book/measurements/gpu_bench_track2.json"]  # written by scripts/gpu_bench_track2.py (missing: not measured)
+
+# %%
+import html
+from pathlib import Path
+
+from IPython.display import HTML, Markdown, display
+
+from portraitcraft.book import caption, thumbnail
+from portraitcraft.book.build import dataset_location, find_book_root
+from portraitcraft.track2.compare import agreement_frame, figure3_panels, generation_cost, overall_frame
+from portraitcraft.track2.generate import REFERENCE_MODEL, GenerationSettings
+from portraitcraft.track2.score import NOT_OFFICIAL
+
+book_root = find_book_root()
+folders = [Path(f) if Path(f).is_absolute() else book_root / f for f in ([generated] if isinstance(generated, str)
+                                                                        else generated)]
+panels = figure3_panels(dataset_location(data), split=split, limit=limit, generated=folders,
+                        labels=labels or None, side=side, lab_generator=lab_generator)
+columns = [picture.label for picture in panels[0].images] if panels else []
+assert all([p.label for p in panel.images] == columns for panel in panels)
+assert all(0 <= s.agreement <= 1 for panel in panels for p in panel.images if p.score for s in p.score.properties)
+print(NOT_OFFICIAL)
+print(f"{len(panels)} descriptions of {data}; images: {', '.join(columns) or 'none'}")
+
+# %% [markdown]
+# ## The overall agreement
+#
+# Each image's overall agreement with its description (0-1: the weighted mean over the properties the description
+# asks for and the extractor could read). The original photograph is scored like the generated images: where it
+# falls short, the scorer, not the photograph, is the likelier culprit.
+
+# %% tags=["hide-input"]
+if panels:
+    overall = overall_frame(panels)
+    shown = [c for c in columns if c in overall]
+    display(overall.style.hide(axis="index").format("{:.2f}", subset=shown, na_rep="missing")
+            .background_gradient(cmap="Blues", vmin=0, vmax=1, subset=shown).highlight_null(color="white", subset=shown))
+    display(caption(f"Overall agreement of each image with its description ({len(panels)} descriptions).",
+                    label="Table"))
+else:
+    display(Markdown("*This dataset has no Track 2 descriptions.*"))
+
+# %% [markdown]
+# ## The figure
+#
+# For every description: the text (unfold it to read), the images, and one row per property the description asks
+# for, with what the extractor read from each image and the agreement (1 full, 0.5 one step off, 0 missed; '-' the
+# extractor could not read it confidently, so it is not scored). The agreement is weighed by the extractor's own
+# probabilities: a reading that matches what was asked but with little confidence earns little.
+
+# %% tags=["hide-input"]
+for panel in panels:
+    pictures = "".join(thumbnail(p.image, title=p.label, max_side=thumb_side) if p.image is not None else
+                       f"<figure style='width:{thumb_side}px'><figcaption>{html.escape(p.label)}: "
+                       f"{html.escape(p.missing or '')}</figcaption></figure>" for p in panel.images)
+    table = agreement_frame(panel)
+    agreement_columns = [c for c in table.columns if c.endswith(": agreement")]
+    styled = (table.style.hide(axis="index").format("{:.2f}", subset=agreement_columns, na_rep="-")
+              .background_gradient(cmap="RdYlGn", vmin=0, vmax=1, subset=agreement_columns)
+              .highlight_null(color="white", subset=agreement_columns))
+    display(HTML(f"<h4>{html.escape(panel.image_path)}</h4>"
+                 f"<details><summary>the description ({len(panel.content) + len(panel.analysis):,} characters)"
+                 f"</summary><p><b>Content.</b> {html.escape(panel.content)}</p>"
+                 f"<p><b>Composition.</b> {html.escape(panel.analysis)}</p></details>"
+                 f"<div style='display:flex;gap:8px;flex-wrap:wrap'>{pictures}</div>"
+                 f"<div style='font-size:0.8em'>{styled.to_html()}</div>"))
+if panels:
+    display(caption("Figure 3 rebuilt: each description's original (where the data has it) and generated images, "
+                    "with the agreement of each requested property. Red cells are the properties a generator missed."))
+
+# %% [markdown]
+# ## Making the images of a real generator
+#
+# The reference settings are the defaults of `portraitcraft track2 generate` (Qwen-Image, 1024 x 1024, 20 steps,
+# true classifier-free guidance 5 with the negative prompt " ", seed 346346); a LoRA from
+# `portraitcraft track2 finetune` adds the "AES_COMP, " trigger to every prompt:
+#
+# ```bash
+# portraitcraft track2 generate --descriptions track_2_test.json --out runs/qwen-image
+# portraitcraft track2 finetune --data PortraitCraft/ --out runs/lora          # LoRA rank 64, 12,000 steps
+# portraitcraft track2 generate --descriptions track_2_test.json --lora runs/lora --out runs/qwen-image-lora
+# portraitcraft book --only 10_figure3 -p 'generated=[runs/qwen-image, runs/qwen-image-lora]' \
+#     -p 'labels=[Qwen-Image, Qwen-Image + LoRA]'
+# ```
+
+# %%
+reference = GenerationSettings()
+print(f"{REFERENCE_MODEL}: {reference.width} x {reference.height} px, {reference.steps} steps, true CFG "
+      f"{reference.true_cfg_scale:g}, negative prompt {reference.negative_prompt!r}, seed {reference.seed}")
+
+# %% [markdown]
+# ## What generation costs
+#
+# Measured by `scripts/gpu_bench_track2.py` with random weights at Qwen-Image's published dimensions: seconds per
+# 1024-pixel image at the reference settings, and per LoRA training step (batch 1 x 4 accumulation at 1024 pixels).
+
+# %% tags=["hide-input"]
+cost = generation_cost([Path(b) if Path(b).is_absolute() else book_root / b for b in bench])
+if cost is None:
+    display(Markdown("*Not measured: no GPU measurement file was found (" + ", ".join(f"`{b}`" for b in bench)
+                     + "). Run `python scripts/gpu_bench_track2.py --out FILE` on a CUDA machine and pass FILE as "
+                     "the `bench` parameter.*"))
+else:
+    display(cost.style.hide(axis="index").format(precision=2, na_rep="-"))
+    display(caption("Generation and LoRA training cost on the GPU named in each row (random weights, Qwen-Image's "
+                    "dimensions).", label="Table"))
