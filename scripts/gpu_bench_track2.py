@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
 
     report = {
         "what": "Track 2 generation and LoRA training cost, random weights at Qwen-Image dimensions" if not args.tiny
-                else "dry run: tiny random Qwen-Image on the CPU",
+                else "dry run: tiny random Qwen-Image on the CPU, not a GPU measurement",
         "config_source": SOURCE, "parameters": counts, "dtype": str(dtype), "device": str(device),
         "gpu": torch.cuda.get_device_name(0) if cuda else None, "prompt_tokens": prompt_tokens,
         "build_seconds": build_seconds, "platform": platform.platform(),

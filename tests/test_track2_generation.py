@@ -333,3 +333,25 @@ def test_figure3_panels_put_each_generator_beside_the_original(small_lab, tmp_pa
     overall = overall_frame(panels)
     assert math.isnan(overall.loc[2, "lab via track2 generate"]) and overall[LAB].notna().all()
     assert generation_cost([tmp_path / "none.json"]) is None
+
+
+def test_the_gpu_benchmark_runs_its_dry_path_on_the_cpu(tmp_path, one_torch_thread):
+    """`scripts/gpu_bench_track2.py --tiny`: both parts run through the project's code on the tiny pipeline's
+    dimensions, and the report, read back by the Figure 3 page, says it is not a GPU figure."""
+    import sys
+
+    from portraitcraft.track2.compare import generation_cost
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    try:
+        import gpu_bench_track2
+    finally:
+        sys.path.pop(0)
+    out = tmp_path / "bench.json"
+    assert gpu_bench_track2.main(["--tiny", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert "not a GPU measurement" in report["what"] and report["gpu"] is None
+    assert [(r["part"], r["status"]) for r in report["results"]] == [("generate", "ok"), ("train", "ok")]
+    assert all(r["seconds"] > 0 for r in report["results"])
+    cost = generation_cost([out])
+    assert list(cost["part"]) == ["one image", "one training step"] and cost["GPU"].str.contains("dry run").all()
