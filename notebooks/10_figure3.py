@@ -47,15 +47,17 @@ from portraitcraft.track2.generate import REFERENCE_MODEL, GenerationSettings
 from portraitcraft.track2.score import NOT_OFFICIAL
 
 book_root = find_book_root()
-folders = [Path(f) if Path(f).is_absolute() else book_root / f for f in ([generated] if isinstance(generated, str)
-                                                                        else generated)]
+folders = [generated] if isinstance(generated, str) else generated
+folders = [Path(f) if Path(f).is_absolute() else book_root / f for f in folders]
 panels = figure3_panels(dataset_location(data), split=split, limit=limit, generated=folders,
                         labels=labels or None, side=side, lab_generator=lab_generator)
 columns = [picture.label for picture in panels[0].images] if panels else []
-assert all([p.label for p in panel.images] == columns for panel in panels)
-assert all(0 <= s.agreement <= 1 for panel in panels for p in panel.images if p.score for s in p.score.properties)
 print(NOT_OFFICIAL)
 print(f"{len(panels)} descriptions of {data}; images: {', '.join(columns) or 'none'}")
+
+# %% tags=["hide-input"]
+assert all([p.label for p in panel.images] == columns for panel in panels)
+assert all(0 <= s.agreement <= 1 for panel in panels for p in panel.images if p.score for s in p.score.properties)
 
 # %% [markdown]
 # ## The overall agreement

@@ -23,7 +23,8 @@ SMALL_LAB = dict(n_train=60, n_test=30, n_track2_train=6, n_track2_test=8, seed=
 # The chapters' own knobs turned down: fewer resamples, a shorter fine-tuning demonstration.
 CHEAP = {"n_bootstrap": 200, "demo_images": 4, "demo_steps": 2}
 # Pages that show tables (a table on the page is part of what they are for).
-TABLE_PAGES = ("01_dataset", "03_table2", "04_table3", "05_errors", "07_appendix", "08_track2", "09_finetune")
+TABLE_PAGES = ("01_dataset", "03_table2", "04_table3", "05_errors", "07_appendix", "08_track2", "09_finetune",
+               "10_figure3")
 
 pytestmark = [
     pytest.mark.slow,
@@ -63,7 +64,7 @@ def test_every_page_of_the_book_renders_offline_in_chromium(tmp_path: Path):
                       progress=False, log=lambda *args: None)
 
     pages = [f"{page}.html" for page in toc_pages(root)]
-    assert len(pages) == 1 + len(list((REPO / "notebooks").glob("0*.py")))
+    assert len(pages) == 1 + len(list((REPO / "notebooks").glob("[0-9]*.py")))
     shutil.rmtree(ARTIFACTS, ignore_errors=True)
     reports = check_book(html, pages=pages, screenshots=ARTIFACTS, progress=False)
 

@@ -144,7 +144,8 @@ def agreement_frame(panel: Panel):
     rows = []
     for key, target in panel.parsed.targets.items():
         prop = BY_KEY[key]
-        row = {"property": prop.label, "asked": _shown(target.value) + (" deg" if key == "horizon_tilt" else "")}
+        asked = f"{target.value:.0%}" if key == "negative_space" else _shown(target.value)
+        row = {"property": prop.label, "asked": asked + (" deg" if key == "horizon_tilt" else "")}
         for picture in panel.images:
             if picture.score is None:
                 continue
