@@ -16,10 +16,10 @@ from typer.testing import CliRunner
 
 from portraitcraft.cli import app
 from portraitcraft.lab import make_record, write_lab
+from portraitcraft.outputs import OutputLock
 from portraitcraft.track2.generate import (
     RECORDS_FILE,
     TRIGGER,
-    FolderLock,
     GenerationError,
     GenerationSettings,
     LabDrawing,
@@ -184,8 +184,9 @@ def test_a_second_writer_is_refused_naming_the_holder(small_lab, tmp_path):
     import os
 
     out = tmp_path / "out"
-    with FolderLock(out):
-        with pytest.raises(GenerationError, match=f"another run is writing here \\(pid {os.getpid()} "):
+    with OutputLock(out, "portraitcraft track2 generate"):
+        with pytest.raises(GenerationError, match=f"another run is writing it \\(process {os.getpid()} on .*"
+                                                  "'portraitcraft track2 generate'"):
             run_generation(small_lab / "track_2_test.json", out, GenerationSettings(model="lab", **SIZE),
                            progress=False)
     assert run_generation(small_lab / "track_2_test.json", out, GenerationSettings(model="lab", **SIZE),
@@ -268,6 +269,9 @@ def test_finetune_resumed_reaches_the_weights_of_an_uninterrupted_run(small_lab,
         run_lora_finetune(_lora_settings(small_lab, tmp_path / "parts", tiny_qwen_image, rank=8), progress=False)
     again = run_lora_finetune(_lora_settings(small_lab, tmp_path / "parts", tiny_qwen_image), progress=False)
     assert again.status == "already finished"
+    with OutputLock(tmp_path / "parts", "another trainer"):
+        with pytest.raises(LoraFinetuneError, match="another run is writing it.*'another trainer'"):
+            run_lora_finetune(_lora_settings(small_lab, tmp_path / "parts", tiny_qwen_image), progress=False)
 
     # The saved LoRA is what `track2 generate --lora` loads, with the trigger, and it changes the pictures.
     base = run_generation(small_lab / "track_2_test.json", tmp_path / "base", GenerationSettings(

@@ -24,7 +24,7 @@ The output folder
     run.json (the settings; a different configuration on the same folder is refused), log.jsonl (one record per
     optimizer step: loss, learning rate, gradient norm, seconds), checkpoint-NNNNNN/ (pytorch_lora_weights.safetensors
     in diffusers' LoRA format, optimizer.pt, state.json; the last ``keep_checkpoints``), and the latest LoRA weights
-    in the folder itself, so ``track2 generate --lora OUT`` loads them. One writer at a time (a lock names the holder).
+    in the folder itself, so ``track2 generate --lora OUT`` loads them. One writer at a time (OUT.lock names the holder).
 """
 
 from __future__ import annotations
@@ -41,10 +41,10 @@ from typing import Any, ClassVar, Final
 
 import numpy as np
 
+from portraitcraft.outputs import OutputError, OutputLock
 from portraitcraft.track2.generate import (
     REFERENCE_MODEL,
     TRIGGER,
-    FolderLock,
     GenerationError,
     generation_prompt,
     locate_pipeline,
@@ -400,7 +400,7 @@ def _check_out(out: Path, settings: LoraSettings) -> dict[str, Any] | None:
         raise LoraFinetuneError(f"{out}: exists and is not a folder")
     run_file = out / RUN_FILE
     if not run_file.is_file():
-        if out.exists() and any(p.name != ".finetune.lock" for p in out.iterdir()):
+        if out.exists() and any(out.iterdir()):
             raise LoraFinetuneError(f"{out}: not empty and holds no {RUN_FILE}; fine-tune into a new or empty folder")
         return None
     try:
@@ -428,8 +428,8 @@ def run_lora_finetune(settings: LoraSettings, *, progress: bool = True) -> LoraS
     _check_out(out, s)  # before the lock and the model: a wrong folder is said at once
     out.mkdir(parents=True, exist_ok=True)
     try:
-        lock = FolderLock(out, ".finetune.lock").__enter__()
-    except GenerationError as exc:
+        lock = OutputLock(out, "portraitcraft track2 finetune").acquire()
+    except OutputError as exc:
         raise LoraFinetuneError(str(exc)) from exc
     try:
         previous = _check_out(out, s)
@@ -497,7 +497,7 @@ def run_lora_finetune(settings: LoraSettings, *, progress: bool = True) -> LoraS
         return LoraSummary(out, status, step, s.max_train_steps, len(examples), time.perf_counter() - started, first,
                            last, resumed_from, skipped)
     finally:
-        lock.__exit__(None, None, None)
+        lock.release()
 
 
 def _save_checkpoint(trainer: LoraTrainer, out: Path, step: int, keep: int) -> None:

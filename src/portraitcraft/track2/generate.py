@@ -20,7 +20,8 @@ Guarantees
       there, is skipped. An OUT written with other settings (or another model or LoRA) is refused, never mixed.
     * A record that fails (out of memory, a bad name) is recorded as failed with the error and the run goes on; a
       batch that raises is retried image by image. Failed images are retried by the next run.
-    * One writer per OUT: a second run on the same folder is refused, naming the holder of the lock.
+    * One writer per OUT: a second run on the same folder is refused, naming the holder of the lock (OUT.lock,
+      `outputs.OutputLock`).
     * Works with any diffusers text-to-image pipeline: settings its ``__call__`` does not take (true_cfg_scale,
       max_sequence_length, ...) are not passed, and every record lists them under ``not_passed``.
 """
@@ -30,15 +31,15 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import io
 import os
-import platform
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from portraitcraft.outputs import OutputError, OutputLock, open_for_append, write_atomic
 from portraitcraft.track2.lab_generator import LAB_MODEL
 
 REFERENCE_MODEL: Final[str] = "Qwen/Qwen-Image"
@@ -236,43 +237,6 @@ def make_generator(settings: GenerationSettings):
 
 # ---- the output folder --------------------------------------------------------------------------------------------
 
-class FolderLock:
-    """An advisory lock on OUT held while a run writes there; the holder (pid, host, start, command) is written into
-    the lock file so that a refused run can say who holds it."""
-
-    def __init__(self, folder: Path, name: str = LOCK_FILE):
-        self.path = folder / name
-        self.handle = None
-
-    def __enter__(self) -> FolderLock:
-        try:
-            import fcntl
-        except ImportError:  # no fcntl (Windows): no lock, the rest works
-            return self
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+", encoding="utf-8")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown process"
-            handle.close()
-            raise GenerationError(f"{self.path.parent}: another run is writing here ({holder}); wait for it or "
-                                  "use another folder") from exc
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()} on {platform.node()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}: "
-                     f"{' '.join(sys.argv)[:300]}\n")
-        handle.flush()
-        self.handle = handle
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self.handle is not None:
-            self.handle.close()  # closing releases the lock; the file stays (unlinking it would race a new holder)
-            self.handle = None
-
-
 def read_records(path: Path) -> list[dict[str, Any]]:
     """The records of a generation.jsonl; a line torn by a kill (the last) is ignored, damage elsewhere is an error."""
     if not path.is_file():
@@ -308,13 +272,12 @@ def _safe_name(name: str) -> str | None:
 
 
 def save_image(image, path: Path) -> None:
-    """Write atomically: a run killed while saving leaves no half image."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+    """Write whole or not at all (`outputs.write_atomic`): a run killed while saving leaves no half image."""
     kind = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}[path.suffix.lower()]
     options = {"quality": 95} if kind in ("JPEG", "WEBP") else {}
-    image.convert("RGB").save(tmp, format=kind, **options)
-    os.replace(tmp, path)
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format=kind, **options)
+    write_atomic(path, buffer.getvalue())
 
 
 @dataclass
@@ -357,8 +320,6 @@ def run_generation(descriptions: str | os.PathLike, out: str | os.PathLike, sett
 
     ``generator``: an object with ``identity`` (a dict), ``not_passed`` (a list) and ``generate(records, prompts)``
     returning PIL images; default: the one the settings name (a diffusers pipeline, or the lab)."""
-    from tqdm.auto import tqdm
-
     from portraitcraft.data import DataError
     from portraitcraft.track2.score import read_descriptions
 
@@ -372,7 +333,17 @@ def run_generation(descriptions: str | os.PathLike, out: str | os.PathLike, sett
         raise GenerationError(str(exc)) from exc
     records = records[:limit] if limit is not None else records
     out.mkdir(parents=True, exist_ok=True)
-    with FolderLock(out):
+    try:
+        return _generate(records, problems, descriptions, out, settings, progress, generator, started)
+    except OutputError as exc:  # the folder is locked by another run, or its record file cannot be written
+        raise GenerationError(str(exc)) from exc
+
+
+def _generate(records, problems, descriptions, out: Path, settings: GenerationSettings, progress: bool, generator,
+              started: float) -> GenerationSummary:
+    from tqdm.auto import tqdm
+
+    with OutputLock(out, "portraitcraft track2 generate"):
         log = out / RECORDS_FILE
         previous = read_records(log)
         engine = generator if generator is not None else make_generator(settings)
@@ -397,7 +368,7 @@ def run_generation(descriptions: str | os.PathLike, out: str | os.PathLike, sett
         generated = 0
         bar = tqdm(total=len(todo), unit="image", desc="track2 generate", disable=not progress, dynamic_ncols=True)
         try:
-            with open(log, "a", encoding="utf-8") as handle:
+            with open_for_append(log) as handle:
                 def write(record: dict[str, str], prompt: str, status: str, seconds: float, error: str | None) -> None:
                     entry = {"format": FORMAT, "image_path": record["image_path"], "status": status, "error": error,
                              "prompt_sha256": sha256_text(prompt), "settings_hash": key, "settings": wanted,
@@ -454,5 +425,5 @@ def run_generation(descriptions: str | os.PathLike, out: str | os.PathLike, sett
 
 
 __all__ = ["FORMAT", "LAB_MODEL", "PROMPT_TEMPLATE", "RECORDS_FILE", "REFERENCE_MODEL", "TRIGGER", "DiffusersGenerator",
-           "FolderLock", "GenerationError", "GenerationSettings", "GenerationSummary", "LabDrawing", "generation_prompt",
+           "GenerationError", "GenerationSettings", "GenerationSummary", "LabDrawing", "generation_prompt",
            "load_pipeline", "locate_pipeline", "lora_identity", "make_generator", "read_records", "run_generation"]
