@@ -93,7 +93,7 @@ def test_tiny_pipeline_is_qwen_image_saved_and_loaded_back(tiny_qwen_image):
 # ---- generate ------------------------------------------------------------------------------------------------------
 
 @pytest.mark.real_sample
-def test_generate_the_real_descriptions_then_evaluate_the_folder(tiny_qwen_image, real_sample, tmp_path):
+def test_generate_the_real_descriptions_then_evaluate_the_folder(tiny_qwen_image, real_sample, tmp_path, monkeypatch):
     from portraitcraft.track2.score import evaluate_folder
 
     descriptions = real_sample / "track_2_train.json"
@@ -115,7 +115,11 @@ def test_generate_the_real_descriptions_then_evaluate_the_folder(tiny_qwen_image
     report = evaluate_folder(descriptions, out, embedder=None)
     assert len(report.scores) == 10 and not report.missing
 
-    again = run_generation(descriptions, out, settings, progress=False)  # resumed: nothing to do
+    with monkeypatch.context() as patched:  # resumed with nothing to do: the weights are not even loaded
+        from diffusers import DiffusionPipeline
+
+        patched.setattr(DiffusionPipeline, "from_pretrained", lambda *a, **k: pytest.fail("the model was loaded"))
+        again = run_generation(descriptions, out, settings, progress=False)
     assert (again.generated, again.skipped) == (0, 10)
     assert len(read_records(out / RECORDS_FILE)) == 10
     with pytest.raises(GenerationError, match="other settings.*steps: 2 -> 3"):

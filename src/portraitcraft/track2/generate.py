@@ -157,48 +157,78 @@ def lora_identity(lora: str) -> dict[str, Any]:
     return {"path": str(lora), "files": [p.name for p in weights], "fingerprint": file_fingerprint(weights)}
 
 
-def load_pipeline(model: str, *, dtype: str = "auto", device: str = "auto", lora: str | None = None):
-    """(pipeline on its device, identity) of a diffusers pipeline, with LoRA weights loaded when given."""
+def pipeline_class(folder: Path):
+    """The diffusers pipeline class a folder's model_index.json names (DiffusionPipeline when diffusers lacks it)."""
+    import diffusers
+
+    try:
+        name = json.loads((folder / "model_index.json").read_text(encoding="utf-8")).get("_class_name", "")
+    except (OSError, json.JSONDecodeError) as exc:
+        raise GenerationError(f"{folder / 'model_index.json'}: unreadable ({exc})") from exc
+    return getattr(diffusers, str(name), None) or diffusers.DiffusionPipeline
+
+
+def _load(folder: Path, model: str, dtype: str, device: str, lora: str | None):
     import torch
     from diffusers import DiffusionPipeline
 
-    folder, identity = locate_pipeline(model)
-    device = resolve_device(device)
-    dtype = resolve_dtype(dtype, device)
     try:
         pipe = DiffusionPipeline.from_pretrained(folder, dtype=getattr(torch, dtype))
     except (OSError, ValueError) as exc:
         raise GenerationError(f"{model}: cannot load the pipeline ({exc})") from exc
     if lora is not None:
-        identity_lora = lora_identity(lora)
         if not hasattr(pipe, "load_lora_weights"):
             raise GenerationError(f"{type(pipe).__name__} cannot load LoRA weights")
         try:
             pipe.load_lora_weights(str(Path(lora).expanduser()))
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
             raise GenerationError(f"{lora}: cannot load these LoRA weights into {type(pipe).__name__} ({exc})") from exc
-        identity["lora"] = identity_lora
     pipe.set_progress_bar_config(disable=True)
-    pipe = pipe.to(device)
-    identity.update(pipeline=type(pipe).__name__, device=device, dtype=dtype)
-    return pipe, identity
+    return pipe.to(device)
+
+
+def load_pipeline(model: str, *, dtype: str = "auto", device: str = "auto", lora: str | None = None):
+    """(pipeline on its device, identity) of a diffusers pipeline, with LoRA weights loaded when given."""
+    generator = DiffusersGenerator(GenerationSettings(model=model, dtype=dtype, device=device, lora=lora))
+    return generator.pipe, generator.identity
 
 
 # ---- generators ---------------------------------------------------------------------------------------------------
 
 class DiffusersGenerator:
-    """A diffusers text-to-image pipeline called with the settings (only those its ``__call__`` accepts)."""
+    """A diffusers text-to-image pipeline called with the settings (only those its ``__call__`` accepts).
+
+    Its identity (model, LoRA, pipeline class, device, dtype) is known without loading the weights; they are loaded
+    at the first image, so a rerun with nothing left to do costs no model load."""
 
     def __init__(self, settings: GenerationSettings):
         self.settings = settings
-        self.pipe, self.identity = load_pipeline(settings.model, dtype=settings.dtype, device=settings.device,
-                                                 lora=settings.lora)
-        accepted = inspect.signature(self.pipe.__call__).parameters
+        self.folder, identity = locate_pipeline(settings.model)
+        device = resolve_device(settings.device)
+        dtype = resolve_dtype(settings.dtype, device)
+        if settings.lora is not None:
+            identity["lora"] = lora_identity(settings.lora)
+        cls = pipeline_class(self.folder)
+        identity.update(pipeline=cls.__name__, device=device, dtype=dtype)
+        self.identity = identity
+        accepted = inspect.signature(cls.__call__).parameters
         wanted = {"negative_prompt": settings.negative_prompt, "width": settings.width, "height": settings.height,
                   "num_inference_steps": settings.steps, "true_cfg_scale": settings.true_cfg_scale,
                   "guidance_scale": settings.guidance_scale, "max_sequence_length": settings.max_sequence_length}
         self.call = {k: v for k, v in wanted.items() if v is not None and k in accepted}
         self.not_passed = sorted(k for k, v in wanted.items() if v is not None and k not in accepted)
+        self._pipe = None
+
+    @property
+    def pipe(self):
+        if self._pipe is None:
+            self._pipe = _load(self.folder, self.settings.model, self.identity["dtype"], self.identity["device"],
+                               self.settings.lora)
+        return self._pipe
+
+    def load(self) -> None:
+        """Load the weights now (a pipeline or LoRA that cannot be loaded is an error of the run, not of an image)."""
+        _ = self.pipe
 
     def generate(self, records: Sequence[dict[str, str]], prompts: Sequence[str]) -> list:
         import torch
@@ -366,6 +396,8 @@ def _generate(records, problems, descriptions, out: Path, settings: GenerationSe
             else:
                 todo.append((record, prompt))
         generated = 0
+        if todo and hasattr(engine, "load"):
+            engine.load()
         bar = tqdm(total=len(todo), unit="image", desc="track2 generate", disable=not progress, dynamic_ncols=True)
         try:
             with open_for_append(log) as handle:
