@@ -33,10 +33,10 @@ from IPython.display import HTML, Markdown, display
 
 from portraitcraft.attributes import ATTRIBUTE_NAMES, LEVELS
 from portraitcraft.book import LEVEL_COLOURS, SPLIT_COLOURS, caption, level_table, show_plotly, thumbnail
-from portraitcraft.book.build import dataset_location
+from portraitcraft.book.paths import locate
 from portraitcraft.data import EXPECTED_FILES, GROUND_TRUTH_FILE, TRACK_FILE, open_dataset, read_json_records
 
-ds = open_dataset(dataset_location(data))
+ds = open_dataset(locate(data))
 print(ds.summary())
 
 # %% [markdown]

@@ -19,7 +19,7 @@
 # the Poor / Medium / Good distribution of each attribute, and how the attributes correlate.
 #
 # Where the test split's labels are hidden (the published dataset), only train can be shown; the lab
-# reads its test labels from its ground-truth file. The numbers are computed by `portraitcraft.report`,
+# reads its test labels from its ground-truth file. The numbers are computed by `portraitcraft.figure2`,
 # which `portraitcraft report DATA --out DIR` also writes as CSV and JSON.
 
 # %% tags=["parameters"]
@@ -36,21 +36,16 @@ from scipy import stats
 
 from portraitcraft.attributes import ATTRIBUTE_NAMES, LEVELS
 from portraitcraft.book import LEVEL_COLOURS, SPLIT_COLOURS, caption, radar_labels, show_plotly
-from portraitcraft.book.build import dataset_location
+from portraitcraft.book.paths import locate
 from portraitcraft.data import open_dataset
-from portraitcraft.report import (
-    attribute_correlation,
-    figure2a,
-    figure2b,
-    labelled_images,
-    level_distribution,
-)
+from portraitcraft.figure2 import attribute_correlation, figure2a, figure2b, level_distribution
+from portraitcraft.labels import labelled_images
 
 # The printed figures: a plain white grid, the book's split colours, titles on the left like the plotly figures.
 plt.style.use("seaborn-v0_8-whitegrid")
 plt.rcParams.update({"figure.dpi": 100, "axes.titlelocation": "left", "font.family": "DejaVu Sans"})
 
-ds = open_dataset(dataset_location(data), reveal_ground_truth=True)
+ds = open_dataset(locate(data), reveal_ground_truth=True)
 labelled = labelled_images(ds)
 print(ds.summary())
 

@@ -37,9 +37,9 @@ from IPython.display import Markdown, display
 
 from portraitcraft.attributes import ATTRIBUTE_NAMES
 from portraitcraft.book import SPLIT_COLOURS, caption, show_plotly
-from portraitcraft.book.build import dataset_location
+from portraitcraft.book.paths import locate
 from portraitcraft.data import FACTORS_FILE, open_dataset
-from portraitcraft.report import (
+from portraitcraft.table2 import (
     DEFAULT_DEFINITION,
     LENGTH_DESCRIPTIONS,
     REPORTED_TABLE2,
@@ -48,7 +48,7 @@ from portraitcraft.report import (
     table2,
 )
 
-ds = open_dataset(dataset_location(data))
+ds = open_dataset(locate(data))
 print(ds.summary())
 
 # %% [markdown]

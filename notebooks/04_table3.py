@@ -34,13 +34,14 @@
 # %% tags=["parameters"]
 data = "data/lab"  # a PortraitCraft root folder, "lab", or a Hugging Face dataset id
 predictions: list = []  # Track 1 prediction files (submission, raw output or JSON Lines), one row each
-backend = "transformers"  # model backend for `model` (transformers: Qwen3-VL)
+backend = "transformers"  # model backend for `model` (transformers: Qwen3-VL here; openai: a server)
 model = None  # a model id or folder to run on the test split (None: no model run)
 protocol = "generate"  # generate (the reference prompt, parsed) or score (token probabilities)
 limit = None  # predict only the first N test images (None: all); the others count as missing
 n_bootstrap = 1000  # bootstrap resamples of images for the intervals
 seed = 0  # seed of the bootstrap, the chance predictor and the validation split
 validation_fraction = 0.1  # share of train held out where the test labels are hidden
+runs = "book/runs"  # where a model run and the submissions go (relative: to the repository root)
 
 # %%
 import re
@@ -52,14 +53,14 @@ import plotly.graph_objects as go
 from IPython.display import Markdown, display
 
 from portraitcraft.book import caption, show_plotly, value_with_interval
-from portraitcraft.book.build import dataset_location, find_book_root
+from portraitcraft.book.paths import locate, repository_path
 from portraitcraft.data import open_dataset
 from portraitcraft.evaluation import METRIC_LABELS
-from portraitcraft.report import COMPUTED, REPORTED, REPORTED_TABLE3, TABLE3_METRICS, reproduce_table3
+from portraitcraft.table3 import COMPUTED, REPORTED, REPORTED_TABLE3, TABLE3_METRICS, reproduce_table3
 
-ds = open_dataset(dataset_location(data))
-runs_dir = find_book_root() / "book" / "runs"
-prediction_files = [dataset_location(str(p)) for p in predictions]
+ds = open_dataset(locate(data))
+runs_dir = repository_path(runs)
+prediction_files = [locate(str(p)) for p in predictions]
 print(ds.summary())
 
 # %% [markdown]
@@ -68,13 +69,11 @@ print(ds.summary())
 # %%
 if model:
     from portraitcraft.runners import run_predictions
-    from portraitcraft.runners.qwen import QwenBackend, QwenSettings
+    from portraitcraft.runners.backends import make_backend
 
-    if backend != "transformers":
-        raise ValueError(f"backend={backend!r}: the runners provide 'transformers' (Qwen3-VL)")
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{Path(str(model)).name}-{protocol}")
     run_file = runs_dir / f"{slug}{'' if limit is None else f'-first{limit}'}.jsonl"
-    summary = run_predictions(QwenBackend(QwenSettings(model=str(model), protocol=protocol)), ds, split="test",
+    summary = run_predictions(make_backend(backend, model=str(model), protocol=protocol), ds, split="test",
                               out=run_file, limit=limit, progress=False)
     print("\n".join(summary.lines()))
     prediction_files.append(str(run_file))

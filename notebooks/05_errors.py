@@ -42,10 +42,11 @@ import plotly.graph_objects as go
 import seaborn as sns
 from IPython.display import HTML, Markdown, display
 
-from portraitcraft import analysis
+from portraitcraft.calibration import answer_probabilities, calibration, calibration_by_attribute, level_probabilities
+from portraitcraft.errors import analyse_predictions, attribute_accuracy, attribute_tracking, confused_attributes, confusion_shares, hardest_images, image_attributes, parse_failures, score_error_by_truth
 from portraitcraft.attributes import ATTRIBUTE_NAMES
 from portraitcraft.book import caption, show_plotly, thumbnail, value_with_interval
-from portraitcraft.book.build import dataset_location
+from portraitcraft.book.paths import locate
 from portraitcraft.data import DataError, open_dataset
 from portraitcraft.evaluation import LEADERBOARD, METRIC_LABELS
 from portraitcraft.predictions import distinct_labels
@@ -53,12 +54,12 @@ from portraitcraft.predictions import distinct_labels
 sns.set_theme(style="whitegrid", context="notebook", font_scale=0.9)
 plt.rcParams.update({"figure.dpi": 100, "savefig.bbox": "tight"})
 
-ds = open_dataset(dataset_location(data), reveal_ground_truth=True)
+ds = open_dataset(locate(data), reveal_ground_truth=True)
 analyses, skipped = [], []
-files = [dataset_location(str(path)) for path in predictions]
+files = [locate(str(path)) for path in predictions]
 for path, name in zip(files, distinct_labels([Path(f).stem for f in files], files)):  # two runs/preds.jsonl stay two
     try:
-        analyses.append(analysis.analyse_predictions(path, ds, n_bootstrap=n_bootstrap, seed=seed, name=name))
+        analyses.append(analyse_predictions(path, ds, n_bootstrap=n_bootstrap, seed=seed, name=name))
     except DataError as exc:  # unreadable, or no image of it labelled here: said below, not a broken page
         skipped.append((path, str(exc)))
 print(ds.summary())
@@ -119,7 +120,7 @@ if analyses:
 # the model has learnt little about that attribute, whatever its size.
 
 # %% tags=["hide-input"]
-accuracy = {e.name: analysis.attribute_accuracy(e.predicted_levels, e.truth.levels, n_resamples=n_bootstrap, seed=seed)
+accuracy = {e.name: attribute_accuracy(e.predicted_levels, e.truth.levels, n_resamples=n_bootstrap, seed=seed)
             for e in analyses}
 for e in analyses:
     table = accuracy[e.name]
@@ -188,7 +189,7 @@ for e in analyses:
     confusion = e.report.confusion
     for name in ATTRIBUTE_NAMES:
         assert confusion.loc[name].to_numpy().sum() == len(e), (e.name, name)
-    shares = analysis.confusion_shares(confusion)
+    shares = confusion_shares(confusion)
     fig, axes = plt.subplots(3, 5, figsize=(15, 8.4))
     for ax, name in zip(axes.flat, ATTRIBUTE_NAMES):
         matrix_panel(ax, shares.loc[name], confusion.loc[name], name)
@@ -226,7 +227,7 @@ if analyses:
 # %% tags=["hide-input"]
 for e in analyses:
     frame = e.frame()
-    table = analysis.score_error_by_truth(frame["predicted_score"], frame["true_score"], levels_wrong=frame["levels_wrong"])
+    table = score_error_by_truth(frame["predicted_score"], frame["true_score"], levels_wrong=frame["levels_wrong"])
     assert table["images"].sum() == len(e)
     display(Markdown(f"**{html.escape(e.name)}**"))
     display(table.rename(columns={"bin": "true score", "mae": "mean |error|", "median_ae": "median |error|",
@@ -248,7 +249,7 @@ for e in analyses:
 
 # %% tags=["hide-input"]
 for e in analyses:
-    tracking = analysis.attribute_tracking(e.predicted_levels, e.truth.levels)
+    tracking = attribute_tracking(e.predicted_levels, e.truth.levels)
     heatmap = go.Figure(go.Heatmap(
         z=tracking.to_numpy(), x=list(tracking.columns), y=list(tracking.index), zmin=-1, zmax=1, colorscale="RdBu",
         colorbar=dict(title="kappa"),
@@ -261,7 +262,7 @@ for e in analyses:
     display(caption(f"Quadratic-weighted kappa between each attribute's predicted levels (rows) and each attribute's "
                     f"true levels (columns), valid predictions only; {e.name} on the {len(e)} analysed images of {data}. "
                     "Hover a cell for its value."))
-    confused = analysis.confused_attributes(e.predicted_levels, e.truth.levels)
+    confused = confused_attributes(e.predicted_levels, e.truth.levels)
     if confused.empty:
         display(Markdown(f"*{html.escape(e.name)}: every attribute's predictions agree best with its own truth.*"))
     else:
@@ -287,7 +288,7 @@ def raw_text_block(text: str | None, limit: int = 1500) -> str:
 
 for e in analyses:
     frame = e.frame()
-    worst = analysis.hardest_images(frame, top=hardest)
+    worst = hardest_images(frame, top=hardest)
     ranked = worst["levels_wrong"].to_numpy()
     assert (np.diff(ranked) <= 0).all() and (ranked.size == 0 or ranked[0] == frame["levels_wrong"].max())
     display(Markdown(f"### {html.escape(e.name)}"))
@@ -300,7 +301,7 @@ for e in analyses:
         display(HTML(f"{picture}<p><b>{row.levels_wrong} of 13 levels wrong</b>, overall score true "
                      f"{row.true_score:.0f}, predicted {predicted}"
                      + (f"; <b>failed record</b>: {html.escape(status)}" if status else "") + "</p>"))
-        attributes = analysis.image_attributes(e, row.image_path)
+        attributes = image_attributes(e, row.image_path)
         wrong = attributes[~attributes["right"]].drop(columns="right")
         if not wrong.empty:
             display(wrong.style.hide(axis="index").format({"score": "{:.1f}"}, na_rep="–")
@@ -317,7 +318,7 @@ for e in analyses:
 
 # %% tags=["hide-input"]
 for e in analyses:
-    failures = analysis.parse_failures(e.predictions, e.details)
+    failures = parse_failures(e.predictions, e.details)
     assert (failures["invalid"] <= failures["records"]).all() and (failures["failed_records"] <= failures["invalid"]).all()
     shown = failures[failures["invalid"] > 0]
     display(Markdown(f"**{html.escape(e.name)}**: {len(e.predictions)} records, "
@@ -363,13 +364,13 @@ def reliability_figure(results: dict, title: str):
 
 
 for e in analyses:
-    level_items = analysis.level_probabilities(e)
-    answer_items = analysis.answer_probabilities(e)
+    level_items = level_probabilities(e)
+    answer_items = answer_probabilities(e)
     results = {}
     if len(level_items.truth):
-        results["levels (13 attributes)"] = analysis.calibration(level_items.probabilities, level_items.truth)
+        results["levels (13 attributes)"] = calibration(level_items.probabilities, level_items.truth)
     if len(answer_items.truth):
-        results["answers"] = analysis.calibration(answer_items.probabilities, answer_items.truth, classes=list("ABCD"))
+        results["answers"] = calibration(answer_items.probabilities, answer_items.truth, classes=list("ABCD"))
     if not results:
         display(Markdown(f"*{html.escape(e.name)} carries no probabilities (its records have no `probabilities`), so "
                          "its calibration cannot be measured. Runs with `--protocol score` and the feature baseline "
@@ -382,7 +383,7 @@ for e in analyses:
                     f"images of {data} ({', '.join(f'{k}: {r.items} items' for k, r in results.items())}); bars below "
                     "count the items per bin. Bars under the dotted line: overconfident."))
     if len(level_items.truth):
-        per_attribute = analysis.calibration_by_attribute(level_items)
+        per_attribute = calibration_by_attribute(level_items)
         display(per_attribute.style.hide(axis="index").format(precision=3))
         display(caption(f"Calibration of each attribute's level probabilities for {e.name}: accuracy of the most "
                         "probable level, mean stated confidence, ECE and Brier score.", label="Table"))

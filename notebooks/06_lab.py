@@ -30,7 +30,6 @@ thumb_side = 150  # longest side of the thumbnails in the strips, in pixels
 seed = 0  # the annotator noise shared by every series image
 
 # %%
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -39,10 +38,10 @@ import seaborn as sns
 from IPython.display import HTML, Markdown, display
 from PIL import Image
 
-from portraitcraft import analysis
+from portraitcraft.lab_series import baseline_model_dir, factor_effects, judge_series, moving_attributes, series_table, value_label
 from portraitcraft.attributes import ATTRIBUTES, LEVELS, level_from_score
 from portraitcraft.book import LEVEL_COLOURS, caption, show_plotly, thumbnail
-from portraitcraft.book.build import dataset_location, find_book_root
+from portraitcraft.book.paths import locate, repository_path
 from portraitcraft.lab import MODELS, TERMS
 from portraitcraft.lab.factors import LONG_SIDE
 from portraitcraft.lab.series import BASE_SCENE, SWEEPS, differing_factors, render_series
@@ -89,9 +88,9 @@ display(caption("The lab's terms: each turns a scene factor into a number on a f
 
 # %%
 # A relative cache folder is taken from the repository root, wherever the notebook runs (book build, Jupyter, nbval).
-cache = Path(series_cache) if Path(series_cache).is_absolute() else find_book_root() / series_cache
+cache = repository_path(series_cache)
 steps = render_series(cache, seed=seed, long_side=LONG_SIDE)
-table = analysis.series_table(steps)
+table = series_table(steps)
 for factor in SWEEPS:
     members = [s for s in steps if s.factor == factor]
     assert len(members) == len(SWEEPS[factor].values) >= 3, factor
@@ -102,10 +101,10 @@ for factor in SWEEPS:
         assert all(s.levels[name] == level_from_score(score) for name, score in s.scores.items())
 print(f"{len(steps)} scenes in {len(SWEEPS)} series, {LONG_SIDE} px, in {series_cache}")
 
-model_dir = next((found for p in predictions if (found := analysis.baseline_model_dir(dataset_location(str(p))))), None)
+model_dir = next((found for p in predictions if (found := baseline_model_dir(locate(str(p))))), None)
 judged = None
 if model_dir is not None:
-    judged = analysis.judge_series(steps, model_dir, cache_dir=cache / "features")
+    judged = judge_series(steps, model_dir, cache_dir=cache / "features")
     assert list(judged["factor"]) == list(table["factor"]) and list(judged["step"]) == list(table["step"])
     print(f"feature baseline: {model_dir}")
 
@@ -127,10 +126,10 @@ def short(name: str) -> str:
         "Appropriateness of Negative Space", "Negative Space")
 
 
-effects = analysis.factor_effects(table)
+effects = factor_effects(table)
 panels = [("ground truth: score range (0-10 points)", effects, 10.0)]
 if judged is not None:
-    panels.append(("feature baseline: expected-level range (0-2 levels)", analysis.factor_effects(judged, "expected:"), 2.0))
+    panels.append(("feature baseline: expected-level range (0-2 levels)", factor_effects(judged, "expected:"), 2.0))
 fig, axes = plt.subplots(1, len(panels), figsize=(8.5 * len(panels), 5.6), squeeze=False)
 for ax, (title, values, top) in zip(axes[0], panels):
     sns.heatmap(values.rename(columns=short), ax=ax, vmin=0, vmax=top * 0.6, cmap="Blues", annot=True, fmt=".1f",
@@ -161,7 +160,7 @@ def cell_colour(text: object) -> str:
 def strip(members: list, judged_rows: pd.DataFrame | None) -> str:
     cells = []
     for s in members:
-        label = f"{SWEEPS[s.factor].factor} = {analysis.value_label(s.value)}"
+        label = f"{SWEEPS[s.factor].factor} = {value_label(s.value)}"
         note = f"truth {s.total_score}"
         if judged_rows is not None:
             note += f", baseline {judged_rows.loc[s.step, 'predicted_total']:.0f}"
@@ -175,8 +174,8 @@ for factor, sweep in SWEEPS.items():
     rows = judged[judged["factor"] == factor].set_index("step") if judged is not None else None
     display(Markdown(f"### {factor.replace('_', ' ')}\n\nAlong this series {sweep.shows}."))
     display(HTML(strip(members, rows)))
-    moving = analysis.moving_attributes(table, factor) or analysis.moving_attributes(table, factor, min_change=0.0, top=2)
-    columns = [analysis.value_label(s.value) for s in members]
+    moving = moving_attributes(table, factor) or moving_attributes(table, factor, min_change=0.0, top=2)
+    columns = [value_label(s.value) for s in members]
     lines = {}
     for name in moving:
         lines[(short(name), "ground truth")] = [f"{s.levels[name]} {s.scores[name]:.1f}" for s in members]

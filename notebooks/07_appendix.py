@@ -27,26 +27,27 @@ seed = 0  # seed of the bootstrap timed below
 # %%
 import html
 import json
-import os
-import re
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pandas as pd
-import typer
 from IPython.display import HTML, Markdown, display
 
-from portraitcraft import analysis
+from portraitcraft.errors import analyse_predictions
+from portraitcraft.measurements import (
+    benchmark_table,
+    page_durations,
+    prediction_timing,
+    read_gpu_benchmark,
+    reproducibility_record,
+    timed,
+)
+from portraitcraft.predictions import prediction_details
 from portraitcraft.book import caption
-from portraitcraft.book.build import EXECUTED_DIR, dataset_location, find_book_root
-from portraitcraft.cli import app
+from portraitcraft.book.paths import EXECUTED_DIR, locate, repository_path
+from portraitcraft.cli import command_help, command_table
 from portraitcraft.data import DataError, index_images, open_dataset
 
-ds = open_dataset(dataset_location(data), reveal_ground_truth=True)
-prediction_paths = [dataset_location(str(p)) for p in predictions]
-prediction_arg = " ".join(str(p) for p in predictions) or "runs/mine.jsonl"
+ds = open_dataset(locate(data), reveal_ground_truth=True)
+prediction_paths = [locate(str(p)) for p in predictions]
 print(ds.summary())
 
 # %% [markdown]
@@ -112,32 +113,18 @@ bench/features.json`, then pass the file with `-p benchmarks='[bench/features.js
 # this page.
 
 # %% tags=["hide-input"]
-group = typer.main.get_command(app)
-commands = []
-for name, command in sorted(group.commands.items()):
-    subcommands = getattr(command, "commands", None)
-    if subcommands:
-        commands += [{"command": f"portraitcraft {name} {sub}", "what it does": c.get_short_help_str(limit=110)}
-                     for sub, c in sorted(subcommands.items())]
-    else:
-        commands.append({"command": f"portraitcraft {name}", "what it does": command.get_short_help_str(limit=110)})
-commands = pd.DataFrame(commands)
+commands = pd.DataFrame(command_table())
 assert {"portraitcraft book", "portraitcraft evaluate"} <= set(commands["command"])
 display(commands.style.hide(axis="index").set_properties(**{"text-align": "left"}))
 display(caption("Every command of the installed `portraitcraft` program, with the first line of its help.",
                 label="Table"))
 
 # The help as a terminal shows it, in plain text: typer's rich output would otherwise render as notebook HTML.
-program = Path(sys.executable).with_name("portraitcraft")
-base = [str(program)] if program.is_file() else [sys.executable, "-m", "portraitcraft.cli"]
-plain = {**os.environ, "TERMINAL_WIDTH": "110", "NO_COLOR": "1", "_TYPER_FORCE_DISABLE_TERMINAL": "1"}
 for name in ("evaluate", "report"):
-    if name not in group.commands:
+    text = command_help(name)
+    if text is None:
         display(Markdown(f"*`portraitcraft {name}` is not part of this version.*"))
         continue
-    result = subprocess.run([*base, name, "--help"], capture_output=True, text=True, env=plain, check=False)
-    assert result.returncode == 0 and "Usage" in result.stdout, result.stderr
-    text = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout)
     display(HTML(f"<details><summary><code>portraitcraft {name} --help</code></summary>"
                  f"<pre style='font-size:0.8em'>{html.escape(text)}</pre></details>"))
 
@@ -149,7 +136,7 @@ for name in ("evaluate", "report"):
 # JSON output when passed to the book.
 
 # %% tags=["hide-input"]
-pages = analysis.page_durations(find_book_root() / EXECUTED_DIR)
+pages = page_durations(repository_path(EXECUTED_DIR))
 if pages.empty:
     display(Markdown("*No executed chapter found in `book/executed/` (this page runs outside a book build).*"))
 else:
@@ -160,7 +147,7 @@ else:
                     "previous run.", label="Table"))
 
 # %% tags=["hide-input"]
-timings = [analysis.prediction_timing(analysis.read_prediction_details(p)) for p in prediction_paths]
+timings = [prediction_timing(prediction_details(p)) for p in prediction_paths]
 if timings:
     display(pd.DataFrame(timings).style.hide(axis="index").format(precision=3, na_rep="–"))
     display(caption("Seconds per image recorded in each prediction file (wall time of the model on that image), "
@@ -169,16 +156,9 @@ else:
     display(Markdown("*No prediction file was given, so there are no per-image model timings.*"))
 
 # %% tags=["hide-input"]
-def timed(action, repeat: int = 1) -> float:
-    started = time.perf_counter()
-    for _ in range(repeat):
-        action()
-    return (time.perf_counter() - started) / repeat
-
-
-from portraitcraft.features import extract_features  # noqa: E402
-from portraitcraft.lab import render_scene  # noqa: E402
-from portraitcraft.lab.series import BASE_SCENE  # noqa: E402
+from portraitcraft.features import extract_features
+from portraitcraft.lab import render_scene
+from portraitcraft.lab.series import BASE_SCENE
 
 images = ds.images()
 found = images.dropna(subset=["image_file"]).head(3)
@@ -191,7 +171,7 @@ if len(found):
     measured.append({"step": "composition features, no cache", "seconds": seconds / len(found), "per": "image"})
 for path in prediction_paths[:1]:
     try:
-        seconds = timed(lambda: analysis.analyse_predictions(path, ds, n_bootstrap=1000, seed=seed))
+        seconds = timed(lambda: analyse_predictions(path, ds, n_bootstrap=1000, seed=seed))
         measured.append({"step": "read, align and score a prediction file, 1,000 bootstrap resamples",
                          "seconds": seconds, "per": "file"})
     except DataError as exc:
@@ -203,7 +183,7 @@ display(caption(f"A few steps timed in this notebook on {data}, once each (rende
 
 # %% tags=["hide-input"]
 if benchmarks:
-    bench = analysis.benchmark_table(dataset_location(str(b)) for b in benchmarks)
+    bench = benchmark_table(locate(str(b)) for b in benchmarks)
     display(bench.style.hide(axis="index"))
     display(caption("Numbers written by the benchmark scripts in `scripts/` (`--json`), as passed to the book.",
                     label="Table"))
@@ -223,7 +203,7 @@ else:
 # %% tags=["hide-input"]
 n_test = int((images["split"] == "test").sum())
 for path in gpu_benchmarks:
-    measured = analysis.read_gpu_benchmark(dataset_location(str(path)))
+    measured = read_gpu_benchmark(locate(str(path)))
     display(measured.table().style.hide(axis="index").format(precision=2))
     fastest = measured.results.loc[measured.results["status"] == "ok"].groupby("protocol")["images/s"].max()
     cost = "; ".join(f"{protocol}: {n_test / rate / 60:.1f} min" for protocol, rate in fastest.items())
@@ -240,7 +220,7 @@ if not gpu_benchmarks:
 # on any machine.
 
 # %% tags=["hide-input"]
-record = analysis.reproducibility_record(ds.root, prediction_paths, settings={
+record = reproducibility_record(ds.root, prediction_paths, settings={
     "data": data, "predictions": [str(p) for p in predictions], "benchmarks": [str(b) for b in benchmarks],
     "gpu_benchmarks": [str(b) for b in gpu_benchmarks]})
 index, _ = index_images(ds.root)

@@ -44,15 +44,15 @@ import pandas as pd
 from IPython.display import HTML, Markdown, display
 
 from portraitcraft.book import caption, thumbnail
-from portraitcraft.book.build import dataset_location, find_book_root
+from portraitcraft.book.paths import locate, repository_path
 from portraitcraft.data import FACTORS_FILE
 from portraitcraft.track2 import PROPERTIES, parse_description
 from portraitcraft.track2.bench import faithful_image, lab_alignment, sample_alignment
 from portraitcraft.track2.score import NOT_OFFICIAL, evaluate_folder
 
-root = Path(dataset_location(data))
+root = Path(locate(data))
 is_lab = (root / FACTORS_FILE).is_file()
-sample_root = Path(sample) if Path(sample).is_absolute() else find_book_root() / sample
+sample_root = repository_path(sample)
 has_sample = (sample_root / "track_2_train.json").is_file()
 print(NOT_OFFICIAL)
 print(f"data: {data} ({'composition lab' if is_lab else 'not a lab: no factors'}); real sample: "

@@ -16,7 +16,7 @@
 # The paper's fine-tuned Qwen3-VL-4B row comes from a partial fine-tuning on the Track 1 training split: the
 # language model and the vision-language mergers trained, the vision encoder frozen, 2 epochs at learning rate
 # 1e-5, batch size 4 with 4 gradient-accumulation steps. `portraitcraft finetune` does exactly that by default
-# (`src/portraitcraft/finetune.py` documents every choice), writes a checkpoint that `portraitcraft predict`
+# (`src/portraitcraft/finetune/` documents every choice), writes a checkpoint that `portraitcraft predict`
 # loads as it is, and logs the loss and validation metrics that this page draws.
 #
 # This page shows how to reproduce the row, what it costs, and the curves of a fine-tuning run: the run given as
@@ -32,11 +32,11 @@ demo_images = 8  # training images of the demonstration (the first of the split)
 demo_steps = 8  # its optimizer steps
 bench = "book/measurements/gpu_bench_finetune-h200-2026-11-27.json"  # written by scripts/gpu_bench_finetune.py (None: none)
 seed = 0  # seed of the validation split and the data order
+demo_runs = "book/runs/finetune-demo"  # where the demonstration run goes (relative: to the repository root)
 
 # %%
 import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -44,12 +44,13 @@ import plotly.graph_objects as go
 from IPython.display import Markdown, display
 from plotly.subplots import make_subplots
 
-from portraitcraft import analysis
+from portraitcraft.measurements import read_gpu_benchmark
 from portraitcraft.book import caption, show_plotly
-from portraitcraft.book.build import dataset_location, find_book_root
+from portraitcraft.book.paths import locate, repository_path
 from portraitcraft.data import counted, open_dataset
 from portraitcraft.finetune import (
     FinetuneSettings,
+    Plan,
     generate_target,
     read_log,
     score_target_text,
@@ -57,8 +58,7 @@ from portraitcraft.finetune import (
     training_data,
 )
 
-root = find_book_root()
-ds = open_dataset(dataset_location(data))
+ds = open_dataset(locate(data))
 paper = FinetuneSettings(data=data, seed=seed)
 split = training_data(ds, paper)
 print(ds.summary())
@@ -119,23 +119,13 @@ display(Markdown(f"`generate` target of {first.image_path}:\n\n```json\n{generat
 # (2026-11-27), kept in `book/measurements/`; pass your own run's JSON as the `bench` parameter to show it instead.
 
 # %% tags=["hide-input"]
-steps = paper.epochs * -(-len(split.train) // (paper.batch_size * paper.grad_accum))
+steps = Plan.of(paper, len(split.train)).total_steps
 counts = None
 if importlib.util.find_spec("torch") and importlib.util.find_spec("transformers"):
-    import torch
-    from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration
-
     from portraitcraft.finetune import parameter_counts
+    from portraitcraft.runners.configs import meta_model
 
-    sys.path.insert(0, str(root / "scripts"))
-    from gpu_bench_qwen import QWEN3_VL_4B
-
-    with torch.device("meta"):
-        skeleton = Qwen3VLForConditionalGeneration._from_config(Qwen3VLConfig(
-            text_config=QWEN3_VL_4B["text_config"], vision_config=QWEN3_VL_4B["vision_config"],
-            tie_word_embeddings=True))
-    counts = parameter_counts(skeleton, lora_rank=16)
-    del skeleton
+    counts = parameter_counts(meta_model(), lora_rank=16)
 if counts:
     rows = [("full (the paper's)", False, "bf16-mixed"), ("full, all bfloat16", False, "bf16"),
             ("LoRA r=16", True, "bf16-mixed")]
@@ -156,7 +146,7 @@ else:
     print("torch/transformers are not installed (the `models` extra): parameter counts not shown")
 
 if bench:
-    measured = analysis.read_gpu_benchmark(dataset_location(str(bench)))
+    measured = read_gpu_benchmark(locate(str(bench)))
     display(measured.table().style.hide(axis="index").format(precision=2))
     full = measured.results.loc[measured.results["setting"] == "full", "s/step"]
     seconds = steps * float(full.iloc[0]) if len(full) and pd.notna(full.iloc[0]) else None
@@ -183,7 +173,7 @@ if run is None and demo:
 
     torch.set_num_threads(1)
     transformers_logging.disable_progress_bar()  # its shard-writing and weight-loading bars are noise on a page
-    demo_dir = root / "book" / "runs" / "finetune-demo"
+    demo_dir = repository_path(demo_runs)
     tiny = demo_dir / "tiny-qwen3-vl"
     if not (tiny / "config.json").is_file():
         build_tiny_qwen3_vl(tiny)
@@ -194,14 +184,14 @@ if run is None and demo:
         max_pixels=128 * 128, min_pixels=32 * 32, seed=seed, validation_predict=0, validation_batches=2,
         eval_every=max(1, demo_steps // 4), save_every=0)
     summary = run_finetune(settings, dataset=ds, progress=False)  # a finished run is reused as it is
-    print("\n".join(summary.lines()).replace(f"{root}/", ""))  # paths as seen from the repository root
+    print("\n".join(summary.lines()).replace(f"{repository_path('.').resolve()}/", ""))  # paths as seen from the repository root
     run, made_here = settings.out, True
 
 # %% tags=["hide-input"]
 if run is None:
     display(Markdown("*No run to draw: pass `-p run=runs/qwen3vl-4b-ft` (a `portraitcraft finetune --out` folder).*"))
 else:
-    run_dir = Path(dataset_location(str(run)))
+    run_dir = Path(locate(str(run)))
     log = read_log(run_dir)
     record = json.loads((run_dir / "finetune.json").read_text(encoding="utf-8"))
     train = log[log["kind"] == "train"]

@@ -21,7 +21,8 @@ import numpy as np
 
 from portraitcraft import metrics
 from portraitcraft.attributes import ATTRIBUTE_NAMES, LEVEL_TO_LETTER, LEVELS, level_from_score
-from portraitcraft.evaluation import evaluate, load_ground_truth
+from portraitcraft.evaluation import evaluate
+from portraitcraft.labels import load_ground_truth
 from portraitcraft.predictions import read_predictions
 
 

@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from portraitcraft.runners.base import package_versions
+    from portraitcraft.provenance import package_versions
 
     cuda = torch.cuda.is_available() and not args.tiny
     if not cuda and not args.tiny:
@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         "config_source": SOURCE, "device": str(device), "gpu": torch.cuda.get_device_name(0) if cuda else None,
         "image_size": args.image_size, "answer_tokens": args.answer_tokens, "timed_steps": args.steps,
         "platform": platform.platform(), "packages": package_versions(("portraitcraft", "torch", "transformers",
-                                                                       "peft", "accelerate")),
+                                                                       "peft", "accelerate"), with_python=True),
         "results": rows,
         "note": "prompt tokens come from a 1024-entry BPE trained on the prompts, not Qwen's tokenizer; visual tokens "
                 "are exact for the image size and pixel budget; the answer length is set in this tokenizer's tokens",

@@ -54,22 +54,9 @@ import sys
 import time
 from pathlib import Path
 
-QWEN3_VL_4B = {
-    "text_config": {
-        "vocab_size": 151936, "hidden_size": 2560, "intermediate_size": 9728, "num_hidden_layers": 36,
-        "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 128, "hidden_act": "silu",
-        "max_position_embeddings": 262144, "rms_norm_eps": 1e-6, "attention_bias": False,
-        "rope_parameters": {"rope_type": "default", "rope_theta": 5000000.0, "mrope_section": [24, 20, 20],
-                            "mrope_interleaved": True},
-    },
-    "vision_config": {
-        "depth": 24, "hidden_size": 1024, "intermediate_size": 4096, "num_heads": 16, "in_channels": 3,
-        "patch_size": 16, "spatial_merge_size": 2, "temporal_patch_size": 2, "out_hidden_size": 2560,
-        "num_position_embeddings": 2304, "deepstack_visual_indexes": [5, 11, 17], "hidden_act": "gelu_pytorch_tanh",
-    },
-    "tie_word_embeddings": True,
-}
-SOURCE = "https://huggingface.co/Qwen/Qwen3-VL-4B-Instruct/blob/main/config.json"
+from portraitcraft.runners.configs import QWEN3_VL_4B, QWEN3_VL_4B_SOURCE
+
+SOURCE = QWEN3_VL_4B_SOURCE
 
 
 def build_processor(max_pixels: int):
@@ -149,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from portraitcraft.runners.base import package_versions
+    from portraitcraft.provenance import package_versions
+    from portraitcraft.runners.base import RUNNER_PACKAGES
 
     cuda = torch.cuda.is_available() and not args.tiny
     if not cuda and not args.tiny:
@@ -197,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         "gpu": torch.cuda.get_device_name(0) if cuda else None, "matmul_peak_tflops": peak / 1e12,
         "matmul_peak_size": args.peak_size, "new_tokens": args.new_tokens, "timed_batches": args.batches,
         "attn_implementation": model.config._attn_implementation, "build_seconds": build_seconds,
-        "platform": platform.platform(), "packages": package_versions(), "results": rows,
+        "platform": platform.platform(), "packages": package_versions(RUNNER_PACKAGES, with_python=True), "results": rows,
         "note": "prompt tokens come from a 1024-entry BPE trained on the prompts, not Qwen's tokenizer; visual "
                 "tokens are exact for the image size. FLOPs: matrix products of the useful work only.",
     }

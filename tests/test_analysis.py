@@ -16,10 +16,15 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from portraitcraft import analysis
+from portraitcraft.calibration import answer_probabilities, calibration, calibration_by_attribute, level_probabilities
+from portraitcraft.errors import FIELDS, analyse_predictions, attribute_accuracy, attribute_tracking, confused_attributes, confusion_shares, hardest_images, image_attributes, parse_failures, score_error_by_truth
+from portraitcraft.lab_series import baseline_model_dir, factor_effects, moving_attributes, series_table
+from portraitcraft.labels import image_labels, load_ground_truth
+from portraitcraft.measurements import prediction_timing, read_gpu_benchmark, reproducibility_record
+from portraitcraft.predictions import prediction_details
+from portraitcraft.provenance import data_fingerprint, package_versions
 from portraitcraft.attributes import ATTRIBUTE_NAMES, LEVELS, level_from_score
 from portraitcraft.data import GROUND_TRUTH_FILE, DataError, open_dataset
-from portraitcraft.evaluation import load_ground_truth
 from portraitcraft.lab import write_lab
 from portraitcraft.lab.series import BASE_SCENE, differing_factors, label_scene, render_series
 from portraitcraft.predictions import PredictionWriter, failed_record, ok_record, read_predictions
@@ -91,14 +96,14 @@ def predictions_file(lab, truth_records, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def errors(lab, predictions_file):
-    return analysis.analyse_predictions(predictions_file, lab, n_bootstrap=300, seed=1)
+    return analyse_predictions(predictions_file, lab, n_bootstrap=300, seed=1)
 
 
 # --- ground truth from the data layer ------------------------------------------------------------------------
 
 def test_labelled_images_are_the_revealed_test_labels_in_the_asked_order(lab, truth_records):
     names = [r["image_path"] for r in truth_records][::-1]
-    labels = analysis.labelled_images(open_dataset(lab, reveal_ground_truth=True), [*names, "elsewhere.jpg"])
+    labels = image_labels(open_dataset(lab, reveal_ground_truth=True), [*names, "elsewhere.jpg"])
     scorer_truth = load_ground_truth(lab / GROUND_TRUTH_FILE)
     order = [scorer_truth.image_paths.index(n) for n in names]
     assert labels.truth.image_paths == names
@@ -112,7 +117,7 @@ def test_labelled_images_are_the_revealed_test_labels_in_the_asked_order(lab, tr
 
 
 def test_hidden_test_labels_are_not_labels(lab, truth_records):
-    hidden = analysis.labelled_images(open_dataset(lab), [r["image_path"] for r in truth_records])
+    hidden = image_labels(open_dataset(lab), [r["image_path"] for r in truth_records])
     assert hidden.truth.image_paths == []
     assert len(hidden.unlabelled) == N_TEST
 
@@ -122,13 +127,13 @@ def test_predictions_without_any_labelled_image_are_refused(lab, tmp_path):
     with PredictionWriter(path) as writer:
         writer.write(ok_record("elsewhere.jpg", {"total_score": 50, "criteria": {}, "answer": "A"}, run=RUN))
     with pytest.raises(DataError, match="elsewhere.jsonl: none of its 1 images has labels"):
-        analysis.analyse_predictions(path, lab, n_bootstrap=0)
+        analyse_predictions(path, lab, n_bootstrap=0)
 
 
 # --- per attribute -------------------------------------------------------------------------------------------
 
 def test_attribute_accuracy_counts_the_perturbations(errors, truth_records):
-    table = analysis.attribute_accuracy(errors.predicted_levels, errors.truth.levels, n_resamples=300, seed=1)
+    table = attribute_accuracy(errors.predicted_levels, errors.truth.levels, n_resamples=300, seed=1)
     table = table.set_index("attribute")
     truths = [true_levels(r) for r in truth_records]
     for name in ATTRIBUTE_NAMES:
@@ -148,7 +153,7 @@ def test_attribute_accuracy_counts_the_perturbations(errors, truth_records):
 def test_confusion_counts_invalid_levels(errors):
     confusion = errors.report.confusion.loc[LETTERS_AT]
     assert int(confusion["invalid"].sum()) == 3 + 1  # three refused letters and the failed record
-    shares = analysis.confusion_shares(errors.report.confusion)
+    shares = confusion_shares(errors.report.confusion)
     totals = shares.sum(axis=1, min_count=1)  # a true level that never occurs stays NaN
     assert np.allclose(totals[totals.notna()], 1.0)
 
@@ -159,12 +164,12 @@ def test_swapped_attributes_are_found_tracking_each_others_truth():
     predicted = truth.copy()
     s, e = ATTRIBUTE_NAMES.index(SWAPPED), ATTRIBUTE_NAMES.index(TRACKED)
     predicted[:, s], predicted[:, e] = truth[:, e], truth[:, s]
-    tracking = analysis.attribute_tracking(predicted, truth)
+    tracking = attribute_tracking(predicted, truth)
     assert tracking.at[SWAPPED, TRACKED] == pytest.approx(1.0)
     assert tracking.at[TRACKED, SWAPPED] == pytest.approx(1.0)
     untouched = [n for n in ATTRIBUTE_NAMES if n not in (SWAPPED, TRACKED)]
     assert np.allclose([tracking.at[n, n] for n in untouched], 1.0)
-    confused = analysis.confused_attributes(predicted, truth)
+    confused = confused_attributes(predicted, truth)
     assert sorted(map(tuple, confused[["predicted", "tracks"]].values.tolist())) == sorted(
         [(SWAPPED, TRACKED), (TRACKED, SWAPPED)])
     row = confused.set_index("predicted").loc[SWAPPED]
@@ -179,7 +184,7 @@ def test_swapped_attributes_are_found_tracking_each_others_truth():
 def test_score_error_by_truth_bins_by_hand():
     true = np.array([35, 45, 47, 55, 90, 82], float)
     predicted = np.array([40, 45, 57, np.nan, 80, 82], float)
-    table = analysis.score_error_by_truth(predicted, true, levels_wrong=np.array([1, 0, 2, 13, 4, 0])).set_index("bin")
+    table = score_error_by_truth(predicted, true, levels_wrong=np.array([1, 0, 2, 13, 4, 0])).set_index("bin")
     assert list(table.index) == ["<40", "40-49", "50-59", "60-69", "70-79", "80+"]
     assert table.loc["<40", ["images", "valid", "mae", "bias"]].tolist() == [1, 1, 5.0, 5.0]
     assert table.loc["40-49", ["images", "valid", "mae", "median_ae", "bias"]].tolist() == [2, 2, 5.0, 5.0, 5.0]
@@ -194,22 +199,22 @@ def test_hardest_images_order_by_levels_then_score_and_the_reverse():
         "abs_error": [3.0, 9.0, np.nan, 9.0, 1.0, 20.0],
         "levels_wrong": [5, 5, 13, 2, 5, 0],
     })
-    by_levels = analysis.hardest_images(frame, top=6, by="levels")["image_path"].tolist()
+    by_levels = hardest_images(frame, top=6, by="levels")["image_path"].tolist()
     assert by_levels == ["c", "b", "a", "e", "d", "f"]
-    by_score = analysis.hardest_images(frame, top=3, by="score")["image_path"].tolist()
+    by_score = hardest_images(frame, top=3, by="score")["image_path"].tolist()
     assert by_score == ["f", "b", "d"]  # b and d tie on error: more wrong levels first; c has no score: last
     with pytest.raises(ValueError, match="by='answer'"):
-        analysis.hardest_images(frame, by="answer")
+        hardest_images(frame, by="answer")
 
 
 def test_the_hardest_image_comes_with_reasons_and_raw_text(errors, truth_records):
     frame = errors.frame()
-    hardest = analysis.hardest_images(frame, top=1)
+    hardest = hardest_images(frame, top=1)
     failed_name = truth_records[FAILED_IMAGE]["image_path"]
     assert hardest.at[0, "image_path"] == failed_name  # every level invalid
     assert hardest.at[0, "levels_wrong"] == len(ATTRIBUTE_NAMES)
     second = truth_records[0]
-    table = analysis.image_attributes(errors, second["image_path"]).set_index("attribute")
+    table = image_attributes(errors, second["image_path"]).set_index("attribute")
     assert table.at[LETTERS_AT, "predicted"] == "invalid"
     assert table.at["Sharpness", "reason"] == second["criteria"]["Sharpness"]["reason"]
     assert errors.details.raw_text[second["image_path"]] == "model text 0"
@@ -219,8 +224,8 @@ def test_the_hardest_image_comes_with_reasons_and_raw_text(errors, truth_records
 # --- parse failures ------------------------------------------------------------------------------------------
 
 def test_parse_failures_per_field_with_the_parsers_reasons(errors):
-    table = analysis.parse_failures(errors.predictions, errors.details).set_index("field")
-    assert list(table.index) == list(analysis.FIELDS)
+    table = parse_failures(errors.predictions, errors.details).set_index("field")
+    assert list(table.index) == list(FIELDS)
     assert table.at[LETTERS_AT, "invalid"] == 4
     assert table.at[LETTERS_AT, "failed_records"] == 1
     assert table.at[LETTERS_AT, "reasons"] == "letter_as_level (3), failed record (1)"
@@ -237,7 +242,7 @@ def test_parse_failures_of_a_raw_file_use_the_readers_notes(tmp_path, truth_reco
     path.write_text(json.dumps(raw), encoding="utf-8")
 
     predictions = read_predictions(path)
-    table = analysis.parse_failures(predictions, analysis.read_prediction_details(path)).set_index("field")
+    table = parse_failures(predictions, prediction_details(path)).set_index("field")
     assert table.at["Sharpness", "reasons"] == "letter 'C' where a level word belongs (1)"
     assert table.at["total_score", "reasons"] == "'high' is not a number (1)"
     assert table.at["Color Harmony", "invalid"] == 0
@@ -248,7 +253,7 @@ def test_parse_failures_of_a_raw_file_use_the_readers_notes(tmp_path, truth_reco
 def test_calibration_against_a_hand_computation():
     p = np.array([[0.7, 0.2, 0.1], [0.6, 0.3, 0.1], [0.2, 0.2, 0.6], [0.1, 0.05, 0.85]])
     truth = np.array([0, 1, 2, 2])
-    result = analysis.calibration(p, truth)
+    result = calibration(p, truth)
     # bins: 0.6 holds items 2 and 3 (confidence 0.6, one right); 0.7 item 1 (right); 0.8 item 4 (right)
     assert result.table[["bin_low", "items"]].values.tolist() == [[0.6, 2], [0.7, 1], [0.8, 1]]
     assert result.table["accuracy"].tolist() == [0.5, 1.0, 1.0]
@@ -257,23 +262,23 @@ def test_calibration_against_a_hand_computation():
     assert result.brier == pytest.approx(np.mean(brier))
     assert result.accuracy == pytest.approx(0.75)
     assert result.mean_confidence == pytest.approx((0.7 + 0.6 + 0.6 + 0.85) / 4)
-    empty = analysis.calibration(np.zeros((0, 3)), np.zeros(0, int))
+    empty = calibration(np.zeros((0, 3)), np.zeros(0, int))
     assert empty.items == 0 and math.isnan(empty.ece)
 
 
 def test_level_probabilities_come_from_the_records_that_carry_them(errors, truth_records):
-    items = analysis.level_probabilities(errors)
+    items = level_probabilities(errors)
     # Images 0-3 carry probabilities for every level they predicted (12 of 13 on images 0-2, 13 on image 3).
     assert len(items.truth) == 3 * 12 + 13
     assert set(items.image_paths) == {r["image_path"] for r in truth_records[:4]}
     assert np.allclose(items.probabilities.sum(axis=1), 1.0)
-    result = analysis.calibration(items.probabilities, items.truth)
+    result = calibration(items.probabilities, items.truth)
     right = np.mean(items.probabilities.argmax(axis=1) == items.truth)
     assert result.table["confidence"].tolist() == [pytest.approx(0.8)]
     assert result.ece == pytest.approx(abs(right - 0.8))
-    per_attribute = analysis.calibration_by_attribute(items).set_index("attribute")
+    per_attribute = calibration_by_attribute(items).set_index("attribute")
     assert per_attribute.at[LETTERS_AT, "items"] == 1
-    assert len(analysis.answer_probabilities(errors).truth) == 0  # no answer probabilities were written
+    assert len(answer_probabilities(errors).truth) == 0  # no answer probabilities were written
 
 
 # --- the lab's one-factor series -----------------------------------------------------------------------------
@@ -314,14 +319,14 @@ def test_series_are_labelled_by_one_annotator_and_reuse_their_images(series):
 
 def test_series_table_and_factor_effects(series):
     _, steps = series
-    table = analysis.series_table(steps)
+    table = series_table(steps)
     assert table.groupby("factor").size().to_dict() == {"horizon_tilt": 4, "palette": 4}
-    effects = analysis.factor_effects(table)
+    effects = factor_effects(table)
     assert effects.at["horizon_tilt", "Exposure Control"] == 0
     tilt_scores = [s.scores["Structural Support Stability"] for s in steps if s.factor == "horizon_tilt"]
     assert effects.at["horizon_tilt", "Structural Support Stability"] == pytest.approx(max(tilt_scores) - min(tilt_scores))
-    assert "Structural Support Stability" in analysis.moving_attributes(table, "horizon_tilt")
-    assert "Exposure Control" not in analysis.moving_attributes(table, "horizon_tilt", min_change=0.01, top=13)
+    assert "Structural Support Stability" in moving_attributes(table, "horizon_tilt")
+    assert "Exposure Control" not in moving_attributes(table, "horizon_tilt", min_change=0.01, top=13)
 
 
 def test_an_unknown_factor_is_refused():
@@ -334,25 +339,25 @@ def test_an_unknown_factor_is_refused():
 # --- reproducibility -----------------------------------------------------------------------------------------
 
 def test_data_fingerprint_follows_the_files_and_counts_images(lab, tmp_path):
-    first = analysis.data_fingerprint(lab)
+    first = data_fingerprint(lab)
     assert first["images"] == 2 + N_TEST
     assert {"track_1_train.json", "track_1_test.json", GROUND_TRUTH_FILE} <= set(first["files"])
-    assert analysis.data_fingerprint(lab)["sha256"] == first["sha256"]
+    assert data_fingerprint(lab)["sha256"] == first["sha256"]
     copy = tmp_path / "copy"
     copy.mkdir()
     for name in first["files"]:
         shutil.copyfile(lab / name, copy / name)
-    moved = analysis.data_fingerprint(copy)
+    moved = data_fingerprint(copy)
     assert moved["sha256"] == first["sha256"] and moved["images"] == 0
     with open(copy / "track_1_test.json", "a", encoding="utf-8") as handle:
         handle.write("\n")
-    assert analysis.data_fingerprint(copy)["sha256"] != first["sha256"]
+    assert data_fingerprint(copy)["sha256"] != first["sha256"]
 
 
 def test_reproducibility_record_names_versions_data_and_runs(lab, predictions_file):
     import datetime as dt
 
-    record = analysis.reproducibility_record(lab, [predictions_file], settings={"data": str(lab)},
+    record = reproducibility_record(lab, [predictions_file], settings={"data": str(lab)},
                                              now=dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc))
     assert record["date"] == "2026-01-02T03:04:05+00:00"
     assert record["packages"]["numpy"] == np.__version__
@@ -361,16 +366,16 @@ def test_reproducibility_record_names_versions_data_and_runs(lab, predictions_fi
     assert record["predictions"][0]["runs"] == [RUN]
     assert record["settings"] == {"data": str(lab)}
     json.dumps(record)  # plain JSON types throughout
-    assert analysis.package_versions(["no-such-package-here"]) == {"no-such-package-here": None}
+    assert package_versions(["no-such-package-here"]) == {"no-such-package-here": None}
 
 
 def test_prediction_timing_and_the_baseline_model_lookup(errors, predictions_file, tmp_path):
-    timing = analysis.prediction_timing(errors.details)
+    timing = prediction_timing(errors.details)
     seconds = [2.0] + [1.0 + i for i in range(N_TEST - 1)]
     assert timing["records_with_seconds"] == N_TEST
     assert timing["total_s"] == pytest.approx(sum(seconds))
     assert timing["median_s"] == pytest.approx(float(np.median(seconds)))
-    assert analysis.baseline_model_dir(predictions_file) is None  # not the feature baseline's file
+    assert baseline_model_dir(predictions_file) is None  # not the feature baseline's file
     model_dir = tmp_path / "somewhere" / "model"
     model_dir.mkdir(parents=True)
     (model_dir / "manifest.json").write_text("{}", encoding="utf-8")
@@ -378,7 +383,7 @@ def test_prediction_timing_and_the_baseline_model_lookup(errors, predictions_fil
     with PredictionWriter(path) as writer:
         writer.write(ok_record("a.jpg", {"total_score": 50, "criteria": {}, "answer": "A"},
                                run={"backend": "features", "model": f"{model_dir}#0123456789ab"}))
-    assert analysis.baseline_model_dir(path) == model_dir
+    assert baseline_model_dir(path) == model_dir
 
 
 MEASUREMENTS = Path(__file__).resolve().parents[1] / "book" / "measurements"
@@ -389,7 +394,7 @@ MEASUREMENTS = Path(__file__).resolve().parents[1] / "book" / "measurements"
     ("gpu_bench_finetune-h200-2026-11-27.json", 3, ["setting", "precision", "status", "images/s", "s/step"]),
 ])
 def test_the_committed_gpu_measurements_read_as_tables(name, rows, first_columns):
-    bench = analysis.read_gpu_benchmark(MEASUREMENTS / name)
+    bench = read_gpu_benchmark(MEASUREMENTS / name)
     assert len(bench.results) == rows
     assert [c for c in bench.results.columns if c in first_columns] == first_columns
     assert (bench.results["status"] == "ok").all() and (bench.results["peak GiB"] > 0).all()
@@ -399,18 +404,18 @@ def test_the_committed_gpu_measurements_read_as_tables(name, rows, first_columns
 
 
 def test_columns_shared_by_every_row_move_to_the_caption():
-    bench = analysis.read_gpu_benchmark(MEASUREMENTS / "gpu_bench_finetune-h200-2026-11-27.json")
+    bench = read_gpu_benchmark(MEASUREMENTS / "gpu_bench_finetune-h200-2026-11-27.json")
     assert bench.shared() == {"batch": "4 x 4", "tokens/image": 1256}
     assert list(bench.table().columns) == ["setting", "precision", "images/s", "s/step", "trainable", "peak GiB"]
     assert "; in every row: batch 4 x 4, tokens/image 1256" in bench.describe()
-    assert analysis.read_gpu_benchmark(MEASUREMENTS / "gpu_bench_qwen-h200-2026-11-27.json").shared() == {}
+    assert read_gpu_benchmark(MEASUREMENTS / "gpu_bench_qwen-h200-2026-11-27.json").shared() == {}
 
 
 def test_a_failed_gpu_setting_keeps_its_status_in_the_table(tmp_path):
     report = json.loads((MEASUREMENTS / "gpu_bench_qwen-h200-2026-11-27.json").read_text())
     report["results"][-1].update(status="out_of_memory", images_per_second=None)
     (tmp_path / "oom.json").write_text(json.dumps(report))
-    table = analysis.read_gpu_benchmark(tmp_path / "oom.json").table()
+    table = read_gpu_benchmark(tmp_path / "oom.json").table()
     assert table["status"].tolist() == ["ok"] * 5 + ["out_of_memory"]
 
 
@@ -418,6 +423,6 @@ def test_a_file_that_is_not_a_gpu_measurement_is_refused_by_name(tmp_path):
     other = tmp_path / "features.json"
     other.write_text(json.dumps({"seconds": 1.0}))
     with pytest.raises(DataError, match="features.json: not a GPU benchmark JSON file"):
-        analysis.read_gpu_benchmark(other)
+        read_gpu_benchmark(other)
     with pytest.raises(DataError, match="missing.json"):
-        analysis.read_gpu_benchmark(tmp_path / "missing.json")
+        read_gpu_benchmark(tmp_path / "missing.json")

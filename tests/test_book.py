@@ -13,7 +13,7 @@ import yaml
 
 pytest.importorskip("plotly", reason="the book extra is not installed: pip install 'portraitcraft[book]'")
 
-from portraitcraft.book import build  # noqa: E402
+from portraitcraft.book import build, paths  # noqa: E402
 from portraitcraft.book.figures import LEVEL_COLOURS, radar_labels, show_plotly, value_with_interval  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -130,14 +130,21 @@ def test_dataset_parameter_is_relative_inside_the_repository(tmp_path: Path, mon
     assert build.dataset_parameter("owner/name", tmp_path) == "owner/name"
 
 
-def test_dataset_location_finds_data_from_the_notebooks_folder(tmp_path: Path, monkeypatch):
+def test_locate_finds_data_from_the_notebooks_folder(tmp_path: Path, monkeypatch):
     (tmp_path / "_toc.yml").write_text("root: x\n")
     (tmp_path / "_config.yml").write_text("title: t\n")
     (tmp_path / "data" / "lab").mkdir(parents=True)
     (tmp_path / "notebooks").mkdir()
     monkeypatch.chdir(tmp_path / "notebooks")
-    assert Path(build.dataset_location("data/lab")) == tmp_path / "data" / "lab"
-    assert build.dataset_location("owner/name") == "owner/name"
+    assert Path(paths.locate("data/lab")) == tmp_path / "data" / "lab"
+    assert paths.locate("owner/name") == "owner/name"
+    assert paths.repository_path("book/runs") == tmp_path / "book" / "runs"
+
+
+def test_locate_finds_the_repository_from_anywhere(tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # outside the repository: found from the package's source
+    assert Path(paths.locate("pyproject.toml")) == REPO / "pyproject.toml"
+    assert paths.repository_path("book/runs") == REPO / "book" / "runs"
 
 
 def test_show_plotly_gives_html_that_needs_the_vendored_plotly_js():

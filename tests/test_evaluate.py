@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 
 from portraitcraft.attributes import ATTRIBUTE_NAMES, LEVEL_TO_LETTER, LEVELS, NOT_RESPONDED, level_from_score
 from portraitcraft.cli import app
-from portraitcraft.evaluation import GroundTruthError, evaluate, load_ground_truth
+from portraitcraft.evaluation import evaluate
+from portraitcraft.labels import GroundTruthError, load_ground_truth
 from portraitcraft.predictions import read_predictions
 
 RNG = np.random.default_rng(7)

@@ -156,7 +156,7 @@ def test_plan_shows_every_image_once_per_epoch_and_the_schedule_warms_up_then_de
 
 
 def test_validation_split_is_the_reports_and_is_recorded(dataset):
-    from portraitcraft.report import validation_split
+    from portraitcraft.labels import validation_split
 
     settings = FinetuneSettings(data="-", validation_fraction=0.25, seed=3)
     data = training_data(dataset, settings)

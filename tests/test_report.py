@@ -16,11 +16,13 @@ import pytest
 from scipy import stats
 from typer.testing import CliRunner
 
-from portraitcraft import report
+from portraitcraft.figure2 import attribute_correlation, figure2a, figure2b, level_distribution
+from portraitcraft.labels import load_ground_truth, validation_split
+from portraitcraft.table2 import LENGTH_DEFINITIONS, REPORTED_TABLE2, TABLE2_COLUMNS, closest_definitions, table2
+from portraitcraft.table3 import TABLE3_COLUMNS, chance_predictions, reproduce_table3, table3
 from portraitcraft.attributes import ANSWER_LETTERS, ATTRIBUTE_NAMES, LEVELS, level_from_score
 from portraitcraft.cli import app
 from portraitcraft.data import GROUND_TRUTH_FILE, open_dataset
-from portraitcraft.evaluation import load_ground_truth
 from portraitcraft.predictions import PredictionWriter, distinct_labels, ok_record
 
 REPORTED_MEANS = {"train": 2237.0, "test": 2230.8}  # the paper's Table 2, as the issue quotes it
@@ -57,7 +59,7 @@ def plain_lengths(record: dict) -> dict[str, int]:
 def expected_length_rows(by_split: dict[str, list[dict]]) -> dict[tuple[str, str], dict[str, float]]:
     expected = {}
     pooled = [r for rs in by_split.values() for r in rs]
-    for definition in report.LENGTH_DEFINITIONS:
+    for definition in LENGTH_DEFINITIONS:
         for split, rs in [*by_split.items(), ("overall", pooled)]:
             values = [plain_lengths(r)[definition] for r in rs]
             mean = statistics.fmean(values)
@@ -85,7 +87,7 @@ def assert_table2_equals(frame: pd.DataFrame, expected: dict) -> None:
 
 def test_table2_equals_plain_python_on_the_lab(lab: Path, lab_dataset):
     by_split = {split: records(lab / f"track_2_{split}.json") for split in ("train", "test")}
-    table = report.table2(lab_dataset)
+    table = table2(lab_dataset)
     assert_table2_equals(table.frame, expected_length_rows(by_split))
     assert table.notes == []
     # overall pools the splits: its samples are all records
@@ -95,30 +97,30 @@ def test_table2_equals_plain_python_on_the_lab(lab: Path, lab_dataset):
 
 def test_table2_on_the_real_sample_covers_train_and_says_the_test_file_is_missing(real_sample: Path):
     dataset = open_dataset(real_sample)
-    table = report.table2(dataset)
+    table = table2(dataset)
     train = records(real_sample / "track_2_train.json")
     assert_table2_equals(table.frame, expected_length_rows({"train": train}))
     assert any("track_2_test.json" in note for note in table.notes)
 
     # ranking by distance to the reported train mean (the only split both have)
     distance = {d: abs(statistics.fmean(plain_lengths(r)[d] for r in train) - REPORTED_MEANS["train"])
-                for d in report.LENGTH_DEFINITIONS}
-    ranking = report.closest_definitions(table)
+                for d in LENGTH_DEFINITIONS}
+    ranking = closest_definitions(table)
     assert ranking["definition"].tolist() == sorted(distance, key=distance.get)
     assert ranking["mean_abs_difference"].tolist() == pytest.approx(sorted(distance.values()))
     assert set(ranking["splits"]) == {"train"} and ranking["rank"].tolist() == [1, 2, 3, 4]
 
 
 def test_reported_table2_holds_only_the_sourced_means():
-    assert dict(zip(report.REPORTED_TABLE2["split"], report.REPORTED_TABLE2["mean"])) == REPORTED_MEANS
+    assert dict(zip(REPORTED_TABLE2["split"], REPORTED_TABLE2["mean"])) == REPORTED_MEANS
 
 
 def test_table2_without_track2_files_is_empty_with_a_note(lab: Path, tmp_path: Path):
     shutil.copy(lab / "track_1_train.json", tmp_path / "track_1_train.json")
-    table = report.table2(open_dataset(tmp_path))
-    assert table.frame.empty and list(table.frame.columns) == list(report.TABLE2_COLUMNS)
+    table = table2(open_dataset(tmp_path))
+    assert table.frame.empty and list(table.frame.columns) == list(TABLE2_COLUMNS)
     assert any("track_2_train.json" in note for note in table.notes)
-    assert report.closest_definitions(table).empty
+    assert closest_definitions(table).empty
 
 
 # ---- Figure 2 ------------------------------------------------------------------------------------------------
@@ -131,7 +133,7 @@ def lab_totals(lab: Path) -> dict[str, np.ndarray]:
 
 def test_figure2a_summary_curves_and_tests_equal_numpy_and_scipy(lab: Path, lab_dataset):
     totals = lab_totals(lab)
-    result = report.figure2a(lab_dataset, grid_points=50)
+    result = figure2a(lab_dataset, grid_points=50)
     summary = result.summary.set_index("split")
     assert list(summary.index) == ["train", "test"]
     for split, values in totals.items():
@@ -155,7 +157,7 @@ def test_figure2a_summary_curves_and_tests_equal_numpy_and_scipy(lab: Path, lab_
 
 
 def test_figure2a_with_hidden_test_labels_shows_train_only_and_says_why(real_sample: Path):
-    result = report.figure2a(open_dataset(real_sample))
+    result = figure2a(open_dataset(real_sample))
     train = [r["total_score"] for r in records(real_sample / "track_1_train.json")]
     assert result.summary["split"].tolist() == ["train"]
     assert result.summary.loc[0, "mean"] == pytest.approx(statistics.fmean(train))
@@ -164,7 +166,7 @@ def test_figure2a_with_hidden_test_labels_shows_train_only_and_says_why(real_sam
 
 
 def test_figure2b_means_follow_the_vocabulary_and_equal_the_records(lab: Path, lab_dataset):
-    result = report.figure2b(lab_dataset)
+    result = figure2b(lab_dataset)
     assert result.means["attribute"].tolist() == list(ATTRIBUTE_NAMES)
     assert result.splits == ["train", "test"]
     for split, file in (("train", "track_1_train.json"), ("test", GROUND_TRUTH_FILE)):
@@ -175,7 +177,7 @@ def test_figure2b_means_follow_the_vocabulary_and_equal_the_records(lab: Path, l
 
 
 def test_level_distribution_counts_the_benchmark_levels(lab: Path, lab_dataset):
-    table = report.level_distribution(lab_dataset).set_index(["split", "attribute", "level"])
+    table = level_distribution(lab_dataset).set_index(["split", "attribute", "level"])
     rs = records(lab / "track_1_train.json")
     for name in ATTRIBUTE_NAMES:
         counts = Counter(level_from_score(r["criteria"][name]["score"]) for r in rs)
@@ -185,7 +187,7 @@ def test_level_distribution_counts_the_benchmark_levels(lab: Path, lab_dataset):
 
 
 def test_attribute_correlation_is_spearman_over_labelled_images(lab: Path, lab_dataset):
-    matrix = report.attribute_correlation(lab_dataset)
+    matrix = attribute_correlation(lab_dataset)
     rs = records(lab / "track_1_train.json") + records(lab / GROUND_TRUTH_FILE)
     first, second = ATTRIBUTE_NAMES[0], ATTRIBUTE_NAMES[3]
     expected = stats.spearmanr([r["criteria"][first]["score"] for r in rs],
@@ -199,18 +201,18 @@ def test_attribute_correlation_is_spearman_over_labelled_images(lab: Path, lab_d
 
 
 def test_reported_rows_are_the_papers_numbers_labelled_reported():
-    table = report.table3([])
+    table = table3([])
     reported = table[table["source"] == "reported"].set_index("method")
     assert reported.loc["Qwen3-VL-4B (zero-shot)", ["srcc", "plcc", "level_acc", "qa_acc"]].tolist() == [
         0.6726, 0.6420, 0.4290, 0.7825]
     assert reported.loc["Qwen3-VL-4B (fine-tuned)", ["srcc", "plcc", "level_acc", "qa_acc"]].tolist() == [
         0.7778, 0.7477, 0.4592, 0.8765]
     assert reported["overall"].isna().all() and reported["srcc_low"].isna().all()  # nothing made up
-    assert list(table.columns) == list(report.TABLE3_COLUMNS)
+    assert list(table.columns) == list(TABLE3_COLUMNS)
 
 
 def test_chance_and_constant_mean_rows_are_computed_on_the_test_labels(lab: Path, lab_dataset):
-    result = report.reproduce_table3(lab_dataset, n_bootstrap=100, seed=4)
+    result = reproduce_table3(lab_dataset, n_bootstrap=100, seed=4)
     assert result.target.split == "test"
     computed = result.frame[result.frame["source"] == "computed"].set_index("method")
     assert set(computed.index) == {"Chance (uniform)", "Constant mean"}
@@ -233,7 +235,7 @@ def test_chance_and_constant_mean_rows_are_computed_on_the_test_labels(lab: Path
     assert math.isnan(constant["srcc"]) and math.isnan(constant["plcc"]) and math.isnan(constant["overall"])
 
     # chance: whatever the generator drew, the row scores exactly those draws
-    drawn = report.chance_predictions([r["image_path"] for r in truth_records], seed=4)
+    drawn = chance_predictions([r["image_path"] for r in truth_records], seed=4)
     assert drawn.image_paths == [r["image_path"] for r in truth_records]
     right = sum(LEVELS[code] == level for codes, row in zip(drawn.levels, true_levels) for code, level in zip(codes, row))
     chance = computed.loc["Chance (uniform)"]
@@ -247,7 +249,7 @@ def test_chance_and_constant_mean_rows_are_computed_on_the_test_labels(lab: Path
 
 def test_chance_predictions_are_seeded_and_uniform_over_the_vocabulary():
     images = [f"img_{i}.jpg" for i in range(600)]
-    first, again, other = (report.chance_predictions(images, seed=s) for s in (1, 1, 2))
+    first, again, other = (chance_predictions(images, seed=s) for s in (1, 1, 2))
     assert np.array_equal(first.levels, again.levels) and first.answers == again.answers
     assert not np.array_equal(first.levels, other.levels)
     assert set(np.unique(first.levels)) == {0, 1, 2} and set(first.answers) == set(ANSWER_LETTERS)
@@ -263,7 +265,7 @@ def test_a_prediction_file_becomes_a_computed_row_named_from_its_run(lab: Path, 
             levels = {n: level_from_score(r["criteria"][n]["score"]) for n in ATTRIBUTE_NAMES}
             writer.write(ok_record(r["image_path"], {"total_score": r["total_score"], "criteria": levels,
                                                      "answer": r["answer"]}, run={"model": "org/oracle", "protocol": "copy"}))
-    result = report.reproduce_table3(lab_dataset, [out], n_bootstrap=50)
+    result = reproduce_table3(lab_dataset, [out], n_bootstrap=50)
     row = result.frame.set_index("method").loc["oracle (copy)"]
     assert row["source"] == "computed" and row["n_images"] == len(truth)
     assert (row["srcc"], row["plcc"], row["level_acc"], row["qa_acc"], row["overall"]) == pytest.approx((1, 1, 1, 1, 1))
@@ -283,7 +285,7 @@ def test_two_files_of_the_same_run_are_two_rows_each_named_by_its_file(lab: Path
                 writer.write(ok_record(r["image_path"], {"total_score": total, "criteria": levels, "answer": r["answer"]},
                                        run={"model": "org/oracle", "protocol": "copy"}))
         files.append(out)
-    frame = report.reproduce_table3(lab_dataset, files, n_bootstrap=20).frame.set_index("method")
+    frame = reproduce_table3(lab_dataset, files, n_bootstrap=20).frame.set_index("method")
     assert frame.loc["oracle (copy) [first/preds.jsonl]", "srcc"] == pytest.approx(1)
     assert frame.loc["oracle (copy) [second/preds.jsonl]", "srcc"] == pytest.approx(-1)
 
@@ -312,7 +314,7 @@ def test_hidden_test_labels_score_on_a_validation_split_and_write_submissions(la
         for name in test_images:
             writer.write(ok_record(name, {"total_score": 50, "criteria": {}, "answer": "B"}, run={"model": "m"}))
 
-    result = report.reproduce_table3(dataset, [predictions], n_bootstrap=50, seed=1, validation_fraction=0.25,
+    result = reproduce_table3(dataset, [predictions], n_bootstrap=50, seed=1, validation_fraction=0.25,
                                      submissions_dir=tmp_path / "submissions")
     assert result.target.split == "validation" and result.target.test_labels_hidden
     assert any("hidden" in note for note in result.notes)
@@ -334,9 +336,9 @@ def test_hidden_test_labels_score_on_a_validation_split_and_write_submissions(la
 
 
 def test_validation_split_is_seeded_and_disjoint(lab: Path, lab_dataset):
-    truth, rest = report.validation_split(lab_dataset, fraction=0.25, seed=7)
-    again, _ = report.validation_split(lab_dataset, fraction=0.25, seed=7)
-    other, _ = report.validation_split(lab_dataset, fraction=0.25, seed=8)
+    truth, rest = validation_split(lab_dataset, fraction=0.25, seed=7)
+    again, _ = validation_split(lab_dataset, fraction=0.25, seed=7)
+    other, _ = validation_split(lab_dataset, fraction=0.25, seed=8)
     assert truth.image_paths == again.image_paths and truth.image_paths != other.image_paths
     train = {r["image_path"]: r for r in records(lab / "track_1_train.json")}
     assert sorted([*truth.image_paths, *rest]) == sorted(train)
@@ -346,7 +348,7 @@ def test_validation_split_is_seeded_and_disjoint(lab: Path, lab_dataset):
 
 
 def test_real_sample_table3_notes_hidden_labels(real_sample: Path):
-    result = report.reproduce_table3(open_dataset(real_sample), n_bootstrap=20)
+    result = reproduce_table3(open_dataset(real_sample), n_bootstrap=20)
     assert result.target.split == "validation" and len(result.target.truth) == 1
     assert any("hidden" in note for note in result.notes)
 

@@ -71,6 +71,27 @@ TOTAL_SCORE_RANGE: Final[tuple[int, int]] = (1, 100)
 HIDDEN_LEVEL: Final[str] = "x"
 HIDDEN_ANSWER: Final[str] = "x"
 HIDDEN_TOTAL: Final[int] = 0
+# A predicted level that is missing, NOT_RES or not a level at all, among the level codes 0 Poor .. 2 Good.
+INVALID_LEVEL: Final[int] = -1
+
+
+def labels_hidden(record: object) -> bool:
+    """Whether a Track 1 record carries the published test file's placeholders instead of labels.
+
+    The one rule, used by the reader and the scorer alike: hidden means *every* attribute entry has level "x"
+    (at least one entry) *and* total_score is the integer 0 (a boolean is not). The answer is not consulted: a
+    test record may have no question. A record with only some placeholders (one level "x", or a total of 0
+    beside real levels) is not hidden: it is a defective record, and its bad values are reported as defects.
+    """
+    if not isinstance(record, dict):
+        return False
+    criteria = record.get("criteria")
+    if not isinstance(criteria, dict):
+        return False
+    levels = [entry.get("level") for entry in criteria.values() if isinstance(entry, dict)]
+    total = record.get("total_score")
+    return (bool(levels) and all(level == HIDDEN_LEVEL for level in levels)
+            and total == HIDDEN_TOTAL and not isinstance(total, bool))
 
 
 def level_from_score(score: float) -> str:

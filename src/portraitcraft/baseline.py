@@ -37,7 +37,6 @@ against the running code. A folder saved by an older version (``model.joblib``, 
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import math
@@ -64,7 +63,12 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from portraitcraft.attributes import ATTRIBUTE_KEYS, ATTRIBUTE_NAMES, LEVELS
+from portraitcraft.data import open_dataset
 from portraitcraft.features import DEFAULT_MAX_SIDE, FEATURE_NAMES, FEATURE_VERSION, extract_features
+from portraitcraft.lab import resolve_lab_name
+from portraitcraft.labels import labelled_images
+from portraitcraft.outputs import write_atomic
+from portraitcraft.provenance import file_sha256, write_json
 from portraitcraft.runners.base import RunSummary
 
 MODEL_FILE: Final[str] = "model.skops"
@@ -258,8 +262,6 @@ class BaselineModel:
         """Write model.skops and manifest.json into ``model_dir``; returns the manifest's path."""
         import skops.io
 
-        from portraitcraft.outputs import write_atomic
-
         model_dir = Path(model_dir)
         model_dir.mkdir(parents=True, exist_ok=True)
         model_path = model_dir / MODEL_FILE
@@ -272,13 +274,11 @@ class BaselineModel:
             "feature_version": FEATURE_VERSION,
             "sklearn_version": sklearn.__version__,
             "question_rule": QUESTION_RULE,
-            "model_sha256": _sha256(model_path),
+            "model_sha256": file_sha256(model_path),
             "cv": self.cv,
             **self.info,
         }
-        manifest_path = model_dir / MANIFEST_FILE
-        write_atomic(manifest_path, json.dumps(manifest, indent=2, default=_json_default) + "\n")
-        return manifest_path
+        return write_json(model_dir / MANIFEST_FILE, manifest)
 
 
 @dataclass
@@ -287,20 +287,6 @@ class BaselinePredictions:
     total_score: np.ndarray
     levels: dict[str, list[str]]  # attribute name -> level of each image
     probabilities: dict[str, np.ndarray]  # attribute name -> (n, 3) probabilities in LEVELS order
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    return str(value)
 
 
 def _folds(y: np.ndarray | None, n: int, seed: int, classification: bool) -> KFold | StratifiedKFold:
@@ -408,7 +394,7 @@ def load_baseline(model_dir: str | os.PathLike) -> BaselineModel:
                             f"features; this code has version {FEATURE_VERSION!r}. Retrain.")
     if not isinstance(manifest.get("cv"), dict):
         raise BaselineError(f"{manifest_path}: no cross-validation record ('cv'); not a saved feature baseline")
-    if _sha256(model_path) != manifest.get("model_sha256"):
+    if file_sha256(model_path) != manifest.get("model_sha256"):
         raise BaselineError(f"{model_path}: does not match the SHA-256 in {manifest_path}")
     if manifest.get("sklearn_version") != sklearn.__version__:
         warnings.warn(f"{manifest_path}: saved with scikit-learn {manifest.get('sklearn_version')}, "
@@ -440,11 +426,9 @@ def _train_on_dataset(dataset_root: str | os.PathLike, model_dir: str | os.PathL
                      cache_dir: str | os.PathLike | None = None, grid: str = "small", seed: int = 0,
                      n_jobs: int = 1, progress: bool = False) -> BaselineModel:
     """Extract features of the labelled training images, train, save into ``model_dir``."""
-    from portraitcraft.data import open_dataset
-
-    dataset = open_dataset(dataset_root)
-    images = dataset.images()
-    train = images[(images["split"] == "train") & ~images["labels_hidden"] & images["total_score"].notna()]
+    dataset = open_dataset(resolve_lab_name(dataset_root))
+    train = labelled_images(dataset)
+    train = train[train["split"] == "train"]
     if train.empty:
         raise BaselineError(f"{dataset.root}: no labelled Track 1 training images")
     table = extract_features(list(train["image_path"]), list(train["image_file"]), max_side=max_side,
@@ -530,7 +514,6 @@ def predict_feature_baseline(
     and the output are checked before a model is loaded or trained. ``progress`` shows bars for feature
     extraction and training.
     """
-    from portraitcraft.data import open_dataset
     from portraitcraft.outputs import OutputError, OutputLock, check_target, prepare_jsonl_resume
     from portraitcraft.predictions import SCHEMA, PredictionWriter, failed_record, ok_record
     from portraitcraft.runners.base import config_hash
@@ -545,7 +528,7 @@ def predict_feature_baseline(
     except OutputError as exc:
         raise BaselineError(str(exc)) from exc
     try:
-        dataset = open_dataset(dataset_root)
+        dataset = open_dataset(resolve_lab_name(dataset_root))
         images = dataset.images()
         images = images[images["split"] == split]
         if images.empty:

@@ -62,9 +62,10 @@ def validate(
     Exit codes: 0 no errors (or --lenient); 1 errors found in strict mode; 2 the data cannot be read at all (no such folder, malformed JSON: one line with file, line and column).
     """
     from portraitcraft.data import DataError, iter_problems, open_dataset
+    from portraitcraft.lab import resolve_lab_name
 
     try:
-        dataset = open_dataset(data, strict=False, check_images=check_images)
+        dataset = open_dataset(resolve_lab_name(data), strict=False, check_images=check_images)
     except DataError as exc:
         fail(str(exc))
     typer.echo(dataset.summary())
@@ -121,10 +122,10 @@ def show_report(report: Any, json_out: Path | None) -> None:
 
     With ``--json -`` the JSON goes to standard output alone and the table to standard error."""
     if is_stdout(json_out):
-        import json
+        from portraitcraft.provenance import json_text
 
         typer.echo(report.to_text(), err=True)
-        typer.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False, allow_nan=False, default=str))
+        typer.echo(json_text(report.as_dict()), nl=False)
         return
     typer.echo(report.to_text())
     if json_out is not None:
@@ -204,7 +205,7 @@ def report(
     Where the test labels are hidden, Table 3 is scored on a validation split of train and each prediction file is also written as an official submission (OUT/submissions/). Exit codes: 0 written; 2 the data or a prediction file cannot be read, or OUT cannot be written.
     """
     from portraitcraft.data import DataError
-    from portraitcraft.report import write_report
+    from portraitcraft.paper import write_report
 
     try:
         written = write_report(data, out, predictions, n_bootstrap=bootstrap, seed=seed,
@@ -231,13 +232,14 @@ def export(
     read or OUT cannot be written.
     """
     from portraitcraft.data import DataError, open_dataset
+    from portraitcraft.lab import resolve_lab_name
 
     if to != "hf":
         fail(f"--to {to!r}: expected hf")
     try:
         from portraitcraft.hf import save
 
-        dataset = open_dataset(data)
+        dataset = open_dataset(resolve_lab_name(data))
         written = save(dataset, out)
     except (DataError, ValueError, ImportError) as exc:
         fail(str(exc))
@@ -314,28 +316,25 @@ def predict(
     Then score with `portraitcraft evaluate -p OUT -g GROUND_TRUTH`. Exit codes: 0 every image predicted; 1 the run finished but some images failed (listed, recorded as failed); 2 the run cannot start (data, model or output file).
     """
     from portraitcraft.data import DataError, open_dataset
+    from portraitcraft.lab import resolve_lab_name
     from portraitcraft.runners import RunError, run_predictions, split_items
-    from portraitcraft.runners.openai_compat import OpenAIBackend, OpenAISettings, ServerCheckError
-    from portraitcraft.runners.qwen import ModelLoadError, QwenBackend, QwenSettings
+    from portraitcraft.runners.backends import BACKENDS, make_backend
+    from portraitcraft.runners.openai_compat import ServerCheckError
+    from portraitcraft.runners.qwen import ModelLoadError
     from portraitcraft.runners.shards import parse_shard, shard_items
 
-    if backend not in ("transformers", "openai"):
+    if backend not in BACKENDS:
         fail(f"--backend {backend!r}: expected transformers or openai")
     try:
-        dataset = open_dataset(data)
+        dataset = open_dataset(resolve_lab_name(data))
         items = split_items(dataset, split, limit)  # a wrong split or limit fails here, before any model is loaded
         if shard is not None:
             items = shard_items(items, *parse_shard(shard))
-        if backend == "openai":
-            runner = OpenAIBackend(OpenAISettings(
-                base_url=base_url, model=model, api_key=api_key, protocol=protocol, concurrency=concurrency,
-                timeout_s=timeout, sampling=sampling, max_new_tokens=max_new_tokens, seed=seed))
-        else:
-            runner = QwenBackend(QwenSettings(
-                model=model, revision=revision, protocol=protocol, device=device, dtype=dtype,
-                attn_implementation=attn_implementation, max_pixels=max_pixels, min_pixels=min_pixels,
-                sampling=sampling, max_new_tokens=max_new_tokens, seed=seed, score_impl=score_impl,
-                decode_impl=decode_impl, image_device=image_device))
+        runner = make_backend(
+            backend, model=model, protocol=protocol, sampling=sampling, max_new_tokens=max_new_tokens, seed=seed,
+            base_url=base_url, api_key=api_key, concurrency=concurrency, timeout_s=timeout, revision=revision,
+            device=device, dtype=dtype, attn_implementation=attn_implementation, max_pixels=max_pixels,
+            min_pixels=min_pixels, score_impl=score_impl, decode_impl=decode_impl, image_device=image_device)
         batch_size = batch_size or (concurrency if backend == "openai" else 1)
         summary = run_predictions(runner, dataset, split=split if shard is None else f"{split} shard {shard}",
                                   out=out, batch_size=batch_size, progress=progress, items=items)
@@ -746,6 +745,39 @@ def track2_finetune(
         fail(f"{out}: cannot write ({exc.strerror})")
     for line in summary.lines():
         typer.echo(line)
+
+
+def command_table() -> list[dict[str, str]]:
+    """Every command of the program (subcommands as "baseline predict") with the first line of its help, sorted:
+    what the book's appendix lists."""
+    group = typer.main.get_command(app)
+    rows = []
+    for name, command in sorted(group.commands.items()):
+        subcommands = getattr(command, "commands", None)
+        if subcommands:
+            rows += [{"command": f"portraitcraft {name} {sub}", "what it does": c.get_short_help_str(limit=110)}
+                     for sub, c in sorted(subcommands.items())]
+        else:
+            rows.append({"command": f"portraitcraft {name}", "what it does": command.get_short_help_str(limit=110)})
+    return rows
+
+
+def command_help(name: str, width: int = 110) -> str | None:
+    """The ``--help`` of command ``name`` as a terminal without colours shows it (plain text, ``width`` columns),
+    from the installed program; None when this version has no such command."""
+    import re
+    import subprocess
+    import sys
+
+    if name not in typer.main.get_command(app).commands:
+        return None
+    program = Path(sys.executable).with_name("portraitcraft")
+    base = [str(program)] if program.is_file() else [sys.executable, "-m", "portraitcraft.cli"]
+    plain = {**os.environ, "TERMINAL_WIDTH": str(width), "NO_COLOR": "1", "_TYPER_FORCE_DISABLE_TERMINAL": "1"}
+    result = subprocess.run([*base, name, "--help"], capture_output=True, text=True, env=plain, check=False)
+    if result.returncode != 0 or "Usage" not in result.stdout:
+        raise RuntimeError(f"portraitcraft {name} --help failed: {result.stderr.strip()}")
+    return re.sub(r"\x1b\[[0-9;]*m", "", result.stdout)
 
 
 def main() -> None:

@@ -37,10 +37,9 @@ from portraitcraft.attributes import (
     ATTRIBUTE_SCORE_RANGE,
     BY_NAME,
     HIDDEN_ANSWER,
-    HIDDEN_LEVEL,
-    HIDDEN_TOTAL,
-    TOTAL_SCORE_RANGE,
     LEVELS,
+    TOTAL_SCORE_RANGE,
+    labels_hidden,
     level_codes_from_scores,
     level_from_score,
     normalise_level,
@@ -53,6 +52,7 @@ EXPECTED_FILES = ("track_1_train.json", "track_1_test.json", "track_2_train.json
 GROUND_TRUTH_FILE = "track_1_test_ground_truth.json"
 FACTORS_FILE = "lab_factors.json"
 DEFAULT_HUB_ID = "zijielou/PortraitCraft"
+DEFAULT_LAB = "lab"  # the data name of the default composition lab
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 QUESTION_ATTRIBUTE = re.compile("|".join(re.escape(n) for n in sorted(ATTRIBUTE_NAMES, key=len, reverse=True)))
 
@@ -307,7 +307,7 @@ class _Checker:
     def track1(self, records: list[Any], file: str, split: str, table: _Track1) -> None:
         for i, rec, name in self.unique_records(records, file):
             criteria = rec.get("criteria")
-            hidden = self._is_hidden(rec, criteria)
+            hidden = labels_hidden(rec)
             well_formed = None if hidden else _well_formed_scores(criteria)
             if well_formed is not None:
                 scores, reasons = well_formed
@@ -384,14 +384,6 @@ class _Checker:
         if any(lv is not None and np.isnan(sc) for lv, sc in zip(stated, scores)):
             table.stated_levels[len(table.image_path)] = stated
         return scores, reasons
-
-    @staticmethod
-    def _is_hidden(rec: dict, criteria: Any) -> bool:
-        """The published test file's placeholders: level "x", total_score 0, answer "x"."""
-        if not isinstance(criteria, dict):
-            return False
-        levels = [v.get("level") for v in criteria.values() if isinstance(v, dict)]
-        return bool(levels) and all(lv == HIDDEN_LEVEL for lv in levels) and rec.get("total_score") == HIDDEN_TOTAL
 
     def _question(self, rec: dict, file: str, i: int, name: str, split: str, hidden: bool):
         if "question" not in rec:
@@ -652,10 +644,16 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("PORTRAITCRAFT_CACHE", Path.home() / ".cache" / "portraitcraft"))
 
 
+def default_lab_root() -> Path:
+    """Where the default composition lab (the data name "lab") lives: generated there once by
+    `portraitcraft.lab.default_lab`, which the command line and the book call before opening "lab"."""
+    return default_cache_dir() / "lab-default"
+
+
 def resolve_source(source: Any) -> tuple[Path, str]:
-    """A local folder, "lab" (the default composition lab, generated once into the cache), a hub dataset id, or
-    `datasets` data (a DatasetDict of `portraitcraft.hf`'s shape, or a folder `portraitcraft export --to hf` wrote),
-    which is written once in the published layout under the cache."""
+    """A local folder, "lab" (the default composition lab, once generated), a hub dataset id, or `datasets` data
+    (a DatasetDict of `portraitcraft.hf`'s shape, or a folder `portraitcraft export --to hf` wrote), which is
+    written once in the published layout under the cache."""
     from portraitcraft import hf
 
     if hf.is_hf_data(source):
@@ -673,12 +671,11 @@ def resolve_source(source: Any) -> tuple[Path, str]:
             except ValueError as exc:
                 raise DataError(f"{path}: {exc}") from exc
         return path, "local"
-    if text == "lab":
-        from portraitcraft.lab import write_lab
-
-        out = default_cache_dir() / "lab-default"
+    if text == DEFAULT_LAB:
+        out = default_lab_root()
         if not (out / "track_1_train.json").is_file():
-            write_lab(out)
+            raise DataError(f"lab: the default composition lab is not generated yet in {out}; "
+                            "generate it with portraitcraft.lab.default_lab() (the command line does so itself)")
         return out, "lab"
     if HUB_ID.match(text) and not text.startswith((".", "/")):
         return _download_from_hub(text), f"hub:{text}"

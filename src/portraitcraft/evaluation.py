@@ -7,7 +7,6 @@ undefined correlation stays NaN and is flagged rather than being scored as 0.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -18,23 +17,10 @@ import numpy as np
 import pandas as pd
 
 from portraitcraft import metrics
-from portraitcraft.attributes import (
-    ATTRIBUTE_NAMES,
-    HIDDEN_ANSWER,
-    HIDDEN_LEVEL,
-    HIDDEN_TOTAL,
-    LEVELS,
-    level_from_score,
-    normalise_level,
-)
-from portraitcraft.data import GROUND_TRUTH_FILE, DataError, read_json_records
-from portraitcraft.predictions import (
-    PredictionSet,
-    image_name,
-    read_answer_letter,
-    read_predictions,
-    read_total_score,
-)
+from portraitcraft.attributes import ATTRIBUTE_NAMES, LEVELS
+from portraitcraft.labels import GroundTruth, load_ground_truth
+from portraitcraft.predictions import PredictionSet, read_predictions
+from portraitcraft.provenance import json_safe, write_json
 
 METRICS = ("srcc", "plcc", "plcc_logistic", "level_acc", "qa_acc", "overall")
 LEADERBOARD = ("srcc", "plcc", "level_acc", "qa_acc", "overall")
@@ -64,134 +50,6 @@ SEMANTICS = (
     "Intervals: percentile bootstrap over images (one seeded (B, n) index matrix shared by all metrics and, "
     "with --compare, by both prediction files: a paired bootstrap).",
 )
-
-
-class GroundTruthError(DataError):
-    """A ground-truth file that cannot be used for scoring; the message names the file and record."""
-
-
-# --- ground truth --------------------------------------------------------------------------------------------------
-
-@dataclass
-class GroundTruth:
-    """True labels of the scored images: total score, 13 level codes, and the answers when there are questions."""
-
-    path: Path
-    image_paths: list[str]
-    total_score: np.ndarray
-    levels: np.ndarray  # (n, 13) codes 0 Poor, 1 Medium, 2 Good
-    answers: list[str] | None  # None when the file has no questions (e.g. a validation split of train)
-    label_forms: tuple[str, ...]  # how levels were written: "0-10 scores", "letters", "words"
-
-    @property
-    def qa_available(self) -> bool:
-        return self.answers is not None
-
-    def __len__(self) -> int:
-        return len(self.image_paths)
-
-    @property
-    def description(self) -> str:
-        return f"{len(self)} images, levels from {' and '.join(self.label_forms)}, " + (
-            "with questions" if self.qa_available else "without questions (QA not available)")
-
-
-def _ground_truth_level(entry: object) -> tuple[str | None, str | None]:
-    """(level, form) from a criteria entry: {"level": A/B/C or word}, {"score": 0-10}, a bare level or score."""
-    if isinstance(entry, dict):
-        if "level" in entry:
-            entry = entry["level"]
-        elif "score" in entry:
-            entry = entry["score"]
-        else:
-            return None, None
-    if isinstance(entry, str):
-        level = normalise_level(entry)
-        form = "letters" if entry.strip().upper() in ("A", "B", "C") else "words"
-        return level, form if level else None
-    score = read_total_score(entry)
-    if score is not None and 0.0 <= score <= 10.0:
-        return level_from_score(score), "0-10 scores"
-    return None, None
-
-
-def _hidden(rec: dict) -> bool:
-    criteria = rec.get("criteria")
-    levels = [v.get("level") for v in criteria.values() if isinstance(v, dict)] if isinstance(criteria, dict) else []
-    return (HIDDEN_LEVEL in levels or rec.get("answer") == HIDDEN_ANSWER
-            or (rec.get("total_score") == HIDDEN_TOTAL and not isinstance(rec.get("total_score"), bool)))
-
-
-def load_ground_truth(path: str | os.PathLike) -> GroundTruth:
-    """Read ground truth: the lab's ``track_1_test_ground_truth.json`` (or a folder holding it), a train-style
-    file (criteria scores, no questions), or a test file with labels filled in (levels as A/B/C, as words, or as
-    0-10 scores). Files whose labels are hidden (level "x", total 0, answer "x") are refused.
-    """
-    path = Path(path)
-    if path.is_dir():
-        if not (path / GROUND_TRUTH_FILE).is_file():
-            raise GroundTruthError(f"{path}: a folder without {GROUND_TRUTH_FILE}; give the ground-truth file itself")
-        path = path / GROUND_TRUTH_FILE
-    try:
-        records = read_json_records(path)
-    except (RecursionError, ValueError) as exc:  # too deep, or an integer of thousands of digits
-        raise GroundTruthError(f"{path}: invalid JSON: {exc}") from exc
-    if not records:
-        raise GroundTruthError(f"{path}: no records")
-    names: list[str] = []
-    first: dict[str, int] = {}
-    totals, levels, answers = [], [], []
-    forms: set[str] = set()
-    with_answer: int | None = None
-    without_answer: int | None = None
-    for i, rec in enumerate(records):
-        where = f"{path}: record {i}"
-        if not isinstance(rec, dict):
-            raise GroundTruthError(f"{where}: a record must be a JSON object, found {type(rec).__name__}")
-        name = image_name(rec.get("image_path"))
-        if name is None:
-            raise GroundTruthError(f"{where}: missing or empty 'image_path'")
-        where += f" ({name})"
-        if name in first:
-            raise GroundTruthError(f"{where}: image listed twice (first at record {first[name]})")
-        first[name] = i
-        if _hidden(rec):
-            raise GroundTruthError(
-                f"{where}: the labels are hidden (level 'x', total_score 0, answer 'x'), as in the published test "
-                f"file; hidden labels cannot be scored. Use a file with real labels, e.g. the lab's {GROUND_TRUTH_FILE}")
-        criteria = rec.get("criteria")
-        if not isinstance(criteria, dict):
-            raise GroundTruthError(f"{where}: missing 'criteria' object")
-        row = []
-        for attribute in ATTRIBUTE_NAMES:
-            level, form = _ground_truth_level(criteria.get(attribute))
-            if level is None:
-                raise GroundTruthError(
-                    f"{where}: {attribute!r}: no level (expected {{'score': 0-10}}, {{'level': A/B/C or a word}})")
-            forms.add(form)
-            row.append(LEVELS.index(level))
-        total = read_total_score(rec.get("total_score"))
-        if total is None:
-            raise GroundTruthError(f"{where}: total_score {rec.get('total_score')!r} is not a number")
-        answer = rec.get("answer")
-        if answer is None:
-            without_answer = i if without_answer is None else without_answer
-        else:
-            letter = read_answer_letter(answer)
-            if letter is None:
-                raise GroundTruthError(f"{where}: answer {answer!r} is not a letter A-D")
-            with_answer = i if with_answer is None else with_answer
-        names.append(name)
-        totals.append(total)
-        levels.append(row)
-        answers.append(read_answer_letter(answer))
-    if with_answer is not None and without_answer is not None:
-        raise GroundTruthError(
-            f"{path}: record {without_answer} has no answer while record {with_answer} has one; "
-            "QA needs an answer for every image (or for none)")
-    order = ("0-10 scores", "letters", "words")
-    return GroundTruth(path, names, np.array(totals, float), np.array(levels, int).reshape(-1, len(ATTRIBUTE_NAMES)),
-                       answers if with_answer is not None else None, tuple(f for f in order if f in forms))
 
 
 # --- alignment and scoring -----------------------------------------------------------------------------------------
@@ -236,6 +94,7 @@ class Scored:
     per_image: pd.DataFrame
     per_attribute: pd.DataFrame
     confusion: pd.DataFrame
+    aligned: Aligned | None = None  # the predictions laid over the ground truth, as scored
 
 
 def _correlation_flags(x: np.ndarray, y: np.ndarray, used_label: str) -> list[str]:
@@ -345,7 +204,7 @@ def score(aligned: Aligned, truth: GroundTruth, *, skip_invalid_scores: bool = F
     per_image = pd.DataFrame(columns)
     return Scored(values, inputs, coverage, handling, flags, per_image,
                   metrics.per_attribute_table(aligned.levels, truth.levels),
-                  metrics.confusion_table(aligned.levels, truth.levels))
+                  metrics.confusion_table(aligned.levels, truth.levels), aligned=aligned)
 
 
 # --- the report ------------------------------------------------------------------------------------------------------
@@ -434,13 +293,10 @@ class EvaluationReport:
             "settings": self.settings,
             "comparison": self.comparison.as_dict() if self.comparison else None,
         }
-        return _json_safe(out)
+        return json_safe(out)
 
     def write_json(self, path: str | os.PathLike) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.as_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n",
-                        encoding="utf-8")
+        write_json(path, self.as_dict())
 
     def to_text(self, max_problems: int = 5) -> str:
         return format_report(self, max_problems=max_problems)
@@ -449,22 +305,6 @@ class EvaluationReport:
 def _extra(report: EvaluationReport) -> list[str]:
     names = set(report.truth.image_paths)
     return [n for n in report.predictions.image_paths if n not in names]
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [_json_safe(v) for v in value.tolist()]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Path):
-        return str(value)
-    return value
 
 
 def _intervals(samples: dict[str, np.ndarray], confidence: float) -> dict[str, metrics.Interval]:

@@ -23,9 +23,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from portraitcraft.attributes import ATTRIBUTE_NAMES, LEVELS
+from portraitcraft.attributes import ATTRIBUTE_NAMES, INVALID_LEVEL, LEVELS
 
-INVALID_LEVEL = -1
 N_LEVELS = len(LEVELS)
 CONFUSION_COLUMNS = (*LEVELS, "invalid")
 

@@ -1,6 +1,6 @@
 """Writing outputs safely: never over an input, never through a link, never half-written, one writer at a time.
 
-    write_atomic("report.json", text, inputs={"predictions": pred_path})    # whole files (reports, submissions)
+    write_atomic("report.json", text, inputs={"predictions": pred_path})    # whole files (JSON: provenance.write_json)
     with OutputLock("runs/a.jsonl", "portraitcraft predict"):                 # files a run appends or trains into
         resumed = prepare_jsonl_resume("runs/a.jsonl", config_hash="0123abcd...")
 
@@ -127,13 +127,6 @@ def write_atomic(path: PathLike, data: str | bytes, *, inputs: Mapping[str, Path
             pass
         raise
     return path
-
-
-def write_json(path: PathLike, content: Any, *, inputs: Mapping[str, PathLike | None] | Iterable[PathLike | None] = (),
-               indent: int = 2) -> Path:
-    """``content`` as strict JSON (NaN refused), written with `write_atomic`."""
-    text = json.dumps(content, indent=indent, ensure_ascii=False, allow_nan=False) + "\n"
-    return write_atomic(path, text, inputs=inputs)
 
 
 def open_for_append(path: PathLike):
@@ -312,4 +305,4 @@ def prepare_jsonl_resume(path: PathLike, config_hash: str | None, *, schema: str
 
 
 __all__ = ["OutputError", "OutputLock", "OutputLocked", "Resumed", "check_target", "config_of", "lock_path",
-           "open_for_append", "prepare_jsonl_resume", "refuse_inputs", "same_file", "write_atomic", "write_json"]
+           "open_for_append", "prepare_jsonl_resume", "refuse_inputs", "same_file", "write_atomic"]

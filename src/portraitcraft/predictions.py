@@ -74,6 +74,7 @@ from portraitcraft.attributes import (
     ANSWER_LETTERS,
     ATTRIBUTE_NAMES,
     BY_NAME,
+    INVALID_LEVEL,
     LEVEL_TO_LETTER,
     LEVELS,
     NOT_RESPONDED,
@@ -81,7 +82,7 @@ from portraitcraft.attributes import (
     normalise_level,
 )
 from portraitcraft.data import DataError, Problem, read_json_records
-from portraitcraft.metrics import INVALID_LEVEL
+from portraitcraft.provenance import json_safe, write_json
 
 SCHEMA = "portraitcraft.prediction/1"
 SUBMISSION, RAW, JSONL = "submission", "raw", "jsonl"
@@ -275,12 +276,18 @@ def read_predictions(path: str | os.PathLike) -> PredictionSet:
     cannot be scored at all. Invalid values inside well-formed records are not errors: they are scored wrong
     and listed in ``problems``.
     """
+    return read_prediction_file(path)[0]
+
+
+def read_prediction_file(path: str | os.PathLike) -> tuple[PredictionSet, list[Any]]:
+    """`read_predictions`, plus the file's records as parsed (JSON values, one per record), for readers of the
+    fields the scorer ignores (raw text, probabilities, timings): the file is read and parsed once."""
     path = Path(path)
     text = _read_text(path)
     start = text.lstrip()[:1]
     if start == "[":
         records = _parse_json_list(path, text)
-        return _read_json_list(path, records)
+        return _read_json_list(path, records), records
     if start == "{":
         return _read_jsonl(path, text)
     if not start:
@@ -382,7 +389,7 @@ def _jsonl_lines(path: Path, text: str) -> Iterable[tuple[int, dict[str, Any]]]:
         yield number - 1, rec
 
 
-def _read_jsonl(path: Path, text: str) -> PredictionSet:
+def _read_jsonl(path: Path, text: str) -> tuple[PredictionSet, list[dict[str, Any]]]:
     try:
         whole = json.loads(text)
     except (RecursionError, ValueError):
@@ -391,11 +398,13 @@ def _read_jsonl(path: Path, text: str) -> PredictionSet:
         raise PredictionFileError(
             f"{path}: one JSON object spread over several lines; expected a JSON list or one record a line (JSON Lines)")
     collector = _Collector(path, JSONL, by_line=True)
+    records = []
     for index, rec in _jsonl_lines(path, text):
         _add_project_record(collector, index, rec)
+        records.append(rec)
     if not collector.names:
         raise PredictionFileError(f"{path}: no records")
-    return collector.result()
+    return collector.result(), records
 
 
 def _add_project_record(collector: _Collector, index: int, rec: object) -> None:
@@ -428,20 +437,51 @@ def _add_project_record(collector: _Collector, index: int, rec: object) -> None:
         collector.runs.append(run)
 
 
+# --- what the scorer does not keep: raw text, probabilities, parser failures, timings -------------------
+
+@dataclass
+class PredictionDetails:
+    """Per image (bare file name), the fields of a prediction record that the scorer does not read.
+
+    Only the project's JSON Lines carry them; the submission and raw formats give empty mappings.
+    """
+
+    path: Path
+    raw_text: dict[str, str | None] = field(default_factory=dict)
+    probabilities: dict[str, dict[str, Any]] = field(default_factory=dict)  # records that carry any
+    failures: dict[str, dict[str, str]] = field(default_factory=dict)  # field -> the parser's reason
+    errors: dict[str, str] = field(default_factory=dict)  # failed records: why
+    seconds: dict[str, float] = field(default_factory=dict)
+    tokens: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def prediction_details(path: str | os.PathLike, records: Iterable[Any] | None = None) -> PredictionDetails:
+    """Raw text, probabilities, parser failures, seconds and tokens of each record of a prediction file.
+
+    ``records``: the file's records as `read_prediction_file` returned them (else the file is read here)."""
+    path = Path(path)
+    details = PredictionDetails(path)
+    for rec in records if records is not None else read_prediction_file(path)[1]:
+        name = image_name(rec.get("image_path")) if isinstance(rec, dict) else None
+        if name is None:
+            continue  # read_predictions names such a record; details are optional
+        details.raw_text[name] = rec.get("raw_text") if isinstance(rec.get("raw_text"), str) else None
+        if isinstance(rec.get("probabilities"), dict):
+            details.probabilities[name] = rec["probabilities"]
+        parsed = rec.get("parsed")
+        if isinstance(parsed, dict) and isinstance(parsed.get("failures"), dict):
+            details.failures[name] = {str(k): str(v) for k, v in parsed["failures"].items()}
+        if rec.get("status") == "failed":
+            details.errors[name] = str(rec.get("error"))
+        seconds = rec.get("seconds")
+        if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and math.isfinite(seconds):
+            details.seconds[name] = float(seconds)
+        if isinstance(rec.get("tokens"), dict):
+            details.tokens[name] = {k: v for k, v in rec["tokens"].items() if isinstance(v, int)}
+    return details
+
+
 # --- writing the project's JSON Lines ----------------------------------------------------------------------------
-
-def _finite(value: Any) -> Any:
-    """JSON-safe copy: NaN and infinities become null (strict JSON has no NaN), numpy scalars become Python."""
-    if isinstance(value, Mapping):
-        return {str(k): _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
 
 def ok_record(image_path: str, parsed: Any, *, run: Mapping[str, Any], seconds: float | None = None,
               raw_text: str | None = None, probabilities: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -517,7 +557,7 @@ class PredictionWriter:
             raise ValueError(f"{self.path}: {name!r} already has a record; one record per image")
         if record.get("status") not in STATUSES:
             raise ValueError(f"status must be 'ok' or 'failed', got {record.get('status')!r}")
-        line = json.dumps(_finite({"schema": SCHEMA, **record}), ensure_ascii=False, allow_nan=False)
+        line = json.dumps(json_safe({"schema": SCHEMA, **record}), ensure_ascii=False, allow_nan=False)
         self._file.write(line + "\n")
         self._file.flush()
         if self._fsync:
@@ -599,10 +639,7 @@ def write_submission(predictions: PredictionSet, test_file: str | os.PathLike, o
             "options": rec.get("options"),
             "answer": answer if answer is not None else NOT_RESPONDED,
         })
-    out.parent.mkdir(parents=True, exist_ok=True)
-    temporary = out.with_name(out.name + ".partial")
-    temporary.write_text(json.dumps(submission, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    temporary.replace(out)  # a crash never leaves a truncated submission behind
+    write_json(out, submission)  # atomic: a crash never leaves a truncated submission behind
     extra = [name for name in predictions.image_paths if name not in seen]
     return SubmissionSummary(out, len(submission), len(submission) - len(missing), missing,
                              invalid_levels, invalid_scores, invalid_answers, extra)

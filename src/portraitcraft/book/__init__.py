@@ -1,6 +1,7 @@
-"""The executable book: display helpers for its notebooks (`figures`) and the build pipeline (`build`).
+"""The executable book: display helpers for its notebooks (`figures`), where a chapter finds its inputs
+(`paths`), and the build pipeline (`build`).
 
-The package imports only the display helpers, so `python -m portraitcraft.book.build` runs cleanly.
+The package imports only the display helpers; chapters import `paths`, the `portraitcraft book` command `build`.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ a file it is made from (`_config.yml`, `_toc.yml`, the files under `book/`) chan
 build. Files a notebook reads on its own, not through a parameter, are not seen: ``force=True``
 (``portraitcraft book --force``) executes every page and rebuilds the HTML.
 
-Run it as `portraitcraft book --data data/lab` or `python -m portraitcraft.book.build --data data/lab`.
+Run it as `portraitcraft book --data data/lab`.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ from typing import Any
 
 import yaml
 
-EXECUTED_DIR = Path("book") / "executed"
+from portraitcraft.book.paths import EXECUTED_DIR, book_root_above
+
 SOURCES_DIR = Path("notebooks")
 VENDOR_DIR = Path("book") / "_vendor"
 DEFAULT_OUT = Path("book")  # Jupyter Book writes the HTML to <out>/_build/html
@@ -83,11 +84,11 @@ class NotebookPage:
 
 def find_book_root(start: Path | None = None) -> Path:
     """The nearest folder at or above `start` (default: the working directory) holding `_toc.yml` and `_config.yml`."""
-    start = (start or Path.cwd()).resolve()
-    for folder in (start, *start.parents):
-        if (folder / "_toc.yml").is_file() and (folder / "_config.yml").is_file():
-            return folder
-    raise BookError(f"no _toc.yml and _config.yml found in {start} or above: run from the project's repository")
+    root = book_root_above(start or Path.cwd())
+    if root is None:
+        raise BookError(f"no _toc.yml and _config.yml found in {(start or Path.cwd()).resolve()} or above: "
+                        "run from the project's repository")
+    return root
 
 
 def _toc_files(entry: Any) -> Iterator[str]:
@@ -171,19 +172,6 @@ def dataset_parameter(data: str, root: Path) -> str:
         return data
     folder = folder.resolve()
     return folder.relative_to(root).as_posix() if folder.is_relative_to(root) else str(folder)
-
-
-def dataset_location(data: str) -> str:
-    """Where a notebook finds its `data` parameter: as given when it exists from the working directory,
-    else under the book root (a notebook opened in Jupyter runs in notebooks/, the build runs at the root),
-    else unchanged ("lab", a Hugging Face dataset id)."""
-    if Path(data).expanduser().exists():
-        return data
-    try:
-        candidate = find_book_root() / data
-    except BookError:
-        return data
-    return str(candidate) if candidate.exists() else data
 
 
 @contextmanager
@@ -466,9 +454,3 @@ def build_book(data: str = "data/lab", *, root: Path | None = None, out: Path | 
         f"{time.perf_counter() - started:.1f} s: {html_dir / 'index.html'}")
     return html_dir
 
-
-if __name__ == "__main__":
-    # One definition of the options: the `portraitcraft book` command.
-    from portraitcraft.cli import app
-
-    app(["book", *sys.argv[1:]], prog_name="python -m portraitcraft.book.build")

@@ -24,10 +24,19 @@ from portraitcraft.lab.annotate import (
 from portraitcraft.lab.describe import describe_scene
 from portraitcraft.lab.factors import Factors, frame_size, image_rng, sample_factors
 from portraitcraft.lab.render import render_scene, subject_box
-from portraitcraft.lab.writer import FACTORS_FILE, GROUND_TRUTH_FILE, LabSummary, make_record, write_lab
+from portraitcraft.lab.writer import (
+    FACTORS_FILE,
+    GROUND_TRUTH_FILE,
+    LabSummary,
+    default_lab,
+    make_record,
+    resolve_lab_name,
+    write_lab,
+)
 
 __all__ = [
-    "FACTORS_FILE", "GROUND_TRUTH_FILE", "MODELS", "TERMS", "Factors", "LabSummary", "describe_scene",
+    "FACTORS_FILE", "GROUND_TRUTH_FILE", "MODELS", "TERMS", "Factors", "LabSummary", "default_lab", "describe_scene",
     "expected_scores", "frame_size", "image_rng", "label_attributes", "make_question", "make_record",
-    "model_table", "render_scene", "sample_factors", "subject_box", "term_values", "total_from_scores", "write_lab",
+    "model_table", "render_scene", "resolve_lab_name", "sample_factors", "subject_box", "term_values",
+    "total_from_scores", "write_lab",
 ]

@@ -29,12 +29,10 @@ import hashlib
 import json
 import math
 import os
-import platform
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -53,6 +51,7 @@ from portraitcraft.predictions import (
     image_name,
     ok_record,
 )
+from portraitcraft.provenance import package_versions
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -150,20 +149,13 @@ class RunSummary:
 
 # --- configuration --------------------------------------------------------------------------------------------
 
+# The packages whose versions each run records (after the Python version).
+RUNNER_PACKAGES = ("portraitcraft", "torch", "torchvision", "transformers", "accelerate", "tokenizers", "pillow", "numpy")
+
+
 def config_hash(config: Mapping[str, Any]) -> str:
     """16 hex digits of SHA-256 over the configuration as canonical JSON."""
     return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode("utf-8")).hexdigest()[:16]
-
-
-def package_versions(names: Iterable[str] = ("portraitcraft", "torch", "torchvision", "transformers", "accelerate",
-                                             "tokenizers", "pillow", "numpy")) -> dict[str, str | None]:
-    versions: dict[str, str | None] = {"python": platform.python_version()}
-    for name in names:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
 
 
 # --- which images -----------------------------------------------------------------------------------------------
@@ -243,7 +235,7 @@ def run_predictions(
         raise RunError(str(exc)) from exc
     out.parent.mkdir(parents=True, exist_ok=True)
     wanted = config_hash(backend.config())
-    run = {**backend.metadata(), "config_hash": wanted, "packages": package_versions()}
+    run = {**backend.metadata(), "config_hash": wanted, "packages": package_versions(RUNNER_PACKAGES, with_python=True)}
     items = list(items)[:limit] if items is not None else split_items(dataset, split, limit)
 
     try:

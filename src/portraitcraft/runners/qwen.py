@@ -8,7 +8,7 @@ Loading
     with ``huggingface_hub.snapshot_download`` (or found in its cache). Offline (``HF_HUB_OFFLINE=1`` or no
     network) an id that is not cached fails at once with a message saying what to do. ``trust_remote_code`` is
     never set: only the architectures shipped with transformers load. The model's identity in the records is the
-    id or folder and its revision: the hub commit, or for a folder a fingerprint of its files (`folder_fingerprint`).
+    id or folder and its revision: the hub commit, or for a folder a fingerprint of its files (`portraitcraft.provenance.folder_fingerprint`).
 Images
     Opened by the run loop with the longest side capped at 2048 pixels (the reference's cap), then the processor
     resizes to its pixel budget, set explicitly (`QwenSettings.max_pixels`, default 2048 x 2048: every capped image
@@ -48,7 +48,6 @@ Batching and throughput
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import threading
@@ -73,6 +72,7 @@ from portraitcraft.prompts import (
     read_score_slots,
     score_prompt,
 )
+from portraitcraft.provenance import folder_fingerprint
 from portraitcraft.runners.base import Item, ModelLoadError, Outcome
 
 if TYPE_CHECKING:
@@ -123,27 +123,6 @@ class QwenSettings:
 
 
 # --- locating the model -------------------------------------------------------------------------------------------
-
-def folder_fingerprint(folder: Path, full_hash_limit: int = 256 * 2**20) -> str:
-    """A content hash of a model folder: every file's name and size, and its bytes when the folder is small
-    (under ``full_hash_limit`` bytes in all); for a large folder, the bytes of the files under 16 MiB (config,
-    tokenizer, processor, index) and the first and last MiB of each weight file."""
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and ".cache" not in p.parts)
-    total = sum(p.stat().st_size for p in files)
-    digest = hashlib.sha256()
-    for path in files:
-        size = path.stat().st_size
-        digest.update(f"{path.relative_to(folder).as_posix()}\0{size}\0".encode())
-        with open(path, "rb") as handle:
-            if total <= full_hash_limit or size <= 16 * 2**20:
-                for block in iter(lambda: handle.read(2**20), b""):
-                    digest.update(block)
-            else:
-                digest.update(handle.read(2**20))
-                handle.seek(max(0, size - 2**20))
-                digest.update(handle.read(2**20))
-    return "sha256:" + digest.hexdigest()[:16]
-
 
 def resolve_model(model: str, revision: str | None = None) -> tuple[Path, dict[str, Any]]:
     """The local folder holding ``model`` and how it is identified in the records."""

@@ -17,7 +17,6 @@ Rules (also written into every report as ``semantics``)
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -28,6 +27,7 @@ from typing import Any, Final
 
 import numpy as np
 
+from portraitcraft.provenance import write_json
 from portraitcraft.track2.extract import Extractor, Reading, make_extractor
 from portraitcraft.track2.properties import BY_KEY, CONTINUOUS, PROPERTIES, PROPERTY_KEYS
 from portraitcraft.track2.text import ParsedDescription, Target, parse_description
@@ -206,8 +206,7 @@ class Track2Report:
                 "problems": self.problems, "notes": self.notes, "seconds": round(self.seconds, 2)}
 
     def write_json(self, path: str | os.PathLike) -> None:
-        Path(path).write_text(json.dumps(self.as_dict(), indent=2, ensure_ascii=False, allow_nan=False,
-                                         default=str) + "\n", encoding="utf-8")
+        write_json(path, self.as_dict())
 
     def to_text(self, max_listed: int = 20) -> str:
         s = self.summary()

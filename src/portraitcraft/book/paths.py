@@ -1,0 +1,60 @@
+"""Where a chapter finds what its parameters name, from any working directory.
+
+A chapter's parameters name folders and files as a reader types them, relative to the repository ("data/lab",
+"book/measurements/x.json"). papermill may run the chapter anywhere: in the repository root (the book build), in
+notebooks/ (Jupyter, nbval), or in a scratch folder. `locate` finds a named input and `repository_path` places an
+output, both against the repository found from the working directory or, failing that, from this package's
+source (an editable install or ``PYTHONPATH=src``).
+
+    ds = open_dataset(locate(data))                      # "data/lab", an absolute path, "lab" or a hub id
+    runs = repository_path("book/runs")                  # where a chapter keeps what it computes
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from portraitcraft.lab import resolve_lab_name
+
+EXECUTED_DIR = Path("book") / "executed"  # the executed chapters, relative to the repository root
+
+
+def book_root_above(start: str | os.PathLike) -> Path | None:
+    """The nearest folder at or above ``start`` holding the book's ``_toc.yml`` and ``_config.yml``."""
+    start = Path(start).resolve()
+    for folder in (start, *start.parents):
+        if (folder / "_toc.yml").is_file() and (folder / "_config.yml").is_file():
+            return folder
+    return None
+
+
+def repository_root() -> Path | None:
+    """The book's repository: found from the working directory upwards, else from this package's source folder;
+    None for an installed package run outside any repository."""
+    return book_root_above(Path.cwd()) or book_root_above(Path(__file__).resolve().parent)
+
+
+def locate(value: str | os.PathLike) -> str:
+    """A path parameter as this process can open it: as given when it exists from the working directory, else
+    under the repository root when it exists there; anything else unchanged (a Hugging Face dataset id). The
+    data name "lab" is the default composition lab, generated on first use."""
+    text = str(value)
+    if Path(text).expanduser().exists():
+        return text
+    root = repository_root()
+    if root is not None and (root / text).exists():
+        return str(root / text)
+    return str(resolve_lab_name(text))
+
+
+def repository_path(value: str | os.PathLike) -> Path:
+    """Where a chapter writes what a relative path parameter names: under the repository root (the working
+    directory outside a repository); an absolute path unchanged."""
+    path = Path(value).expanduser()
+    if path.is_absolute():
+        return path
+    return (repository_root() or Path.cwd()) / path
+
+
+__all__ = ["EXECUTED_DIR", "book_root_above", "locate", "repository_path", "repository_root"]

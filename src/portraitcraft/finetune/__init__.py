@@ -1,0 +1,98 @@
+"""Fine-tuning Qwen3-VL on the Track 1 training records: the fine-tuned row of Table 3.
+
+Modules by job: `settings` (the settings and the training targets), `data` (the examples, the validation split,
+the order of the images and the schedule), `model` (the model being trained and its cost), `checkpoints` (the
+output folder: checkpoints, the log) and `loop` (the run: training, validation, saving, resuming).
+
+    summary = run_finetune(FinetuneSettings(data="data/lab", model="Qwen/Qwen3-VL-4B-Instruct", out="runs/ft"))
+    # then: portraitcraft predict --model runs/ft --data ... --max-pixels 50176 --max-new-tokens 1024
+
+What is trained (the paper's partial fine-tuning)
+    The language model (its embeddings, and the LM head tied to them) and the vision-language mergers
+    (``visual.merger`` and the DeepStack ``visual.deepstack_merger_list``) are trained; the vision encoder
+    (patch embedding, position embedding, the vision blocks) is frozen. With ``lora=True`` the language model's
+    linear layers get LoRA adapters (peft) instead of full updates, and the mergers are still trained in full.
+Paper settings (the defaults)
+    2 epochs, learning rate 1e-5, batch size 4 with 4 gradient-accumulation steps (16 images per optimizer
+    step). The rest follows the public reference script (``qwen-vl-finetune/scripts/sft_qwen3_4b.sh``):
+    AdamW, weight decay 0, 3% linear warm-up then cosine decay, gradient clipping at 1.0, gradient
+    checkpointing, and a pixel budget of 50,176 pixels (224 x 224) per image, at least 784.
+Precision
+    ``auto``: on CUDA ``bf16-mixed`` (float32 master weights and optimizer state, matrix products in bfloat16
+    under autocast); on the CPU ``fp32``. ``bf16`` keeps weights, gradients and AdamW state in bfloat16 (half the
+    memory); an update of 1e-5 is below bfloat16's resolution for most weights, so most of them do not move:
+    use it for measurements, not for the row.
+Two target formats (``target``)
+    ``generate`` (the paper's): the user turn is the runner's ``generate`` prompt (`prompts.generate_prompt`,
+    what ``portraitcraft predict --protocol generate`` sends) with the image; the assistant answer is the
+    public reference conversion's JSON (``qwen-vl-finetune/convert_json_train.py``), indented by 2::
+
+        {"criteria": {"Color Harmony": {"level": "Good", "reason": "..."}, ... all 13 ...}, "total_score": 72}
+
+    levels from the scores by the benchmark rule (`attributes.level_from_score`), reasons as written, the
+    overall score as given; ``"answer": "B"`` is added after ``total_score`` only for a training record with a
+    question and its answer (the published train split has none). ``reasons=False`` writes each criterion as its
+    bare level instead (a shorter answer). The loss is the mean cross-entropy over the answer's tokens and the
+    closing ``<|im_end|>``; prompt, image and padding tokens are masked. Deviation from the reference: its
+    conversion trains on a different instruction ("You are an aesthetics expert...") from the one its own
+    inference sends; here the model is trained on the prompt it is asked with at prediction time.
+
+    ``score``: the user turn is the runner's ``score`` prompt (`prompts.score_prompt`); the targets are the
+    words the ``score`` protocol reads (`prompts.SCORE_SLOTS`): each attribute's level after its line head
+    (``Sharpness: Good``), the overall quality word after ``Overall quality:`` (the total score's nearest word,
+    `quality_word`: the inverse of `prompts.quality_to_score`) and, with a labelled question, the answer letter
+    after ``Answer:``. The loss is computed through the runner's own reading
+    (`QwenBackend.slot_probabilities`): for each slot, minus the log-probability (over the whole vocabulary) of
+    the right candidate right after the opened assistant turn and the slot's head, exactly where prediction
+    reads it; the mean over slots and images.
+Validation split
+    `portraitcraft.labels.validation_split`: a seeded fraction (default 0.1, seed 0) of the fully labelled training images,
+    held out of training. With the same fraction and seed it is the split that ``portraitcraft report`` and the
+    book score Table 3 on where the test labels are hidden, so the fine-tuned row is never scored on an image
+    it was trained on. The held-out names are recorded in ``finetune.json``.
+Output folder ``out``
+    ``config.json``, the weights and the processor files (``save_pretrained``): a plain Qwen3-VL folder that
+    ``portraitcraft predict --model OUT`` loads. With LoRA the adapters are merged into the saved weights (the
+    runner needs no peft); the adapters themselves are kept in ``training_state/`` for resuming.
+    ``finetune.json``: the settings, data, split, target lengths, versions, status and last step.
+    ``log.jsonl``: one JSON record per line, ``{"kind": "train", "step", "epoch", "loss", "lr", "grad_norm",
+    "images", "tokens", "seconds"}`` per optimizer step and ``{"kind": "validation", "step", "epoch", "loss",
+    ...metrics}`` at step 0, every ``eval_every`` steps and at the end (`read_log` reads it as a frame).
+    ``training_state/``: optimizer, scheduler and step: what resuming needs (delete it once training is done).
+Predicting with the checkpoint
+    Use the training pixel budget (``--max-pixels``/``--min-pixels``: the runner's defaults are the reference
+    inference's 2048 x 2048) and, for the generate target, enough new tokens for the whole answer: with reasons it is
+    longer than the reference inference's 512, and ``total_score`` comes last, so a cut answer loses the score.
+    The run prints the command (``predict_hint`` in ``finetune.json``, from the longest training answer).
+Resuming
+    Rerunning with the same ``out`` continues from the last checkpoint (saved every ``save_every`` steps and at
+    the end) with the same data order and schedule; settings that change the training must match
+    (``FinetuneSettings.training_key``), otherwise it stops naming the differences. A checkpoint is written to
+    ``out/.incoming/`` and moved into place only once complete, so a run killed while saving keeps the
+    previous checkpoint.
+"""
+
+from portraitcraft.finetune.checkpoints import commit_incoming, mark_complete, read_log
+from portraitcraft.finetune.data import Plan, TrainingData, lr_factor, training_data
+from portraitcraft.finetune.loop import FinetuneSummary, demo_run_dir, prediction_metrics, run_finetune
+from portraitcraft.finetune.model import FineTuner, parameter_counts, state_memory_gib
+from portraitcraft.finetune.settings import (
+    FORMAT,
+    INCOMING_DIR,
+    LOG_FILE,
+    RUN_FILE,
+    STATE_DIR,
+    TARGETS,
+    Example,
+    FinetuneError,
+    FinetuneSettings,
+    generate_target,
+    quality_word,
+    score_target_text,
+    score_targets,
+)
+
+__all__ = ["FORMAT", "INCOMING_DIR", "LOG_FILE", "RUN_FILE", "STATE_DIR", "TARGETS", "Example", "FineTuner", "FinetuneError",
+           "FinetuneSettings", "FinetuneSummary", "Plan", "TrainingData", "commit_incoming", "demo_run_dir",
+           "generate_target", "lr_factor", "mark_complete", "parameter_counts", "prediction_metrics", "quality_word",
+           "read_log", "run_finetune", "score_target_text", "score_targets", "state_memory_gib", "training_data"]

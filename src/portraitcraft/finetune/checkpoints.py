@@ -1,0 +1,83 @@
+"""Fine-tuning's output folder: sealed checkpoints moved into place only once complete, and the training log."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from portraitcraft.finetune.settings import INCOMING_DIR, LOG_FILE, STATE_DIR, FinetuneError
+
+# --- the output folder ----------------------------------------------------------------------------------------------
+
+def mark_complete(incoming: Path) -> None:
+    """Seal a fully written checkpoint folder: its ``COMPLETE`` file lists every file it holds."""
+    files = sorted(p.relative_to(incoming).as_posix() for p in incoming.rglob("*") if p.is_file())
+    sealing = incoming / "COMPLETE.tmp"
+    sealing.write_text(json.dumps(files) + "\n", encoding="utf-8")
+    os.replace(sealing, incoming / "COMPLETE")
+
+
+def commit_incoming(out: Path) -> None:
+    """Move a sealed checkpoint from ``out/.incoming`` into ``out``; drop an unsealed one (a save that was killed).
+
+    Idempotent: a commit killed half-way is finished by the next call (the ``COMPLETE`` list says which files
+    belong to the checkpoint, so weight files of an older checkpoint with other shard names are removed and
+    the ones already moved are kept)."""
+    incoming = out / INCOMING_DIR
+    if not incoming.exists():
+        return
+    try:
+        listed = json.loads((incoming / "COMPLETE").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        shutil.rmtree(incoming)
+        return
+    new = {Path(p) for p in listed}
+    if any(p.suffix == ".safetensors" for p in new):  # the weights are replaced as a set (shard names may change)
+        for old in list(out.glob("*.safetensors")) + list(out.glob("*.safetensors.index.json")):
+            if old.relative_to(out) not in new:
+                old.unlink()
+    # state.json last: it names the step the checkpoint holds
+    for rel in sorted(new, key=lambda p: (p.parts[0] == STATE_DIR and p.name == "state.json", str(p))):
+        if (incoming / rel).exists():
+            target = out / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(incoming / rel, target)
+    shutil.rmtree(incoming)
+
+
+def read_log(path: str | os.PathLike):
+    """``log.jsonl`` (or the folder holding it) as a pandas frame, one row per record."""
+    import pandas as pd
+
+    path = Path(path)
+    path = path / LOG_FILE if path.is_dir() else path
+    if not path.is_file():
+        raise FinetuneError(f"{path}: no training log")
+    rows = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise FinetuneError(f"{path}:{number}: invalid JSON ({exc.msg})") from exc
+    return pd.DataFrame(rows)
+
+
+def _rewrite_log(path: Path, up_to_step: int) -> None:
+    """Keep the log records of steps up to the checkpoint's (later ones are redone on resume)."""
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line torn by a kill
+        if record.get("step", 0) <= up_to_step:
+            kept.append(line)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
+    os.replace(tmp, path)

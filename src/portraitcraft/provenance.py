@@ -1,0 +1,153 @@
+"""What produced a result, and writing it down: installed package versions, fingerprints of files, folders and
+data roots, the code's git commit, and JSON written safely.
+
+    package_versions(("numpy", "torch"))       # {"numpy": "2.1.3", "torch": None}  (None: not installed)
+    data_fingerprint("data/lab")               # the track files' SHA-256, one digest over them, the image count
+    write_json("report/table3.json", payload)  # strict JSON (NaN -> null), written atomically
+
+Every JSON report the package writes goes through `write_json`, so its rules live in one place: the payload is made
+JSON-safe by `json_safe`, and the file is written by `portraitcraft.outputs.write_atomic` (a temporary file in the
+same folder moved over the target, which must be a regular file and not one of the command's inputs), so a reader
+never sees half a file and an interrupted write leaves the old one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import subprocess
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from portraitcraft.data import FACTORS_FILE, GROUND_TRUTH_FILE, TRACK_FILE, DataError, index_images
+from portraitcraft.outputs import write_atomic
+
+# The packages whose versions the book's reproducibility record lists.
+DEFAULT_PACKAGES: Final[tuple[str, ...]] = (
+    "portraitcraft", "numpy", "pandas", "scipy", "scikit-learn", "opencv-contrib-python-headless", "pillow",
+    "pyarrow", "plotly", "matplotlib", "seaborn", "papermill", "jupytext", "jupyter-book", "sphinx", "nbval",
+    "torch", "transformers",
+)
+
+
+def package_versions(names: Iterable[str] = DEFAULT_PACKAGES, *, with_python: bool = False) -> dict[str, str | None]:
+    """Installed version of each distribution, in the order given; None where it is not installed. With
+    ``with_python``, the Python version first, under "python"."""
+    out: dict[str, str | None] = {"python": platform.python_version()} if with_python else {}
+    for name in names:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+# --- fingerprints ------------------------------------------------------------------------------------------------
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 (hex) of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def folder_fingerprint(folder: Path, full_hash_limit: int = 256 * 2**20) -> str:
+    """A content hash of a model folder: every file's name and size, and its bytes when the folder is small
+    (under ``full_hash_limit`` bytes in all); for a large folder, the bytes of the files under 16 MiB (config,
+    tokenizer, processor, index) and the first and last MiB of each weight file."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and ".cache" not in p.parts)
+    total = sum(p.stat().st_size for p in files)
+    digest = hashlib.sha256()
+    for path in files:
+        size = path.stat().st_size
+        digest.update(f"{path.relative_to(folder).as_posix()}\0{size}\0".encode())
+        with open(path, "rb") as handle:
+            if total <= full_hash_limit or size <= 16 * 2**20:
+                for block in iter(lambda: handle.read(2**20), b""):
+                    digest.update(block)
+            else:
+                digest.update(handle.read(2**20))
+                handle.seek(max(0, size - 2**20))
+                digest.update(handle.read(2**20))
+    return "sha256:" + digest.hexdigest()[:16]
+
+
+def data_fingerprint(root: str | os.PathLike) -> dict[str, Any]:
+    """A fingerprint of a PortraitCraft root: the SHA-256 of each track JSON file (and of the lab's ground-truth
+    and factors files where present), one SHA-256 over those (file names and digests, sorted), and the number of
+    images in the ``images_NN`` folders. The same files and image count give the same fingerprint anywhere."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"{root}: not a folder")
+    names = sorted(p.name for p in root.iterdir()
+                   if p.is_file() and (TRACK_FILE.match(p.name) or p.name in (GROUND_TRUTH_FILE, FACTORS_FILE)))
+    files = {name: {"sha256": file_sha256(root / name), "bytes": (root / name).stat().st_size} for name in names}
+    combined = hashlib.sha256("".join(f"{n}\0{files[n]['sha256']}\n" for n in names).encode()).hexdigest()
+    images, _ = index_images(root)
+    return {"root": str(root), "sha256": combined, "images": len(images), "files": files}
+
+
+def git_commit(folder: str | os.PathLike) -> dict[str, Any] | None:
+    """The git commit checked out in ``folder`` and whether tracked files differ from it; None outside a
+    repository or without git."""
+    try:
+        head = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=10, check=False)
+        if head.returncode != 0:
+            return None
+        status = subprocess.run(["git", "-C", str(folder), "status", "--porcelain", "--untracked-files=no"],
+                                capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return {"commit": head.stdout.strip(), "uncommitted_changes": bool(status.stdout.strip())}
+
+
+# --- JSON ----------------------------------------------------------------------------------------------------------
+
+def json_safe(value: Any) -> Any:
+    """A copy of ``value`` that strict JSON can hold: mappings (keys as text), lists, tuples and arrays as lists,
+    numpy scalars as Python numbers, NaN, infinities and pandas' missing values as null, paths as text."""
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [json_safe(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def json_text(payload: Any, *, indent: int | None = 2) -> str:
+    """``payload`` as strict JSON text (after `json_safe`; other objects as their text), ending in a newline."""
+    return json.dumps(json_safe(payload), indent=indent, ensure_ascii=False, allow_nan=False, default=str) + "\n"
+
+
+def write_json(path: str | os.PathLike, payload: Any, *, indent: int | None = 2,
+               inputs: Mapping[str, str | os.PathLike | None] | Iterable[str | os.PathLike | None] = ()) -> Path:
+    """Write ``payload`` as strict JSON (`json_text`) to ``path`` with `portraitcraft.outputs.write_atomic`: whole
+    or not at all, never over one of ``inputs`` (a mapping role -> path names the role in the refusal), never
+    through a link or over anything but a regular file. Returns the path."""
+    return write_atomic(path, json_text(payload, indent=indent), inputs=inputs)
+
+
+__all__ = [
+    "DEFAULT_PACKAGES", "data_fingerprint", "file_sha256", "folder_fingerprint", "git_commit", "json_safe",
+    "json_text", "package_versions", "write_json",
+]

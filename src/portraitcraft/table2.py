@@ -1,0 +1,138 @@
+"""Table 2 of PortraitCraft (arXiv 2604.03611) as data: the length of the Track 2 descriptions per split.
+
+    table2(ds).frame              # one row per (definition, split), `overall` included
+    closest_definitions(table2(ds))   # which length definition comes closest to the paper's means
+
+Reported numbers
+----------------
+`REPORTED_TABLE2` holds only the numbers the paper reports, as quoted in the project's issue: the train and test
+mean lengths (2237.0 and 2230.8). The paper's other Table 2 cells (samples, std, median, range) are not reproduced
+here because no source of them was at hand; they are left out rather than guessed.
+
+Table 2's length
+----------------
+The paper does not define the length it counts. `LENGTH_DEFINITIONS` holds four candidates, the first the
+default: ``characters`` = len(content_description) + len(composition_analysis); ``characters_no_whitespace``
+(the same without any whitespace); ``composition_only`` = len(composition_analysis); ``words`` = the number
+of whitespace-separated words of both texts. Std has ddof=1; Avg. Attr. Length = mean / 13 (the attributes).
+`closest_definitions` ranks the definitions by how far their means fall from the reported ones.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from portraitcraft.attributes import ATTRIBUTE_NAMES
+from portraitcraft.data import Dataset
+from portraitcraft.labels import dataset_frame
+
+N_ATTRIBUTES: Final[int] = len(ATTRIBUTE_NAMES)
+
+
+LengthFunction = Callable[[str, str], int]
+
+LENGTH_DEFINITIONS: Final[dict[str, LengthFunction]] = {
+    "characters": lambda content, composition: len(content) + len(composition),
+    "characters_no_whitespace": lambda content, composition: sum(
+        len("".join(text.split())) for text in (content, composition)),
+    "composition_only": lambda content, composition: len(composition),
+    "words": lambda content, composition: len(content.split()) + len(composition.split()),
+}
+DEFAULT_DEFINITION: Final[str] = "characters"
+LENGTH_DESCRIPTIONS: Final[dict[str, str]] = {
+    "characters": "len(content_description) + len(composition_analysis)",
+    "characters_no_whitespace": "characters of both texts, whitespace removed",
+    "composition_only": "len(composition_analysis)",
+    "words": "whitespace-separated words of both texts",
+}
+TABLE2_COLUMNS: Final[tuple[str, ...]] = (
+    "definition", "split", "samples", "mean", "std", "median", "min", "max", "avg_attr_length")
+
+# Table 2 of the paper, as far as the project can source it: the mean length of the train and test splits.
+REPORTED_TABLE2: Final[pd.DataFrame] = pd.DataFrame({"split": ["train", "test"], "mean": [2237.0, 2230.8]})
+
+
+@dataclass
+class LengthTable:
+    """Table 2: one row per (definition, split), ``overall`` (all splits pooled) after each definition's splits."""
+
+    frame: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+
+def description_lengths(dataset: Dataset, definitions: Sequence[str] = tuple(LENGTH_DEFINITIONS)) -> pd.DataFrame:
+    """One row per Track 2 record with both texts: split, image_path, and one column per length definition."""
+    unknown = [d for d in definitions if d not in LENGTH_DEFINITIONS]
+    if unknown:
+        raise ValueError(f"unknown length definition(s) {unknown}; expected some of {list(LENGTH_DEFINITIONS)}")
+    texts = dataset_frame(dataset, "descriptions")
+    complete = texts.dropna(subset=["content_description", "composition_analysis"])
+    frame = complete[["split", "image_path"]].reset_index(drop=True)
+    for name in definitions:
+        function = LENGTH_DEFINITIONS[name]
+        frame[name] = [function(c, a) for c, a in zip(complete["content_description"], complete["composition_analysis"])]
+    return frame
+
+
+def _length_row(definition: str, split: str, values: np.ndarray) -> dict[str, Any]:
+    n = int(values.size)
+    mean = float(values.mean()) if n else math.nan
+    return {"definition": definition, "split": split, "samples": n, "mean": mean,
+            "std": float(values.std(ddof=1)) if n > 1 else math.nan,
+            "median": float(np.median(values)) if n else math.nan,
+            "min": float(values.min()) if n else math.nan, "max": float(values.max()) if n else math.nan,
+            "avg_attr_length": mean / N_ATTRIBUTES}
+
+
+def table2(dataset: Dataset, definitions: Sequence[str] = tuple(LENGTH_DEFINITIONS)) -> LengthTable:
+    """Description-length statistics of Track 2 per split and overall, for each length definition."""
+    lengths = description_lengths(dataset, definitions)
+    notes = []
+    missing = [f for f in ("track_2_train.json", "track_2_test.json") if f in dataset.missing_files]
+    if missing:
+        notes.append(f"not present: {', '.join(missing)}; Table 2 covers {', '.join(dataset.track2_splits) or 'nothing'}")
+    skipped = len(dataset_frame(dataset, "descriptions")) - len(lengths)
+    if skipped:
+        notes.append(f"{skipped} Track 2 record(s) lack a text and are left out of every definition")
+    rows = []
+    splits = [s for s in dataset.track2_splits if (lengths["split"] == s).any()]
+    for definition in definitions:
+        for split in splits:
+            rows.append(_length_row(definition, split, lengths.loc[lengths["split"] == split, definition].to_numpy(float)))
+        if splits:
+            rows.append(_length_row(definition, "overall", lengths[definition].to_numpy(float)))
+    if not splits:
+        notes.append("no Track 2 description: Table 2 is empty")
+    frame = pd.DataFrame(rows, columns=list(TABLE2_COLUMNS))
+    frame["samples"] = frame["samples"].astype(int)
+    return LengthTable(frame, notes)
+
+
+def closest_definitions(table: LengthTable | pd.DataFrame, reported: pd.DataFrame = REPORTED_TABLE2) -> pd.DataFrame:
+    """Rank the length definitions by the mean absolute difference of their split means from the reported means.
+
+    Columns: definition, splits (compared), mean_abs_difference, mean_relative_difference (of the reported
+    value), rank (1 = closest). Definitions with no split in common with ``reported`` get no rank."""
+    frame = table.frame if isinstance(table, LengthTable) else table
+    joined = frame.merge(reported[["split", "mean"]], on="split", suffixes=("", "_reported"))
+    joined["difference"] = (joined["mean"] - joined["mean_reported"]).abs()
+    joined["relative"] = joined["difference"] / joined["mean_reported"]
+    ranking = (joined.groupby("definition", sort=False)
+               .agg(splits=("split", lambda s: ", ".join(s)), mean_abs_difference=("difference", "mean"),
+                    mean_relative_difference=("relative", "mean"))
+               .reset_index())
+    ranking = ranking.sort_values("mean_abs_difference", kind="stable").reset_index(drop=True)
+    ranking["rank"] = np.arange(1, len(ranking) + 1)
+    return ranking
+
+
+__all__ = [
+    "DEFAULT_DEFINITION", "LENGTH_DEFINITIONS", "LENGTH_DESCRIPTIONS", "REPORTED_TABLE2", "TABLE2_COLUMNS",
+    "LengthTable", "closest_definitions", "description_lengths", "table2",
+]
