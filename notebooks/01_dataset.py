@@ -24,7 +24,6 @@ gallery_size = 3  # how many labelled examples the gallery shows
 seed = 0  # which examples the gallery picks
 
 # %%
-import json
 
 import numpy as np
 import pandas as pd
@@ -34,6 +33,7 @@ from IPython.display import HTML, Markdown, display
 from portraitcraft.attributes import ATTRIBUTE_NAMES, LEVELS
 from portraitcraft.book import LEVEL_COLOURS, SPLIT_COLOURS, caption, level_table, show_plotly, thumbnail
 from portraitcraft.book.paths import locate
+from portraitcraft.book.tables import record_fields
 from portraitcraft.data import EXPECTED_FILES, GROUND_TRUTH_FILE, TRACK_FILE, open_dataset, read_json_records
 
 ds = open_dataset(locate(data))
@@ -85,25 +85,10 @@ counts.rename(columns=lambda column: column.replace("_", " "))
 # one shape, so they are shown once.
 
 # %% tags=["hide-input"]
-def fields(record: dict, prefix: str = "") -> list[dict]:
-    rows = []
-    for name, value in record.items():
-        if name == "criteria" and isinstance(value, dict) and value:
-            first = next(iter(value.values()))
-            shape = ", ".join(f"{k}: {type(v).__name__}" for k, v in first.items()) if isinstance(first, dict) else ""
-            rows.append({"field": f"{prefix}criteria", "type": f"object of {len(value)} attributes", "example": f"{{{shape}}} each"})
-        elif isinstance(value, dict):
-            rows.extend(fields(value, prefix=f"{prefix}{name}."))
-        else:
-            text = json.dumps(value, ensure_ascii=False)
-            rows.append({"field": prefix + name, "type": type(value).__name__, "example": text[:90] + ("…" if len(text) > 90 else "")})
-    return rows
-
-
 track_files = sorted(name for name in present if TRACK_FILE.match(name))
 schema = pd.concat(
     [
-        pd.DataFrame(fields(records[0])).assign(file=name)
+        pd.DataFrame(record_fields(records[0])).assign(file=name)
         for name in track_files
         if (records := read_json_records(ds.root / name))
     ],

@@ -38,6 +38,7 @@ from IPython.display import Markdown, display
 from portraitcraft.attributes import ATTRIBUTE_NAMES
 from portraitcraft.book import SPLIT_COLOURS, caption, show_plotly
 from portraitcraft.book.paths import locate
+from portraitcraft.book.tables import table2_paper_style
 from portraitcraft.data import FACTORS_FILE, open_dataset
 from portraitcraft.table2 import (
     DEFAULT_DEFINITION,
@@ -67,20 +68,8 @@ pd.DataFrame(
 lengths = table2(ds, definitions)
 for note in lengths.notes:
     display(Markdown(f"*Note: {note}.*"))
-paper_columns = {
-    "samples": "Samples", "mean": "Mean", "std": "Std", "median": "Median", "range": "Range",
-    "avg_attr_length": "Avg. Attr. Length",
-}
-
-
-def paper_style(frame: pd.DataFrame) -> pd.DataFrame:
-    """The paper's columns: Range as min-max, lengths to one decimal."""
-    shown = frame.assign(range=[f"{lo:.0f}-{hi:.0f}" for lo, hi in zip(frame["min"], frame["max"])])
-    return shown[["split", *paper_columns]].rename(columns={"split": "Split", **paper_columns}).round(1)
-
-
 default_rows = lengths.frame[lengths.frame["definition"] == DEFAULT_DEFINITION]
-display(paper_style(default_rows).style.hide(axis="index").format(precision=1))
+display(table2_paper_style(default_rows).style.hide(axis="index").format(precision=1))
 
 # %% tags=["remove-input"]
 caption(

@@ -52,8 +52,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from IPython.display import Markdown, display
 
-from portraitcraft.book import caption, show_plotly, value_with_interval
+from portraitcraft.book import caption, show_plotly
 from portraitcraft.book.paths import locate, repository_path
+from portraitcraft.book.tables import table3_cell
 from portraitcraft.data import open_dataset
 from portraitcraft.evaluation import METRIC_LABELS
 from portraitcraft.table3 import COMPUTED, REPORTED, REPORTED_TABLE3, TABLE3_METRICS, reproduce_table3
@@ -91,15 +92,9 @@ for note in result.notes:
 table = result.frame
 
 
-def with_interval(row: pd.Series, metric: str) -> str:
-    not_available = metric == "qa_acc" and row["qa_available"] is False
-    return value_with_interval(row[metric], row[f"{metric}_low"], row[f"{metric}_high"], digits=4,
-                               missing="n/a" if not_available else "-")
-
-
 shown = pd.DataFrame({
     "Method": table["method"], "Source": table["source"], "Images": ["-" if pd.isna(n) else str(n) for n in table["n_images"]],
-    **{METRIC_LABELS[m]: [with_interval(row, m) for _, row in table.iterrows()] for m in TABLE3_METRICS},
+    **{METRIC_LABELS[m]: [table3_cell(row, m) for _, row in table.iterrows()] for m in TABLE3_METRICS},
 })
 display(shown.style.hide(axis="index").set_properties(**{"text-align": "left"}))
 # The computed rows' notes go under the table (the caption), where they have the page's width.

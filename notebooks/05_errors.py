@@ -45,8 +45,10 @@ from IPython.display import HTML, Markdown, display
 from portraitcraft.calibration import answer_probabilities, calibration, calibration_by_attribute, level_probabilities
 from portraitcraft.errors import analyse_predictions, attribute_accuracy, attribute_tracking, confused_attributes, confusion_shares, hardest_images, image_attributes, parse_failures, score_error_by_truth
 from portraitcraft.attributes import ATTRIBUTE_NAMES
-from portraitcraft.book import caption, show_plotly, thumbnail, value_with_interval
+from portraitcraft.book import caption, show_plotly, thumbnail
+from portraitcraft.book.figures import confusion_panel, reliability_figure
 from portraitcraft.book.paths import locate
+from portraitcraft.book.tables import raw_text_block, report_cell
 from portraitcraft.data import DataError, open_dataset
 from portraitcraft.evaluation import LEADERBOARD, METRIC_LABELS
 from portraitcraft.predictions import distinct_labels
@@ -96,15 +98,10 @@ elif skipped:
 # The leaderboard metrics on the analysed images, with 95% percentile-bootstrap intervals over images.
 
 # %% tags=["hide-input"]
-def with_interval(report, metric: str) -> str:
-    interval = report.ci.get(metric) if report.ci else None
-    return value_with_interval(report.values[metric], *((interval.low, interval.high) if interval else ()), missing="n/a")
-
-
 if analyses:
     overview = pd.DataFrame([
         {"model": e.name, "format": e.predictions.format, "images": len(e), "unlabelled": len(e.unlabelled),
-         **{METRIC_LABELS[m]: with_interval(e.report, m) for m in LEADERBOARD}}
+         **{METRIC_LABELS[m]: report_cell(e.report, m) for m in LEADERBOARD}}
         for e in analyses
     ])
     display(overview.style.hide(axis="index"))
@@ -169,22 +166,6 @@ for e in analyses:
 # the last column counts levels it never produced.
 
 # %% tags=["hide-input"]
-def matrix_panel(ax, shares: pd.DataFrame, counts: pd.DataFrame, title: str) -> None:
-    """One confusion matrix: colour the row share, write the count (drawn directly: seaborn's heatmap redraws the
-    whole figure for every panel)."""
-    values = shares.to_numpy(dtype=float)
-    ax.imshow(np.nan_to_num(values), cmap="Blues", vmin=0, vmax=1, aspect="auto")
-    for (i, j), count in np.ndenumerate(counts.to_numpy()):
-        ax.text(j, i, f"{count}", ha="center", va="center", fontsize=8,
-                color="white" if np.nan_to_num(values[i, j]) > 0.6 else "#222222")
-    ax.set_xticks(range(counts.shape[1]), list(counts.columns), fontsize=8)
-    ax.set_yticks(range(counts.shape[0]), list(counts.index), fontsize=8)
-    ax.grid(False)
-    ax.set_title(title if len(title) < 32 else title[:30] + "…", fontsize=9)
-    ax.set_xlabel("predicted", fontsize=8)
-    ax.set_ylabel("true", fontsize=8)
-
-
 for e in analyses:
     confusion = e.report.confusion
     for name in ATTRIBUTE_NAMES:
@@ -192,7 +173,7 @@ for e in analyses:
     shares = confusion_shares(confusion)
     fig, axes = plt.subplots(3, 5, figsize=(15, 8.4))
     for ax, name in zip(axes.flat, ATTRIBUTE_NAMES):
-        matrix_panel(ax, shares.loc[name], confusion.loc[name], name)
+        confusion_panel(ax, shares.loc[name], confusion.loc[name], name)
     for ax in list(axes.flat)[len(ATTRIBUTE_NAMES):]:
         ax.axis("off")
     fig.suptitle(f"Confusion matrices: {e.name}", x=0.01, ha="left", fontsize=12)
@@ -278,14 +259,6 @@ for e in analyses:
 # attributes, the annotators' reason for the true level, and the model's own text.
 
 # %% tags=["hide-input"]
-def raw_text_block(text: str | None, limit: int = 1500) -> str:
-    if not text:
-        return "<p><i>No raw text recorded (only the project's JSON Lines keep it).</i></p>"
-    shown = text if len(text) <= limit else text[:limit] + f"… ({len(text) - limit} more characters)"
-    return ("<details><summary>the model's raw text</summary><pre style='white-space:pre-wrap;font-size:0.8em'>"
-            f"{html.escape(shown)}</pre></details>")
-
-
 for e in analyses:
     frame = e.frame()
     worst = hardest_images(frame, top=hardest)
@@ -342,27 +315,6 @@ for e in analyses:
 # the Brier score is the mean squared distance between the stated distribution and the truth (0 perfect, 2 worst).
 
 # %% tags=["hide-input"]
-def reliability_figure(results: dict, title: str):
-    fig, axes = plt.subplots(2, len(results), figsize=(5.2 * len(results), 5.6), squeeze=False,
-                             gridspec_kw={"height_ratios": [3, 1]}, sharex=True)
-    for k, (label, result) in enumerate(results.items()):
-        top, bottom = axes[0, k], axes[1, k]
-        table = result.table
-        width = table["bin_high"] - table["bin_low"]
-        top.bar(table["bin_low"], table["accuracy"], width=width, align="edge", color="#4c72b0", alpha=0.8,
-                edgecolor="white", label="share right")
-        top.plot([0, 1], [0, 1], ls=":", color="#8c8c8c", label="calibrated")
-        top.plot(table["confidence"], table["accuracy"], "o", color="#c44e52", ms=4, label="bin mean confidence")
-        top.set(xlim=(0, 1), ylim=(0, 1), ylabel="share right",
-                title=f"{label}: ECE {result.ece:.3f}, Brier {result.brier:.3f}")
-        top.legend(fontsize=8, loc="upper left")
-        bottom.bar(table["bin_low"], table["items"], width=width, align="edge", color="#8c8c8c", edgecolor="white")
-        bottom.set(xlabel="stated confidence (largest probability)", ylabel="items")
-    fig.suptitle(title, x=0.01, ha="left", fontsize=12)
-    fig.tight_layout()
-    plt.show()
-
-
 for e in analyses:
     level_items = level_probabilities(e)
     answer_items = answer_probabilities(e)

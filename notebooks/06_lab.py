@@ -36,12 +36,12 @@ import pandas as pd
 import plotly.express as px
 import seaborn as sns
 from IPython.display import HTML, Markdown, display
-from PIL import Image
 
 from portraitcraft.lab_series import baseline_model_dir, factor_effects, judge_series, moving_attributes, series_table, value_label
-from portraitcraft.attributes import ATTRIBUTES, LEVELS, level_from_score
-from portraitcraft.book import LEVEL_COLOURS, caption, show_plotly, thumbnail
+from portraitcraft.attributes import ATTRIBUTES, level_from_score
+from portraitcraft.book import caption, show_plotly
 from portraitcraft.book.paths import locate, repository_path
+from portraitcraft.book.tables import level_cell_colour, series_strip, short_name
 from portraitcraft.lab import MODELS, TERMS
 from portraitcraft.lab.factors import LONG_SIDE
 from portraitcraft.lab.series import BASE_SCENE, SWEEPS, differing_factors, render_series
@@ -121,18 +121,13 @@ if judged is None:
 # along its series. A factor moves few attributes strongly; most attributes feel several factors.
 
 # %% tags=["hide-input"]
-def short(name: str) -> str:
-    return name.replace("Application of Classical Composition Principles", "Classical Composition").replace(
-        "Appropriateness of Negative Space", "Negative Space")
-
-
 effects = factor_effects(table)
 panels = [("ground truth: score range (0-10 points)", effects, 10.0)]
 if judged is not None:
     panels.append(("feature baseline: expected-level range (0-2 levels)", factor_effects(judged, "expected:"), 2.0))
 fig, axes = plt.subplots(1, len(panels), figsize=(8.5 * len(panels), 5.6), squeeze=False)
 for ax, (title, values, top) in zip(axes[0], panels):
-    sns.heatmap(values.rename(columns=short), ax=ax, vmin=0, vmax=top * 0.6, cmap="Blues", annot=True, fmt=".1f",
+    sns.heatmap(values.rename(columns=short_name), ax=ax, vmin=0, vmax=top * 0.6, cmap="Blues", annot=True, fmt=".1f",
                 cbar=False, linewidths=0.5, linecolor="white", annot_kws={"size": 8})
     ax.set(title=title, xlabel=None, ylabel="factor changed")
     ax.tick_params(axis="x", rotation=55, labelsize=8)
@@ -152,41 +147,24 @@ display(caption("How far each attribute moves (max - min along the series) when 
 # level at each step and the level the feature baseline gives (when available).
 
 # %% tags=["hide-input"]
-def cell_colour(text: object) -> str:
-    level = next((lv for lv in LEVELS if isinstance(text, str) and lv in text), None)
-    return f"background-color: {LEVEL_COLOURS[level]}; color: white" if level else ""
-
-
-def strip(members: list, judged_rows: pd.DataFrame | None) -> str:
-    cells = []
-    for s in members:
-        label = f"{SWEEPS[s.factor].factor} = {value_label(s.value)}"
-        note = f"truth {s.total_score}"
-        if judged_rows is not None:
-            note += f", baseline {judged_rows.loc[s.step, 'predicted_total']:.0f}"
-        cells.append(f"<div style='text-align:center;font-size:0.8em'>"
-                     f"{thumbnail(Image.open(s.image), title=label, max_side=thumb_side)}<div>{note}</div></div>")
-    return "<div style='display:flex;gap:8px;flex-wrap:wrap;align-items:flex-end'>" + "".join(cells) + "</div>"
-
-
 for factor, sweep in SWEEPS.items():
     members = [s for s in steps if s.factor == factor]
     rows = judged[judged["factor"] == factor].set_index("step") if judged is not None else None
     display(Markdown(f"### {factor.replace('_', ' ')}\n\nAlong this series {sweep.shows}."))
-    display(HTML(strip(members, rows)))
+    display(HTML(series_strip(members, rows, max_side=thumb_side)))
     moving = moving_attributes(table, factor) or moving_attributes(table, factor, min_change=0.0, top=2)
     columns = [value_label(s.value) for s in members]
     lines = {}
     for name in moving:
-        lines[(short(name), "ground truth")] = [f"{s.levels[name]} {s.scores[name]:.1f}" for s in members]
+        lines[(short_name(name), "ground truth")] = [f"{s.levels[name]} {s.scores[name]:.1f}" for s in members]
         if rows is not None:
-            lines[(short(name), "feature baseline")] = [rows.loc[s.step, f"level:{name}"] for s in members]
+            lines[(short_name(name), "feature baseline")] = [rows.loc[s.step, f"level:{name}"] for s in members]
     lines[("overall score", "ground truth")] = [str(s.total_score) for s in members]
     if rows is not None:
         lines[("overall score", "feature baseline")] = [f"{rows.loc[s.step, 'predicted_total']:.1f}" for s in members]
     frame = pd.DataFrame.from_dict(lines, orient="index", columns=pd.Index(columns, name=factor))
     frame.index = pd.MultiIndex.from_tuples(frame.index, names=["attribute", "by"])
-    display(frame.style.map(cell_colour))
+    display(frame.style.map(level_cell_colour))
     display(caption(f"The {factor.replace('_', ' ')} series: the base scene with only {factor} changed. Levels and "
                     "0-10 scores of the attributes that move most, from the lab's labelling (one annotator for the "
                     "whole series)" + (", and the feature baseline's levels" if rows is not None else "") + ".",

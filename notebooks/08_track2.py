@@ -45,6 +45,7 @@ from IPython.display import HTML, Markdown, display
 
 from portraitcraft.book import caption, thumbnail
 from portraitcraft.book.paths import locate, repository_path
+from portraitcraft.book.tables import missed_properties
 from portraitcraft.data import FACTORS_FILE
 from portraitcraft.track2 import PROPERTIES, parse_description
 from portraitcraft.track2.bench import faithful_image, lab_alignment, sample_alignment
@@ -170,22 +171,13 @@ if lab is not None:
 # words that asked for each and the measurement that disagreed.
 
 # %% tags=["hide-input"]
-def failure_table(parsed, readings) -> pd.DataFrame:
-    from portraitcraft.track2.score import score_image
-
-    missed = [p for p in score_image(parsed, readings).properties if p.agreement < 1]
-    return pd.DataFrame([{"property": p.key, "asked": p.target, "the text said": p.text_evidence[:90],
-                          "read": round(p.reading, 2) if isinstance(p.reading, float) else p.reading,
-                          "the image showed": p.image_evidence[:90], "agreement": p.agreement} for p in missed])
-
-
 if lab is not None:
     factors = json.loads((root / FACTORS_FILE).read_text(encoding="utf-8"))
     worst = np.argsort(np.nan_to_num(np.diag(lab.matrix), nan=-1))[:3]
     for i in worst:
         name = lab.image_paths[i]
         image = faithful_image(factors[name], long_side=512)
-        table = failure_table(lab.parsed[i], lab.readings[i])
+        table = missed_properties(lab.parsed[i], lab.readings[i])
         display(HTML(f"<h4>{html.escape(name)}: overall {lab.matrix[i, i]:.2f}</h4>"
                      f"<div style='display:flex;gap:12px;align-items:flex-start'>"
                      f"{thumbnail(image, title=name, max_side=thumb_side)}"
@@ -227,7 +219,7 @@ if real is not None:
         from portraitcraft.data import open_dataset
 
         picture = open_dataset(str(sample_root)).open_image(name, max_side=512)
-        table = failure_table(real["parsed"][index], real["readings"][real["image_paths"].index(name)])
+        table = missed_properties(real["parsed"][index], real["readings"][real["image_paths"].index(name)])
         display(HTML(f"<div style='display:flex;gap:12px;align-items:flex-start'>"
                      f"{thumbnail(picture, title=name, max_side=thumb_side)}"
                      f"<div style='font-size:0.8em'>{table.to_html(index=False) if len(table) else 'no disagreement'}"

@@ -1,5 +1,6 @@
-"""The paper's artifacts as data (portraitcraft.report, `portraitcraft report`): each number is checked against an
-independent computation on the raw JSON records (plain Python, numpy, scipy), on a tiny lab and on the real sample."""
+"""The paper's artifacts as data (portraitcraft.figure2, table2, table3 and paper; `portraitcraft report`): each
+number is checked against an independent computation on the raw JSON records (plain Python, numpy, scipy), on a
+tiny lab and on the real sample."""
 
 from __future__ import annotations
 

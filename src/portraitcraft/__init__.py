@@ -9,6 +9,33 @@ The main entry points, importable from here::
 
 Each name is imported from its home module on first use (`__getattr__`), so ``import portraitcraft`` stays
 instant; importing them all at once would load pandas, scipy and scikit-learn (over a second).
+
+The package is built in floors; a module imports only from its own floor or the floors below it, never upward,
+and the import graph has no circle (``tests/test_layout.py`` checks both).
+
+Lower floor: the benchmark's vocabulary and files
+    ``attributes`` (the 13 attributes, levels, the hidden-label rule), ``images``; ``data`` (reading and checking a
+    PortraitCraft root), ``hf`` (the same data as Hugging Face ``datasets``); ``parsing``, ``prompts``, ``metrics``;
+    ``provenance`` (package versions, fingerprints, git commit, strict and atomic JSON writing); ``predictions``
+    (the three prediction formats); ``labels`` (the ground truth: loading it, hidden labels, labelled images, the
+    validation split).
+Middle floor: doing the work
+    ``evaluation`` (the Track 1 scorer), ``lab`` (the synthetic composition lab), ``features`` and ``baseline`` (the
+    CPU baseline), ``runners`` (Qwen3-VL in process or behind a server), ``finetune`` (Table 3's fine-tuned row),
+    ``track2`` (Track 2: composition alignment, generation), ``assess`` (scoring a folder of photos).
+Upper floor: what the book's chapters compute, one module per result
+    ``figure2``, ``table2``, ``table3`` and ``paper`` (all of them as files: ``portraitcraft report``); ``errors``
+    and ``calibration`` (chapter 5); ``lab_series`` (chapter 6); ``measurements`` (timings, GPU measurements and the
+    reproducibility record: chapters 7 and 9).
+Top floor: the ways in
+    ``book`` (display helpers, ``book.paths`` for the chapters' inputs, ``book.build`` for the HTML) and ``cli``.
+
+Track 1's modules stay at the top of the package rather than in a ``track1`` package beside ``track2``: they are
+the benchmark's common ground (``data`` reads the Track 2 files too, ``runners`` serve Track 2's model-based
+extractor, ``predictions``, ``labels`` and ``evaluation`` are what most of the package stands on), so a
+``track1`` package would hold nearly everything and rename the modules every user imports, without changing
+what imports what. Track 2 adds its own description reader, image measurements and scorer, which live in
+``track2``.
 """
 
 from __future__ import annotations

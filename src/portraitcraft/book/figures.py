@@ -153,3 +153,46 @@ def thumbnail(image: Image.Image, *, title: str = "", max_side: int = 384) -> st
         f'<figure style="margin:0"><img src="data:image/jpeg;base64,{data}" '
         f'alt="{html.escape(title)}" style="max-width:{max_side}px;height:auto"/>{caption_html}</figure>'
     )
+
+
+def confusion_panel(ax: Any, shares: pd.DataFrame, counts: pd.DataFrame, title: str) -> None:
+    """One confusion matrix on a matplotlib axis: the row share as colour, the count written in the cell (drawn
+    directly: seaborn's heatmap redraws the whole figure for every panel)."""
+    import numpy as np
+
+    values = shares.to_numpy(dtype=float)
+    ax.imshow(np.nan_to_num(values), cmap="Blues", vmin=0, vmax=1, aspect="auto")
+    for (i, j), count in np.ndenumerate(counts.to_numpy()):
+        ax.text(j, i, f"{count}", ha="center", va="center", fontsize=8,
+                color="white" if np.nan_to_num(values[i, j]) > 0.6 else "#222222")
+    ax.set_xticks(range(counts.shape[1]), list(counts.columns), fontsize=8)
+    ax.set_yticks(range(counts.shape[0]), list(counts.index), fontsize=8)
+    ax.grid(False)
+    ax.set_title(title if len(title) < 32 else title[:30] + "…", fontsize=9)
+    ax.set_xlabel("predicted", fontsize=8)
+    ax.set_ylabel("true", fontsize=8)
+
+
+def reliability_figure(results: dict[str, Any], title: str) -> None:
+    """Reliability diagrams of `portraitcraft.calibration.Calibration` results side by side: the share right per
+    confidence bin against the diagonal, and the items per bin below; shown with matplotlib."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, len(results), figsize=(5.2 * len(results), 5.6), squeeze=False,
+                             gridspec_kw={"height_ratios": [3, 1]}, sharex=True)
+    for k, (label, result) in enumerate(results.items()):
+        top, bottom = axes[0, k], axes[1, k]
+        table = result.table
+        width = table["bin_high"] - table["bin_low"]
+        top.bar(table["bin_low"], table["accuracy"], width=width, align="edge", color="#4c72b0", alpha=0.8,
+                edgecolor="white", label="share right")
+        top.plot([0, 1], [0, 1], ls=":", color="#8c8c8c", label="calibrated")
+        top.plot(table["confidence"], table["accuracy"], "o", color="#c44e52", ms=4, label="bin mean confidence")
+        top.set(xlim=(0, 1), ylim=(0, 1), ylabel="share right",
+                title=f"{label}: ECE {result.ece:.3f}, Brier {result.brier:.3f}")
+        top.legend(fontsize=8, loc="upper left")
+        bottom.bar(table["bin_low"], table["items"], width=width, align="edge", color="#8c8c8c", edgecolor="white")
+        bottom.set(xlabel="stated confidence (largest probability)", ylabel="items")
+    fig.suptitle(title, x=0.01, ha="left", fontsize=12)
+    fig.tight_layout()
+    plt.show()

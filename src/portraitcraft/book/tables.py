@@ -1,0 +1,126 @@
+"""Tables and HTML pieces the chapters show: each chapter's own presentation of what the package computed, kept
+here so that the chapters stay free of function definitions.
+
+The numbers are computed elsewhere (`portraitcraft.table2`, `table3`, `errors`, `lab_series`, `track2`); these
+functions only format them for a page.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from portraitcraft.attributes import LEVELS
+from portraitcraft.book.figures import LEVEL_COLOURS, thumbnail, value_with_interval
+
+# Shorter names of the two longest attributes, for axis labels and table rows.
+SHORT_NAMES: dict[str, str] = {
+    "Application of Classical Composition Principles": "Classical Composition",
+    "Appropriateness of Negative Space": "Negative Space",
+}
+# Table 2's columns as the paper prints them.
+TABLE2_PAPER_COLUMNS: dict[str, str] = {
+    "samples": "Samples", "mean": "Mean", "std": "Std", "median": "Median", "range": "Range",
+    "avg_attr_length": "Avg. Attr. Length",
+}
+
+
+def record_fields(record: dict, prefix: str = "") -> list[dict[str, str]]:
+    """The fields of a JSON record (nested objects as dotted names), each with its type and an example value cut
+    at 90 characters; the 13 entries of ``criteria`` share one shape and are shown once (chapter 1)."""
+    rows = []
+    for name, value in record.items():
+        if name == "criteria" and isinstance(value, dict) and value:
+            first = next(iter(value.values()))
+            shape = ", ".join(f"{k}: {type(v).__name__}" for k, v in first.items()) if isinstance(first, dict) else ""
+            rows.append({"field": f"{prefix}criteria", "type": f"object of {len(value)} attributes",
+                         "example": f"{{{shape}}} each"})
+        elif isinstance(value, dict):
+            rows.extend(record_fields(value, prefix=f"{prefix}{name}."))
+        else:
+            text = json.dumps(value, ensure_ascii=False)
+            rows.append({"field": prefix + name, "type": type(value).__name__,
+                         "example": text[:90] + ("…" if len(text) > 90 else "")})
+    return rows
+
+
+def table2_paper_style(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows of `portraitcraft.table2.table2` in the paper's columns: Range as min-max, lengths to one decimal
+    (chapter 3)."""
+    shown = frame.assign(range=[f"{lo:.0f}-{hi:.0f}" for lo, hi in zip(frame["min"], frame["max"])])
+    return shown[["split", *TABLE2_PAPER_COLUMNS]].rename(columns={"split": "Split", **TABLE2_PAPER_COLUMNS}).round(1)
+
+
+def table3_cell(row: pd.Series, metric: str) -> str:
+    """One cell of Table 3 (a row of `portraitcraft.table3.table3`): the value with its interval below, "n/a" for
+    QA where it is not available, "-" where undefined (chapter 4)."""
+    not_available = metric == "qa_acc" and row["qa_available"] is False
+    return value_with_interval(row[metric], row[f"{metric}_low"], row[f"{metric}_high"], digits=4,
+                               missing="n/a" if not_available else "-")
+
+
+def report_cell(report: Any, metric: str) -> str:
+    """A metric of an `EvaluationReport` with its interval below, "n/a" where undefined (chapter 5)."""
+    interval = report.ci.get(metric) if report.ci else None
+    return value_with_interval(report.values[metric], *((interval.low, interval.high) if interval else ()),
+                               missing="n/a")
+
+
+def raw_text_block(text: str | None, limit: int = 1500) -> str:
+    """A model's raw answer as a folded HTML block, cut at ``limit`` characters (chapter 5)."""
+    if not text:
+        return "<p><i>No raw text recorded (only the project's JSON Lines keep it).</i></p>"
+    shown = text if len(text) <= limit else text[:limit] + f"… ({len(text) - limit} more characters)"
+    return ("<details><summary>the model's raw text</summary><pre style='white-space:pre-wrap;font-size:0.8em'>"
+            f"{html.escape(shown)}</pre></details>")
+
+
+def short_name(name: str) -> str:
+    """An attribute's name, the two longest shortened (`SHORT_NAMES`)."""
+    return SHORT_NAMES.get(name, name)
+
+
+def level_cell_colour(text: object) -> str:
+    """CSS for a table cell that names a level: the level's colour (chapter 6)."""
+    level = next((lv for lv in LEVELS if isinstance(text, str) and lv in text), None)
+    return f"background-color: {LEVEL_COLOURS[level]}; color: white" if level else ""
+
+
+def series_strip(members: Sequence[Any], judged_rows: pd.DataFrame | None, *, max_side: int = 150) -> str:
+    """The pictures of one lab series side by side (HTML), each labelled with its factor value and overall score,
+    and the feature baseline's score where ``judged_rows`` (indexed by step) has it (chapter 6)."""
+    from PIL import Image
+
+    from portraitcraft.lab.series import SWEEPS
+    from portraitcraft.lab_series import value_label
+
+    cells = []
+    for s in members:
+        label = f"{SWEEPS[s.factor].factor} = {value_label(s.value)}"
+        note = f"truth {s.total_score}"
+        if judged_rows is not None:
+            note += f", baseline {judged_rows.loc[s.step, 'predicted_total']:.0f}"
+        cells.append(f"<div style='text-align:center;font-size:0.8em'>"
+                     f"{thumbnail(Image.open(s.image), title=label, max_side=max_side)}<div>{note}</div></div>")
+    return "<div style='display:flex;gap:8px;flex-wrap:wrap;align-items:flex-end'>" + "".join(cells) + "</div>"
+
+
+def missed_properties(parsed: Any, readings: Any) -> pd.DataFrame:
+    """The Track 2 properties an image was judged to miss (agreement below 1): what the text asked and said, what
+    the image showed, and the agreement (chapter 8)."""
+    from portraitcraft.track2.score import score_image
+
+    missed = [p for p in score_image(parsed, readings).properties if p.agreement < 1]
+    return pd.DataFrame([{"property": p.key, "asked": p.target, "the text said": p.text_evidence[:90],
+                          "read": round(p.reading, 2) if isinstance(p.reading, float) else p.reading,
+                          "the image showed": p.image_evidence[:90], "agreement": p.agreement} for p in missed])
+
+
+__all__ = [
+    "SHORT_NAMES", "TABLE2_PAPER_COLUMNS", "level_cell_colour", "missed_properties", "raw_text_block",
+    "record_fields", "report_cell", "series_strip", "short_name", "table2_paper_style", "table3_cell",
+]
