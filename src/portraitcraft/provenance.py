@@ -147,7 +147,13 @@ def write_json(path: str | os.PathLike, payload: Any, *, indent: int | None = 2,
     return write_atomic(path, json_text(payload, indent=indent), inputs=inputs)
 
 
+def append_json_line(path: str | os.PathLike, record: Mapping[str, Any]) -> None:
+    """Append ``record`` to a JSON Lines log as one strict JSON line (after `json_safe`)."""
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(json_safe(record), default=str) + "\n")
+
+
 __all__ = [
-    "DEFAULT_PACKAGES", "data_fingerprint", "file_sha256", "folder_fingerprint", "git_commit", "json_safe",
+    "DEFAULT_PACKAGES", "append_json_line", "data_fingerprint", "file_sha256", "folder_fingerprint", "git_commit", "json_safe",
     "json_text", "package_versions", "write_json",
 ]

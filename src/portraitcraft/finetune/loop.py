@@ -34,7 +34,7 @@ from portraitcraft.finetune.settings import (
 )
 from portraitcraft.lab import resolve_lab_name
 from portraitcraft.prompts import GENERATE, SCORE
-from portraitcraft.provenance import json_safe, package_versions, write_json
+from portraitcraft.provenance import append_json_line, json_safe, package_versions, write_json
 
 # --- validation ------------------------------------------------------------------------------------------------------
 
@@ -202,7 +202,7 @@ class _Trainer:
                                                                "images": 0, "tokens": 0}
                 result = {"kind": "train", "step": step, "epoch": round(epoch, 6), **result,
                           "seconds": time.perf_counter() - t0}
-                _append(log_path, result)
+                append_json_line(log_path, result)
                 first_loss = result["loss"] if first_loss is None else first_loss
                 last_loss = result["loss"]
                 bar.update(1)
@@ -244,7 +244,7 @@ class _Trainer:
                     images.append(self.dataset.open_image(example.image_path, max_side=self.s.max_side))
                     chosen.append(example)
                 except (ImageError, OSError) as exc:
-                    _append(log_path, {"kind": "skipped_image", "step": step, "image_path": example.image_path,
+                    append_json_line(log_path, {"kind": "skipped_image", "step": step, "image_path": example.image_path,
                                        "error": str(exc)})
             if chosen:
                 batches.append((chosen, images))
@@ -292,7 +292,7 @@ class _Trainer:
         result = json_safe(result)
         result["seconds"] = time.perf_counter() - t0
         tuner.base.train()
-        _append(log_path, result)
+        append_json_line(log_path, result)
         return result
 
     def _save(self, tuner: FineTuner, step: int, plan: Plan, record: dict[str, Any], status: str) -> None:
@@ -339,11 +339,6 @@ class _Trainer:
         tuner.optimizer.load_state_dict(saved["optimizer"])
         tuner.scheduler.load_state_dict(saved["scheduler"])
         return int(state["step"])
-
-
-def _append(path: Path, record: dict[str, Any]) -> None:
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(json_safe(record)) + "\n")
 
 
 def demo_run_dir(parent: str | os.PathLike, data_root: str | os.PathLike, *, images: int, steps: int,

@@ -42,6 +42,7 @@ from typing import Any, ClassVar, Final
 import numpy as np
 
 from portraitcraft.outputs import OutputError, OutputLock
+from portraitcraft.provenance import append_json_line, package_versions, write_json
 from portraitcraft.track2.generate import (
     REFERENCE_MODEL,
     TRIGGER,
@@ -367,12 +368,6 @@ def _checkpoints(out: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
-def _append(path: Path, record: dict[str, Any]) -> None:
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps({k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-                                 for k, v in record.items()}) + "\n")
-
-
 def _truncate_log(path: Path, step: int) -> None:
     """Keep the log up to the checkpoint resumed from: later steps are trained again."""
     if not path.exists():
@@ -456,17 +451,15 @@ def run_lora_finetune(settings: LoraSettings, *, progress: bool = True) -> LoraS
             _truncate_log(log, step)
         else:
             log.unlink(missing_ok=True)
-        from portraitcraft.runners.base import package_versions
-
         record = {"format": FORMAT, "settings": s.training_key(),
                   "runtime": {k: getattr(s, k) for k in s.RUNTIME_FIELDS},
                   "model": (previous or {}).get("model") or locate_pipeline(s.model)[1],
                   "images": [e.image_path for e in examples], "skipped": skipped, "precision": trainer.precision,
                   "device": str(trainer.device), "gradient_checkpointing": trainer.checkpointing,
                   "trainable_parameters": sum(p.numel() for _, p in trainer.trainable),
-                  "packages": package_versions(("portraitcraft", "torch", "diffusers", "transformers", "peft")),
+                  "packages": package_versions(("portraitcraft", "torch", "diffusers", "transformers", "peft"), with_python=True),
                   "started": (previous or {}).get("started") or time.strftime("%Y-%m-%dT%H:%M:%S")}
-        (out / RUN_FILE).write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
+        write_json(out / RUN_FILE, record)
         plan = MicroBatchPlan(len(examples), s.batch_size, s.grad_accum, s.caption_dropout, s.seed)
         stop = s.max_train_steps if s.stop_after is None else min(s.max_train_steps, s.stop_after)
         resumed_from, first, last = step or None, None, None
@@ -485,7 +478,7 @@ def run_lora_finetune(settings: LoraSettings, *, progress: bool = True) -> LoraS
                     prompts = [DROPPED_CAPTION if d else e.prompt for e, d in zip(chosen, dropped)]
                     micro_batches.append((pixels, prompts, seed))
                 result = trainer.step(micro_batches)
-                _append(log, {"step": step, **result, "seconds": round(time.perf_counter() - t0, 4)})
+                append_json_line(log, {"step": step, **result, "seconds": round(time.perf_counter() - t0, 4)})
                 first = result["loss"] if first is None else first
                 last = result["loss"]
                 bar.update(1)

@@ -130,7 +130,7 @@ def file_fingerprint(paths: Sequence[Path]) -> str:
 def locate_pipeline(model: str) -> tuple[Path, dict[str, Any]]:
     """The local folder of a diffusers pipeline (a folder, or a hub id fetched or found in the cache) and its
     identity: path or id, and a content fingerprint (folder) or the snapshot's commit (hub)."""
-    from portraitcraft.runners.qwen import folder_fingerprint
+    from portraitcraft.provenance import folder_fingerprint
 
     path = Path(model).expanduser()
     if path.is_dir():
