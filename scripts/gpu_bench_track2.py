@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     from PIL import Image
 
     from portraitcraft.lab import make_record
-    from portraitcraft.runners.base import package_versions
+    from portraitcraft.provenance import package_versions
     from portraitcraft.track2.finetune import LoraSettings, LoraTrainer, training_image
     from portraitcraft.track2.generate import TRIGGER, GenerationSettings, generation_prompt
 
@@ -208,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
         "config_source": SOURCE, "parameters": counts, "dtype": str(dtype), "device": str(device),
         "gpu": torch.cuda.get_device_name(0) if cuda else None, "prompt_tokens": prompt_tokens,
         "build_seconds": build_seconds, "platform": platform.platform(),
-        "packages": package_versions(("portraitcraft", "torch", "diffusers", "transformers", "peft")), "results": rows,
+        "packages": package_versions(("portraitcraft", "torch", "diffusers", "transformers", "peft"), with_python=True),
+        "results": rows,
         "note": "prompt tokens come from a small BPE trained on the prompt template, not Qwen's tokenizer",
     }
     write_report(report, _table(rows), args.out)

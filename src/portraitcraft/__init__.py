@@ -16,7 +16,8 @@ and the import graph has no circle (``tests/test_layout.py`` checks both).
 Lower floor: the benchmark's vocabulary and files
     ``attributes`` (the 13 attributes, levels, the hidden-label rule), ``images``; ``data`` (reading and checking a
     PortraitCraft root), ``hf`` (the same data as Hugging Face ``datasets``); ``parsing``, ``prompts``, ``metrics``;
-    ``provenance`` (package versions, fingerprints, git commit, strict and atomic JSON writing); ``predictions``
+    ``outputs`` (writing safely: atomic, never over an input, one writer at a time); ``provenance`` (package
+    versions, fingerprints, git commit, strict JSON written through ``outputs``); ``predictions``
     (the three prediction formats); ``labels`` (the ground truth: loading it, hidden labels, labelled images, the
     validation split).
 Middle floor: doing the work

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from portraitcraft.data import FACTORS_FILE, GROUND_TRUTH_FILE, TRACK_FILE, DataError, index_images
-from portraitcraft.outputs import write_atomic
+from portraitcraft.outputs import open_for_append, write_atomic
 
 # The packages whose versions the book's reproducibility record lists.
 DEFAULT_PACKAGES: Final[tuple[str, ...]] = (
@@ -148,8 +148,9 @@ def write_json(path: str | os.PathLike, payload: Any, *, indent: int | None = 2,
 
 
 def append_json_line(path: str | os.PathLike, record: Mapping[str, Any]) -> None:
-    """Append ``record`` to a JSON Lines log as one strict JSON line (after `json_safe`)."""
-    with open(path, "a", encoding="utf-8") as handle:
+    """Append ``record`` to a JSON Lines log as one strict JSON line (after `json_safe`), through
+    `portraitcraft.outputs.open_for_append` (a regular file, never a link)."""
+    with open_for_append(path) as handle:
         handle.write(json.dumps(json_safe(record), default=str) + "\n")
 
 
