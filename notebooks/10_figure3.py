@@ -36,20 +36,18 @@ bench: list = ["book/measurements/gpu_bench_track2.json"]  # written by scripts/
 
 # %%
 import html
-from pathlib import Path
 
 from IPython.display import HTML, Markdown, display
 
 from portraitcraft.book import caption, thumbnail
-from portraitcraft.book.build import dataset_location, find_book_root
+from portraitcraft.book.paths import locate, repository_path
 from portraitcraft.track2.compare import agreement_frame, figure3_panels, generation_cost, overall_frame
 from portraitcraft.track2.generate import REFERENCE_MODEL, GenerationSettings
 from portraitcraft.track2.score import NOT_OFFICIAL
 
-book_root = find_book_root()
 folders = [generated] if isinstance(generated, str) else generated
-folders = [Path(f) if Path(f).is_absolute() else book_root / f for f in folders]
-panels = figure3_panels(dataset_location(data), split=split, limit=limit, generated=folders,
+folders = [repository_path(f) for f in folders]
+panels = figure3_panels(locate(data), split=split, limit=limit, generated=folders,
                         labels=labels or None, side=side, lab_generator=lab_generator)
 columns = [picture.label for picture in panels[0].images] if panels else []
 print(NOT_OFFICIAL)
@@ -132,7 +130,7 @@ print(f"{REFERENCE_MODEL}: {reference.width} x {reference.height} px, {reference
 # 1024-pixel image at the reference settings, and per LoRA training step (batch 1 x 4 accumulation at 1024 pixels).
 
 # %% tags=["hide-input"]
-cost = generation_cost([Path(b) if Path(b).is_absolute() else book_root / b for b in bench])
+cost = generation_cost([repository_path(b) for b in bench])
 if cost is None:
     display(Markdown("*Not measured: no GPU measurement file was found (" + ", ".join(f"`{b}`" for b in bench)
                      + "). Run `python scripts/gpu_bench_track2.py --out FILE` on a CUDA machine and pass FILE as "
