@@ -32,7 +32,7 @@ labels: list = []  # a name for each generated folder (empty: the folder names)
 lab_generator = True  # also draw every description with the composition-lab generator
 side = 512  # the lab generator's image side, pixels (the CPU extractor's rules were set at 512)
 thumb_side = 200  # longest side of the thumbnails, pixels
-bench: list = ["book/measurements/gpu_bench_track2.json"]  # written by scripts/gpu_bench_track2.py (missing: not measured)
+bench: list = ["book/measurements/gpu_bench_track2.json"]  # from scripts/gpu_bench_track2.py (absent: not measured)
 
 # %%
 import html
@@ -69,7 +69,8 @@ if panels:
     overall = overall_frame(panels)
     shown = [c for c in columns if c in overall]
     display(overall.style.hide(axis="index").format("{:.2f}", subset=shown, na_rep="missing")
-            .background_gradient(cmap="Blues", vmin=0, vmax=1, subset=shown).highlight_null(color="white", subset=shown))
+            .background_gradient(cmap="Blues", vmin=0, vmax=1, subset=shown)
+            .highlight_null(color="white", subset=shown))
     display(caption(f"Overall agreement of each image with its description ({len(panels)} descriptions).",
                     label="Table"))
 else:

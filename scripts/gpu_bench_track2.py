@@ -66,8 +66,12 @@ TEXT_ENCODER = {
 def build_pipeline(tiny: bool, device, dtype):
     """A QwenImagePipeline with random weights: Qwen-Image's dimensions, or the tiny pipeline's."""
     import torch
-    from diffusers import (AutoencoderKLQwenImage, FlowMatchEulerDiscreteScheduler, QwenImagePipeline,
-                           QwenImageTransformer2DModel)
+    from diffusers import (
+        AutoencoderKLQwenImage,
+        FlowMatchEulerDiscreteScheduler,
+        QwenImagePipeline,
+        QwenImageTransformer2DModel,
+    )
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
 
     from portraitcraft.track2.tiny_pipeline import QWEN_IMAGE_SCHEDULER, build_tokenizer, tiny_components

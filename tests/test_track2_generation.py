@@ -321,8 +321,14 @@ def test_finetune_loss_falls_when_overfitting_a_few_images(small_lab, tiny_qwen_
 def test_figure3_panels_put_each_generator_beside_the_original(small_lab, tmp_path):
     import math
 
-    from portraitcraft.track2.compare import (LAB, ORIGINAL, agreement_frame, figure3_panels, generation_cost,
-                                              overall_frame)
+    from portraitcraft.track2.compare import (
+        LAB,
+        ORIGINAL,
+        agreement_frame,
+        figure3_panels,
+        generation_cost,
+        overall_frame,
+    )
     from portraitcraft.track2.properties import BY_KEY
 
     out = tmp_path / "drawn"

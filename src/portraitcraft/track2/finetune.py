@@ -24,7 +24,8 @@ The output folder
     run.json (the settings; a different configuration on the same folder is refused), log.jsonl (one record per
     optimizer step: loss, learning rate, gradient norm, seconds), checkpoint-NNNNNN/ (pytorch_lora_weights.safetensors
     in diffusers' LoRA format, optimizer.pt, state.json; the last ``keep_checkpoints``), and the latest LoRA weights
-    in the folder itself, so ``track2 generate --lora OUT`` loads them. One writer at a time (OUT.lock names the holder).
+    in the folder itself, so ``track2 generate --lora OUT`` loads them. One writer at a time (OUT.lock names the
+    holder).
 """
 
 from __future__ import annotations
@@ -179,13 +180,15 @@ class MicroBatchPlan:
     visited in a new random order every pass over the data."""
 
     def __init__(self, n_examples: int, batch_size: int, grad_accum: int, caption_dropout: float, seed: int):
-        self.n, self.batch, self.accum, self.dropout, self.seed = n_examples, batch_size, grad_accum, caption_dropout, seed
+        self.n, self.batch, self.accum = n_examples, batch_size, grad_accum
+        self.dropout, self.seed = caption_dropout, seed
 
     def _order(self, epoch: int) -> np.ndarray:
         return np.random.default_rng([self.seed, 1, epoch]).permutation(self.n)
 
     def micro(self, step: int, micro: int) -> tuple[list[int], list[bool], int]:
-        """(example indices, caption dropped?, torch seed) of micro-batch ``micro`` of optimizer step ``step`` (1-based)."""
+        """(example indices, caption dropped?, torch seed) of micro-batch ``micro`` of optimizer step ``step``
+        (counted from 1)."""
         first = ((step - 1) * self.accum + micro) * self.batch
         indices = [int(self._order(k // self.n)[k % self.n]) for k in range(first, first + self.batch)]
         rng = np.random.default_rng([self.seed, 2, step, micro])
@@ -218,7 +221,8 @@ class LoraTrainer:
                 raise LoraFinetuneError(f"{s.model}: cannot load the pipeline ({exc})") from exc
         for name in ("transformer", "vae", "text_encoder", "scheduler"):
             if getattr(pipe, name, None) is None:
-                raise LoraFinetuneError(f"{s.model}: {type(pipe).__name__} has no {name}; a Qwen-Image pipeline is needed")
+                raise LoraFinetuneError(f"{s.model}: {type(pipe).__name__} has no {name}; "
+                                        "a Qwen-Image pipeline is needed")
         pipe.set_progress_bar_config(disable=True)
         self.pipe = pipe.to(self.device)
         self.transformer, self.vae = pipe.transformer, pipe.vae
@@ -227,8 +231,8 @@ class LoraTrainer:
         self.transformer.requires_grad_(False)
         with torch.random.fork_rng(devices=[]):  # the adapter's initial weights depend on the seed only
             torch.manual_seed(s.seed)
-            self.transformer.add_adapter(LoraConfig(r=s.rank, lora_alpha=s.alpha or s.rank, init_lora_weights="gaussian",
-                                                    target_modules=list(TARGET_MODULES)))
+            self.transformer.add_adapter(LoraConfig(r=s.rank, lora_alpha=s.alpha or s.rank,
+                                                    init_lora_weights="gaussian", target_modules=list(TARGET_MODULES)))
         self.trainable = [(n, p) for n, p in self.transformer.named_parameters() if p.requires_grad]
         for _, parameter in self.trainable:  # adapters train in fp32 even over bf16 weights
             parameter.data = parameter.data.float()
@@ -278,9 +282,9 @@ class LoraTrainer:
             noisy = (1.0 - sigmas) * x0 + sigmas * noise
             packed = QwenImagePipeline._pack_latents(noisy, batch, channels, height, width)
         with self.autocast():
-            prediction = self.transformer(hidden_states=packed.to(self.dtype), timestep=(timesteps / 1000).to(self.dtype),
-                                          encoder_hidden_states=embeds, encoder_hidden_states_mask=mask,
-                                          img_shapes=[[(1, height // 2, width // 2)]] * batch, return_dict=False)[0]
+            prediction = self.transformer(hidden_states=packed.to(self.dtype),
+                                          timestep=(timesteps / 1000).to(self.dtype), encoder_hidden_states=embeds,
+                                          encoder_hidden_states_mask=mask, img_shapes=[[(1, height // 2, width // 2)]] * batch, return_dict=False)[0]
         vae_scale = 2 ** len(self.vae.temperal_downsample)
         prediction = QwenImagePipeline._unpack_latents(prediction, height * vae_scale, width * vae_scale, vae_scale)
         return torch.mean((prediction.float() - (noise - x0)) ** 2)
@@ -318,14 +322,16 @@ class LoraTrainer:
         from peft import set_peft_model_state_dict
         from safetensors.torch import load_file
 
-        saved = load_file(str(folder / LORA_FILE))  # diffusers' names (lora.down, lora.up) back to peft's (lora_A, lora_B)
+        # diffusers' names (lora.down, lora.up) back to peft's (lora_A, lora_B)
+        saved = load_file(str(folder / LORA_FILE))
         state = convert_unet_state_dict_to_peft({k.removeprefix("transformer."): v for k, v in saved.items()})
         result = set_peft_model_state_dict(self.transformer, state)
         unexpected = getattr(result, "unexpected_keys", None)
         missing = [k for k in getattr(result, "missing_keys", []) if "lora_" in k]
         if unexpected or missing:
-            raise LoraFinetuneError(f"{folder / LORA_FILE}: do not match the adapter "
-                                    f"({len(unexpected)} unexpected, {len(missing)} missing, e.g. {(unexpected or missing)[0]})")
+            example = (unexpected or missing)[0]
+            raise LoraFinetuneError(f"{folder / LORA_FILE}: do not match the adapter ({len(unexpected)} unexpected, "
+                                    f"{len(missing)} missing, e.g. {example})")
         for _, parameter in self.trainable:
             parameter.data = parameter.data.float()
 
@@ -473,8 +479,8 @@ def run_lora_finetune(settings: LoraSettings, *, progress: bool = True) -> LoraS
                 for micro in range(s.grad_accum):
                     indices, dropped, seed = plan.micro(step, micro)
                     chosen = [examples[i] for i in indices]
-                    pixels = torch.stack([training_image(dataset.open_image(e.image_path, max_side=s.resolution), s.resolution)
-                                          for e in chosen])
+                    pixels = torch.stack([training_image(dataset.open_image(e.image_path, max_side=s.resolution),
+                                                         s.resolution) for e in chosen])
                     prompts = [DROPPED_CAPTION if d else e.prompt for e, d in zip(chosen, dropped)]
                     micro_batches.append((pixels, prompts, seed))
                 result = trainer.step(micro_batches)

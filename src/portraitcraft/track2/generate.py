@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-import json
 import io
+import json
 import os
 import time
 from collections.abc import Sequence
@@ -328,7 +328,8 @@ class GenerationSummary:
         lines += [f"  failed {name}: {error}" for name, error in list(self.failed.items())[:20]]
         if len(self.failed) > 20:
             lines.append(f"  ... and {len(self.failed) - 20} more failed (all in {RECORDS_FILE})")
-        lines.append(f"score them: portraitcraft track2 evaluate --descriptions {self.descriptions} --images {self.out}")
+        lines.append(f"score them: portraitcraft track2 evaluate --descriptions {self.descriptions} "
+                     f"--images {self.out}")
         return lines
 
 
