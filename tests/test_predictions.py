@@ -119,8 +119,21 @@ def test_malformed_json_lists_are_one_clear_error(tmp_path, records, message):
     assert str(path) in str(error.value) and message in str(error.value)
 
 
+TRAILING_COMMA = '[{"image_path": "a.jpg",}]'
+
+
+def json_error_position(text: str) -> str:
+    """Line and column of the JSON error in ``text`` as this Python reports it (3.13 points at a trailing comma,
+    earlier versions at the character after it)."""
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        return f"{exc.lineno}:{exc.colno}"
+    raise AssertionError(f"{text!r} is valid JSON")
+
+
 @pytest.mark.parametrize("text, message", [
-    ('[{"image_path": "a.jpg",}]', "p.json:1:25: invalid JSON"),
+    (TRAILING_COMMA, f"p.json:{json_error_position(TRAILING_COMMA)}: invalid JSON"),
     ("", "empty file"),
     ("image_path,total_score\na.jpg,3\n", "not a prediction file"),
     ('{"image_path": "a.jpg", "status": "ok", "parsed": {}}\n{"image_path": "b.jpg"', "p.json:2:"),
