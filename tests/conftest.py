@@ -46,11 +46,29 @@ def tiny_model(tmp_path_factory, one_torch_thread) -> Path:
 
 
 @pytest.fixture(scope="session")
-def small_lab(tmp_path_factory) -> Path:
-    """A small composition lab shared by the tests that only read it: 24 labelled training images (enough for the
-    feature baseline's cross-validation), 8 test images with hidden labels, Track 2 in both splits; 96-pixel images."""
+def make_lab(tmp_path_factory):
+    """Composition labs by size: ``make_lab(n_train=12, n_test=6, n_track2_test=2, seed=3, long_side=64)`` renders
+    a lab once per test process and set of parameters (sizes default to 0, images to 96 pixels) and returns its
+    root. Tests only read a lab they did not render themselves."""
     from portraitcraft.lab import write_lab
 
-    root = tmp_path_factory.mktemp("small_lab")
-    write_lab(root, n_train=24, n_test=8, n_track2_train=3, n_track2_test=2, seed=2, long_side=96, progress=False)
-    return root
+    made: dict[tuple, Path] = {}
+
+    def make(*, n_train: int = 0, n_test: int = 0, n_track2_train: int = 0, n_track2_test: int = 0, seed: int = 0,
+             long_side: int = 96) -> Path:
+        key = (n_train, n_test, n_track2_train, n_track2_test, seed, long_side)
+        if key not in made:
+            root = tmp_path_factory.mktemp("lab-{}-{}-{}-{}-seed{}-{}px".format(*key))
+            write_lab(root, n_train=n_train, n_test=n_test, n_track2_train=n_track2_train,
+                      n_track2_test=n_track2_test, seed=seed, long_side=long_side, progress=False)
+            made[key] = root
+        return made[key]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def small_lab(make_lab) -> Path:
+    """A small composition lab shared by the tests that only read it: 24 labelled training images (enough for the
+    feature baseline's cross-validation), 8 test images with hidden labels, Track 2 in both splits; 96-pixel images."""
+    return make_lab(n_train=24, n_test=8, n_track2_train=3, n_track2_test=2, seed=2, long_side=96)

@@ -25,7 +25,6 @@ from portraitcraft.predictions import prediction_details
 from portraitcraft.provenance import data_fingerprint, package_versions
 from portraitcraft.attributes import ATTRIBUTE_NAMES, LEVELS, level_from_score
 from portraitcraft.data import GROUND_TRUTH_FILE, DataError, open_dataset
-from portraitcraft.lab import write_lab
 from portraitcraft.lab.series import BASE_SCENE, differing_factors, label_scene, render_series
 from portraitcraft.predictions import PredictionWriter, failed_record, ok_record, read_predictions
 
@@ -39,10 +38,8 @@ RUN = {"backend": "test", "model": "perturbed-truth", "protocol": "score"}
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("lab")
-    write_lab(root, n_train=2, n_test=N_TEST, n_track2_train=0, n_track2_test=0, seed=3, long_side=64, progress=False)
-    return root
+def lab(make_lab) -> Path:
+    return make_lab(n_train=2, n_test=N_TEST, seed=3, long_side=64)
 
 
 @pytest.fixture(scope="module")

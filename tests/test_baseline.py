@@ -61,20 +61,15 @@ def test_rule_says_undecided_instead_of_guessing():
 # ---- training and predicting on a small lab -----------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def small_lab(tmp_path_factory):
-    from portraitcraft.lab import write_lab
-
-    root = tmp_path_factory.mktemp("baseline_lab")
-    write_lab(root, n_train=120, n_test=40, n_track2_train=0, n_track2_test=0, long_side=192, seed=5,
-              progress=False)
-    return root
+def baseline_lab(make_lab):
+    return make_lab(n_train=120, n_test=40, seed=5, long_side=192)
 
 
 @pytest.fixture(scope="module")
-def baseline_run(small_lab, tmp_path_factory):
+def baseline_run(baseline_lab, tmp_path_factory):
     out = tmp_path_factory.mktemp("baseline_run") / "features.jsonl"
-    path = run_feature_baseline(small_lab, out, max_side=192, grid="linear", seed=0)
-    return small_lab, path
+    path = run_feature_baseline(baseline_lab, out, max_side=192, grid="linear", seed=0)
+    return baseline_lab, path
 
 
 def test_run_writes_one_valid_record_per_test_image(baseline_run):

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from scipy import stats
 from typer.testing import CliRunner
 
@@ -18,6 +17,7 @@ from portraitcraft.cli import app
 from portraitcraft.evaluation import evaluate
 from portraitcraft.labels import GroundTruthError, load_ground_truth
 from portraitcraft.predictions import read_predictions
+from strategies import prediction_file_text
 
 RNG = np.random.default_rng(7)
 N_ATTR = len(ATTRIBUTE_NAMES)
@@ -349,36 +349,6 @@ def test_unreadable_files_exit_2_with_one_line(edge_case_files, tmp_path, which)
 
 # --- property-based: malformed prediction files through evaluate ----------------------------------------------------------
 
-json_scalars = st.none() | st.booleans() | st.integers(-10**30, 10**30) | st.floats(allow_nan=True) | st.text(max_size=8)
-json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=3)
-                           | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=8)
-level_values = st.sampled_from(["Good", "medium ", "C", "b", NOT_RESPONDED, {"level": "A"}, {"level": "good"}]) | json_values
-record_strategy = st.fixed_dictionaries({}, optional={
-    "image_path": st.sampled_from(["g0.jpg", "g1.jpg", "g2.jpg", "x/g1.jpg", "other.jpg", ""]) | json_values,
-    "total_score": st.sampled_from([40, "55", 70.5, "x", None]) | json_values,
-    "answer": st.sampled_from(["A", "b", "E", None]) | json_values,
-    "criteria": st.dictionaries(st.sampled_from(ATTRIBUTE_NAMES), level_values, max_size=13) | json_values,
-    "status": st.sampled_from(["ok", "failed"]) | json_values,
-    "parsed": st.fixed_dictionaries({}, optional={"total_score": json_values, "answer": json_values,
-                                                  "criteria": st.dictionaries(st.sampled_from(ATTRIBUTE_NAMES),
-                                                                              level_values, max_size=5)}) | json_values,
-}) | json_values
-
-
-@st.composite
-def malformed_prediction_text(draw) -> str:
-    rows = draw(st.lists(record_strategy, max_size=5))
-    shape = draw(st.sampled_from(["list", "jsonl", "cut", "noise"]))
-    if shape == "list":
-        return json.dumps(rows)
-    if shape == "jsonl":
-        return "\n".join(json.dumps(r) for r in rows)
-    if shape == "cut":
-        text = json.dumps(rows)
-        return text[: draw(st.integers(0, len(text)))]
-    return draw(st.text(max_size=40))
-
-
 @pytest.fixture(scope="module")
 def small_truth(tmp_path_factory) -> Path:
     records = [gt_record(f"g{i}.jpg", [3 + i] * N_ATTR, 30 + 20 * i, "ABC"[i]) for i in range(3)]
@@ -386,7 +356,7 @@ def small_truth(tmp_path_factory) -> Path:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(text=malformed_prediction_text())
+@given(text=prediction_file_text(["g0.jpg", "g1.jpg", "g2.jpg", "other.jpg"]))
 def test_evaluate_never_shows_a_traceback(small_truth, tmp_path, text):
     predictions = tmp_path / "pred.json"
     predictions.write_text(text, encoding="utf-8")

@@ -49,12 +49,8 @@ FAST = dict(reasons=False, epochs=1, lr=2e-3, batch_size=3, grad_accum=1, max_st
 # --- fixtures: one tiny model, one tiny lab, one training run of each kind ---------------------------------------
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory) -> Path:
-    from portraitcraft.lab import write_lab
-
-    root = tmp_path_factory.mktemp("lab")
-    write_lab(root, n_train=4, n_test=2, n_track2_train=0, n_track2_test=0, seed=0, long_side=128, progress=False)
-    return root
+def lab(make_lab) -> Path:
+    return make_lab(n_train=4, n_test=2, seed=0, long_side=128)
 
 
 @pytest.fixture(scope="module")

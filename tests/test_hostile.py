@@ -39,12 +39,8 @@ def run_cli(*args: str) -> tuple[int, str]:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory) -> Path:
-    from portraitcraft.lab import write_lab
-
-    root = tmp_path_factory.mktemp("lab")
-    write_lab(root, n_train=12, n_test=4, n_track2_train=0, n_track2_test=2, seed=0, long_side=96, progress=False)
-    return root
+def lab(make_lab) -> Path:
+    return make_lab(n_train=12, n_test=4, n_track2_test=2, seed=0, long_side=96)
 
 
 # --- 1. no code execution from a model folder -----------------------------------------------------------------------

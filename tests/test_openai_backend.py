@@ -52,12 +52,8 @@ CANNED = {"id": "chatcmpl-canned", "object": "chat.completion", "model": "tiny-q
 # --- fixtures: one tiny model, one tiny lab, one loaded model behind every server ---------------------------------
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory) -> Path:
-    from portraitcraft.lab import write_lab
-
-    root = tmp_path_factory.mktemp("lab")
-    write_lab(root, n_train=1, n_test=4, n_track2_train=0, n_track2_test=0, seed=0, long_side=128, progress=False)
-    return root
+def lab(make_lab) -> Path:
+    return make_lab(n_train=1, n_test=4, seed=0, long_side=128)
 
 
 @pytest.fixture(scope="module")

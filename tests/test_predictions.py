@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from portraitcraft.attributes import ATTRIBUTE_NAMES, LETTER_TO_LEVEL, NOT_RESPONDED
@@ -30,6 +29,7 @@ from portraitcraft.predictions import (
     recorded_images,
     write_submission,
 )
+from strategies import prediction_file_text
 
 LEVEL_CODES = {"Poor": 0, "Medium": 1, "Good": 2}
 
@@ -297,42 +297,11 @@ def test_real_sample_formats_are_detected(real_sample):
 
 # --- property-based: malformed files through the submission command -------------------------------------------------------
 
-json_scalars = st.none() | st.booleans() | st.integers(-10**30, 10**30) | st.floats(allow_nan=True) | st.text(max_size=8)
-json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=3)
-                           | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=8)
-field_values = {
-    "image_path": st.sampled_from(["a.jpg", "b.jpg", "dir/a.jpg", "", " "]) | json_values,
-    "total_score": st.sampled_from(["62", "x", 62, None]) | json_values,
-    "answer": st.sampled_from(["A", "d ", "E", NOT_RESPONDED]) | json_values,
-    "criteria": st.dictionaries(st.sampled_from(ATTRIBUTE_NAMES + ("Other",)),
-                                st.sampled_from(["Good", "C", {"level": "B"}, {"level": NOT_RESPONDED}]) | json_values,
-                                max_size=4) | json_values,
-    "status": st.sampled_from(["ok", "failed"]) | json_values,
-    "parsed": st.fixed_dictionaries({}, optional={"total_score": json_values, "criteria": json_values,
-                                                  "answer": json_values}) | json_values,
-}
-records = st.fixed_dictionaries({}, optional=field_values) | json_values
-
-
-@st.composite
-def prediction_file_text(draw) -> str:
-    rows = draw(st.lists(records, max_size=5))
-    shape = draw(st.sampled_from(["list", "jsonl", "cut", "noise"]))
-    if shape == "list":
-        return json.dumps(rows)
-    if shape == "jsonl":
-        return "\n".join(json.dumps(r) for r in rows)
-    if shape == "cut":
-        text = json.dumps(rows)
-        return text[: draw(st.integers(0, len(text)))]
-    return draw(st.text(max_size=40))
-
-
 TEST_FILE_RECORDS = [{"image_path": n, "question": "q", "options": {k: k for k in "ABCD"}} for n in ("a.jpg", "b.jpg")]
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(text=prediction_file_text())
+@given(text=prediction_file_text(["a.jpg", "b.jpg"]))
 def test_submission_command_never_shows_a_traceback(tmp_path, text):
     predictions = tmp_path / "pred.json"
     predictions.write_text(text, encoding="utf-8")

@@ -30,12 +30,8 @@ REPORTED_MEANS = {"train": 2237.0, "test": 2230.8}  # the paper's Table 2, as th
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory) -> Path:
-    from portraitcraft.lab import write_lab
-
-    root = tmp_path_factory.mktemp("report-lab")
-    write_lab(root, n_train=12, n_test=6, n_track2_train=4, n_track2_test=3, seed=3, long_side=64, progress=False)
-    return root
+def lab(make_lab) -> Path:
+    return make_lab(n_train=12, n_test=6, n_track2_train=4, n_track2_test=3, seed=3, long_side=64)
 
 
 @pytest.fixture(scope="module")

@@ -36,12 +36,8 @@ REPO = Path(__file__).resolve().parents[1]
 # --- fixtures: one tiny model, one tiny lab, backends loaded once ------------------------------------------------
 
 @pytest.fixture(scope="session")
-def lab(tmp_path_factory) -> Path:
-    from portraitcraft.lab import write_lab
-
-    root = tmp_path_factory.mktemp("lab")
-    write_lab(root, n_train=2, n_test=6, n_track2_train=0, n_track2_test=0, seed=0, long_side=128, progress=False)
-    return root
+def lab(make_lab) -> Path:
+    return make_lab(n_train=2, n_test=6, seed=0, long_side=128)
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from portraitcraft.lab import make_record, write_lab
+from portraitcraft.lab import make_record
 from portraitcraft.track2.bench import lab_alignment, matched_vs_mismatched, roc_auc, sample_alignment, truth_from_factors
 from portraitcraft.track2.extract import Reading, cpu_readings, measure, track2_prompt, track2_slots
 from portraitcraft.track2.properties import ADJACENT_CREDIT, BY_KEY, PROPERTIES, PROPERTY_KEYS
@@ -26,10 +26,8 @@ PROOF_SIDE = 512  # faithful renders that the CPU extractor reads: it measures a
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("track2-lab")
-    write_lab(root, n_train=0, n_test=0, n_track2_train=0, n_track2_test=8, seed=0, long_side=LONG_SIDE, progress=False)
-    return root
+def lab(make_lab) -> Path:
+    return make_lab(n_track2_test=8, seed=0, long_side=LONG_SIDE)
 
 
 # ---- properties and agreement -------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from portraitcraft.cli import app
-from portraitcraft.lab import make_record, write_lab
+from portraitcraft.lab import make_record
 from portraitcraft.outputs import OutputLock
 from portraitcraft.track2.generate import (
     RECORDS_FILE,
@@ -41,10 +41,8 @@ def tiny_qwen_image(tmp_path_factory, one_torch_thread) -> Path:
 
 
 @pytest.fixture(scope="module")
-def small_lab(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("lab-track2-train")
-    write_lab(root, n_train=0, n_test=0, n_track2_train=3, n_track2_test=4, seed=0, long_side=96, progress=False)
-    return root
+def track2_lab(make_lab) -> Path:
+    return make_lab(n_track2_train=3, n_track2_test=4, seed=0, long_side=96)
 
 
 def _pixels(path: Path) -> np.ndarray:
@@ -134,8 +132,8 @@ def test_generate_the_real_descriptions_then_evaluate_the_folder(tiny_qwen_image
         assert np.abs(_pixels(tmp_path / "one-by-one" / name) - _pixels(out / name)).max() <= 2  # JPEG rounding
 
 
-def test_a_failing_image_is_recorded_and_retried_and_the_command_exits_1(small_lab, tmp_path):
-    records = json.loads((small_lab / "track_2_test.json").read_text())
+def test_a_failing_image_is_recorded_and_retried_and_the_command_exits_1(track2_lab, tmp_path):
+    records = json.loads((track2_lab / "track_2_test.json").read_text())
     records.append({**records[0], "image_path": "../escape.jpg"})  # would be written outside --out
     descriptions = tmp_path / "descriptions.json"
     descriptions.write_text(json.dumps(records))
@@ -168,9 +166,9 @@ def test_a_failing_image_is_recorded_and_retried_and_the_command_exits_1(small_l
     assert "4 already there, 1 failed" in result.output and "FAILED: 1 image(s)" in result.output
 
 
-def test_a_single_failure_in_a_batch_fails_alone(small_lab, tmp_path):
+def test_a_single_failure_in_a_batch_fails_alone(track2_lab, tmp_path):
     settings = GenerationSettings(model="lab", batch_size=4, **SIZE)
-    names = [r["image_path"] for r in json.loads((small_lab / "track_2_test.json").read_text())]
+    names = [r["image_path"] for r in json.loads((track2_lab / "track_2_test.json").read_text())]
 
     class OneBadRecord(LabDrawing):
         def generate(self, batch, prompts):
@@ -178,22 +176,22 @@ def test_a_single_failure_in_a_batch_fails_alone(small_lab, tmp_path):
                 raise RuntimeError("CUDA error: an illegal memory access\nsecond line")
             return super().generate(batch, prompts)
 
-    summary = run_generation(small_lab / "track_2_test.json", tmp_path / "out", settings, progress=False,
+    summary = run_generation(track2_lab / "track_2_test.json", tmp_path / "out", settings, progress=False,
                              generator=OneBadRecord(settings))
     assert summary.generated == 3
     assert summary.failed == {names[2]: "RuntimeError: CUDA error: an illegal memory access"}
 
 
-def test_a_second_writer_is_refused_naming_the_holder(small_lab, tmp_path):
+def test_a_second_writer_is_refused_naming_the_holder(track2_lab, tmp_path):
     import os
 
     out = tmp_path / "out"
     with OutputLock(out, "portraitcraft track2 generate"):
         with pytest.raises(GenerationError, match=f"another run is writing it \\(process {os.getpid()} on .*"
                                                   "'portraitcraft track2 generate'"):
-            run_generation(small_lab / "track_2_test.json", out, GenerationSettings(model="lab", **SIZE),
+            run_generation(track2_lab / "track_2_test.json", out, GenerationSettings(model="lab", **SIZE),
                            progress=False)
-    assert run_generation(small_lab / "track_2_test.json", out, GenerationSettings(model="lab", **SIZE),
+    assert run_generation(track2_lab / "track_2_test.json", out, GenerationSettings(model="lab", **SIZE),
                           progress=False).generated == 4  # released
 
 
@@ -248,20 +246,20 @@ def _lora_settings(data: Path, out: Path, model: Path, **changes):
     return LoraSettings(**{**values, **changes})
 
 
-def test_finetune_resumed_reaches_the_weights_of_an_uninterrupted_run(small_lab, tiny_qwen_image, tmp_path):
+def test_finetune_resumed_reaches_the_weights_of_an_uninterrupted_run(track2_lab, tiny_qwen_image, tmp_path):
     from safetensors.torch import load_file
 
     from portraitcraft.track2.finetune import LORA_FILE, LoraFinetuneError, read_lora_log, run_lora_finetune
 
-    whole = run_lora_finetune(_lora_settings(small_lab, tmp_path / "whole", tiny_qwen_image), progress=False)
+    whole = run_lora_finetune(_lora_settings(track2_lab, tmp_path / "whole", tiny_qwen_image), progress=False)
     assert (whole.status, whole.step) == ("finished", 4)
     first = CliRunner().invoke(app, [  # the same settings through the command
-        "track2", "finetune", "--data", str(small_lab), "--out", str(tmp_path / "parts"), "--model",
+        "track2", "finetune", "--data", str(track2_lab), "--out", str(tmp_path / "parts"), "--model",
         str(tiny_qwen_image), "--rank", "4", "--resolution", "64", "--grad-accum", "2", "--warmup-steps", "1",
         "--max-train-steps", "4", "--save-every", "0", "--caption-dropout", "0.5", "--device", "cpu",
         "--stop-after", "2", "--no-progress"])
     assert first.exit_code == 0 and "stopped at step 2 of 4" in first.output, first.output
-    rest = run_lora_finetune(_lora_settings(small_lab, tmp_path / "parts", tiny_qwen_image), progress=False)
+    rest = run_lora_finetune(_lora_settings(track2_lab, tmp_path / "parts", tiny_qwen_image), progress=False)
     assert (rest.status, rest.step, rest.resumed_from) == ("finished", 4, 2)
     a, b = load_file(str(tmp_path / "whole" / LORA_FILE)), load_file(str(tmp_path / "parts" / LORA_FILE))
     assert set(a) == set(b) and len(a) == 2 * 4 * 2  # lora A and B of to_q, to_k, to_v, to_out.0 in two blocks
@@ -273,17 +271,17 @@ def test_finetune_resumed_reaches_the_weights_of_an_uninterrupted_run(small_lab,
     assert np.allclose(log["loss"], read_lora_log(tmp_path / "whole")["loss"], rtol=0, atol=0)
 
     with pytest.raises(LoraFinetuneError, match="another configuration.*rank: 4 -> 8"):
-        run_lora_finetune(_lora_settings(small_lab, tmp_path / "parts", tiny_qwen_image, rank=8), progress=False)
-    again = run_lora_finetune(_lora_settings(small_lab, tmp_path / "parts", tiny_qwen_image), progress=False)
+        run_lora_finetune(_lora_settings(track2_lab, tmp_path / "parts", tiny_qwen_image, rank=8), progress=False)
+    again = run_lora_finetune(_lora_settings(track2_lab, tmp_path / "parts", tiny_qwen_image), progress=False)
     assert again.status == "already finished"
     with OutputLock(tmp_path / "parts", "another trainer"):
         with pytest.raises(LoraFinetuneError, match="another run is writing it.*'another trainer'"):
-            run_lora_finetune(_lora_settings(small_lab, tmp_path / "parts", tiny_qwen_image), progress=False)
+            run_lora_finetune(_lora_settings(track2_lab, tmp_path / "parts", tiny_qwen_image), progress=False)
 
     # The saved LoRA is what `track2 generate --lora` loads, with the trigger, and it changes the pictures.
-    base = run_generation(small_lab / "track_2_test.json", tmp_path / "base", GenerationSettings(
+    base = run_generation(track2_lab / "track_2_test.json", tmp_path / "base", GenerationSettings(
         model=str(tiny_qwen_image), trigger=TRIGGER, **SIZE), limit=1, progress=False)
-    tuned = run_generation(small_lab / "track_2_test.json", tmp_path / "tuned", GenerationSettings(
+    tuned = run_generation(track2_lab / "track_2_test.json", tmp_path / "tuned", GenerationSettings(
         model=str(tiny_qwen_image), lora=str(tmp_path / "whole"), **SIZE), limit=1, progress=False)
     assert base.generated == tuned.generated == 1
     record = read_records(tmp_path / "tuned" / RECORDS_FILE)[0]
@@ -292,16 +290,16 @@ def test_finetune_resumed_reaches_the_weights_of_an_uninterrupted_run(small_lab,
     assert np.abs(_pixels(tmp_path / "tuned" / name) - _pixels(tmp_path / "base" / name)).max() > 0
 
 
-def test_finetune_loss_falls_when_overfitting_a_few_images(small_lab, tiny_qwen_image, tmp_path):
+def test_finetune_loss_falls_when_overfitting_a_few_images(track2_lab, tiny_qwen_image, tmp_path):
     import torch
 
     from portraitcraft.data import open_dataset
     from portraitcraft.track2.finetune import LoraTrainer, training_image
 
-    settings = _lora_settings(small_lab, tmp_path / "unused", tiny_qwen_image, rank=8, lr=1e-2, warmup_steps=0,
+    settings = _lora_settings(track2_lab, tmp_path / "unused", tiny_qwen_image, rank=8, lr=1e-2, warmup_steps=0,
                               max_train_steps=1000, max_grad_norm=10.0)
     trainer = LoraTrainer(settings, pipeline_folder=tiny_qwen_image)
-    dataset = open_dataset(str(small_lab))
+    dataset = open_dataset(str(track2_lab))
     frame = dataset.descriptions()
     names = list(frame[frame["split"] == "train"]["image_path"])[:2]
     # Two images, each with two fixed draws of noise and timestep: the model can memorise exactly these.
@@ -321,7 +319,7 @@ def test_finetune_loss_falls_when_overfitting_a_few_images(small_lab, tiny_qwen_
 
 # ---- Figure 3 ------------------------------------------------------------------------------------------------------
 
-def test_figure3_panels_put_each_generator_beside_the_original(small_lab, tmp_path):
+def test_figure3_panels_put_each_generator_beside_the_original(track2_lab, tmp_path):
     import math
 
     from portraitcraft.track2.compare import (
@@ -335,9 +333,9 @@ def test_figure3_panels_put_each_generator_beside_the_original(small_lab, tmp_pa
     from portraitcraft.track2.properties import BY_KEY
 
     out = tmp_path / "drawn"
-    run_generation(small_lab / "track_2_test.json", out, GenerationSettings(model="lab", width=256, height=256),
+    run_generation(track2_lab / "track_2_test.json", out, GenerationSettings(model="lab", width=256, height=256),
                    limit=2, progress=False)
-    panels = figure3_panels(small_lab, generated=[out], labels=["lab via track2 generate"], limit=3, side=256)
+    panels = figure3_panels(track2_lab, generated=[out], labels=["lab via track2 generate"], limit=3, side=256)
     assert len(panels) == 3
     assert [p.label for p in panels[0].images] == [ORIGINAL, LAB, "lab via track2 generate"]
     third = panels[2].images[2]  # only two images were generated
