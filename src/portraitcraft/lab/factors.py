@@ -63,7 +63,6 @@ FRAMINGS: Final[tuple[str, ...]] = ("close-up", "half-body", "full-body")
 GAZES: Final[tuple[str, ...]] = ("left", "right", "camera")
 PALETTES: Final[tuple[str, ...]] = ("warm", "cool", "complementary", "muted", "clashing")
 LIGHT_DIRECTIONS: Final[tuple[str, ...]] = ("left", "right", "front", "back", "top")
-CROPS: Final[tuple[str, ...]] = ("none", "head", "joint", "side")
 
 # How well each palette's colours agree (0 clash .. 1 harmonious); drives Color Harmony.
 PALETTE_HARMONY: Final[dict[str, float]] = {

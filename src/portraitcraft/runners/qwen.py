@@ -160,7 +160,6 @@ class SlotTokens:
     slot: ScoreSlot
     head_ids: tuple[int, ...]  # the line head's tokens after the opened assistant turn
     candidate_ids: tuple[int, ...]  # one token per candidate
-    leading_space: bool
 
 
 class QwenBackend:
@@ -356,7 +355,7 @@ class QwenBackend:
                     else:
                         failures.append(f"{' ' if space else ''}{word!r}->{self.tokenizer.convert_ids_to_tokens(full[len(head):])}")
                 if len(ids) == len(slot.candidates):
-                    resolved.append(SlotTokens(slot, tuple(head[len(opened):]), tuple(ids), space))
+                    resolved.append(SlotTokens(slot, tuple(head[len(opened):]), tuple(ids)))
                     break
             else:
                 raise ModelLoadError(

@@ -158,9 +158,3 @@ def continuous_from_bins(prop: Property, probabilities: dict[str, float] | list[
     if not total > 0:
         raise ValueError(f"{prop.key}: option probabilities sum to zero")
     return sum(w * b for w, b in zip(weights, prop.bins)) / total
-
-
-def bin_of(prop: Property, value: float) -> str:
-    """The option label whose representative value is nearest to ``value`` (for readable tables)."""
-    nearest = min(range(len(prop.bins)), key=lambda i: abs(prop.bins[i] - value))
-    return prop.options[nearest]
