@@ -46,6 +46,14 @@ def tiny_model(tmp_path_factory, one_torch_thread) -> Path:
 
 
 @pytest.fixture(scope="session")
+def score_backend(tiny_model):
+    """The transformers backend on the tiny model, score protocol (token probabilities), loaded once per process."""
+    from portraitcraft.runners.qwen import QwenBackend, QwenSettings
+
+    return QwenBackend(QwenSettings(model=str(tiny_model), protocol="score"))
+
+
+@pytest.fixture(scope="session")
 def make_lab(tmp_path_factory):
     """Composition labs by size: ``make_lab(n_train=12, n_test=6, n_track2_test=2, seed=3, long_side=64)`` renders
     a lab once per test process and set of parameters (sizes default to 0, images to 96 pixels) and returns its

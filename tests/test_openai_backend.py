@@ -57,14 +57,6 @@ def lab(make_lab) -> Path:
 
 
 @pytest.fixture(scope="module")
-def score_backend(tiny_model):
-    """The transformers backend (score protocol): the reference the server's answers are compared with."""
-    from portraitcraft.runners.qwen import QwenBackend, QwenSettings
-
-    return QwenBackend(QwenSettings(model=str(tiny_model), protocol="score"))
-
-
-@pytest.fixture(scope="module")
 def chat(score_backend) -> ChatModel:
     return ChatModel(score_backend, name="tiny-qwen3-vl")  # the same weights, loaded once
 

@@ -41,13 +41,6 @@ def lab(make_lab) -> Path:
 
 
 @pytest.fixture(scope="session")
-def score_backend(tiny_model):
-    from portraitcraft.runners.qwen import QwenBackend, QwenSettings
-
-    return QwenBackend(QwenSettings(model=str(tiny_model), protocol="score"))
-
-
-@pytest.fixture(scope="session")
 def generate_backend(tiny_model, score_backend):
     from portraitcraft.runners.qwen import QwenBackend, QwenSettings
 

@@ -270,7 +270,7 @@ def test_finetune_resumed_reaches_the_weights_of_an_uninterrupted_run(track2_lab
     assert list(log["step"]) == [1, 2, 3, 4]
     assert np.allclose(log["loss"], read_lora_log(tmp_path / "whole")["loss"], rtol=0, atol=0)
 
-    with pytest.raises(LoraFinetuneError, match="another configuration.*rank: 4 -> 8"):
+    with pytest.raises(LoraFinetuneError, match="other settings.*rank: 4 -> 8"):
         run_lora_finetune(_lora_settings(track2_lab, tmp_path / "parts", tiny_qwen_image, rank=8), progress=False)
     again = run_lora_finetune(_lora_settings(track2_lab, tmp_path / "parts", tiny_qwen_image), progress=False)
     assert again.status == "already finished"

@@ -20,7 +20,7 @@ import math
 import os
 import platform
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -154,7 +154,67 @@ def append_json_line(path: str | os.PathLike, record: Mapping[str, Any]) -> None
         handle.write(json.dumps(json_safe(record), default=str) + "\n")
 
 
+def read_json_lines(path: str | os.PathLike) -> list[Any]:
+    """The records of a JSON Lines file (blank lines skipped); ValueError naming the file and line of a bad one."""
+    path = Path(path)
+    records = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.strip():
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"{path}:{number}: invalid JSON ({exc.msg})") from exc
+    return records
+
+
+def truncate_json_lines(path: str | os.PathLike, up_to_step: int) -> None:
+    """Keep the records of a training log (JSON Lines with a ``step``) up to ``up_to_step``, the checkpoint a run
+    resumes from: later steps are trained again. A line torn by a kill is dropped. Rewritten atomically."""
+    path = Path(path)
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line torn by a kill
+        if isinstance(record, dict) and record.get("step", 0) <= up_to_step:
+            kept.append(line)
+    write_atomic(path, "".join(k + "\n" for k in kept))
+
+
+def previous_run(out: str | os.PathLike, run_file: str, record_format: str, training_key: Mapping[str, Any], *,
+                 error: type[Exception] = ValueError, same: Callable[[str, Any, Any], bool] | None = None) -> dict[str, Any] | None:
+    """The record (``out/run_file``) of the training run an output folder holds, to resume it; None for a new or
+    empty folder. ``error`` is raised, naming the file, for a folder that holds something else, an unreadable
+    record, a record of another format, or another training (settings in ``training_key`` that differ; ``same``
+    decides equality, default ``==``)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise error(f"{out}: exists and is not a folder")
+    record_path = out / run_file
+    if not record_path.is_file():
+        if out.exists() and any(out.iterdir()):
+            raise error(f"{out}: not empty and holds no {run_file}; fine-tune into a new or empty folder")
+        return None
+    try:
+        previous = json.loads(record_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise error(f"{record_path}: unreadable ({exc})") from exc
+    if not isinstance(previous, dict) or previous.get("format") != record_format:
+        raise error(f"{record_path}: not a {record_format} record")
+    before = previous.get("settings", {})
+    equal = same or (lambda _name, a, b: a == b)
+    changed = [f"{k}: {before.get(k)!r} -> {v!r}" for k, v in training_key.items() if not equal(k, before.get(k), v)]
+    if changed:
+        raise error(f"{out}: holds a fine-tuning with other settings ({'; '.join(changed)}); use another --out, or "
+                    "the same settings to resume")
+    return previous
+
+
 __all__ = [
-    "DEFAULT_PACKAGES", "append_json_line", "data_fingerprint", "file_sha256", "folder_fingerprint", "git_commit", "json_safe",
+    "DEFAULT_PACKAGES", "append_json_line", "previous_run", "read_json_lines", "truncate_json_lines", "data_fingerprint", "file_sha256", "folder_fingerprint", "git_commit", "json_safe",
     "json_text", "package_versions", "write_json",
 ]

@@ -7,6 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
+from portraitcraft.provenance import read_json_lines
 from portraitcraft.finetune.settings import INCOMING_DIR, LOG_FILE, STATE_DIR, FinetuneError
 
 # --- the output folder ----------------------------------------------------------------------------------------------
@@ -55,29 +56,7 @@ def read_log(path: str | os.PathLike):
     path = path / LOG_FILE if path.is_dir() else path
     if not path.is_file():
         raise FinetuneError(f"{path}: no training log")
-    rows = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise FinetuneError(f"{path}:{number}: invalid JSON ({exc.msg})") from exc
-    return pd.DataFrame(rows)
-
-
-def _rewrite_log(path: Path, up_to_step: int) -> None:
-    """Keep the log records of steps up to the checkpoint's (later ones are redone on resume)."""
-    if not path.exists():
-        return
-    kept = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line torn by a kill
-        if record.get("step", 0) <= up_to_step:
-            kept.append(line)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        return pd.DataFrame(read_json_lines(path))
+    except ValueError as exc:
+        raise FinetuneError(str(exc)) from exc

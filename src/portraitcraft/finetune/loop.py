@@ -17,7 +17,7 @@ import numpy as np
 
 from portraitcraft.attributes import ATTRIBUTE_NAMES, LEVELS
 from portraitcraft.data import DataError, Dataset, open_dataset
-from portraitcraft.finetune.checkpoints import _rewrite_log, commit_incoming, mark_complete
+from portraitcraft.finetune.checkpoints import commit_incoming, mark_complete
 from portraitcraft.finetune.data import Plan, TrainingData, training_data
 from portraitcraft.finetune.model import FineTuner
 from portraitcraft.finetune.settings import (
@@ -34,7 +34,14 @@ from portraitcraft.finetune.settings import (
 )
 from portraitcraft.lab import resolve_lab_name
 from portraitcraft.prompts import GENERATE, SCORE
-from portraitcraft.provenance import append_json_line, json_safe, package_versions, write_json
+from portraitcraft.provenance import (
+    append_json_line,
+    json_safe,
+    package_versions,
+    previous_run,
+    truncate_json_lines,
+    write_json,
+)
 
 # --- validation ------------------------------------------------------------------------------------------------------
 
@@ -109,28 +116,10 @@ class _Trainer:
 
     def prepare_out(self) -> dict[str, Any] | None:
         """The previous run's record when resuming; checks that the folder is a fine-tuning output."""
-        out = self.out
-        if out.exists() and not out.is_dir():
-            raise FinetuneError(f"{out}: exists and is not a folder")
-        if out.exists():
-            commit_incoming(out)
-        run_file = out / RUN_FILE
-        if not run_file.exists():
-            if out.exists() and any(out.iterdir()):
-                raise FinetuneError(f"{out}: not empty and holds no {RUN_FILE}; fine-tune into a new or empty folder")
-            return None
-        try:
-            previous = json.loads(run_file.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise FinetuneError(f"{run_file}: unreadable ({exc})") from exc
-        if previous.get("format") != FORMAT:
-            raise FinetuneError(f"{run_file}: not a {FORMAT} record")
-        before, now = previous.get("settings", {}), self.s.training_key()
-        changed = [f"{k}: {before.get(k)!r} -> {now[k]!r}" for k in now if not _same_setting(k, before.get(k), now[k])]
-        if changed:
-            raise FinetuneError(f"{out}: holds a fine-tuning with other settings ({'; '.join(changed)}); "
-                                "use another --out, or the same settings to resume")
-        return previous
+        if self.out.is_dir():
+            commit_incoming(self.out)
+        return previous_run(self.out, RUN_FILE, FORMAT, self.s.training_key(), error=FinetuneError,
+                            same=_same_setting)
 
     def run(self) -> FinetuneSummary:
         import torch
@@ -160,7 +149,7 @@ class _Trainer:
         if state is None:
             log_path.unlink(missing_ok=True)  # a run killed before its first checkpoint starts again
         else:
-            _rewrite_log(log_path, step)
+            truncate_json_lines(log_path, step)
         lengths = self._target_lengths(tuner, data.train)
         max_new = max(512, int(math.ceil(lengths["max"] * 1.25 / 64) * 64)) if s.target == GENERATE else None
         hint = (f"portraitcraft predict --model {self.out} --protocol {s.target} --max-pixels {s.max_pixels} "

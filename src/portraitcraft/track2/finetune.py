@@ -43,7 +43,14 @@ from typing import Any, ClassVar, Final
 import numpy as np
 
 from portraitcraft.outputs import OutputError, OutputLock
-from portraitcraft.provenance import append_json_line, package_versions, write_json
+from portraitcraft.provenance import (
+    append_json_line,
+    package_versions,
+    previous_run,
+    read_json_lines,
+    truncate_json_lines,
+    write_json,
+)
 from portraitcraft.track2.generate import (
     REFERENCE_MODEL,
     TRIGGER,
@@ -374,49 +381,16 @@ def _checkpoints(out: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
-def _truncate_log(path: Path, step: int) -> None:
-    """Keep the log up to the checkpoint resumed from: later steps are trained again."""
-    if not path.exists():
-        return
-    kept = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            if json.loads(line).get("step", 0) <= step:
-                kept.append(line)
-        except json.JSONDecodeError:
-            continue  # a line torn by a kill
-    path.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
-
-
 def read_lora_log(path: str | os.PathLike):
     """log.jsonl (or the run folder holding it) as a pandas frame."""
     import pandas as pd
 
     path = Path(path)
-    path = path / LOG_FILE if path.is_dir() else path
-    return pd.DataFrame([json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()])
+    return pd.DataFrame(read_json_lines(path / LOG_FILE if path.is_dir() else path))
 
 
 def _check_out(out: Path, settings: LoraSettings) -> dict[str, Any] | None:
-    if out.exists() and not out.is_dir():
-        raise LoraFinetuneError(f"{out}: exists and is not a folder")
-    run_file = out / RUN_FILE
-    if not run_file.is_file():
-        if out.exists() and any(out.iterdir()):
-            raise LoraFinetuneError(f"{out}: not empty and holds no {RUN_FILE}; fine-tune into a new or empty folder")
-        return None
-    try:
-        previous = json.loads(run_file.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise LoraFinetuneError(f"{run_file}: unreadable ({exc})") from exc
-    if previous.get("format") != FORMAT:
-        raise LoraFinetuneError(f"{run_file}: not a {FORMAT} record")
-    before, now = previous.get("settings", {}), settings.training_key()
-    changed = [f"{k}: {before.get(k)!r} -> {now[k]!r}" for k in now if before.get(k) != now[k]]
-    if changed:
-        raise LoraFinetuneError(f"{out}: holds a fine-tuning with another configuration ({'; '.join(changed)}); use "
-                                "another --out, or the same settings to resume")
-    return previous
+    return previous_run(out, RUN_FILE, FORMAT, settings.training_key(), error=LoraFinetuneError)
 
 
 def run_lora_finetune(settings: LoraSettings, *, progress: bool = True) -> LoraSummary:
@@ -454,7 +428,7 @@ def run_lora_finetune(settings: LoraSettings, *, progress: bool = True) -> LoraS
             trainer.scheduler.load_state_dict(state["scheduler"])
         log = out / LOG_FILE
         if step:
-            _truncate_log(log, step)
+            truncate_json_lines(log, step)
         else:
             log.unlink(missing_ok=True)
         record = {"format": FORMAT, "settings": s.training_key(),
