@@ -10,13 +10,18 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from typer.testing import CliRunner  # noqa: E402
+from typer.testing import CliRunner
 
-from portraitcraft.cli import app  # noqa: E402
-from portraitcraft.data import open_dataset  # noqa: E402
-from portraitcraft.predictions import read_predictions  # noqa: E402
-from portraitcraft.runners import split_items  # noqa: E402
-from portraitcraft.runners.shards import ShardError, merge_shard_files, parse_shard, shard_items  # noqa: E402
+from portraitcraft.cli import app
+from portraitcraft.data import open_dataset
+from portraitcraft.predictions import read_predictions
+from portraitcraft.runners import split_items
+from portraitcraft.runners.shards import (
+    ShardError,
+    merge_shard_files,
+    parse_shard,
+    shard_items,
+)
 
 
 @pytest.fixture(scope="module")

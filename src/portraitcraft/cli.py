@@ -478,8 +478,8 @@ def finetune(
     lora_dropout: float = typer.Option(0.05, "--lora-dropout", min=0.0, max=1.0, help="LoRA dropout."),
     epochs: float = typer.Option(2.0, "--epochs", min=0.0001, help="Passes over the training images (the paper: 2)."),
     lr: float = typer.Option(1e-5, "--lr", min=0.0, help="Peak learning rate (the paper: 1e-5); 3% warm-up, then cosine decay."),
-    batch_size: int = typer.Option(4, "--batch-size", min=1, help="Images per forward pass (the paper: 4)."),
-    grad_accum: int = typer.Option(4, "--grad-accum", min=1, help="Forward passes per optimizer step (the paper: 4; 16 images per step)."),
+    batch_size: int = typer.Option(4, "--batch-size", min=1, help="Images per forward pass, on each process (the paper: 4)."),
+    grad_accum: int = typer.Option(4, "--grad-accum", min=1, help="Micro-batches per optimizer step, over all processes (the paper: 4; 16 images per step). Under torchrun / accelerate launch with N processes each runs grad-accum / N of them; N must divide it."),
     max_pixels: int = typer.Option(50176, "--max-pixels", min=1, help="The processor's pixel budget per image (the reference training script: 50176 = 224x224). Predict with the same."),
     min_pixels: int = typer.Option(784, "--min-pixels", min=1, help="The processor's minimum pixels per image (the reference training script: 784)."),
     warmup_ratio: float = typer.Option(0.03, "--warmup-ratio", min=0.0, max=0.99, help="Share of the steps with a linear warm-up before the cosine decay (the reference script: 0.03)."),
@@ -501,7 +501,7 @@ def finetune(
 ) -> None:
     """Fine-tune Qwen3-VL on the Track 1 training split (the fine-tuned row of Table 3): language model and mergers trained, vision encoder frozen.
 
-    The defaults are the paper's settings. Rerun the same command to resume from the last checkpoint. Then predict with the command printed at the end. Exit codes: 0 finished (or stopped at --stop-after); 2 the run cannot start (data, model, output folder, settings).
+    The defaults are the paper's settings. On several GPUs: `torchrun --nproc-per-node N -m portraitcraft.cli finetune ...` (or `accelerate launch --multi-gpu --num-processes N -m portraitcraft.cli finetune ...`): data-parallel, the same 16 images per optimizer step, process 0 writes. Rerun the same command to resume from the last checkpoint. Then predict with the command printed at the end. Exit codes: 0 finished (or stopped at --stop-after); 2 the run cannot start (data, model, output folder, settings).
     """
     from portraitcraft.finetune import FinetuneError, FinetuneSettings, run_finetune
 
@@ -519,8 +519,9 @@ def finetune(
         fail(str(exc))
     except OSError as exc:
         fail(f"{out}: cannot write ({exc.strerror})")
-    for line in summary.lines():
-        typer.echo(line)
+    if os.environ.get("RANK", "0") == "0":  # under torchrun / accelerate launch, process 0 speaks for all
+        for line in summary.lines():
+            typer.echo(line)
 
 
 @app.command()

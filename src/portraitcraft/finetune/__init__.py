@@ -2,7 +2,8 @@
 
 Modules by job: `settings` (the settings and the training targets), `data` (the examples, the validation split,
 the order of the images and the schedule), `model` (the model being trained and its cost), `checkpoints` (the
-output folder: checkpoints, the log) and `loop` (the run: training, validation, saving, resuming).
+output folder: checkpoints, the log), `loop` (the run: training, validation, saving, resuming) and `parallel`
+(several processes under torchrun or accelerate launch: data-parallel, process 0 writes).
 
     summary = run_finetune(FinetuneSettings(data="data/lab", model="Qwen/Qwen3-VL-4B-Instruct", out="runs/ft"))
     # then: portraitcraft predict --model runs/ft --data ... --max-pixels 50176 --max-new-tokens 1024

@@ -20,6 +20,7 @@ from portraitcraft.data import DataError, Dataset, open_dataset
 from portraitcraft.finetune.checkpoints import commit_incoming, mark_complete
 from portraitcraft.finetune.data import Plan, TrainingData, training_data
 from portraitcraft.finetune.model import FineTuner
+from portraitcraft.finetune.parallel import World
 from portraitcraft.finetune.settings import (
     FORMAT,
     INCOMING_DIR,
@@ -108,10 +109,11 @@ def _same_setting(name: str, before: Any, now: Any) -> bool:
 class _Trainer:
     """The run: data, plan, loop, logging, validation, checkpoints, resume."""
 
-    def __init__(self, settings: FinetuneSettings, dataset: Dataset, progress: bool):
+    def __init__(self, settings: FinetuneSettings, dataset: Dataset, progress: bool, world: World):
         self.s = settings
         self.dataset = dataset
-        self.progress = progress
+        self.world = world
+        self.progress = progress and world.main
         self.out = Path(settings.out)
 
     def prepare_out(self) -> dict[str, Any] | None:
@@ -125,8 +127,18 @@ class _Trainer:
         import torch
 
         s = self.s
+        world = self.world
         started = time.perf_counter()
-        previous = self.prepare_out()
+        world.check(s.batch_size, s.grad_accum)
+        # Process 0 alone looks at (and repairs) the output folder; the others learn its verdict.
+        try:
+            verdict = ("ok", self.prepare_out()) if world.main else None
+        except FinetuneError as exc:
+            verdict = ("error", str(exc))
+        verdict = world.from_main(verdict)
+        if verdict[0] == "error":
+            raise FinetuneError(verdict[1])
+        previous = verdict[1]
         state = None
         if previous is not None:
             state_file = self.out / STATE_DIR / "state.json"
@@ -144,12 +156,13 @@ class _Trainer:
         step = 0
         if state is not None:
             step = self._load_state(tuner, state)
-        self.out.mkdir(parents=True, exist_ok=True)
         log_path = self.out / LOG_FILE
-        if state is None:
-            log_path.unlink(missing_ok=True)  # a run killed before its first checkpoint starts again
-        else:
-            truncate_json_lines(log_path, step)
+        if world.main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            if state is None:
+                log_path.unlink(missing_ok=True)  # a run killed before its first checkpoint starts again
+            else:
+                truncate_json_lines(log_path, step)
         lengths = self._target_lengths(tuner, data.train)
         max_new = max(512, int(math.ceil(lengths["max"] * 1.25 / 64) * 64)) if s.target == GENERATE else None
         hint = (f"portraitcraft predict --model {self.out} --protocol {s.target} --max-pixels {s.max_pixels} "
@@ -165,14 +178,16 @@ class _Trainer:
                   "gradient_checkpointing": tuner.checkpointing,
                   "trainable_parameters": sum(p.numel() for _, p in tuner.trainable),
                   "parameters": sum(p.numel() for p in tuner.base.parameters()),
+                  "processes": world.size,
                   "packages": package_versions(("portraitcraft", "torch", "transformers", "peft", "accelerate"), with_python=True),
                   "predict_hint": hint, "status": "running", "step": step,
                   "started": (previous or {}).get("started") or time.strftime("%Y-%m-%dT%H:%M:%S")}
-        write_json(self.out / RUN_FILE, record)
+        if world.main:
+            write_json(self.out / RUN_FILE, record)
         resumed_from = step or None
 
         last_validation = None
-        if step == 0:
+        if step == 0 and world.main:
             last_validation = self._validate(tuner, data, step, 0.0, max_new, log_path)
         first_loss = last_loss = None
         stop = plan.total_steps if s.stop_after is None else min(plan.total_steps, s.stop_after)
@@ -186,22 +201,30 @@ class _Trainer:
                 epoch, micro = plan.step(step)
                 torch.manual_seed(s.seed * 1_000_003 + step)  # LoRA dropout: the same on resume
                 t0 = time.perf_counter()
-                batches = self._load_batches(data.train, micro, log_path, step)
-                result = tuner.step(batches) if batches else {"loss": math.nan, "lr": 0.0, "grad_norm": math.nan,
-                                                               "images": 0, "tokens": 0}
+                batches, skipped = self._load_batches(data.train, world.share(micro), step)
+                skipped = [entry for entries in world.gather(skipped) for entry in entries]
+                if world.sum([len(batches)])[0]:
+                    result = tuner.step(batches, micro_count=len(micro), world=world)
+                else:
+                    result = {"loss": math.nan, "lr": 0.0, "grad_norm": math.nan, "images": 0, "tokens": 0}
                 result = {"kind": "train", "step": step, "epoch": round(epoch, 6), **result,
                           "seconds": time.perf_counter() - t0}
-                append_json_line(log_path, result)
+                if world.main:
+                    for entry in skipped:
+                        append_json_line(log_path, entry)
+                    append_json_line(log_path, result)
                 first_loss = result["loss"] if first_loss is None else first_loss
                 last_loss = result["loss"]
                 bar.update(1)
                 bar.set_postfix(loss=f"{result['loss']:.4f}", lr=f"{result['lr']:.2e}", refresh=False)
                 final = step == stop
-                if final or (s.eval_every and step % s.eval_every == 0):
+                if world.main and (final or (s.eval_every and step % s.eval_every == 0)):
                     last_validation = self._validate(tuner, data, step, epoch, max_new, log_path)
                 if final or (s.save_every and step % s.save_every == 0):
                     status = "finished" if step == plan.total_steps else ("stopped" if final else "running")
-                    self._save(tuner, step, plan, record, status)
+                    if world.main:
+                        self._save(tuner, step, plan, record, status)
+                    world.barrier()  # a checkpoint is complete before any process goes on (or ends)
         finally:
             bar.close()
         status = "finished" if step >= plan.total_steps else "stopped"
@@ -221,10 +244,11 @@ class _Trainer:
                                       add_special_tokens=False)["input_ids"]) for e in examples]
         return {"unit": "tokens", "mean": float(np.mean(counts)), "max": int(max(counts))}
 
-    def _load_batches(self, examples: Sequence[Example], micro: list[list[int]], log_path: Path, step: int):
+    def _load_batches(self, examples: Sequence[Example], micro: list[list[int]], step: int):
+        """The micro-batches' examples and images, and a log entry for each image that could not be opened."""
         from portraitcraft.images import ImageError
 
-        batches = []
+        batches, skipped = [], []
         for indices in micro:
             chosen, images = [], []
             for i in indices:
@@ -233,11 +257,11 @@ class _Trainer:
                     images.append(self.dataset.open_image(example.image_path, max_side=self.s.max_side))
                     chosen.append(example)
                 except (ImageError, OSError) as exc:
-                    append_json_line(log_path, {"kind": "skipped_image", "step": step, "image_path": example.image_path,
-                                       "error": str(exc)})
+                    skipped.append({"kind": "skipped_image", "step": step, "image_path": example.image_path,
+                                    "error": str(exc)})
             if chosen:
                 batches.append((chosen, images))
-        return batches
+        return batches, skipped
 
     def _validate(self, tuner: FineTuner, data: TrainingData, step: int, epoch: float, max_new: int | None,
                   log_path: Path) -> dict[str, Any] | None:
@@ -348,4 +372,8 @@ def run_finetune(settings: FinetuneSettings, *, dataset: Dataset | None = None,
             dataset = open_dataset(resolve_lab_name(settings.data))
         except DataError as exc:
             raise FinetuneError(str(exc)) from exc
-    return _Trainer(settings, dataset, progress).run()
+    world = World.from_environment()
+    try:
+        return _Trainer(settings, dataset, progress, world).run()
+    finally:
+        world.close()

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from portraitcraft.finetune.data import lr_factor
+from portraitcraft.finetune.parallel import World
 from portraitcraft.finetune.settings import (
     LORA_TARGETS,
     TRAINED_PARTS,
@@ -227,19 +228,27 @@ class FineTuner:
 
     # -- one optimizer step --
 
-    def step(self, micro_batches: Sequence[tuple[Sequence[Example], Sequence[Any]]]) -> dict[str, Any]:
-        """Forward and backward every micro-batch (the loss divided by their number), clip, update, schedule."""
+    def step(self, micro_batches: Sequence[tuple[Sequence[Example], Sequence[Any]]], *, micro_count: int | None = None,
+             world: World | None = None) -> dict[str, Any]:
+        """Forward and backward every micro-batch (the loss divided by the step's number of micro-batches), clip,
+        update, schedule. Data-parallel (``world``): this process's share of the step's ``micro_count``
+        micro-batches, the gradients then summed over the processes (`finetune.parallel`)."""
         import torch
 
         self.base.train()
+        share = micro_count or len(micro_batches)
         total, count, images = 0.0, 0, 0
         for examples, pictures in micro_batches:
             loss, n = self.loss(examples, pictures)
-            (loss / len(micro_batches)).backward()
-            total += float(loss.detach()) / len(micro_batches)
+            (loss / share).backward()
+            total += float(loss.detach()) / share
             count += n
             images += len(examples)
         params = [p for _, p in self.trainable]
+        if world is not None and world.distributed:
+            world.sum_gradients(params)
+            total, count, images = world.sum([total, count, images])
+            count, images = int(count), int(images)
         norm = torch.nn.utils.clip_grad_norm_(params, self.settings.max_grad_norm) if self.settings.max_grad_norm > 0 \
             else torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params if p.grad is not None]))
         lr = self.optimizer.param_groups[0]["lr"]

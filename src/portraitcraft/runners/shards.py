@@ -72,8 +72,8 @@ class MergeSummary:
     missing: list[str] = field(default_factory=list)  # images of the split that no shard recorded
 
     def lines(self, max_missing: int = 20) -> list[str]:
-        out = [f"merged {self.files} shard file(s) into {self.out}: {self.written} record(s) ({self.ok} ok, "
-               f"{self.failed} failed); config {self.config_hash}"]
+        out = [(f"merged {self.files} shard file(s) into {self.out}: {self.written} record(s) ({self.ok} ok, "
+                f"{self.failed} failed); config {self.config_hash}")]
         if self.missing:
             out.append(f"missing images ({len(self.missing)}), recorded by no shard:")
             out += [f"  {name}" for name in self.missing[:max_missing]]
