@@ -452,6 +452,10 @@ def test_static_cache_decoding_gives_the_same_greedy_text(lab, score_backend, ti
     assert backends["static"].generation.cache_implementation == "static"
     assert backends["static"].metadata()["decode_impl"] == "static"
     assert backends["static"].config() == backends["auto"].config()
+    assert backends["static"].generation.disable_compile  # compiling is the "compiled" choice (CUDA's default)
+    compiled = QwenBackend(QwenSettings(model=str(tiny_model), protocol="generate", decode_impl="compiled"),
+                           loaded=loaded)
+    assert compiled.generation.cache_implementation == "static" and not compiled.generation.disable_compile
     blank = [i for token, i in score_backend.tokenizer.get_vocab().items()
              if not token.replace("Ġ", "").replace("Ċ", "").strip()]
     dataset = open_dataset(lab)
