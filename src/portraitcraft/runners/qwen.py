@@ -27,15 +27,19 @@ Images
     are read, after each head's last token. The next-token distribution there gives the candidates'
     probabilities: renormalised over the candidates, with the share of the whole distribution they hold kept as
     ``mass``. ``score_impl="reference"`` is the first implementation, kept to check the block one against: the
-    prefix's KV cache copied once per slot and each head run on its copy (same records, to float rounding). Levels and the answer are the most probable
-    candidate; the total score is the expected quality word mapped to 1-100 (`prompts.quality_to_score`). Each
-    candidate must be a single token where the chat template puts it (with or without a leading space, whichever
-    the template's own text produces); otherwise the backend refuses to start, naming the candidate.
+    prefix's KV cache copied once per slot and each head run on its copy (same records, to float rounding).
+    Levels and the answer are the most probable candidate; the total score is the expected quality word mapped
+    to 1-100 (`prompts.quality_to_score`). Each candidate must be a single token where the chat template puts it
+    (with or without a leading space, whichever the template's own text produces); otherwise the backend refuses
+    to start, naming the candidate. The block mask needs an attention that takes a 4-D mask (``sdpa``,
+    ``eager``); under ``flash_attention_2`` the reference implementation runs.
 ``generate`` decoding
     ``decode_impl="compiled"`` (the default on CUDA): a static KV cache, and the decoding step compiled by
     ``torch.compile`` through transformers' static-cache generation (Python and kernel launch overhead dominate
     a decoded token otherwise). ``"dynamic"`` (the default on the CPU) is transformers' default cache, uncompiled;
-    ``"static"`` the static cache without compiling. Greedy outputs are the same under all three.
+    ``"static"`` the static cache without compiling. The static cache gives the dynamic one's greedy outputs
+    (tested on the tiny model); compiled kernels may round bfloat16 differently, so a long greedy answer can, rarely,
+    part from the uncompiled one.
 Batching and throughput
     Images are batched with left padding. bfloat16 on CUDA, float32 on CPU unless ``dtype`` says otherwise.
     `QwenBackend.prepare` does a batch's CPU work (chat texts, tokens, image processing) apart from the model, so
