@@ -203,8 +203,9 @@ class _Trainer:
                 t0 = time.perf_counter()
                 batches, skipped = self._load_batches(data.train, world.share(micro), step)
                 skipped = [entry for entries in world.gather(skipped) for entry in entries]
-                if world.sum([len(batches)])[0]:
-                    result = tuner.step(batches, micro_count=len(micro), world=world)
+                loaded = int(world.sum([len(batches)])[0])  # micro-batches with an image, over all processes
+                if loaded:
+                    result = tuner.step(batches, micro_count=loaded, world=world)
                 else:
                     result = {"loss": math.nan, "lr": 0.0, "grad_norm": math.nan, "images": 0, "tokens": 0}
                 result = {"kind": "train", "step": step, "epoch": round(epoch, 6), **result,
