@@ -167,3 +167,10 @@ def test_openai_backend_scores_a_folder_through_a_loopback_server(photos, tiny_m
             probabilities = row["probabilities"][name]
             assert row["levels"][name] == max(probabilities, key=probabilities.get)
     assert "secret-key" not in (tmp_path / "records.jsonl").read_text(encoding="utf-8")
+
+
+def test_the_rows_never_overwrite_the_records(photos, baseline_dir, tmp_path):
+    records = tmp_path / "same.jsonl"
+    result = CliRunner().invoke(app, ["assess", str(photos), "--model-dir", str(baseline_dir), "--records",
+                                      str(records), "--out", str(records), "--no-progress"])
+    assert result.exit_code == 2 and "--records" in result.output and not records.exists()

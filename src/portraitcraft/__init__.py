@@ -56,13 +56,15 @@ _EXPORTS = {
     "ImageFolder": "portraitcraft.assess",
     "assess_folder": "portraitcraft.assess",
     "assessment_rows": "portraitcraft.assess",
+    "write_report": "portraitcraft.paper",
     "write_lab": "portraitcraft.lab",
 }
 
 # Written out (not built from _EXPORTS) so that linters and type checkers read it; a test keeps the two equal.
 __all__ = [
     "__version__", "open_dataset", "Dataset", "DataError", "evaluate", "read_predictions", "write_submission",
-    "run_predictions", "run_feature_baseline", "ImageFolder", "assess_folder", "assessment_rows", "write_lab",
+    "run_predictions", "run_feature_baseline", "ImageFolder", "assess_folder", "assessment_rows", "write_report",
+    "write_lab",
 ]
 
 # typing.TYPE_CHECKING without importing typing (20 ms here): type checkers read this block, Python never runs it.
@@ -73,6 +75,7 @@ if TYPE_CHECKING:
     from portraitcraft.data import DataError, Dataset, open_dataset
     from portraitcraft.evaluation import evaluate
     from portraitcraft.lab import write_lab
+    from portraitcraft.paper import write_report
     from portraitcraft.predictions import read_predictions, write_submission
     from portraitcraft.runners.base import run_predictions
 

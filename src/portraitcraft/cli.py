@@ -95,7 +95,7 @@ def book(
 
     A page is executed again only when its source, its parameters, the portraitcraft code or a file given as a parameter changed; the HTML is rebuilt only when a page or the book's configuration changed (--force: everything).
 
-    One chapter: `portraitcraft book --only 03_table2` (its executed notebook lands in book/executed/). Without this command: `jupytext --to ipynb notebooks/03_table2.py -o ch.ipynb && papermill ch.ipynb out.ipynb -p data data/lab` (the README's "Run one chapter").
+    One chapter: `portraitcraft book --only 04_table3` (its executed notebook lands in book/executed/). Without this command, from any folder: `jupytext --to ipynb notebooks/04_table3.py -o ch.ipynb && papermill ch.ipynb out.ipynb -p data /path/to/data/lab` (the README's "Run one chapter").
 
     Exit codes: 0 built; 1 a notebook failed (named with its cell; the partial notebook is kept in book/executed/) or Sphinx reported warnings; 2 bad options.
     """
@@ -414,7 +414,9 @@ def assess(
         format_for,
         format_rows,
     )
+    from portraitcraft.outputs import OutputError, check_target, refuse_inputs, write_atomic
     from portraitcraft.runners.base import ModelLoadError, RunError, config_hash
+    from portraitcraft.runners.openai_compat import ServerCheckError
 
     if json_out is not None:
         out, fmt = json_out, fmt or "jsonl"
@@ -427,23 +429,19 @@ def assess(
             from portraitcraft.runners.features import FeatureBackend
 
             runner: Any = FeatureBackend(model_dir)
-        elif backend == "openai":
-            from portraitcraft.runners.openai_compat import OpenAIBackend, OpenAISettings, ServerCheckError
-
-            try:
-                runner = OpenAIBackend(OpenAISettings(base_url=base_url, model=model, api_key=api_key,
-                                                      protocol=protocol, concurrency=concurrency,
-                                                      top_logprobs=top_logprobs))
-            except ServerCheckError as exc:
-                fail(str(exc))
         else:
-            from portraitcraft.runners.qwen import QwenBackend, QwenSettings
+            from portraitcraft.runners.backends import make_backend
 
-            runner = QwenBackend(QwenSettings(model=model, protocol=protocol, device=device, dtype=dtype))
+            runner = make_backend("transformers" if backend == "qwen" else "openai", model=model, protocol=protocol,
+                                  device=device, dtype=dtype, base_url=base_url, api_key=api_key,
+                                  concurrency=concurrency, top_logprobs=top_logprobs)
         record_file = records or default_records(out, images, config_hash(runner.config()))
+        if not is_stdout(out):
+            refuse_inputs(out, {"--records": record_file})  # before any image is predicted
+            check_target(out)
         summary = assess_folder(runner, images, records=record_file, limit=limit, progress=progress,
                                 batch_size=batch_size or (concurrency if backend == "openai" else 1))
-    except (FolderError, ValueError, ModelLoadError, RunError) as exc:
+    except (FolderError, ValueError, ModelLoadError, ServerCheckError, RunError) as exc:
         fail(str(exc))
     rows = assessment_rows(images, record_file)
     if limit is not None:
@@ -453,8 +451,9 @@ def assess(
         typer.echo(text, nl=False)
     else:
         try:
-            Path(out).parent.mkdir(parents=True, exist_ok=True)
-            Path(out).write_text(text, encoding="utf-8")
+            write_atomic(out, text, inputs={"--records": record_file})
+        except OutputError as exc:
+            fail(str(exc))
         except OSError as exc:
             fail(f"{out}: cannot write ({exc.strerror})")
     for line in summary.lines():
