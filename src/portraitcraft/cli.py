@@ -56,6 +56,7 @@ def validate(
     strict: bool = typer.Option(True, "--strict/--lenient", help="Strict: exit 1 when any error is found. Lenient: report, exit 0."),
     check_images: bool = typer.Option(True, "--check-images/--no-check-images", help="Open every image header to catch unreadable files."),
     max_problems: int = typer.Option(50, help="Print at most this many problems (all are counted)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar while image headers are read."),
 ) -> None:
     """Check a PortraitCraft root and name every problem with its file and record.
 
@@ -65,7 +66,7 @@ def validate(
     from portraitcraft.lab import resolve_lab_name
 
     try:
-        dataset = open_dataset(resolve_lab_name(data), strict=False, check_images=check_images)
+        dataset = open_dataset(resolve_lab_name(data), strict=False, check_images=check_images, progress=progress)
     except DataError as exc:
         fail(str(exc))
     typer.echo(dataset.summary())

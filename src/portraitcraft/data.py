@@ -434,7 +434,8 @@ def index_images(root: Path) -> tuple[dict[str, Path], list[str]]:
 class Dataset:
     """A PortraitCraft root, read and checked. Build it with `open_dataset`."""
 
-    def __init__(self, root: Path, *, source: str, check_images: bool = False, reveal_ground_truth: bool = False):
+    def __init__(self, root: Path, *, source: str, check_images: bool = False, reveal_ground_truth: bool = False,
+                 progress: bool = False):
         self.root = Path(root)
         self.source = source
         if not self.root.is_dir():
@@ -458,11 +459,17 @@ class Dataset:
             self._read_track_files(files, checker, track2_rows, reveal_ground_truth)
         self._track2 = pd.DataFrame(track2_rows, columns=["split", "image_path", "content_description", "composition_analysis"])
 
-        for file, names in ((f"track_1_{s}.json", self._track1_names(s)) for s in self.track1_splits):
-            self._check_images(checker, file, names, check_images)
-        for split in self.track2_splits:
-            names = self._track2.loc[self._track2["split"] == split, "image_path"].tolist()
-            self._check_images(checker, f"track_2_{split}.json", names, check_images)
+        listed = [(f"track_1_{s}.json", self._track1_names(s)) for s in self.track1_splits]
+        listed += [(f"track_2_{s}.json", self._track2.loc[self._track2["split"] == s, "image_path"].tolist())
+                   for s in self.track2_splits]
+        from tqdm.auto import tqdm
+
+        # Reading every image header takes a while at the published scale (about 50,000 files): a bar shows it.
+        with tqdm(total=sum(len(names) for _, names in listed), unit="img", desc="checking images",
+                  disable=not (progress and check_images), dynamic_ncols=True) as bar:
+            for file, names in listed:
+                self._check_images(checker, file, names, check_images)
+                bar.update(len(names))
         self.problems = checker.problems
         self.missing_images = sorted({p.image_path for p in self.problems if p.message == "image missing"})
 
@@ -704,6 +711,7 @@ def open_dataset(
     strict: bool = False,
     check_images: bool = False,
     reveal_ground_truth: bool = False,
+    progress: bool = False,
 ) -> Dataset:
     """Open a PortraitCraft root: a local folder, "lab", a hub id such as "zijielou/PortraitCraft", or a
     `datasets.DatasetDict` made by `Dataset.to_hf` (or a list of one per track; see `portraitcraft.hf`).
@@ -711,9 +719,11 @@ def open_dataset(
     Lenient by default: problems are collected in `Dataset.problems` and bad values become missing.
     `strict=True` raises `ValidationError` listing every error. `check_images=True` also reads each image header.
     `reveal_ground_truth=True` reads the test split's labels from the lab's ground-truth file where there is one.
+    `progress=True` shows a bar while the image headers are read.
     """
     root, kind = resolve_source(source)
-    dataset = Dataset(root, source=kind, check_images=check_images, reveal_ground_truth=reveal_ground_truth)
+    dataset = Dataset(root, source=kind, check_images=check_images, reveal_ground_truth=reveal_ground_truth,
+                      progress=progress)
     if strict and dataset.errors:
         raise ValidationError(dataset.problems)
     return dataset
