@@ -132,6 +132,47 @@ def test_generate_the_real_descriptions_then_evaluate_the_folder(tiny_qwen_image
         assert np.abs(_pixels(tmp_path / "one-by-one" / name) - _pixels(out / name)).max() <= 2  # JPEG rounding
 
 
+@pytest.fixture(scope="module")
+def tiny_stable_diffusion(tmp_path_factory, one_torch_thread) -> Path:
+    """Another real diffusers text-to-image pipeline at toy size: StableDiffusionPipeline (CLIP text encoder with a
+    character-level vocabulary, a two-level UNet, a two-level VAE, DDIM), saved and read back by `track2 generate`."""
+    import torch
+    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    folder = tmp_path_factory.mktemp("models") / "tiny-stable-diffusion"
+    folder.mkdir()
+    characters = [chr(c) for c in range(33, 127)]
+    vocab = {t: i for i, t in enumerate(["<|startoftext|>", "<|endoftext|>", *characters,
+                                         *(c + "</w>" for c in characters)])}
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    tokenizer = CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=77)
+    torch.manual_seed(0)
+    text_encoder = CLIPTextModel(CLIPTextConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=37,
+                                                num_hidden_layers=2, num_attention_heads=4, max_position_embeddings=77,
+                                                bos_token_id=0, eos_token_id=1, pad_token_id=1))
+    unet = UNet2DConditionModel(block_out_channels=(4, 8), layers_per_block=1, sample_size=32, cross_attention_dim=32,
+                                down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), norm_num_groups=2,
+                                up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), attention_head_dim=2)
+    vae = AutoencoderKL(block_out_channels=[4, 8], down_block_types=["DownEncoderBlock2D"] * 2,
+                        up_block_types=["UpDecoderBlock2D"] * 2, latent_channels=4, norm_num_groups=2)
+    StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
+                            scheduler=DDIMScheduler(clip_sample=False, steps_offset=1), safety_checker=None, feature_extractor=None,
+                            requires_safety_checker=False).save_pretrained(folder / "pipeline")
+    return folder / "pipeline"
+
+
+def test_another_pipeline_gets_only_the_settings_it_takes(small_lab, tiny_stable_diffusion, tmp_path):
+    settings = GenerationSettings(model=str(tiny_stable_diffusion), guidance_scale=3.0, batch_size=2, **SIZE)
+    summary = run_generation(small_lab / "track_2_test.json", tmp_path / "sd", settings, progress=False)
+    assert (summary.generated, summary.failed) == (2, {})
+    record = read_records(tmp_path / "sd" / RECORDS_FILE)[0]
+    assert record["settings"]["model"]["pipeline"] == "StableDiffusionPipeline"
+    assert record["not_passed"] == ["max_sequence_length", "true_cfg_scale"]  # Qwen-Image's, not Stable Diffusion's
+    assert _pixels(tmp_path / "sd" / record["image_path"]).shape == (64, 64, 3)
+
+
 def test_a_failing_image_is_recorded_and_retried_and_the_command_exits_1(track2_lab, tmp_path):
     records = json.loads((track2_lab / "track_2_test.json").read_text())
     records.append({**records[0], "image_path": "../escape.jpg"})  # would be written outside --out
