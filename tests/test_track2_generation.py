@@ -158,8 +158,8 @@ def tiny_stable_diffusion(tmp_path_factory, one_torch_thread) -> Path:
     vae = AutoencoderKL(block_out_channels=[4, 8], down_block_types=["DownEncoderBlock2D"] * 2,
                         up_block_types=["UpDecoderBlock2D"] * 2, latent_channels=4, norm_num_groups=2)
     StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
-                            scheduler=DDIMScheduler(clip_sample=False, steps_offset=1), safety_checker=None, feature_extractor=None,
-                            requires_safety_checker=False).save_pretrained(folder / "pipeline")
+                            scheduler=DDIMScheduler(clip_sample=False, steps_offset=1), safety_checker=None,
+                            feature_extractor=None, requires_safety_checker=False).save_pretrained(folder / "pipeline")
     return folder / "pipeline"
 
 
