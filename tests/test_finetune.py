@@ -437,3 +437,81 @@ def test_the_book_demonstration_has_one_run_folder_per_dataset(tmp_path: Path, m
     assert here != demo_run_dir("runs", "elsewhere/lab", images=8, steps=8, seed=0)  # same folder name, other data
     assert here != demo_run_dir("runs", "data/lab", images=8, steps=8, seed=1)
     assert here.parent == Path("runs") and here.name.startswith("run-lab-")
+
+
+# --- damaged or planted output folders: clean errors, nothing executed -------------------------------------------
+
+class _Planted:
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def _stopped_copy(generate_run, tmp_path: Path) -> Path:
+    """A copy of the finished run that says it stopped: rerunning it resumes from its checkpoint."""
+    import shutil
+
+    out, _ = generate_run
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    record = json.loads((copy / "finetune.json").read_text())
+    (copy / "finetune.json").write_text(json.dumps({**record, "status": "stopped"}))
+    return copy
+
+
+@pytest.mark.parametrize("damage", ["truncated weights", "pickled optimizer", "garbage state", "state without step",
+                                    "garbage run record"])
+def test_a_damaged_or_planted_run_folder_is_a_clean_error(generate_run, lab, dataset, tiny_model, tmp_path, damage):
+    import pickle
+
+    copy = _stopped_copy(generate_run, tmp_path)
+    marker = tmp_path / "pwned"
+    if damage == "truncated weights":
+        weights_file = next(copy.glob("*.safetensors"))
+        weights_file.write_bytes(weights_file.read_bytes()[:1000])
+        expected = "cannot load as a transformers image-text model"
+    elif damage == "pickled optimizer":
+        (copy / STATE_DIR / "optimizer.pt").write_bytes(pickle.dumps({"optimizer": _Planted(marker)}))
+        expected = "optimizer.pt: refused"
+    elif damage == "garbage state":
+        (copy / STATE_DIR / "state.json").write_bytes(b"\xff\xfe{{{")
+        expected = "state.json: not valid JSON"
+    elif damage == "state without step":
+        (copy / STATE_DIR / "state.json").write_text('{"step": "four"}')
+        expected = "state.json: no checkpoint step"
+    else:
+        (copy / "finetune.json").write_text("[" * 100000)
+        expected = "finetune.json: unreadable"
+    with pytest.raises(FinetuneError, match=expected):
+        run_finetune(settings_for(lab, tiny_model, copy), dataset=dataset, progress=False)
+    assert not marker.exists()
+
+
+def test_a_pickled_pytorch_model_bin_is_refused_by_predict(tiny_model, tmp_path):
+    import pickle
+    import shutil
+
+    from portraitcraft.runners.base import ModelLoadError
+    from portraitcraft.runners.qwen import QwenBackend, QwenSettings
+
+    folder = tmp_path / "planted-model"
+    shutil.copytree(tiny_model, folder)
+    for weights_file in folder.glob("*.safetensors"):
+        weights_file.unlink()
+    marker = tmp_path / "pwned"
+    (folder / "pytorch_model.bin").write_bytes(pickle.dumps(_Planted(marker)))
+    with pytest.raises(ModelLoadError, match="planted-model"):
+        QwenBackend(QwenSettings(model=str(folder), protocol="score"))
+    assert not marker.exists()
+
+
+def test_a_second_training_into_one_folder_is_refused_naming_the_first(lab, dataset, tiny_model, tmp_path):
+    from portraitcraft.outputs import OutputLock
+
+    out = tmp_path / "busy"
+    with OutputLock(out, "portraitcraft finetune (the first)"):
+        with pytest.raises(FinetuneError, match=r"another run is writing it \(process \d+ .*the first"):
+            run_finetune(settings_for(lab, tiny_model, out), dataset=dataset, progress=False)
+    assert not out.exists()

@@ -109,7 +109,10 @@ def book(
         name, sep, value = item.partition("=")
         if not sep or not name.strip().isidentifier():
             fail(f"--param expects NAME=VALUE, got {item!r}")
-        parameters[name.strip()] = yaml.safe_load(value)
+        try:  # safe_load: plain values only, a tag that would build an object is refused
+            parameters[name.strip()] = yaml.safe_load(value)
+        except (yaml.YAMLError, RecursionError) as exc:
+            fail(f"--param {name.strip()}: not a plain YAML value ({str(exc).splitlines()[0][:120]})")
     if predictions:
         parameters["predictions"] = predictions
     try:
@@ -118,20 +121,31 @@ def book(
         fail(str(exc), code=1)
 
 
-def show_report(report: Any, json_out: Path | None) -> None:
+def show_report(report: Any, json_out: Path | None, inputs: dict[str, Any] | None = None) -> None:
     """Print a report's table and, when asked, write it as JSON (one line naming the file if it cannot be).
 
-    With ``--json -`` the JSON goes to standard output alone and the table to standard error."""
+    With ``--json -`` the JSON goes to standard output alone and the table to standard error. A JSON path that is
+    one of ``inputs`` (role -> path) is refused before anything is written."""
+    from portraitcraft.outputs import OutputError, check_target, refuse_inputs
+
     if is_stdout(json_out):
         from portraitcraft.provenance import json_text
 
         typer.echo(report.to_text(), err=True)
         typer.echo(json_text(report.as_dict()), nl=False)
         return
+    if json_out is not None:
+        try:  # refused before the table is printed: a refusal is the command's one answer
+            refuse_inputs(json_out, inputs or {})
+            check_target(json_out)
+        except OutputError as exc:
+            fail(str(exc))
     typer.echo(report.to_text())
     if json_out is not None:
         try:
             report.write_json(json_out)
+        except OutputError as exc:
+            fail(str(exc))
         except OSError as exc:
             fail(f"{json_out}: cannot write ({exc.strerror})")
         typer.echo(f"\nwrote {json_out}")
@@ -159,7 +173,8 @@ def evaluate(
                                 skip_invalid_scores=skip_invalid_scores, compare=compare)
     except DataError as exc:
         fail(str(exc))
-    show_report(report, json_out)
+    show_report(report, json_out, {"predictions": predictions, "ground truth": report.truth.path,
+                                   "comparison": compare})
 
 
 @app.command()
@@ -175,6 +190,7 @@ def submission(
     import tempfile
 
     from portraitcraft.data import DataError
+    from portraitcraft.outputs import OutputError
     from portraitcraft.predictions import read_predictions, write_submission
 
     to_stdout = is_stdout(out)
@@ -184,7 +200,7 @@ def submission(
             summary = write_submission(read_predictions(predictions), test_file, target)
             if to_stdout:
                 typer.echo(target.read_text(encoding="utf-8"), nl=False)
-    except DataError as exc:
+    except (DataError, OutputError) as exc:
         fail(str(exc))
     except OSError as exc:
         fail(f"{out}: cannot write ({exc.strerror})")
@@ -318,6 +334,7 @@ def predict(
     """
     from portraitcraft.data import DataError, open_dataset
     from portraitcraft.lab import resolve_lab_name
+    from portraitcraft.outputs import check_target
     from portraitcraft.runners import RunError, run_predictions, split_items
     from portraitcraft.runners.backends import BACKENDS, make_backend
     from portraitcraft.runners.openai_compat import ServerCheckError
@@ -331,6 +348,7 @@ def predict(
         items = split_items(dataset, split, limit)  # a wrong split or limit fails here, before any model is loaded
         if shard is not None:
             items = shard_items(items, *parse_shard(shard))
+        check_target(out)  # a folder, a link or a device at --out fails here too, before any model is loaded
         runner = make_backend(
             backend, model=model, protocol=protocol, sampling=sampling, max_new_tokens=max_new_tokens, seed=seed,
             base_url=base_url, api_key=api_key, concurrency=concurrency, timeout_s=timeout, revision=revision,
@@ -344,6 +362,8 @@ def predict(
     for line in summary.lines():
         typer.echo(line)
     if summary.failures:
+        typer.echo(f"error: {len(summary.failures)} of {summary.selected} image(s) failed (recorded as failed in {out})",
+                   err=True)
         raise typer.Exit(1)
 
 
@@ -652,7 +672,9 @@ def track2_evaluate(
         fail(str(exc))
     except (ValueError, ImportError, ModelLoadError) as exc:
         fail(str(exc))
-    show_report(report, json_out)
+    inside = json_out is not None and not is_stdout(json_out) and json_out.exists() and \
+        json_out.resolve().is_relative_to(images.resolve())
+    show_report(report, json_out, {"descriptions": descriptions, **({"images folder's": json_out} if inside else {})})
 
 
 @track2_app.command("generate")

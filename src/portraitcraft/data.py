@@ -21,6 +21,7 @@ import json
 import math
 import os
 import re
+import stat
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +45,7 @@ from portraitcraft.attributes import (
     level_from_score,
     normalise_level,
 )
-from portraitcraft.images import ImageError, image_size, open_image
+from portraitcraft.images import ImageError, check_image, image_size, open_image
 
 TRACK_FILE = re.compile(r"^track_([12])_([a-z]+)\.json$")
 IMAGE_FOLDER = re.compile(r"^images_\d+$")
@@ -87,9 +88,24 @@ class ValidationError(DataError):
         super().__init__(f"{len(errors)} problem(s) found, first: {errors[0]}")
 
 
+def require_regular_file(path: Path) -> None:
+    """Refuse, naming it, a path that is not a regular file (a FIFO or a device would block or never end)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError as exc:
+        raise DataError(f"{path}: file not found") from exc
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror})") from exc
+    if stat.S_ISDIR(mode):
+        raise DataError(f"{path}: is a folder, not a file")
+    if not stat.S_ISREG(mode):
+        raise DataError(f"{path}: not a regular file (a FIFO, socket or device); refused")
+
+
 def read_json_records(path: Path) -> list[dict[str, Any]]:
     """A published JSON file as a list of records; malformed JSON is one clear `DataError` (file, line, column)."""
     path = Path(path)
+    require_regular_file(path)
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
@@ -101,6 +117,8 @@ def read_json_records(path: Path) -> list[dict[str, Any]]:
         raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     except ValueError as exc:  # e.g. an integer literal beyond Python's digit limit
         raise DataError(f"{path}: invalid JSON: {exc}") from exc
+    except RecursionError:
+        raise DataError(f"{path}: invalid JSON: nested too deeply") from None
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror})") from exc
     if not isinstance(data, list):
@@ -128,7 +146,10 @@ def _as_float(value: Any) -> float | None:
     # bool is an int subclass; a true/false score is a defect, not 1/0.
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an integer beyond the float range: out of any range, not a crash
+        return math.inf
     return value if math.isfinite(value) else None
 
 
@@ -228,9 +249,10 @@ def _answer_letter(answer: Any) -> str | None | bool:
 def _decode_well_formed_track1(path: Path, split: str) -> list[_Track1Record] | None:
     """Every record of a Track 1 file, when each one is well formed and none would be reported; else None."""
     try:
+        require_regular_file(path)
         records = _TRACK1_DECODER.decode(path.read_bytes())
-    except (msgspec.DecodeError, OSError):  # msgspec.ValidationError is a DecodeError
-        return None
+    except (msgspec.DecodeError, OSError, DataError, ValueError, RecursionError):  # ValidationError is a DecodeError
+        return None  # the checking path reads the file again and names what is wrong
     names = [r.image_path for r in records]
     if len(set(names)) != len(names):
         return None
@@ -419,16 +441,27 @@ def index_images(root: Path) -> tuple[dict[str, Path], list[str]]:
     """Map each bare image file name to its path across the root's `images_NN` folders; also list duplicates."""
     index: dict[str, Path] = {}
     duplicates: list[str] = []
-    folders = sorted(p for p in root.iterdir() if p.is_dir() and IMAGE_FOLDER.match(p.name)) if root.is_dir() else []
+    folders = sorted(p for p in _listing(root) if p.is_dir() and IMAGE_FOLDER.match(p.name)) if root.is_dir() else []
     for folder in folders:
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                if entry.is_file():
-                    if entry.name in index:
-                        duplicates.append(entry.name)
-                    else:
-                        index[entry.name] = Path(entry.path)
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.is_file():
+                        if entry.name in index:
+                            duplicates.append(entry.name)
+                        else:
+                            index[entry.name] = Path(entry.path)
+        except OSError as exc:
+            raise DataError(f"{folder}: cannot read the folder ({exc.strerror})") from exc
     return index, duplicates
+
+
+def _listing(folder: Path) -> list[Path]:
+    """The entries of ``folder``; a `DataError` naming it when it cannot be read."""
+    try:
+        return list(folder.iterdir())
+    except OSError as exc:
+        raise DataError(f"{folder}: cannot read the folder ({exc.strerror})") from exc
 
 
 class Dataset:
@@ -446,8 +479,11 @@ class Dataset:
         for name in duplicates:
             checker.report("images", None, name, f"image found in more than one images_NN folder; using {self._images[name]}")
 
-        files = {m.group(0): (int(m.group(1)), m.group(2)) for p in self.root.iterdir() if (m := TRACK_FILE.match(p.name))}
+        files = {m.group(0): (int(m.group(1)), m.group(2)) for p in _listing(self.root) if (m := TRACK_FILE.match(p.name))}
         self.missing_files = [f for f in EXPECTED_FILES if f not in files]
+        if not files:
+            checker.report(str(self.root), None, None, "no PortraitCraft file (track_1_train.json, track_1_test.json, "
+                           "track_2_*.json): not a PortraitCraft root")
         if not self._images:
             self.missing_files.append("images_00 ... images_10 (no image folder found)")
         self.track1_splits: list[str] = []
@@ -505,7 +541,7 @@ class Dataset:
                 checker.report(file, i, name, "image missing")
             elif check_images:
                 try:
-                    image_size(path)
+                    check_image(path)  # the header, the pixel limit predict applies, a complete file
                 except ImageError as exc:
                     checker.report(file, i, name, f"image unreadable: {exc}")
 

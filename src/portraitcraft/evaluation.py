@@ -296,7 +296,8 @@ class EvaluationReport:
         return json_safe(out)
 
     def write_json(self, path: str | os.PathLike) -> None:
-        write_json(path, self.as_dict())
+        """The report as JSON, written whole; never over the files it was computed from."""
+        write_json(path, self.as_dict(), inputs={"predictions": self.predictions.path, "ground truth": self.truth.path})
 
     def to_text(self, max_problems: int = 5) -> str:
         return format_report(self, max_problems=max_problems)

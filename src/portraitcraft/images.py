@@ -6,6 +6,7 @@ with an `ImageError` that names the file, instead of exhausting memory on a mali
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -17,12 +18,43 @@ class ImageError(Exception):
 
 
 def image_size(path: Path) -> tuple[int, int]:
-    """(width, height) read from the file header, without decoding the pixels."""
+    """(width, height) read from the file header, without decoding the pixels; the same pixel limit as
+    `open_image` (an image `open_image` would refuse for its size is refused here too)."""
     try:
-        with Image.open(path) as img:
-            return img.size
-    except (OSError, UnidentifiedImageError) as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                return img.size
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError(_too_large(path, exc)) from exc
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{path}: unreadable image ({exc})") from exc
+
+
+def check_image(path: Path) -> tuple[int, int]:
+    """`image_size`, plus a check that a JPEG or PNG file is complete (it ends with its end marker), without
+    decoding the pixels: a file cut short in a copy or a download is caught here rather than when predicting."""
+    size = image_size(path)
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(8)
+            length = handle.seek(0, os.SEEK_END)
+            window = min(1 << 16, max(length // 2, 2))
+            handle.seek(length - window)
+            tail = handle.read(window)
+    except OSError as exc:
+        raise ImageError(f"{path}: unreadable image ({exc.strerror})") from exc
+    # The end marker may be followed by padding or appended data, never missing. In a JPEG, 0xFFD9 appears
+    # only as the end marker (entropy-coded bytes stuff 0xFF with 0x00); the window skips an EXIF thumbnail's.
+    if head.startswith(b"\xff\xd8") and b"\xff\xd9" not in tail:
+        raise ImageError(f"{path}: truncated JPEG (no end-of-image marker)")
+    if head.startswith(b"\x89PNG\r\n\x1a\n") and b"IEND" not in tail:
+        raise ImageError(f"{path}: truncated PNG (no IEND chunk)")
+    return size
+
+
+def _too_large(path: Path, exc: Exception) -> str:
+    return f"{path}: refused, larger than PIL's decompression-bomb limit of {Image.MAX_IMAGE_PIXELS:,} pixels ({exc})"
 
 
 def open_image(path: Path, max_side: int | None = 1024) -> Image.Image:
@@ -43,10 +75,8 @@ def open_image(path: Path, max_side: int | None = 1024) -> Image.Image:
                     img.draft("RGB", (max_side, max_side))
                 img = img.convert("RGB")
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageError(
-            f"{path}: refused, larger than PIL's decompression-bomb limit of {Image.MAX_IMAGE_PIXELS:,} pixels ({exc})"
-        ) from exc
-    except (OSError, UnidentifiedImageError, SyntaxError) as exc:
+        raise ImageError(_too_large(path, exc)) from exc
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{path}: unreadable image ({exc})") from exc
     if max_side is not None and max(img.size) > max_side:
         img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)

@@ -160,7 +160,7 @@ def load_ground_truth(path: str | os.PathLike) -> GroundTruth:
             row.append(LEVELS.index(level))
         total = read_total_score(rec.get("total_score"))
         if total is None:
-            raise GroundTruthError(f"{where}: total_score {rec.get('total_score')!r} is not a number")
+            raise GroundTruthError(f"{where}: total_score {rec.get('total_score')!r:.60} is not a number")
         if not TOTAL_SCORE_RANGE[0] <= total <= TOTAL_SCORE_RANGE[1]:
             raise GroundTruthError(f"{where}: total_score {total:g} outside {TOTAL_SCORE_RANGE[0]}-{TOTAL_SCORE_RANGE[1]}")
         answer = rec.get("answer")

@@ -21,6 +21,7 @@ import pandas as pd
 from portraitcraft.data import Dataset, open_dataset
 from portraitcraft.figure2 import attribute_correlation, figure2a, figure2b, level_distribution
 from portraitcraft.lab import resolve_lab_name
+from portraitcraft.outputs import write_atomic
 from portraitcraft.predictions import read_predictions
 from portraitcraft.provenance import json_safe, write_json
 from portraitcraft.table2 import DEFAULT_DEFINITION, LENGTH_DESCRIPTIONS, REPORTED_TABLE2, closest_definitions, table2
@@ -67,14 +68,16 @@ def write_report(
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
 
+    inputs = list(predictions)  # never written over
+
     def csv(frame: pd.DataFrame, name: str, **kwargs: Any) -> None:
         path = out / f"{name}.csv"
-        frame.to_csv(path, **{"index": False, **kwargs})
+        write_atomic(path, frame.to_csv(**{"index": False, **kwargs}), inputs=inputs)
         written.append(path)
 
     def twin(name: str, content: Mapping[str, Any]) -> None:
         path = out / f"{name}.json"
-        write_json(path, content)
+        write_json(path, content, inputs=inputs)
         written.append(path)
 
     scores = figure2a(dataset)

@@ -20,8 +20,9 @@ How values are read (the same for the three formats)
   only, a letter A/B/C). Anything else (``NOT_RES``, missing, another word, a number) is invalid: it is kept
   as invalid and scored wrong, never replaced by a guess.
 * An answer is valid when, after trimming and ignoring case, it is one of the letters A-D.
-* A total score is valid when it is a finite number or a string holding one (``"62"``, ``" 62.5 "``);
-  booleans, NaN, infinities and any other text are invalid.
+* A total score is valid when it is a number within the documented range 1-100, or a string holding one
+  (``"62"``, ``" 62.5 "``); booleans, NaN, infinities, numbers outside 1-100 (-1e6, 0.61, 1000, 1e308) and any
+  other text are invalid, each named in ``problems`` with its file and record.
 * ``image_path`` is matched by its bare file name (a leading folder is dropped, as the published files
   use bare names). A record without an image path makes the file malformed; two records for one image are
   an error that names the image.
@@ -78,6 +79,7 @@ from portraitcraft.attributes import (
     LEVEL_TO_LETTER,
     LEVELS,
     NOT_RESPONDED,
+    TOTAL_SCORE_RANGE,
     level_word,
     normalise_level,
 )
@@ -222,6 +224,10 @@ class _Collector:
         number = read_total_score(score)
         if number is None:
             self.note(record, name, f"total_score {_short(score)} is not a number: invalid")
+        elif not TOTAL_SCORE_RANGE[0] <= number <= TOTAL_SCORE_RANGE[1]:
+            self.note(record, name, f"total_score {number:g} outside {TOTAL_SCORE_RANGE[0]}-{TOTAL_SCORE_RANGE[1]}: "
+                                    "invalid")
+            number = None
         self.scores.append(math.nan if number is None else number)
         self.levels.append(self._levels(name, record, criteria, letters_allowed, level_inside))
         letter = read_answer_letter(answer)
@@ -607,7 +613,11 @@ def write_submission(predictions: PredictionSet, test_file: str | os.PathLike, o
     Question and options are copied from the test file. Where a prediction is missing or invalid the field is
     ``NOT_RES`` (levels, answer) or null (total_score): never a guessed value.
     """
+    from portraitcraft.outputs import check_target, refuse_inputs
+
     test_file, out = Path(test_file), Path(out)
+    refuse_inputs(out, {"predictions": predictions.path, "test": test_file})  # before any work: one clear refusal
+    check_target(out)
     test_records = read_json_records(test_file)
     row_of = {name: i for i, name in enumerate(predictions.image_paths)}
     submission, seen = [], set()
@@ -639,7 +649,8 @@ def write_submission(predictions: PredictionSet, test_file: str | os.PathLike, o
             "options": rec.get("options"),
             "answer": answer if answer is not None else NOT_RESPONDED,
         })
-    write_json(out, submission)  # atomic: a crash never leaves a truncated submission behind
+    # Whole or not at all, never through a link or over a device, never over an input.
+    write_json(out, submission, inputs={"predictions": predictions.path, "test": test_file})
     extra = [name for name in predictions.image_paths if name not in seen]
     return SubmissionSummary(out, len(submission), len(submission) - len(missing), missing,
                              invalid_levels, invalid_scores, invalid_answers, extra)

@@ -201,8 +201,8 @@ def previous_run(out: str | os.PathLike, run_file: str, record_format: str, trai
         return None
     try:
         previous = json.loads(record_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise error(f"{record_path}: unreadable ({exc})") from exc
+    except (OSError, ValueError, RecursionError) as exc:  # RecursionError: JSON nested too deeply
+        raise error(f"{record_path}: unreadable ({str(exc)[:200]})") from None
     if not isinstance(previous, dict) or previous.get("format") != record_format:
         raise error(f"{record_path}: not a {record_format} record")
     before = previous.get("settings", {})

@@ -168,11 +168,26 @@ def write_submissions(dataset: Dataset, predictions: Sequence[PredictionSet], ou
         return []
     out_dir = Path(out_dir)
     written = []
-    for prediction_set in predictions:
-        out = out_dir / f"submission_{Path(prediction_set.path).stem}.json"
+    for prediction_set, name in zip(predictions, submission_names([p.path for p in predictions])):
+        out = out_dir / name
         write_submission(prediction_set, test_file, out)
         written.append(out)
     return written
+
+
+def submission_names(paths: Sequence[str | os.PathLike]) -> list[str]:
+    """``submission_<stem>.json`` for each prediction file, distinct: where two stems are alike
+    (``runA/preds.jsonl``, ``runB/preds.jsonl``) the folder joins the name, then a number."""
+    paths = [Path(p) for p in paths]
+    names = [p.stem for p in paths]
+    repeated = {n for n in names if names.count(n) > 1}
+    names = [f"{p.parent.name}_{n}" if n in repeated else n for n, p in zip(names, paths)]
+    seen: Counter[str] = Counter()
+    unique = []
+    for n in names:
+        seen[n] += 1
+        unique.append(n if seen[n] == 1 else f"{n}_{seen[n]}")
+    return [f"submission_{n}.json" for n in unique]
 
 
 def reproduce_table3(

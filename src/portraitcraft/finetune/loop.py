@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 import os
+import pickle
 import shutil
 import time
 from collections.abc import Sequence
@@ -34,6 +35,7 @@ from portraitcraft.finetune.settings import (
     score_targets,
 )
 from portraitcraft.lab import resolve_lab_name
+from portraitcraft.outputs import OutputError, OutputLock
 from portraitcraft.prompts import GENERATE, SCORE
 from portraitcraft.provenance import (
     append_json_line,
@@ -143,7 +145,10 @@ class _Trainer:
         if previous is not None:
             state_file = self.out / STATE_DIR / "state.json"
             if state_file.exists():
-                state = json.loads(state_file.read_text(encoding="utf-8"))
+                state = _read_json_object(state_file)
+                if isinstance(state.get("step"), bool) or not isinstance(state.get("step"), int) or state["step"] < 0:
+                    raise FinetuneError(f"{state_file}: no checkpoint step ('step' is {state.get('step')!r}); the "
+                                        "training state is damaged: use another --out")
         data = training_data(self.dataset, s)
         plan = Plan.of(s, len(data.train))
         if previous is not None and previous.get("status") == "finished" and state is not None \
@@ -339,20 +344,40 @@ class _Trainer:
         if state.get("lora"):
             from safetensors.torch import load_file
 
-            saved = load_file(str(state_dir / "trainable.safetensors"))
+            try:
+                saved = load_file(str(state_dir / "trainable.safetensors"))
+            except Exception as exc:  # safetensors' own error for a truncated or foreign file
+                raise FinetuneError(f"{state_dir / 'trainable.safetensors'}: cannot read ({exc})") from exc
             params = dict(tuner.trainable)
             if set(saved) != set(params):
                 raise FinetuneError(f"{state_dir / 'trainable.safetensors'}: its parameters do not match the model's")
             with torch.no_grad():
                 for name, value in saved.items():
                     params[name].copy_(value)
-        try:
-            saved = torch.load(state_dir / "optimizer.pt", map_location=tuner.device, weights_only=True)
-        except (OSError, RuntimeError) as exc:
-            raise FinetuneError(f"{state_dir / 'optimizer.pt'}: cannot read ({exc})") from exc
-        tuner.optimizer.load_state_dict(saved["optimizer"])
-        tuner.scheduler.load_state_dict(saved["scheduler"])
+        where = state_dir / "optimizer.pt"
+        try:  # weights_only: tensors and plain containers only; anything else is refused, never run
+            saved = torch.load(where, map_location=tuner.device, weights_only=True)
+            tuner.optimizer.load_state_dict(saved["optimizer"])
+            tuner.scheduler.load_state_dict(saved["scheduler"])
+        except pickle.UnpicklingError as exc:
+            raise FinetuneError(f"{where}: refused, it holds more than tensors (not loaded: "
+                                f"{str(exc).splitlines()[0][:200]})") from exc
+        except (OSError, RuntimeError, EOFError, ValueError, KeyError, TypeError, IndexError) as exc:
+            raise FinetuneError(f"{where}: cannot read ({type(exc).__name__}: {str(exc)[:200]})") from exc
         return int(state["step"])
+
+
+def _read_json_object(path: Path) -> dict[str, Any]:
+    """A JSON object from ``path``, or a `FinetuneError` naming the file."""
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise FinetuneError(f"{path}: unreadable ({exc.strerror})") from exc
+    except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, too deep
+        raise FinetuneError(f"{path}: not valid JSON ({str(exc)[:200]}); use another --out") from None
+    if not isinstance(content, dict):
+        raise FinetuneError(f"{path}: expected a JSON object, found {type(content).__name__}; use another --out")
+    return content
 
 
 def demo_run_dir(parent: str | os.PathLike, data_root: str | os.PathLike, *, images: int, steps: int,
@@ -374,7 +399,15 @@ def run_finetune(settings: FinetuneSettings, *, dataset: Dataset | None = None,
         except DataError as exc:
             raise FinetuneError(str(exc)) from exc
     world = World.from_environment()
+    lock = None
     try:
+        if world.main:  # one training into a folder at a time; the second is refused, naming the first
+            try:
+                lock = OutputLock(settings.out, "portraitcraft finetune").acquire()
+            except OutputError as exc:
+                raise FinetuneError(str(exc)) from exc
         return _Trainer(settings, dataset, progress, world).run()
     finally:
+        if lock is not None:
+            lock.release()
         world.close()

@@ -46,10 +46,13 @@ class FineTuner:
         ``loaded=(model, processor, identity)`` already in memory (the GPU benchmark's random-weight model)."""
         import torch
 
-        from portraitcraft.runners.qwen import ModelLoadError, QwenBackend, QwenSettings, resolve_model
+        from portraitcraft.runners.qwen import ModelLoadError, QwenBackend, QwenSettings, resolve_device, resolve_model
 
         self.settings = s = settings
-        self.device = torch.device(s.device if s.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
+        try:
+            self.device = resolve_device(s.device)
+        except ModelLoadError as exc:
+            raise FinetuneError(str(exc)) from exc
         precision = s.precision if s.precision != "auto" else ("bf16-mixed" if self.device.type == "cuda" else "fp32")
         if precision == "bf16-mixed" and self.device.type != "cuda":
             raise FinetuneError("precision bf16-mixed needs a CUDA device; use fp32 on the CPU")
@@ -65,11 +68,12 @@ class FineTuner:
                 folder, self.identity = resolve_model(str(source))
                 processor = AutoProcessor.from_pretrained(folder, trust_remote_code=False)
                 model = AutoModelForImageTextToText.from_pretrained(folder, dtype=self.param_dtype,
-                                                                    trust_remote_code=False)
+                                                                    trust_remote_code=False, use_safetensors=True)
             except ModelLoadError as exc:
                 raise FinetuneError(str(exc)) from exc
-            except (OSError, ValueError, KeyError) as exc:
-                raise FinetuneError(f"{source}: cannot load as a transformers image-text model ({exc})") from exc
+            except Exception as exc:  # truncated or foreign weights raise safetensors' and torch's own errors too
+                raise FinetuneError(f"{source}: cannot load as a transformers image-text model "
+                                    f"({type(exc).__name__}: {str(exc)[:300]})") from exc
             if resume_from is not None:
                 self.identity = {**self.identity, "model": s.model}
         if getattr(model.config, "model_type", None) not in ("qwen3_vl", "qwen3_vl_moe"):

@@ -166,6 +166,31 @@ class SlotTokens:
     candidate_ids: tuple[int, ...]  # one token per candidate
 
 
+def resolve_device(spec: str):
+    """``auto`` (cuda when available, else cpu), ``cpu``, ``cuda``, ``cuda:N``, ``mps`` as a torch device;
+    `ModelLoadError` naming the option when it is not a device, or not one this machine has."""
+    import torch
+
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(spec)
+    except (RuntimeError, ValueError, TypeError):
+        raise ModelLoadError(f"--device {spec!r}: not a device (expected auto, cpu, cuda, cuda:N or mps)") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ModelLoadError(f"--device {spec!r}: no CUDA GPU is available here; use --device cpu (or auto)")
+        if device.index is not None and device.index >= count:
+            raise ModelLoadError(f"--device {spec!r}: this machine has {count} CUDA GPU(s), numbered 0-{count - 1}")
+    elif device.type == "mps":
+        if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise ModelLoadError(f"--device {spec!r}: no Apple GPU (MPS) is available here; use --device cpu")
+    elif device.type != "cpu":
+        raise ModelLoadError(f"--device {spec!r}: not supported (expected auto, cpu, cuda, cuda:N or mps)")
+    return device
+
+
 class QwenBackend:
     """Qwen3-VL through transformers; see the module docstring."""
 
@@ -176,8 +201,7 @@ class QwenBackend:
 
         self.settings = settings
         self.max_side = settings.max_side
-        self.device = torch.device(settings.device if settings.device != "auto"
-                                   else ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = resolve_device(settings.device)
         if settings.dtype == "auto":
             self.dtype = torch.bfloat16 if self.device.type == "cuda" else torch.float32
         else:
@@ -218,10 +242,12 @@ class QwenBackend:
         extra = {"attn_implementation": settings.attn_implementation} if settings.attn_implementation else {}
         try:
             self.processor = AutoProcessor.from_pretrained(folder, trust_remote_code=False)
+            # Weights only through safetensors: a pickled pytorch_model.bin is refused, never unpickled.
             self.model = AutoModelForImageTextToText.from_pretrained(
-                folder, dtype=self.dtype, trust_remote_code=False, **extra).to(self.device).eval()
-        except (OSError, ValueError, KeyError) as exc:
-            raise ModelLoadError(f"{settings.model}: cannot load as a transformers image-text model ({exc})") from exc
+                folder, dtype=self.dtype, trust_remote_code=False, use_safetensors=True, **extra).to(self.device).eval()
+        except Exception as exc:  # a truncated or foreign weights file raises safetensors' and torch's own errors
+            raise ModelLoadError(f"{settings.model}: cannot load as a transformers image-text model "
+                                 f"({type(exc).__name__}: {str(exc)[:300]})") from exc
 
     def _image_device(self) -> str | None:
         """The device the image processor resizes on; None: the processor's own (the CPU)."""

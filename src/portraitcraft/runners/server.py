@@ -301,13 +301,21 @@ class ChatHandler(BaseHTTPRequestHandler):
             pass  # the client stopped waiting (its timeout): nobody to answer
 
     def read_json(self) -> dict[str, Any]:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > self.max_body:
+        """The request's JSON body; a missing, negative, malformed or oversized Content-Length is refused before
+        anything is read (reading without a length would wait for the client to close)."""
+        given = self.headers.get("Content-Length")
+        length = int(given) if given is not None and given.strip().isdigit() else None
+        if length is None or length > self.max_body:
+            self.close_connection = True  # the body, if any, is not read: the connection cannot be reused
+            if given is None:
+                raise RequestError("request without Content-Length (chunked bodies are not accepted)", 411)
+            if length is None:
+                raise RequestError(f"Content-Length {given!r:.40} is not a byte count")
             raise RequestError(f"request body of {length} bytes is over the limit of {self.max_body}", 413)
         try:
             body = json.loads(self.rfile.read(length) or b"null")
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise RequestError(f"request body is not JSON ({exc})") from exc
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise RequestError(f"request body is not JSON ({str(exc)[:200]})") from exc
         if not isinstance(body, dict):
             raise RequestError("request body must be a JSON object")
         return body
@@ -351,7 +359,11 @@ def serve(model_dir: str | Path | None = None, host: str = "127.0.0.1", port: in
         if model_dir is None:
             raise ValueError("serve: give model_dir or chat")
         chat = ChatModel.load(str(model_dir), name=name, **load)
-    server = ChatServer((host, port), handler, chat, quiet=quiet)
+    try:
+        server = ChatServer((host, port), handler, chat, quiet=quiet)
+    except OSError as exc:  # the port is taken, the address is not this machine's, ...
+        raise ValueError(f"{host}:{port}: cannot listen there ({exc.strerror or exc}); is another server using "
+                         "the port? (--port 0 picks a free one)") from exc
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},  # a prompt shutdown()
                               name=f"portraitcraft-serve-{server.server_address[1]}", daemon=True)
     thread.start()

@@ -142,16 +142,20 @@ def read_descriptions(path: str | os.PathLike) -> tuple[list[dict[str, str]], li
 
 def locate_images(folder: str | os.PathLike, names: Iterable[str]) -> dict[str, Path | None]:
     """Where each ``image_path`` is: directly in ``folder``, in its ``images_NN`` folders (the published layout),
-    or anywhere below it (searched once, only when needed). None where it is not found."""
+    or anywhere below it (searched once, only when needed). None where it is not found. Only files below
+    ``folder`` are ever returned."""
     from portraitcraft.data import index_images
 
     root = Path(folder)
+    inside = root.resolve()
     index, _ = index_images(root)
     found: dict[str, Path | None] = {}
     deep: dict[str, Path] | None = None
     for name in names:
         path = root / name
-        if path.is_file():
+        # Never outside the folder: an absolute image_path or one climbing out with ".." is looked up by its bare
+        # file name below the folder instead.
+        if path.resolve().is_relative_to(inside) and path.is_file():
             found[name] = path
         elif name in index:
             found[name] = index[name]
@@ -206,6 +210,7 @@ class Track2Report:
                 "problems": self.problems, "notes": self.notes, "seconds": round(self.seconds, 2)}
 
     def write_json(self, path: str | os.PathLike) -> None:
+        """The report as JSON, written whole, never through a link (`portraitcraft.provenance.write_json`)."""
         write_json(path, self.as_dict())
 
     def to_text(self, max_listed: int = 20) -> str:
@@ -241,6 +246,7 @@ class Track2Report:
 def evaluate_folder(descriptions: str | os.PathLike, images: str | os.PathLike, *, extractor: str | Extractor = "cpu",
                     model: str | None = None, max_side: int = 1024, embedder: Any = "auto") -> Track2Report:
     """Score every image of ``images`` against its description in ``descriptions`` (a Track 2 JSON file)."""
+    from portraitcraft.features import FeatureError
     from portraitcraft.images import ImageError, open_image
 
     started = time.perf_counter()
@@ -262,5 +268,10 @@ def evaluate_folder(descriptions: str | os.PathLike, images: str | os.PathLike, 
             continue
         parsed = parse_description(record["content_description"], record["composition_analysis"], embedder=embedder)
         notes.extend(n for n in parsed.notes if n not in notes)
-        scores.append(score_image(parsed, engine.read([picture])[0], name))
+        try:
+            reading = engine.read([picture])[0]
+        except FeatureError as exc:  # an image too small or too plain to measure: listed, never fatal
+            missing[name] = f"{path}: cannot be measured ({exc})"
+            continue
+        scores.append(score_image(parsed, reading, name))
     return Track2Report(scores, missing, problems, engine.config(), notes, time.perf_counter() - started)
