@@ -72,6 +72,7 @@ check-book: install browser
 	$(BIN)/python -m portraitcraft.book.browser book/_build/html --screenshots book/_build/screenshots
 
 test: install lab browser
+	$(BIN)/ruff check src tests scripts notebooks
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 	# the notebooks' own cells and the invariants asserted in them, on the lab (nbval reads the jupytext sources)
 	$(BIN)/python -m pytest --nbval-lax notebooks -p no:cacheprovider

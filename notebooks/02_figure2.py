@@ -115,8 +115,13 @@ fig, ax = plt.subplots(figsize=(7, 3.6))
 for split, curve in scores.curves.groupby("split", sort=False):
     row = scores.summary.set_index("split").loc[split]
     colour = SPLIT_COLOURS.get(split)
-    ax.plot(curve["score"], curve["density"], color=colour, lw=2,
-            label=f"{split}: mean {row['mean']:.1f}, sd {row['std']:.1f}, median {row['median']:.0f} (n={int(row['n'])})")
+    ax.plot(
+        curve["score"],
+        curve["density"],
+        color=colour,
+        lw=2,
+        label=f"{split}: mean {row['mean']:.1f}, sd {row['std']:.1f}, median {row['median']:.0f} (n={int(row['n'])})",
+    )
     ax.fill_between(curve["score"], curve["density"], color=colour, alpha=0.15)
     ax.axvline(row["mean"], color=colour, ls="--", lw=1)
 ax.set(xlabel="overall score (1-100)", ylabel="density", xlim=(1, 100), title="Figure 2(a)")
@@ -155,7 +160,9 @@ for split in attributes.splits:
         r=[*values, values[0]], theta=axes, customdata=names, name=split, fill="toself", opacity=0.55,
         line=dict(color=SPLIT_COLOURS.get(split), width=2),
         hovertemplate="%{customdata}<br>mean %{r:.2f}<extra>" + split + "</extra>"))
-low = float(np.nanmin(attributes.means[[f"mean_{s}" for s in attributes.splits]].to_numpy())) if attributes.splits else 0
+low = (
+    float(np.nanmin(attributes.means[[f"mean_{s}" for s in attributes.splits]].to_numpy())) if attributes.splits else 0
+)
 radar.update_layout(
     title="Figure 2(b). Mean score of each attribute (0-10)",
     polar=dict(radialaxis=dict(range=[max(0.0, np.floor(low) - 1), 10], tickfont_size=10),
@@ -177,7 +184,9 @@ angles = np.linspace(0, 2 * np.pi, 13, endpoint=False)
 fig, ax = plt.subplots(figsize=(7.5, 7.5), subplot_kw={"projection": "polar"})
 for split in attributes.splits:
     values = attributes.means[f"mean_{split}"].to_numpy()
-    ax.plot(np.append(angles, angles[0]), np.append(values, values[0]), color=SPLIT_COLOURS.get(split), lw=2, label=split)
+    ax.plot(
+        np.append(angles, angles[0]), np.append(values, values[0]), color=SPLIT_COLOURS.get(split), lw=2, label=split
+    )
     ax.fill(np.append(angles, angles[0]), np.append(values, values[0]), color=SPLIT_COLOURS.get(split), alpha=0.15)
 ax.set_xticks(angles, radar_labels(), fontsize=8)
 ax.set_ylim(max(0.0, np.floor(low) - 1), 10)

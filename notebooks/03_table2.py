@@ -116,7 +116,9 @@ caption(
 ranking = closest_definitions(lengths)
 per_record = description_lengths(ds, definitions)
 is_lab = (ds.root / FACTORS_FILE).is_file()  # the composition lab writes its factors beside the data
-display(ranking.style.hide(axis="index").format({"mean_abs_difference": "{:.1f}", "mean_relative_difference": "{:.3f}"}))
+display(
+    ranking.style.hide(axis="index").format({"mean_abs_difference": "{:.1f}", "mean_relative_difference": "{:.3f}"})
+)
 if len(ranking):
     best = ranking.iloc[0]
     display(Markdown(

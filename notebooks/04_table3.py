@@ -92,14 +92,21 @@ for note in result.notes:
 table = result.frame
 
 
-shown = pd.DataFrame({
-    "Method": table["method"], "Source": table["source"], "Images": ["-" if pd.isna(n) else str(n) for n in table["n_images"]],
-    **{METRIC_LABELS[m]: [table3_cell(row, m) for _, row in table.iterrows()] for m in TABLE3_METRICS},
-})
+shown = pd.DataFrame(
+    {
+        "Method": table["method"],
+        "Source": table["source"],
+        "Images": ["-" if pd.isna(n) else str(n) for n in table["n_images"]],
+        **{METRIC_LABELS[m]: [table3_cell(row, m) for _, row in table.iterrows()] for m in TABLE3_METRICS},
+    }
+)
 display(shown.style.hide(axis="index").set_properties(**{"text-align": "left"}))
 # The computed rows' notes go under the table (the caption), where they have the page's width.
-row_notes = "".join(f" {method}: {note}." for method, note, source in zip(table["method"], table["note"], table["source"])
-                    if note and source == COMPUTED)
+row_notes = "".join(
+    f" {method}: {note}."
+    for method, note, source in zip(table["method"], table["note"], table["source"])
+    if note and source == COMPUTED
+)
 
 # %% tags=["remove-input"]
 caption(

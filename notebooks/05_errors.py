@@ -42,14 +42,24 @@ import plotly.graph_objects as go
 import seaborn as sns
 from IPython.display import HTML, Markdown, display
 
-from portraitcraft.calibration import answer_probabilities, calibration, calibration_by_attribute, level_probabilities
-from portraitcraft.errors import analyse_predictions, attribute_accuracy, attribute_tracking, confused_attributes, confusion_shares, hardest_images, image_attributes, parse_failures, score_error_by_truth
 from portraitcraft.attributes import ATTRIBUTE_NAMES
 from portraitcraft.book import caption, show_plotly, thumbnail
 from portraitcraft.book.figures import confusion_panel, reliability_figure
 from portraitcraft.book.paths import locate
 from portraitcraft.book.tables import raw_text_block, report_cell
+from portraitcraft.calibration import answer_probabilities, calibration, calibration_by_attribute, level_probabilities
 from portraitcraft.data import DataError, open_dataset
+from portraitcraft.errors import (
+    analyse_predictions,
+    attribute_accuracy,
+    attribute_tracking,
+    confused_attributes,
+    confusion_shares,
+    hardest_images,
+    image_attributes,
+    parse_failures,
+    score_error_by_truth,
+)
 from portraitcraft.evaluation import LEADERBOARD, METRIC_LABELS
 from portraitcraft.predictions import distinct_labels
 
@@ -138,9 +148,16 @@ if analyses:
                           "<br>macro-F1 %{customdata[2]:.3f}, QWK %{customdata[3]:.3f}<br>valid %{customdata[4]}"
                           f"<extra>{html.escape(e.name)}</extra>"))
     majority = accuracy[analyses[0].name]
-    figure.add_trace(go.Scatter(x=majority["majority"], y=majority["attribute"], mode="markers", name="most common level",
-                                marker=dict(symbol="circle-open", size=11, color="#8c8c8c"),
-                                hovertemplate="%{y}<br>always the most common level: %{x:.3f}<extra></extra>"))
+    figure.add_trace(
+        go.Scatter(
+            x=majority["majority"],
+            y=majority["attribute"],
+            mode="markers",
+            name="most common level",
+            marker=dict(symbol="circle-open", size=11, color="#8c8c8c"),
+            hovertemplate="%{y}<br>always the most common level: %{x:.3f}<extra></extra>",
+        )
+    )
     figure.update_layout(title="Level accuracy per attribute", xaxis=dict(title="accuracy", range=[0, 1.02]),
                          yaxis=dict(autorange="reversed", title=None), legend=dict(orientation="h", y=-0.15))
     display(show_plotly(figure, height=520))
@@ -197,7 +214,10 @@ if analyses:
                          hover_data={"levels_wrong": True, "abs_error": ":.1f", "model": False},
                          labels={"true_score": "true overall score", "predicted_score": "predicted overall score"},
                          title="Predicted against true overall score")
-    low, high = float(np.nanmin(valid[["true_score", "predicted_score"]])), float(np.nanmax(valid[["true_score", "predicted_score"]]))
+    low, high = (
+        float(np.nanmin(valid[["true_score", "predicted_score"]])),
+        float(np.nanmax(valid[["true_score", "predicted_score"]])),
+    )
     scatter.add_trace(go.Scatter(x=[low, high], y=[low, high], mode="lines", name="predicted = true",
                                  line=dict(color="#8c8c8c", dash="dot"), hoverinfo="skip"))
     display(show_plotly(scatter, height=460))
@@ -240,9 +260,13 @@ for e in analyses:
                                                                                       autorange="reversed"),
                           margin=dict(l=300, b=260))
     display(show_plotly(heatmap, height=760))
-    display(caption(f"Quadratic-weighted kappa between each attribute's predicted levels (rows) and each attribute's "
-                    f"true levels (columns), valid predictions only; {e.name} on the {len(e)} analysed images of {data}. "
-                    "Hover a cell for its value."))
+    display(
+        caption(
+            f"Quadratic-weighted kappa between each attribute's predicted levels (rows) and each attribute's "
+            f"true levels (columns), valid predictions only; {e.name} on the {len(e)} analysed images of {data}. "
+            "Hover a cell for its value."
+        )
+    )
     confused = confused_attributes(e.predicted_levels, e.truth.levels)
     if confused.empty:
         display(Markdown(f"*{html.escape(e.name)}: every attribute's predictions agree best with its own truth.*"))
@@ -268,7 +292,9 @@ for e in analyses:
     for row in worst.itertuples():
         picture = ""
         if ds.image_file(row.image_path) is not None:
-            picture = thumbnail(ds.open_image(row.image_path, max_side=max_side), title=row.image_path, max_side=max_side)
+            picture = thumbnail(
+                ds.open_image(row.image_path, max_side=max_side), title=row.image_path, max_side=max_side
+            )
         predicted = "invalid" if not np.isfinite(row.predicted_score) else f"{row.predicted_score:.1f}"
         status = e.details.errors.get(row.image_path)
         display(HTML(f"{picture}<p><b>{row.levels_wrong} of 13 levels wrong</b>, overall score true "
@@ -280,8 +306,13 @@ for e in analyses:
             display(wrong.style.hide(axis="index").format({"score": "{:.1f}"}, na_rep="–")
                     .set_properties(subset=["reason"], **{"text-align": "left"}))
         display(HTML(raw_text_block(e.details.raw_text.get(row.image_path))))
-    display(caption(f"The {len(worst)} analysed images of {data} with the most wrong levels for {e.name}: true score "
-                    "and level of each wrong attribute, the predicted level, and the annotators' reason.", label="Table"))
+    display(
+        caption(
+            f"The {len(worst)} analysed images of {data} with the most wrong levels for {e.name}: true score "
+            "and level of each wrong attribute, the predicted level, and the annotators' reason.",
+            label="Table",
+        )
+    )
 
 # %% [markdown]
 # ## Fields the model did not produce
@@ -292,7 +323,9 @@ for e in analyses:
 # %% tags=["hide-input"]
 for e in analyses:
     failures = parse_failures(e.predictions, e.details)
-    assert (failures["invalid"] <= failures["records"]).all() and (failures["failed_records"] <= failures["invalid"]).all()
+    assert (failures["invalid"] <= failures["records"]).all() and (
+        failures["failed_records"] <= failures["invalid"]
+    ).all()
     shown = failures[failures["invalid"] > 0]
     display(Markdown(f"**{html.escape(e.name)}**: {len(e.predictions)} records, "
                      f"{sum(s == 'failed' for s in e.predictions.status)} failed (no usable output)."))

@@ -37,7 +37,6 @@ import plotly.express as px
 import seaborn as sns
 from IPython.display import HTML, Markdown, display
 
-from portraitcraft.lab_series import baseline_model_dir, factor_effects, judge_series, moving_attributes, series_table, value_label
 from portraitcraft.attributes import ATTRIBUTES, level_from_score
 from portraitcraft.book import caption, show_plotly
 from portraitcraft.book.paths import locate, repository_path
@@ -45,6 +44,14 @@ from portraitcraft.book.tables import level_cell_colour, series_strip, short_nam
 from portraitcraft.lab import MODELS, TERMS
 from portraitcraft.lab.factors import LONG_SIDE
 from portraitcraft.lab.series import BASE_SCENE, SWEEPS, differing_factors, render_series
+from portraitcraft.lab_series import (
+    baseline_model_dir,
+    factor_effects,
+    judge_series,
+    moving_attributes,
+    series_table,
+    value_label,
+)
 
 sns.set_theme(style="whitegrid", context="notebook", font_scale=0.9)
 plt.rcParams.update({"figure.dpi": 100, "savefig.bbox": "tight"})
@@ -176,7 +183,9 @@ for factor, sweep in SWEEPS.items():
 # The same comparison for the overall score, all series side by side. Hover a point for its value.
 
 # %% tags=["hide-input"]
-totals = table[["factor", "step", "value", "total_score"]].rename(columns={"total_score": "score"}).assign(by="ground truth")
+totals = (
+    table[["factor", "step", "value", "total_score"]].rename(columns={"total_score": "score"}).assign(by="ground truth")
+)
 if judged is not None:
     totals = pd.concat([totals, judged[["factor", "step", "value", "predicted_total"]]
                         .rename(columns={"predicted_total": "score"}).assign(by="feature baseline")], ignore_index=True)

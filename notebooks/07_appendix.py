@@ -31,6 +31,10 @@ import json
 import pandas as pd
 from IPython.display import HTML, Markdown, display
 
+from portraitcraft.book import caption
+from portraitcraft.book.paths import EXECUTED_DIR, locate, repository_path
+from portraitcraft.cli import command_help, command_table
+from portraitcraft.data import DataError, index_images, open_dataset
 from portraitcraft.errors import analyse_predictions
 from portraitcraft.measurements import (
     benchmark_table,
@@ -41,10 +45,6 @@ from portraitcraft.measurements import (
     timed,
 )
 from portraitcraft.predictions import prediction_details
-from portraitcraft.book import caption
-from portraitcraft.book.paths import EXECUTED_DIR, locate, repository_path
-from portraitcraft.cli import command_help, command_table
-from portraitcraft.data import DataError, index_images, open_dataset
 
 ds = open_dataset(locate(data), reveal_ground_truth=True)
 prediction_paths = [locate(str(p)) for p in predictions]
@@ -163,23 +163,36 @@ from portraitcraft.lab.series import BASE_SCENE
 images = ds.images()
 found = images.dropna(subset=["image_file"]).head(3)
 measured = [
-    {"step": "open and check the dataset", "seconds": timed(lambda: open_dataset(ds.root)), "per": f"{len(images)} Track 1 records"},
-    {"step": "render one lab scene (512 px)", "seconds": timed(lambda: render_scene(BASE_SCENE), repeat=3), "per": "image"},
+    {
+        "step": "open and check the dataset",
+        "seconds": timed(lambda: open_dataset(ds.root)),
+        "per": f"{len(images)} Track 1 records",
+    },
+    {
+        "step": "render one lab scene (512 px)",
+        "seconds": timed(lambda: render_scene(BASE_SCENE), repeat=3),
+        "per": "image",
+    },
 ]
 if len(found):
     seconds = timed(lambda: extract_features(list(found["image_path"]), list(found["image_file"])))
     measured.append({"step": "composition features, no cache", "seconds": seconds / len(found), "per": "image"})
 for path in prediction_paths[:1]:
     try:
-        seconds = timed(lambda: analyse_predictions(path, ds, n_bootstrap=1000, seed=seed))
+        seconds = timed(lambda path=path: analyse_predictions(path, ds, n_bootstrap=1000, seed=seed))
         measured.append({"step": "read, align and score a prediction file, 1,000 bootstrap resamples",
                          "seconds": seconds, "per": "file"})
     except DataError as exc:
         print(f"not timed, {exc}")
 measured = pd.DataFrame(measured)
 display(measured.style.hide(axis="index").format({"seconds": "{:.3f}"}))
-display(caption(f"A few steps timed in this notebook on {data}, once each (rendering: mean of 3). Wall-clock seconds on "
-                "the machine that built the book, which other work may share.", label="Table"))
+display(
+    caption(
+        f"A few steps timed in this notebook on {data}, once each (rendering: mean of 3). Wall-clock seconds on "
+        "the machine that built the book, which other work may share.",
+        label="Table",
+    )
+)
 
 # %% tags=["hide-input"]
 if benchmarks:
@@ -226,23 +239,33 @@ record = reproducibility_record(ds.root, prediction_paths, settings={
 index, _ = index_images(ds.root)
 assert record["data"]["images"] == len(index) and record["packages"]["portraitcraft"] is not None
 assert all(len(f["sha256"]) == 64 for f in record["data"]["files"].values())
-summary = pd.DataFrame([
-    ("date (UTC)", record["date"]),
-    ("Python", record["python"]),
-    ("platform", record["platform"]),
-    ("code", f"{record['code']['commit'][:12]}{' with uncommitted changes' if record['code']['uncommitted_changes'] else ''}"
-     if record["code"] else "not a git checkout"),
-    ("data", data),
-    ("data fingerprint (SHA-256)", record["data"]["sha256"]),
-    ("images", record["data"]["images"]),
-    ("prediction files", len(record["predictions"])),
-], columns=["", "value"])
+summary = pd.DataFrame(
+    [
+        ("date (UTC)", record["date"]),
+        ("Python", record["python"]),
+        ("platform", record["platform"]),
+        (
+            "code",
+            f"{record['code']['commit'][:12]}"
+            f"{' with uncommitted changes' if record['code']['uncommitted_changes'] else ''}"
+            if record["code"]
+            else "not a git checkout",
+        ),
+        ("data", data),
+        ("data fingerprint (SHA-256)", record["data"]["sha256"]),
+        ("images", record["data"]["images"]),
+        ("prediction files", len(record["predictions"])),
+    ],
+    columns=["", "value"],
+)
 display(summary.style.hide(axis="index").set_properties(**{"text-align": "left"}))
 display(caption("The build: date, interpreter, platform, the code's git commit, and the data fingerprint.",
                 label="Table"))
 
 # %% tags=["hide-input"]
-packages = pd.DataFrame([(k, v or "not installed") for k, v in record["packages"].items()], columns=["package", "version"])
+packages = pd.DataFrame(
+    [(k, v or "not installed") for k, v in record["packages"].items()], columns=["package", "version"]
+)
 files = pd.DataFrame([(k, v["bytes"], v["sha256"]) for k, v in record["data"]["files"].items()],
                      columns=["file", "bytes", "sha256"])
 display(HTML("<div style='display:flex;gap:2em;flex-wrap:wrap;align-items:flex-start'>"

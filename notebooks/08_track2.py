@@ -125,8 +125,12 @@ if lab is not None:
     ax.set(xlabel="overall agreement (0-1)", ylabel="density", title=f"ROC AUC {lab.auc:.3f}")
     ax.legend()
     plt.show()
-    display(caption(f"Overall agreement of matched and mismatched (description, image) pairs on the lab's {split} "
-                    f"split, {extractor} extractor. The AUC is the chance that a matched pair outscores a mismatched one."))
+    display(
+        caption(
+            f"Overall agreement of matched and mismatched (description, image) pairs on the lab's {split} "
+            f"split, {extractor} extractor. The AUC is the chance that a matched pair outscores a mismatched one."
+        )
+    )
     accuracy = pd.DataFrame({
         "text parser accuracy": {k: v["accuracy"] for k, v in lab.text_accuracy.items()},
         "records mentioning it": {k: v["n"] for k, v in lab.text_accuracy.items()},
@@ -155,7 +159,9 @@ if lab is not None:
             if i != j and (i + j) % 3:  # a third of the mismatched pairs is plenty for the means
                 continue
             for p in score_image(parsed, readings).properties:
-                rows.append({"property": p.key, "pair": "matched" if i == j else "mismatched", "agreement": p.agreement})
+                rows.append(
+                    {"property": p.key, "pair": "matched" if i == j else "mismatched", "agreement": p.agreement}
+                )
     agreement = pd.DataFrame(rows).groupby(["property", "pair"])["agreement"].mean().unstack()
     agreement = agreement.reindex([p.key for p in PROPERTIES]).dropna(how="all")
     ax = agreement.plot.barh(figsize=(7, 5))

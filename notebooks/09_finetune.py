@@ -30,7 +30,7 @@ run = None  # a `portraitcraft finetune --out` folder whose curves to draw (None
 demo = True  # when run is None, fine-tune the tiny random Qwen3-VL on a few lab images on the CPU
 demo_images = 8  # training images of the demonstration (the first of the split)
 demo_steps = 8  # its optimizer steps
-bench = "book/measurements/gpu_bench_finetune-h200-2026-11-27.json"  # written by scripts/gpu_bench_finetune.py (None: none)
+bench = "book/measurements/gpu_bench_finetune-h200-2026-11-27.json"  # from scripts/gpu_bench_finetune.py (None: none)
 seed = 0  # seed of the validation split and the data order
 demo_runs = "book/runs/finetune-demo"  # where the demonstration run goes (relative: to the repository root)
 
@@ -44,7 +44,6 @@ import plotly.graph_objects as go
 from IPython.display import Markdown, display
 from plotly.subplots import make_subplots
 
-from portraitcraft.measurements import read_gpu_benchmark
 from portraitcraft.book import caption, show_plotly
 from portraitcraft.book.paths import locate, repository_path
 from portraitcraft.data import counted, open_dataset
@@ -57,6 +56,7 @@ from portraitcraft.finetune import (
     state_memory_gib,
     training_data,
 )
+from portraitcraft.measurements import read_gpu_benchmark
 
 ds = open_dataset(locate(data))
 paper = FinetuneSettings(data=data, seed=seed)
@@ -165,11 +165,11 @@ else:
 # %%
 made_here = False
 if run is None and demo:
-    from portraitcraft.finetune import demo_run_dir, run_finetune
-    from portraitcraft.runners.tiny import build_tiny_qwen3_vl
-
     import torch
     from transformers.utils import logging as transformers_logging
+
+    from portraitcraft.finetune import demo_run_dir, run_finetune
+    from portraitcraft.runners.tiny import build_tiny_qwen3_vl
 
     torch.set_num_threads(1)
     transformers_logging.disable_progress_bar()  # its shard-writing and weight-loading bars are noise on a page
@@ -184,7 +184,8 @@ if run is None and demo:
         max_pixels=128 * 128, min_pixels=32 * 32, seed=seed, validation_predict=0, validation_batches=2,
         eval_every=max(1, demo_steps // 4), save_every=0)
     summary = run_finetune(settings, dataset=ds, progress=False)  # a finished run is reused as it is
-    print("\n".join(summary.lines()).replace(f"{repository_path('.').resolve()}/", ""))  # paths as seen from the repository root
+    # paths as seen from the repository root
+    print("\n".join(summary.lines()).replace(f"{repository_path('.').resolve()}/", ""))
     run, made_here = settings.out, True
 
 # %% tags=["hide-input"]

@@ -32,8 +32,11 @@ def main() -> None:
         render_scene(f)
         cpu.append(time.process_time() - c0)
         wall.append(time.perf_counter() - w0)
-    print(f"render_scene: median {1000 * statistics.median(cpu):.1f} ms CPU ({1000 * statistics.median(wall):.1f} ms wall), "
-          f"max {1000 * max(cpu):.1f} ms CPU, over {len(cpu)} images at 512 px")
+    print(
+        f"render_scene: median {1000 * statistics.median(cpu):.1f} ms CPU "
+        f"({1000 * statistics.median(wall):.1f} ms wall), "
+        f"max {1000 * max(cpu):.1f} ms CPU, over {len(cpu)} images at 512 px"
+    )
 
     if not args.skip_scale:
         with tempfile.TemporaryDirectory() as tmp:

@@ -34,7 +34,14 @@ def main() -> None:
     size_mb = sum(p.stat().st_size for p in args.out.glob("track_1_*.json")) / 1e6
     print(f"Track 1 JSON: {size_mb:.0f} MB")
 
-    timings: dict[str, list[float]] = {"json.load only": [], "open_dataset": [], "images()": [], "attributes()": [], "questions()": [], "total": []}
+    timings: dict[str, list[float]] = {
+        "json.load only": [],
+        "open_dataset": [],
+        "images()": [],
+        "attributes()": [],
+        "questions()": [],
+        "total": [],
+    }
     for _ in range(args.repeat):
         start = time.perf_counter()
         with _gc_paused():

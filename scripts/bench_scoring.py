@@ -35,9 +35,18 @@ def synthetic_files(folder: Path, n: int, seed: int = 0) -> tuple[Path, Path]:
     truth, predictions = [], []
     for i in range(n):
         name = f"bench_{i:05d}.jpg"
-        truth.append({"image_path": name, "total_score": int(totals[i]), "question": "q",
-                      "options": {k: k for k in "ABCD"}, "answer": answers[i],
-                      "criteria": {a: {"score": float(s), "reason": ""} for a, s in zip(ATTRIBUTE_NAMES, attribute_scores[i])}})
+        truth.append(
+            {
+                "image_path": name,
+                "total_score": int(totals[i]),
+                "question": "q",
+                "options": {k: k for k in "ABCD"},
+                "answer": answers[i],
+                "criteria": {
+                    a: {"score": float(s), "reason": ""} for a, s in zip(ATTRIBUTE_NAMES, attribute_scores[i])
+                },
+            }
+        )
         noisy = attribute_scores[i] + rng.normal(0, 1.5, len(ATTRIBUTE_NAMES))
         levels = [LEVEL_TO_LETTER[level_from_score(float(np.clip(s, 0, 10)))] for s in noisy]
         if rng.random() < 0.02:
@@ -86,8 +95,14 @@ def main() -> None:
     print(f"{args.images} predictions, {args.resamples} bootstrap resamples, {args.repeats} repeats "
           "(wall best / wall median / CPU best):")
     print(f"  evaluate (all metrics, CIs, per-attribute tables): {best:.3f} s / {median:.3f} s / {cpu:.3f} s")
-    print(f"  bootstrap alone (index matrix + every metric)   : {boot_best:.3f} s / {boot_median:.3f} s / {boot_cpu:.3f} s")
-    print(f"  reading both JSON files (not in the above)       : {read_best:.3f} s / {read_median:.3f} s / {read_cpu:.3f} s")
+    print(
+        f"  bootstrap alone (index matrix + every metric)   : {boot_best:.3f} s / {boot_median:.3f} s / "
+        f"{boot_cpu:.3f} s"
+    )
+    print(
+        f"  reading both JSON files (not in the above)       : {read_best:.3f} s / {read_median:.3f} s / "
+        f"{read_cpu:.3f} s"
+    )
     print(f"  SRCC {report.values['srcc']:.4f} CI [{report.ci['srcc'].low:.4f}, {report.ci['srcc'].high:.4f}], "
           f"Overall {report.values['overall']:.4f}")
     load = os.getloadavg()[0]

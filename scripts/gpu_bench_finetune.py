@@ -150,12 +150,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
     parser.add_argument("--batch-size", type=int, default=None, help="images per forward pass (default 4; --tiny: 2)")
     parser.add_argument("--grad-accum", type=int, default=None, help="passes per optimizer step (default 4; --tiny: 2)")
-    parser.add_argument("--steps", type=int, default=None, help="timed optimizer steps after one warm-up (default 2; --tiny: 1)")
+    parser.add_argument(
+        "--steps", type=int, default=None, help="timed optimizer steps after one warm-up (default 2; --tiny: 1)"
+    )
     parser.add_argument("--image-size", default="1365x2048", help="WIDTHxHEIGHT of the synthetic images")
     parser.add_argument("--max-pixels", type=int, default=50176, help="processor pixel budget per image")
-    parser.add_argument("--answer-tokens", type=int, default=None, help="answer length in tokens (default 700; --tiny: 120)")
+    parser.add_argument("--answer-tokens", type=int, default=None,
+                        help="answer length in tokens (default 700; --tiny: 120)")
     parser.add_argument("--attn-implementation", default=None, help="sdpa (default), eager, flash_attention_2")
-    parser.add_argument("--estimate-images", type=int, default=0, help="also estimate the time of this many training images")
+    parser.add_argument(
+        "--estimate-images", type=int, default=0, help="also estimate the time of this many training images"
+    )
     parser.add_argument("--epochs", type=float, default=2.0, help="epochs of the estimate")
     args = parser.parse_args(argv)
 
@@ -215,8 +220,10 @@ def _table(rows: list[dict]) -> str:
         if r["status"] != "ok":
             lines.append(f"| {r['setting']} | {r['precision']} | {r['status']} | | | | {peak} |")
             continue
-        lines.append(f"| {r['setting']} | {r['precision']} | {r['seconds_per_step']:.2f} | {r['images_per_second']:.2f} "
-                     f"| {r['tokens_per_image']:.0f} | {r['trainable_parameters'] / 1e6:.1f} M | {peak} |")
+        lines.append(
+            f"| {r['setting']} | {r['precision']} | {r['seconds_per_step']:.2f} | {r['images_per_second']:.2f} "
+            f"| {r['tokens_per_image']:.0f} | {r['trainable_parameters'] / 1e6:.1f} M | {peak} |"
+        )
     return "\n".join(lines)
 
 

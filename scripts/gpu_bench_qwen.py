@@ -1,4 +1,5 @@
-"""Throughput of the Qwen3-VL runner at Qwen3-VL-4B-Instruct's size, stage by stage, the reference paths beside the fast ones.
+"""Throughput of the Qwen3-VL runner at Qwen3-VL-4B-Instruct's size, stage by stage, the reference paths beside the
+fast ones.
 
     python scripts/gpu_bench_qwen.py --out gpu_bench.json     # on a CUDA machine (bfloat16)
     python scripts/gpu_bench_qwen.py --tiny                   # CPU dry run: tiny model, tiny images (not a measurement)
@@ -179,15 +180,25 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{'':>10} fast / reference: {ratio:.2f}x images/s", flush=True)
 
     report = {
-        "what": "Qwen3-VL runner throughput, random weights at Qwen3-VL-4B-Instruct dimensions" if not args.tiny
-                else "DRY RUN on the CPU: tiny random Qwen3-VL, tiny images; not a GPU measurement",
-        "config_source": SOURCE, "parameters": parameters, "dtype": str(dtype), "device": str(device),
-        "gpu": torch.cuda.get_device_name(0) if cuda else None, "matmul_peak_tflops": peak / 1e12,
-        "matmul_peak_size": args.peak_size, "new_tokens": args.new_tokens, "timed_batches": args.batches,
-        "attn_implementation": model.config._attn_implementation, "build_seconds": build_seconds,
-        "platform": platform.platform(), "packages": package_versions(RUNNER_PACKAGES, with_python=True), "results": rows,
+        "what": "Qwen3-VL runner throughput, random weights at Qwen3-VL-4B-Instruct dimensions"
+        if not args.tiny
+        else "DRY RUN on the CPU: tiny random Qwen3-VL, tiny images; not a GPU measurement",
+        "config_source": SOURCE,
+        "parameters": parameters,
+        "dtype": str(dtype),
+        "device": str(device),
+        "gpu": torch.cuda.get_device_name(0) if cuda else None,
+        "matmul_peak_tflops": peak / 1e12,
+        "matmul_peak_size": args.peak_size,
+        "new_tokens": args.new_tokens,
+        "timed_batches": args.batches,
+        "attn_implementation": model.config._attn_implementation,
+        "build_seconds": build_seconds,
+        "platform": platform.platform(),
+        "packages": package_versions(RUNNER_PACKAGES, with_python=True),
+        "results": rows,
         "note": "prompt tokens come from a 1024-entry BPE trained on the prompts, not Qwen's tokenizer; visual "
-                "tokens are exact for the image size. FLOPs: matrix products of the useful work only.",
+        "tokens are exact for the image size. FLOPs: matrix products of the useful work only.",
     }
     write_report(report, _table(rows), args.out)
     return 0

@@ -10,7 +10,9 @@ from hypothesis import strategies as st
 
 from portraitcraft.attributes import ATTRIBUTE_NAMES, NOT_RESPONDED
 
-json_scalars = st.none() | st.booleans() | st.integers(-10**30, 10**30) | st.floats(allow_nan=True) | st.text(max_size=8)
+json_scalars = (
+    st.none() | st.booleans() | st.integers(-(10**30), 10**30) | st.floats(allow_nan=True) | st.text(max_size=8)
+)
 json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=3)
                            | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=8)
 # A level as files write it (words in any case, letters, NOT_RES, the submission's {"level": ...}), or garbage.

@@ -16,17 +16,27 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from portraitcraft.attributes import ATTRIBUTE_NAMES, LEVELS, level_from_score
 from portraitcraft.calibration import answer_probabilities, calibration, calibration_by_attribute, level_probabilities
-from portraitcraft.errors import FIELDS, analyse_predictions, attribute_accuracy, attribute_tracking, confused_attributes, confusion_shares, hardest_images, image_attributes, parse_failures, score_error_by_truth
+from portraitcraft.data import GROUND_TRUTH_FILE, DataError, open_dataset
+from portraitcraft.errors import (
+    FIELDS,
+    analyse_predictions,
+    attribute_accuracy,
+    attribute_tracking,
+    confused_attributes,
+    confusion_shares,
+    hardest_images,
+    image_attributes,
+    parse_failures,
+    score_error_by_truth,
+)
+from portraitcraft.lab.series import BASE_SCENE, differing_factors, label_scene, render_series
 from portraitcraft.lab_series import baseline_model_dir, factor_effects, moving_attributes, series_table
 from portraitcraft.labels import image_labels, load_ground_truth
 from portraitcraft.measurements import prediction_timing, read_gpu_benchmark, reproducibility_record
-from portraitcraft.predictions import prediction_details
+from portraitcraft.predictions import PredictionWriter, failed_record, ok_record, prediction_details, read_predictions
 from portraitcraft.provenance import data_fingerprint, package_versions
-from portraitcraft.attributes import ATTRIBUTE_NAMES, LEVELS, level_from_score
-from portraitcraft.data import GROUND_TRUTH_FILE, DataError, open_dataset
-from portraitcraft.lab.series import BASE_SCENE, differing_factors, label_scene, render_series
-from portraitcraft.predictions import PredictionWriter, failed_record, ok_record, read_predictions
 
 N_TEST = 12
 SWAPPED, TRACKED = "Sharpness", "Exposure Control"  # Sharpness is predicted as Exposure Control's true level
@@ -321,7 +331,9 @@ def test_series_table_and_factor_effects(series):
     effects = factor_effects(table)
     assert effects.at["horizon_tilt", "Exposure Control"] == 0
     tilt_scores = [s.scores["Structural Support Stability"] for s in steps if s.factor == "horizon_tilt"]
-    assert effects.at["horizon_tilt", "Structural Support Stability"] == pytest.approx(max(tilt_scores) - min(tilt_scores))
+    assert effects.at["horizon_tilt", "Structural Support Stability"] == pytest.approx(
+        max(tilt_scores) - min(tilt_scores)
+    )
     assert "Structural Support Stability" in moving_attributes(table, "horizon_tilt")
     assert "Exposure Control" not in moving_attributes(table, "horizon_tilt", min_change=0.01, top=13)
 

@@ -54,7 +54,9 @@ def test_toc_lists_every_notebook_and_only_existing_ones():
     pages = build.notebook_pages(REPO)
     listed = [page.source.name for page in pages]
     assert len(listed) == len(set(listed)), f"_toc.yml lists a notebook twice: {listed}"
-    assert set(listed) == {p.name for p in NOTEBOOK_SOURCES}, "every notebook in _toc.yml and every toc entry a notebook"
+    assert set(listed) == {p.name for p in NOTEBOOK_SOURCES}, (
+        "every notebook in _toc.yml and every toc entry a notebook"
+    )
     for page in pages:
         assert page.executed == Path("book/executed") / f"{page.name}.ipynb"
     for document in build.toc_pages(REPO):
@@ -308,8 +310,12 @@ def test_radar_labels_are_the_attributes_in_order_wrapped_to_width():
 
 
 def test_value_with_interval_puts_the_interval_under_the_value_and_says_when_missing():
-    assert value_with_interval(0.51378, 0.356, 0.6561, digits=4) == '0.5138<br><span class="interval">[0.356, 0.656]</span>'
-    assert value_with_interval(0.5, float("nan"), float("nan")) == "0.500"  # no interval (no bootstrap): the value alone
+    assert (
+        value_with_interval(0.51378, 0.356, 0.6561, digits=4)
+        == '0.5138<br><span class="interval">[0.356, 0.656]</span>'
+    )
+    # no interval (no bootstrap): the value alone
+    assert value_with_interval(0.5, float("nan"), float("nan")) == "0.500"
     assert value_with_interval(float("nan"), 0.1, 0.2, missing="n/a") == "n/a"
     assert value_with_interval(None) == "-"
 
@@ -323,7 +329,9 @@ def test_only_runs_one_chapter_on_a_fresh_clone_and_leaves_the_html_for_the_whol
     )
     (tmp_path / "notebooks").mkdir()
     for i in (1, 2):
-        (tmp_path / "notebooks" / f"0{i}_page.py").write_text(f'# %% tags=["parameters"]\ndata = "x"\n\n# %%\nprint({i})\n')
+        (tmp_path / "notebooks" / f"0{i}_page.py").write_text(
+            f'# %% tags=["parameters"]\ndata = "x"\n\n# %%\nprint({i})\n'
+        )
     logged: list[str] = []
     # No page was ever executed (a fresh clone): the chapter asked for runs, and the HTML waits for the others.
     result = build.build_book("x", root=tmp_path, only=["02_page"], progress=False, log=logged.append)

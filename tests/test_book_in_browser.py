@@ -1,6 +1,7 @@
 """The whole book, built as `make book` builds it but on a small composition lab (with the feature baseline's
 predictions), opened page by page in headless Chromium with no network: no console errors, no failed or external
-requests, every plotly figure drawn, tables where the chapters have them. A screenshot of each page is kept in test-artifacts/book-pages/ (ignored by git) to look at.
+requests, every plotly figure drawn, tables where the chapters have them. A screenshot of each page is kept in
+test-artifacts/book-pages/ (ignored by git) to look at.
 
 Skips with the reason where no Chromium is installed (``make browser`` installs Debian's).
 """
@@ -34,8 +35,8 @@ pytestmark = [
 
 
 def book_copy(root: Path) -> Path:
-    """The book's sources (configuration, contents, pages, stylesheet, GPU measurements, notebooks, the scripts chapter 9
-    imports) in `root`."""
+    """The book's sources (configuration, contents, pages, stylesheet, GPU measurements, notebooks, the scripts
+    chapter 9 imports) in `root`."""
     root.mkdir(parents=True)
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy(REPO / name, root / name)
@@ -50,9 +51,8 @@ def book_copy(root: Path) -> Path:
 
 
 def test_every_page_of_the_book_renders_offline_in_chromium(tmp_path: Path):
-    from portraitcraft.lab import write_lab
-
     from portraitcraft.baseline import run_feature_baseline
+    from portraitcraft.lab import write_lab
 
     root = book_copy(tmp_path / "book-root")
     lab = root / "data" / "lab"

@@ -20,7 +20,8 @@ GOOD_PAGE = """<html><head><title>good</title><script src="plotly.min.js"></scri
 <body><table><tr><td>1</td></tr></table>{figure}</body></html>"""
 BAD_PAGE = """<html><head><title>bad</title><script src="missing.js"></script>
 <script src="https://cdn.example.org/plotly.js"></script></head>
-<body><div class="plotly-graph-div"></div><script>console.error("said in error"); notDefined();</script></body></html>"""
+<body><div class="plotly-graph-div"></div>
+<script>console.error("said in error"); notDefined();</script></body></html>"""
 
 
 def test_checker_sees_what_goes_wrong_and_what_renders(tmp_path):

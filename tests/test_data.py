@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from PIL import Image
 from typer.testing import CliRunner
 
+from portraitcraft import data as data_module
 from portraitcraft.attributes import (
     ATTRIBUTE_KEYS,
     ATTRIBUTE_NAMES,
@@ -27,7 +28,6 @@ from portraitcraft.attributes import (
     level_word,
     normalise_level,
 )
-from portraitcraft import data as data_module
 from portraitcraft.cli import app
 from portraitcraft.data import DataError, ValidationError, open_dataset, read_json_records
 from portraitcraft.images import ImageError, open_image
@@ -69,7 +69,14 @@ def write_root(root: Path, train: list, test: list | None = None, images: dict[s
 
 
 def test_level_rule_boundaries():
-    assert [level_from_score(s) for s in (0, 4.9, 5.0, 6.9, 7.0, 10)] == ["Poor", "Poor", "Medium", "Medium", "Good", "Good"]
+    assert [level_from_score(s) for s in (0, 4.9, 5.0, 6.9, 7.0, 10)] == [
+        "Poor",
+        "Poor",
+        "Medium",
+        "Medium",
+        "Good",
+        "Good",
+    ]
 
 
 def test_vectorised_level_rule_is_the_rule():
@@ -151,7 +158,16 @@ def test_every_problem_named_with_file_and_record(tmp_path):
     bad_total = train_record("e.jpg", total=140)
     no_total = train_record("f.jpg")
     del no_total["total_score"]
-    records = [train_record("a.jpg"), bad_score, unknown, missing_attr, bad_total, no_total, train_record("a.jpg"), {"criteria": {}}]
+    records = [
+        train_record("a.jpg"),
+        bad_score,
+        unknown,
+        missing_attr,
+        bad_total,
+        no_total,
+        train_record("a.jpg"),
+        {"criteria": {}},
+    ]
     root = write_root(tmp_path / "root", records, images={"a.jpg": "images_00", "b.jpg": "images_01"})
     ds = open_dataset(root)
     messages = {(p.record, p.message) for p in ds.errors}
@@ -227,8 +243,13 @@ def test_checked_and_fast_paths_read_the_same_values(tmp_path):
     ]
     frame = ds.images().set_index("image_path")
     assert frame.loc["clean.jpg", "sharpness_level"] == frame.loc["flawed.jpg", "sharpness_level"] == "Poor"
-    assert frame.loc["flawed.jpg", "color_harmony_score"] == 6.5 and frame.loc["flawed.jpg", "color_harmony_level"] == "Medium"
-    assert np.isnan(frame.loc["flawed.jpg", "exposure_control_score"]) and pd.isna(frame.loc["flawed.jpg", "exposure_control_level"])
+    assert (
+        frame.loc["flawed.jpg", "color_harmony_score"] == 6.5
+        and frame.loc["flawed.jpg", "color_harmony_level"] == "Medium"
+    )
+    assert np.isnan(frame.loc["flawed.jpg", "exposure_control_score"]) and pd.isna(
+        frame.loc["flawed.jpg", "exposure_control_level"]
+    )
     assert frame["reason_chars"].tolist() == [sum(len(f"{a} reason") for a in ATTRIBUTE_NAMES)] * 2
     long = ds.attributes()
     assert len(long) == 26 and long["reason"].iloc[0] == "Color Harmony reason"

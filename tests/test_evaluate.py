@@ -17,6 +17,7 @@ from portraitcraft.cli import app
 from portraitcraft.evaluation import evaluate
 from portraitcraft.labels import GroundTruthError, load_ground_truth
 from portraitcraft.predictions import read_predictions
+
 from strategies import prediction_file_text
 
 RNG = np.random.default_rng(7)
@@ -112,7 +113,7 @@ def test_a_folder_is_read_through_its_ground_truth_file(tmp_path):
         load_ground_truth(empty)
 
 
-# --- every edge case against an independent computation -------------------------------------------------------------------
+# --- every edge case against an independent computation ---------------------------------------------------------------
 
 @pytest.fixture
 def edge_case_files(tmp_path):
@@ -271,20 +272,32 @@ def test_submission_and_raw_formats_score_alike(tmp_path):
         levels = truth_levels(r)
         levels[i % N_ATTR] = "Poor" if levels[i % N_ATTR] != "Poor" else "Good"
         raw.append(raw_prediction(r["image_path"], levels, r["total_score"] - i, r["answer"]))
-        submission.append({**raw[-1], "criteria": {a: {"level": LEVEL_TO_LETTER[v]} for a, v in zip(ATTRIBUTE_NAMES, levels)}})
+        submission.append(
+            {**raw[-1], "criteria": {a: {"level": LEVEL_TO_LETTER[v]} for a, v in zip(ATTRIBUTE_NAMES, levels)}}
+        )
     gt = load_ground_truth(write_json(tmp_path / "gt.json", truth))
     a = evaluate(write_json(tmp_path / "raw.json", raw), gt, n_bootstrap=50)
     b = evaluate(write_json(tmp_path / "sub.json", submission), gt, n_bootstrap=50)
     assert a.values == b.values and a.ci == b.ci
 
 
-# --- the real sample ---------------------------------------------------------------------------------------------------
+# --- the real sample --------------------------------------------------------------------------------------------------
 
 def test_real_raw_and_submission_examples_score_identically(real_sample, tmp_path):
     """A ground truth built here for the one real test image: every level Good, answer C, total 70."""
     name = "unsplash_people_00888_877bfef7968d.jpg"
-    truth = write_json(tmp_path / "gt.json", [{"image_path": name, "criteria": {a: {"level": "C"} for a in ATTRIBUTE_NAMES},
-                                                "total_score": 70, "question": "q", "answer": "C"}])
+    truth = write_json(
+        tmp_path / "gt.json",
+        [
+            {
+                "image_path": name,
+                "criteria": {a: {"level": "C"} for a in ATTRIBUTE_NAMES},
+                "total_score": 70,
+                "question": "q",
+                "answer": "C",
+            }
+        ],
+    )
     raw = evaluate(real_sample / "track_1_raw_output_example.json", truth, n_bootstrap=10)
     submission = evaluate(real_sample / "track_1_submission_example.json", truth, n_bootstrap=10)
     # The model wrote Good for one attribute only (Depth of Field and Layering); its "C" for Subject
@@ -299,7 +312,7 @@ def test_real_raw_and_submission_examples_score_identically(real_sample, tmp_pat
     assert any("fewer than two" in flag for flag in raw.flags)
 
 
-# --- the report and the command --------------------------------------------------------------------------------------------
+# --- the report and the command ---------------------------------------------------------------------------------------
 
 def test_json_report_is_strict_json_with_leaderboard_keys_on_top(edge_case_files, tmp_path):
     gt_path, pred_path, _, _ = edge_case_files
@@ -347,7 +360,7 @@ def test_unreadable_files_exit_2_with_one_line(edge_case_files, tmp_path, which)
     assert len(lines) == 1 and lines[0].startswith(f"error: {broken}:1:") and "Traceback" not in result.output
 
 
-# --- property-based: malformed prediction files through evaluate ----------------------------------------------------------
+# --- property-based: malformed prediction files through evaluate ------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def small_truth(tmp_path_factory) -> Path:

@@ -110,8 +110,9 @@ def test_tiny_image_is_refused():
 
 def test_face_detector_finds_a_real_face(real_sample):
     """The Haar cascade finds a face in a real portrait of the sample (read in place, never copied)."""
-    from portraitcraft.images import open_image
     import cv2
+
+    from portraitcraft.images import open_image
 
     files = sorted((real_sample / "images_00").glob("*.jpg"))
     assert files, f"no images in {real_sample / 'images_00'}"

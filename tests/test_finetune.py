@@ -113,7 +113,9 @@ def test_generate_target_is_the_reference_conversion_and_the_parser_reads_it():
     short = json.loads(generate_target(example(total_score=61.5, question="Q?", options={"A": "a"}, answer="C"),
                                        reasons=False))
     assert short["criteria"]["Sharpness"] == example().levels["Sharpness"]
-    assert list(short) == ["criteria", "total_score", "answer"] and short["total_score"] == 61.5 and short["answer"] == "C"
+    assert (
+        list(short) == ["criteria", "total_score", "answer"] and short["total_score"] == 61.5 and short["answer"] == "C"
+    )
 
 
 def test_quality_word_inverts_the_score_protocols_mapping():
@@ -345,9 +347,13 @@ def test_the_command_resumes_or_refuses_other_settings(generate_run, lab, tiny_m
     runner = CliRunner()
     done = runner.invoke(app, base + ["--lr", "0.002"])
     assert done.exit_code == 0, done.output
-    assert "already finished: step 4 of 4" in done.output and "predict with: portraitcraft predict --model" in done.output
+    assert (
+        "already finished: step 4 of 4" in done.output and "predict with: portraitcraft predict --model" in done.output
+    )
     other = runner.invoke(app, base + ["--lr", "0.001"])
-    assert other.exit_code == 2 and f"{out}: holds a fine-tuning with other settings (lr: 0.002 -> 0.001)" in other.output
+    assert (
+        other.exit_code == 2 and f"{out}: holds a fine-tuning with other settings (lr: 0.002 -> 0.001)" in other.output
+    )
     # The same data folder spelled relative to another working directory is the same training; another folder is not.
     monkeypatch.chdir(lab.parent)
     relative = [lab.name if arg == str(lab) else arg for arg in base]
@@ -371,7 +377,9 @@ def test_score_target_trains_the_words_the_score_protocol_reads(score_run, datas
     assert (train["tokens"] == 3 * 14).all()  # 13 levels and the quality word per image (no questions in train)
     validation = log[log["kind"] == "validation"].iloc[-1]
     assert validation["step"] == 3 and validation["predicted"] == 1 and validation["complete"] == 1.0
-    assert 0.0 <= validation["level_acc"] <= 1.0 and validation["loss"] < log[log["kind"] == "validation"].iloc[0]["loss"]
+    assert (
+        0.0 <= validation["level_acc"] <= 1.0 and validation["loss"] < log[log["kind"] == "validation"].iloc[0]["loss"]
+    )
     backend = QwenBackend(QwenSettings(model=str(out), protocol="score", max_pixels=128 * 128))
     result = run_predictions(backend, dataset, split="test", out=tmp_path / "s.jsonl", limit=1, progress=False)
     assert result.written_ok == 1
@@ -433,7 +441,8 @@ def test_the_book_demonstration_has_one_run_folder_per_dataset(tmp_path: Path, m
     (tmp_path / "elsewhere" / "lab").mkdir(parents=True)
     monkeypatch.chdir(tmp_path)
     here = demo_run_dir("runs", "data/lab", images=8, steps=8, seed=0)
-    assert here == demo_run_dir("runs", tmp_path / "data" / "lab", images=8, steps=8, seed=0)  # one dataset, two spellings
+    # one dataset, two spellings
+    assert here == demo_run_dir("runs", tmp_path / "data" / "lab", images=8, steps=8, seed=0)
     assert here != demo_run_dir("runs", "elsewhere/lab", images=8, steps=8, seed=0)  # same folder name, other data
     assert here != demo_run_dir("runs", "data/lab", images=8, steps=8, seed=1)
     assert here.parent == Path("runs") and here.name.startswith("run-lab-")

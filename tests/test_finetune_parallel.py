@@ -14,13 +14,13 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from portraitcraft.finetune import (
+from portraitcraft.finetune import (  # noqa: E402
     FinetuneError,
     FinetuneSettings,
     read_log,
     run_finetune,
 )
-from portraitcraft.finetune.parallel import World
+from portraitcraft.finetune.parallel import World  # noqa: E402
 
 # 3 training images, 1 image per micro-batch, 2 micro-batches per step: step 1 gives each of two processes one
 # micro-batch, step 2 (the epoch's last image) gives process 1 none.

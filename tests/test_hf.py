@@ -97,7 +97,10 @@ def test_a_dataset_dict_of_another_shape_is_refused():
 
 def test_importing_the_data_layer_does_not_import_datasets():
     code = "import sys, portraitcraft.data; print('datasets' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+        == "False"
+    )
 
 
 @pytest.mark.real_sample

@@ -213,8 +213,12 @@ def test_the_key_is_never_sent_to_the_target_of_a_redirect(fake):
     assert origin.seen[0][2].get("authorization") == f"Bearer {SECRET}"
     assert SECRET not in str(caught.value)
     # A redirect on the chat endpoint: a failed record, nothing sent on.
-    origin = fake({"/models": MODELS, "/chat/completions": [(200, {}, CHAT_OK),
-                                                           (307, {"Location": elsewhere.url + "/chat/completions"}, b"")]})
+    origin = fake(
+        {
+            "/models": MODELS,
+            "/chat/completions": [(200, {}, CHAT_OK), (307, {"Location": elsewhere.url + "/chat/completions"}, b"")],
+        }
+    )
     backend = _backend(origin.url)
     from PIL import Image
 
@@ -324,7 +328,9 @@ def _predictions(lab: Path, path: Path, score: float | int = 60, n: int | None =
         for name in names:
             parsed = {"total_score": score, "criteria": dict.fromkeys(ATTRIBUTE_NAMES, "Good"), "answer": "A"}
             # The configuration of `_NoModel` below: a file it may resume.
-            writer.write(ok_record(name, parsed, run={"backend": "none", "config_hash": config_hash({"backend": "none"})}))
+            writer.write(
+                ok_record(name, parsed, run={"backend": "none", "config_hash": config_hash({"backend": "none"})})
+            )
     return path
 
 

@@ -84,7 +84,9 @@ def test_records_do_not_depend_on_the_split_sizes(lab, tmp_path):
     assert (smaller / "images_00" / "lab_00002.jpg").read_bytes() == (lab / "images_00" / "lab_00002.jpg").read_bytes()
     # Test records keep their content; only their image numbers follow the (smaller) training split.
     for small, big in zip(load(smaller, "track_1_test_ground_truth.json"), load(lab, "track_1_test_ground_truth.json")):
-        assert {k: v for k, v in small.items() if k != "image_path"} == {k: v for k, v in big.items() if k != "image_path"}
+        assert {k: v for k, v in small.items() if k != "image_path"} == {
+            k: v for k, v in big.items() if k != "image_path"
+        }
 
 
 # ---- layout and schema --------------------------------------------------------------------------------------------
@@ -163,7 +165,9 @@ def test_the_right_option_cites_the_true_state_with_the_true_level(big_annotatio
         assert any(right.rstrip(".").endswith(v) for v in model.verdicts[level])
         others = [text for letter, text in record["options"].items() if letter != record["answer"]]
         assert len(set(others) | {right}) == 4
-        other_levels = {lv for text in others for lv in LEVELS if any(text.rstrip(".").endswith(v) for v in model.verdicts[lv])}
+        other_levels = {
+            lv for text in others for lv in LEVELS if any(text.rstrip(".").endswith(v) for v in model.verdicts[lv])
+        }
         assert set(LEVELS) - {level} <= other_levels  # distractors describe the other two levels
 
 

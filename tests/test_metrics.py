@@ -63,7 +63,7 @@ def test_overall_is_the_mean_and_never_hides_an_undefined_part():
     assert math.isnan(metrics.overall(0.5, 0.7, 0.6, math.nan, qa_available=True))
 
 
-# --- accuracies and per-attribute statistics ---------------------------------------------------------------------------
+# --- accuracies and per-attribute statistics --------------------------------------------------------------------------
 
 def test_level_and_qa_accuracy_count_invalid_as_wrong():
     predicted = np.array([[0, 1, INVALID_LEVEL], [2, 2, 2]])
@@ -132,10 +132,12 @@ def test_confusion_table_shape_and_totals():
     assert list(table.columns) == ["Poor", "Medium", "Good", "invalid"]
     assert table.shape == (13 * 3, 4)
     assert table.to_numpy().sum() == 50 * 13
-    assert table.loc[("Sharpness", "Good"), "invalid"] == np.sum((truth[:, 2] == 2) & (predicted[:, 2] == INVALID_LEVEL))
+    assert table.loc[("Sharpness", "Good"), "invalid"] == np.sum(
+        (truth[:, 2] == 2) & (predicted[:, 2] == INVALID_LEVEL)
+    )
 
 
-# --- vectorised bootstrap against the per-row computation ----------------------------------------------------------------
+# --- vectorised bootstrap against the per-row computation -------------------------------------------------------------
 
 def test_weighted_ranks_equal_ranking_each_resample():
     predicted, _ = tied_scores(40)

@@ -127,7 +127,8 @@ def test_python_literals_bare_words_and_curly_quotes() -> None:
 
 
 def test_unescaped_quotes_inside_a_reason() -> None:
-    text = '{"criteria": {"Application of Classical Composition Principles": {"level": "Good", "reason": "a clear "rule of thirds" placement"}}, "total_score": 77}'
+    text = ('{"criteria": {"Application of Classical Composition Principles": '
+            '{"level": "Good", "reason": "a clear "rule of thirds" placement"}}, "total_score": 77}')
     parsed = parse_model_output(text)
     assert parsed.levels["Application of Classical Composition Principles"] == "Good"
     assert parsed.total_score == 77
@@ -363,12 +364,22 @@ def test_answer_forms(written: str, letter: str) -> None:
     assert parse_answer(written, OPTIONS) == letter
 
 
-@pytest.mark.parametrize(("written", "reason"), [
-    ("E", Failure.NOT_AN_ANSWER), ("<A|B|C|D>", Failure.AMBIGUOUS), ("B or C", Failure.AMBIGUOUS), ("B, C", Failure.AMBIGUOUS), ("B, or (C).", Failure.AMBIGUOUS),
-    ("A and B are both plausible", Failure.AMBIGUOUS),
-    ("B. The subject is cut off at the knees and partly hidden by a railing.", Failure.CONFLICTING),
-    ("I am not sure", Failure.NOT_AN_ANSWER), ("", Failure.EMPTY), (None, Failure.EMPTY), (2, Failure.NOT_AN_ANSWER),
-])
+@pytest.mark.parametrize(
+    ("written", "reason"),
+    [
+        ("E", Failure.NOT_AN_ANSWER),
+        ("<A|B|C|D>", Failure.AMBIGUOUS),
+        ("B or C", Failure.AMBIGUOUS),
+        ("B, C", Failure.AMBIGUOUS),
+        ("B, or (C).", Failure.AMBIGUOUS),
+        ("A and B are both plausible", Failure.AMBIGUOUS),
+        ("B. The subject is cut off at the knees and partly hidden by a railing.", Failure.CONFLICTING),
+        ("I am not sure", Failure.NOT_AN_ANSWER),
+        ("", Failure.EMPTY),
+        (None, Failure.EMPTY),
+        (2, Failure.NOT_AN_ANSWER),
+    ],
+)
 def test_answer_failures(written: object, reason: Failure) -> None:
     assert read_answer(written, OPTIONS) == (None, reason)
 
@@ -573,5 +584,11 @@ def test_mutated_outputs_never_raise(case: tuple[str, dict], edits: list[tuple[i
 
 def test_pathological_inputs_terminate() -> None:
     # deeply nested text is not a prediction; it must be dropped quickly, not recursed into
-    for text in ("{" * 5000, "[" * 5000 + "]" * 5000, '{"a": ' * 2000, "{]" * 3000, '{"x": [' + "[" * 3000 + "]" * 3000 + "]}"):
+    for text in (
+        "{" * 5000,
+        "[" * 5000 + "]" * 5000,
+        '{"a": ' * 2000,
+        "{]" * 3000,
+        '{"x": [' + "[" * 3000 + "]" * 3000 + "]}",
+    ):
         assert_consistent(parse_model_output(text))

@@ -29,6 +29,7 @@ from portraitcraft.predictions import (
     recorded_images,
     write_submission,
 )
+
 from strategies import prediction_file_text
 
 LEVEL_CODES = {"Poor": 0, "Medium": 1, "Good": 2}
@@ -162,7 +163,7 @@ def test_not_utf8_and_missing_files(tmp_path):
         read_predictions(tmp_path)
 
 
-# --- JSON Lines --------------------------------------------------------------------------------------------------------
+# --- JSON Lines -------------------------------------------------------------------------------------------------------
 
 RUN = {"backend": "test", "model": "none", "protocol": "zero_shot", "prompt_hash": "p0", "config_hash": "c0"}
 
@@ -192,7 +193,9 @@ def test_writer_round_trip_through_the_parser(tmp_path):
     a, b, c = (dict(zip(ATTRIBUTE_NAMES, row)) for row in prediction.levels)
     assert prediction.total_score[0] == 72.0 and prediction.answers[0] == "B"
     assert a["Sharpness"] == INVALID_LEVEL and a["Color Harmony"] == LEVEL_CODES["Medium"]
-    assert set(b.values()) == {INVALID_LEVEL} and prediction.answers[1] is None and math.isnan(prediction.total_score[1])
+    assert (
+        set(b.values()) == {INVALID_LEVEL} and prediction.answers[1] is None and math.isnan(prediction.total_score[1])
+    )
     assert c["Sharpness"] == LEVEL_CODES["Good"] and c["Color Harmony"] == INVALID_LEVEL
     assert math.isnan(prediction.total_score[2])
 
@@ -248,7 +251,7 @@ def test_jsonl_letters_are_not_levels_and_parsed_must_be_an_object(tmp_path):
     assert set(prediction.levels[1]) == {INVALID_LEVEL}
 
 
-# --- the official submission -------------------------------------------------------------------------------------------
+# --- the official submission ------------------------------------------------------------------------------------------
 
 def test_submission_has_every_test_image_in_order_and_never_guesses(tmp_path):
     test = [{"image_path": name, "criteria": {a: {"level": "x"} for a in ATTRIBUTE_NAMES}, "total_score": 0,
@@ -295,7 +298,7 @@ def test_real_sample_formats_are_detected(real_sample):
     assert LETTER_TO_LEVEL["C"] == "Good"  # the letter that would have been misread
 
 
-# --- property-based: malformed files through the submission command -------------------------------------------------------
+# --- property-based: malformed files through the submission command ---------------------------------------------------
 
 TEST_FILE_RECORDS = [{"image_path": n, "question": "q", "options": {k: k for k in "ABCD"}} for n in ("a.jpg", "b.jpg")]
 

@@ -51,5 +51,8 @@ def test_write_json_keeps_the_old_file_when_the_payload_cannot_be_written(tmp_pa
 def test_fingerprints_and_versions(tmp_path):
     (tmp_path / "f").write_bytes(b"abc")
     assert file_sha256(tmp_path / "f") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-    assert package_versions(["numpy", "no-such-distribution"]) == {"numpy": np.__version__, "no-such-distribution": None}
+    assert package_versions(["numpy", "no-such-distribution"]) == {
+        "numpy": np.__version__,
+        "no-such-distribution": None,
+    }
     assert list(package_versions(["numpy"], with_python=True)) == ["python", "numpy"]

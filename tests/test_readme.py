@@ -44,4 +44,6 @@ def test_top_level_names_are_the_home_modules_objects_and_load_lazily():
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         portraitcraft.nope  # noqa: B018
     code = "import sys, portraitcraft; print(sorted({'pandas', 'numpy', 'scipy'} & set(sys.modules)))"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+    )

@@ -17,14 +17,14 @@ import pytest
 from scipy import stats
 from typer.testing import CliRunner
 
-from portraitcraft.figure2 import attribute_correlation, figure2a, figure2b, level_distribution
-from portraitcraft.labels import load_ground_truth, validation_split
-from portraitcraft.table2 import LENGTH_DEFINITIONS, REPORTED_TABLE2, TABLE2_COLUMNS, closest_definitions, table2
-from portraitcraft.table3 import TABLE3_COLUMNS, chance_predictions, reproduce_table3, table3
 from portraitcraft.attributes import ANSWER_LETTERS, ATTRIBUTE_NAMES, LEVELS, level_from_score
 from portraitcraft.cli import app
 from portraitcraft.data import GROUND_TRUTH_FILE, open_dataset
+from portraitcraft.figure2 import attribute_correlation, figure2a, figure2b, level_distribution
+from portraitcraft.labels import load_ground_truth, validation_split
 from portraitcraft.predictions import PredictionWriter, distinct_labels, ok_record
+from portraitcraft.table2 import LENGTH_DEFINITIONS, REPORTED_TABLE2, TABLE2_COLUMNS, closest_definitions, table2
+from portraitcraft.table3 import TABLE3_COLUMNS, chance_predictions, reproduce_table3, table3
 
 REPORTED_MEANS = {"train": 2237.0, "test": 2230.8}  # the paper's Table 2, as the issue quotes it
 
@@ -234,7 +234,9 @@ def test_chance_and_constant_mean_rows_are_computed_on_the_test_labels(lab: Path
     # chance: whatever the generator drew, the row scores exactly those draws
     drawn = chance_predictions([r["image_path"] for r in truth_records], seed=4)
     assert drawn.image_paths == [r["image_path"] for r in truth_records]
-    right = sum(LEVELS[code] == level for codes, row in zip(drawn.levels, true_levels) for code, level in zip(codes, row))
+    right = sum(
+        LEVELS[code] == level for codes, row in zip(drawn.levels, true_levels) for code, level in zip(codes, row)
+    )
     chance = computed.loc["Chance (uniform)"]
     assert chance["level_acc"] == pytest.approx(right / (13 * len(truth_records)))
     assert chance["qa_acc"] == pytest.approx(statistics.fmean(
@@ -260,8 +262,13 @@ def test_a_prediction_file_becomes_a_computed_row_named_from_its_run(lab: Path, 
     with PredictionWriter(out) as writer:
         for r in records(lab / GROUND_TRUTH_FILE):
             levels = {n: level_from_score(r["criteria"][n]["score"]) for n in ATTRIBUTE_NAMES}
-            writer.write(ok_record(r["image_path"], {"total_score": r["total_score"], "criteria": levels,
-                                                     "answer": r["answer"]}, run={"model": "org/oracle", "protocol": "copy"}))
+            writer.write(
+                ok_record(
+                    r["image_path"],
+                    {"total_score": r["total_score"], "criteria": levels, "answer": r["answer"]},
+                    run={"model": "org/oracle", "protocol": "copy"},
+                )
+            )
     result = reproduce_table3(lab_dataset, [out], n_bootstrap=50)
     row = result.frame.set_index("method").loc["oracle (copy)"]
     assert row["source"] == "computed" and row["n_images"] == len(truth)
@@ -279,8 +286,13 @@ def test_two_files_of_the_same_run_are_two_rows_each_named_by_its_file(lab: Path
             for r in records(lab / GROUND_TRUTH_FILE):
                 levels = {n: level_from_score(r["criteria"][n]["score"]) for n in ATTRIBUTE_NAMES}
                 total = 101 - r["total_score"] if flip else r["total_score"]
-                writer.write(ok_record(r["image_path"], {"total_score": total, "criteria": levels, "answer": r["answer"]},
-                                       run={"model": "org/oracle", "protocol": "copy"}))
+                writer.write(
+                    ok_record(
+                        r["image_path"],
+                        {"total_score": total, "criteria": levels, "answer": r["answer"]},
+                        run={"model": "org/oracle", "protocol": "copy"},
+                    )
+                )
         files.append(out)
     frame = reproduce_table3(lab_dataset, files, n_bootstrap=20).frame.set_index("method")
     assert frame.loc["oracle (copy) [first/preds.jsonl]", "srcc"] == pytest.approx(1)
@@ -341,7 +353,9 @@ def test_validation_split_is_seeded_and_disjoint(lab: Path, lab_dataset):
     assert sorted([*truth.image_paths, *rest]) == sorted(train)
     first = train[truth.image_paths[0]]
     assert truth.total_score[0] == first["total_score"]
-    assert [LEVELS[c] for c in truth.levels[0]] == [level_from_score(first["criteria"][n]["score"]) for n in ATTRIBUTE_NAMES]
+    assert [LEVELS[c] for c in truth.levels[0]] == [
+        level_from_score(first["criteria"][n]["score"]) for n in ATTRIBUTE_NAMES
+    ]
 
 
 def test_real_sample_table3_notes_hidden_labels(real_sample: Path):

@@ -276,8 +276,10 @@ def test_an_unreadable_image_is_recorded_as_failed_and_the_run_goes_on(lab, scor
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(os.environ.get("PORTRAITCRAFT_SLOW_TESTS") != "1",
-                    reason="two cold `portraitcraft predict` processes (torch import each); set PORTRAITCRAFT_SLOW_TESTS=1")
+@pytest.mark.skipif(
+    os.environ.get("PORTRAITCRAFT_SLOW_TESTS") != "1",
+    reason="two cold `portraitcraft predict` processes (torch import each); set PORTRAITCRAFT_SLOW_TESTS=1",
+)
 def test_a_run_killed_with_sigkill_resumes_without_loss(lab, tiny_model, tmp_path):
     """A real `portraitcraft predict` process is killed with SIGKILL after its first record; a rerun completes the
     file, every image exactly once, every line valid. (The torn-line repair itself is tested in-process above.)"""
@@ -303,7 +305,9 @@ def test_a_run_killed_with_sigkill_resumes_without_loss(lab, tiny_model, tmp_pat
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr
     records = lines_of(out)
-    assert sorted(r["image_path"] for r in records) == sorted(i.image_path for i in split_items(open_dataset(lab), "test"))
+    assert sorted(r["image_path"] for r in records) == sorted(
+        i.image_path for i in split_items(open_dataset(lab), "test")
+    )
     assert f"{len(partial)} of 6 already done" in result.stdout
 
 

@@ -62,7 +62,9 @@ def test_predict_shards_then_merge(lab, tiny_model, tmp_path):
     order = [i.image_path for i in split_items(open_dataset(lab), "test")]
     per_shard = [[r["image_path"] for r in lines_of(f)] for f in files]
     assert sorted(per_shard[0] + per_shard[1]) == sorted(order) and per_shard[0] and per_shard[1]
-    assert {r["run"]["config_hash"] for f in files for r in lines_of(f)} == {lines_of(files[0])[0]["run"]["config_hash"]}
+    assert {r["run"]["config_hash"] for f in files for r in lines_of(f)} == {
+        lines_of(files[0])[0]["run"]["config_hash"]
+    }
 
     merged = tmp_path / "merged.jsonl"
     result = runner.invoke(app, ["merge", *map(str, files), "--out", str(merged), "--data", str(lab)])

@@ -15,7 +15,13 @@ import numpy as np
 import pytest
 
 from portraitcraft.lab import make_record
-from portraitcraft.track2.bench import lab_alignment, matched_vs_mismatched, roc_auc, sample_alignment, truth_from_factors
+from portraitcraft.track2.bench import (
+    lab_alignment,
+    matched_vs_mismatched,
+    roc_auc,
+    sample_alignment,
+    truth_from_factors,
+)
 from portraitcraft.track2.extract import Reading, cpu_readings, measure, track2_prompt, track2_slots
 from portraitcraft.track2.properties import ADJACENT_CREDIT, BY_KEY, PROPERTIES, PROPERTY_KEYS
 from portraitcraft.track2.score import NOT_OFFICIAL, evaluate_folder, score_image
@@ -211,8 +217,20 @@ def test_track2_evaluate_command_lists_missing_and_unreadable_images(lab, tmp_pa
     descriptions = tmp_path / "descriptions.json"
     descriptions.write_text(json.dumps(records), encoding="utf-8")
     out = tmp_path / "report.json"
-    result = CliRunner().invoke(app, ["track2", "evaluate", "--descriptions", str(descriptions), "--images", str(images),
-                                      "--json", str(out), "--rules-only"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "track2",
+            "evaluate",
+            "--descriptions",
+            str(descriptions),
+            "--images",
+            str(images),
+            "--json",
+            str(out),
+            "--rules-only",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "not the official scorer" in result.output
     report = json.loads(out.read_text(encoding="utf-8"))
@@ -221,7 +239,9 @@ def test_track2_evaluate_command_lists_missing_and_unreadable_images(lab, tmp_pa
     assert set(report["missing"]) == {records[1]["image_path"], "never_generated.jpg"}
     assert "unreadable" in report["missing"][records[1]["image_path"]]
     image = report["images"][0]
-    assert 0 <= image["overall"] <= 1 and image["scored"] >= 8 and image["coverage"] == image["scored"] / len(PROPERTIES)
+    assert (
+        0 <= image["overall"] <= 1 and image["scored"] >= 8 and image["coverage"] == image["scored"] / len(PROPERTIES)
+    )
     bad = CliRunner().invoke(app, ["track2", "evaluate", "--descriptions", str(tmp_path / "none.json"),
                                    "--images", str(images)])
     assert bad.exit_code == 2 and "file not found" in bad.output

@@ -40,7 +40,8 @@ ATTRIBUTES: Final[tuple[Attribute, ...]] = (
     Attribute("Visual Flow Guidance", "visual_flow_guidance",
               "Whether lines, gaze and light lead the eye through the frame towards the subject."),
     Attribute("Structural Support Stability", "structural_support_stability",
-              "Whether the frame's structure (horizon, verticals, masses) feels grounded rather than tilted or lopsided."),
+              "Whether the frame's structure (horizon, verticals, masses) feels grounded rather than tilted or "
+              "lopsided."),
     Attribute("Appropriateness of Negative Space", "negative_space",
               "Whether empty space gives the subject room (lead room for the gaze) without crowding or emptiness."),
     Attribute("Subject Integrity", "subject_integrity",

@@ -114,11 +114,15 @@ MEDIUM_CUES: Final[frozenset[str]] = frozenset("""
     serviceable mostly fairly modest minor mildly mild reasonably imperfect mixed unremarkable broadly safe
     average ordinary decent okay fair middling competent familiar conventional little bit
 """.split())
-NEGATORS: Final[frozenset[str]] = frozenset("no not without nothing hardly never nor neither avoids avoid free lacks".split())
+NEGATORS: Final[frozenset[str]] = frozenset(
+    "no not without nothing hardly never nor neither avoids avoid free lacks".split()
+)
 NEGATION_WINDOW: Final[int] = 3
 # Words that open the clause stating the verdict ("..., so the colours feel harmonious"); cues after the last
 # of them weigh VERDICT_WEIGHT times as much as the description before it.
-VERDICT_OPENERS: Final[frozenset[str]] = frozenset("so which therefore thus hence overall making leaving resulting".split())
+VERDICT_OPENERS: Final[frozenset[str]] = frozenset(
+    "so which therefore thus hence overall making leaving resulting".split()
+)
 VERDICT_WEIGHT: Final[int] = 2
 _WORD = re.compile(r"[a-z]+(?:-[a-z]+)*")
 
@@ -188,7 +192,9 @@ def answer_question(options: Mapping[str, str], level: str | None) -> QuestionDe
     best = max(fits.values())
     winners = sorted(letter for letter, v in fits.items() if v == best)
     if len(winners) > 1:
-        return QuestionDecision(None, f"predicted {level}; options {', '.join(winners)} tie (fit {best:g}), undecided", fits)
+        return QuestionDecision(
+            None, f"predicted {level}; options {', '.join(winners)} tie (fit {best:g}), undecided", fits
+        )
     letter = winners[0]
     return QuestionDecision(letter, f"predicted {level}; option {letter} fits best (fit {best:g}; cues "
                                     f"{', '.join(evidence[letter].cues)})", fits)
@@ -243,7 +249,9 @@ class BaselineModel:
         """Scores, levels and level probabilities for each row of ``features`` (columns by name)."""
         missing = [n for n in self.feature_names if n not in features.columns]
         if missing:
-            raise BaselineError(f"features frame lacks {len(missing)} feature(s) the model needs, first: {missing[0]!r}")
+            raise BaselineError(
+                f"features frame lacks {len(missing)} feature(s) the model needs, first: {missing[0]!r}"
+            )
         x = features.loc[:, list(self.feature_names)].to_numpy(dtype=float)
         total = np.clip(self.regressor.predict(x), 1.0, 100.0)
         levels: dict[str, list[str]] = {}
@@ -303,7 +311,9 @@ def _fit_level_classifier(xs: np.ndarray, ys: np.ndarray, x_all: np.ndarray, gri
     """One attribute's level classifier, chosen by cross-validated accuracy, and its manifest entry."""
     if len(np.unique(ys)) < 2:
         # One level in all of train: nothing to learn; predict it (and say so in the manifest).
-        model = DummyClassifier(strategy="most_frequent").fit(xs if len(xs) else x_all[:1], ys if len(ys) else ["Medium"])
+        model = DummyClassifier(strategy="most_frequent").fit(
+            xs if len(xs) else x_all[:1], ys if len(ys) else ["Medium"]
+        )
         return model, {"metric": "accuracy", "score": 1.0 if len(ys) else math.nan,
                        "params": {"model": "DummyClassifier"}, "note": "a single level in the training labels"}
     search = GridSearchCV(_pipeline(LogisticRegression()), _classifier_grid(grid, seed), scoring="accuracy",
@@ -343,7 +353,11 @@ def train_baseline(features: pd.DataFrame, labels: pd.DataFrame, *, grid: str = 
                           cv=_folds(None, len(common), seed, False), n_jobs=n_jobs, refit=True)
     search.fit(x, y_total)
     regressor = search.best_estimator_
-    cv["total_score"] = {"metric": "spearman", "score": float(search.best_score_), "params": _describe(search.best_params_)}
+    cv["total_score"] = {
+        "metric": "spearman",
+        "score": float(search.best_score_),
+        "params": _describe(search.best_params_),
+    }
     bar.update(1)
 
     classifiers: dict[str, Any] = {}
@@ -402,8 +416,10 @@ def load_baseline(model_dir: str | os.PathLike) -> BaselineModel:
     try:
         untrusted = [t for t in skops.io.get_untrusted_types(file=model_path) if t not in TRUSTED_TYPES]
         if untrusted:
-            raise BaselineError(f"{model_path}: holds type(s) a feature baseline never has ({', '.join(untrusted[:5])}); "
-                                "refused without loading")
+            raise BaselineError(
+                f"{model_path}: holds type(s) a feature baseline never has ({', '.join(untrusted[:5])}); "
+                "refused without loading"
+            )
         fitted = skops.io.load(model_path, trusted=list(TRUSTED_TYPES))
     except BaselineError:
         raise
@@ -414,7 +430,9 @@ def load_baseline(model_dir: str | os.PathLike) -> BaselineModel:
         raise BaselineError(f"{model_path}: does not hold the regressor and the 13 classifiers of a feature baseline")
     info = {k: manifest[k] for k in ("train_images", "grid", "seed", "cv_folds", "train_seconds") if k in manifest}
     info["model_sha256"] = manifest["model_sha256"]
-    return BaselineModel(tuple(manifest["feature_names"]), fitted["regressor"], fitted["classifiers"], manifest["cv"], info)
+    return BaselineModel(
+        tuple(manifest["feature_names"]), fitted["regressor"], fitted["classifiers"], manifest["cv"], info
+    )
 
 
 def default_model_dir(out_jsonl: str | os.PathLike) -> Path:
@@ -422,9 +440,17 @@ def default_model_dir(out_jsonl: str | os.PathLike) -> Path:
     return out.with_name(out.stem + ".model")
 
 
-def _train_on_dataset(dataset_root: str | os.PathLike, model_dir: str | os.PathLike, *, max_side: int = DEFAULT_MAX_SIDE,
-                     cache_dir: str | os.PathLike | None = None, grid: str = "small", seed: int = 0,
-                     n_jobs: int = 1, progress: bool = False) -> BaselineModel:
+def _train_on_dataset(
+    dataset_root: str | os.PathLike,
+    model_dir: str | os.PathLike,
+    *,
+    max_side: int = DEFAULT_MAX_SIDE,
+    cache_dir: str | os.PathLike | None = None,
+    grid: str = "small",
+    seed: int = 0,
+    n_jobs: int = 1,
+    progress: bool = False,
+) -> BaselineModel:
     """Extract features of the labelled training images, train, save into ``model_dir``."""
     dataset = open_dataset(resolve_lab_name(dataset_root))
     train = labelled_images(dataset)
@@ -596,8 +622,24 @@ def feature_importance(model: BaselineModel) -> pd.DataFrame:
 
 
 __all__ = [
-    "BaselineError", "BaselineModel", "BaselinePredictions", "GOOD_CUES", "MEDIUM_CUES", "NEGATORS", "POOR_CUES",
-    "QUESTION_RULE", "QuestionDecision", "answer_question", "default_model_dir", "feature_importance",
-    "load_baseline", "option_evidence", "predict_feature_baseline", "prediction_fields", "run_feature_baseline", "run_identity", "train_baseline",
+    "BaselineError",
+    "BaselineModel",
+    "BaselinePredictions",
+    "GOOD_CUES",
+    "MEDIUM_CUES",
+    "NEGATORS",
+    "POOR_CUES",
+    "QUESTION_RULE",
+    "QuestionDecision",
+    "answer_question",
+    "default_model_dir",
+    "feature_importance",
+    "load_baseline",
+    "option_evidence",
+    "predict_feature_baseline",
+    "prediction_fields",
+    "run_feature_baseline",
+    "run_identity",
+    "train_baseline",
     "train_on_dataset",
 ]

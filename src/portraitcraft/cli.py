@@ -53,15 +53,18 @@ def fail(message: str, code: int = 2) -> None:
 @app.command()
 def validate(
     data: str = typer.Argument(..., help="A PortraitCraft root folder, 'lab', or a Hugging Face dataset id."),
-    strict: bool = typer.Option(True, "--strict/--lenient", help="Strict: exit 1 when any error is found. Lenient: report, exit 0."),
-    check_images: bool = typer.Option(True, "--check-images/--no-check-images", help="Open every image header to catch unreadable files."),
+    strict: bool = typer.Option(True, "--strict/--lenient",
+        help="Strict: exit 1 when any error is found. Lenient: report, exit 0."),
+    check_images: bool = typer.Option(True, "--check-images/--no-check-images",
+        help="Open every image header to catch unreadable files."),
     max_problems: int = typer.Option(50, help="Print at most this many problems (all are counted)."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar while image headers are read."),
+    progress: bool = typer.Option(True, "--progress/--no-progress",
+        help="Show a progress bar while image headers are read."),
 ) -> None:
     """Check a PortraitCraft root and name every problem with its file and record.
 
     Exit codes: 0 no errors (or --lenient); 1 errors found in strict mode; 2 the data cannot be read at all (no such folder, malformed JSON: one line with file, line and column).
-    """
+    """  # noqa: E501 (the command's help: typer keeps a docstring's line breaks)
     from portraitcraft.data import DataError, iter_problems, open_dataset
     from portraitcraft.lab import resolve_lab_name
 
@@ -83,14 +86,22 @@ def validate(
 
 @app.command()
 def book(
-    data: str = typer.Option("data/lab", help="The dataset every notebook reads (its `data` parameter): a folder, 'lab', or a Hugging Face dataset id."),
-    out: Path | None = typer.Option(None, help="Build folder (default: book/ of the repository); the HTML lands in OUT/_build/html."),
-    param: list[str] = typer.Option([], "--param", "-p", help="NAME=VALUE (YAML value) for every notebook declaring NAME, e.g. -p max_side=256. Repeatable."),
-    only: list[str] = typer.Option([], help="Execute only this chapter (notebook name without .py, e.g. 03_table2); others keep their last run, and the HTML is built once every chapter has been executed. Repeatable."),
+    data: str = typer.Option("data/lab",
+        help="The dataset every notebook reads (its `data` parameter): a folder, 'lab', or a Hugging Face dataset id."),
+    out: Path | None = typer.Option(None,
+        help="Build folder (default: book/ of the repository); the HTML lands in OUT/_build/html."),
+    param: list[str] = typer.Option([], "--param", "-p",
+        help="NAME=VALUE (YAML value) for every notebook declaring NAME, e.g. -p max_side=256. Repeatable."),
+    only: list[str] = typer.Option([],
+        help=("Execute only this chapter (notebook name without .py, e.g. 03_table2); others keep their last run, and "
+              "the HTML is built once every chapter has been executed. Repeatable.")),
     html: bool = typer.Option(True, "--html/--no-html", help="Build the HTML after executing the notebooks."),
-    predictions: list[str] = typer.Option([], "--predictions", help="A Track 1 prediction file, for the notebooks declaring a `predictions` parameter (a list). Repeatable."),
-    force: bool = typer.Option(False, "--force", help="Execute every page and rebuild the HTML even where their inputs did not change."),
-    jobs: int = typer.Option(min(2, os.cpu_count() or 1), "--jobs", "-j", min=1, help="Pages executed at a time, each in its own kernel (default: 2, or 1 on a single core)."),
+    predictions: list[str] = typer.Option([], "--predictions",
+        help="A Track 1 prediction file, for the notebooks declaring a `predictions` parameter (a list). Repeatable."),
+    force: bool = typer.Option(False, "--force",
+        help="Execute every page and rebuild the HTML even where their inputs did not change."),
+    jobs: int = typer.Option(min(2, os.cpu_count() or 1), "--jobs", "-j", min=1,
+        help="Pages executed at a time, each in its own kernel (default: 2, or 1 on a single core)."),
 ) -> None:
     """Execute the book's notebooks (papermill) on DATA and build the HTML book (Jupyter Book, warnings are errors).
 
@@ -99,7 +110,7 @@ def book(
     One chapter: `portraitcraft book --only 04_table3` (its executed notebook lands in book/executed/). Without this command, from any folder: `jupytext --to ipynb notebooks/04_table3.py -o ch.ipynb && papermill ch.ipynb out.ipynb -p data /path/to/data/lab` (the README's "Run one chapter").
 
     Exit codes: 0 built; 1 a notebook failed (named with its cell; the partial notebook is kept in book/executed/) or Sphinx reported warnings; 2 bad options.
-    """
+    """  # noqa: E501 (the command's help: typer keeps a docstring's line breaks)
     import yaml
 
     from portraitcraft.book.build import BookError, build_book
@@ -153,18 +164,25 @@ def show_report(report: Any, json_out: Path | None, inputs: dict[str, Any] | Non
 
 @app.command()
 def evaluate(
-    predictions: Path = typer.Option(..., "--predictions", "-p", help="Predictions: submission format, reference raw output, or the project's JSON Lines (detected)."),
-    ground_truth: Path = typer.Option(..., "--ground-truth", "-g", help="Ground truth: the lab's track_1_test_ground_truth.json (or its folder), a train-style file, or a test file with labels filled in."),
-    json_out: Path | None = typer.Option(None, "--json", help="Also write the whole report as JSON here ('-': to standard output, the table to standard error)."),
-    compare: Path | None = typer.Option(None, "--compare", help="A second prediction file B: paired bootstrap of A - B on the same images."),
-    bootstrap: int = typer.Option(1000, "--bootstrap", min=0, help="Bootstrap resamples of images for the intervals (0: none)."),
+    predictions: Path = typer.Option(..., "--predictions", "-p",
+        help="Predictions: submission format, reference raw output, or the project's JSON Lines (detected)."),
+    ground_truth: Path = typer.Option(..., "--ground-truth", "-g",
+        help=("Ground truth: the lab's track_1_test_ground_truth.json (or its folder), a train-style file, or a test "
+              "file with labels filled in.")),
+    json_out: Path | None = typer.Option(None, "--json",
+        help="Also write the whole report as JSON here ('-': to standard output, the table to standard error)."),
+    compare: Path | None = typer.Option(None, "--compare",
+        help="A second prediction file B: paired bootstrap of A - B on the same images."),
+    bootstrap: int = typer.Option(1000, "--bootstrap", min=0,
+        help="Bootstrap resamples of images for the intervals (0: none)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap resamples."),
-    skip_invalid_scores: bool = typer.Option(False, "--skip-invalid-scores", help="Leave images without a valid score out of SRCC/PLCC instead of imputing the mean."),
+    skip_invalid_scores: bool = typer.Option(False, "--skip-invalid-scores",
+        help="Leave images without a valid score out of SRCC/PLCC instead of imputing the mean."),
 ) -> None:
     """Score Track 1 predictions: SRCC, PLCC, Level Acc, QA Acc, Overall, each with a 95% CI and its coverage.
 
     Exit codes: 0 scored (even when a metric is undefined: it is NaN and flagged); 2 a file cannot be read or is malformed (one line naming the file and record).
-    """
+    """  # noqa: E501 (the command's help: typer keeps a docstring's line breaks)
     from portraitcraft.data import DataError
     from portraitcraft.evaluation import evaluate as run_evaluation
 
@@ -180,13 +198,14 @@ def evaluate(
 @app.command()
 def submission(
     predictions: Path = typer.Argument(..., help="Predictions in any of the three formats (see `evaluate`)."),
-    test_file: Path = typer.Option(..., "--test-file", help="The Track 1 test file (track_1_test.json): sets the images, their order, questions and options."),
+    test_file: Path = typer.Option(..., "--test-file",
+        help="The Track 1 test file (track_1_test.json): sets the images, their order, questions and options."),
     out: Path = typer.Option(..., "--out", help="Where to write the official submission JSON ('-': standard output)."),
 ) -> None:
     """Write the official Track 1 submission with every test image present.
 
     A missing or invalid prediction is written as NOT_RES (levels, answer) or null (total_score), never guessed. Exit codes: 0 written; 2 a file cannot be read or is malformed.
-    """
+    """  # noqa: E501 (the command's help: typer keeps a docstring's line breaks)
     import tempfile
 
     from portraitcraft.data import DataError
@@ -211,16 +230,20 @@ def submission(
 @app.command()
 def report(
     data: str = typer.Argument(..., help="A PortraitCraft root folder, 'lab', or a Hugging Face dataset id."),
-    out: Path = typer.Option(..., "--out", help="Folder for figure2a/figure2b/table2/table3 .csv and .json (created if needed)."),
-    predictions: list[Path] = typer.Option([], "--predictions", "-p", help="A Track 1 prediction file: one computed row of Table 3. Repeatable."),
-    bootstrap: int = typer.Option(1000, "--bootstrap", min=0, help="Bootstrap resamples of images for Table 3's intervals (0: none)."),
+    out: Path = typer.Option(..., "--out",
+        help="Folder for figure2a/figure2b/table2/table3 .csv and .json (created if needed)."),
+    predictions: list[Path] = typer.Option([], "--predictions", "-p",
+        help="A Track 1 prediction file: one computed row of Table 3. Repeatable."),
+    bootstrap: int = typer.Option(1000, "--bootstrap", min=0,
+        help="Bootstrap resamples of images for Table 3's intervals (0: none)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap, the chance predictor and the validation split."),
-    validation_fraction: float = typer.Option(0.1, "--validation-fraction", min=0.01, max=0.99, help="Share of train held out for Table 3 where the test labels are hidden."),
+    validation_fraction: float = typer.Option(0.1, "--validation-fraction", min=0.01, max=0.99,
+        help="Share of train held out for Table 3 where the test labels are hidden."),
 ) -> None:
     """Write the paper's Figure 2, Table 2 and Table 3 as data (CSV and JSON), without building the book.
 
     Where the test labels are hidden, Table 3 is scored on a validation split of train and each prediction file is also written as an official submission (OUT/submissions/). Exit codes: 0 written; 2 the data or a prediction file cannot be read, or OUT cannot be written.
-    """
+    """  # noqa: E501 (the command's help: typer keeps a docstring's line breaks)
     from portraitcraft.data import DataError
     from portraitcraft.paper import write_report
 
@@ -273,8 +296,10 @@ def demo_data(
     n_test: int = typer.Option(100, help="Track 1 test records; their labels go to track_1_test_ground_truth.json."),
     n_track2: int = typer.Option(24, help="Track 2 records in each of track_2_train.json and track_2_test.json."),
     seed: int = typer.Option(0, help="Same seed, same bytes (JSON and JPEG)."),
-    annotations_only: bool = typer.Option(False, "--annotations-only", help="Write the JSON files only, no images (scale tests)."),
-    images_per_folder: int = typer.Option(100, help="Consecutive images per images_NN folder (eleven folders at most, then wrap)."),
+    annotations_only: bool = typer.Option(False, "--annotations-only",
+        help="Write the JSON files only, no images (scale tests)."),
+    images_per_folder: int = typer.Option(100,
+        help="Consecutive images per images_NN folder (eleven folders at most, then wrap)."),
     workers: int = typer.Option(0, help="Processes for rendering; 0 = one per CPU. The output does not depend on it."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
@@ -302,36 +327,62 @@ def demo_data(
 @app.command()
 def predict(
     data: str = typer.Option(..., "--data", help="A PortraitCraft root folder, 'lab', or a Hugging Face dataset id."),
-    out: Path = typer.Option(..., "--out", help="JSON Lines predictions (portraitcraft.prediction/1); an existing file of the same configuration is resumed."),
+    out: Path = typer.Option(..., "--out",
+        help=("JSON Lines predictions (portraitcraft.prediction/1); an existing file of the same configuration is "
+              "resumed.")),
     split: str = typer.Option("test", "--split", help="Track 1 split to predict."),
-    backend: str = typer.Option("transformers", "--backend", help="Model backend: transformers (Qwen3-VL in this process) or openai (a chat-completions server: vLLM, SGLang, LMDeploy, a hosted API)."),
-    model: str = typer.Option("Qwen/Qwen3-VL-4B-Instruct", "--model", help="Hugging Face model id or local model folder; with --backend openai, the served model's name."),
-    base_url: str = typer.Option("http://127.0.0.1:8000/v1", "--base-url", help="openai: the server's base URL (ending in /v1)."),
-    api_key: str | None = typer.Option(None, "--api-key", help="openai: the API key (default: $PORTRAITCRAFT_API_KEY, else $OPENAI_API_KEY); never recorded."),
+    backend: str = typer.Option("transformers", "--backend",
+        help=("Model backend: transformers (Qwen3-VL in this process) or openai (a chat-completions server: vLLM, "
+              "SGLang, LMDeploy, a hosted API).")),
+    model: str = typer.Option("Qwen/Qwen3-VL-4B-Instruct", "--model",
+        help="Hugging Face model id or local model folder; with --backend openai, the served model's name."),
+    base_url: str = typer.Option("http://127.0.0.1:8000/v1", "--base-url",
+        help="openai: the server's base URL (ending in /v1)."),
+    api_key: str | None = typer.Option(None, "--api-key",
+        help="openai: the API key (default: $PORTRAITCRAFT_API_KEY, else $OPENAI_API_KEY); never recorded."),
     concurrency: int = typer.Option(8, "--concurrency", min=1, help="openai: requests in flight at once."),
-    timeout: float = typer.Option(300.0, "--timeout", min=0.001, help="openai: seconds without an answer before a request is retried (connection errors, timeouts, 429 and 5xx are retried with backoff)."),
+    timeout: float = typer.Option(300.0, "--timeout", min=0.001,
+        help=("openai: seconds without an answer before a request is retried (connection errors, timeouts, 429 and 5xx "
+              "are retried with backoff).")),
     revision: str | None = typer.Option(None, "--revision", help="Hub branch, tag or commit (model ids only)."),
-    protocol: str = typer.Option("generate", "--protocol", help="generate: the reference JSON prompt, parsed; score: token probabilities of the candidates, no free text."),
+    protocol: str = typer.Option("generate", "--protocol",
+        help=("generate: the reference JSON prompt, parsed; score: token probabilities of the candidates, no free "
+              "text.")),
     limit: int | None = typer.Option(None, "--limit", min=0, help="Only the first N images of the split."),
-    batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Images per forward pass, left padded (default 1); openai: images per round of concurrent requests (default: --concurrency)."),
+    batch_size: int | None = typer.Option(None, "--batch-size", min=1,
+        help=("Images per forward pass, left padded (default 1); openai: images per round of concurrent requests "
+              "(default: --concurrency).")),
     device: str = typer.Option("auto", "--device", help="auto (cuda when available), cpu, cuda, cuda:1, ..."),
-    dtype: str = typer.Option("auto", "--dtype", help="auto (bfloat16 on cuda, float32 on cpu), bfloat16, float16, float32."),
-    max_pixels: int = typer.Option(2048 * 2048, "--max-pixels", min=1, help="The processor's pixel budget per image (recorded)."),
-    min_pixels: int | None = typer.Option(None, "--min-pixels", min=1, help="The processor's minimum pixels per image (default: the processor's own)."),
-    sampling: str = typer.Option("greedy", "--sampling", help="generate: greedy, or reference (temperature 0.2, top-p 0.9)."),
+    dtype: str = typer.Option("auto", "--dtype",
+        help="auto (bfloat16 on cuda, float32 on cpu), bfloat16, float16, float32."),
+    max_pixels: int = typer.Option(2048 * 2048, "--max-pixels", min=1,
+        help="The processor's pixel budget per image (recorded)."),
+    min_pixels: int | None = typer.Option(None, "--min-pixels", min=1,
+        help="The processor's minimum pixels per image (default: the processor's own)."),
+    sampling: str = typer.Option("greedy", "--sampling",
+        help="generate: greedy, or reference (temperature 0.2, top-p 0.9)."),
     max_new_tokens: int = typer.Option(512, "--max-new-tokens", min=1, help="generate: token limit of an answer."),
     seed: int = typer.Option(0, "--seed", help="Seed of the sampling (per batch, with the image names)."),
-    attn_implementation: str | None = typer.Option(None, "--attn-implementation", help="sdpa, eager, flash_attention_2 (default: transformers' choice)."),
-    score_impl: str = typer.Option("block", "--score-impl", help="score: block (one prefix per image, all slot heads after it under a block mask) or reference (the prefix's cache copied per slot; same records, slower)."),
-    decode_impl: str = typer.Option("auto", "--decode-impl", help="generate: compiled (static KV cache, torch.compile'd decoding), static (no compiling), dynamic (transformers' default); auto: compiled on cuda, dynamic on cpu."),
-    shard: str | None = typer.Option(None, "--shard", help="I/N: predict only shard I of N (0 <= I < N; images assigned by a hash of their name), e.g. one per GPU, each with its own --out; then `portraitcraft merge`."),
-    image_device: str = typer.Option("auto", "--image-device", help="Where images are resized and normalised: auto (score: the GPU when the model is on one and the processor is torchvision-backed; generate: the CPU), cpu, cuda, ... (recorded)."),
+    attn_implementation: str | None = typer.Option(None, "--attn-implementation",
+        help="sdpa, eager, flash_attention_2 (default: transformers' choice)."),
+    score_impl: str = typer.Option("block", "--score-impl",
+        help=("score: block (one prefix per image, all slot heads after it under a block mask) or reference (the "
+              "prefix's cache copied per slot; same records, slower).")),
+    decode_impl: str = typer.Option("auto", "--decode-impl",
+        help=("generate: compiled (static KV cache, torch.compile'd decoding), static (no compiling), dynamic "
+              "(transformers' default); auto: compiled on cuda, dynamic on cpu.")),
+    shard: str | None = typer.Option(None, "--shard",
+        help=("I/N: predict only shard I of N (0 <= I < N; images assigned by a hash of their name), e.g. one per GPU, "
+              "each with its own --out; then `portraitcraft merge`.")),
+    image_device: str = typer.Option("auto", "--image-device",
+        help=("Where images are resized and normalised: auto (score: the GPU when the model is on one and the "
+              "processor is torchvision-backed; generate: the CPU), cpu, cuda, ... (recorded).")),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar (images/s, ETA)."),
 ) -> None:
     """Run a model on a Track 1 split and append one prediction record per image; rerun to resume.
 
     Then score with `portraitcraft evaluate -p OUT -g GROUND_TRUTH`. Exit codes: 0 every image predicted; 1 the run finished but some images failed (listed, recorded as failed); 2 the run cannot start (data, model or output file).
-    """
+    """  # noqa: E501 (the command's help: typer keeps a docstring's line breaks)
     from portraitcraft.data import DataError, open_dataset
     from portraitcraft.lab import resolve_lab_name
     from portraitcraft.outputs import check_target
@@ -362,8 +413,8 @@ def predict(
     for line in summary.lines():
         typer.echo(line)
     if summary.failures:
-        typer.echo(f"error: {len(summary.failures)} of {summary.selected} image(s) failed (recorded as failed in {out})",
-                   err=True)
+        typer.echo(f"error: {len(summary.failures)} of {summary.selected} image(s) failed "
+                   f"(recorded as failed in {out})", err=True)
         raise typer.Exit(1)
 
 
@@ -371,14 +422,16 @@ def predict(
 def merge(
     files: list[Path] = typer.Argument(..., help="The shard files written by `predict --shard I/N` (JSON Lines)."),
     out: Path = typer.Option(..., "--out", help="The merged JSON Lines file (must not exist yet)."),
-    data: str | None = typer.Option(None, "--data", help="The dataset the shards predicted: the merged file follows its split's order, and images no shard recorded are reported."),
+    data: str | None = typer.Option(None, "--data",
+        help=("The dataset the shards predicted: the merged file follows its split's order, and images no shard "
+              "recorded are reported.")),
     split: str = typer.Option("test", "--split", help="With --data: the Track 1 split the shards predicted."),
     limit: int | None = typer.Option(None, "--limit", min=0, help="With --data: the --limit the shards ran with."),
 ) -> None:
     """Merge the prediction files of the shards of one run (`predict --shard I/N`) into one file.
 
     Refused: records of different configurations, an image recorded twice, a shard file with an unfinished last line (resume that shard first), images not in the split, an existing --out. Exit codes: 0 merged, every image of the split recorded (or no --data); 1 merged, but images are missing (listed; `predict` without --shard and with --out the merged file completes it); 2 refused.
-    """
+    """  # noqa: E501 (the command's help: typer keeps a docstring's line breaks)
     from portraitcraft.data import DataError, open_dataset
     from portraitcraft.runners import RunError, split_items
     from portraitcraft.runners.shards import ShardError, merge_shard_files
@@ -400,22 +453,40 @@ def merge(
 
 @app.command()
 def assess(
-    folder: Path = typer.Argument(..., help="A folder of photos (searched recursively): jpg, jpeg, png, webp, bmp, tif, tiff."),
-    backend: str = typer.Option("features", "--backend", help="features: the CPU feature baseline (a trained model, see --model-dir); qwen: Qwen3-VL in this process; openai: a chat-completions server (vLLM, SGLang, a hosted API)."),
-    protocol: str = typer.Option("score", "--protocol", help="qwen/openai: score (token probabilities of the levels) or generate (the reference prompt's text, parsed; reasons where the model writes them)."),
-    out: str = typer.Option("-", "--out", "-o", help="Where the rows go: FILE.csv or FILE.jsonl, or '-' for standard output (JSON Lines)."),
-    json_out: str | None = typer.Option(None, "--json", help="Shorthand for --out PATH --format jsonl ('-': standard output)."),
+    folder: Path = typer.Argument(...,
+        help="A folder of photos (searched recursively): jpg, jpeg, png, webp, bmp, tif, tiff."),
+    backend: str = typer.Option("features", "--backend",
+        help=("features: the CPU feature baseline (a trained model, see --model-dir); qwen: Qwen3-VL in this process; "
+              "openai: a chat-completions server (vLLM, SGLang, a hosted API).")),
+    protocol: str = typer.Option("score", "--protocol",
+        help=("qwen/openai: score (token probabilities of the levels) or generate (the reference prompt's text, "
+              "parsed; reasons where the model writes them).")),
+    out: str = typer.Option("-", "--out", "-o",
+        help="Where the rows go: FILE.csv or FILE.jsonl, or '-' for standard output (JSON Lines)."),
+    json_out: str | None = typer.Option(None, "--json",
+        help="Shorthand for --out PATH --format jsonl ('-': standard output)."),
     fmt: str | None = typer.Option(None, "--format", help="csv or jsonl (default: from --out's suffix)."),
-    records: Path | None = typer.Option(None, "--records", help="The run's prediction records, kept to resume (default: OUT.records.jsonl beside OUT; for standard output, the cache)."),
-    model_dir: Path | None = typer.Option(None, "--model-dir", help="features: a model saved by `baseline train` (default: the lab's, data/lab/runs/feature-baseline.model, made by `make baseline`)."),
-    model: str = typer.Option("Qwen/Qwen3-VL-4B-Instruct", "--model", help="qwen: Hugging Face model id or local folder; openai: the served model's name."),
-    base_url: str = typer.Option("http://127.0.0.1:8000/v1", "--base-url", help="openai: the server's base URL (ending in /v1)."),
-    api_key: str | None = typer.Option(None, "--api-key", help="openai: the API key (default: $PORTRAITCRAFT_API_KEY, else $OPENAI_API_KEY); never recorded."),
+    records: Path | None = typer.Option(None, "--records",
+        help=("The run's prediction records, kept to resume (default: OUT.records.jsonl beside OUT; for standard "
+              "output, the cache).")),
+    model_dir: Path | None = typer.Option(None, "--model-dir",
+        help=("features: a model saved by `baseline train` (default: the lab's, data/lab/runs/feature-baseline.model, "
+              "made by `make baseline`).")),
+    model: str = typer.Option("Qwen/Qwen3-VL-4B-Instruct", "--model",
+        help="qwen: Hugging Face model id or local folder; openai: the served model's name."),
+    base_url: str = typer.Option("http://127.0.0.1:8000/v1", "--base-url",
+        help="openai: the server's base URL (ending in /v1)."),
+    api_key: str | None = typer.Option(None, "--api-key",
+        help="openai: the API key (default: $PORTRAITCRAFT_API_KEY, else $OPENAI_API_KEY); never recorded."),
     concurrency: int = typer.Option(8, "--concurrency", min=1, help="openai: requests in flight at once."),
-    top_logprobs: int = typer.Option(20, "--top-logprobs", min=1, help="openai, score: length of the top list read per slot (OpenAI and vLLM allow 20 by default; vLLM's --max-logprobs raises it)."),
+    top_logprobs: int = typer.Option(20, "--top-logprobs", min=1,
+        help=("openai, score: length of the top list read per slot (OpenAI and vLLM allow 20 by default; vLLM's "
+              "--max-logprobs raises it).")),
     device: str = typer.Option("auto", "--device", help="qwen: auto (cuda when available), cpu, cuda, cuda:1, ..."),
-    dtype: str = typer.Option("auto", "--dtype", help="qwen: auto (bfloat16 on cuda, float32 on cpu), bfloat16, float16, float32."),
-    batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Images per forward pass (default 1; openai: --concurrency)."),
+    dtype: str = typer.Option("auto", "--dtype",
+        help="qwen: auto (bfloat16 on cuda, float32 on cpu), bfloat16, float16, float32."),
+    batch_size: int | None = typer.Option(None, "--batch-size", min=1,
+        help="Images per forward pass (default 1; openai: --concurrency)."),
     limit: int | None = typer.Option(None, "--limit", min=0, help="Only the first N images (in path order)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar (on standard error)."),
 ) -> None:
@@ -487,42 +558,74 @@ def assess(
 
 @app.command()
 def finetune(
-    data: str = typer.Option(..., "--data", help="A PortraitCraft root folder, 'lab', or a Hugging Face dataset id; its Track 1 train split is used."),
-    model: str = typer.Option("Qwen/Qwen3-VL-4B-Instruct", "--model", help="The Qwen3-VL to start from: Hugging Face model id or local model folder."),
-    out: Path = typer.Option(..., "--out", help="Output folder: the checkpoint (loadable by `predict --model OUT`), finetune.json, log.jsonl, training_state/. An existing run there is resumed."),
-    target: str = typer.Option("generate", "--target", help="generate: the reference conversion's JSON (levels, reasons, total score) after the generate prompt; score: the words the score protocol reads."),
-    reasons: bool = typer.Option(True, "--reasons/--no-reasons", help="generate: write each criterion as {level, reason} (the reference) or its bare level (a shorter answer)."),
-    lora: bool = typer.Option(False, "--lora", help="LoRA adapters on the language model (peft) instead of full updates; the mergers are still trained in full. Saved merged."),
+    data: str = typer.Option(..., "--data",
+        help="A PortraitCraft root folder, 'lab', or a Hugging Face dataset id; its Track 1 train split is used."),
+    model: str = typer.Option("Qwen/Qwen3-VL-4B-Instruct", "--model",
+        help="The Qwen3-VL to start from: Hugging Face model id or local model folder."),
+    out: Path = typer.Option(..., "--out",
+        help=("Output folder: the checkpoint (loadable by `predict --model OUT`), finetune.json, log.jsonl, "
+              "training_state/. An existing run there is resumed.")),
+    target: str = typer.Option("generate", "--target",
+        help=("generate: the reference conversion's JSON (levels, reasons, total score) after the generate prompt; "
+              "score: the words the score protocol reads.")),
+    reasons: bool = typer.Option(True, "--reasons/--no-reasons",
+        help="generate: write each criterion as {level, reason} (the reference) or its bare level (a shorter answer)."),
+    lora: bool = typer.Option(False, "--lora",
+        help=("LoRA adapters on the language model (peft) instead of full updates; the mergers are still trained in "
+              "full. Saved merged.")),
     lora_rank: int = typer.Option(16, "--lora-rank", min=1, help="LoRA rank r."),
     lora_alpha: int = typer.Option(32, "--lora-alpha", min=1, help="LoRA alpha (scale alpha / r)."),
     lora_dropout: float = typer.Option(0.05, "--lora-dropout", min=0.0, max=1.0, help="LoRA dropout."),
     epochs: float = typer.Option(2.0, "--epochs", min=0.0001, help="Passes over the training images (the paper: 2)."),
-    lr: float = typer.Option(1e-5, "--lr", min=0.0, help="Peak learning rate (the paper: 1e-5); 3% warm-up, then cosine decay."),
-    batch_size: int = typer.Option(4, "--batch-size", min=1, help="Images per forward pass, on each process (the paper: 4)."),
-    grad_accum: int = typer.Option(4, "--grad-accum", min=1, help="Micro-batches per optimizer step, over all processes (the paper: 4; 16 images per step). Under torchrun / accelerate launch with N processes each runs grad-accum / N of them; N must divide it."),
-    max_pixels: int = typer.Option(50176, "--max-pixels", min=1, help="The processor's pixel budget per image (the reference training script: 50176 = 224x224). Predict with the same."),
-    min_pixels: int = typer.Option(784, "--min-pixels", min=1, help="The processor's minimum pixels per image (the reference training script: 784)."),
-    warmup_ratio: float = typer.Option(0.03, "--warmup-ratio", min=0.0, max=0.99, help="Share of the steps with a linear warm-up before the cosine decay (the reference script: 0.03)."),
-    weight_decay: float = typer.Option(0.0, "--weight-decay", min=0.0, help="AdamW weight decay (the reference script: 0)."),
-    max_grad_norm: float = typer.Option(1.0, "--max-grad-norm", min=0.0, help="Clip the gradient norm to this (0: no clipping; the reference script: 1)."),
-    validation_fraction: float = typer.Option(0.1, "--validation-fraction", min=0.001, max=0.999, help="Share of train held out, chosen by --seed; the same as `portraitcraft report`'s validation split for the same fraction and seed."),
+    lr: float = typer.Option(1e-5, "--lr", min=0.0,
+        help="Peak learning rate (the paper: 1e-5); 3% warm-up, then cosine decay."),
+    batch_size: int = typer.Option(4, "--batch-size", min=1,
+        help="Images per forward pass, on each process (the paper: 4)."),
+    grad_accum: int = typer.Option(4, "--grad-accum", min=1,
+        help=("Micro-batches per optimizer step, over all processes (the paper: 4; 16 images per step). Under torchrun "
+              "/ accelerate launch with N processes each runs grad-accum / N of them; N must divide it.")),
+    max_pixels: int = typer.Option(50176, "--max-pixels", min=1,
+        help=("The processor's pixel budget per image (the reference training script: 50176 = 224x224). Predict with "
+              "the same.")),
+    min_pixels: int = typer.Option(784, "--min-pixels", min=1,
+        help="The processor's minimum pixels per image (the reference training script: 784)."),
+    warmup_ratio: float = typer.Option(0.03, "--warmup-ratio", min=0.0, max=0.99,
+        help="Share of the steps with a linear warm-up before the cosine decay (the reference script: 0.03)."),
+    weight_decay: float = typer.Option(0.0, "--weight-decay", min=0.0,
+        help="AdamW weight decay (the reference script: 0)."),
+    max_grad_norm: float = typer.Option(1.0, "--max-grad-norm", min=0.0,
+        help="Clip the gradient norm to this (0: no clipping; the reference script: 1)."),
+    validation_fraction: float = typer.Option(0.1, "--validation-fraction", min=0.001, max=0.999,
+        help=("Share of train held out, chosen by --seed; the same as `portraitcraft report`'s validation split for "
+              "the same fraction and seed.")),
     seed: int = typer.Option(0, "--seed", help="Seed of the validation split and the data order."),
-    limit: int | None = typer.Option(None, "--limit", min=1, help="Train on the first N training images only (smoke runs)."),
-    max_steps: int | None = typer.Option(None, "--max-steps", min=1, help="Length of the run in optimizer steps (default: from --epochs)."),
-    stop_after: int | None = typer.Option(None, "--stop-after", min=1, help="Stop and save after this optimizer step; rerun to continue (e.g. within a time-limited lease)."),
-    eval_every: int = typer.Option(250, "--eval-every", min=0, help="Optimizer steps between validations (also at the start and the end; 0: only those)."),
-    save_every: int = typer.Option(500, "--save-every", min=0, help="Optimizer steps between checkpoints (also at the end; 0: only then)."),
-    validation_predict: int = typer.Option(32, "--validation-predict", min=0, help="generate: validation images also predicted by the runner at each validation, for Level Acc / SRCC / PLCC (score: all, from the loss pass)."),
-    validation_batches: int | None = typer.Option(None, "--validation-batches", min=1, help="Validation loss on the first N batches only (default: the whole split)."),
+    limit: int | None = typer.Option(None, "--limit", min=1,
+        help="Train on the first N training images only (smoke runs)."),
+    max_steps: int | None = typer.Option(None, "--max-steps", min=1,
+        help="Length of the run in optimizer steps (default: from --epochs)."),
+    stop_after: int | None = typer.Option(None, "--stop-after", min=1,
+        help="Stop and save after this optimizer step; rerun to continue (e.g. within a time-limited lease)."),
+    eval_every: int = typer.Option(250, "--eval-every", min=0,
+        help="Optimizer steps between validations (also at the start and the end; 0: only those)."),
+    save_every: int = typer.Option(500, "--save-every", min=0,
+        help="Optimizer steps between checkpoints (also at the end; 0: only then)."),
+    validation_predict: int = typer.Option(32, "--validation-predict", min=0,
+        help=("generate: validation images also predicted by the runner at each validation, for Level Acc / SRCC / "
+              "PLCC (score: all, from the loss pass).")),
+    validation_batches: int | None = typer.Option(None, "--validation-batches", min=1,
+        help="Validation loss on the first N batches only (default: the whole split)."),
     device: str = typer.Option("auto", "--device", help="auto (cuda when available), cpu, cuda, cuda:1, ..."),
-    precision: str = typer.Option("auto", "--precision", help="auto (bf16-mixed on cuda, fp32 on cpu), bf16-mixed (float32 weights, bfloat16 compute), bf16 (all bfloat16: least memory, small updates are lost), fp32."),
-    gradient_checkpointing: bool | None = typer.Option(None, "--gradient-checkpointing/--no-gradient-checkpointing", help="Recompute activations in the backward pass (default: on for cuda with --target generate)."),
+    precision: str = typer.Option("auto", "--precision",
+        help=("auto (bf16-mixed on cuda, fp32 on cpu), bf16-mixed (float32 weights, bfloat16 compute), bf16 (all "
+              "bfloat16: least memory, small updates are lost), fp32.")),
+    gradient_checkpointing: bool | None = typer.Option(None, "--gradient-checkpointing/--no-gradient-checkpointing",
+        help="Recompute activations in the backward pass (default: on for cuda with --target generate)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar (steps/s, ETA, loss)."),
 ) -> None:
     """Fine-tune Qwen3-VL on the Track 1 training split (the fine-tuned row of Table 3): language model and mergers trained, vision encoder frozen.
 
     The defaults are the paper's settings. On several GPUs: `torchrun --nproc-per-node N -m portraitcraft.cli finetune ...` (or `accelerate launch --multi-gpu --num-processes N -m portraitcraft.cli finetune ...`): data-parallel, the same 16 images per optimizer step, process 0 writes. Rerun the same command to resume from the last checkpoint. Then predict with the command printed at the end. Exit codes: 0 finished (or stopped at --stop-after); 2 the run cannot start (data, model, output folder, settings).
-    """
+    """  # noqa: E501 (the command's help: typer keeps a docstring's line breaks)
     from portraitcraft.finetune import FinetuneError, FinetuneSettings, run_finetune
 
     try:
@@ -530,7 +633,8 @@ def finetune(
             data=data, model=model, out=str(out), target=target, reasons=reasons, lora=lora, lora_rank=lora_rank,
             lora_alpha=lora_alpha, lora_dropout=lora_dropout, epochs=epochs, lr=lr, batch_size=batch_size,
             grad_accum=grad_accum, max_pixels=max_pixels, min_pixels=min_pixels, warmup_ratio=warmup_ratio,
-            weight_decay=weight_decay, max_grad_norm=max_grad_norm, validation_fraction=validation_fraction, seed=seed, limit=limit, max_steps=max_steps, device=device,
+            weight_decay=weight_decay, max_grad_norm=max_grad_norm, validation_fraction=validation_fraction, seed=seed,
+            limit=limit, max_steps=max_steps, device=device,
             precision=precision, gradient_checkpointing=gradient_checkpointing, eval_every=eval_every,
             save_every=save_every, validation_predict=validation_predict, validation_batches=validation_batches,
             stop_after=stop_after)
@@ -547,11 +651,14 @@ def finetune(
 @app.command()
 def serve(
     model: str = typer.Option(..., "--model", help="A local transformers Qwen3-VL folder (or a cached hub id)."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface; the server has no authentication)."),
+    host: str = typer.Option("127.0.0.1", "--host",
+        help="Address to listen on (0.0.0.0: every interface; the server has no authentication)."),
     port: int = typer.Option(8000, "--port", min=0, max=65535, help="Port (0: any free port)."),
-    name: str | None = typer.Option(None, "--served-model-name", help="The model name clients send (default: --model as given)."),
+    name: str | None = typer.Option(None, "--served-model-name",
+        help="The model name clients send (default: --model as given)."),
     device: str = typer.Option("auto", "--device", help="auto (cuda when available), cpu, cuda, cuda:1, ..."),
-    dtype: str = typer.Option("auto", "--dtype", help="auto (bfloat16 on cuda, float32 on cpu), bfloat16, float16, float32."),
+    dtype: str = typer.Option("auto", "--dtype",
+        help="auto (bfloat16 on cuda, float32 on cpu), bfloat16, float16, float32."),
     max_pixels: int = typer.Option(2048 * 2048, "--max-pixels", min=1, help="The processor's pixel budget per image."),
 ) -> None:
     """Serve a local Qwen3-VL with the OpenAI chat-completions protocol (a small, one-request-at-a-time server for
@@ -573,8 +680,9 @@ def serve(
         server.server_close()
 
 
-baseline_app = typer.Typer(help="The CPU composition-feature baseline (OpenCV features + scikit-learn; no GPU, no download).",
-                           no_args_is_help=True)
+baseline_app = typer.Typer(
+    help="The CPU composition-feature baseline (OpenCV features + scikit-learn; no GPU, no download).",
+    no_args_is_help=True)
 app.add_typer(baseline_app, name="baseline")
 
 
@@ -583,10 +691,12 @@ def baseline_train(
     data: str = typer.Argument(..., help="A PortraitCraft root folder, 'lab', or a Hugging Face dataset id."),
     model_dir: Path = typer.Option(..., "--model-dir", help="Where to save model.skops and manifest.json."),
     max_side: int = typer.Option(512, "--max-side", min=64, help="Images are decoded with this longer side."),
-    grid: str = typer.Option("small", "--grid", help="Model search: linear (ridge/logistic) or small (+ random forests)."),
+    grid: str = typer.Option("small", "--grid",
+        help="Model search: linear (ridge/logistic) or small (+ random forests)."),
     jobs: int = typer.Option(1, "--jobs", min=1, help="Processes for feature extraction and cross-validation."),
     seed: int = typer.Option(0, "--seed", help="Seed of the folds and forests."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars (feature extraction, model fitting)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress",
+        help="Show progress bars (feature extraction, model fitting)."),
 ) -> None:
     """Extract features of the labelled training images, choose models by cross-validation, save them.
 
@@ -607,17 +717,20 @@ def baseline_train(
 @baseline_app.command("predict")
 def baseline_predict(
     data: str = typer.Argument(..., help="A PortraitCraft root folder, 'lab', or a Hugging Face dataset id."),
-    out: Path = typer.Option(..., "--out", help="JSON Lines predictions (portraitcraft.prediction/1); resumed when it exists."),
-    model_dir: Path | None = typer.Option(None, "--model-dir", help="A saved model (default OUT.model beside OUT; trained there when absent)."),
+    out: Path = typer.Option(..., "--out",
+        help="JSON Lines predictions (portraitcraft.prediction/1); resumed when it exists."),
+    model_dir: Path | None = typer.Option(None, "--model-dir",
+        help="A saved model (default OUT.model beside OUT; trained there when absent)."),
     split: str = typer.Option("test", "--split", help="Track 1 split to predict."),
     max_side: int = typer.Option(512, "--max-side", min=64, help="Images are decoded with this longer side."),
     grid: str = typer.Option("small", "--grid", help="Model search when training: linear or small."),
     jobs: int = typer.Option(1, "--jobs", min=1, help="Processes for feature extraction and cross-validation."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars (feature extraction, model fitting)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress",
+        help="Show progress bars (feature extraction, model fitting)."),
 ) -> None:
     """Predict a Track 1 split with the feature baseline (training first when no saved model exists); rerun to resume.
 
-    Exit codes: 0 every image predicted; 1 the run finished but some images failed (listed, recorded as failed); 2 the data, the output or the saved model cannot be used."""
+    Exit codes: 0 every image predicted; 1 the run finished but some images failed (listed, recorded as failed); 2 the data, the output or the saved model cannot be used."""  # noqa: E501 (the command's help: typer keeps a docstring's line breaks)
     from portraitcraft.baseline import BaselineError, predict_feature_baseline
     from portraitcraft.data import DataError
 
@@ -631,8 +744,8 @@ def baseline_predict(
     for line in summary.lines():
         typer.echo(line)
     if summary.failures:
-        typer.echo(f"error: {len(summary.failures)} of {summary.selected} image(s) failed (recorded as failed in {out})",
-                   err=True)
+        typer.echo(f"error: {len(summary.failures)} of {summary.selected} image(s) failed "
+                   f"(recorded as failed in {out})", err=True)
         raise typer.Exit(1)
 
 
@@ -644,19 +757,26 @@ app.add_typer(track2_app, name="track2")
 
 @track2_app.command("evaluate")
 def track2_evaluate(
-    descriptions: Path = typer.Option(..., "--descriptions", "-d", help="Track 2 records (track_2_*.json): image_path, content_description, composition_analysis."),
-    images: Path = typer.Option(..., "--images", "-i", help="Folder of the images, matched by image_path (directly inside, in images_NN folders, or anywhere below)."),
-    extractor: str = typer.Option("cpu", "--extractor", help="cpu: OpenCV measurements and readable rules; vlm: a Qwen3-VL asked one multiple-choice question per property (needs --model)."),
+    descriptions: Path = typer.Option(..., "--descriptions", "-d",
+        help="Track 2 records (track_2_*.json): image_path, content_description, composition_analysis."),
+    images: Path = typer.Option(..., "--images", "-i",
+        help="Folder of the images, matched by image_path (directly inside, in images_NN folders, or anywhere below)."),
+    extractor: str = typer.Option("cpu", "--extractor",
+        help=("cpu: OpenCV measurements and readable rules; vlm: a Qwen3-VL asked one multiple-choice question per "
+              "property (needs --model).")),
     model: str | None = typer.Option(None, "--model", help="vlm: a local Qwen3-VL folder or a Hugging Face model id."),
-    json_out: Path | None = typer.Option(None, "--json", help="Also write the whole report (every image, property, target, reading, agreement) as JSON here ('-': to standard output, the table to standard error)."),
+    json_out: Path | None = typer.Option(None, "--json",
+        help=("Also write the whole report (every image, property, target, reading, agreement) as JSON here ('-': to "
+              "standard output, the table to standard error).")),
     max_side: int = typer.Option(1024, "--max-side", min=64, help="Images are decoded with at most this longer side."),
-    rules_only: bool = typer.Option(False, "--rules-only", help="Read descriptions with the rules only (skip the sentence-embedding fallback)."),
+    rules_only: bool = typer.Option(False, "--rules-only",
+        help="Read descriptions with the rules only (skip the sentence-embedding fallback)."),
 ) -> None:
     """Score images against their Track 2 descriptions: per-property agreement, a weighted overall score per image,
     and coverage. Missing or unreadable images are listed, not fatal.
 
     Not the official Track 2 scorer. Exit codes: 0 scored; 2 the descriptions cannot be read, the images folder does not exist, or the model cannot be loaded.
-    """
+    """  # noqa: E501 (the command's help: typer keeps a docstring's line breaks)
     from portraitcraft.data import DataError
     from portraitcraft.runners.base import ModelLoadError
     from portraitcraft.track2.score import evaluate_folder
@@ -679,29 +799,43 @@ def track2_evaluate(
 
 @track2_app.command("generate")
 def track2_generate(
-    descriptions: Path = typer.Option(..., "--descriptions", "-d", help="Track 2 records (track_2_*.json): image_path, content_description, composition_analysis."),
-    out: Path = typer.Option(..., "--out", help="Folder for the images (named by image_path, ready for `track2 evaluate --images`) and generation.jsonl; a rerun resumes."),
-    model: str = typer.Option("Qwen/Qwen-Image", "--model", help="A diffusers text-to-image pipeline (hub id or local folder), or 'lab' for the composition-lab generator."),
-    lora: Path | None = typer.Option(None, "--lora", help="A folder of LoRA weights (pytorch_lora_weights.safetensors, as `track2 finetune` writes) loaded on top of the pipeline."),
-    trigger: str | None = typer.Option(None, "--trigger", help="Text put before the prompt (default: 'AES_COMP, ' with --lora, nothing without; --trigger '' for none)."),
+    descriptions: Path = typer.Option(..., "--descriptions", "-d",
+        help="Track 2 records (track_2_*.json): image_path, content_description, composition_analysis."),
+    out: Path = typer.Option(..., "--out",
+        help=("Folder for the images (named by image_path, ready for `track2 evaluate --images`) and generation.jsonl; "
+              "a rerun resumes.")),
+    model: str = typer.Option("Qwen/Qwen-Image", "--model",
+        help=("A diffusers text-to-image pipeline (hub id or local folder), or 'lab' for the composition-lab "
+              "generator.")),
+    lora: Path | None = typer.Option(None, "--lora",
+        help=("A folder of LoRA weights (pytorch_lora_weights.safetensors, as `track2 finetune` writes) loaded on top "
+              "of the pipeline.")),
+    trigger: str | None = typer.Option(None, "--trigger",
+        help="Text put before the prompt (default: 'AES_COMP, ' with --lora, nothing without; --trigger '' for none)."),
     width: int = typer.Option(1024, "--width", min=8, help="Image width, pixels (the reference: 1024)."),
     height: int = typer.Option(1024, "--height", min=8, help="Image height, pixels (the reference: 1024)."),
     steps: int = typer.Option(20, "--steps", min=1, help="Inference steps (the reference: 20)."),
-    true_cfg_scale: float = typer.Option(5.0, "--true-cfg-scale", help="True classifier-free guidance scale with the negative prompt (the reference: 5)."),
-    guidance_scale: float | None = typer.Option(None, "--guidance-scale", help="Guidance scale for pipelines that take one (default: the pipeline's own)."),
-    negative_prompt: str = typer.Option(" ", "--negative-prompt", help="Negative prompt (the reference: a single space)."),
+    true_cfg_scale: float = typer.Option(5.0, "--true-cfg-scale",
+        help="True classifier-free guidance scale with the negative prompt (the reference: 5)."),
+    guidance_scale: float | None = typer.Option(None, "--guidance-scale",
+        help="Guidance scale for pipelines that take one (default: the pipeline's own)."),
+    negative_prompt: str = typer.Option(" ", "--negative-prompt",
+        help="Negative prompt (the reference: a single space)."),
     seed: int = typer.Option(346346, "--seed", help="Seed of every image's noise (the reference: 346346)."),
-    max_sequence_length: int = typer.Option(1024, "--max-sequence-length", min=1, help="Prompt tokens the text encoder reads at most (the reference: 1024)."),
-    dtype: str = typer.Option("auto", "--dtype", help="auto (bfloat16 on cuda, float32 on cpu), bfloat16, float16, float32."),
+    max_sequence_length: int = typer.Option(1024, "--max-sequence-length", min=1,
+        help="Prompt tokens the text encoder reads at most (the reference: 1024)."),
+    dtype: str = typer.Option("auto", "--dtype",
+        help="auto (bfloat16 on cuda, float32 on cpu), bfloat16, float16, float32."),
     device: str = typer.Option("auto", "--device", help="auto (cuda when available), cpu, cuda, cuda:1, ..."),
-    batch_size: int = typer.Option(1, "--batch-size", min=1, help="Prompts per pipeline call (does not change the images)."),
+    batch_size: int = typer.Option(1, "--batch-size", min=1,
+        help="Prompts per pipeline call (does not change the images)."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N records."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Generate one portrait per Track 2 description (Qwen-Image and the reference settings by default) into OUT.
 
     Every image gets a record in OUT/generation.jsonl (prompt hash, settings, model and LoRA identity, seconds, error); a rerun skips images already made with the same settings and refuses other settings. Exit codes: 0 every image written; 1 some failed (recorded, listed); 2 the run cannot start (descriptions, model, LoRA, output folder, settings).
-    """
+    """  # noqa: E501 (the command's help: typer keeps a docstring's line breaks)
     from portraitcraft.track2.generate import GenerationError, GenerationSettings, run_generation
 
     try:
@@ -724,34 +858,52 @@ def track2_generate(
 
 @track2_app.command("finetune")
 def track2_finetune(
-    data: str = typer.Option(..., "--data", help="A PortraitCraft root folder, 'lab', or a Hugging Face dataset id; its Track 2 records whose image is present are trained on."),
-    out: Path = typer.Option(..., "--out", help="Run folder: run.json, log.jsonl, checkpoint-NNNNNN/ and the latest LoRA weights (load them with `track2 generate --lora OUT`). An existing run of the same configuration is resumed."),
-    model: str = typer.Option("Qwen/Qwen-Image", "--model", help="The Qwen-Image pipeline to start from: hub id or local folder."),
+    data: str = typer.Option(..., "--data",
+        help=("A PortraitCraft root folder, 'lab', or a Hugging Face dataset id; its Track 2 records whose image is "
+              "present are trained on.")),
+    out: Path = typer.Option(..., "--out",
+        help=("Run folder: run.json, log.jsonl, checkpoint-NNNNNN/ and the latest LoRA weights (load them with `track2 "
+              "generate --lora OUT`). An existing run of the same configuration is resumed.")),
+    model: str = typer.Option("Qwen/Qwen-Image", "--model",
+        help="The Qwen-Image pipeline to start from: hub id or local folder."),
     split: str = typer.Option("train", "--split", help="Track 2 split to train on."),
     rank: int = typer.Option(64, "--rank", min=1, help="LoRA rank (alpha = rank; the reference: 64)."),
     lr: float = typer.Option(1e-4, "--lr", min=0.0, help="Peak learning rate (the reference: 1e-4)."),
-    warmup_steps: int = typer.Option(500, "--warmup-steps", min=0, help="Linear warm-up steps before the cosine decay (the reference: 500)."),
-    max_train_steps: int = typer.Option(12000, "--max-train-steps", min=1, help="Length of the run (and of the cosine schedule) in optimizer steps (the reference: 12,000)."),
-    grad_accum: int = typer.Option(4, "--grad-accum", min=1, help="Micro-batches per optimizer step (the reference: 4)."),
-    batch_size: int = typer.Option(1, "--batch-size", min=1, help="Images per micro-batch, of one size (the reference: 1)."),
-    weight_decay: float = typer.Option(0.01, "--weight-decay", min=0.0, help="AdamW weight decay (the reference: 0.01)."),
-    max_grad_norm: float = typer.Option(1.0, "--max-grad-norm", min=0.0, help="Clip the gradient norm to this (the reference: 1.0)."),
-    caption_dropout: float = typer.Option(0.15, "--caption-dropout", min=0.0, max=1.0, help="Share of prompts replaced by ' ' (the reference: 0.15)."),
-    resolution: int = typer.Option(1024, "--resolution", min=32, help="Long side of the training images, a multiple of 32 (the reference: 1024)."),
-    trigger: str = typer.Option("AES_COMP, ", "--trigger", help="Text put before every training prompt (the reference: 'AES_COMP, ')."),
+    warmup_steps: int = typer.Option(500, "--warmup-steps", min=0,
+        help="Linear warm-up steps before the cosine decay (the reference: 500)."),
+    max_train_steps: int = typer.Option(12000, "--max-train-steps", min=1,
+        help="Length of the run (and of the cosine schedule) in optimizer steps (the reference: 12,000)."),
+    grad_accum: int = typer.Option(4, "--grad-accum", min=1,
+        help="Micro-batches per optimizer step (the reference: 4)."),
+    batch_size: int = typer.Option(1, "--batch-size", min=1,
+        help="Images per micro-batch, of one size (the reference: 1)."),
+    weight_decay: float = typer.Option(0.01, "--weight-decay", min=0.0,
+        help="AdamW weight decay (the reference: 0.01)."),
+    max_grad_norm: float = typer.Option(1.0, "--max-grad-norm", min=0.0,
+        help="Clip the gradient norm to this (the reference: 1.0)."),
+    caption_dropout: float = typer.Option(0.15, "--caption-dropout", min=0.0, max=1.0,
+        help="Share of prompts replaced by ' ' (the reference: 0.15)."),
+    resolution: int = typer.Option(1024, "--resolution", min=32,
+        help="Long side of the training images, a multiple of 32 (the reference: 1024)."),
+    trigger: str = typer.Option("AES_COMP, ", "--trigger",
+        help="Text put before every training prompt (the reference: 'AES_COMP, ')."),
     precision: str = typer.Option("auto", "--precision", help="auto (bf16 on cuda, fp32 on cpu), bf16, fp32."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the adapter's initial weights, the data order, the caption dropout, noise and timesteps."),
+    seed: int = typer.Option(0, "--seed",
+        help="Seed of the adapter's initial weights, the data order, the caption dropout, noise and timesteps."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="Train on the first N images only (smoke runs)."),
-    save_every: int = typer.Option(500, "--save-every", min=0, help="Optimizer steps between checkpoints (also at the end and at --stop-after; the reference: 500)."),
-    keep_checkpoints: int = typer.Option(10, "--keep-checkpoints", min=0, help="Checkpoints kept (the oldest are removed; 0: all)."),
-    stop_after: int | None = typer.Option(None, "--stop-after", min=1, help="Stop and save after this optimizer step; rerun to continue."),
+    save_every: int = typer.Option(500, "--save-every", min=0,
+        help="Optimizer steps between checkpoints (also at the end and at --stop-after; the reference: 500)."),
+    keep_checkpoints: int = typer.Option(10, "--keep-checkpoints", min=0,
+        help="Checkpoints kept (the oldest are removed; 0: all)."),
+    stop_after: int | None = typer.Option(None, "--stop-after", min=1,
+        help="Stop and save after this optimizer step; rerun to continue."),
     device: str = typer.Option("auto", "--device", help="auto (cuda when available), cpu, cuda, cuda:1, ..."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar (steps/s, loss)."),
 ) -> None:
     """LoRA fine-tuning of a Qwen-Image pipeline's transformer on the Track 2 training split (flow-matching loss), with the reference settings as defaults.
 
     Rerun the same command to resume from the last checkpoint; another configuration on the same OUT is refused. Exit codes: 0 finished (or stopped at --stop-after); 2 the run cannot start (data, model, output folder, settings).
-    """
+    """  # noqa: E501 (the command's help: typer keeps a docstring's line breaks)
     from portraitcraft.track2.finetune import LoraFinetuneError, LoraSettings, run_lora_finetune
 
     try:

@@ -221,7 +221,9 @@ _Criteria = msgspec.defstruct(
     "_Criteria", [(key, _Entry) for key in ATTRIBUTE_KEYS], rename=dict(zip(ATTRIBUTE_KEYS, ATTRIBUTE_NAMES)),
     forbid_unknown_fields=True, gc=False,
 )
-_Options = msgspec.defstruct("_Options", [(letter, str) for letter in ANSWER_LETTERS], forbid_unknown_fields=True, gc=False)
+_Options = msgspec.defstruct(
+    "_Options", [(letter, str) for letter in ANSWER_LETTERS], forbid_unknown_fields=True, gc=False
+)
 
 
 class _Track1Record(msgspec.Struct, gc=False):
@@ -321,7 +323,8 @@ class _Checker:
             if name is None:
                 continue
             if name in seen:
-                self.report(file, i, name, f"duplicate image_path (first at record {seen[name]}); this record is skipped")
+                self.report(file, i, name, f"duplicate image_path (first at record {seen[name]}); this record is "
+                                           "skipped")
                 continue
             seen[name] = i
             yield i, rec, name
@@ -477,9 +480,12 @@ class Dataset:
         self._images, duplicates = index_images(self.root)
         self.image_folders = sorted({p.parent.name for p in self._images.values()})
         for name in duplicates:
-            checker.report("images", None, name, f"image found in more than one images_NN folder; using {self._images[name]}")
+            checker.report("images", None, name, "image found in more than one images_NN folder; using "
+                                                 f"{self._images[name]}")
 
-        files = {m.group(0): (int(m.group(1)), m.group(2)) for p in _listing(self.root) if (m := TRACK_FILE.match(p.name))}
+        files = {
+            m.group(0): (int(m.group(1)), m.group(2)) for p in _listing(self.root) if (m := TRACK_FILE.match(p.name))
+        }
         self.missing_files = [f for f in EXPECTED_FILES if f not in files]
         if not files:
             checker.report(str(self.root), None, None, "no PortraitCraft file (track_1_train.json, track_1_test.json, "
@@ -493,7 +499,9 @@ class Dataset:
         track2_rows: list[dict] = []
         with _gc_paused():
             self._read_track_files(files, checker, track2_rows, reveal_ground_truth)
-        self._track2 = pd.DataFrame(track2_rows, columns=["split", "image_path", "content_description", "composition_analysis"])
+        self._track2 = pd.DataFrame(
+            track2_rows, columns=["split", "image_path", "content_description", "composition_analysis"]
+        )
 
         listed = [(f"track_1_{s}.json", self._track1_names(s)) for s in self.track1_splits]
         listed += [(f"track_2_{s}.json", self._track2.loc[self._track2["split"] == s, "image_path"].tolist())

@@ -137,7 +137,9 @@ def attribute_accuracy(predicted: np.ndarray, truth: np.ndarray, *, n_resamples:
             low[j], high[j] = interval.low, interval.high
     table.insert(table.columns.get_loc("accuracy") + 1, "low", low)
     table.insert(table.columns.get_loc("low") + 1, "high", high)
-    counts = np.stack([(truth == k).sum(axis=0) for k in range(len(LEVELS))]) if n else np.zeros((len(LEVELS), len(names)))
+    counts = (
+        np.stack([(truth == k).sum(axis=0) for k in range(len(LEVELS))]) if n else np.zeros((len(LEVELS), len(names)))
+    )
     table["majority"] = counts.max(axis=0) / n if n else np.nan
     return table
 
@@ -149,7 +151,9 @@ def confusion_shares(confusion: pd.DataFrame) -> pd.DataFrame:
     return confusion.div(totals.where(totals > 0), axis=0)
 
 
-def attribute_tracking(predicted: np.ndarray, truth: np.ndarray, names: Sequence[str] = ATTRIBUTE_NAMES) -> pd.DataFrame:
+def attribute_tracking(
+    predicted: np.ndarray, truth: np.ndarray, names: Sequence[str] = ATTRIBUTE_NAMES
+) -> pd.DataFrame:
     """Quadratic-weighted kappa of each attribute's predicted levels (rows) against each attribute's true levels
     (columns), over the valid predictions. The diagonal is the ordinary per-attribute kappa; an off-diagonal cell
     higher than its row's diagonal means the model's levels for that attribute follow another attribute's truth.
@@ -158,7 +162,9 @@ def attribute_tracking(predicted: np.ndarray, truth: np.ndarray, names: Sequence
     k = len(names)
     kappa = np.array([[metrics.quadratic_weighted_kappa(predicted[:, a], truth[:, b]) for b in range(k)]
                       for a in range(k)])
-    return pd.DataFrame(kappa, index=pd.Index(list(names), name="predicted"), columns=pd.Index(list(names), name="true"))
+    return pd.DataFrame(
+        kappa, index=pd.Index(list(names), name="predicted"), columns=pd.Index(list(names), name="true")
+    )
 
 
 def error_correlation(predicted: np.ndarray, truth: np.ndarray, names: Sequence[str] = ATTRIBUTE_NAMES) -> pd.DataFrame:
@@ -169,7 +175,9 @@ def error_correlation(predicted: np.ndarray, truth: np.ndarray, names: Sequence[
     return pd.DataFrame(errors, columns=list(names)).corr(min_periods=2)
 
 
-def confused_attributes(predicted: np.ndarray, truth: np.ndarray, names: Sequence[str] = ATTRIBUTE_NAMES) -> pd.DataFrame:
+def confused_attributes(
+    predicted: np.ndarray, truth: np.ndarray, names: Sequence[str] = ATTRIBUTE_NAMES
+) -> pd.DataFrame:
     """Attributes whose predicted levels track another attribute's truth better than their own.
 
     One row per such attribute (``predicted``), naming the attribute it tracks best (``tracks``): both kappas,
@@ -255,7 +263,9 @@ def image_attributes(errors: ErrorAnalysis, image_path: str) -> pd.DataFrame:
     row = errors.truth.image_paths.index(image_path)
     names = np.array([*LEVELS, "invalid"], dtype=object)  # code -1 indexes "invalid"
     predicted = errors.predicted_levels[row]
-    reasons = errors.labels.reasons.loc[image_path] if image_path in errors.labels.reasons.index else pd.Series(dtype=object)
+    reasons = (
+        errors.labels.reasons.loc[image_path] if image_path in errors.labels.reasons.index else pd.Series(dtype=object)
+    )
     return pd.DataFrame({
         "attribute": list(ATTRIBUTE_NAMES),
         "score": errors.labels.attribute_scores[row],

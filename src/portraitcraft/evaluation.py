@@ -106,7 +106,9 @@ def _correlation_flags(x: np.ndarray, y: np.ndarray, used_label: str) -> list[st
         out.append(f"SRCC and PLCC undefined (NaN): the {used_label} are constant (all {x[0]:g}), zero variance; "
                    "Overall is NaN (an undefined correlation is not counted as 0)")
     if np.ptp(y) == 0:
-        out.append(f"SRCC and PLCC undefined (NaN): the ground-truth scores are constant (all {y[0]:g}); Overall is NaN")
+        out.append(
+            f"SRCC and PLCC undefined (NaN): the ground-truth scores are constant (all {y[0]:g}); Overall is NaN"
+        )
     return out
 
 
@@ -378,7 +380,8 @@ def format_report(report: EvaluationReport, max_problems: int = 5) -> str:
     pct = int(round(report.settings["confidence"] * 100))
     lines = [
         "PortraitCraft Track 1 evaluation",
-        f"  predictions : {report.predictions.path} ({report.predictions.description}, {len(report.predictions)} records)",
+        f"  predictions : {report.predictions.path} "
+        f"({report.predictions.description}, {len(report.predictions)} records)",
         f"  ground truth: {report.truth.path} ({report.truth.description})",
         "",
         f"  {'metric':<20} {'value':>8}  {f'{pct}% CI':<28} coverage",
@@ -388,18 +391,25 @@ def format_report(report: EvaluationReport, max_problems: int = 5) -> str:
         note = " (extra, not in Overall)" if m == "plcc_logistic" else ""
         if m == "qa_acc" and not report.truth.qa_available:
             note = " (not available)"
-        lines.append(f"  {METRIC_LABELS[m]:<20} {_number(values[m]):>8}  {_interval_text(report.ci[m] if report.ci else None):<28} "
-                     f"{cov['valid']}/{cov['total']} {cov['of']}{note}")
+        lines.append(
+            f"  {METRIC_LABELS[m]:<20} {_number(values[m]):>8}  "
+            f"{_interval_text(report.ci[m] if report.ci else None):<28} "
+            f"{cov['valid']}/{cov['total']} {cov['of']}{note}"
+        )
     if report.ci:
-        lines.append(f"  intervals: {report.settings['bootstrap']} bootstrap resamples of images, seed {report.settings['seed']}")
+        lines.append(
+            f"  intervals: {report.settings['bootstrap']} bootstrap resamples of images, seed {report.settings['seed']}"
+        )
     if report.comparison:
         comp = report.comparison
         lines += ["", f"  compared with B = {comp.path} ({comp.format}); difference A - B, paired bootstrap:",
                   f"  {'metric':<20} {'B':>8} {'A - B':>8}  {f'{pct}% CI':<28} p"]
         for m in METRICS:
-            lines.append(f"  {METRIC_LABELS[m]:<20} {_number(comp.scored.values[m]):>8} {_number(comp.difference[m]):>8}  "
-                         f"{_interval_text(comp.ci[m] if comp.ci else None):<28} "
-                         f"{_number(comp.p_value[m], 3) if comp.p_value else '-'}")
+            lines.append(
+                f"  {METRIC_LABELS[m]:<20} {_number(comp.scored.values[m]):>8} {_number(comp.difference[m]):>8}  "
+                f"{_interval_text(comp.ci[m] if comp.ci else None):<28} "
+                f"{_number(comp.p_value[m], 3) if comp.p_value else '-'}"
+            )
     if report.flags:
         lines += ["", "Flags:"] + [f"  - {flag}" for flag in report.flags]
     problems = report.predictions.problems

@@ -309,7 +309,9 @@ def compute_features(image: Image.Image | np.ndarray) -> dict[str, float]:
         source, cx, cy = 2.0, (face[0] + face[2]) / 2, (face[1] + face[3]) / 2
     elif blob_areas.size and 0.002 * h * w < blob_areas.max() < SKIN_SUBJECT_MAX * h * w:
         biggest = 1 + int(np.argmax(blob_areas))
-        x, y, bw, bh = (stats[biggest, k] for k in (cv2.CC_STAT_LEFT, cv2.CC_STAT_TOP, cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT))
+        x, y, bw, bh = (
+            stats[biggest, k] for k in (cv2.CC_STAT_LEFT, cv2.CC_STAT_TOP, cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT)
+        )
         skin_box = (x / w, y / h, (x + bw) / w, (y + bh) / h)
         sw, sh = skin_box[2] - skin_box[0], skin_box[3] - skin_box[1]
         subject_box = (skin_box[0] - 0.5 * sw, skin_box[1] - 0.2 * sh, skin_box[2] + 0.5 * sw, skin_box[3] + 1.0 * sh)
@@ -317,7 +319,12 @@ def compute_features(image: Image.Image | np.ndarray) -> dict[str, float]:
     else:
         box = _mask_box(salient) or (0.25, 0.25, 0.75, 0.75)
         subject_box, source, cx, cy = box, 0.0, scx, scy
-    subject_box = (max(0.0, subject_box[0]), max(0.0, subject_box[1]), min(1.0, subject_box[2]), min(1.0, subject_box[3]))
+    subject_box = (
+        max(0.0, subject_box[0]),
+        max(0.0, subject_box[1]),
+        min(1.0, subject_box[2]),
+        min(1.0, subject_box[3]),
+    )
     f["subject_source"] = source
     f["subject_cx"], f["subject_cy"] = float(cx), float(cy)
     f["subject_area"] = float((subject_box[2] - subject_box[0]) * (subject_box[3] - subject_box[1]))
@@ -414,7 +421,9 @@ def cache_key(image_file: Path, max_side: int | None) -> str:
     return hashlib.sha1(text.encode()).hexdigest()
 
 
-def features_of_file(image_file: str | os.PathLike, max_side: int | None = DEFAULT_MAX_SIDE) -> tuple[dict[str, float], float]:
+def features_of_file(
+    image_file: str | os.PathLike, max_side: int | None = DEFAULT_MAX_SIDE
+) -> tuple[dict[str, float], float]:
     """(features, seconds) for one image file, opened through the data layer's safe loader.
 
     Raises `FeatureError` naming the file when it cannot be decoded or measured.
@@ -475,7 +484,8 @@ def extract_features(
     """Features of every image, in the given order, reading and extending the cache in ``cache_dir``.
 
     ``image_files`` are the files the data layer found (`Dataset.images()["image_file"]`); an image whose file
-    is missing or unreadable is left out of the frame and named in ``failures`` with the reason. ``n_jobs > 1`` computes in that many processes; the result does not
+    is missing or unreadable is left out of the frame and named in ``failures`` with the reason. ``n_jobs > 1`` computes
+    in that many processes; the result does not
     depend on it (every feature is a pure function of the decoded pixels). ``progress`` shows a bar over the
     images not in the cache.
     """
@@ -515,7 +525,9 @@ def extract_features(
     errors = {key: error for key, (_, _, error) in zip(todo, results) if error is not None}
     good = [(key, values) for key, (values, _, error) in zip(todo, results) if error is None]
     if good:
-        fresh = pd.DataFrame([values for _, values in good], index=[key for key, _ in good], columns=list(FEATURE_NAMES))
+        fresh = pd.DataFrame(
+            [values for _, values in good], index=[key for key, _ in good], columns=list(FEATURE_NAMES)
+        )
         cached = pd.concat([cached, fresh]) if len(cached) else fresh
         if cache_path is not None:
             cache_path.parent.mkdir(parents=True, exist_ok=True)

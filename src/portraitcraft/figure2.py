@@ -23,7 +23,6 @@ from portraitcraft.attributes import ATTRIBUTE_KEYS, ATTRIBUTE_NAMES, LEVELS, TO
 from portraitcraft.data import Dataset
 from portraitcraft.labels import dataset_frame, labelled_images
 
-
 # ---- Figure 2(a): overall scores, train against test ------------------------------------------------------------
 
 
@@ -98,7 +97,9 @@ def figure2a(dataset: Dataset, *, grid_points: int = 200) -> ScoreDistribution:
     elif scores:
         notes.append("no two-sample test: it needs at least two labelled images in both train and test")
     summary = pd.DataFrame(rows, columns=["split", "n", "mean", "std", "median", "min", "max"])
-    curve_frame = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=["split", "score", "density"])
+    curve_frame = (
+        pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=["split", "score", "density"])
+    )
     return ScoreDistribution(curve_frame, summary, test, notes)
 
 

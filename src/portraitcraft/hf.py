@@ -225,8 +225,11 @@ def _track1_record(row: Mapping[str, Any], part: Any) -> dict[str, Any]:
             entry["reason"] = row[f"{key}_reason"]
         criteria[name] = entry
     total = row.get("total_score")
-    record: dict[str, Any] = {"image_path": row["image_path"], "criteria": criteria,
-                              "total_score": HIDDEN_TOTAL if hidden else (None if total is None else _json_number(total))}
+    record: dict[str, Any] = {
+        "image_path": row["image_path"],
+        "criteria": criteria,
+        "total_score": HIDDEN_TOTAL if hidden else (None if total is None else _json_number(total)),
+    }
     if record["total_score"] is None:
         del record["total_score"]  # absent, as it was: the reader reports it missing again
     if row.get("question") is not None:
@@ -344,4 +347,15 @@ def save(dataset: Dataset, out: str | os.PathLike, *, tracks: Sequence[int] = TR
     return written
 
 
-__all__ = ["from_hf", "is_hf_data", "load_saved", "materialise", "save", "saved_dataset_dicts", "to_hf", "track1_features", "track2_features", "track_of"]
+__all__ = [
+    "from_hf",
+    "is_hf_data",
+    "load_saved",
+    "materialise",
+    "save",
+    "saved_dataset_dicts",
+    "to_hf",
+    "track1_features",
+    "track2_features",
+    "track_of",
+]

@@ -146,7 +146,8 @@ def load_ground_truth(path: str | os.PathLike) -> GroundTruth:
         if labels_hidden(rec):
             raise GroundTruthError(
                 f"{where}: the labels are hidden (level 'x', total_score 0, answer 'x'), as in the published test "
-                f"file; hidden labels cannot be scored. Use a file with real labels, e.g. the lab's {GROUND_TRUTH_FILE}")
+                f"file; hidden labels cannot be scored. Use a file with real labels, e.g. the lab's {GROUND_TRUTH_FILE}"
+            )
         criteria = rec.get("criteria")
         if not isinstance(criteria, dict):
             raise GroundTruthError(f"{where}: missing 'criteria' object")
@@ -162,7 +163,9 @@ def load_ground_truth(path: str | os.PathLike) -> GroundTruth:
         if total is None:
             raise GroundTruthError(f"{where}: total_score {rec.get('total_score')!r:.60} is not a number")
         if not TOTAL_SCORE_RANGE[0] <= total <= TOTAL_SCORE_RANGE[1]:
-            raise GroundTruthError(f"{where}: total_score {total:g} outside {TOTAL_SCORE_RANGE[0]}-{TOTAL_SCORE_RANGE[1]}")
+            raise GroundTruthError(
+                f"{where}: total_score {total:g} outside {TOTAL_SCORE_RANGE[0]}-{TOTAL_SCORE_RANGE[1]}"
+            )
         answer = rec.get("answer")
         if answer is None:
             without_answer = i if without_answer is None else without_answer
@@ -315,9 +318,11 @@ def evaluation_target(dataset: Dataset, *, validation_fraction: float = 0.1, see
         described = f"test split ({counted(len(truth), 'image')}, labels in track_1_test.json)"
         return EvaluationTarget(truth, "test", described, train_names, False, notes)
     if hidden:
-        notes.append(f"the test split's ground truth is hidden ({counted(len(test), 'image')}: level 'x', total_score 0, "
-                     "answer 'x'); the official test is scored by the benchmark's server, so prediction files are "
-                     "written as submissions and the computed rows are scored on a validation split of train")
+        notes.append(
+            f"the test split's ground truth is hidden ({counted(len(test), 'image')}: level 'x', total_score 0, "
+            "answer 'x'); the official test is scored by the benchmark's server, so prediction files are "
+            "written as submissions and the computed rows are scored on a validation split of train"
+        )
     elif not len(test):
         notes.append("no Track 1 test split: the computed rows are scored on a validation split of train")
     try:

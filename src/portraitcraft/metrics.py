@@ -151,7 +151,9 @@ def quadratic_weighted_kappa(predicted: np.ndarray, truth: np.ndarray) -> float:
     return 1.0 - float((weights * counts).sum()) / chance
 
 
-def per_attribute_table(predicted: np.ndarray, truth: np.ndarray, names: tuple[str, ...] = ATTRIBUTE_NAMES) -> pd.DataFrame:
+def per_attribute_table(
+    predicted: np.ndarray, truth: np.ndarray, names: tuple[str, ...] = ATTRIBUTE_NAMES
+) -> pd.DataFrame:
     """One row per attribute: accuracy, macro-F1, quadratic-weighted kappa and how many predictions were valid.
 
     ``predicted`` and ``truth`` are (images, attributes) level-code matrices.

@@ -104,7 +104,9 @@ def _umask() -> int:
 _MODE = 0o666 & ~_umask()
 
 
-def write_atomic(path: PathLike, data: str | bytes, *, inputs: Mapping[str, PathLike | None] | Iterable[PathLike | None] = ()) -> Path:
+def write_atomic(
+    path: PathLike, data: str | bytes, *, inputs: Mapping[str, PathLike | None] | Iterable[PathLike | None] = ()
+) -> Path:
     """Write ``data`` to ``path`` whole or not at all (see the module docstring); returns ``path``."""
     path = Path(path)
     refuse_inputs(path, inputs)

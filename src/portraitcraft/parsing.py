@@ -88,8 +88,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from portraitcraft.attributes import (
     ANSWER_LETTERS,
-    ATTRIBUTES,
     ATTRIBUTE_NAMES,
+    ATTRIBUTES,
     LETTER_TO_LEVEL,
     TOTAL_SCORE_RANGE,
     level_word,
@@ -625,7 +625,12 @@ def read_reasons(text: str) -> dict[str, str]:
     for place in places:
         for key, value in place.items():
             attribute = attribute_for_key(key)
-            if attribute and isinstance(value, Mapping) and isinstance(value.get("reason"), str) and value["reason"].strip():
+            if (
+                attribute
+                and isinstance(value, Mapping)
+                and isinstance(value.get("reason"), str)
+                and value["reason"].strip()
+            ):
                 reasons[attribute] = value["reason"].strip()
     return reasons
 

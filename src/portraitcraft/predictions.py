@@ -199,7 +199,9 @@ class _Collector:
 
     def image(self, rec: object, record: int) -> str:
         if not isinstance(rec, dict):
-            raise PredictionFileError(f"{self.where(record)}: a record must be a JSON object, found {type(rec).__name__}")
+            raise PredictionFileError(
+                f"{self.where(record)}: a record must be a JSON object, found {type(rec).__name__}"
+            )
         name = image_name(rec.get("image_path"))
         if name is None:
             raise PredictionFileError(f"{self.where(record)}: missing or empty 'image_path'")
@@ -391,7 +393,9 @@ def _jsonl_lines(path: Path, text: str) -> Iterable[tuple[int, dict[str, Any]]]:
         except (RecursionError, ValueError) as exc:
             raise PredictionFileError(f"{path}:{number}: invalid JSON: {exc}") from exc
         if not isinstance(rec, dict):
-            raise PredictionFileError(f"{path}: line {number}: a record must be a JSON object, found {type(rec).__name__}")
+            raise PredictionFileError(
+                f"{path}: line {number}: a record must be a JSON object, found {type(rec).__name__}"
+            )
         yield number - 1, rec
 
 
@@ -402,7 +406,8 @@ def _read_jsonl(path: Path, text: str) -> tuple[PredictionSet, list[dict[str, An
         whole = None
     if isinstance(whole, dict) and len([line for line in text.split("\n") if line.strip()]) > 1:
         raise PredictionFileError(
-            f"{path}: one JSON object spread over several lines; expected a JSON list or one record a line (JSON Lines)")
+            f"{path}: one JSON object spread over several lines; expected a JSON list or one record a line (JSON Lines)"
+        )
     collector = _Collector(path, JSONL, by_line=True)
     records = []
     for index, rec in _jsonl_lines(path, text):
@@ -599,7 +604,9 @@ class SubmissionSummary:
                f"NOT_RES levels {self.invalid_levels}/{13 * self.images}, null scores {self.invalid_scores}, "
                f"NOT_RES answers {self.invalid_answers}"]
         if self.extra:
-            out.append(f"ignored {len(self.extra)} prediction(s) for images not in the test file, e.g. {self.extra[0]!r}")
+            out.append(
+                f"ignored {len(self.extra)} prediction(s) for images not in the test file, e.g. {self.extra[0]!r}"
+            )
         return out
 
 
@@ -607,7 +614,9 @@ def _json_number(value: float) -> int | float:
     return int(value) if float(value).is_integer() else float(value)
 
 
-def write_submission(predictions: PredictionSet, test_file: str | os.PathLike, out: str | os.PathLike) -> SubmissionSummary:
+def write_submission(
+    predictions: PredictionSet, test_file: str | os.PathLike, out: str | os.PathLike
+) -> SubmissionSummary:
     """Write the official submission for every image of ``test_file``, in its order.
 
     Question and options are copied from the test file. Where a prediction is missing or invalid the field is

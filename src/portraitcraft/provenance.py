@@ -185,8 +185,15 @@ def truncate_json_lines(path: str | os.PathLike, up_to_step: int) -> None:
     write_atomic(path, "".join(k + "\n" for k in kept))
 
 
-def previous_run(out: str | os.PathLike, run_file: str, record_format: str, training_key: Mapping[str, Any], *,
-                 error: type[Exception] = ValueError, same: Callable[[str, Any, Any], bool] | None = None) -> dict[str, Any] | None:
+def previous_run(
+    out: str | os.PathLike,
+    run_file: str,
+    record_format: str,
+    training_key: Mapping[str, Any],
+    *,
+    error: type[Exception] = ValueError,
+    same: Callable[[str, Any, Any], bool] | None = None,
+) -> dict[str, Any] | None:
     """The record (``out/run_file``) of the training run an output folder holds, to resume it; None for a new or
     empty folder. ``error`` is raised, naming the file, for a folder that holds something else, an unreadable
     record, a record of another format, or another training (settings in ``training_key`` that differ; ``same``
@@ -215,6 +222,17 @@ def previous_run(out: str | os.PathLike, run_file: str, record_format: str, trai
 
 
 __all__ = [
-    "DEFAULT_PACKAGES", "append_json_line", "previous_run", "read_json_lines", "truncate_json_lines", "data_fingerprint", "file_sha256", "folder_fingerprint", "git_commit", "json_safe",
-    "json_text", "package_versions", "write_json",
+    "DEFAULT_PACKAGES",
+    "append_json_line",
+    "previous_run",
+    "read_json_lines",
+    "truncate_json_lines",
+    "data_fingerprint",
+    "file_sha256",
+    "folder_fingerprint",
+    "git_commit",
+    "json_safe",
+    "json_text",
+    "package_versions",
+    "write_json",
 ]

@@ -76,7 +76,9 @@ def description_lengths(dataset: Dataset, definitions: Sequence[str] = tuple(LEN
     frame = complete[["split", "image_path"]].reset_index(drop=True)
     for name in definitions:
         function = LENGTH_DEFINITIONS[name]
-        frame[name] = [function(c, a) for c, a in zip(complete["content_description"], complete["composition_analysis"])]
+        frame[name] = [
+            function(c, a) for c, a in zip(complete["content_description"], complete["composition_analysis"])
+        ]
     return frame
 
 
@@ -96,7 +98,9 @@ def table2(dataset: Dataset, definitions: Sequence[str] = tuple(LENGTH_DEFINITIO
     notes = []
     missing = [f for f in ("track_2_train.json", "track_2_test.json") if f in dataset.missing_files]
     if missing:
-        notes.append(f"not present: {', '.join(missing)}; Table 2 covers {', '.join(dataset.track2_splits) or 'nothing'}")
+        notes.append(
+            f"not present: {', '.join(missing)}; Table 2 covers {', '.join(dataset.track2_splits) or 'nothing'}"
+        )
     skipped = len(dataset_frame(dataset, "descriptions")) - len(lengths)
     if skipped:
         notes.append(f"{skipped} Track 2 record(s) lack a text and are left out of every definition")
@@ -104,7 +108,9 @@ def table2(dataset: Dataset, definitions: Sequence[str] = tuple(LENGTH_DEFINITIO
     splits = [s for s in dataset.track2_splits if (lengths["split"] == s).any()]
     for definition in definitions:
         for split in splits:
-            rows.append(_length_row(definition, split, lengths.loc[lengths["split"] == split, definition].to_numpy(float)))
+            rows.append(
+                _length_row(definition, split, lengths.loc[lengths["split"] == split, definition].to_numpy(float))
+            )
         if splits:
             rows.append(_length_row(definition, "overall", lengths[definition].to_numpy(float)))
     if not splits:

@@ -213,7 +213,9 @@ def reproduce_table3(
     names = distinct_labels([method_name(p) for p in sets], [p.path for p in sets])
     for name, prediction_set in zip(names, sets):
         if truth is None:
-            results.append(MethodResult(name, None, target.description, "not scored: no labelled images", prediction_set))
+            results.append(
+                MethodResult(name, None, target.description, "not scored: no labelled images", prediction_set)
+            )
             continue
         covered = len(set(prediction_set.image_paths) & set(truth.image_paths))
         if covered == 0:

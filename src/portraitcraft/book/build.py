@@ -360,7 +360,9 @@ def build_html(root: Path, out: Path, *, force: bool = True) -> Path | None:
     ]
     result = subprocess.run(command, cwd=root, check=False)
     if result.returncode != 0:
-        raise BookError(f"jupyter-book build failed (exit {result.returncode}); the Sphinx messages above name the page")
+        raise BookError(
+            f"jupyter-book build failed (exit {result.returncode}); the Sphinx messages above name the page"
+        )
     stamp.write_text(inputs + "\n", encoding="utf-8")
     return html
 

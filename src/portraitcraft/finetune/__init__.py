@@ -47,7 +47,8 @@ Two target formats (``target``)
     the right candidate right after the opened assistant turn and the slot's head, exactly where prediction
     reads it; the mean over slots and images.
 Validation split
-    `portraitcraft.labels.validation_split`: a seeded fraction (default 0.1, seed 0) of the fully labelled training images,
+    `portraitcraft.labels.validation_split`: a seeded fraction (default 0.1, seed 0) of the fully labelled training
+    images,
     held out of training. With the same fraction and seed it is the split that ``portraitcraft report`` and the
     book score Table 3 on where the test labels are hidden, so the fine-tuned row is never scored on an image
     it was trained on. The held-out names are recorded in ``finetune.json``.
@@ -93,7 +94,32 @@ from portraitcraft.finetune.settings import (
     score_targets,
 )
 
-__all__ = ["FORMAT", "INCOMING_DIR", "LOG_FILE", "RUN_FILE", "STATE_DIR", "TARGETS", "Example", "FineTuner", "FinetuneError",
-           "FinetuneSettings", "FinetuneSummary", "Plan", "TrainingData", "commit_incoming", "demo_run_dir",
-           "generate_target", "lr_factor", "mark_complete", "parameter_counts", "prediction_metrics", "quality_word",
-           "read_log", "run_finetune", "score_target_text", "score_targets", "state_memory_gib", "training_data"]
+__all__ = [
+    "FORMAT",
+    "INCOMING_DIR",
+    "LOG_FILE",
+    "RUN_FILE",
+    "STATE_DIR",
+    "TARGETS",
+    "Example",
+    "FineTuner",
+    "FinetuneError",
+    "FinetuneSettings",
+    "FinetuneSummary",
+    "Plan",
+    "TrainingData",
+    "commit_incoming",
+    "demo_run_dir",
+    "generate_target",
+    "lr_factor",
+    "mark_complete",
+    "parameter_counts",
+    "prediction_metrics",
+    "quality_word",
+    "read_log",
+    "run_finetune",
+    "score_target_text",
+    "score_targets",
+    "state_memory_gib",
+    "training_data",
+]

@@ -7,8 +7,8 @@ import os
 import shutil
 from pathlib import Path
 
-from portraitcraft.provenance import read_json_lines
 from portraitcraft.finetune.settings import INCOMING_DIR, LOG_FILE, STATE_DIR, FinetuneError
+from portraitcraft.provenance import read_json_lines
 
 # --- the output folder ----------------------------------------------------------------------------------------------
 

@@ -174,19 +174,29 @@ class _Trainer:
                 f"--min-pixels {s.min_pixels}" + (f" --max-new-tokens {max_new}" if max_new else "")
                 + " --data DATA --out PREDICTIONS.jsonl")
         identity = (previous or {}).get("model") if state is not None else None
-        record = {"format": FORMAT, "settings": s.training_key(),
-                  "runtime": {k: getattr(s, k) for k in s.RUNTIME_FIELDS}, "model": identity or tuner.identity,
-                  "data": {"source": s.data, "root": str(self.dataset.root)},
-                  "split": data.record(s), "plan": {**asdict(plan), "steps_per_epoch": plan.steps_per_epoch,
-                                                    "total_steps": plan.total_steps},
-                  "target_tokens": lengths, "precision": tuner.precision, "device": str(tuner.device),
-                  "gradient_checkpointing": tuner.checkpointing,
-                  "trainable_parameters": sum(p.numel() for _, p in tuner.trainable),
-                  "parameters": sum(p.numel() for p in tuner.base.parameters()),
-                  "processes": world.size,
-                  "packages": package_versions(("portraitcraft", "torch", "transformers", "peft", "accelerate"), with_python=True),
-                  "predict_hint": hint, "status": "running", "step": step,
-                  "started": (previous or {}).get("started") or time.strftime("%Y-%m-%dT%H:%M:%S")}
+        record = {
+            "format": FORMAT,
+            "settings": s.training_key(),
+            "runtime": {k: getattr(s, k) for k in s.RUNTIME_FIELDS},
+            "model": identity or tuner.identity,
+            "data": {"source": s.data, "root": str(self.dataset.root)},
+            "split": data.record(s),
+            "plan": {**asdict(plan), "steps_per_epoch": plan.steps_per_epoch, "total_steps": plan.total_steps},
+            "target_tokens": lengths,
+            "precision": tuner.precision,
+            "device": str(tuner.device),
+            "gradient_checkpointing": tuner.checkpointing,
+            "trainable_parameters": sum(p.numel() for _, p in tuner.trainable),
+            "parameters": sum(p.numel() for p in tuner.base.parameters()),
+            "processes": world.size,
+            "packages": package_versions(
+                ("portraitcraft", "torch", "transformers", "peft", "accelerate"), with_python=True
+            ),
+            "predict_hint": hint,
+            "status": "running",
+            "step": step,
+            "started": (previous or {}).get("started") or time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }
         if world.main:
             write_json(self.out / RUN_FILE, record)
         resumed_from = step or None

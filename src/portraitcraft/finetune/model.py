@@ -129,7 +129,9 @@ class FineTuner:
             torch.manual_seed(s.seed)  # the adapters' random initialisation: the same in every run of these settings
             with warnings.catch_warnings():
                 # peft 0.21 reads transformers' deprecated `is_gradient_checkpointing`; not ours to act on
-                warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+                warnings.filterwarnings(
+                    "ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning
+                )
                 self.peft = get_peft_model(model, config, autocast_adapter_dtype=self.precision != "bf16")
         # get_peft_model freezes everything but the adapters: the mergers are trained in full, as without LoRA.
         named = dict(model.named_parameters())

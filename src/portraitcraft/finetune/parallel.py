@@ -120,7 +120,8 @@ class World:
         buckets: list[list[Any]] = []
         for grad in grads:
             last = buckets[-1] if buckets else None
-            if last is None or last[0].dtype != grad.dtype or sum(g.numel() for g in last) + grad.numel() > bucket_elements:
+            full = last is not None and sum(g.numel() for g in last) + grad.numel() > bucket_elements
+            if last is None or last[0].dtype != grad.dtype or full:
                 buckets.append([grad])
             else:
                 last.append(grad)
@@ -171,4 +172,6 @@ class World:
         import torch
         import torch.distributed as dist
 
-        return torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
+        if dist.get_backend() == "nccl":
+            return torch.device("cuda", torch.cuda.current_device())
+        return torch.device("cpu")

@@ -24,8 +24,8 @@ most damaging term, for a Good score the most helpful one) in words that describ
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import math
+from dataclasses import dataclass
 from typing import Any, Callable, Final
 
 import numpy as np

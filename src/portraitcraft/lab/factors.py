@@ -58,7 +58,13 @@ from typing import Any, Final
 
 import numpy as np
 
-ASPECTS: Final[dict[str, tuple[int, int]]] = {"3:2": (3, 2), "2:3": (2, 3), "4:5": (4, 5), "1:1": (1, 1), "16:9": (16, 9)}
+ASPECTS: Final[dict[str, tuple[int, int]]] = {
+    "3:2": (3, 2),
+    "2:3": (2, 3),
+    "4:5": (4, 5),
+    "1:1": (1, 1),
+    "16:9": (16, 9),
+}
 FRAMINGS: Final[tuple[str, ...]] = ("close-up", "half-body", "full-body")
 GAZES: Final[tuple[str, ...]] = ("left", "right", "camera")
 PALETTES: Final[tuple[str, ...]] = ("warm", "cool", "complementary", "muted", "clashing")

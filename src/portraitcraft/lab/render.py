@@ -302,10 +302,14 @@ def _draw_figure(draw: ImageDraw.ImageDraw, cx: float, cy: float, h: float, gaze
     eye_y, eye_r = 0.05, max(0.05, 1.2 / max(h, 1.0))
     for side in (-1, 1):
         ex = side * 0.14 + 0.12 * turn
-        draw.ellipse((*p(ex - eye_r, eye_y - eye_r * 0.8), *p(ex + eye_r, eye_y + eye_r * 0.8)), fill=(30, 24, 22, opaque))
+        draw.ellipse(
+            (*p(ex - eye_r, eye_y - eye_r * 0.8), *p(ex + eye_r, eye_y + eye_r * 0.8)), fill=(30, 24, 22, opaque)
+        )
     draw.line([p(0.2 * turn, 0.1), p(0.27 * turn + 0.01, 0.26)], fill=_mix(skin, (90, 50, 40), 0.5) + (opaque,),
               width=max(1, w(0.035)))
-    draw.line([p(-0.1 + 0.1 * turn, 0.34), p(0.1 + 0.1 * turn, 0.34)], fill=(150, 60, 60, opaque), width=max(1, w(0.04)))
+    draw.line(
+        [p(-0.1 + 0.1 * turn, 0.34), p(0.1 + 0.1 * turn, 0.34)], fill=(150, 60, 60, opaque), width=max(1, w(0.04))
+    )
 
 
 def _mix(a: RGB, b: RGB, t: float) -> RGB:

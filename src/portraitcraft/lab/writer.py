@@ -192,12 +192,16 @@ def write_lab(
     if images_per_folder < 1:
         raise ValueError(f"images_per_folder={images_per_folder}: must be at least 1")
     if (root / "track_1_train.json").is_file() and not (root / FACTORS_FILE).is_file():
-        raise FileExistsError(f"{root}: holds a track_1_train.json that the lab did not write; refusing to overwrite it")
+        raise FileExistsError(
+            f"{root}: holds a track_1_train.json that the lab did not write; refusing to overwrite it"
+        )
     root.mkdir(parents=True, exist_ok=True)
     counts = {("track1", "train"): n_train, ("track1", "test"): n_test,
               ("track2", "train"): n_track2_train, ("track2", "test"): n_track2_test}
     total_images = sum(counts.values())
-    folders = sorted({image_folder(i, images_per_folder) for i in range(min(total_images, images_per_folder * MAX_FOLDERS))})
+    folders = sorted(
+        {image_folder(i, images_per_folder) for i in range(min(total_images, images_per_folder * MAX_FOLDERS))}
+    )
     if not annotations_only:
         _remove_old_images(root)
         for folder in folders:

@@ -22,9 +22,11 @@ def make_backend(backend: str = "transformers", **options: Any) -> Backend:
     OpenAI-compatible chat-completions server, `runners.openai_compat`), built from the options its settings
     have. Raises ValueError for another name or a bad setting."""
     if backend == "transformers":
-        from portraitcraft.runners.qwen import QwenBackend as make, QwenSettings as settings
+        from portraitcraft.runners.qwen import QwenBackend as make
+        from portraitcraft.runners.qwen import QwenSettings as settings
     elif backend == "openai":
-        from portraitcraft.runners.openai_compat import OpenAIBackend as make, OpenAISettings as settings
+        from portraitcraft.runners.openai_compat import OpenAIBackend as make
+        from portraitcraft.runners.openai_compat import OpenAISettings as settings
     else:
         raise ValueError(f"backend {backend!r}: expected one of {', '.join(BACKENDS)}")
     known = {f.name for f in fields(settings)}

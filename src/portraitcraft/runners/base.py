@@ -150,7 +150,16 @@ class RunSummary:
 # --- configuration --------------------------------------------------------------------------------------------
 
 # The packages whose versions each run records (after the Python version).
-RUNNER_PACKAGES = ("portraitcraft", "torch", "torchvision", "transformers", "accelerate", "tokenizers", "pillow", "numpy")
+RUNNER_PACKAGES = (
+    "portraitcraft",
+    "torch",
+    "torchvision",
+    "transformers",
+    "accelerate",
+    "tokenizers",
+    "pillow",
+    "numpy",
+)
 
 
 def config_hash(config: Mapping[str, Any]) -> str:
@@ -163,7 +172,9 @@ def config_hash(config: Mapping[str, Any]) -> str:
 def split_items(dataset: Dataset, split: str, limit: int | None = None) -> list[Item]:
     """The Track 1 images of ``split`` in file order (the first ``limit`` when given), with their questions."""
     if split not in dataset.track1_splits:
-        raise RunError(f"{dataset.root}: no Track 1 split {split!r} (found: {', '.join(dataset.track1_splits) or 'none'})")
+        raise RunError(
+            f"{dataset.root}: no Track 1 split {split!r} (found: {', '.join(dataset.track1_splits) or 'none'})"
+        )
     if limit is not None and limit < 0:
         raise ValueError(f"limit={limit}: must be zero or more")
     images = dataset.images()

@@ -285,8 +285,15 @@ class OpenAIBackend:
         timeouts: the same model answers the same on another host, or with more requests in flight."""
         s = self.settings
         image = {"format": s.image_format, **({"quality": s.jpeg_quality} if s.image_format == "jpeg" else {})}
-        return {"backend": "openai", "model": self.model, "protocol": s.protocol, "prompt_hash": prompt_hash(s.protocol),
-                "decoding": self.decoding(), "max_side": s.max_side, "image": image}
+        return {
+            "backend": "openai",
+            "model": self.model,
+            "protocol": s.protocol,
+            "prompt_hash": prompt_hash(s.protocol),
+            "decoding": self.decoding(),
+            "max_side": s.max_side,
+            "image": image,
+        }
 
     def metadata(self) -> dict[str, Any]:
         s = self.settings
@@ -322,8 +329,12 @@ class OpenAIBackend:
             raw = call(timeout=timeout, extra_headers=self._auth)
             body = raw.http_response.content
         except openai.APITimeoutError as exc:
-            short = "" if timeout >= self.settings.timeout_s else f"; this attempt had {timeout:.2g} s left of the limit"
-            raise RequestFailed(f"{where}: no answer within {self.settings.timeout_s:g} s{short}", retryable=True) from exc
+            short = (
+                "" if timeout >= self.settings.timeout_s else f"; this attempt had {timeout:.2g} s left of the limit"
+            )
+            raise RequestFailed(
+                f"{where}: no answer within {self.settings.timeout_s:g} s{short}", retryable=True
+            ) from exc
         except openai.APIConnectionError as exc:
             reason = exc.__cause__ or exc
             raise RequestFailed(self.redact(f"{where}: cannot connect ({reason})"), retryable=True) from None
@@ -334,12 +345,17 @@ class OpenAIBackend:
             except Exception:  # the error body could not be read (connection dropped)
                 detail = "(the error body could not be read)"
             if 300 <= response.status_code < 400:
-                detail = (f"redirect to {response.headers.get('Location', '(no Location)')!r} not followed (the "
-                          f"API key is only ever sent to {self.url.public}); give the final address as --base-url")
+                detail = (
+                    f"redirect to {response.headers.get('Location', '(no Location)')!r} not followed (the "
+                    f"API key is only ever sent to {self.url.public}); give the final address as --base-url"
+                )
             code = response.status_code
-            raise RequestFailed(self.redact(f"{where}: HTTP {code} {response.reason_phrase}: {detail}", 400),
-                                status=code, retryable=code in RETRY_STATUSES or code >= 500,
-                                retry_after=retry_after_seconds(response.headers.get("Retry-After"))) from None
+            raise RequestFailed(
+                self.redact(f"{where}: HTTP {code} {response.reason_phrase}: {detail}", 400),
+                status=code,
+                retryable=code in RETRY_STATUSES or code >= 500,
+                retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+            ) from None
         try:
             return json.loads(body)
         except (UnicodeDecodeError, ValueError, RecursionError):
@@ -366,8 +382,12 @@ class OpenAIBackend:
                 out_of_time = time.monotonic() + wait >= deadline
                 if not failure.retryable or attempt >= s.max_retries or out_of_time:
                     if attempt or (failure.retryable and out_of_time and s.max_retries):
-                        why = f"; the next wait ({wait:g} s) would pass the limit of {s.timeout_s * (s.max_retries + 1):g} s" \
-                            if out_of_time and attempt < s.max_retries else ""
+                        why = (
+                            f"; the next wait ({wait:g} s) would pass the limit of "
+                            f"{s.timeout_s * (s.max_retries + 1):g} s"
+                            if out_of_time and attempt < s.max_retries
+                            else ""
+                        )
                         failure.args = (f"{failure.args[0]} (after {attempt + 1} attempts{why})",)
                     raise
                 time.sleep(wait)
@@ -387,7 +407,9 @@ class OpenAIBackend:
             raise ServerCheckError(f"{self.url.public}: cannot list the served models: {exc}{hint}") from exc
         entries = listing.get("data") if isinstance(listing, dict) else None
         if not isinstance(entries, list):
-            raise ServerCheckError(f"{self.url.public}/models: not a model list ({self.redact(json.dumps(listing), 120)})")
+            raise ServerCheckError(
+                f"{self.url.public}/models: not a model list ({self.redact(json.dumps(listing), 120)})"
+            )
         served = {e["id"]: e for e in entries if isinstance(e, dict) and isinstance(e.get("id"), str)}
         shown = ", ".join(self.redact(name, 80) for name in sorted(served)[:10])
         if wanted is None:

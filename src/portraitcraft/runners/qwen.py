@@ -8,7 +8,8 @@ Loading
     with ``huggingface_hub.snapshot_download`` (or found in its cache). Offline (``HF_HUB_OFFLINE=1`` or no
     network) an id that is not cached fails at once with a message saying what to do. ``trust_remote_code`` is
     never set: only the architectures shipped with transformers load. The model's identity in the records is the
-    id or folder and its revision: the hub commit, or for a folder a fingerprint of its files (`portraitcraft.provenance.folder_fingerprint`).
+    id or folder and its revision: the hub commit, or for a folder a fingerprint of its files
+    (`portraitcraft.provenance.folder_fingerprint`).
 Images
     Opened by the run loop with the longest side capped at 2048 pixels (the reference's cap), then the processor
     resizes to its pixel budget, set explicitly (`QwenSettings.max_pixels`, default 2048 x 2048: every capped image
@@ -147,7 +148,9 @@ def resolve_model(model: str, revision: str | None = None) -> tuple[Path, dict[s
                                         allow_patterns=["*.json", "*.safetensors", "*.txt", "*.jinja", "*.model"]))
     except Exception as exc:  # offline, not cached, unknown id, network error
         offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
-        why = "offline (HF_HUB_OFFLINE is set) and not in the local cache" if offline else f"{type(exc).__name__}: {exc}"
+        why = (
+            "offline (HF_HUB_OFFLINE is set) and not in the local cache" if offline else f"{type(exc).__name__}: {exc}"
+        )
         raise ModelLoadError(
             f"{model}: not a local folder and not available from the Hugging Face Hub ({why}). Download it where "
             f"the hub is reachable (`hf download {model} --local-dir models/{model.split('/')[-1]}`) and pass "
@@ -383,7 +386,9 @@ class QwenBackend:
                     if full[:len(head)] == head and len(full) == len(head) + 1:
                         ids.append(full[-1])
                     else:
-                        failures.append(f"{' ' if space else ''}{word!r}->{self.tokenizer.convert_ids_to_tokens(full[len(head):])}")
+                        failures.append(
+                            f"{' ' if space else ''}{word!r}->{self.tokenizer.convert_ids_to_tokens(full[len(head) :])}"
+                        )
                 if len(ids) == len(slot.candidates):
                     resolved.append(SlotTokens(slot, tuple(head[len(opened):]), tuple(ids)))
                     break

@@ -144,8 +144,16 @@ def _accuracy_table(predicted: Sequence[dict[str, Any]], truth: Sequence[dict[st
     return table
 
 
-def lab_alignment(root: str | Path, *, split: str = "test", extractor: str | Extractor = "cpu", model: str | None = None,
-                  long_side: int = 512, limit: int | None = None, embedder: Any = None) -> LabAlignment:
+def lab_alignment(
+    root: str | Path,
+    *,
+    split: str = "test",
+    extractor: str | Extractor = "cpu",
+    model: str | None = None,
+    long_side: int = 512,
+    limit: int | None = None,
+    embedder: Any = None,
+) -> LabAlignment:
     """Render each Track 2 record of a lab split from its own factors, read it, and score all pairs (see module
     docstring). ``root`` is a lab folder (``track_2_<split>.json`` and ``lab_factors.json``)."""
     from portraitcraft.data import FACTORS_FILE, read_json_records
@@ -159,7 +167,9 @@ def lab_alignment(root: str | Path, *, split: str = "test", extractor: str | Ext
         raise ValueError(f"{root / FACTORS_FILE}: no factors for {len(missing)} Track 2 record(s), e.g. {missing[0]}")
     engine = make_extractor(extractor, model=model) if isinstance(extractor, str) else extractor
     truth = [truth_from_factors(factors[r["image_path"]]) for r in records]
-    parsed = [parse_description(r["content_description"], r["composition_analysis"], embedder=embedder) for r in records]
+    parsed = [
+        parse_description(r["content_description"], r["composition_analysis"], embedder=embedder) for r in records
+    ]
     readings = [engine.read([faithful_image(factors[r["image_path"]], long_side)])[0] for r in records]
     matrix = score_matrix(parsed, readings)
     summary = matched_vs_mismatched(matrix)

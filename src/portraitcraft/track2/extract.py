@@ -318,10 +318,14 @@ def track2_slots():
 
 def track2_prompt() -> str:
     """The instructions: every property's question with its lettered options, and the answer lines to write."""
-    answer_lines = "\n".join(f"{p.label.capitalize()}: <{'|'.join(OPTION_LETTERS[:len(p.options)])}>" for p in PROPERTIES)
+    answer_lines = "\n".join(
+        f"{p.label.capitalize()}: <{'|'.join(OPTION_LETTERS[: len(p.options)])}>" for p in PROPERTIES
+    )
     questions = "\n".join(
-        f"{p.label.capitalize()}: {p.question} " + "; ".join(f"{OPTION_LETTERS[i]}. {o}" for i, o in enumerate(p.options))
-        for p in PROPERTIES)
+        f"{p.label.capitalize()}: {p.question} "
+        + "; ".join(f"{OPTION_LETTERS[i]}. {o}" for i, o in enumerate(p.options))
+        for p in PROPERTIES
+    )
     return TRACK2_PROMPT.format(answer_lines=answer_lines, questions=questions)
 
 

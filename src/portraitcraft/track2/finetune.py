@@ -289,9 +289,14 @@ class LoraTrainer:
             noisy = (1.0 - sigmas) * x0 + sigmas * noise
             packed = QwenImagePipeline._pack_latents(noisy, batch, channels, height, width)
         with self.autocast():
-            prediction = self.transformer(hidden_states=packed.to(self.dtype),
-                                          timestep=(timesteps / 1000).to(self.dtype), encoder_hidden_states=embeds,
-                                          encoder_hidden_states_mask=mask, img_shapes=[[(1, height // 2, width // 2)]] * batch, return_dict=False)[0]
+            prediction = self.transformer(
+                hidden_states=packed.to(self.dtype),
+                timestep=(timesteps / 1000).to(self.dtype),
+                encoder_hidden_states=embeds,
+                encoder_hidden_states_mask=mask,
+                img_shapes=[[(1, height // 2, width // 2)]] * batch,
+                return_dict=False,
+            )[0]
         vae_scale = 2 ** len(self.vae.temperal_downsample)
         prediction = QwenImagePipeline._unpack_latents(prediction, height * vae_scale, width * vae_scale, vae_scale)
         return torch.mean((prediction.float() - (noise - x0)) ** 2)
@@ -431,14 +436,22 @@ def run_lora_finetune(settings: LoraSettings, *, progress: bool = True) -> LoraS
             truncate_json_lines(log, step)
         else:
             log.unlink(missing_ok=True)
-        record = {"format": FORMAT, "settings": s.training_key(),
-                  "runtime": {k: getattr(s, k) for k in s.RUNTIME_FIELDS},
-                  "model": (previous or {}).get("model") or locate_pipeline(s.model)[1],
-                  "images": [e.image_path for e in examples], "skipped": skipped, "precision": trainer.precision,
-                  "device": str(trainer.device), "gradient_checkpointing": trainer.checkpointing,
-                  "trainable_parameters": sum(p.numel() for _, p in trainer.trainable),
-                  "packages": package_versions(("portraitcraft", "torch", "diffusers", "transformers", "peft"), with_python=True),
-                  "started": (previous or {}).get("started") or time.strftime("%Y-%m-%dT%H:%M:%S")}
+        record = {
+            "format": FORMAT,
+            "settings": s.training_key(),
+            "runtime": {k: getattr(s, k) for k in s.RUNTIME_FIELDS},
+            "model": (previous or {}).get("model") or locate_pipeline(s.model)[1],
+            "images": [e.image_path for e in examples],
+            "skipped": skipped,
+            "precision": trainer.precision,
+            "device": str(trainer.device),
+            "gradient_checkpointing": trainer.checkpointing,
+            "trainable_parameters": sum(p.numel() for _, p in trainer.trainable),
+            "packages": package_versions(
+                ("portraitcraft", "torch", "diffusers", "transformers", "peft"), with_python=True
+            ),
+            "started": (previous or {}).get("started") or time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }
         write_json(out / RUN_FILE, record)
         plan = MicroBatchPlan(len(examples), s.batch_size, s.grad_accum, s.caption_dropout, s.seed)
         stop = s.max_train_steps if s.stop_after is None else min(s.max_train_steps, s.stop_after)

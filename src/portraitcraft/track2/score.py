@@ -217,12 +217,16 @@ class Track2Report:
         s = self.summary()
         mean = "n/a" if s["mean_overall"] is None else f"{s['mean_overall']:.3f}"
         coverage = "n/a" if s["mean_coverage"] is None else f"{s['mean_coverage']:.0%}"
-        lines = [f"Track 2 composition alignment ({self.extractor.get('extractor', '?')} extractor) - "
-                 "not the official scorer", "",
-                 f"records {s['records']}, images scored {s['images_scored']}, missing or unreadable "
-                 f"{s['images_missing']}", f"mean overall agreement {mean} (0-1); mean coverage {coverage} of "
-                 f"{len(PROPERTIES)} properties; the descriptions mention {s['mean_mentioned'] or 0:.1f} on average", "",
-                 f"{'property':<22} {'scored':>6}  mean agreement"]
+        lines = [
+            f"Track 2 composition alignment ({self.extractor.get('extractor', '?')} extractor) - "
+            "not the official scorer",
+            "",
+            f"records {s['records']}, images scored {s['images_scored']}, missing or unreadable {s['images_missing']}",
+            f"mean overall agreement {mean} (0-1); mean coverage {coverage} of "
+            f"{len(PROPERTIES)} properties; the descriptions mention {s['mean_mentioned'] or 0:.1f} on average",
+            "",
+            f"{'property':<22} {'scored':>6}  mean agreement",
+        ]
         for key, row in s["per_property"].items():
             value = "-" if row["mean_agreement"] is None else f"{row['mean_agreement']:.3f}"
             lines.append(f"{key:<22} {row['scored']:>6}  {value}")

@@ -136,8 +136,8 @@ RULES: Final[tuple[Rule, ...]] = (
           0.9),
     _rule("people", r"\b" + NUMBER_WORDS + r"\s+(?:(?!other\b)[a-z-]+\s+){0,2}?" + PEOPLE_NOUNS + r"\b",
           lambda m: _people(_count(m.group(1)) or 1), 0.85, unless=r"\b(?:of|stand)\s*$"),
-    _rule("people", r"\b(?:a|the) couple\b|\bbride and groom\b|\b(?:a|the) pair\b|\bduo\b|\bboth (?:figures|subjects)\b",
-          "two", 0.8),
+    _rule("people", r"\b(?:a|the) couple\b|\bbride and groom\b|\b(?:a|the) pair\b|\bduo\b"
+                    r"|\bboth (?:figures|subjects)\b", "two", 0.8),
     _rule("people", r"\b(?:family|group(?! of (?:\d|one|two|three|four|five|six)\b)|crowd|team)\b", "three or more",
           0.6, unless=r"\bsmall\s*$"),
     # horizontal placement (the subject's position, never that of light or space)
@@ -175,7 +175,8 @@ RULES: Final[tuple[Rule, ...]] = (
     _rule("negative_space_side", SPACE_WORDS + r"[^.;]{0,40}?\b(?:on|to) the (left|right)\b(?! third)", _side, 0.6),
     _rule("negative_space_side", r"\b(?:on|to) the (left|right)\b[^.;]{0,40}?\b(?:serves|acts|functions|provides)[^.;]"
                                  r"{0,20}" + SPACE_WORDS, _side, 0.6),
-    _rule("negative_space_side", r"\b(left|right) (?:side|wall|half)\b[^.;]{0,30}?\b(?:provides|gives|offers)[^.;]{0,20}"
+    _rule("negative_space_side", r"\b(left|right) "
+                                 r"(?:side|wall|half)\b[^.;]{0,30}?\b(?:provides|gives|offers)[^.;]{0,20}"
                                  + SPACE_WORDS, _side, 0.55),
     # depth of field
     _rule("depth_of_field", r"\bshallow (?:depth of field|focus|dof)\b", "shallow", 0.95),
@@ -190,7 +191,8 @@ RULES: Final[tuple[Rule, ...]] = (
     _rule("horizon_tilt", r"\btilted by about (\d+(?:\.\d+)?) degrees", lambda m: float(m.group(1)), 0.95),
     _rule("horizon_tilt", r"\bhorizon is level\b|\blevel horizon\b|\bstraight horizon\b|\bhorizon (?:line )?(?:is )?"
                           r"(?:perfectly )?(?:level|straight)\b|\bperfectly straight horizon", 0.0, 0.85),
-    _rule("horizon_tilt", r"\b(?:tilted|slanted|slanting|crooked|askew|canted) horizon\b|\bhorizon[^.;]{0,30}\b(?:tilts|"
+    _rule("horizon_tilt", r"\b(?:tilted|slanted|slanting|crooked|askew|canted) "
+                          r"horizon\b|\bhorizon[^.;]{0,30}\b(?:tilts|"
                           r"tilted|slants|slanted|leans|crooked)\b|\bdutch angle\b", 6.0, 0.7),
     # light: hardness, direction, golden hour
     _rule("light_hardness", r"\bmoderately soft\b", "moderate", 0.9),
@@ -203,8 +205,8 @@ RULES: Final[tuple[Rule, ...]] = (
                             r"\b(?:crisp|sharp|hard|harsh|bold) shadows?(?: edges?)?\b",
           "hard", 0.8, unless=r"\bwithout (?:casting |creating )?\s*$"),
     _rule("light_direction", r"\bside light from the (left|right)\b", _side, 0.95),
-    _rule("light_direction", LIGHT + r"\b[^.;]{0,50}?\bfrom (?:the )?(?:upper |lower |top |bottom )?(left|right)\b", _side,
-          0.8),
+    _rule("light_direction", LIGHT + r"\b[^.;]{0,50}?\bfrom (?:the )?(?:upper |lower |top |bottom )?(left|right)\b",
+          _side, 0.8),
     _rule("light_direction", r"\b(?:window|light source|sun) (?:\w+ ){0,3}on the (left|right)\b", _side, 0.6),
     _rule("light_direction", r"\bback ?light\w*|\bbacklit\b|\brim[- ]?(?:light\w*|lit|effect)\b|\bfrom behind the "
                              r"(?:subject|figure|couple|them|him|her)\b|\bcontre[- ]jour\b|\bsilhouett\w+ against",
@@ -225,14 +227,16 @@ RULES: Final[tuple[Rule, ...]] = (
                      r"\bconsistently neutral\b", "neutral", 0.75),
     _rule("palette", r"\bwarm,?(?: [a-z]+,?){0,2} (?:colou?r )?(?:palette|tones|hues|colou?rs|cast|colou?r scheme)\b|"
                      r"\bpalette[^.;]{0,30}?\bwarm\b|\bconsistently warm\b", "warm", 0.8),
-    _rule("palette", r"\bcool,?(?: [a-z]+,?){0,2} (?:colou?r )?(?:palette|tones|hues|colou?rs|blues|cast|colou?r scheme)\b"
+    _rule("palette", r"\bcool,?(?: [a-z]+,?){0,2} (?:colou?r )?(?:palette|tones|hues|colou?rs|blues|cast|colou?r "
+                     r"scheme)\b"
                      r"|\bpalette[^.;]{0,30}?\bcool\b|\bconsistently cool\b", "cool", 0.8),
     # gaze (as seen by the viewer) and lead room
     _rule("gaze", r"\(viewer's (left|right)\)", _side, 0.9),
     _rule("gaze", r"\blooks (left|right)\b|\bturned towards the (left|right) of the frame\b",
           lambda m: (m.group(1) or m.group(2)).lower(), 0.95),
     _rule("gaze", r"\b(?:looks?|looking|gaz\w*|stares?|staring|turned|facing|glanc\w*|eyes)\b[^.;]{0,40}?\b(?:into the "
-                  r"(?:lens|camera)|at the (?:camera|viewer|lens)|towards? the (?:camera|viewer|lens)|straight (?:into|at)"
+                  r"(?:lens|camera)|at the (?:camera|viewer|lens)|towards? the (?:camera|viewer|lens)|straight "
+                  r"(?:into|at)"
                   r"|meets? the camera)|\bfacing the camera directly\b|\bengages the viewer directly\b|\bdirect gaze\b",
           "camera", 0.85, unless=r"\baway\b[^.]{0,10}$"),
     _rule("gaze", r"\boff[- ]camera to (?:her|his|their) (left|right)\b",
