@@ -264,8 +264,9 @@ def export(
     out: Path = typer.Argument(..., help="Folder to write into (created if needed): OUT/track_1 and OUT/track_2."),
     to: str = typer.Option("hf", "--to", help="hf: Hugging Face `datasets` (Arrow, DatasetDict.save_to_disk)."),
 ) -> None:
-    """Save the data for other tools: `--to hf` writes each track as a `datasets.DatasetDict` (splits as in the root;
-    the image, the 13 levels as ClassLabel, the scores, reasons, question and options).
+    """Save the data for other tools: `--to hf` writes each track as a Hugging Face `datasets.DatasetDict` (Arrow).
+
+    Splits as in the root; columns: the image, the 13 levels as ClassLabel, the scores, reasons, question and options.
 
     Load with `datasets.load_from_disk("OUT/track_1")`, or `portraitcraft validate OUT` (any command takes OUT as
     its data); upload with `.push_to_hub(...)` where a hub is reachable. Exit codes: 0 written; 2 the data cannot be
@@ -490,8 +491,9 @@ def assess(
     limit: int | None = typer.Option(None, "--limit", min=0, help="Only the first N images (in path order)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar (on standard error)."),
 ) -> None:
-    """Score every photo in a folder: one row per image with the overall score, the 13 levels, their probabilities
-    (score protocol, feature baseline) and the reasons (where the model writes them).
+    """Score every photo in a folder: one row per image (overall score, the 13 levels, their probabilities, reasons).
+
+    Probabilities come with the score protocol and the feature baseline; reasons where the model writes them.
 
     Resumable: the prediction records are kept (--records) and a rerun predicts only what is missing. Rows are CSV
     or JSON Lines (see the portraitcraft.assess module for the columns). Exit codes: 0 every image scored; 1 some
