@@ -524,3 +524,16 @@ def test_a_second_training_into_one_folder_is_refused_naming_the_first(lab, data
         with pytest.raises(FinetuneError, match=r"another run is writing it \(process \d+ .*the first"):
             run_finetune(settings_for(lab, tiny_model, out), dataset=dataset, progress=False)
     assert not out.exists()
+
+
+def test_a_training_log_damaged_before_its_last_line_is_refused(generate_run, lab, dataset, tiny_model, tmp_path):
+    from portraitcraft.outputs import OutputError
+
+    copy = _stopped_copy(generate_run, tmp_path)
+    log = copy / "log.jsonl"
+    lines = log.read_bytes().split(b"\n")
+    log.write_bytes(lines[0] + b"\n\xff\xfe\n" + b"\n".join(lines[1:]))
+    before = log.read_bytes()
+    with pytest.raises(OutputError, match=r"log.jsonl:2: not UTF-8"):
+        run_finetune(settings_for(lab, tiny_model, copy), dataset=dataset, progress=False)
+    assert log.read_bytes() == before

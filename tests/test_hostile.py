@@ -727,3 +727,78 @@ def test_serve_on_a_busy_port_names_it(chat_server):
     host, port = chat_server.server_address[:2]
     with pytest.raises(ValueError, match=f"{host}:{port}: cannot listen there"):
         serve(chat=_NoChat(), host=host, port=port)
+
+
+def test_evaluate_flags_records_of_two_runs_in_one_file(lab, tmp_path):
+    from portraitcraft.evaluation import evaluate
+
+    path = _predictions(lab, tmp_path / "p.jsonl", n=2)
+    lines = path.read_text().splitlines()
+    other = json.loads(lines[1])
+    other["run"] = {"backend": "features", "config_hash": "f" * 16}
+    path.write_text(lines[0] + "\n" + json.dumps(other) + "\n")
+    report = evaluate(path, lab / "track_1_test_ground_truth.json", n_bootstrap=0)
+    assert any("2 different runs" in flag for flag in report.flags)
+
+
+# --- properties: no input makes a reader crash or a writer damage its file -----------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20)
+RECORD_KEYS = st.sampled_from(["image_path", "total_score", "criteria", "answer", "status", "parsed", "schema", "run"])
+RECORDS = st.lists(st.dictionaries(RECORD_KEYS, JSON_VALUES, max_size=6), max_size=4)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(content=st.one_of(st.binary(max_size=200), RECORDS.map(lambda r: json.dumps(r).encode()),
+                         RECORDS.map(lambda r: "\n".join(map(json.dumps, r)).encode())))
+def test_any_prediction_file_is_read_or_refused_in_one_line(tmp_path, content):
+    from portraitcraft.predictions import PredictionFileError, read_predictions
+
+    path = tmp_path / "p.json"
+    path.write_bytes(content)
+    try:
+        predictions = read_predictions(path)
+    except PredictionFileError as exc:
+        assert str(path) in str(exc) and "\n" not in str(exc)
+    else:
+        assert all(s is None or s != s or 1 <= s <= 100 for s in predictions.total_score)  # never out of range
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(content=st.binary(max_size=300), config=st.sampled_from([None, "0" * 16]))
+def test_resuming_never_changes_a_file_it_refuses_and_cuts_only_a_torn_tail(tmp_path, content, config):
+    from portraitcraft.outputs import OutputError, prepare_jsonl_resume
+
+    path = tmp_path / "r.jsonl"
+    path.write_bytes(content)
+    try:
+        resumed = prepare_jsonl_resume(path, config, schema="portraitcraft.prediction/1")
+    except OutputError:
+        assert path.read_bytes() == content
+    else:
+        after = path.read_bytes()
+        assert content.startswith(after)  # at most a tail was cut
+        assert (after != content) == (resumed.recovered is not None)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(records=RECORDS)
+def test_any_track1_file_is_opened_or_refused_by_name(tmp_path, records):
+    from portraitcraft.data import DataError, open_dataset
+
+    root = tmp_path / "r"
+    root.mkdir(exist_ok=True)
+    (root / "track_1_train.json").write_text(json.dumps(records))
+    try:
+        dataset = open_dataset(root)
+    except DataError as exc:
+        assert "track_1_train.json" in str(exc)
+    else:
+        totals = dataset.images()["total_score"].dropna()
+        assert ((totals >= 1) & (totals <= 100)).all()

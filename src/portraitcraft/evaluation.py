@@ -356,7 +356,12 @@ def evaluate(
         comparison = Comparison(other.path, other.format, other_scored, difference, diff_ci, p_values)
     settings = {"bootstrap": n_bootstrap, "seed": seed, "confidence": confidence,
                 "skip_invalid_scores": skip_invalid_scores, "ci_method": "percentile bootstrap over images"}
-    return EvaluationReport(predictions, ground_truth, scored, ci, settings, comparison, list(scored.flags))
+    flags = list(scored.flags)
+    configurations = {run.get("config_hash", repr(sorted(run.items(), key=str))) for run in predictions.runs}
+    if len(configurations) > 1:  # records of several runs in one file: the numbers mix them
+        flags.append(f"{predictions.path} holds records of {len(configurations)} different runs (run blocks with "
+                     "other configurations); the metrics mix them")
+    return EvaluationReport(predictions, ground_truth, scored, ci, settings, comparison, flags)
 
 
 # --- text ------------------------------------------------------------------------------------------------------------

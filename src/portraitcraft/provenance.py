@@ -170,18 +170,18 @@ def read_json_lines(path: str | os.PathLike) -> list[Any]:
 
 def truncate_json_lines(path: str | os.PathLike, up_to_step: int) -> None:
     """Keep the records of a training log (JSON Lines with a ``step``) up to ``up_to_step``, the checkpoint a run
-    resumes from: later steps are trained again. A line torn by a kill is dropped. Rewritten atomically."""
+    resumes from: later steps are trained again. A last line torn by a kill is dropped; a damaged line before it
+    is refused (`portraitcraft.outputs.OutputError` naming it). Rewritten atomically."""
+    from portraitcraft.outputs import prepare_jsonl_resume
+
     path = Path(path)
     if not path.exists():
         return
-    kept = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line torn by a kill
-        if isinstance(record, dict) and record.get("step", 0) <= up_to_step:
-            kept.append(line)
+    # The package's one resume rule: damage before the last line is refused (OutputError naming the line), a
+    # torn last line is cut.
+    records = prepare_jsonl_resume(path, None, what="training log records").records
+    kept = [json.dumps(record) for record in records
+            if not isinstance(record.get("step", 0), (int, float)) or record.get("step", 0) <= up_to_step]
     write_atomic(path, "".join(k + "\n" for k in kept))
 
 

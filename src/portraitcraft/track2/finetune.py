@@ -223,8 +223,8 @@ class LoraTrainer:
         else:
             folder = pipeline_folder if pipeline_folder is not None else locate_pipeline(s.model)[0]
             try:
-                pipe = DiffusionPipeline.from_pretrained(folder, dtype=self.dtype)
-            except (OSError, ValueError) as exc:
+                pipe = DiffusionPipeline.from_pretrained(folder, dtype=self.dtype, use_safetensors=True)
+            except Exception as exc:  # safetensors' and torch's own errors for damaged weights too
                 raise LoraFinetuneError(f"{s.model}: cannot load the pipeline ({exc})") from exc
         for name in ("transformer", "vae", "text_encoder", "scheduler"):
             if getattr(pipe, name, None) is None:
@@ -427,10 +427,14 @@ def run_lora_finetune(settings: LoraSettings, *, progress: bool = True) -> LoraS
             raise LoraFinetuneError(str(exc)) from exc
         if checkpoints:
             folder = checkpoints[-1][1]
-            trainer.load_lora(folder)
-            state = torch.load(folder / "optimizer.pt", map_location=trainer.device, weights_only=True)
-            trainer.optimizer.load_state_dict(state["optimizer"])
-            trainer.scheduler.load_state_dict(state["scheduler"])
+            try:  # weights_only: tensors and plain containers only; a pickle of anything else is refused, never run
+                trainer.load_lora(folder)
+                state = torch.load(folder / "optimizer.pt", map_location=trainer.device, weights_only=True)
+                trainer.optimizer.load_state_dict(state["optimizer"])
+                trainer.scheduler.load_state_dict(state["scheduler"])
+            except Exception as exc:  # unpickling refusals, safetensors' and torch's errors for damaged files
+                raise LoraFinetuneError(f"{folder}: cannot resume from this checkpoint ({type(exc).__name__}: "
+                                        f"{str(exc).splitlines()[0][:200] if str(exc) else ''})") from exc
         log = out / LOG_FILE
         if step:
             truncate_json_lines(log, step)

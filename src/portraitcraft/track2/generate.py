@@ -173,15 +173,16 @@ def _load(folder: Path, model: str, dtype: str, device: str, lora: str | None):
     from diffusers import DiffusionPipeline
 
     try:
-        pipe = DiffusionPipeline.from_pretrained(folder, dtype=getattr(torch, dtype))
-    except (OSError, ValueError) as exc:
-        raise GenerationError(f"{model}: cannot load the pipeline ({exc})") from exc
+        # Weights only through safetensors: a pickled .bin is refused, never unpickled.
+        pipe = DiffusionPipeline.from_pretrained(folder, dtype=getattr(torch, dtype), use_safetensors=True)
+    except Exception as exc:  # a truncated or foreign weights file raises safetensors' and torch's own errors
+        raise GenerationError(f"{model}: cannot load the pipeline ({type(exc).__name__}: {str(exc)[:300]})") from exc
     if lora is not None:
         if not hasattr(pipe, "load_lora_weights"):
             raise GenerationError(f"{type(pipe).__name__} cannot load LoRA weights")
         try:
-            pipe.load_lora_weights(str(Path(lora).expanduser()))
-        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+            pipe.load_lora_weights(str(Path(lora).expanduser()), use_safetensors=True)
+        except Exception as exc:  # safetensors' own error for a damaged file, among others
             raise GenerationError(f"{lora}: cannot load these LoRA weights into {type(pipe).__name__} ({exc})") from exc
     pipe.set_progress_bar_config(disable=True)
     return pipe.to(device)
