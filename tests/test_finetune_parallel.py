@@ -80,12 +80,14 @@ def one_process(lab, tiny_model, tmp_path_factory, one_torch_thread) -> Path:
     return out
 
 
-def test_two_processes_reach_the_weights_of_one(lab, tiny_model, one_process, tmp_path):
+@pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
+def test_two_processes_reach_the_weights_of_one(lab, tiny_model, one_process, tmp_path, strategy):
     one, two = one_process, tmp_path / "two"
-    run_two_processes(settings_for(lab, tiny_model, two))
+    run_two_processes(settings_for(lab, tiny_model, two, strategy=strategy))
     before = weights(tiny_model)
     assert largest_difference(weights(one), before) > 1e-4  # the weights did move
-    assert largest_difference(weights(one), weights(two)) <= TOLERANCE
+    difference = largest_difference(weights(one), weights(two))
+    assert difference <= TOLERANCE
     # Process 0 alone wrote: each step logged once, with the images of both processes; the same losses.
     logs = read_log(one), read_log(two)
     train = [log[log["kind"] == "train"] for log in logs]
@@ -95,10 +97,11 @@ def test_two_processes_reach_the_weights_of_one(lab, tiny_model, one_process, tm
     assert sorted(p.name for p in two.iterdir()) == sorted(p.name for p in one.iterdir())
 
 
-def test_a_two_process_run_resumes_in_one_process(lab, tiny_model, one_process, tmp_path):
-    """The plan and the checkpoints do not depend on the number of processes."""
+@pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
+def test_a_two_process_run_resumes_in_one_process(lab, tiny_model, one_process, tmp_path, strategy):
+    """The plan and the checkpoints do not depend on the number of processes, nor on the sharding."""
     straight, resumed = one_process, tmp_path / "resumed"
-    run_two_processes(settings_for(lab, tiny_model, resumed, stop_after=1))
+    run_two_processes(settings_for(lab, tiny_model, resumed, stop_after=1, strategy=strategy))
     assert json.loads((resumed / "finetune.json").read_text())["status"] == "stopped"
     summary = run_finetune(settings_for(lab, tiny_model, resumed), progress=False)
     assert summary.resumed_from == 1 and summary.status == "finished"

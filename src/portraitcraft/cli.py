@@ -622,6 +622,9 @@ def finetune(
               "bfloat16: least memory, small updates are lost), fp32.")),
     gradient_checkpointing: bool | None = typer.Option(None, "--gradient-checkpointing/--no-gradient-checkpointing",
         help="Recompute activations in the backward pass (default: on for cuda with --target generate)."),
+    strategy: str = typer.Option("ddp", "--strategy",
+        help=("Under torchrun / accelerate launch: ddp (each GPU holds the whole model) or fsdp (weights and optimizer "
+              "state sharded over the GPUs; generate target, no --lora, --validation-predict 0).")),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar (steps/s, ETA, loss)."),
 ) -> None:
     """Fine-tune Qwen3-VL on the Track 1 training split (the fine-tuned row of Table 3): language model and mergers trained, vision encoder frozen.
@@ -639,7 +642,7 @@ def finetune(
             limit=limit, max_steps=max_steps, device=device,
             precision=precision, gradient_checkpointing=gradient_checkpointing, eval_every=eval_every,
             save_every=save_every, validation_predict=validation_predict, validation_batches=validation_batches,
-            stop_after=stop_after)
+            stop_after=stop_after, strategy=strategy)
         summary = run_finetune(settings, progress=progress)
     except (ValueError, FinetuneError) as exc:
         fail(str(exc))

@@ -156,7 +156,7 @@ class _Trainer:
             return self._summary("already finished", state["step"], plan, data, started, None, None, None,
                                  previous.get("predict_hint", ""), None)
 
-        tuner = FineTuner(s, resume_from=self.out if state is not None else None)
+        tuner = FineTuner(s, resume_from=self.out if state is not None else None, world=world)
         tuner.configure_schedule(plan.total_steps)
         step = 0
         if state is not None:
@@ -202,7 +202,8 @@ class _Trainer:
         resumed_from = step or None
 
         last_validation = None
-        if step == 0 and world.main:
+        validates = world.main or tuner.sharded  # sharded, the forward pass needs every process
+        if step == 0 and validates:
             last_validation = self._validate(tuner, data, step, 0.0, max_new, log_path)
         first_loss = last_loss = None
         stop = plan.total_steps if s.stop_after is None else min(plan.total_steps, s.stop_after)
@@ -219,8 +220,13 @@ class _Trainer:
                 batches, skipped = self._load_batches(data.train, world.share(micro), step)
                 skipped = [entry for entries in world.gather(skipped) for entry in entries]
                 loaded = int(world.sum([len(batches)])[0])  # micro-batches with an image, over all processes
+                padding = []
+                if tuner.sharded and loaded:  # FSDP: as many passes on every process, the extra ones weightless
+                    most = world.most(len(batches))
+                    filler = batches[:1] or self._load_batches(data.train, [micro[0][:1]], step)[0]
+                    padding = (filler * most)[:most - len(batches)]
                 if loaded:
-                    result = tuner.step(batches, micro_count=loaded, world=world)
+                    result = tuner.step(batches, micro_count=loaded, world=world, padding=padding)
                 else:
                     result = {"loss": math.nan, "lr": 0.0, "grad_norm": math.nan, "images": 0, "tokens": 0}
                 result = {"kind": "train", "step": step, "epoch": round(epoch, 6), **result,
@@ -234,12 +240,13 @@ class _Trainer:
                 bar.update(1)
                 bar.set_postfix(loss=f"{result['loss']:.4f}", lr=f"{result['lr']:.2e}", refresh=False)
                 final = step == stop
-                if world.main and (final or (s.eval_every and step % s.eval_every == 0)):
+                if validates and (final or (s.eval_every and step % s.eval_every == 0)):
                     last_validation = self._validate(tuner, data, step, epoch, max_new, log_path)
                 if final or (s.save_every and step % s.save_every == 0):
                     status = "finished" if step == plan.total_steps else ("stopped" if final else "running")
+                    gathered = tuner.full_state() if tuner.sharded else None
                     if world.main:
-                        self._save(tuner, step, plan, record, status)
+                        self._save(tuner, step, plan, record, status, gathered)
                     world.barrier()  # a checkpoint is complete before any process goes on (or ends)
         finally:
             bar.close()
@@ -321,21 +328,24 @@ class _Trainer:
         result = json_safe(result)
         result["seconds"] = time.perf_counter() - t0
         tuner.base.train()
-        append_json_line(log_path, result)
+        if self.world.main:
+            append_json_line(log_path, result)
         return result
 
-    def _save(self, tuner: FineTuner, step: int, plan: Plan, record: dict[str, Any], status: str) -> None:
+    def _save(self, tuner: FineTuner, step: int, plan: Plan, record: dict[str, Any], status: str,
+              gathered: tuple[dict[str, Any], dict[str, Any]] | None = None) -> None:
+        """Write a checkpoint; ``gathered``: the sharded run's whole weights and optimizer state (`FineTuner.full_state`)."""
         import torch
 
         incoming = self.out / INCOMING_DIR
         if incoming.exists():
             shutil.rmtree(incoming)
         incoming.mkdir(parents=True)
-        tuner.save_model(incoming)
+        tuner.save_model(incoming, gathered[0] if gathered else None)
         state_dir = incoming / STATE_DIR
         state_dir.mkdir()
-        torch.save({"optimizer": tuner.optimizer.state_dict(), "scheduler": tuner.scheduler.state_dict()},
-                   state_dir / "optimizer.pt")
+        optimizer = {"optimizer_full": gathered[1]} if gathered else {"optimizer": tuner.optimizer.state_dict()}
+        torch.save({**optimizer, "scheduler": tuner.scheduler.state_dict()}, state_dir / "optimizer.pt")
         if tuner.peft is not None:
             from safetensors.torch import save_file
 
@@ -367,7 +377,12 @@ class _Trainer:
         where = state_dir / "optimizer.pt"
         try:  # weights_only: tensors and plain containers only; anything else is refused, never run
             saved = torch.load(where, map_location=tuner.device, weights_only=True)
-            tuner.optimizer.load_state_dict(saved["optimizer"])
+            if "optimizer_full" in saved:  # written by a sharded (FSDP) run: parameters named, whole tensors
+                tuner.load_full_optimizer_state(saved["optimizer_full"])
+            elif tuner.sharded:
+                raise FinetuneError(f"{where}: written by an unsharded run; resume it with --strategy ddp")
+            else:
+                tuner.optimizer.load_state_dict(saved["optimizer"])
             tuner.scheduler.load_state_dict(saved["scheduler"])
         except pickle.UnpicklingError as exc:
             raise FinetuneError(f"{where}: refused, it holds more than tensors (not loaded: "

@@ -41,7 +41,7 @@ class FineTuner:
     """The model, processor and optimizer of one fine-tuning; `step` is one optimizer step on given images."""
 
     def __init__(self, settings: FinetuneSettings, *, loaded: tuple[Any, Any, dict] | None = None,
-                 resume_from: Path | None = None):
+                 resume_from: Path | None = None, world: World | None = None):
         """Load ``settings.model`` (or, for a full fine-tune being resumed, the checkpoint ``resume_from``), or use
         ``loaded=(model, processor, identity)`` already in memory (the GPU benchmark's random-weight model)."""
         import torch
@@ -92,6 +92,9 @@ class FineTuner:
                 raise FinetuneError("gradient checkpointing cannot be used with the score target (its loss reads "
                                     "the prompt's KV cache, as prediction does)")
             model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        self.sharded = s.strategy == "fsdp" and world is not None and world.distributed
+        if self.sharded:
+            self._shard(model, world)
         self.trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
         if not self.trainable:
             raise FinetuneError(f"{s.model}: no parameter to train (unexpected module names)")
@@ -109,10 +112,47 @@ class FineTuner:
         self.eos = self.tokenizer.convert_ids_to_tokens(self._eos_id())
         model.train()
         self.optimizer = torch.optim.AdamW([p for _, p in self.trainable], lr=s.lr, weight_decay=s.weight_decay,
-                                           fused=self.device.type == "cuda")
+                                           fused=self.device.type == "cuda" and not self.sharded)
         self.scheduler = None
 
     # -- setup --
+
+    def _shard(self, model, world: World) -> None:
+        """FSDP (torch's ``fully_shard``): each language-model layer, then the rest, sharded over the processes."""
+        s = self.settings
+        if s.lora or s.target == SCORE or s.validation_predict:
+            raise FinetuneError("--strategy fsdp trains the generate target, without --lora, with --validation-predict "
+                                "0 (the score target and predicting read parts of the model directly, and LoRA's "
+                                "merged save needs whole layers); use --strategy ddp for those")
+        from torch.distributed.device_mesh import init_device_mesh
+        from torch.distributed.fsdp import fully_shard
+
+        mesh = init_device_mesh(self.device.type, (world.size,))
+        for layer in model.model.language_model.layers:
+            fully_shard(layer, mesh=mesh)
+        fully_shard(model, mesh=mesh)
+
+    def full_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The whole model's weights and the optimizer state, gathered from the shards (every process calls it;
+        process 0 gets them, on the CPU)."""
+        from torch.distributed.checkpoint.state_dict import (
+            StateDictOptions,
+            get_model_state_dict,
+            get_optimizer_state_dict,
+        )
+
+        options = StateDictOptions(full_state_dict=True, cpu_offload=True)
+        weights = get_model_state_dict(self.base, options=options)
+        if getattr(self.base.config, "tie_word_embeddings", False):  # saved once, under the embedding's name
+            for tied in getattr(self.base, "_tied_weights_keys", None) or {}:
+                weights.pop(tied, None)
+        return weights, get_optimizer_state_dict(self.base, self.optimizer, options=options)
+
+    def load_full_optimizer_state(self, state: dict[str, Any]) -> None:
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
+
+        set_optimizer_state_dict(self.base, self.optimizer, optim_state_dict=state,
+                                 options=StateDictOptions(full_state_dict=True))
 
     def _add_lora(self, model) -> None:
         try:
@@ -235,7 +275,8 @@ class FineTuner:
     # -- one optimizer step --
 
     def step(self, micro_batches: Sequence[tuple[Sequence[Example], Sequence[Any]]], *, micro_count: int | None = None,
-             world: World | None = None) -> dict[str, Any]:
+             world: World | None = None, padding: Sequence[tuple[Sequence[Example], Sequence[Any]]] = ()
+             ) -> dict[str, Any]:
         """Forward and backward every micro-batch (the loss divided by the step's number of micro-batches), clip,
         update, schedule. Data-parallel (``world``): this process's share of the step's ``micro_count``
         micro-batches, the gradients then summed over the processes (`finetune.parallel`)."""
@@ -243,20 +284,26 @@ class FineTuner:
 
         self.base.train()
         share = micro_count or len(micro_batches)
+        # FSDP averages the gradients over the processes; the replicas' gradients are summed (`World.sum_gradients`)
+        scale = world.size / share if self.sharded else 1 / share
         total, count, images = 0.0, 0, 0
         for examples, pictures in micro_batches:
             loss, n = self.loss(examples, pictures)
-            (loss / share).backward()
+            (loss * scale).backward()
             total += float(loss.detach()) / share
             count += n
             images += len(examples)
+        for examples, pictures in padding:  # FSDP: every process runs as many passes; these add nothing
+            (self.loss(examples, pictures)[0] * 0.0).backward()
         params = [p for _, p in self.trainable]
         if world is not None and world.distributed:
-            world.sum_gradients(params)
+            if not self.sharded:
+                world.sum_gradients(params)
             total, count, images = world.sum([total, count, images])
             count, images = int(count), int(images)
         norm = torch.nn.utils.clip_grad_norm_(params, self.settings.max_grad_norm) if self.settings.max_grad_norm > 0 \
             else torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params if p.grad is not None]))
+        norm = norm.full_tensor() if hasattr(norm, "full_tensor") else norm  # FSDP: a sharded tensor
         lr = self.optimizer.param_groups[0]["lr"]
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
@@ -287,10 +334,12 @@ class FineTuner:
                 state[plain] = tensor
         return state
 
-    def save_model(self, folder: Path) -> None:
+    def save_model(self, folder: Path, state_dict: dict[str, Any] | None = None) -> None:
         # With LoRA, self.base is the transformers model with the adapters injected in place: its weights are
-        # saved with the adapters merged, under the plain model's names.
-        self.base.save_pretrained(folder, state_dict=self.merged_state_dict() if self.peft is not None else None)
+        # saved with the adapters merged, under the plain model's names. FSDP: ``state_dict`` (`full_state`).
+        if state_dict is None and self.peft is not None:
+            state_dict = self.merged_state_dict()
+        self.base.save_pretrained(folder, state_dict=state_dict)
         self.processor.save_pretrained(folder)
 
 

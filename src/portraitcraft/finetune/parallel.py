@@ -26,6 +26,14 @@ Effective batch
 Who writes
     Process 0 alone writes the output folder (checkpoints, ``finetune.json``, the log) and runs the validation;
     the others only train. Failures to start (a folder of other settings, ...) are raised on every process.
+FSDP (``strategy="fsdp"``, for a model whose weights, gradients and AdamW state do not fit one GPU)
+    torch's ``fully_shard`` on each language-model layer and on the rest: every process keeps 1/N of the weights
+    and of the optimizer state, the step is dealt out as above (a process with fewer micro-batches runs
+    weightless extra passes, since every pass needs all of them), FSDP averages the gradients (the losses are
+    scaled to match), and every process validates (process 0 logs). A checkpoint holds the whole weights and the
+    whole optimizer state, gathered on process 0, so it loads in the runner and resumes under either strategy
+    and any number of processes. Only the generate target, without LoRA and with ``validation_predict=0``: the
+    score target and prediction call parts of the model directly, which sharded parts do not allow.
 """
 
 from __future__ import annotations
@@ -141,6 +149,17 @@ class World:
         tensor = torch.tensor(values, dtype=torch.float64, device=self._collective_device())
         dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
         return tensor.tolist()
+
+    def most(self, value: int) -> int:
+        """The largest ``value`` over the processes."""
+        if not self.distributed:
+            return value
+        import torch
+        import torch.distributed as dist
+
+        tensor = torch.tensor([value], dtype=torch.int64, device=self._collective_device())
+        dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+        return int(tensor.item())
 
     def gather(self, value: Any) -> list[Any]:
         """Every process's ``value`` on process 0 (in rank order); an empty list on the others."""

@@ -14,6 +14,7 @@ from portraitcraft.runners.base import Item
 FORMAT = "portraitcraft.finetune/1"
 TARGETS = (GENERATE, SCORE)
 PRECISIONS = ("auto", "bf16-mixed", "bf16", "fp32")
+STRATEGIES = ("ddp", "fsdp")  # several processes: whole replicas, or the weights and optimizer state sharded
 # The reference SFT script's image budget (qwen-vl-finetune/scripts/sft_qwen3_4b.sh: --max_pixels / --min_pixels).
 REFERENCE_TRAIN_MAX_PIXELS = 50176
 REFERENCE_TRAIN_MIN_PIXELS = 784
@@ -64,12 +65,16 @@ class FinetuneSettings:
     validation_predict: int = 32  # generate: validation images also predicted by the runner for metrics
     validation_batches: int | None = None  # validation loss on the first N batches only (None: all)
     stop_after: int | None = None  # stop (and save) after this step, to continue later
+    strategy: str = "ddp"  # several processes (torchrun): "ddp" replicas, or "fsdp" sharded (finetune.parallel)
 
-    RUNTIME_FIELDS = ("eval_every", "save_every", "validation_predict", "validation_batches", "stop_after", "device")
+    RUNTIME_FIELDS = ("eval_every", "save_every", "validation_predict", "validation_batches", "stop_after", "device",
+                      "strategy")
 
     def __post_init__(self) -> None:
         if self.target not in TARGETS:
             raise ValueError(f"target {self.target!r}: expected one of {', '.join(TARGETS)}")
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy {self.strategy!r}: expected one of {', '.join(STRATEGIES)}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision {self.precision!r}: expected one of {', '.join(PRECISIONS)}")
         for name in ("batch_size", "grad_accum", "max_pixels", "min_pixels", "max_side"):
