@@ -334,7 +334,8 @@ class _Trainer:
 
     def _save(self, tuner: FineTuner, step: int, plan: Plan, record: dict[str, Any], status: str,
               gathered: tuple[dict[str, Any], dict[str, Any]] | None = None) -> None:
-        """Write a checkpoint; ``gathered``: the sharded run's whole weights and optimizer state (`FineTuner.full_state`)."""
+        """Write a checkpoint; ``gathered``: a sharded run's whole weights and optimizer state
+        (`FineTuner.full_state`)."""
         import torch
 
         incoming = self.out / INCOMING_DIR
