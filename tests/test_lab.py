@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from portraitcraft.lab import (
 )
 from portraitcraft.lab.annotate import _counterfactual, _driver
 from portraitcraft.lab.describe import ANALYSIS_CHARS, CONTENT_CHARS
+from portraitcraft.lab.factors import companion_layout
 from portraitcraft.lab.render import figure_look
 from portraitcraft.lab.writer import JPEG_QUALITY, image_folder
 
@@ -210,6 +212,30 @@ def test_reasons_cite_the_driving_factor(big_annotations):
         assert "head" in reason and "top edge" in reason
     blurred = [r for r in records if factors[r["image_path"]]["global_blur"] > 2.5]
     assert blurred and all(r["criteria"]["Sharpness"]["score"] < 5 for r in blurred)
+
+
+PEOPLE_IN_REASON = ((re.compile(r"a group of (\d) people|with (\d) figures side by side", re.IGNORECASE), None),
+                    (re.compile(r"a single subject gives|there is only one person", re.IGNORECASE), 1),
+                    (re.compile(r"a second person beside the subject|two people share the frame", re.IGNORECASE), 2))
+
+
+def test_the_people_a_reason_counts_are_the_people_in_the_frame(big_annotations):
+    """A reason never counts people the picture does not show: every companion's head is inside the frame."""
+    records = load(big_annotations, "track_1_train.json")
+    factors = load(big_annotations, "lab_factors.json")
+    counted = Counter()
+    for record in records:
+        scene = Factors.from_dict(factors[record["image_path"]])
+        heads = [(scene.subject_x, scene.subject_y), *((x, y) for x, y, _ in companion_layout(scene))]
+        in_frame = sum(0.0 <= x <= 1.0 and 0.0 <= y <= 1.0 for x, y in heads)
+        assert in_frame == len(heads) == scene.n_people, (record["image_path"], heads)
+        for entry in record["criteria"].values():
+            for pattern, number in PEOPLE_IN_REASON:
+                if match := pattern.search(entry["reason"]):
+                    said = number or int(next(g for g in match.groups() if g))
+                    assert said == in_frame, (record["image_path"], entry["reason"], in_frame)
+                    counted[said] += 1
+    assert counted[1] and counted[3] and counted[4], counted  # the check saw reasons about one person and groups
 
 
 def test_track2_texts_have_real_lengths_and_state_the_factors(big_annotations):

@@ -11,7 +11,7 @@ factor                meaning (units)
 ====================  =======================================================================================
 aspect                frame aspect ratio, width:height: ``3:2``, ``2:3``, ``4:5``, ``1:1`` or ``16:9``
 framing               intended shot size: ``close-up`` (head and shoulders), ``half-body``, ``full-body``
-n_people              people in the frame, 1-4 (the main subject plus companions)
+n_people              people in the frame, 1-4 (the main subject plus companions, every head inside it)
 subject_x             main subject's head centre, fraction of frame width (0 = left edge)
 subject_y             main subject's head centre, fraction of frame height (0 = top edge)
 subject_scale         main subject's head height as a fraction of frame height
@@ -262,8 +262,11 @@ def frame_size(aspect: str, long_side: int = LONG_SIDE) -> tuple[int, int]:
 def companion_layout(f: Factors) -> list[tuple[float, float, float]]:
     """(head x, head y, scale) of each companion as frame fractions, placed from ``scene_seed``.
 
-    Companions stand beside the main subject at a similar size (slightly behind: 80-95 %), on the side
-    with more room, so they never hide the main subject's face.
+    Companions stand beside the main subject at a similar size (slightly behind: 80-95 %), alternately on the side
+    with more room and the other, a shoulder width and a little apart, so they never hide the main subject's face.
+    Every companion's head stays inside the frame, so a scene shows all of its ``n_people``: a side with no room for
+    the next figure sends it to the other side, and where the group is wider than the frame the figures stand closer
+    together, partly behind one another.
     """
     if f.n_people == 1:
         return []
@@ -271,15 +274,23 @@ def companion_layout(f: Factors) -> list[tuple[float, float, float]]:
     width, height = f.size
     step = 2.3 * SHOULDER_HALF_WIDTH * f.subject_scale * height / width
     side = -1.0 if f.subject_x > 0.5 else 1.0
-    out = []
+    margin = 0.5 * f.subject_scale * height / width  # half a head: the whole head stays in the frame
+    room = {1.0: max(0.0, 1.0 - margin - f.subject_x), -1.0: max(0.0, f.subject_x - margin)}
+    used = {1.0: 0, -1.0: 0}
+    offsets, placed = [], []
     for i in range(1, f.n_people):
         direction = side if i % 2 == 1 else -side
-        x = f.subject_x + direction * step * ((i + 1) // 2) * rng.uniform(0.9, 1.1)
+        if (used[direction] + 1) * step > room[direction] and (used[-direction] + 1) * step <= room[-direction]:
+            direction = -direction
+        used[direction] += 1
+        offsets.append(direction * step * used[direction] * rng.uniform(0.9, 1.1))
         scale = f.subject_scale * rng.uniform(0.8, 0.95)
         # Companions stand on the same floor: the same cut line keeps their bodies level with the subject's.
         y = 1.0 - (1.0 - f.subject_y) * scale / f.subject_scale - rng.uniform(0.0, 0.02)
-        out.append((float(x), float(y), float(scale)))
-    return out
+        placed.append((float(y), float(scale)))
+    # One squeeze for the whole group keeps its order and spacing where the frame is too narrow for it.
+    squeeze = min([1.0, *(room[np.sign(o)] / abs(o) for o in offsets if abs(o) > 0)])
+    return [(float(f.subject_x + o * squeeze), y, scale) for o, (y, scale) in zip(offsets, placed)]
 
 
 # ---- sampling -----------------------------------------------------------------------------------
