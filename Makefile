@@ -67,7 +67,8 @@ browser:
 	  (apt-get install -y --no-install-recommends chromium || sudo -n apt-get install -y --no-install-recommends chromium) || \
 	  echo "no Chromium: the browser checks will be skipped"
 
-# Every page of the built book in headless Chromium: console errors, offline loading, plotly drawn; screenshots.
+# Every page of the built book in headless Chromium at 1280 px: console errors, offline loading, plotly drawn, and
+# what a reader sees (overlapping or cut-off text, text under 10 px, empty sections, raw output); screenshots.
 check-book: install browser
 	$(BIN)/python -m portraitcraft.book.browser book/_build/html --screenshots book/_build/screenshots
 

@@ -12,9 +12,16 @@ contents is opened in one headless Chromium, driven through the DevTools protoco
   CDN script shows up here even on a machine that could reach it),
 - plotly figures on the page and how many of them rendered (an SVG drawn inside the figure's div),
 - HTML tables on the page,
-- a full-page PNG screenshot when a folder is given.
+- what a reader sees go wrong in the laid-out page (`page_checks.js`, measured in the article at 1280 px): text
+  that overlaps other text (HTML text, SVG text of plotly figures and of SVG pictures such as matplotlib's, with
+  rotated labels compared as the rotated boxes they are), text that runs outside its figure, boxes whose content is
+  cut off or scrolls sideways (a table wider than the text column, a long line of printed output; code cells are
+  exempt), text smaller than `MIN_FONT_PX`, sections that show nothing, figures with no data, tables with no rows,
+  and raw program output (stderr, tracebacks, printed warnings),
+- a full-page PNG screenshot when a folder is given, however tall the page (taken in tiles, joined).
 
-A page fails when it has a console error, a failed or external request, or a plotly figure that did not render.
+A page fails when it has a console error, a failed or external request, a plotly figure that did not render, or any
+of the reader's problems above.
 Chromium is found as ``$CHROMIUM``, else ``chromium``, ``chromium-browser``, ``google-chrome`` on the PATH.
 """
 
@@ -43,9 +50,19 @@ BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome")
 # Flags from the toolchain notes; the last ones keep Chromium from reaching out on its own.
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--disable-default-apps", "--disable-extensions", "--mute-audio", "--hide-scrollbars")
-WINDOW = (1280, 900)  # CSS pixels of the viewport; screenshots take the page's whole height up to MAX_HEIGHT
-MAX_HEIGHT = 8000
+                  "--disable-default-apps", "--disable-extensions", "--mute-audio", "--hide-scrollbars",
+                  # A desktop with a mouse, as the reader at 1280 px has, not headless's default of no pointer at
+                  # all: pages ask '(hover: hover)' (plotly shows its toolbar only under the pointer there).
+                  "--blink-settings=primaryHoverType=2,availableHoverTypes=2,primaryPointerType=4,"
+                  "availablePointerTypes=4")
+WINDOW = (1280, 900)  # CSS pixels of the viewport; screenshots take the page's whole height
+TILE_HEIGHT = 4000  # a tall page is captured in slices of this height (one capture of a very tall page comes out blank)
+MIN_FONT_PX = 10  # smaller text is reported: a reader at 1280 px cannot read it
+# The reader's checks, run in the page (see its header); it resolves to {kind: [message, ...]}.
+PAGE_CHECKS_JS = (Path(__file__).with_name("page_checks.js").read_text(encoding="utf-8")
+                  .replace("__MIN_FONT_PX__", str(MIN_FONT_PX)))
+READER_PROBLEMS = {"overlap": "overlapping text", "clipped": "cut off", "small_text": "text too small",
+                   "empty": "empty", "raw_output": "raw output"}
 
 # What the page holds once it has settled: plotly figures (and those drawn), tables, the title.
 PAGE_SUMMARY_JS = """JSON.stringify({
@@ -72,6 +89,7 @@ class PageReport:
     plotly: int = 0
     plotly_rendered: int = 0
     tables: int = 0
+    reader: dict[str, list[str]] = field(default_factory=dict)  # kind (READER_PROBLEMS) -> messages
     screenshot: str | None = None
     seconds: float = 0.0
 
@@ -82,6 +100,8 @@ class PageReport:
         found += [f"external request: {u}" for u in self.external_requests]
         if self.plotly_rendered < self.plotly:
             found.append(f"{self.plotly - self.plotly_rendered} of {self.plotly} plotly figure(s) not rendered")
+        for kind, messages in self.reader.items():
+            found += [f"{READER_PROBLEMS.get(kind, kind)}: {m}" for m in messages]
         return found
 
     @property
@@ -254,7 +274,8 @@ class Chromium:
         return False
 
     def evaluate(self, expression: str) -> Any:
-        result = self.send("Runtime.evaluate", expression=expression, returnByValue=True)
+        """The value of a page script (awaited when it is a promise)."""
+        result = self.send("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
         if "exceptionDetails" in result:
             raise BrowserError(f"evaluating page script: {result['exceptionDetails'].get('text')}")
         return result["result"].get("value")
@@ -312,24 +333,50 @@ def check_page(browser: Chromium, base_url: str, page: str, *, screenshots: Path
     report.console_errors += errors
     report.failed_requests, report.external_requests = failed, external
     if screenshots is not None:
-        screenshots.mkdir(parents=True, exist_ok=True)
-        height = min(max(summary["height"], WINDOW[1]), MAX_HEIGHT)
-        # A viewport as tall as the page, rather than captureBeyondViewport: with the latter Chromium shifted pages
-        # whose code cells scroll sideways to the left in the picture (the reader's page does not move).
-        browser.send("Emulation.setDeviceMetricsOverride", width=WINDOW[0], height=height, deviceScaleFactor=1,
-                     mobile=False)
-        try:
-            browser.wait_for("never.arrives", 0.3)  # the relayout, and plotly's resize handler
-            shot = browser.send("Page.captureScreenshot", format="png",
-                                clip={"x": 0, "y": 0, "width": WINDOW[0], "height": height, "scale": 1})
-        finally:
-            browser.send("Emulation.setDeviceMetricsOverride", width=WINDOW[0], height=WINDOW[1], deviceScaleFactor=1,
-                         mobile=False)
         target = screenshots / (Path(page).with_suffix("").as_posix().replace("/", "__") + ".png")
-        target.write_bytes(base64.b64decode(shot["data"]))
-        report.screenshot = str(target)
+        report.screenshot = str(full_page_screenshot(browser, summary["height"], target))
+    # After the screenshot: the checks put SVG pictures inline, which the reader's page does not do.
+    report.reader = {kind: messages for kind, messages in json.loads(browser.evaluate(PAGE_CHECKS_JS)).items()
+                     if messages}
     report.seconds = time.perf_counter() - start
     return report
+
+
+def full_page_screenshot(browser: Chromium, height: int, target: Path) -> Path:
+    """A PNG of the whole page, ``height`` CSS pixels tall, at the window's width, written to ``target``.
+
+    The viewport is made as tall as the page, rather than using captureBeyondViewport (with which Chromium shifted
+    pages whose code cells scroll sideways to the left in the picture); it is captured in slices of `TILE_HEIGHT`,
+    joined into one image.
+    """
+    import io
+
+    from PIL import Image
+
+    height = max(int(height), WINDOW[1])
+    target.parent.mkdir(parents=True, exist_ok=True)
+    browser.send("Emulation.setDeviceMetricsOverride", width=WINDOW[0], height=height, deviceScaleFactor=1,
+                 mobile=False)
+    try:
+        browser.wait_for("never.arrives", 0.3)  # the relayout, and plotly's resize handler
+        tiles = []
+        for top in range(0, height, TILE_HEIGHT):
+            clip = {"x": 0, "y": top, "width": WINDOW[0], "height": min(TILE_HEIGHT, height - top), "scale": 1}
+            shot = browser.send("Page.captureScreenshot", format="png", clip=clip)
+            tiles.append(Image.open(io.BytesIO(base64.b64decode(shot["data"]))))
+    finally:
+        browser.send("Emulation.setDeviceMetricsOverride", width=WINDOW[0], height=WINDOW[1], deviceScaleFactor=1,
+                     mobile=False)
+    if len(tiles) == 1:
+        tiles[0].save(target)
+        return target
+    whole = Image.new("RGB", (WINDOW[0], sum(tile.height for tile in tiles)), "white")
+    top = 0
+    for tile in tiles:
+        whole.paste(tile.convert("RGB"), (0, top))
+        top += tile.height
+    whole.save(target)
+    return target
 
 
 def book_pages(html: Path) -> list[str]:
