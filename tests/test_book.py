@@ -188,6 +188,25 @@ def test_tidy_executed_drops_plotly_json_only_beside_html(tmp_path: Path):
     assert tidied["metadata"]["papermill"]["input_path"] == "notebooks/x.py"
 
 
+def test_tidy_executed_removes_a_tagged_section_that_showed_nothing_and_the_injected_parameters(tmp_path: Path):
+    def markdown(text: str, *tags: str):
+        return nbformat.v4.new_markdown_cell(text, metadata={"tags": list(tags)} if tags else {})
+
+    shown = nbformat.v4.new_output("display_data", data={"text/plain": "a table"})
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell("data = 'x'", metadata={"tags": ["injected-parameters"]}),
+        markdown("## Empty", build.EMPTY_SECTION_TAG), markdown("Why it matters."), nbformat.v4.new_code_cell("pass"),
+        markdown("## Shown", build.EMPTY_SECTION_TAG), nbformat.v4.new_code_cell("table", outputs=[shown]),
+        markdown("## Untagged"), nbformat.v4.new_code_cell("pass"),
+    ]
+    path = tmp_path / "x.ipynb"
+    nbformat.write(notebook, path)
+    build._tidy_executed(path, build.NotebookPage("x", Path("notebooks/x.py"), Path("book/executed/x.ipynb")))
+    removed = ["remove-cell" in cell["metadata"].get("tags", []) for cell in json.loads(path.read_text())["cells"]]
+    assert removed == [True, True, True, True, False, False, False, False]
+
+
 def _tiny_book(root: Path, body: str) -> build.NotebookPage:
     (root / "notebooks").mkdir()
     (root / "notebooks" / "01_tiny.py").write_text(
@@ -197,9 +216,14 @@ def _tiny_book(root: Path, body: str) -> build.NotebookPage:
 
 
 @pytest.mark.slow
-def test_execute_page_injects_declared_parameters_and_runs_at_the_root(tmp_path: Path):
+def test_execute_page_injects_declared_parameters_and_runs_at_the_root(tmp_path: Path, capfd):
     page = _tiny_book(tmp_path, '# %%\nimport os\nprint("cwd", os.getcwd())\n')
     executed = build.execute_page(page, tmp_path, {"data": "data/lab", "undeclared": 1}, progress=False)
+    # A successful page prints nothing of the kernel's own (no TCP warning, no interrupt caught at shutdown) and
+    # leaves no socket files behind.
+    printed = capfd.readouterr()
+    assert "IPKernelApp" not in printed.err + printed.out and "KeyboardInterrupt" not in printed.err + printed.out
+    assert not list(tmp_path.glob("kernel*"))
     notebook = nbformat.read(executed, as_version=4)
     text = "".join(o.get("text", "") for cell in notebook.cells for o in cell.get("outputs", []))
     assert "data is data/lab" in text
@@ -353,6 +377,49 @@ def test_a_chapter_runs_from_any_working_directory_given_only_its_parameters(sma
     papermill.execute_notebook(str(source), str(tmp_path / "out.ipynb"), parameters={"data": str(small_lab)},
                                cwd=str(elsewhere), kernel_name="python3", progress_bar=False)
     executed = nbformat.read(tmp_path / "out.ipynb", as_version=4)
-    printed = "".join(o.get("text", "") for cell in executed.cells for o in cell.get("outputs", []))
-    assert "Track 1 train: 24 records" in printed, printed[:500]
+    printed = "".join(o.get("text", "") + o.get("data", {}).get("text/html", "") + o.get("data", {}).get(
+        "text/markdown", "") for cell in executed.cells for o in cell.get("outputs", []))
+    assert "train 24 images" in printed, printed[:500]  # the banner
     assert list(elsewhere.iterdir()) == []  # nothing written where it ran
+
+
+def test_intro_lists_every_chapter_and_says_how_to_rerun():
+    intro = (REPO / "book" / "intro.md").read_text(encoding="utf-8")
+    for page in build.notebook_pages(REPO):
+        assert f"{{doc}}`executed/{page.name}`" in intro, f"book/intro.md does not list {page.name}"
+    assert "Reported" in intro and "Computed" in intro
+    assert "make book DATA=" in intro and "PREDICTIONS=" in intro
+
+
+def test_banner_names_the_data_its_kind_splits_hidden_labels_predictions_commit_and_date(tmp_path: Path):
+    import datetime as dt
+    import shutil
+
+    from portraitcraft.book.banner import banner, banner_lines
+    from portraitcraft.data import open_dataset
+    from portraitcraft.lab import write_lab
+
+    lab = tmp_path / "lab"
+    write_lab(lab, n_train=6, n_test=4, n_track2_train=2, n_track2_test=1, seed=0, annotations_only=True,
+              progress=False)
+    when = dt.datetime(2026, 11, 30, 4, 5, tzinfo=dt.timezone.utc)
+    lines = banner_lines(open_dataset(lab, reveal_ground_truth=True), data="data/lab", predictions=["runs/a.jsonl"],
+                         now=when, commit="abc1234")
+    assert lines["Data"].startswith("data/lab: the composition lab")
+    assert lines["Images"].startswith("Track 1: train 6 images, test 4 images; test labels hidden in the published "
+                                      "file, read here from track_1_test_ground_truth.json.")
+    assert "Track 2 descriptions: train 2, test 1" in lines["Images"]
+    assert lines["Predictions"] == "runs/a.jsonl"
+    assert lines["Built"] == "2026-11-30 04:05 UTC from commit abc1234"
+
+    # A folder in the published layout without the lab's files: local data, test labels hidden, no predictions.
+    local = tmp_path / "copy"
+    local.mkdir()
+    for name in ("track_1_train.json", "track_1_test.json"):
+        shutil.copy(lab / name, local / name)
+    lines = banner_lines(open_dataset(local), now=when, commit="abc1234")
+    assert lines["Data"] == f"{local}: a local copy of PortraitCraft"
+    assert "test labels hidden." in lines["Images"] and "Track 2" not in lines["Images"]
+    assert lines["Predictions"] == "none given"
+    shown = banner(open_dataset(local), now=when, commit="abc1234").data
+    assert 'class="pc-banner pc-banner-local"' in shown and "<b>Predictions</b> none given" in shown

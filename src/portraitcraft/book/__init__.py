@@ -6,6 +6,7 @@ The package imports only the display helpers; chapters import `paths`, the `port
 
 from __future__ import annotations
 
+from portraitcraft.book.banner import banner
 from portraitcraft.book.figures import (
     LEVEL_COLOURS,
     SPLIT_COLOURS,
@@ -22,6 +23,7 @@ __all__ = [
     "LEVEL_COLOURS",
     "SPLIT_COLOURS",
     "TEMPLATE",
+    "banner",
     "caption",
     "level_table",
     "radar_labels",

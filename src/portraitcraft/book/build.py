@@ -273,7 +273,7 @@ def execute_page(page: NotebookPage, root: Path, parameters: Mapping[str, Any], 
             with _kernel_sees_this_package():
                 papermill.execute_notebook(
                     converted, executed, parameters=passed, kernel_name=KERNEL, cwd=root,
-                    progress_bar=progress, execution_timeout=CELL_TIMEOUT_S,
+                    progress_bar=progress, execution_timeout=CELL_TIMEOUT_S, **_quiet_kernel(Path(scratch)),
                 )
             succeeded = True
         except PapermillExecutionError as exc:
@@ -291,13 +291,51 @@ def execute_page(page: NotebookPage, root: Path, parameters: Mapping[str, Any], 
     return executed
 
 
+def _quiet_kernel(scratch: Path) -> dict[str, Any]:
+    """Papermill options for a kernel that prints nothing of its own on a successful build.
+
+    The kernel talks to this process over local sockets in ``scratch`` (IPC) rather than TCP, which it warns is
+    unencrypted; and its own log stays below CRITICAL, which silences the "KeyboardInterrupt caught in kernel" that
+    ipykernel logs when the interrupt jupyter_client sends before every shutdown lands in a message handler. A cell's
+    error still reaches the build through papermill (the notebook's output), not through this log.
+    """
+    from traitlets.config import Config
+
+    config = Config({"KernelManager": {"transport": "ipc", "ip": str(scratch / "kernel")}})
+    return {"config": config, "extra_arguments": ["--IPKernelApp.log_level=CRITICAL"]}
+
+
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
+# A section (a markdown cell starting with a heading, up to the next heading) whose heading cell has this tag is
+# removed from the page when its code cells show nothing: on data where a chapter has nothing to show, the reader
+# gets the chapter's one sentence saying so, not headings over empty toggles.
+EMPTY_SECTION_TAG = "remove-if-no-output"
+
+
+def _remove_sections_without_output(notebook: Any) -> None:
+    cells = notebook.cells
+    for start, cell in enumerate(cells):
+        if cell.cell_type != "markdown" or EMPTY_SECTION_TAG not in cell.get("metadata", {}).get("tags", []):
+            continue
+        section = [cell]
+        for later in cells[start + 1:]:
+            if later.cell_type == "markdown" and later.source.lstrip().startswith("#"):
+                break
+            section.append(later)
+        if any(later.cell_type == "code" and later.get("outputs") for later in section):
+            continue
+        for member in section:
+            tags = member.setdefault("metadata", {}).setdefault("tags", [])
+            if "remove-cell" not in tags:
+                tags.append("remove-cell")
 
 
 def _tidy_executed(executed: Path, page: NotebookPage, inputs: str | None = None) -> None:
     """Make the executed notebook say what the book shows.
 
-    Papermill records the scratch copy as the input: record the jupytext source instead. Jupyter Book
+    Papermill records the scratch copy as the input: record the jupytext source instead. The cell papermill
+    injects with the parameters is removed from the page, as the parameters cell is, and so is every section whose
+    heading is tagged `EMPTY_SECTION_TAG` when none of its code cells showed anything. Jupyter Book
     cannot render plotly's own mime type (it warns, and warnings fail the build), so where an output
     also carries its HTML rendering (see `portraitcraft.book.figures.show_plotly`) the plotly JSON is
     dropped; an output with plotly JSON alone is left as it is, for the build to report. ``inputs``, the digest
@@ -313,7 +351,11 @@ def _tidy_executed(executed: Path, page: NotebookPage, inputs: str | None = None
     papermill_meta["output_path"] = page.executed.as_posix()
     if inputs is not None:
         notebook.metadata.setdefault("portraitcraft", {})[INPUTS_KEY] = inputs
+    _remove_sections_without_output(notebook)
     for cell in notebook.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")  # like the parameters cell it overrides: settings, not reading
         for output in cell.get("outputs", []):
             bundle = output.get("data", {})
             if PLOTLY_MIME in bundle and "text/html" in bundle:
