@@ -137,7 +137,107 @@ def test_predictions_without_any_labelled_image_are_refused(lab, tmp_path):
         analyse_predictions(path, lab, n_bootstrap=0)
 
 
+def test_analysed_on_table3s_images_a_missing_prediction_is_named_and_counted_wrong(lab, truth_records, tmp_path):
+    from portraitcraft.evaluation import evaluate
+
+    path = tmp_path / "partial.jsonl"
+    names = [r["image_path"] for r in truth_records]
+    with PredictionWriter(path) as writer:
+        for i, record in enumerate(truth_records[:9]):
+            writer.write(ok_record(record["image_path"], perturbed(i, record), run=RUN))
+        writer.write(ok_record("elsewhere.jpg", {"total_score": 50, "criteria": {}, "answer": "A"}, run=RUN))
+    truth = load_ground_truth(lab / GROUND_TRUTH_FILE)
+    partial = analyse_predictions(path, lab, n_bootstrap=0, truth=truth)
+    assert partial.truth.image_paths == names and len(partial) == N_TEST  # what Table 3 scores
+    assert partial.missing == names[9:] and partial.unlabelled == ["elsewhere.jpg"]
+    assert partial.report.values["level_acc"] == pytest.approx(evaluate(path, truth, n_bootstrap=0).values["level_acc"])
+    assert (partial.frame()["levels_wrong"].to_numpy()[9:] == 13).all()
+    # without the target, only the predicted images are analysed (the missing ones are not seen)
+    assert analyse_predictions(path, lab, n_bootstrap=0).missing == []
+
+
 # --- per attribute -------------------------------------------------------------------------------------------
+
+def test_confusions_beyond_chance_keep_only_a_systematic_mix_up_binomial_and_holm():
+    from scipy import stats
+
+    from portraitcraft.errors import confusions_beyond_chance
+
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 3, size=(300, 13))
+    independent = rng.integers(0, 3, size=(300, 13))  # a random model: no cell beyond chance
+    random_found = confusions_beyond_chance(independent, truth)
+    assert random_found.empty and random_found.attrs["tested"] == 13 * 6
+    mixed = independent.copy()
+    good = truth[:, 2] == 2
+    mixed[good, 2] = np.where(rng.random(good.sum()) < 0.7, 0, mixed[good, 2])  # Good read as Poor, mostly
+    found = confusions_beyond_chance(mixed, truth)
+    assert found[["attribute", "true", "predicted"]].values.tolist() == [[ATTRIBUTE_NAMES[2], "Good", "Poor"]]
+    row = found.iloc[0]
+    t_count = int(good.sum())
+    share = float((mixed[:, 2] == 0).mean())
+    assert row["images"] == int((good & (mixed[:, 2] == 0)).sum())
+    assert row["expected"] == pytest.approx(t_count * share)
+    assert row["p"] == pytest.approx(stats.binomtest(int(row["images"]), t_count, share, alternative="greater").pvalue)
+    assert row["p_holm"] <= min(1.0, found.attrs["tested"] * row["p"]) + 1e-12  # Holm is at most Bonferroni
+
+
+def test_the_question_by_attribute_asked_and_its_answer_letters(lab, errors, truth_records):
+    from scipy import stats
+
+    from portraitcraft.errors import answer_letters, question_accuracy
+
+    questions = open_dataset(lab, reveal_ground_truth=True).questions()
+    table = question_accuracy(errors, questions)
+    assert table["questions"].sum() == N_TEST
+    # wrong on image 1, unreadable on image 2, no output on the failed image: the rest right
+    assert table["right"].sum() == N_TEST - 3 and table["invalid"].sum() == 2
+    asked = questions.drop_duplicates("image_path").set_index("image_path")["attribute"]
+    wrong = {asked[truth_records[i]["image_path"]] for i in (1, 2, FAILED_IMAGE)}
+    assert set(table.loc[table["accuracy"] < 1, "attribute"]) == wrong
+
+    letters = answer_letters(errors)
+    predicted = errors.report.scored.aligned.answers
+    by_letter = letters.table.set_index("letter")
+    for letter in "ABCD":
+        assert by_letter.loc[letter, "predicted"] == sum(p == letter for p in predicted)
+        assert by_letter.loc[letter, "true"] == sum(r["answer"] == letter for r in truth_records)
+    assert by_letter.loc["invalid", "predicted"] == 2 and letters.valid == N_TEST - 2
+    true_counts = by_letter.loc[list("ABCD"), "true"].to_numpy(float)
+    keep = true_counts > 0
+    expected = true_counts[keep] / true_counts.sum() * letters.valid
+    assert letters.chi2 == pytest.approx(stats.chisquare(by_letter.loc[list("ABCD"), "predicted"].to_numpy(float)[keep],
+                                                         expected).statistic)
+
+
+def test_two_models_are_compared_on_the_same_images_with_the_scorers_paired_bootstrap(lab, errors, predictions_file,
+                                                                                    truth_records, tmp_path):
+    from portraitcraft.errors import compare_models
+    from portraitcraft.evaluation import evaluate
+
+    truth = load_ground_truth(lab / GROUND_TRUTH_FILE)
+    perfect_path = tmp_path / "perfect.jsonl"
+    with PredictionWriter(perfect_path) as writer:
+        for record in truth_records:
+            writer.write(ok_record(record["image_path"], {"total_score": record["total_score"],
+                                                          "criteria": true_levels(record), "answer": record["answer"]},
+                                   run=RUN))
+    first = analyse_predictions(predictions_file, lab, n_bootstrap=0, truth=truth)
+    second = analyse_predictions(perfect_path, lab, n_bootstrap=0, truth=truth)
+    table = compare_models(first, second, n_bootstrap=200, seed=2).set_index("metric")
+    expected = evaluate(predictions_file, truth, n_bootstrap=200, seed=2, compare=perfect_path).comparison
+    assert table.loc["level_acc", "difference"] == pytest.approx(expected.difference["level_acc"])
+    assert table.loc["level_acc", "second"] == 1.0 and table.loc["level_acc", "difference"] < 0
+    assert (table.loc["level_acc", "low"], table.loc["level_acc", "high"]) == pytest.approx(
+        (expected.ci["level_acc"].low, expected.ci["level_acc"].high))
+    assert table.loc["level_acc", "high"] < 0  # the perturbed model is worse, and the interval says so
+    few = tmp_path / "few.jsonl"
+    with PredictionWriter(few) as writer:
+        for record in truth_records[:3]:
+            writer.write(ok_record(record["image_path"], perturbed(0, record), run=RUN))
+    with pytest.raises(ValueError, match="different images"):
+        compare_models(first, analyse_predictions(few, lab, n_bootstrap=0), n_bootstrap=0)
+
 
 def test_attribute_accuracy_counts_the_perturbations(errors, truth_records):
     table = attribute_accuracy(errors.predicted_levels, errors.truth.levels, n_resamples=300, seed=1)

@@ -23,7 +23,14 @@ from portraitcraft.data import GROUND_TRUTH_FILE, open_dataset
 from portraitcraft.figure2 import attribute_correlation, figure2a, figure2b, level_distribution
 from portraitcraft.labels import load_ground_truth, validation_split
 from portraitcraft.predictions import PredictionWriter, distinct_labels, ok_record
-from portraitcraft.table2 import LENGTH_DEFINITIONS, REPORTED_TABLE2, TABLE2_COLUMNS, closest_definitions, table2
+from portraitcraft.table2 import (
+    LENGTH_DEFINITIONS,
+    REPORTED_TABLE2,
+    TABLE2_COLUMNS,
+    closest_definitions,
+    compare_with_paper,
+    table2,
+)
 from portraitcraft.table3 import TABLE3_COLUMNS, chance_predictions, reproduce_table3, table3
 
 REPORTED_MEANS = {"train": 2237.0, "test": 2230.8}  # the paper's Table 2, as the issue quotes it
@@ -108,8 +115,31 @@ def test_table2_on_the_real_sample_covers_train_and_says_the_test_file_is_missin
     assert set(ranking["splits"]) == {"train"} and ranking["rank"].tolist() == [1, 2, 3, 4]
 
 
-def test_reported_table2_holds_only_the_sourced_means():
-    assert dict(zip(REPORTED_TABLE2["split"], REPORTED_TABLE2["mean"])) == REPORTED_MEANS
+def test_reported_table2_is_the_papers_whole_table():
+    paper = {  # split: samples, mean, std, median, range, avg. attribute length, as printed in the paper
+        "train": (4500, 2237.0, 251.4, 2214, (1459, 3389), 172.0),
+        "test": (500, 2230.8, 240.2, 2215, (1567, 3163), 171.2),
+        "overall": (5000, 2236.4, 250.3, 2214, (1459, 3389), 171.9),
+    }
+    for row in REPORTED_TABLE2.to_dict(orient="records"):
+        assert (row["samples"], row["mean"], row["std"], row["median"], (row["min"], row["max"]),
+                row["avg_attr_length"]) == paper[row["split"]]
+    assert list(REPORTED_TABLE2["split"]) == list(paper)
+
+
+def test_comparison_with_the_paper_gives_each_statistics_relative_difference(lab_dataset):
+    table = table2(lab_dataset)
+    compared = compare_with_paper(table)
+    assert len(compared) == len(table.frame)  # train, test and overall are all in the paper
+    row = compared[(compared["definition"] == "characters") & (compared["split"] == "test")].iloc[0]
+    computed = table.frame.set_index(["definition", "split"]).loc[("characters", "test")]
+    for statistic in ("samples", "mean", "std", "median", "min", "max", "avg_attr_length"):
+        reported = REPORTED_TABLE2.set_index("split").loc["test", statistic]
+        assert row[f"{statistic}_reported"] == reported
+        assert row[f"{statistic}_difference"] == pytest.approx((computed[statistic] - reported) / reported)
+    # the lab's short synthetic texts are far from the paper's: nothing matches within the tolerance
+    assert not closest_definitions(table)["matches"].any()
+    assert set(closest_definitions(table)["splits"]) == {"train, test"}
 
 
 def test_table2_without_track2_files_is_empty_with_a_note(lab: Path, tmp_path: Path):
@@ -151,6 +181,39 @@ def test_figure2a_summary_curves_and_tests_equal_numpy_and_scipy(lab: Path, lab_
     assert result.test.mann_whitney_p == pytest.approx(u.pvalue)
     assert result.test.ks_statistic == pytest.approx(ks.statistic)
     assert result.test.ks_p == pytest.approx(ks.pvalue)
+
+
+def test_figure2a_draws_no_density_from_too_few_scores(lab_dataset):
+    result = figure2a(lab_dataset, grid_points=20, min_scores=7)  # train has 12 labelled images, test 6
+    assert set(result.curves["split"]) == {"train"} and set(result.summary["split"]) == {"train", "test"}
+    assert any(note.startswith("test: 6 labelled images, too few for a density curve") for note in result.notes)
+
+
+def test_split_claims_are_brown_forsythe_and_welch_computed_by_hand(lab: Path, lab_dataset):
+    from portraitcraft.figure2 import SplitClaims, split_claims
+
+    totals = lab_totals(lab)
+    train, test = totals["train"].astype(float), totals["test"].astype(float)
+    claims = split_claims(lab_dataset)
+    assert claims.checkable and (claims.n_train, claims.n_test) == (12, 6)
+    assert (claims.std_test, claims.std_train) == pytest.approx((test.std(ddof=1), train.std(ddof=1)))
+    # Brown-Forsythe: a one-way ANOVA of the absolute deviations from each group's median.
+    anova = stats.f_oneway(np.abs(test - np.median(test)), np.abs(train - np.median(train)))
+    assert (claims.spread_statistic, claims.spread_p) == pytest.approx((anova.statistic, anova.pvalue))
+    # Welch's t, test minus train, one-sided (test lower), with the Welch-Satterthwaite degrees of freedom.
+    va, vb = test.var(ddof=1) / test.size, train.var(ddof=1) / train.size
+    t = (test.mean() - train.mean()) / np.sqrt(va + vb)
+    dof = (va + vb) ** 2 / (va**2 / (test.size - 1) + vb**2 / (train.size - 1))
+    assert (claims.welch_t, claims.welch_p) == pytest.approx((t, stats.t.cdf(t, dof)))
+
+    hidden = split_claims(open_dataset(lab))  # the published layout: test labels hidden
+    assert not hidden.checkable and "hidden" in hidden.why_not
+
+    spread_and_lower = SplitClaims(True, std_train=10, std_test=14, mean_train=60, mean_test=55, spread_p=0.01,
+                                   welch_p=0.2)
+    assert spread_and_lower.verdict("spread") == "holds"
+    assert spread_and_lower.verdict("mean") == "points the same way (not significant)"
+    assert SplitClaims(True, std_train=10, std_test=8, spread_p=0.001).verdict("spread") == "does not hold"
 
 
 def test_figure2a_with_hidden_test_labels_shows_train_only_and_says_why(real_sample: Path):
@@ -206,6 +269,23 @@ def test_reported_rows_are_the_papers_numbers_labelled_reported():
         0.7778, 0.7477, 0.4592, 0.8765]
     assert reported["overall"].isna().all() and reported["srcc_low"].isna().all()  # nothing made up
     assert list(table.columns) == list(TABLE3_COLUMNS)
+
+
+def test_a_computed_row_on_few_images_or_with_few_valid_fields_carries_a_warning(lab: Path, lab_dataset):
+    from portraitcraft.table3 import row_warning
+
+    result = reproduce_table3(lab_dataset, n_bootstrap=20)
+    computed = result.frame[result.frame["source"] == "computed"]
+    assert computed["warning"].str.startswith("rests on 6 images (fewer than 30)").all()
+    assert (result.frame.loc[result.frame["source"] == "reported", "warning"] == "").all()
+    assert (computed["valid_share"] == 1.0).all()
+    coverage = {"srcc": {"of": "valid total_score", "valid": 40, "total": 40, "share": 1.0},
+                "level_acc": {"of": "valid levels", "valid": 358, "total": 520, "share": 358 / 520},
+                "qa_acc": {"of": "valid answers", "valid": 10, "total": 40, "share": 0.25}}
+    assert row_warning(40, coverage) == ("69% valid levels (358 of 520; less than 90%); 25% valid answers (10 of 40; "
+                                         "less than 90%)")
+    assert row_warning(40, coverage, qa_available=False) == "69% valid levels (358 of 520; less than 90%)"
+    assert row_warning(30, {"srcc": coverage["srcc"]}) == ""
 
 
 def test_chance_and_constant_mean_rows_are_computed_on_the_test_labels(lab: Path, lab_dataset):

@@ -13,6 +13,8 @@ which counts wrong everywhere, as in the scorer. The calibration of a model's pr
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 from collections import Counter
 from collections.abc import Sequence
@@ -69,6 +71,12 @@ class ErrorAnalysis:
     def __len__(self) -> int:
         return len(self.truth)
 
+    @property
+    def missing(self) -> list[str]:
+        """The analysed images the file has no prediction for (counted wrong, as by the scorer)."""
+        has = self.report.scored.aligned.has_prediction
+        return [name for name, present in zip(self.truth.image_paths, has) if not present]
+
     def frame(self) -> pd.DataFrame:
         """One row per analysed image: scores, levels right / invalid, and the absolute score error."""
         right = self.predicted_levels == self.truth.levels
@@ -85,12 +93,15 @@ class ErrorAnalysis:
 
 def analyse_predictions(predictions: PredictionSet | str | os.PathLike, dataset: Dataset | str | os.PathLike, *,
                         n_bootstrap: int = 1000, seed: int = 0, confidence: float = 0.95,
-                        name: str | None = None) -> ErrorAnalysis:
+                        name: str | None = None, truth: GroundTruth | None = None) -> ErrorAnalysis:
     """Read a prediction file, find the labels of its images in ``dataset`` and score them with the scorer.
 
     The analysed images are those the file predicts and the data labels (the lab's test labels are read from its
-    ground-truth file); the others are listed in ``unlabelled``. Raises DataError when none is labelled. The
-    file is read once (scored fields and details alike) and laid over the labels once (by the scorer).
+    ground-truth file); the others are listed in ``unlabelled``. With ``truth`` (Table 3's evaluation target,
+    `portraitcraft.labels.evaluation_target`), the analysed images are exactly ``truth``'s, as Table 3 scores them:
+    an image the file does not predict counts wrong and is named in `ErrorAnalysis.missing`, a predicted image
+    outside ``truth`` is listed in ``unlabelled``. Raises DataError when no image is labelled. The file is read once
+    (scored fields and details alike) and laid over the labels once (by the scorer).
     """
     if isinstance(predictions, PredictionSet):
         details = prediction_details(predictions.path)
@@ -101,7 +112,15 @@ def analyse_predictions(predictions: PredictionSet | str | os.PathLike, dataset:
         dataset = open_dataset(resolve_lab_name(dataset), reveal_ground_truth=True)
     elif not dataset.ground_truth_revealed and (dataset.root / GROUND_TRUTH_FILE).is_file():
         dataset = open_dataset(dataset.root, reveal_ground_truth=True)
-    labels = image_labels(dataset, predictions.image_paths)
+    if truth is not None:
+        labels = image_labels(dataset, truth.image_paths)
+        if labels.truth.image_paths != list(truth.image_paths):
+            raise DataError(f"{dataset.root}: the scored images are not all labelled here")
+        scored = set(truth.image_paths)
+        labels = dataclasses.replace(labels, truth=truth,
+                                     unlabelled=[p for p in predictions.image_paths if p not in scored])
+    else:
+        labels = image_labels(dataset, predictions.image_paths)
     if not labels.truth.image_paths:
         raise DataError(f"{predictions.path}: none of its {len(predictions)} images has labels in {dataset.root} "
                         "(test labels are hidden unless the root holds the lab's ground-truth file)")
@@ -203,6 +222,154 @@ def confused_attributes(
     columns = ["predicted", "tracks", "kappa_own", "kappa_tracked", "excess", "truth_agreement", "error_correlation"]
     return (pd.DataFrame(rows, columns=columns).sort_values("excess", ascending=False, na_position="first")
             .reset_index(drop=True))
+
+
+# --- confusions beyond chance --------------------------------------------------------------------------------------
+
+CONFUSION_ALPHA: Final[float] = 0.05
+
+
+def confusions_beyond_chance(predicted: np.ndarray, truth: np.ndarray, names: Sequence[str] = ATTRIBUTE_NAMES, *,
+                             alpha: float = CONFUSION_ALPHA) -> pd.DataFrame:
+    """The wrong (true level, predicted level) cells that occur more often than chance, over every attribute.
+
+    A cell's chance is what independent predictions with the same marginals would give: the images with that true
+    level times the share of valid predictions with that predicted level. Each off-diagonal cell with at least one
+    image is tested with a one-sided binomial test (more than chance), and the p-values of all cells tested are
+    adjusted by Holm's method; the cells kept have an adjusted p below ``alpha``. Invalid predictions are left out
+    (they are counted in the confusion matrices' last column). Columns: attribute, true, predicted, images,
+    expected, ratio (images / expected), p, p_holm; the largest ratio first. ``attrs["tested"]`` holds how many
+    cells were tested.
+    """
+    from scipy import stats
+
+    predicted, truth = np.asarray(predicted, int), np.asarray(truth, int)
+    rows = []
+    for a, name in enumerate(names):
+        valid = predicted[:, a] != INVALID
+        p_codes, t_codes = predicted[valid, a], truth[valid, a]
+        n = int(valid.sum())
+        if n == 0:
+            continue
+        for t in range(len(LEVELS)):
+            t_count = int((t_codes == t).sum())
+            for q in range(len(LEVELS)):
+                if q == t or t_count == 0:
+                    continue
+                share = float((p_codes == q).mean())
+                count = int(((t_codes == t) & (p_codes == q)).sum())
+                if count == 0:
+                    continue
+                p = float(stats.binomtest(count, t_count, share, alternative="greater").pvalue) if share < 1 else 1.0
+                rows.append({"attribute": name, "true": LEVELS[t], "predicted": LEVELS[q], "images": count,
+                             "expected": t_count * share, "p": p})
+    frame = pd.DataFrame(rows, columns=["attribute", "true", "predicted", "images", "expected", "p"])
+    tested = len(frame)
+    if tested:
+        order = np.argsort(frame["p"].to_numpy(), kind="stable")
+        adjusted = np.empty(tested)
+        running = 0.0
+        for rank, index in enumerate(order):  # Holm: step down, monotone, capped at 1
+            running = max(running, min(1.0, (tested - rank) * frame["p"].iloc[index]))
+            adjusted[index] = running
+        frame["p_holm"] = adjusted
+    else:
+        frame["p_holm"] = pd.Series(dtype=float)
+    frame["ratio"] = frame["images"] / frame["expected"]
+    kept = frame[frame["p_holm"] < alpha].sort_values("ratio", ascending=False, kind="stable").reset_index(drop=True)
+    kept = kept[["attribute", "true", "predicted", "images", "expected", "ratio", "p", "p_holm"]]
+    kept.attrs["tested"] = tested
+    return kept
+
+
+# --- the multiple-choice question ------------------------------------------------------------------------------------
+
+def question_accuracy(errors: ErrorAnalysis, questions: pd.DataFrame) -> pd.DataFrame:
+    """Accuracy on the multiple-choice question by the attribute it asks about: attribute, questions, right,
+    accuracy, invalid (no readable answer, counted wrong), over the analysed images with a question.
+    ``questions`` is `Dataset.questions()` (image_path, attribute, answer...)."""
+    if errors.truth.answers is None:
+        return pd.DataFrame(columns=["attribute", "questions", "right", "accuracy", "invalid"])
+    asked = questions.drop_duplicates("image_path").set_index("image_path")["attribute"]
+    predicted = errors.report.scored.aligned.answers
+    frame = pd.DataFrame({
+        "attribute": [asked.get(name) for name in errors.truth.image_paths],
+        "right": [p is not None and p == t for p, t in zip(predicted, errors.truth.answers)],
+        "invalid": [p is None for p in predicted],
+    })
+    frame["attribute"] = frame["attribute"].fillna("(not named)")
+    table = frame.groupby("attribute", sort=False).agg(questions=("right", "size"), right=("right", "sum"),
+                                                      invalid=("invalid", "sum")).reset_index()
+    table["accuracy"] = table["right"] / table["questions"]
+    order = {name: i for i, name in enumerate(ATTRIBUTE_NAMES)}
+    table = table.sort_values("attribute", key=lambda c: c.map(lambda a: order.get(a, len(order))), kind="stable")
+    return table[["attribute", "questions", "right", "accuracy", "invalid"]].reset_index(drop=True)
+
+
+@dataclass
+class AnswerLetters:
+    """How often each letter is answered against how often it is right: ``table`` (letter, predicted, true,
+    right), and a chi-square goodness-of-fit test of the valid predicted letters against the truth's letter shares
+    (``chi2``, ``p``; NaN where it cannot be computed: no valid answer, or a letter the truth never uses but the
+    model does)."""
+
+    table: pd.DataFrame
+    chi2: float
+    p: float
+    valid: int
+
+
+def answer_letters(errors: ErrorAnalysis) -> AnswerLetters:
+    """The model's answer letters against the truth's (see `AnswerLetters`); invalid answers form their own row."""
+    from scipy import stats
+
+    from portraitcraft.attributes import ANSWER_LETTERS
+
+    if errors.truth.answers is None:
+        return AnswerLetters(pd.DataFrame(columns=["letter", "predicted", "true", "right"]), math.nan, math.nan, 0)
+    predicted = errors.report.scored.aligned.answers
+    truth = errors.truth.answers
+    rows = [{"letter": letter, "predicted": sum(p == letter for p in predicted),
+             "true": sum(t == letter for t in truth),
+             "right": sum(p == letter and t == letter for p, t in zip(predicted, truth))} for letter in ANSWER_LETTERS]
+    invalid = sum(p is None or p not in ANSWER_LETTERS for p in predicted)
+    rows.append({"letter": "invalid", "predicted": invalid, "true": 0, "right": 0})
+    table = pd.DataFrame(rows)
+    observed = table.loc[table["letter"] != "invalid", "predicted"].to_numpy(float)
+    shares = table.loc[table["letter"] != "invalid", "true"].to_numpy(float)
+    valid = int(observed.sum())
+    chi2 = p = math.nan
+    if valid and shares.sum() and not ((shares == 0) & (observed > 0)).any():
+        keep = shares > 0
+        expected = shares[keep] / shares.sum() * valid
+        result = stats.chisquare(observed[keep], expected)
+        chi2, p = float(result.statistic), float(result.pvalue)
+    return AnswerLetters(table, chi2, p, valid)
+
+
+# --- two models --------------------------------------------------------------------------------------------------
+
+def compare_models(first: ErrorAnalysis, second: ErrorAnalysis, *, n_bootstrap: int = 1000, seed: int = 0,
+                   confidence: float = 0.95) -> pd.DataFrame:
+    """The paired comparison of two prediction files on the same images (the scorer's ``evaluate --compare``):
+    per leaderboard metric, each model's value, the difference first - second, its percentile interval over the
+    same bootstrap resamples of images, and the bootstrap p-value of no difference. Raises ValueError when the two
+    were analysed on different images."""
+    from portraitcraft.evaluation import LEADERBOARD
+
+    if list(first.truth.image_paths) != list(second.truth.image_paths):
+        raise ValueError(f"{first.name} and {second.name} were analysed on different images: no paired comparison")
+    report = evaluate(first.predictions, first.truth, n_bootstrap=n_bootstrap, seed=seed, confidence=confidence,
+                      compare=second.predictions)
+    comparison = report.comparison
+    rows = []
+    for metric in LEADERBOARD:
+        interval = comparison.ci[metric] if comparison.ci else None
+        rows.append({"metric": metric, "first": report.values[metric], "second": comparison.scored.values[metric],
+                     "difference": comparison.difference[metric],
+                     "low": interval.low if interval else math.nan, "high": interval.high if interval else math.nan,
+                     "p": comparison.p_value[metric] if comparison.p_value else math.nan})
+    return pd.DataFrame(rows)
 
 
 # --- scores and images -------------------------------------------------------------------------------------------
@@ -329,7 +496,8 @@ def parse_failures(predictions: PredictionSet, details: PredictionDetails | None
 
 
 __all__ = [
-    "FIELDS", "SCORE_BINS", "ErrorAnalysis", "analyse_predictions", "attribute_accuracy", "attribute_tracking",
-    "confused_attributes", "confusion_shares", "error_correlation", "hardest_images", "image_attributes",
-    "parse_failures", "score_error_by_truth",
+    "CONFUSION_ALPHA", "FIELDS", "SCORE_BINS", "AnswerLetters", "ErrorAnalysis", "analyse_predictions",
+    "answer_letters", "attribute_accuracy", "attribute_tracking", "compare_models", "confused_attributes",
+    "confusion_shares", "confusions_beyond_chance", "error_correlation", "hardest_images", "image_attributes",
+    "parse_failures", "question_accuracy", "score_error_by_truth",
 ]

@@ -65,9 +65,11 @@ def _hidden_note(dataset: Dataset) -> list[str]:
     return notes
 
 
-def figure2a(dataset: Dataset, *, grid_points: int = 200) -> ScoreDistribution:
+def figure2a(dataset: Dataset, *, grid_points: int = 200, min_scores: int = 2) -> ScoreDistribution:
     """Overall-score densities of each labelled split on a shared grid over 1-100, their summary statistics,
-    and Mann-Whitney U / KS tests between train and test (when both are labelled)."""
+    and Mann-Whitney U / KS tests between train and test (when both are labelled). A split with fewer than
+    ``min_scores`` labelled images (at least 2) gets no density curve, with a note: a kernel density of a handful of
+    scores draws the kernel, not the data."""
     labelled = labelled_images(dataset)
     notes = _hidden_note(dataset)
     grid = np.linspace(*TOTAL_SCORE_RANGE, grid_points)
@@ -85,6 +87,10 @@ def figure2a(dataset: Dataset, *, grid_points: int = 200) -> ScoreDistribution:
             notes.append(f"{split}: {values.size} image(s) with {'one' if values.size < 2 else 'a constant'} score; "
                          "no density curve")
             continue
+        if values.size < min_scores:
+            notes.append(f"{split}: {values.size} labelled images, too few for a density curve (at least "
+                         f"{min_scores})")
+            continue
         curves.append(pd.DataFrame({"split": split, "score": grid, "density": stats.gaussian_kde(values)(grid)}))
     if not scores:
         notes.append("no labelled Track 1 image: Figure 2(a) is empty")
@@ -101,6 +107,70 @@ def figure2a(dataset: Dataset, *, grid_points: int = 200) -> ScoreDistribution:
         pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=["split", "score", "density"])
     )
     return ScoreDistribution(curve_frame, summary, test, notes)
+
+
+@dataclass(frozen=True)
+class SplitClaims:
+    """The paper's two claims about Figure 2(a), checked on the data: the test scores are *more spread out* than
+    train's (test std > train std, Brown-Forsythe test, i.e. Levene's centred on the median, two-sided) and *lower
+    on average* (test mean < train mean, Welch's t-test, one-sided, and Mann-Whitney U, one-sided, as a check that
+    does not assume normal scores). ``checkable`` is False, with the reason in ``why_not``, where the test labels are
+    hidden or either split has fewer than `MIN_CLAIM_IMAGES` labelled images. A claim "holds" when the difference
+    points the paper's way and its test gives p < `CLAIM_ALPHA`; it "points the same way" when only the direction
+    agrees."""
+
+    checkable: bool
+    why_not: str = ""
+    n_train: int = 0
+    n_test: int = 0
+    std_train: float = math.nan
+    std_test: float = math.nan
+    mean_train: float = math.nan
+    mean_test: float = math.nan
+    spread_statistic: float = math.nan  # Brown-Forsythe W
+    spread_p: float = math.nan
+    welch_t: float = math.nan  # test minus train
+    welch_p: float = math.nan  # one-sided: test mean lower
+    mann_whitney_p: float = math.nan  # one-sided: test scores lower
+
+    def verdict(self, claim: str) -> str:
+        """'holds', 'points the same way (not significant)', or 'does not hold' for ``claim`` 'spread' or 'mean'."""
+        if claim == "spread":
+            direction, p = self.std_test > self.std_train, self.spread_p
+        elif claim == "mean":
+            direction, p = self.mean_test < self.mean_train, self.welch_p
+        else:
+            raise ValueError(f"claim {claim!r}: expected 'spread' or 'mean'")
+        if not direction:
+            return "does not hold"
+        return "holds" if p < CLAIM_ALPHA else "points the same way (not significant)"
+
+
+MIN_CLAIM_IMAGES = 3
+MIN_DENSITY_SCORES = 10  # the book draws a split's density from at least this many scores
+CLAIM_ALPHA = 0.05
+
+
+def split_claims(dataset: Dataset) -> SplitClaims:
+    """Check the paper's claims that test scores are more spread out and lower on average than train's."""
+    labelled = labelled_images(dataset)
+    train = labelled.loc[labelled["split"] == "train", "total_score"].dropna().to_numpy(float)
+    test = labelled.loc[labelled["split"] == "test", "total_score"].dropna().to_numpy(float)
+    if "test" in dataset.track1_splits and test.size == 0:
+        return SplitClaims(False, "the test split's labels are hidden, so its scores cannot be compared with train's",
+                           n_train=int(train.size))
+    if min(train.size, test.size) < MIN_CLAIM_IMAGES:
+        return SplitClaims(False, f"{train.size} labelled train and {test.size} labelled test image(s): too few to "
+                                  f"compare (at least {MIN_CLAIM_IMAGES} each)", n_train=int(train.size),
+                           n_test=int(test.size))
+    spread = stats.levene(test, train, center="median")
+    welch = stats.ttest_ind(test, train, equal_var=False, alternative="less")
+    rank = stats.mannwhitneyu(test, train, alternative="less")
+    return SplitClaims(
+        True, n_train=int(train.size), n_test=int(test.size), std_train=float(train.std(ddof=1)),
+        std_test=float(test.std(ddof=1)), mean_train=float(train.mean()), mean_test=float(test.mean()),
+        spread_statistic=float(spread.statistic), spread_p=float(spread.pvalue), welch_t=float(welch.statistic),
+        welch_p=float(welch.pvalue), mann_whitney_p=float(rank.pvalue))
 
 
 # ---- Figure 2(b): the 13 attributes --------------------------------------------------------------------------
@@ -169,6 +239,7 @@ def attribute_correlation(dataset: Dataset, split: str | None = None) -> pd.Data
 
 
 __all__ = [
+    "CLAIM_ALPHA", "MIN_CLAIM_IMAGES", "MIN_DENSITY_SCORES", "SplitClaims", "split_claims",
     "AttributeMeans", "ScoreDistribution", "TwoSampleTest", "attribute_correlation", "figure2a", "figure2b",
     "level_distribution",
 ]

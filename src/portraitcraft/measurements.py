@@ -51,7 +51,9 @@ def timed(action: Callable[[], Any], repeat: int = 1) -> float:
 
 
 def page_durations(executed_dir: str | os.PathLike) -> pd.DataFrame:
-    """How long each executed notebook of the book took (papermill's own record in the notebook's metadata)."""
+    """How long each executed notebook of the book took (papermill's own record in the notebook's metadata), with
+    the ``data`` it was executed on (its papermill parameter; None when it had none), so that a page can leave out
+    notebooks left over from a build on other data."""
     rows = []
     for path in sorted(Path(executed_dir).glob("*.ipynb")):
         try:
@@ -59,8 +61,9 @@ def page_durations(executed_dir: str | os.PathLike) -> pd.DataFrame:
         except (OSError, json.JSONDecodeError):
             continue
         if isinstance(meta.get("duration"), (int, float)):
-            rows.append({"page": path.stem, "seconds": float(meta["duration"]), "finished": meta.get("end_time")})
-    return pd.DataFrame(rows, columns=["page", "seconds", "finished"])
+            rows.append({"page": path.stem, "seconds": float(meta["duration"]), "finished": meta.get("end_time"),
+                         "data": (meta.get("parameters") or {}).get("data")})
+    return pd.DataFrame(rows, columns=["page", "seconds", "finished", "data"])
 
 
 def benchmark_table(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:

@@ -49,8 +49,12 @@ N_ATTRIBUTES: Final[int] = len(ATTRIBUTE_NAMES)
 TABLE3_METRICS: Final[tuple[str, ...]] = LEADERBOARD  # srcc, plcc, level_acc, qa_acc, overall
 TABLE3_COLUMNS: Final[tuple[str, ...]] = (
     "method", "source", "evaluated_on", "n_images", "qa_available",
-    *(f"{m}{suffix}" for m in TABLE3_METRICS for suffix in ("", "_low", "_high")), "note")
+    *(f"{m}{suffix}" for m in TABLE3_METRICS for suffix in ("", "_low", "_high")), "valid_share", "warning", "note")
 REPORTED, COMPUTED = "reported", "computed"
+# A computed row resting on fewer images, or with a smaller share of valid fields, carries a warning: its interval
+# is wide or its numbers are mostly the scorer's rules for invalid fields, not the model's answers.
+MIN_ROW_IMAGES: Final[int] = 30
+MIN_VALID_SHARE: Final[float] = 0.9
 
 # Table 3 of the paper: Qwen3-VL-4B on the official test split, zero-shot and fine-tuned. No Overall is
 # quoted; the paper's numbers are kept as they are, not completed here.
@@ -123,6 +127,23 @@ class MethodResult:
     predictions: PredictionSet | None = None
 
 
+def row_warning(n_images: int, coverage: dict[str, dict[str, Any]], qa_available: bool = True) -> str:
+    """Why a computed row should be read with care, or "": fewer than `MIN_ROW_IMAGES` images, or a metric whose
+    fields are valid for less than `MIN_VALID_SHARE` of the images (the fields: `EvaluationReport.coverage`)."""
+    reasons = []
+    if n_images < MIN_ROW_IMAGES:
+        reasons.append(f"rests on {counted(n_images, 'image')} (fewer than {MIN_ROW_IMAGES})")
+    seen = set()
+    for metric, entry in coverage.items():
+        if (metric == "qa_acc" and not qa_available) or entry["of"] in seen:
+            continue
+        seen.add(entry["of"])
+        if entry["share"] < MIN_VALID_SHARE:
+            reasons.append(f"{entry['share']:.0%} {entry['of']} ({entry['valid']} of {entry['total']}; less than "
+                           f"{MIN_VALID_SHARE:.0%})")
+    return "; ".join(reasons)
+
+
 def table3(results: Sequence[MethodResult], *, reported: pd.DataFrame | None = REPORTED_TABLE3) -> pd.DataFrame:
     """Table 3: the reported rows (labelled ``reported``) then one ``computed`` row per result, with 95% CIs."""
     rows = []
@@ -136,6 +157,9 @@ def table3(results: Sequence[MethodResult], *, reported: pd.DataFrame | None = R
         if report is not None:
             row["n_images"] = len(report.truth)
             row["qa_available"] = report.truth.qa_available
+            row["valid_share"] = min(entry["share"] for metric, entry in report.scored.coverage.items()
+                                     if metric != "qa_acc" or report.truth.qa_available)
+            row["warning"] = row_warning(len(report.truth), report.scored.coverage, report.truth.qa_available)
             for metric in TABLE3_METRICS:
                 row[metric] = report.values[metric]
                 if report.ci:
@@ -144,9 +168,10 @@ def table3(results: Sequence[MethodResult], *, reported: pd.DataFrame | None = R
     frame = pd.DataFrame(rows).reindex(columns=list(TABLE3_COLUMNS))
     frame["n_images"] = frame["n_images"].astype("Int64")
     frame["qa_available"] = frame["qa_available"].astype("boolean")
-    for column in TABLE3_COLUMNS[5:-1]:
+    for column in TABLE3_COLUMNS[5:-2]:
         frame[column] = frame[column].astype(float)
     frame["note"] = frame["note"].fillna("")
+    frame["warning"] = frame["warning"].astype(object).fillna("")
     return frame
 
 
@@ -246,7 +271,8 @@ def reproduce_table3(
 
 
 __all__ = [
-    "COMPUTED", "REPORTED", "REPORTED_TABLE3", "TABLE3_COLUMNS", "TABLE3_METRICS", "MethodResult", "Table3",
+    "COMPUTED", "MIN_ROW_IMAGES", "MIN_VALID_SHARE", "REPORTED", "REPORTED_TABLE3", "TABLE3_COLUMNS", "TABLE3_METRICS",
+    "MethodResult", "Table3", "row_warning",
     "chance_predictions", "constant_mean_predictions", "method_name", "reproduce_table3", "table3",
     "write_submissions",
 ]

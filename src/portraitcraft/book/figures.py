@@ -55,7 +55,26 @@ pio.templates.default = f"plotly_white+{TEMPLATE}"
 # same HTML (diffable executed notebooks) while two identical figures on one page still get distinct ids.
 _figure_counter = itertools.count(1)
 
-_PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
+# The toolbar shows while the pointer is over a figure, not over its title in a page read without a pointer.
+_PLOTLY_CONFIG = {"displaylogo": False, "responsive": True, "displayModeBar": "hover"}
+
+
+def _matplotlib_draws_svg_text() -> None:
+    """Matplotlib figures in the kernel come out as SVG whose text stays text (not glyph outlines): sharp at any
+    zoom, searchable, and measurable by the book's page checker like plotly's text."""
+    try:
+        import matplotlib
+        from IPython import get_ipython
+    except ImportError:
+        return
+    matplotlib.rcParams["svg.fonttype"] = "none"
+    if get_ipython() is not None:
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        set_matplotlib_formats("svg")
+
+
+_matplotlib_draws_svg_text()
 
 
 class PlotlyFigure:
@@ -157,20 +176,20 @@ def thumbnail(image: Image.Image, *, title: str = "", max_side: int = 384) -> st
 
 def confusion_panel(ax: Any, shares: pd.DataFrame, counts: pd.DataFrame, title: str) -> None:
     """One confusion matrix on a matplotlib axis: the row share as colour, the count written in the cell (drawn
-    directly: seaborn's heatmap redraws the whole figure for every panel)."""
+    directly: seaborn's heatmap redraws the whole figure for every panel). Levels as Poor / Med. / Good / inv., at
+    10 points, so that three panels side by side in the text column stay readable."""
     import numpy as np
 
     values = shares.to_numpy(dtype=float)
     ax.imshow(np.nan_to_num(values), cmap="Blues", vmin=0, vmax=1, aspect="auto")
     for (i, j), count in np.ndenumerate(counts.to_numpy()):
-        ax.text(j, i, f"{count}", ha="center", va="center", fontsize=8,
+        ax.text(j, i, f"{count}", ha="center", va="center", fontsize=10,
                 color="white" if np.nan_to_num(values[i, j]) > 0.6 else "#222222")
-    ax.set_xticks(range(counts.shape[1]), list(counts.columns), fontsize=8)
-    ax.set_yticks(range(counts.shape[0]), list(counts.index), fontsize=8)
+    short = {"Poor": "Poor", "Medium": "Med.", "Good": "Good"}
+    ax.set_xticks(range(counts.shape[1]), [short.get(c, "inv.") for c in counts.columns], fontsize=10)
+    ax.set_yticks(range(counts.shape[0]), [short.get(r, r) for r in counts.index], fontsize=10)
     ax.grid(False)
-    ax.set_title(title if len(title) < 32 else title[:30] + "…", fontsize=9)
-    ax.set_xlabel("predicted", fontsize=8)
-    ax.set_ylabel("true", fontsize=8)
+    ax.set_title(title, fontsize=10)
 
 
 def reliability_figure(results: dict[str, Any], title: str) -> None:
@@ -178,7 +197,8 @@ def reliability_figure(results: dict[str, Any], title: str) -> None:
     confidence bin against the diagonal, and the items per bin below; shown with matplotlib."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, len(results), figsize=(5.2 * len(results), 5.6), squeeze=False,
+    # 3.6 inches a panel: two side by side fill the text column at their drawn size (text at 10 points).
+    fig, axes = plt.subplots(2, len(results), figsize=(3.6 * len(results), 5.2), squeeze=False,
                              gridspec_kw={"height_ratios": [3, 1]}, sharex=True)
     for k, (label, result) in enumerate(results.items()):
         top, bottom = axes[0, k], axes[1, k]
@@ -189,8 +209,8 @@ def reliability_figure(results: dict[str, Any], title: str) -> None:
         top.plot([0, 1], [0, 1], ls=":", color="#8c8c8c", label="calibrated")
         top.plot(table["confidence"], table["accuracy"], "o", color="#c44e52", ms=4, label="bin mean confidence")
         top.set(xlim=(0, 1), ylim=(0, 1), ylabel="share right",
-                title=f"{label}: ECE {result.ece:.3f}, Brier {result.brier:.3f}")
-        top.legend(fontsize=8, loc="upper left")
+                title=f"{label}\nECE {result.ece:.3f}, Brier {result.brier:.3f}")
+        top.legend(fontsize=10, loc="upper left")
         bottom.bar(table["bin_low"], table["items"], width=width, align="edge", color="#8c8c8c", edgecolor="white")
         bottom.set(xlabel="stated confidence (largest probability)", ylabel="items")
     fig.suptitle(title, x=0.01, ha="left", fontsize=12)

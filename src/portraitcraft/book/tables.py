@@ -29,9 +29,10 @@ TABLE2_PAPER_COLUMNS: dict[str, str] = {
 }
 
 
-def record_fields(record: dict, prefix: str = "") -> list[dict[str, str]]:
+def record_fields(record: dict, prefix: str = "", *, cut: int = 50) -> list[dict[str, str]]:
     """The fields of a JSON record (nested objects as dotted names), each with its type and an example value cut
-    at 90 characters; the 13 entries of ``criteria`` share one shape and are shown once (chapter 1)."""
+    at ``cut`` characters (longer ones made the table wider than the text column); the 13 entries of ``criteria``
+    share one shape and are shown once (chapter 1)."""
     rows = []
     for name, value in record.items():
         if name == "criteria" and isinstance(value, dict) and value:
@@ -40,18 +41,20 @@ def record_fields(record: dict, prefix: str = "") -> list[dict[str, str]]:
             rows.append({"field": f"{prefix}criteria", "type": f"object of {len(value)} attributes",
                          "example": f"{{{shape}}} each"})
         elif isinstance(value, dict):
-            rows.extend(record_fields(value, prefix=f"{prefix}{name}."))
+            rows.extend(record_fields(value, prefix=f"{prefix}{name}.", cut=cut))
         else:
             text = json.dumps(value, ensure_ascii=False)
             rows.append({"field": prefix + name, "type": type(value).__name__,
-                         "example": text[:90] + ("…" if len(text) > 90 else "")})
+                         "example": text[:cut] + ("…" if len(text) > cut else "")})
     return rows
 
 
 def table2_paper_style(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rows of `portraitcraft.table2.table2` in the paper's columns: Range as min-max, lengths to one decimal
-    (chapter 3)."""
-    shown = frame.assign(range=[f"{lo:.0f}-{hi:.0f}" for lo, hi in zip(frame["min"], frame["max"])])
+    """Rows of a Table 2 frame (`portraitcraft.table2.table2`'s, or the paper's `REPORTED_TABLE2`) in the paper's
+    columns: Range as min-max, lengths to one decimal, samples with a thousands separator (chapter 3)."""
+    shown = frame.assign(
+        range=[f"{lo:.0f}-{hi:.0f}" if pd.notna(lo) else "-" for lo, hi in zip(frame["min"], frame["max"])],
+        samples=[f"{int(n):,}" for n in frame["samples"]])
     return shown[["split", *TABLE2_PAPER_COLUMNS]].rename(columns={"split": "Split", **TABLE2_PAPER_COLUMNS}).round(1)
 
 
@@ -115,9 +118,9 @@ def missed_properties(parsed: Any, readings: Any) -> pd.DataFrame:
     from portraitcraft.track2.score import score_image
 
     missed = [p for p in score_image(parsed, readings).properties if p.agreement < 1]
-    return pd.DataFrame([{"property": p.key, "asked": p.target, "the text said": p.text_evidence[:90],
+    return pd.DataFrame([{"property": p.key, "asked": p.target, "the text said": p.text_evidence[:70],
                           "read": round(p.reading, 2) if isinstance(p.reading, float) else p.reading,
-                          "the image showed": p.image_evidence[:90], "agreement": p.agreement} for p in missed])
+                          "the image showed": p.image_evidence[:70], "agreement": p.agreement} for p in missed])
 
 
 __all__ = [
