@@ -12,59 +12,33 @@
 
 # %% [markdown]
 # # The dataset
-#
-# What a PortraitCraft root holds: the files present and missing, how many records each split and
-# track has, the fields of a record, the image sizes, a few examples with the levels and reasons of
-# their 13 attributes, the distribution of overall scores, and what the test split hides.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 data = "data/lab"  # a PortraitCraft root folder, "lab", or a Hugging Face dataset id
 max_side = 384  # longest side of the gallery thumbnails, in pixels
 gallery_size = 3  # how many labelled examples the gallery shows
 seed = 0  # which examples the gallery picks
 
-# %%
-
+# %% tags=["remove-cell"]
 import numpy as np
 import pandas as pd
 import plotly.express as px
 from IPython.display import HTML, Markdown, display
 
 from portraitcraft.attributes import ATTRIBUTE_NAMES, LEVELS
-from portraitcraft.book import LEVEL_COLOURS, SPLIT_COLOURS, caption, level_table, show_plotly, thumbnail
+from portraitcraft.book import LEVEL_COLOURS, SPLIT_COLOURS, banner, caption, level_table, show_plotly, thumbnail
 from portraitcraft.book.paths import locate
 from portraitcraft.book.tables import record_fields
-from portraitcraft.data import EXPECTED_FILES, GROUND_TRUTH_FILE, TRACK_FILE, open_dataset, read_json_records
+from portraitcraft.data import EXPECTED_FILES, GROUND_TRUTH_FILE, TRACK_FILE, counted, open_dataset, read_json_records
 
 ds = open_dataset(locate(data))
-print(ds.summary())
-
-# %% [markdown]
-# ## Files present and missing
-#
-# The published layout has one JSON file per track and split, and the images spread over folders
-# `images_00` ... `images_10`. A root may be partial (the Track 2 test file, for instance, is not
-# always distributed); the analyses below use whatever is present.
-
-# %% tags=["hide-input"]
-present = {p.name for p in ds.root.iterdir()}
-files = pd.DataFrame(
-    {
-        "file": [*EXPECTED_FILES, GROUND_TRUTH_FILE],
-        "present": [name in present for name in [*EXPECTED_FILES, GROUND_TRUTH_FILE]],
-        "role": ["published"] * len(EXPECTED_FILES) + ["lab only: the test split's hidden labels"],
-    }
-)
-display(files.style.hide(axis="index"))
-print(f"image folders: {', '.join(ds.image_folders) or 'none'}")
-print(f"problems found while reading: {len(ds.errors)} error(s), {len(ds.problems) - len(ds.errors)} warning(s)")
-
-# %% [markdown]
-# ## Records per split and track
-
-# %% tags=["hide-input"]
 images = ds.images(with_size=True)
 descriptions = ds.descriptions()
+
+# %% tags=["remove-input"]
+banner(ds, data=data)
+
+# %% tags=["remove-input"]
 track1 = images.groupby("split", observed=True).agg(
     records=("image_path", "size"),
     images_found=("image_file", lambda files: int(files.notna().sum())),
@@ -76,87 +50,45 @@ track2 = descriptions.groupby("split").agg(
 )
 counts = pd.concat({"Track 1": track1, "Track 2": track2}, names=["track", "split"]).fillna({"labels_hidden": 0})
 counts["labels_hidden"] = counts["labels_hidden"].astype(int)
-counts.rename(columns=lambda column: column.replace("_", " "))
+display(counts.rename(columns=lambda column: column.replace("_", " ")))
+caption(f"Records per track and split in {data}, the images found for them, and the records whose labels are "
+        "hidden.", label="Table")
+
+# %% tags=["remove-input"]
+missing_images = int(counts["records"].sum() - counts["images_found"].sum()) if len(counts) else 0
+hidden = int(counts["labels_hidden"].sum()) if len(counts) else 0
+display(Markdown(
+    f"{data} holds {counted(int(track1['records'].sum()), 'Track 1 record')} and "
+    f"{counted(int(track2['records'].sum()), 'Track 2 description')}; "
+    + (f"**{counted(missing_images, 'record')} {'has' if missing_images == 1 else 'have'} no image in the folders**"
+       if missing_images else "every record's image is in the folders")
+    + (f", and the labels of {counted(hidden, 'record')} are hidden, as the published test split hides them."
+       if hidden else ", and every record's labels are present.")))
 
 # %% [markdown]
-# ## The fields of a record
-#
-# The first record of each track file, field by field. The 13 attribute entries of `criteria` share
-# one shape, so they are shown once.
-
-# %% tags=["hide-input"]
-track_files = sorted(name for name in present if TRACK_FILE.match(name))
-schema = pd.concat(
-    [
-        pd.DataFrame(record_fields(records[0])).assign(file=name)
-        for name in track_files
-        if (records := read_json_records(ds.root / name))
-    ],
-    ignore_index=True,
-)
-display(schema[["file", "field", "type", "example"]].style.hide(axis="index"))
-
-# %% [markdown]
-# ## Image sizes
-
-# %% tags=["hide-input"]
-sized = images.dropna(subset=["width", "height"])
-sizes = sized.assign(
-    orientation=np.select(
-        [sized["height"] > sized["width"], sized["height"] < sized["width"]], ["portrait", "landscape"], "square"
-    ),
-    megapixels=sized["width"] * sized["height"] / 1e6,
-)
-sizes.groupby("split", observed=True).agg(
-    images=("image_path", "size"),
-    width_median=("width", "median"),
-    height_median=("height", "median"),
-    megapixels_min=("megapixels", "min"),
-    megapixels_max=("megapixels", "max"),
-    portrait=("orientation", lambda o: int((o == "portrait").sum())),
-    landscape=("orientation", lambda o: int((o == "landscape").sum())),
-).round(2).rename(columns=lambda column: column.replace("_", " "))
-
-# %% [markdown]
-# ## Examples
-#
-# Labelled examples with their overall score and, for each of the 13 attributes, the 0–10 score, the
-# level it implies (Poor below 5, Medium below 7, Good otherwise) and the annotator's reason.
-
-# %% tags=["hide-input"]
-labelled = images[~images["labels_hidden"] & images["image_file"].notna()]
-picked = labelled.sample(n=min(gallery_size, len(labelled)), random_state=seed)
-attributes = ds.attributes()
-for row in picked.itertuples():
-    table = attributes[attributes["image_path"] == row.image_path]
-    picture = thumbnail(ds.open_image(row.image_path, max_side=max_side), title=row.image_path, max_side=max_side)
-    display(HTML(f"{picture}<p><b>overall score {row.total_score:.0f}</b> ({row.split} split)</p>"))
-    display(level_table(table))
-if picked.empty:
-    display(Markdown("*No labelled example with its image is present.*"))
+# **How to read it.** One row per track and split: *records* are the entries of the JSON file, *images found*
+# those whose picture is in an `images_NN` folder, *labels hidden* those published without labels (the test
+# split). The sections below show what the records hold.
 
 # %% [markdown]
 # ## Overall scores and levels
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 scored = images[~images["labels_hidden"]].dropna(subset=["total_score"])
-histogram = px.histogram(
-    scored,
-    x="total_score",
-    color="split",
-    color_discrete_map=SPLIT_COLOURS,
-    nbins=20,
-    range_x=[0, 100],
-    barmode="overlay",
-    labels={"total_score": "overall score (1-100)", "split": "split"},
-    title="Overall score of the labelled images",
-)
-show_plotly(histogram, height=380)
+if len(scored) >= 2:
+    histogram = px.histogram(
+        scored, x="total_score", color="split", color_discrete_map=SPLIT_COLOURS, nbins=20, range_x=[0, 100],
+        barmode="overlay", labels={"total_score": "overall score (1-100)", "split": "split"},
+        title="Overall score of the labelled images",
+    )
+    histogram.update_xaxes(tickvals=[20, 40, 60, 80, 100])  # no "0" under the count axis's own "0"
+    display(show_plotly(histogram, height=380))
+    display(caption(f"Overall scores of the {len(scored)} labelled images. Hover a bar for its count."))
+else:
+    display(Markdown(f"{counted(len(scored), 'labelled image')} with an overall score: too few for a histogram."))
 
 # %% tags=["remove-input"]
-caption(f"Overall scores of the {len(scored)} labelled images. Hover a bar for its count.")
-
-# %% tags=["hide-input"]
+attributes = ds.attributes()
 levels = (
     attributes[~attributes["labels_hidden"]]
     .groupby(["attribute", "level"], observed=False)
@@ -174,10 +106,100 @@ bars = px.bar(
     color_discrete_map=LEVEL_COLOURS,
     title="Levels of the 13 attributes (labelled images)",
 )
-show_plotly(bars, height=460)
+display(show_plotly(bars, height=460))
+caption("Levels per attribute, from the 0-10 scores by the benchmark's rule. Click a level in the legend to hide it.")
+
+# %% [markdown]
+# ## Files present and missing
+#
+# The published layout has one JSON file per track and split, and the images spread over folders
+# `images_00` ... `images_10`. A root may be partial (the Track 2 test file, for instance, is not
+# always distributed); the analyses use whatever is present.
 
 # %% tags=["remove-input"]
-caption("Levels per attribute, from the 0-10 scores by the benchmark's rule. Click a level in the legend to hide it.")
+present = {p.name for p in ds.root.iterdir()}
+files = pd.DataFrame(
+    {
+        "file": [*EXPECTED_FILES, GROUND_TRUTH_FILE],
+        "present": ["yes" if name in present else "no" for name in [*EXPECTED_FILES, GROUND_TRUTH_FILE]],
+        "role": ["published"] * len(EXPECTED_FILES) + ["lab only: the test split's hidden labels"],
+    }
+)
+display(files.style.hide(axis="index"))
+warnings_found = len(ds.problems) - len(ds.errors)
+display(Markdown(
+    f"Image folders: {', '.join(f'`{f}`' for f in ds.image_folders) or 'none'}. Reading the files found "
+    f"{counted(len(ds.errors), 'error')} and {counted(warnings_found, 'warning')}"
+    + (": " + "; ".join(str(p) for p in ds.problems[:5]) + ("; ..." if len(ds.problems) > 5 else "") + "."
+       if ds.problems else ".")))
+
+# %% [markdown]
+# ## The fields of a record
+#
+# The first record of each track file, field by field. The 13 attribute entries of `criteria` share
+# one shape, so they are shown once.
+
+# %% tags=["remove-input"]
+track_files = sorted(name for name in present if TRACK_FILE.match(name))
+schema = pd.concat(
+    [
+        pd.DataFrame(record_fields(records[0])).assign(file=name)
+        for name in track_files
+        if (records := read_json_records(ds.root / name))
+    ],
+    ignore_index=True,
+)
+display(schema[["file", "field", "type", "example"]].style.hide(axis="index"))
+
+# %% [markdown]
+# ## Image sizes
+
+# %% tags=["remove-input"]
+sized = images.dropna(subset=["width", "height"])
+sizes = sized.assign(
+    orientation=np.select(
+        [sized["height"] > sized["width"], sized["height"] < sized["width"]], ["portrait", "landscape"], "square"
+    ),
+    megapixels=sized["width"] * sized["height"] / 1e6,
+)
+summary = sizes.groupby("split", observed=True).agg(
+    images=("image_path", "size"),
+    width=("width", "median"),
+    height=("height", "median"),
+    mp_min=("megapixels", "min"),
+    mp_max=("megapixels", "max"),
+    portrait=("orientation", lambda o: int((o == "portrait").sum())),
+    landscape=("orientation", lambda o: int((o == "landscape").sum())),
+    square=("orientation", lambda o: int((o == "square").sum())),
+)
+if len(summary):
+    sizes_shown = [f"{w:.0f} x {h:.0f}" for w, h in zip(summary.pop("width"), summary.pop("height"))]
+    megapixels = [f"{lo:.2f}-{hi:.2f}" for lo, hi in zip(summary.pop("mp_min"), summary.pop("mp_max"))]
+    summary.insert(1, "median size", sizes_shown)
+    summary.insert(2, "megapixels", megapixels)
+    display(summary)
+    display(caption("Images per split whose size could be read: median width x height in pixels, the range of "
+                    "megapixels, and how many are portrait, landscape or square.", label="Table"))
+else:
+    display(Markdown("No image whose size could be read."))
+
+# %% [markdown]
+# ## Examples
+#
+# Labelled examples with their overall score and, for each of the 13 attributes, the 0–10 score, the
+# level it implies (Poor below 5, Medium below 7, Good otherwise) and the annotator's reason.
+
+# %% tags=["remove-input"]
+labelled = images[~images["labels_hidden"] & images["image_file"].notna()]
+picked = labelled.sample(n=min(gallery_size, len(labelled)), random_state=seed)
+attributes = ds.attributes()
+for row in picked.itertuples():
+    table = attributes[attributes["image_path"] == row.image_path]
+    picture = thumbnail(ds.open_image(row.image_path, max_side=max_side), title=row.image_path, max_side=max_side)
+    display(HTML(f"{picture}<p><b>overall score {row.total_score:.0f}</b> ({row.split} split)</p>"))
+    display(level_table(table))
+if picked.empty:
+    display(Markdown("*No labelled example with its image is present.*"))
 
 # %% [markdown]
 # ## What the test split hides
@@ -186,7 +208,7 @@ caption("Levels per attribute, from the 0-10 scores by the benchmark's rule. Cli
 # attribute's level is `"x"`, the overall score is `0` and the answer is `"x"`. The lab writes the same,
 # and keeps the real test labels apart in its ground-truth file for scoring.
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 questions = ds.questions()
 test_images = images[images["split"] == "test"]
 test_questions = questions[questions["split"] == "test"]

@@ -12,6 +12,137 @@
 
 # %% [markdown]
 # # Table 3: methods on Track 1
+
+# %% tags=["parameters", "remove-cell"]
+data = "data/lab"  # a PortraitCraft root folder, "lab", or a Hugging Face dataset id
+predictions: list = []  # Track 1 prediction files (submission, raw output or JSON Lines), one row each
+backend = "transformers"  # model backend for `model` (transformers: Qwen3-VL here; openai: a server)
+model = None  # a model id or folder to run on the test split (None: no model run)
+protocol = "generate"  # generate (the reference prompt, parsed) or score (token probabilities)
+limit = None  # predict only the first N test images (None: all); the others count as missing
+n_bootstrap = 1000  # bootstrap resamples of images for the intervals
+seed = 0  # seed of the bootstrap, the chance predictor and the validation split
+validation_fraction = 0.1  # share of train held out where the test labels are hidden
+runs = "book/runs"  # where a model run and the submissions go (relative: to the repository root)
+
+# %% tags=["remove-cell"]
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from IPython.display import HTML, Markdown, display
+
+from portraitcraft.book import banner, caption, show_plotly, value_with_interval
+from portraitcraft.book.paths import locate, repository_path
+from portraitcraft.book.tables import table3_cell
+from portraitcraft.data import counted, open_dataset
+from portraitcraft.evaluation import METRIC_LABELS
+from portraitcraft.table3 import (
+    COMPUTED,
+    MIN_ROW_IMAGES,
+    MIN_VALID_SHARE,
+    REPORTED,
+    REPORTED_TABLE3,
+    TABLE3_METRICS,
+    reproduce_table3,
+)
+
+ds = open_dataset(locate(data))
+runs_dir = repository_path(runs)
+prediction_files = [locate(str(p)) for p in predictions]
+run_lines: list[str] = []
+if model:
+    from portraitcraft.runners import run_predictions
+    from portraitcraft.runners.backends import make_backend
+
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{Path(str(model)).name}-{protocol}")
+    run_file = runs_dir / f"{slug}{'' if limit is None else f'-first{limit}'}.jsonl"
+    run_summary = run_predictions(make_backend(backend, model=str(model), protocol=protocol), ds, split="test",
+                                  out=run_file, limit=limit, progress=False)
+    run_lines = run_summary.lines()
+    prediction_files.append(str(run_file))
+result = reproduce_table3(ds, prediction_files, n_bootstrap=n_bootstrap, seed=seed,
+                          validation_fraction=validation_fraction, submissions_dir=runs_dir / "submissions")
+table = result.frame
+reported_rows = table[table["source"] == REPORTED].reset_index(drop=True)
+computed = table[table["source"] == COMPUTED].reset_index(drop=True)
+# The data's folder name (the banner gives its whole path), so that the column stays narrow.
+evaluated_on = f"{Path(str(data)).name}, {result.target.split}" if result.target.truth is not None else "-"
+
+
+# %% tags=["remove-input"]
+banner(ds, data=data, predictions=predictions)
+
+# %% tags=["remove-input"]
+shown = pd.DataFrame({
+    "Method": reported_rows["method"], "Evaluated on": "official test (paper)",
+    **{METRIC_LABELS[m]: [value_with_interval(v, digits=4) for v in reported_rows[m]] for m in TABLE3_METRICS
+       if m != "overall"},
+})
+display(shown.style.hide(axis="index").set_properties(**{"text-align": "left"}))
+caption("Table 3 **reported in the paper**: Qwen3-VL-4B on the official test split, zero-shot and fine-tuned, as "
+        "printed there (no intervals, no Overall); nothing here recomputes them.", label="Table")
+
+# %% tags=["remove-input"]
+if len(computed):
+    shown = pd.DataFrame({
+        "Method": [m + (" *" if w else "") for m, w in zip(computed["method"], computed["warning"])],
+        "Evaluated on": evaluated_on,
+        "Images": ["-" if pd.isna(n) else f"{n:,}" for n in computed["n_images"]],
+        **{METRIC_LABELS[m]: [table3_cell(row, m) for _, row in computed.iterrows()] for m in TABLE3_METRICS},
+    })
+    display(shown.style.hide(axis="index").set_properties(**{"text-align": "left"}))
+    row_notes = "".join(f" {method}: {note}." for method, note in zip(computed["method"], computed["note"]) if note)
+    display(caption(
+        f"Table 3 **computed in this build** on the {result.target.description} of {data}: value and 95% percentile "
+        f"bootstrap interval over images ({n_bootstrap} resamples, seed {seed}). Overall is the mean of SRCC, PLCC, "
+        "Level Acc and QA Acc (of the first three where QA is not available); an undefined correlation (a constant "
+        f"predictor) is shown as '-', never counted as 0. Rows marked * carry a warning below.{row_notes}",
+        label="Table"))
+    warned = computed[computed["warning"] != ""]
+    if len(warned):
+        items = "".join(f"<li><b>{m}</b>: {w}.</li>" for m, w in zip(warned["method"], warned["warning"]))
+        display(HTML(
+            f'<div class="admonition warning"><p class="admonition-title">Read these rows with care</p>'
+            f"<p>A computed row resting on fewer than {MIN_ROW_IMAGES} images has a wide interval; one with fewer "
+            f"than {MIN_VALID_SHARE:.0%} valid fields mostly measures the scoring rules for invalid fields (wrong "
+            f"level, wrong answer, imputed score), not the model.</p><ul>{items}</ul></div>"))
+else:
+    display(Markdown(f"**Nothing computed on {data}:** " + "; ".join(result.notes) + "."))
+
+# %% tags=["remove-input"]
+scored_rows = computed[computed["n_images"].notna() & computed["overall"].notna()]
+if len(scored_rows):
+    best = scored_rows.loc[scored_rows["overall"].idxmax()]
+    chance = scored_rows[scored_rows["method"] == "Chance (uniform)"]
+    beats = ""
+    if len(chance) and best["method"] != "Chance (uniform)":
+        margin = best["overall"] - chance["overall"].iloc[0]
+        apart = best["overall_low"] > chance["overall_high"].iloc[0]
+        beats = (f", {margin:+.3f} over chance ({chance['overall'].iloc[0]:.3f}); their intervals "
+                 + ("do not overlap." if apart else "overlap, so this data cannot tell them apart."))
+    display(Markdown(
+        f"On the {result.target.split} split of {data}, **{best['method']}** has the highest Overall, "
+        f"{best['overall']:.3f} [{best['overall_low']:.3f}, {best['overall_high']:.3f}]{beats or '.'} "
+        + ("These rows are computed on the synthetic lab, not on PortraitCraft: they check the pipeline end to "
+           "end and are not comparable with the reported rows." if (ds.root / "lab_factors.json").is_file() else
+           "They rest on other images than the paper's official test, so compare them with each other, not with "
+           "the reported rows.")))
+elif len(computed):
+    display(Markdown(
+        f"No computed row has an Overall on the {result.target.split} split of {data}: with "
+        f"{counted(int(computed['n_images'].max()), 'image')} SRCC and PLCC are undefined, so these rows say only how "
+        "the scoring works, not how the methods compare."))
+for note in result.notes:
+    display(Markdown(f"*Note: {note}.*"))
+if run_lines:
+    display(Markdown("Model run: " + "; ".join(run_lines)))
+
+# %% [markdown]
+# **How to read it.** The first table is the paper's, the second this build's; they are scored on different
+# images and are not to be compared row against row.
 #
 # The paper's Table 3 reports Qwen3-VL-4B on Track 1, zero-shot and fine-tuned: SRCC and PLCC of the overall
 # score, accuracy of the 13 attribute levels, and accuracy on the multiple-choice question. Those rows are
@@ -31,99 +162,12 @@
 # held-out validation split of train, which has no questions (QA Acc not available), and each prediction
 # file is written as a submission for the official test.
 
-# %% tags=["parameters"]
-data = "data/lab"  # a PortraitCraft root folder, "lab", or a Hugging Face dataset id
-predictions: list = []  # Track 1 prediction files (submission, raw output or JSON Lines), one row each
-backend = "transformers"  # model backend for `model` (transformers: Qwen3-VL here; openai: a server)
-model = None  # a model id or folder to run on the test split (None: no model run)
-protocol = "generate"  # generate (the reference prompt, parsed) or score (token probabilities)
-limit = None  # predict only the first N test images (None: all); the others count as missing
-n_bootstrap = 1000  # bootstrap resamples of images for the intervals
-seed = 0  # seed of the bootstrap, the chance predictor and the validation split
-validation_fraction = 0.1  # share of train held out where the test labels are hidden
-runs = "book/runs"  # where a model run and the submissions go (relative: to the repository root)
-
-# %%
-import re
-from pathlib import Path
-
-import numpy as np
-import pandas as pd
-import plotly.graph_objects as go
-from IPython.display import Markdown, display
-
-from portraitcraft.book import caption, show_plotly
-from portraitcraft.book.paths import locate, repository_path
-from portraitcraft.book.tables import table3_cell
-from portraitcraft.data import open_dataset
-from portraitcraft.evaluation import METRIC_LABELS
-from portraitcraft.table3 import COMPUTED, REPORTED, REPORTED_TABLE3, TABLE3_METRICS, reproduce_table3
-
-ds = open_dataset(locate(data))
-runs_dir = repository_path(runs)
-prediction_files = [locate(str(p)) for p in predictions]
-print(ds.summary())
-
-# %% [markdown]
-# ## A model run (only when `model` is given)
-
-# %%
-if model:
-    from portraitcraft.runners import run_predictions
-    from portraitcraft.runners.backends import make_backend
-
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{Path(str(model)).name}-{protocol}")
-    run_file = runs_dir / f"{slug}{'' if limit is None else f'-first{limit}'}.jsonl"
-    summary = run_predictions(make_backend(backend, model=str(model), protocol=protocol), ds, split="test",
-                              out=run_file, limit=limit, progress=False)
-    print("\n".join(summary.lines()))
-    prediction_files.append(str(run_file))
-else:
-    print("no model run (model=None); rows come from the prediction files and the reference predictors")
-
-# %% [markdown]
-# ## Table 3
-
-# %% tags=["hide-input"]
-result = reproduce_table3(ds, prediction_files, n_bootstrap=n_bootstrap, seed=seed,
-                          validation_fraction=validation_fraction, submissions_dir=runs_dir / "submissions")
-for note in result.notes:
-    display(Markdown(f"*Note: {note}.*"))
-table = result.frame
-
-
-shown = pd.DataFrame(
-    {
-        "Method": table["method"],
-        "Source": table["source"],
-        "Images": ["-" if pd.isna(n) else str(n) for n in table["n_images"]],
-        **{METRIC_LABELS[m]: [table3_cell(row, m) for _, row in table.iterrows()] for m in TABLE3_METRICS},
-    }
-)
-display(shown.style.hide(axis="index").set_properties(**{"text-align": "left"}))
-# The computed rows' notes go under the table (the caption), where they have the page's width.
-row_notes = "".join(
-    f" {method}: {note}."
-    for method, note, source in zip(table["method"], table["note"], table["source"])
-    if note and source == COMPUTED
-)
-
-# %% tags=["remove-input"]
-caption(
-    f"Track 1 results. Reported rows: the paper's Qwen3-VL-4B numbers on the official test split (no intervals, "
-    f"no Overall quoted). Computed rows: scored here on the {result.target.description} of {ds.root.name}, value "
-    f"and 95% percentile bootstrap interval over images ({n_bootstrap} resamples, seed {seed}). Overall is the mean "
-    "of SRCC, PLCC, Level Acc and QA Acc (of the first three where QA is not available); an undefined "
-    f"correlation (a constant predictor) is NaN, shown as '-', never counted as 0.{row_notes}", label="Table")
-
 # %% tags=["hide-input"]
 # Invariants: the reported rows are the paper's numbers, labelled reported; every other row was computed here
 # on the evaluation target; accuracies are proportions; no QA where the target has no questions.
-reported_rows = table[table["source"] == REPORTED].reset_index(drop=True)
 assert reported_rows["method"].tolist() == REPORTED_TABLE3["method"].tolist()
 for metric in ("srcc", "plcc", "level_acc", "qa_acc"):
     assert np.allclose(reported_rows[metric], REPORTED_TABLE3[metric])
-computed = table[table["source"] == COMPUTED]
 assert {"Chance (uniform)", "Constant mean"} <= set(computed["method"]) or result.target.truth is None
 scored = computed[computed["n_images"].notna()]
 if result.target.truth is not None:
@@ -134,7 +178,7 @@ if result.target.split == "validation":
 constant = computed[computed["method"] == "Constant mean"]
 assert constant["srcc"].isna().all(), "a constant score has no rank correlation"
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 long = []
 for _, row in table.iterrows():
     for metric in TABLE3_METRICS:
@@ -168,7 +212,7 @@ caption(
 # %% [markdown]
 # ## Per attribute, for each computed method
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 per_attribute = pd.concat(
     {r.method: r.report.per_attribute.set_index("attribute")["accuracy"] for r in result.results if r.report},
     axis=1,

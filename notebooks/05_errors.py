@@ -12,25 +12,17 @@
 
 # %% [markdown]
 # # Errors, attribute by attribute
-#
-# Where a Track 1 model goes wrong: its accuracy on each of the 13 attributes with bootstrap intervals, the
-# confusion matrices behind those accuracies, how the overall-score error depends on the true score, which
-# attributes the model mixes up, the images it gets most wrong (with the annotators' reasons and the model's own
-# text), the fields it failed to produce, and whether its stated probabilities can be trusted.
-#
-# Every number is computed on the images the prediction file covers and the data labels (on the lab, the test
-# split, whose labels come from its ground-truth file), with the scorer's own rules: an invalid level counts
-# wrong, as on the leaderboard.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 data = "data/lab"  # a PortraitCraft root folder, "lab", or a Hugging Face dataset id
 predictions: list = []  # Track 1 prediction files (submission, raw output or project JSON Lines)
 n_bootstrap = 1000  # bootstrap resamples of images for the intervals
-seed = 0  # seed of the resamples
+seed = 0  # seed of the resamples and of the validation split
+validation_fraction = 0.1  # share of train held out where the test labels are hidden (as in Table 3)
 hardest = 4  # how many of the hardest images to show for each model
 max_side = 256  # longest side of the thumbnails, in pixels
 
-# %%
+# %% tags=["remove-cell"]
 import html
 from pathlib import Path
 
@@ -43,90 +35,128 @@ import seaborn as sns
 from IPython.display import HTML, Markdown, display
 
 from portraitcraft.attributes import ATTRIBUTE_NAMES
-from portraitcraft.book import caption, show_plotly, thumbnail
+from portraitcraft.book import banner, caption, radar_labels, show_plotly, thumbnail, value_with_interval
 from portraitcraft.book.figures import confusion_panel, reliability_figure
 from portraitcraft.book.paths import locate
 from portraitcraft.book.tables import raw_text_block, report_cell
 from portraitcraft.calibration import answer_probabilities, calibration, calibration_by_attribute, level_probabilities
-from portraitcraft.data import DataError, open_dataset
+from portraitcraft.data import DataError, counted, open_dataset
 from portraitcraft.errors import (
+    CONFUSION_ALPHA,
     analyse_predictions,
+    answer_letters,
     attribute_accuracy,
     attribute_tracking,
-    confused_attributes,
+    compare_models,
     confusion_shares,
+    confusions_beyond_chance,
     hardest_images,
     image_attributes,
     parse_failures,
+    question_accuracy,
     score_error_by_truth,
 )
 from portraitcraft.evaluation import LEADERBOARD, METRIC_LABELS
+from portraitcraft.labels import evaluation_target
 from portraitcraft.predictions import distinct_labels
 
-sns.set_theme(style="whitegrid", context="notebook", font_scale=0.9)
+sns.set_theme(style="whitegrid", context="notebook")
 plt.rcParams.update({"figure.dpi": 100, "savefig.bbox": "tight"})
 
 ds = open_dataset(locate(data), reveal_ground_truth=True)
+# The images Table 3 scores: the test split where its labels are known, else the same validation split of train.
+target = evaluation_target(ds, validation_fraction=validation_fraction, seed=seed)
 analyses, skipped = [], []
 files = [locate(str(path)) for path in predictions]
 for path, name in zip(files, distinct_labels([Path(f).stem for f in files], files)):  # two runs/preds.jsonl stay two
+    if target.truth is None:
+        skipped.append((path, "no labelled image to score it on"))
+        continue
     try:
-        analyses.append(analyse_predictions(path, ds, n_bootstrap=n_bootstrap, seed=seed, name=name))
-    except DataError as exc:  # unreadable, or no image of it labelled here: said below, not a broken page
+        analyses.append(analyse_predictions(path, ds, n_bootstrap=n_bootstrap, seed=seed, name=name,
+                                            truth=target.truth))
+    except DataError as exc:  # unreadable: said below, not a broken page
         skipped.append((path, str(exc)))
-print(ds.summary())
-for path, why in skipped:
-    print(f"skipped {path}: {why}")
+questions = ds.questions()
+
+# %% tags=["remove-input"]
+banner(ds, data=data, predictions=predictions)
 
 # %% tags=["remove-input"]
 if not analyses:
-    display(Markdown("""
-**No prediction file was given, so this chapter has nothing to analyse yet.** Pass one or more Track 1 prediction
-files (the official submission format, the reference script's raw output, or the project's JSON Lines) to the book:
-
-```bash
-make book DATA=data/lab PREDICTIONS="data/lab/runs/feature-baseline.jsonl"
-.venv/bin/portraitcraft book --data data/lab --predictions runs/a.jsonl --predictions runs/b.json --only 05_errors
-```
-
-On the composition lab, the CPU feature baseline writes such a file in a few minutes:
-
-```bash
-.venv/bin/portraitcraft baseline predict data/lab --out data/lab/runs/feature-baseline.jsonl
-```
-
-The analysis needs labels for the predicted images: on the lab the test labels are read from
-`track_1_test_ground_truth.json`; on the real dataset, predict labelled (training) images, since the published
-test labels are hidden.
-"""))
-elif skipped:
-    display(Markdown("\n".join(f"- *Not analysed:* `{p}`: {html.escape(why)}" for p, why in skipped)))
-
-# %% [markdown]
-# ## The models at a glance
-#
-# The leaderboard metrics on the analysed images, with 95% percentile-bootstrap intervals over images.
-
-# %% tags=["hide-input"]
-if analyses:
+    display(Markdown(
+        f"**Nothing to analyse on {data}:** "
+        + ("no prediction file was given" if not predictions else
+           "; ".join(f"`{p}` could not be analysed ({html.escape(why)})" for p, why in skipped))
+        + ". This chapter analyses the errors of Track 1 prediction files on the images Table 3 scores "
+        f"({target.description}). Give it one or more files (the official submission format, the reference "
+        "script's raw output, or the project's JSON Lines): `make book DATA=... PREDICTIONS=\"a.jsonl b.json\"`."))
+else:
     overview = pd.DataFrame([
-        {"model": e.name, "format": e.predictions.format, "images": len(e), "unlabelled": len(e.unlabelled),
+        {"model": e.name, "images": len(e), "missing": len(e.missing),
          **{METRIC_LABELS[m]: report_cell(e.report, m) for m in LEADERBOARD}}
         for e in analyses
     ])
     display(overview.style.hide(axis="index"))
-    display(caption(f"Leaderboard metrics of each prediction file on the images it shares with the labels of "
-                    f"{data} (value and 95% interval from {n_bootstrap} bootstrap resamples of images). Images: "
-                    "those analysed; unlabelled: predicted images without labels here, left out.", label="Table"))
+    display(caption(
+        f"Leaderboard metrics of each prediction file on the images Table 3 scores, the {target.description} of "
+        f"{data} (value and 95% interval from {n_bootstrap} bootstrap resamples of images). Missing: scored images "
+        "the file has no prediction for, counted wrong.", label="Table"))
+    for e in analyses:
+        notes = []
+        if e.missing:
+            notes.append(f"has no prediction for {counted(len(e.missing), 'scored image')}, counted wrong: "
+                         + ", ".join(f"`{name}`" for name in e.missing[:10]) + (", ..." if len(e.missing) > 10 else ""))
+        if e.unlabelled:
+            notes.append(f"predicts {counted(len(e.unlabelled), 'image')} outside the scored set, left out")
+        failed = [name for name, status in zip(e.predictions.image_paths, e.predictions.status) if status == "failed"]
+        if failed:
+            notes.append(f"{counted(len(failed), 'record')} failed (no usable output): "
+                         + ", ".join(f"`{name}`" for name in failed[:10]) + (", ..." if len(failed) > 10 else ""))
+        display(Markdown(f"**{html.escape(e.name)}** scores Level Acc {e.report.values['level_acc']:.3f} on "
+                         f"{counted(len(e), 'image')}" + ("; it " + "; it ".join(notes) if notes else
+                                                          ", with a prediction for every one") + "."))
+    for path, why in skipped:
+        display(Markdown(f"*Not analysed:* `{path}`: {html.escape(why)}"))
+    display(Markdown("**How to read it.** Every number below is computed on these images with the scorer's own "
+                     "rules: an invalid or missing level or answer counts wrong, as on the leaderboard."))
 
-# %% [markdown]
+# %% [markdown] tags=["remove-if-no-output"]
+# ## Two models, paired
+#
+# With two prediction files, the difference of each metric on the same images and the same bootstrap resamples
+# (the scorer's `evaluate --compare`): an interval that excludes 0 says the two differ on these images.
+
+# %% tags=["remove-input"]
+if len(analyses) >= 2:
+    first, second = analyses[0], analyses[1]
+    paired = compare_models(first, second, n_bootstrap=n_bootstrap, seed=seed)
+    shown = paired.assign(metric=paired["metric"].map(METRIC_LABELS),
+                          interval=[f"[{lo:+.3f}, {hi:+.3f}]" for lo, hi in zip(paired["low"], paired["high"])])
+    display(shown[["metric", "first", "second", "difference", "interval", "p"]]
+            .rename(columns={"first": first.name, "second": second.name, "difference": "first - second"})
+            .style.hide(axis="index").format(precision=3, na_rep="-"))
+    display(caption(f"{first.name} minus {second.name} on the same {counted(len(first), 'image')}, with the 95% "
+                    f"interval and p-value of a paired bootstrap ({n_bootstrap} resamples, seed {seed}).",
+                    label="Table"))
+    overall = paired.set_index("metric").loc["overall"]
+    if np.isfinite(overall["low"]):
+        verdict = ("the interval excludes 0: they differ on these images" if overall["low"] > 0 or overall["high"] < 0
+                   else "the interval includes 0: these images cannot tell them apart")
+        display(Markdown(f"Overall differs by {overall['difference']:+.3f} [{overall['low']:+.3f}, "
+                         f"{overall['high']:+.3f}]; {verdict}."))
+    if len(analyses) > 2:
+        display(Markdown(f"Only the first two files are compared; {counted(len(analyses) - 2, 'other file')} "
+                         "are analysed one by one below."))
+
+# %% [markdown] tags=["remove-if-no-output"]
 # ## Accuracy per attribute
 #
 # The share of images whose level (Poor, Medium, Good) the model got right, attribute by attribute. The grey
 # ring marks what always answering the attribute's most common true level would score: an accuracy near it says
 # the model has learnt little about that attribute, whatever its size.
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 accuracy = {e.name: attribute_accuracy(e.predicted_levels, e.truth.levels, n_resamples=n_bootstrap, seed=seed)
             for e in analyses}
 for e in analyses:
@@ -148,16 +178,10 @@ if analyses:
                           "<br>macro-F1 %{customdata[2]:.3f}, QWK %{customdata[3]:.3f}<br>valid %{customdata[4]}"
                           f"<extra>{html.escape(e.name)}</extra>"))
     majority = accuracy[analyses[0].name]
-    figure.add_trace(
-        go.Scatter(
-            x=majority["majority"],
-            y=majority["attribute"],
-            mode="markers",
-            name="most common level",
-            marker=dict(symbol="circle-open", size=11, color="#8c8c8c"),
-            hovertemplate="%{y}<br>always the most common level: %{x:.3f}<extra></extra>",
-        )
-    )
+    figure.add_trace(go.Scatter(x=majority["majority"], y=majority["attribute"], mode="markers",
+                                name="most common level",
+                                marker=dict(symbol="circle-open", size=11, color="#8c8c8c"),
+                                hovertemplate="%{y}<br>always the most common level: %{x:.3f}<extra></extra>"))
     figure.update_layout(title="Level accuracy per attribute", xaxis=dict(title="accuracy", range=[0, 1.02]),
                          yaxis=dict(autorange="reversed", title=None), legend=dict(orientation="h", y=-0.15))
     display(show_plotly(figure, height=520))
@@ -165,48 +189,63 @@ if analyses:
                     f"percentile-bootstrap intervals ({n_bootstrap} resamples of images); invalid levels count wrong. "
                     "Hover a point for macro-F1, quadratic-weighted kappa and the number of valid predictions."))
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 for e in analyses:
-    table = accuracy[e.name][["attribute", "accuracy", "low", "high", "majority", "macro_f1", "qwk", "valid", "n"]]
+    full = accuracy[e.name]
+    table = pd.DataFrame({
+        "attribute": full["attribute"],
+        "accuracy": [value_with_interval(v, lo, hi) for v, lo, hi in zip(full["accuracy"], full["low"], full["high"])],
+        "most common": full["majority"].round(3), "macro-F1": full["macro_f1"].round(3), "QWK": full["qwk"].round(3),
+        "valid": [f"{v}/{n}" for v, n in zip(full["valid"], full["n"])]})
     display(Markdown(f"**{html.escape(e.name)}**"))
-    display(table.style.hide(axis="index").format(precision=3).background_gradient(subset=["accuracy"], cmap="Blues",
-                                                                                     vmin=0, vmax=1))
-    display(caption(f"Per-attribute accuracy (95% interval), the most-common-level reference, macro-F1 over the "
+    display(table.style.hide(axis="index").format(precision=3, na_rep="-"))
+    below = full[full["high"] < full["majority"]]["attribute"].tolist()
+    display(Markdown(
+        f"{html.escape(e.name)} is most accurate on **{full.loc[full['accuracy'].idxmax(), 'attribute']}** "
+        f"({full['accuracy'].max():.3f}) and least on **{full.loc[full['accuracy'].idxmin(), 'attribute']}** "
+        f"({full['accuracy'].min():.3f}); "
+        + (f"on {', '.join(below)} its whole interval lies below always answering the most common level."
+           if below else "on no attribute does its whole interval lie below always answering the most common level.")))
+    display(caption(f"Per-attribute accuracy (95% interval under it), the most-common-level reference, macro-F1 over "
+                    "the "
                     f"three levels, quadratic-weighted kappa over the valid predictions, and valid / all predictions; "
                     f"{e.name} on {data}.", label="Table"))
 
-# %% [markdown]
+# %% [markdown] tags=["remove-if-no-output"]
 # ## Confusion matrices
 #
 # For each attribute, what the model answered (columns) for each true level (rows), as the share of the row;
 # the number in a cell is the count. A good model fills the diagonal; a model that hedges fills the Medium column;
 # the last column counts levels it never produced.
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 for e in analyses:
     confusion = e.report.confusion
     for name in ATTRIBUTE_NAMES:
         assert confusion.loc[name].to_numpy().sum() == len(e), (e.name, name)
     shares = confusion_shares(confusion)
-    fig, axes = plt.subplots(3, 5, figsize=(15, 8.4))
-    for ax, name in zip(axes.flat, ATTRIBUTE_NAMES):
-        confusion_panel(ax, shares.loc[name], confusion.loc[name], name)
+    # Three panels a row at the width of the text column, so that the counts print at a readable size.
+    fig, axes = plt.subplots(5, 3, figsize=(7.2, 12.5))
+    for ax, name, label in zip(axes.flat, ATTRIBUTE_NAMES, radar_labels(width=26)):
+        confusion_panel(ax, shares.loc[name], confusion.loc[name], label)
     for ax in list(axes.flat)[len(ATTRIBUTE_NAMES):]:
         ax.axis("off")
+    fig.supxlabel("predicted level (inv.: invalid)", fontsize=11)
+    fig.supylabel("true level", fontsize=11)
     fig.suptitle(f"Confusion matrices: {e.name}", x=0.01, ha="left", fontsize=12)
     fig.tight_layout()
     plt.show()
     display(caption(f"True level (rows) against predicted level (columns) for each attribute; colour is the share of "
                     f"the row, the number the count of images; {e.name} on the {len(e)} analysed images of {data}."))
 
-# %% [markdown]
+# %% [markdown] tags=["remove-if-no-output"]
 # ## The overall score against the truth
 #
 # Whether the error of the overall score depends on how good the picture really is: many models pull every score
 # towards the middle, overrating poor pictures and underrating good ones (a positive bias at the low end, negative
 # at the high end).
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 if analyses:
     points = pd.concat([e.frame().assign(model=e.name) for e in analyses], ignore_index=True)
     valid = points.dropna(subset=["predicted_score"])
@@ -214,10 +253,8 @@ if analyses:
                          hover_data={"levels_wrong": True, "abs_error": ":.1f", "model": False},
                          labels={"true_score": "true overall score", "predicted_score": "predicted overall score"},
                          title="Predicted against true overall score")
-    low, high = (
-        float(np.nanmin(valid[["true_score", "predicted_score"]])),
-        float(np.nanmax(valid[["true_score", "predicted_score"]])),
-    )
+    both = valid[["true_score", "predicted_score"]]
+    low, high = float(np.nanmin(both)), float(np.nanmax(both))
     scatter.add_trace(go.Scatter(x=[low, high], y=[low, high], mode="lines", name="predicted = true",
                                  line=dict(color="#8c8c8c", dash="dot"), hoverinfo="skip"))
     display(show_plotly(scatter, height=460))
@@ -225,64 +262,117 @@ if analyses:
                     "prediction. Hover a point for the image and its number of wrong levels; click a model in the "
                     "legend to hide it."))
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 for e in analyses:
     frame = e.frame()
     table = score_error_by_truth(frame["predicted_score"], frame["true_score"], levels_wrong=frame["levels_wrong"])
     assert table["images"].sum() == len(e)
     display(Markdown(f"**{html.escape(e.name)}**"))
-    display(table.rename(columns={"bin": "true score", "mae": "mean |error|", "median_ae": "median |error|",
-                                  "bias": "bias (pred - true)", "levels_wrong": "wrong levels / image"})
-            .style.hide(axis="index").format(precision=2, na_rep="–"))
+    display(table.rename(columns={"bin": "true score", "mae": "mean |err|", "median_ae": "median |err|",
+                                  "bias": "bias", "levels_wrong": "wrong levels", "mean_true": "mean true",
+                                  "mean_predicted": "mean pred."})
+            .style.hide(axis="index").format(precision=1, na_rep="-"))
     display(caption(f"Absolute error of the overall score in bins of the true score, with the mean signed error "
-                    f"(bias) and the mean number of wrong attribute levels per image; {e.name} on {data}. "
+                    f"(bias: predicted - true) and the mean number of wrong attribute levels per image; {e.name} on "
+                    f"{data}. "
                     "Invalid scores are counted in images but not in valid.", label="Table"))
 
-# %% [markdown]
-# ## Attributes a model confuses
+# %% [markdown] tags=["remove-if-no-output"]
+# ## Confusions beyond chance
+#
+# Every model mixes levels up now and then; a confusion matters when it happens more often than chance. For each
+# attribute and each wrong pair (true level, predicted level), chance is what a model answering independently of
+# the picture, with the same mix of answers, would give: the images of that true level times the share of that
+# predicted level. Each pair is tested with a one-sided binomial test and the p-values of all pairs are adjusted
+# for testing so many (Holm); the table keeps the pairs whose adjusted p is below 0.05.
+
+# %% tags=["remove-input"]
+for e in analyses:
+    beyond = confusions_beyond_chance(e.predicted_levels, e.truth.levels, alpha=CONFUSION_ALPHA)
+    tested = beyond.attrs["tested"]
+    if beyond.empty:
+        display(Markdown(f"**{html.escape(e.name)}**: none of the {tested} wrong (true, predicted) pairs that occur "
+                         f"happens more often than chance (binomial test, Holm-adjusted p < {CONFUSION_ALPHA})."))
+        continue
+    display(Markdown(f"**{html.escape(e.name)}**: {counted(len(beyond), 'confusion')} of the {tested} tested "
+                     f"happen more often than chance; the strongest, {beyond['attribute'][0]} read as "
+                     f"{beyond['predicted'][0]} when it is {beyond['true'][0]}, {beyond['ratio'][0]:.1f} times as "
+                     "often as chance."))
+    display(beyond.style.hide(axis="index").format({"expected": "{:.1f}", "ratio": "{:.2f}", "p": "{:.2g}",
+                                                    "p_holm": "{:.2g}"}))
+    display(caption(f"Wrong (true, predicted) level pairs that occur more often than chance for {e.name} on {data}: "
+                    "images, the number chance would give, their ratio, the one-sided binomial p-value and the "
+                    "Holm-adjusted one.", label="Table"))
+
+# %% [markdown] tags=["remove-if-no-output"]
+# ## Does an attribute follow another attribute's truth?
 #
 # A model can be right for the wrong reason: its Sharpness levels may follow the picture's exposure rather than its
-# focus. Each row of the map below is one attribute's predicted levels, each column one attribute's true levels,
-# and the colour their agreement (quadratic-weighted kappa: 1 perfect, 0 chance). The diagonal is the ordinary
-# per-attribute agreement; a row whose brightest cell is off the diagonal tracks another attribute better than
-# its own. The attributes' truths are themselves correlated (one careless shot has several faults), so some
-# off-diagonal agreement is expected; the table compares it with how alike the two truths are.
+# focus. Each row of the map is one attribute's predicted levels, each column one attribute's true levels, and the
+# colour their agreement (quadratic-weighted kappa: 1 perfect, 0 chance). The diagonal is the ordinary
+# per-attribute agreement. The attributes' truths are themselves correlated (one careless shot has several
+# faults), so some off-diagonal agreement is expected; the map is for looking, not a test.
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 for e in analyses:
     tracking = attribute_tracking(e.predicted_levels, e.truth.levels)
+    short = radar_labels(width=60, newline=" ")
     heatmap = go.Figure(go.Heatmap(
-        z=tracking.to_numpy(), x=list(tracking.columns), y=list(tracking.index), zmin=-1, zmax=1, colorscale="RdBu",
-        colorbar=dict(title="kappa"),
-        hovertemplate="predicted %{y}<br>against true %{x}<br>kappa %{z:.3f}<extra></extra>"))
+        z=tracking.to_numpy(), x=list(range(13)), y=list(range(13)), zmin=-1, zmax=1, colorscale="RdBu",
+        colorbar=dict(title="kappa", thickness=12), customdata=np.array(
+            [[f"predicted {a}<br>against true {b}" for b in ATTRIBUTE_NAMES] for a in ATTRIBUTE_NAMES]),
+        hovertemplate="%{customdata}<br>kappa %{z:.3f}<extra></extra>"))
+    # Every attribute named on both axes, in the radar's short form (plotly would label every other one).
+    heatmap.update_xaxes(tickvals=list(range(13)), ticktext=short, tickangle=-60, title="true levels of",
+                         tickfont_size=11)
+    heatmap.update_yaxes(tickvals=list(range(13)), ticktext=short, autorange="reversed", title="predicted levels of",
+                         tickfont_size=11)
     heatmap.update_layout(title=f"Predicted levels against each attribute's truth: {e.name}",
-                          xaxis=dict(title="true levels of", tickangle=40), yaxis=dict(title="predicted levels of",
-                                                                                      autorange="reversed"),
-                          margin=dict(l=300, b=260))
+                          margin=dict(l=230, b=220, t=60))
     display(show_plotly(heatmap, height=760))
-    display(
-        caption(
-            f"Quadratic-weighted kappa between each attribute's predicted levels (rows) and each attribute's "
-            f"true levels (columns), valid predictions only; {e.name} on the {len(e)} analysed images of {data}. "
-            "Hover a cell for its value."
-        )
-    )
-    confused = confused_attributes(e.predicted_levels, e.truth.levels)
-    if confused.empty:
-        display(Markdown(f"*{html.escape(e.name)}: every attribute's predictions agree best with its own truth.*"))
-    else:
-        display(confused.style.hide(axis="index").format(precision=3, na_rep="–"))
-        display(caption("Attributes whose predicted levels agree better with another attribute's truth than with "
-                        "their own: both kappas, the excess, the kappa between the two truths, and the correlation of "
-                        f"the per-image level errors of the two attributes; {e.name} on {data}.", label="Table"))
+    display(caption(f"Quadratic-weighted kappa between each attribute's predicted levels (rows) and each attribute's "
+                    f"true levels (columns), valid predictions only; {e.name} on the {len(e)} analysed images of "
+                    f"{data}. "
+                    "Hover a cell for its value."))
 
-# %% [markdown]
+# %% [markdown] tags=["remove-if-no-output"]
+# ## The multiple-choice question
+#
+# Each image comes with one question about one of the 13 attributes and four options, A to D. How often the model
+# answers it right depends on the attribute asked; a model that prefers one letter regardless of the picture shows
+# it in how often it answers each letter against how often each letter is right.
+
+# %% tags=["remove-input"]
+for e in analyses:
+    asked = question_accuracy(e, questions)
+    if asked.empty:
+        display(Markdown(f"**{html.escape(e.name)}**: the scored images have no questions here "
+                         f"({target.description}), so the question cannot be analysed."))
+        continue
+    display(Markdown(f"**{html.escape(e.name)}**"))
+    display(asked.style.hide(axis="index").format({"accuracy": "{:.2f}"}))
+    display(caption(f"Accuracy on the question by the attribute it asks about ({e.name} on {data}): questions, "
+                    "right answers, their share, and answers that could not be read (counted wrong).", label="Table"))
+    letters = answer_letters(e)
+    display(letters.table.style.hide(axis="index"))
+    test = (f"a chi-square test of the {letters.valid} readable answers against the truth's letter shares gives "
+            f"chi2 = {letters.chi2:.1f}, p = {letters.p:.3g}: "
+            + ("the model's letters are **not** spread like the truth's" if letters.p < 0.05 else
+               "no evidence that the model's letters are spread differently from the truth's")
+            if np.isfinite(letters.p) else "the letter test cannot be computed (no readable answer, or a letter the "
+            "truth never uses)")
+    top = letters.table[letters.table["letter"] != "invalid"].set_index("letter")["predicted"]
+    display(caption(f"How often {e.name} answers each letter (predicted), how often each letter is the right one "
+                    f"(true) and how often both (right). It answers {top.idxmax()} most often ({top.max()} of "
+                    f"{len(e)}); {test}.", label="Table"))
+
+# %% [markdown] tags=["remove-if-no-output"]
 # ## The hardest images
 #
 # The images with the most wrong levels (ties broken by the largest score error), each with its wrong
 # attributes, the annotators' reason for the true level, and the model's own text.
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 for e in analyses:
     frame = e.frame()
     worst = hardest_images(frame, top=hardest)
@@ -292,9 +382,8 @@ for e in analyses:
     for row in worst.itertuples():
         picture = ""
         if ds.image_file(row.image_path) is not None:
-            picture = thumbnail(
-                ds.open_image(row.image_path, max_side=max_side), title=row.image_path, max_side=max_side
-            )
+            picture = thumbnail(ds.open_image(row.image_path, max_side=max_side), title=row.image_path,
+                                max_side=max_side)
         predicted = "invalid" if not np.isfinite(row.predicted_score) else f"{row.predicted_score:.1f}"
         status = e.details.errors.get(row.image_path)
         display(HTML(f"{picture}<p><b>{row.levels_wrong} of 13 levels wrong</b>, overall score true "
@@ -306,26 +395,21 @@ for e in analyses:
             display(wrong.style.hide(axis="index").format({"score": "{:.1f}"}, na_rep="–")
                     .set_properties(subset=["reason"], **{"text-align": "left"}))
         display(HTML(raw_text_block(e.details.raw_text.get(row.image_path))))
-    display(
-        caption(
-            f"The {len(worst)} analysed images of {data} with the most wrong levels for {e.name}: true score "
-            "and level of each wrong attribute, the predicted level, and the annotators' reason.",
-            label="Table",
-        )
-    )
+    display(caption(f"The {len(worst)} analysed images of {data} with the most wrong levels for {e.name}: true score "
+                    "and level of each wrong attribute, the predicted level, and the annotators' reason.",
+                    label="Table"))
 
-# %% [markdown]
+# %% [markdown] tags=["remove-if-no-output"]
 # ## Fields the model did not produce
 #
 # A level, score or answer that could not be read counts wrong (or, for the score, is imputed). The table counts
 # them per field over every record of the file, with the parser's reason where the file records one.
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 for e in analyses:
     failures = parse_failures(e.predictions, e.details)
-    assert (failures["invalid"] <= failures["records"]).all() and (
-        failures["failed_records"] <= failures["invalid"]
-    ).all()
+    assert (failures["invalid"] <= failures["records"]).all()
+    assert (failures["failed_records"] <= failures["invalid"]).all()
     shown = failures[failures["invalid"] > 0]
     display(Markdown(f"**{html.escape(e.name)}**: {len(e.predictions)} records, "
                      f"{sum(s == 'failed' for s in e.predictions.status)} failed (no usable output)."))
@@ -338,7 +422,7 @@ for e in analyses:
                         "failed records, and the reasons (the parser's, or the reader's note), most frequent first.",
                         label="Table"))
 
-# %% [markdown]
+# %% [markdown] tags=["remove-if-no-output"]
 # ## Are the probabilities calibrated?
 #
 # Models run with the `score` protocol (token probabilities) and the feature baseline (classifier probabilities)
@@ -347,7 +431,7 @@ for e in analyses:
 # with the share right; the expected calibration error (ECE) averages the gap over bins, weighted by items, and
 # the Brier score is the mean squared distance between the stated distribution and the truth (0 perfect, 2 worst).
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 for e in analyses:
     level_items = level_probabilities(e)
     answer_items = answer_probabilities(e)

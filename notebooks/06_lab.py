@@ -12,24 +12,16 @@
 
 # %% [markdown]
 # # The composition lab
-#
-# A chapter for learning to see composition the way PortraitCraft's annotators do. It says what each of the 13
-# attributes means, then shows the lab's pictures changing **one factor at a time**: a tilting horizon, a blurring
-# frame, a subject walking to the edge. Under each series: how the lab's ground truth moves, and how a model's
-# judgment moves with it (here the CPU feature baseline, when its predictions are passed to the book).
-#
-# The sampled lab cannot show this by itself (every image draws all its factors afresh, so no two differ in one
-# factor only); the series are rendered here from one base scene with the lab's own drawing and labelling code,
-# labelled with the same annotator noise for every image, so what moves along a series is the factor's effect.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 data = "data/lab"  # the book's dataset (this chapter renders its own lab scenes; data is not read)
 predictions: list = []  # prediction files; the feature baseline's one also gives the model judged below
 series_cache = "data/lab_series"  # where the series images are rendered once and reused
 thumb_side = 150  # longest side of the thumbnails in the strips, in pixels
 seed = 0  # the annotator noise shared by every series image
 
-# %%
+# %% tags=["remove-cell"]
+import re
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -38,9 +30,10 @@ import seaborn as sns
 from IPython.display import HTML, Markdown, display
 
 from portraitcraft.attributes import ATTRIBUTES, level_from_score
-from portraitcraft.book import caption, show_plotly
+from portraitcraft.book import banner, caption, radar_labels, show_plotly
 from portraitcraft.book.paths import locate, repository_path
-from portraitcraft.book.tables import level_cell_colour, series_strip, short_name
+from portraitcraft.book.tables import level_cell_colour, series_strip
+from portraitcraft.data import open_dataset
 from portraitcraft.lab import MODELS, TERMS
 from portraitcraft.lab.factors import LONG_SIDE
 from portraitcraft.lab.series import BASE_SCENE, SWEEPS, differing_factors, render_series
@@ -53,47 +46,11 @@ from portraitcraft.lab_series import (
     value_label,
 )
 
-sns.set_theme(style="whitegrid", context="notebook", font_scale=0.9)
+sns.set_theme(style="whitegrid", context="notebook")
 plt.rcParams.update({"figure.dpi": 100, "savefig.bbox": "tight"})
+SHORT = dict(zip([a.name for a in ATTRIBUTES], radar_labels(width=60, newline=" ")))  # "&", no "Application of"
 
-# %% [markdown]
-# ## The 13 attributes
-#
-# What each attribute asks of a portrait, as the benchmark defines it, and which measurable properties of a
-# scene drive it in the lab (with the weight of each in the lab's scoring rule: positive helps, negative hurts).
-
-# %% tags=["hide-input"]
-drivers = {name: ", ".join(f"{term} ({weight:+g})" for term, weight in sorted(model.weights.items(),
-                                                                               key=lambda kv: -abs(kv[1])))
-           for name, model in MODELS.items()}
-meanings = pd.DataFrame({
-    "attribute": [a.name for a in ATTRIBUTES],
-    "what it asks": [a.meaning for a in ATTRIBUTES],
-    "what drives it in the lab": [drivers[a.name] for a in ATTRIBUTES],
-    "noise (sd)": [MODELS[a.name].noise_sd for a in ATTRIBUTES],
-})
-assert list(meanings["attribute"]) == list(MODELS), "the lab models every attribute, in the published order"
-display(meanings.style.hide(axis="index").set_properties(subset=["what it asks", "what drives it in the lab"],
-                                                         **{"text-align": "left"}))
-display(caption("The 13 attributes (definitions from `portraitcraft.attributes`), the lab's driving terms with their "
-                "weights (from `portraitcraft.lab.annotate.MODELS`), and the per-attribute noise no picture explains.",
-                label="Table"))
-
-# %% tags=["hide-input"]
-terms = pd.DataFrame([{"term": t.name, "what it measures": t.doc} for t in TERMS.values()])
-display(terms.style.hide(axis="index").set_properties(subset=["what it measures"], **{"text-align": "left"}))
-display(caption("The lab's terms: each turns a scene factor into a number on a fixed scale. An attribute score is "
-                "base + sum of weight x term + noise, clipped to 0-10; Poor below 5, Medium below 7, Good otherwise.",
-                label="Table"))
-
-# %% [markdown]
-# ## The series
-#
-# Every series starts from the same base scene, a well-made half-body portrait: the subject on the left third
-# looking right into open space, a level horizon, soft side light, a warm palette. One factor then changes; all
-# others stay as they are.
-
-# %%
+ds = open_dataset(locate(data))
 # A relative cache folder is taken from the repository root, wherever the notebook runs (book build, Jupyter, nbval).
 cache = repository_path(series_cache)
 steps = render_series(cache, seed=seed, long_side=LONG_SIDE)
@@ -106,46 +63,128 @@ for factor in SWEEPS:
     for s in members:
         assert differing_factors(BASE_SCENE, s.factors) in ([], [factor]) and s.image.is_file()
         assert all(s.levels[name] == level_from_score(score) for name, score in s.scores.items())
-print(f"{len(steps)} scenes in {len(SWEEPS)} series, {LONG_SIDE} px, in {series_cache}")
 
 model_dir = next((found for p in predictions if (found := baseline_model_dir(locate(str(p))))), None)
 judged = None
 if model_dir is not None:
     judged = judge_series(steps, model_dir, cache_dir=cache / "features")
     assert list(judged["factor"]) == list(table["factor"]) and list(judged["step"]) == list(table["step"])
-    print(f"feature baseline: {model_dir}")
+effects = factor_effects(table)
 
 # %% tags=["remove-input"]
-if judged is None:
-    display(Markdown("*No feature-baseline predictions were passed to the book, so only the ground truth is shown. "
-                     "`make book` passes the baseline's file on the lab; by hand: `portraitcraft book --data data/lab "
-                     "--predictions data/lab/runs/feature-baseline.jsonl --only 06_lab`.*"))
+banner(ds, data=data, predictions=predictions)
 
 # %% [markdown]
-# ## Which factor moves which attribute
-#
-# A summary of all series at once: for each factor, how far each attribute's ground-truth score (0-10) moves
-# along its series. A factor moves few attributes strongly; most attributes feel several factors.
+# A chapter for learning to see composition the way PortraitCraft's annotators do: the lab's pictures change
+# **one factor at a time** (a tilting horizon, a blurring frame, a subject walking to the edge), and the map below
+# shows how far each attribute's ground-truth score moves when each factor changes.
 
-# %% tags=["hide-input"]
-effects = factor_effects(table)
+# %% tags=["remove-input"]
 panels = [("ground truth: score range (0-10 points)", effects, 10.0)]
 if judged is not None:
     panels.append(("feature baseline: expected-level range (0-2 levels)", factor_effects(judged, "expected:"), 2.0))
-fig, axes = plt.subplots(1, len(panels), figsize=(8.5 * len(panels), 5.6), squeeze=False)
-for ax, (title, values, top) in zip(axes[0], panels):
-    sns.heatmap(values.rename(columns=short_name), ax=ax, vmin=0, vmax=top * 0.6, cmap="Blues", annot=True, fmt=".1f",
-                cbar=False, linewidths=0.5, linecolor="white", annot_kws={"size": 8})
-    ax.set(title=title, xlabel=None, ylabel="factor changed")
-    ax.tick_params(axis="x", rotation=55, labelsize=8)
+# One panel above the other, each the width of the text column, so that every label and number prints readably.
+fig, axes = plt.subplots(len(panels), 1, figsize=(7.2, 6.4 * len(panels)), squeeze=False)
+for ax, (title, values, top) in zip(axes[:, 0], panels):
+    sns.heatmap(values.rename(columns=SHORT, index=lambda f: f.replace("_", " ")), ax=ax, vmin=0, vmax=top * 0.6,
+                cmap="Blues", annot=True, fmt=".1f", cbar=False, linewidths=0.5, linecolor="white",
+                annot_kws={"size": 9})
+    ax.set_title(title, fontsize=11, loc="left")
+    ax.set(xlabel=None, ylabel="factor changed")
+    ax.tick_params(axis="x", rotation=60, labelsize=10)
+    ax.tick_params(axis="y", labelsize=10)
     for label in ax.get_xticklabels():
         label.set_horizontalalignment("right")
+        label.set_rotation_mode("anchor")
 fig.tight_layout()
 plt.show()
-display(caption("How far each attribute moves (max - min along the series) when one factor of the base scene "
-                "changes: the lab's ground-truth scores (left)" + (" and the feature baseline's expected level, "
-                "the probability-weighted level from 0 Poor to 2 Good (right)" if judged is not None else "") +
-                f". Computed on the {len(steps)} series scenes rendered in this chapter."))
+caption("How far each attribute moves (max - min along the series) when one factor of the base scene changes: the "
+        "lab's ground-truth scores" + (" (top) and the feature baseline's expected level, the probability-weighted "
+        "level from 0 Poor to 2 Good (bottom)" if judged is not None else "") +
+        f". Computed on the {len(steps)} series scenes rendered in this chapter (the data above is not read).")
+
+# %% tags=["remove-input"]
+strongest = effects.stack().sort_values(ascending=False)
+(top_factor, top_attribute), top_move = strongest.index[0], strongest.iloc[0]
+broad = (effects >= 1.0).sum(axis=1).sort_values(ascending=False)
+display(Markdown(
+    f"The largest move is **{SHORT.get(top_attribute, top_attribute)}** under **{top_factor.replace('_', ' ')}**: "
+    f"{top_move:.1f} points along the series. **{broad.index[0].replace('_', ' ')}** moves the most attributes by a "
+    f"point or more ({broad.iloc[0]} of 13), **{broad.index[-1].replace('_', ' ')}** the fewest ({broad.iloc[-1]})."
+    + ("" if judged is not None else " No feature-baseline predictions were given, so only the ground truth is "
+       "shown (`make book` passes the baseline's file on the lab).")))
+
+# %% [markdown]
+# **How to read it.** A row is one factor changed along its series, a column one attribute; a dark cell means that
+# changing the factor moves the attribute's score a lot. Every series starts from the same base scene, a well-made
+# half-body portrait (the subject on the left third looking right into open space, a level horizon, soft side
+# light, a warm palette); one factor then changes and all others stay as they are. The sampled lab cannot show
+# this by itself (every image draws all its factors afresh), so the series are rendered here with the lab's own
+# drawing and labelling code, with the same annotator noise for every image.
+
+# %% [markdown]
+# ## Exercises
+#
+# Work these out from the map above and the series below, then open the solution, which is computed from the same
+# numbers.
+#
+# 1. Which factor moves **Sharpness** the most, and by how many points?
+# 2. Which attribute does moving the subject to the right edge (`subject_x`) change the most? Why would an
+#    annotator mark it down?
+# 3. Along the `exposure` series, which step gives the highest overall score? What does that say about "more light
+#    is better"?
+# 4. Does any single factor move every attribute? What does that say about reading one attribute's score as a
+#    measure of one property of the picture?
+
+# %% tags=["remove-input"]
+sharpness = effects["Sharpness"].sort_values(ascending=False)
+position = effects.loc["subject_x"].sort_values(ascending=False)
+exposure = table[table["factor"] == "exposure"].set_index("value")["total_score"]
+every = [f.replace("_", " ") for f, row in effects.iterrows() if (row >= 0.5).all()]
+solutions = [
+    f"**{sharpness.index[0].replace('_', ' ')}**, by {sharpness.iloc[0]:.1f} points (next: "
+    f"{sharpness.index[1].replace('_', ' ')}, {sharpness.iloc[1]:.1f}).",
+    f"**{SHORT.get(position.index[0], position.index[0])}** ({position.iloc[0]:.1f} points): the subject at the "
+    "edge looks out of the frame with no lead room and loses part of the shoulder.",
+    f"The step at exposure {value_label(exposure.idxmax())} ({exposure.max()} of 100; the darkest step scores "
+    f"{exposure.iloc[0]}, the brightest {exposure.iloc[-1]}): both ways off the right exposure lose points.",
+    (f"Yes: {', '.join(every)} moves all 13 by half a point or more." if every else
+     "No: no factor moves all 13 attributes by half a point or more; each attribute responds to a few factors, "
+     "and each factor to a few attributes, so one score mixes several properties of the picture."),
+]
+bold = [re.sub(r"[*][*](.+?)[*][*]", r"<b>\1</b>", text) for text in solutions]  # the HTML of **bold**
+display(HTML("".join(f"<details class='pc-solution'><summary>Solution {i}</summary><p>{text}</p></details>"
+                     for i, text in enumerate(bold, 1))))
+
+# %% [markdown]
+# ## The 13 attributes
+#
+# What each attribute asks of a portrait, as the benchmark defines it, and which measurable properties of a
+# scene drive it in the lab (with the weight of each in the lab's scoring rule: positive helps, negative hurts).
+
+# %% tags=["remove-input"]
+drivers = {name: ", ".join(f"{term} ({weight:+g})" for term, weight in sorted(model.weights.items(),
+                                                                               key=lambda kv: -abs(kv[1])))
+           for name, model in MODELS.items()}
+meanings = pd.DataFrame({
+    "attribute": [a.name for a in ATTRIBUTES],
+    "what it asks": [a.meaning for a in ATTRIBUTES],
+    "what drives it in the lab": [drivers[a.name] for a in ATTRIBUTES],
+    "noise (sd)": [MODELS[a.name].noise_sd for a in ATTRIBUTES],
+})
+assert list(meanings["attribute"]) == list(MODELS), "the lab models every attribute, in the published order"
+display(meanings.style.hide(axis="index").format({"noise (sd)": "{:.2f}"})
+        .set_properties(subset=["what it asks", "what drives it in the lab"], **{"text-align": "left"}))
+display(caption("The 13 attributes (definitions from `portraitcraft.attributes`), the lab's driving terms with their "
+                "weights (from `portraitcraft.lab.annotate.MODELS`), and the per-attribute noise no picture explains.",
+                label="Table"))
+
+# %% tags=["remove-input"]
+terms = pd.DataFrame([{"term": t.name, "what it measures": t.doc} for t in TERMS.values()])
+display(terms.style.hide(axis="index").set_properties(subset=["what it measures"], **{"text-align": "left"}))
+display(caption("The lab's terms: each turns a scene factor into a number on a fixed scale. An attribute score is "
+                "base + sum of weight x term + noise, clipped to 0-10; Poor below 5, Medium below 7, Good otherwise.",
+                label="Table"))
 
 # %% [markdown]
 # ## Each series
@@ -153,7 +192,7 @@ display(caption("How far each attribute moves (max - min along the series) when 
 # For each factor: the strip of pictures, then, for the attributes that move most, the ground-truth score and
 # level at each step and the level the feature baseline gives (when available).
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 for factor, sweep in SWEEPS.items():
     members = [s for s in steps if s.factor == factor]
     rows = judged[judged["factor"] == factor].set_index("step") if judged is not None else None
@@ -163,9 +202,9 @@ for factor, sweep in SWEEPS.items():
     columns = [value_label(s.value) for s in members]
     lines = {}
     for name in moving:
-        lines[(short_name(name), "ground truth")] = [f"{s.levels[name]} {s.scores[name]:.1f}" for s in members]
+        lines[(SHORT.get(name, name), "ground truth")] = [f"{s.levels[name]} {s.scores[name]:.1f}" for s in members]
         if rows is not None:
-            lines[(short_name(name), "feature baseline")] = [rows.loc[s.step, f"level:{name}"] for s in members]
+            lines[(SHORT.get(name, name), "feature baseline")] = [rows.loc[s.step, f"level:{name}"] for s in members]
     lines[("overall score", "ground truth")] = [str(s.total_score) for s in members]
     if rows is not None:
         lines[("overall score", "feature baseline")] = [f"{rows.loc[s.step, 'predicted_total']:.1f}" for s in members]
@@ -182,20 +221,26 @@ for factor, sweep in SWEEPS.items():
 #
 # The same comparison for the overall score, all series side by side. Hover a point for its value.
 
-# %% tags=["hide-input"]
-totals = (
-    table[["factor", "step", "value", "total_score"]].rename(columns={"total_score": "score"}).assign(by="ground truth")
-)
+# %% tags=["remove-input"]
+totals = (table[["factor", "step", "value", "total_score"]].rename(columns={"total_score": "score"})
+          .assign(by="ground truth"))
 if judged is not None:
     totals = pd.concat([totals, judged[["factor", "step", "value", "predicted_total"]]
                         .rename(columns={"predicted_total": "score"}).assign(by="feature baseline")], ignore_index=True)
-lines_figure = px.line(totals, x="step", y="score", color="by", facet_col="factor", facet_col_wrap=5, markers=True,
-                       hover_data={"value": True, "step": False}, facet_col_spacing=0.03, facet_row_spacing=0.12,
-                       labels={"step": "step along the series", "score": "overall score", "by": ""},
+lines_figure = px.line(totals, x="step", y="score", color="by", facet_col="factor", facet_col_wrap=4, markers=True,
+                       hover_data={"value": True, "step": False}, facet_col_spacing=0.05, facet_row_spacing=0.1,
+                       labels={"step": "step", "score": "score", "by": ""},
                        title="Overall score along each one-factor series")
 lines_figure.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1].replace("_", " ")))
-lines_figure.update_xaxes(dtick=1)
-display(show_plotly(lines_figure, height=560))
+# One title for each axis instead of one per panel, which printed over each other.
+lines_figure.update_xaxes(dtick=1, title=None)
+lines_figure.update_yaxes(title=None)
+lines_figure.add_annotation(text="step along the series", x=0.5, xref="paper", y=-0.08, yref="paper", yanchor="top",
+                            showarrow=False)
+lines_figure.add_annotation(text="overall score", x=-0.07, xref="paper", y=0.5, yref="paper", textangle=-90,
+                            showarrow=False)
+lines_figure.update_layout(legend=dict(orientation="h", y=1.08, x=1, xanchor="right"), margin=dict(l=70, b=80))
+display(show_plotly(lines_figure, height=640))
 display(caption("Overall score (1-100) of each series scene by the lab's labelling" +
                 (" and as predicted by the feature baseline" if judged is not None else "") +
                 "; the x axis counts the steps of the series (hover for the factor's value)."))

@@ -12,29 +12,25 @@
 
 # %% [markdown]
 # # Appendix: rerunning, performance, reproducibility
-#
-# How to rebuild this book on your own predictions or your own copy of PortraitCraft, how long its parts take,
-# and a record of exactly what produced the pages you are reading: package versions, a fingerprint of the data,
-# the configuration of every prediction run, and the date.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 data = "data/lab"  # a PortraitCraft root folder, "lab", or a Hugging Face dataset id
 predictions: list = []  # the prediction files the book was given
 benchmarks: list = []  # JSON files written by `python scripts/bench_*.py --json FILE`
 gpu_benchmarks: list = ["book/measurements/gpu_bench_qwen-h200-2026-11-27.json"]  # scripts/gpu_bench_qwen.py --out FILE
 seed = 0  # seed of the bootstrap timed below
 
-# %%
+# %% tags=["remove-cell"]
 import html
 import json
 
 import pandas as pd
 from IPython.display import HTML, Markdown, display
 
-from portraitcraft.book import caption
+from portraitcraft.book import banner, caption
 from portraitcraft.book.paths import EXECUTED_DIR, locate, repository_path
 from portraitcraft.cli import command_help, command_table
-from portraitcraft.data import DataError, index_images, open_dataset
+from portraitcraft.data import DataError, counted, index_images, open_dataset
 from portraitcraft.errors import analyse_predictions
 from portraitcraft.measurements import (
     benchmark_table,
@@ -48,9 +44,14 @@ from portraitcraft.predictions import prediction_details
 
 ds = open_dataset(locate(data), reveal_ground_truth=True)
 prediction_paths = [locate(str(p)) for p in predictions]
-print(ds.summary())
+
+# %% tags=["remove-input"]
+banner(ds, data=data, predictions=predictions)
 
 # %% [markdown]
+# How to rebuild this book on your own predictions or your own copy of PortraitCraft, how long its parts take,
+# and a record of exactly what produced the pages you are reading.
+#
 # ## Rerunning the book
 #
 # Everything below runs from the repository root after `make book` or `make test` has created `.venv`.
@@ -59,6 +60,7 @@ print(ds.summary())
 truth_file = ds.root / "track_1_test_ground_truth.json"
 truth_arg = data.rstrip("/") + "/track_1_test_ground_truth.json" if truth_file.is_file() else "/path/to/labelled.json"
 first_prediction = str(predictions[0]) if predictions else "runs/mine.jsonl"
+again = " \\\n    ".join([f".venv/bin/portraitcraft book --data {data}", *(f"--predictions {p}" for p in predictions)])
 display(Markdown(f"""
 **The whole book, on the composition lab** (renders the lab once, executes every chapter, builds the HTML):
 
@@ -70,35 +72,43 @@ make book
 published layout, or a Hugging Face dataset id where the hub is reachable):
 
 ```bash
-make book DATA=/path/to/PortraitCraft PREDICTIONS="runs/model_a.jsonl runs/model_b.json"
-.venv/bin/portraitcraft validate /path/to/PortraitCraft --lenient    # what the book will find, file by file
+make book DATA=/path/to/PortraitCraft \\
+    PREDICTIONS="runs/model_a.jsonl runs/model_b.json"
+# what the book will find, file by file
+.venv/bin/portraitcraft validate /path/to/PortraitCraft --lenient
 ```
 
 **This build again, exactly** (the data and predictions this page was built with):
 
 ```bash
-.venv/bin/portraitcraft book --data {data}{''.join(f' --predictions {p}' for p in predictions)}
+{again}
 ```
 
 **One chapter only** (the others keep their last executed version), with a notebook parameter changed:
 
 ```bash
-.venv/bin/portraitcraft book --data {data} --predictions {first_prediction} --only 05_errors -p n_bootstrap=2000
+.venv/bin/portraitcraft book --data {data} \\
+    --predictions {first_prediction} \\
+    --only 05_errors -p n_bootstrap=2000
 ```
 
 **Predictions to analyse**: the CPU feature baseline on the lab, or a vision-language model (`portraitcraft
 predict`, where this version has it: see the list of commands below):
 
 ```bash
-.venv/bin/portraitcraft baseline predict {data} --out {data.rstrip('/')}/runs/feature-baseline.jsonl
-.venv/bin/portraitcraft predict --data {data} --out runs/qwen3vl-score.jsonl --protocol score
+.venv/bin/portraitcraft baseline predict {data} \\
+    --out {data.rstrip('/')}/runs/feature-baseline.jsonl
+.venv/bin/portraitcraft predict --data {data} \\
+    --out runs/qwen3vl-score.jsonl --protocol score
 ```
 
 **Scoring a prediction file** (leaderboard metrics with bootstrap intervals, optionally against a second file):
 
 ```bash
-.venv/bin/portraitcraft evaluate -p {first_prediction} -g {truth_arg} --json report.json
-.venv/bin/portraitcraft evaluate -p runs/model_a.jsonl -g {truth_arg} --compare runs/model_b.json
+.venv/bin/portraitcraft evaluate -p {first_prediction} \\
+    -g {truth_arg} --json report.json
+.venv/bin/portraitcraft evaluate -p runs/model_a.jsonl \\
+    -g {truth_arg} --compare runs/model_b.json
 ```
 
 **The paper's tables and figures from your predictions**: `portraitcraft report` (its options below, when this
@@ -112,7 +122,7 @@ bench/features.json`, then pass the file with `-p benchmarks='[bench/features.js
 # Read from the installed program itself, so the list and the options below are those of the code that built
 # this page.
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 commands = pd.DataFrame(command_table())
 assert {"portraitcraft book", "portraitcraft evaluate"} <= set(commands["command"])
 display(commands.style.hide(axis="index").set_properties(**{"text-align": "left"}))
@@ -126,7 +136,7 @@ for name in ("evaluate", "report"):
         display(Markdown(f"*`portraitcraft {name}` is not part of this version.*"))
         continue
     display(HTML(f"<details><summary><code>portraitcraft {name} --help</code></summary>"
-                 f"<pre style='font-size:0.8em'>{html.escape(text)}</pre></details>"))
+                 f"<pre style='font-size:0.8em;white-space:pre-wrap'>{html.escape(text)}</pre></details>"))
 
 # %% [markdown]
 # ## Performance
@@ -135,18 +145,25 @@ for name in ("evaluate", "report"):
 # its files), and a few steps timed here, cheaply. Longer benchmarks live in `scripts/` and are read from their
 # JSON output when passed to the book.
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 pages = page_durations(repository_path(EXECUTED_DIR))
+other = pages[pages["data"] != data]  # left over from a build on other data: not this book's
+pages = pages[pages["data"] == data].drop(columns="data")
 if pages.empty:
-    display(Markdown("*No executed chapter found in `book/executed/` (this page runs outside a book build).*"))
+    display(Markdown("No executed chapter of this build found in `book/executed/` (this page runs outside a book "
+                     "build)."))
 else:
     display(pages.style.hide(axis="index").format({"seconds": "{:.1f}"}))
+    if len(other):
+        were = "was" if len(other) == 1 else "were"
+        display(Markdown(f"{counted(len(other), 'executed notebook')} in `book/executed/` ({', '.join(other['page'])}) "
+                         f"{were} run on other data and left out."))
     display(caption("Execution time of the latest run of each chapter found in `book/executed/`, from papermill's "
                     "record in the executed notebook, with the time it finished (UTC); chapters executed in this build "
                     "finished minutes before this page. This appendix is still running: its row, if any, is its "
                     "previous run.", label="Table"))
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 timings = [prediction_timing(prediction_details(p)) for p in prediction_paths]
 if timings:
     display(pd.DataFrame(timings).style.hide(axis="index").format(precision=3, na_rep="–"))
@@ -155,7 +172,7 @@ if timings:
 else:
     display(Markdown("*No prediction file was given, so there are no per-image model timings.*"))
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 from portraitcraft.features import extract_features
 from portraitcraft.lab import render_scene
 from portraitcraft.lab.series import BASE_SCENE
@@ -163,16 +180,10 @@ from portraitcraft.lab.series import BASE_SCENE
 images = ds.images()
 found = images.dropna(subset=["image_file"]).head(3)
 measured = [
-    {
-        "step": "open and check the dataset",
-        "seconds": timed(lambda: open_dataset(ds.root)),
-        "per": f"{len(images)} Track 1 records",
-    },
-    {
-        "step": "render one lab scene (512 px)",
-        "seconds": timed(lambda: render_scene(BASE_SCENE), repeat=3),
-        "per": "image",
-    },
+    {"step": "open and check the dataset", "seconds": timed(lambda: open_dataset(ds.root)),
+     "per": f"{len(images)} Track 1 records"},
+    {"step": "render one lab scene (512 px)", "seconds": timed(lambda: render_scene(BASE_SCENE), repeat=3),
+     "per": "image"},
 ]
 if len(found):
     seconds = timed(lambda: extract_features(list(found["image_path"]), list(found["image_file"])))
@@ -183,18 +194,14 @@ for path in prediction_paths[:1]:
         measured.append({"step": "read, align and score a prediction file, 1,000 bootstrap resamples",
                          "seconds": seconds, "per": "file"})
     except DataError as exc:
-        print(f"not timed, {exc}")
+        measured.append({"step": f"score {path}: not timed ({exc})", "seconds": float("nan"), "per": "file"})
 measured = pd.DataFrame(measured)
 display(measured.style.hide(axis="index").format({"seconds": "{:.3f}"}))
-display(
-    caption(
-        f"A few steps timed in this notebook on {data}, once each (rendering: mean of 3). Wall-clock seconds on "
-        "the machine that built the book, which other work may share.",
-        label="Table",
-    )
-)
+display(caption(f"A few steps timed in this notebook on {data}, once each (rendering: mean of 3). Wall-clock seconds "
+                "on "
+                "the machine that built the book, which other work may share.", label="Table"))
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 if benchmarks:
     bench = benchmark_table(locate(str(b)) for b in benchmarks)
     display(bench.style.hide(axis="index"))
@@ -213,7 +220,7 @@ else:
 # generating, so `generate` is held to 256 new tokens, about the length of the reference JSON answer. The run
 # shown by default is kept in `book/measurements/`; pass others as the `gpu_benchmarks` parameter.
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 n_test = int((images["split"] == "test").sum())
 for path in gpu_benchmarks:
     measured = read_gpu_benchmark(locate(str(path)))
@@ -232,49 +239,42 @@ if not gpu_benchmarks:
 # lab's ground-truth and factors files), with the image count beside it: the same files give the same fingerprint
 # on any machine.
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 record = reproducibility_record(ds.root, prediction_paths, settings={
     "data": data, "predictions": [str(p) for p in predictions], "benchmarks": [str(b) for b in benchmarks],
     "gpu_benchmarks": [str(b) for b in gpu_benchmarks]})
 index, _ = index_images(ds.root)
 assert record["data"]["images"] == len(index) and record["packages"]["portraitcraft"] is not None
 assert all(len(f["sha256"]) == 64 for f in record["data"]["files"].values())
-summary = pd.DataFrame(
-    [
-        ("date (UTC)", record["date"]),
-        ("Python", record["python"]),
-        ("platform", record["platform"]),
-        (
-            "code",
-            f"{record['code']['commit'][:12]}"
-            f"{' with uncommitted changes' if record['code']['uncommitted_changes'] else ''}"
-            if record["code"]
-            else "not a git checkout",
-        ),
-        ("data", data),
-        ("data fingerprint (SHA-256)", record["data"]["sha256"]),
-        ("images", record["data"]["images"]),
-        ("prediction files", len(record["predictions"])),
-    ],
-    columns=["", "value"],
-)
+summary = pd.DataFrame([
+    ("date (UTC)", record["date"]),
+    ("Python", record["python"]),
+    ("platform", record["platform"]),
+    ("code", record["code"]["commit"][:12]
+     + (" with uncommitted changes" if record["code"]["uncommitted_changes"] else "")
+     if record["code"] else "not a git checkout"),
+    ("data", data),
+    ("data fingerprint (SHA-256)", record["data"]["sha256"]),
+    ("images", record["data"]["images"]),
+    ("prediction files", len(record["predictions"])),
+], columns=["", "value"])
 display(summary.style.hide(axis="index").set_properties(**{"text-align": "left"}))
 display(caption("The build: date, interpreter, platform, the code's git commit, and the data fingerprint.",
                 label="Table"))
 
-# %% tags=["hide-input"]
-packages = pd.DataFrame(
-    [(k, v or "not installed") for k, v in record["packages"].items()], columns=["package", "version"]
-)
-files = pd.DataFrame([(k, v["bytes"], v["sha256"]) for k, v in record["data"]["files"].items()],
-                     columns=["file", "bytes", "sha256"])
+# %% tags=["remove-input"]
+packages = pd.DataFrame([(k, v or "not installed") for k, v in record["packages"].items()],
+                        columns=["package", "version"])
+# The first 16 hex digits of each SHA-256 fit the column; the whole digests are in the JSON record below.
+files = pd.DataFrame([(k, f"{v['bytes']:,}", v["sha256"][:16] + "…") for k, v in record["data"]["files"].items()],
+                     columns=["file", "bytes", "sha256 (start)"])
 display(HTML("<div style='display:flex;gap:2em;flex-wrap:wrap;align-items:flex-start'>"
              f"<div>{packages.style.hide(axis='index').to_html()}</div>"
              f"<div>{files.style.hide(axis='index').to_html()}</div></div>"))
 display(caption("Installed versions of the packages the book uses (left) and the data files fingerprinted, with "
-                "their sizes and SHA-256 (right).", label="Table"))
+                "their sizes and the start of their SHA-256 (right).", label="Table"))
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 for entry in record["predictions"]:
     display(Markdown(f"**`{html.escape(entry['path'])}`**: {entry['records']} records, {entry['format']} format, "
                      f"SHA-256 `{entry['sha256']}`"))
@@ -286,7 +286,8 @@ for entry in record["predictions"]:
         display(Markdown("*No run configuration recorded (only the project's JSON Lines carry one).*"))
 if not record["predictions"]:
     display(Markdown("*No prediction file was given to this build.*"))
-display(HTML("<details><summary>the whole record as JSON</summary><pre style='font-size:0.78em'>"
+display(HTML("<details><summary>the whole record as JSON</summary><pre style='font-size:0.8em;white-space:pre-wrap;"
+             "overflow-wrap:anywhere'>"
              f"{html.escape(json.dumps(record, indent=2, default=str))}</pre></details>"))
 display(caption("Each prediction file's digest and the `run` block of its records (model, protocol, prompt and "
                 "configuration hashes, ...), and the whole record as JSON.", label="Table"))

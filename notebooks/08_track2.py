@@ -12,18 +12,8 @@
 
 # %% [markdown]
 # # Track 2: composition alignment
-#
-# Track 2 asks a model to generate a portrait from a long description (`content_description` +
-# `composition_analysis`). The benchmark scores how well the picture follows the composition the text asks for with
-# an unpublished internal model. This chapter shows an **open, interpretable stand-in**: it reads the description
-# into target properties (placement, framing, number of people, negative space, depth of field, horizon, light,
-# palette, gaze and lead room, leading lines), reads the same properties from the image, and compares them one by
-# one.
-#
-# **This is not the official Track 2 scorer.** Its numbers are comparable only with each other; it is a way to see
-# *which* requested properties a generated image misses, not a substitute for the benchmark's ranking.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 data = "data/lab"  # the book's dataset: on the lab, the proof below runs; on real data, its Track 2 images are scored
 sample = "../shared/portraitcraft-sample"  # the real sample (read in place, never copied); skipped when absent
 split = "test"  # the lab's Track 2 split of the proof
@@ -32,7 +22,7 @@ extractor = "cpu"  # "cpu", or "vlm" with `model` (a Qwen3-VL folder)
 model = None  # the Qwen3-VL folder the "vlm" extractor reads the images with (None: none)
 thumb_side = 220  # longest side of the thumbnails, pixels
 
-# %%
+# %% tags=["remove-cell"]
 import html
 import json
 import tempfile
@@ -43,21 +33,70 @@ import numpy as np
 import pandas as pd
 from IPython.display import HTML, Markdown, display
 
-from portraitcraft.book import caption, thumbnail
+from portraitcraft.book import banner, caption, thumbnail
 from portraitcraft.book.paths import locate, repository_path
 from portraitcraft.book.tables import missed_properties
-from portraitcraft.data import FACTORS_FILE
+from portraitcraft.data import FACTORS_FILE, open_dataset
 from portraitcraft.track2 import PROPERTIES, parse_description
 from portraitcraft.track2.bench import faithful_image, lab_alignment, sample_alignment
-from portraitcraft.track2.score import NOT_OFFICIAL, evaluate_folder
+from portraitcraft.track2.score import NOT_OFFICIAL, evaluate_folder, score_image
 
 root = Path(locate(data))
 is_lab = (root / FACTORS_FILE).is_file()
 sample_root = repository_path(sample)
 has_sample = (sample_root / "track_2_train.json").is_file()
-print(NOT_OFFICIAL)
-print(f"data: {data} ({'composition lab' if is_lab else 'not a lab: no factors'}); real sample: "
-      f"{'found' if has_sample else 'not found'}")
+lab = None
+if is_lab:
+    lab = lab_alignment(root, split=split, extractor=extractor, model=model, limit=limit)
+    n = lab.n_images
+    assert lab.matrix.shape == (n, n) and n >= 2
+    assert all(0 <= v <= 1 for v in lab.matrix[~np.isnan(lab.matrix)])
+real = None
+if has_sample:
+    real = sample_alignment(sample_root, extractor=extractor, model=model, max_side=1024)
+    assert real["matrix"].shape == (real["candidates"], len(real["image_paths"]))
+
+
+# %% tags=["remove-input"]
+banner(open_dataset(root), data=data)
+
+# %% tags=["remove-input"]
+display(HTML(f'<div class="admonition important"><p class="admonition-title">Not the official scorer</p>'
+             f"<p>{html.escape(NOT_OFFICIAL)}</p></div>"))
+
+# %% tags=["remove-input"]
+if lab is not None:
+    off = lab.matrix[~np.eye(lab.n_images, dtype=bool)]
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    bins = np.linspace(0, 1, 26)
+    ax.hist(off[~np.isnan(off)], bins=bins, density=True, alpha=0.6, label=f"mismatched ({off.size} pairs)")
+    ax.hist(np.diag(lab.matrix), bins=bins, density=True, alpha=0.6, label=f"matched ({lab.n_images} pairs)")
+    ax.set(xlabel="overall agreement (0-1)", ylabel="density", title=f"ROC AUC {lab.auc:.3f}")
+    ax.legend()
+    plt.show()
+    display(caption(f"Overall agreement of matched and mismatched (description, image) pairs on the lab's {split} "
+                    f"split, {extractor} extractor. The AUC is the chance that a matched pair outscores a mismatched "
+                    "one."))
+    matched, mismatched = np.nanmean(np.diag(lab.matrix)), np.nanmean(off)
+    display(Markdown(
+        f"On {data}'s {split} split, an image's own description scores {matched:.2f} on average against "
+        f"{mismatched:.2f} for the descriptions of other images; a matched pair outscores a mismatched one with "
+        f"probability {lab.auc:.2f} (0.5 would be no better than chance)."))
+    display(Markdown(
+        "**How to read it.** Every lab Track 2 record was written from its scene's factors, so the factors are the "
+        "truth of both sides: the faithful renderer draws each record's image from them, and each description is "
+        "scored against every image. A scorer that measures alignment ranks each image's own description above the "
+        "others. The CPU extractor's rules were tuned by eye on the lab's Track 2 *train* split; this is the "
+        f"*{split}* split."))
+elif real is not None:
+    display(Markdown(
+        f"{data} is not a composition lab (no `{FACTORS_FILE}`), so the proof on the lab is skipped; the real "
+        f"sample's result is below: its images' own descriptions score {real['matched_mean']:.2f} on average "
+        f"against {real['mismatched_mean']:.2f} for other descriptions (AUC {real['auc']:.2f}, "
+        f"{len(real['matched'])} matched pairs)."))
+else:
+    display(Markdown(f"{data} is not a composition lab and the real sample was not found at `{sample}`: there is "
+                     "nothing to score here beyond the reading of a description below."))
 
 # %% [markdown]
 # ## The properties
@@ -65,10 +104,10 @@ print(f"data: {data} ({'composition lab' if is_lab else 'not a lab: no factors'}
 # Each property has values, a weight in the overall score, and the question a vision-language model is asked.
 # Ordinal values one step apart earn half credit; continuous ones lose credit linearly with the distance.
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 display(pd.DataFrame([{"property": p.key, "kind": p.kind, "values": ", ".join(p.values) or
                        ", ".join(f"{o} ~ {b:g}" for o, b in zip(p.options, p.bins)), "weight": p.weight,
-                       "meaning": p.meaning} for p in PROPERTIES]).style.hide(axis="index")
+                       "meaning": p.meaning} for p in PROPERTIES]).style.hide(axis="index").format({"weight": "{:.2f}"})
         .set_properties(subset=["meaning", "values"], **{"text-align": "left"}))
 display(caption("The Track 2 properties (`portraitcraft.track2.properties`).", label="Table"))
 
@@ -79,7 +118,7 @@ display(caption("The Track 2 properties (`portraitcraft.track2.properties`).", l
 # text states it (confidence, 0-1) and the words it came from. Properties the text does not mention are absent and
 # will not be scored.
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 track2_file = root / f"track_2_{split}.json"
 if not track2_file.is_file():
     track2_file = next(iter(sorted(root.glob("track_2_*.json"))), None)
@@ -95,42 +134,11 @@ if track2_file is not None:
                     "properties mentioned)." + (" " + " ".join(parsed_example.notes) if parsed_example.notes else ""),
                     label="Table"))
 
-# %% [markdown]
-# ## The proof on the composition lab
-#
-# Every lab Track 2 record was written from its scene's factors, so the factors are the truth of both sides. The
-# faithful renderer draws each record's image from those factors; each description is then scored against every
-# image. A scorer that measures alignment ranks each image's own description (a matched pair) above the others
-# (mismatched pairs). The CPU extractor's rules were tuned by eye on the lab's Track 2 *train* split; this is the
-# *test* split.
+# %% [markdown] tags=["remove-if-no-output"]
+# ## How well each side reads the lab
 
-# %%
-lab = None
-if is_lab:
-    lab = lab_alignment(root, split=split, extractor=extractor, model=model, limit=limit)
-    n = lab.n_images
-    assert lab.matrix.shape == (n, n) and n >= 2
-    assert all(0 <= v <= 1 for v in lab.matrix[~np.isnan(lab.matrix)])
-    print("\n".join(lab.lines()))
-else:
-    display(Markdown("*The dataset is not a composition lab (no `lab_factors.json`), so the proof is skipped.*"))
-
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 if lab is not None:
-    off = lab.matrix[~np.eye(lab.n_images, dtype=bool)]
-    fig, ax = plt.subplots(figsize=(7, 3.2))
-    bins = np.linspace(0, 1, 26)
-    ax.hist(off[~np.isnan(off)], bins=bins, density=True, alpha=0.6, label=f"mismatched ({off.size} pairs)")
-    ax.hist(np.diag(lab.matrix), bins=bins, density=True, alpha=0.6, label=f"matched ({lab.n_images} pairs)")
-    ax.set(xlabel="overall agreement (0-1)", ylabel="density", title=f"ROC AUC {lab.auc:.3f}")
-    ax.legend()
-    plt.show()
-    display(
-        caption(
-            f"Overall agreement of matched and mismatched (description, image) pairs on the lab's {split} "
-            f"split, {extractor} extractor. The AUC is the chance that a matched pair outscores a mismatched one."
-        )
-    )
     accuracy = pd.DataFrame({
         "text parser accuracy": {k: v["accuracy"] for k, v in lab.text_accuracy.items()},
         "records mentioning it": {k: v["n"] for k, v in lab.text_accuracy.items()},
@@ -142,26 +150,23 @@ if lab is not None:
                     "descriptions, and of the values the extractor read from the faithful renders (continuous "
                     "properties: within a third of their agreement scale). '-' : never read.", label="Table"))
 
-# %% [markdown]
+# %% [markdown] tags=["remove-if-no-output"]
 # ## Per-property agreement
 #
 # Mean agreement of each property over the matched pairs (what a faithful image earns) and the mismatched ones (what
 # an image of another description earns). A property whose two bars are close does not separate images; it is
 # either rarely mentioned, hard to read from pixels, or common to most scenes.
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 if lab is not None:
-    from portraitcraft.track2.score import score_image
-
     rows = []
     for i, parsed in enumerate(lab.parsed):
         for j, readings in enumerate(lab.readings):
             if i != j and (i + j) % 3:  # a third of the mismatched pairs is plenty for the means
                 continue
             for p in score_image(parsed, readings).properties:
-                rows.append(
-                    {"property": p.key, "pair": "matched" if i == j else "mismatched", "agreement": p.agreement}
-                )
+                rows.append({"property": p.key, "pair": "matched" if i == j else "mismatched",
+                             "agreement": p.agreement})
     agreement = pd.DataFrame(rows).groupby(["property", "pair"])["agreement"].mean().unstack()
     agreement = agreement.reindex([p.key for p in PROPERTIES]).dropna(how="all")
     ax = agreement.plot.barh(figsize=(7, 5))
@@ -170,13 +175,13 @@ if lab is not None:
     plt.show()
     display(caption("Mean agreement per property over matched and mismatched pairs on the lab."))
 
-# %% [markdown]
+# %% [markdown] tags=["remove-if-no-output"]
 # ## Failure cases
 #
 # The matched pairs that scored lowest: the faithful image beside the properties it was judged to miss, with the
 # words that asked for each and the measurement that disagreed.
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 if lab is not None:
     factors = json.loads((root / FACTORS_FILE).read_text(encoding="utf-8"))
     worst = np.argsort(np.nan_to_num(np.diag(lab.matrix), nan=-1))[:3]
@@ -184,11 +189,12 @@ if lab is not None:
         name = lab.image_paths[i]
         image = faithful_image(factors[name], long_side=512)
         table = missed_properties(lab.parsed[i], lab.readings[i])
-        display(HTML(f"<h4>{html.escape(name)}: overall {lab.matrix[i, i]:.2f}</h4>"
-                     f"<div style='display:flex;gap:12px;align-items:flex-start'>"
-                     f"{thumbnail(image, title=name, max_side=thumb_side)}"
-                     f"<div style='font-size:0.8em'>{table.to_html(index=False) if len(table) else 'no disagreement'}"
-                     f"</div></div>"))
+        display(HTML(f"<p><b>{html.escape(name)}</b>: overall {lab.matrix[i, i]:.2f}</p>"
+                     f"{thumbnail(image, title=name, max_side=thumb_side)}"))
+        if len(table):
+            display(table.style.hide(axis="index").format(precision=2))
+        else:
+            display(Markdown("No disagreement."))
     display(caption("The three lowest-scoring matched pairs of the lab: what each description asked, and what the "
                     "extractor read instead."))
 
@@ -199,38 +205,39 @@ if lab is not None:
 # description is scored against every image present. Real photographs are much harder for the CPU extractor than
 # the lab's drawings, and the result is reported as it comes.
 
-# %%
-real = None
-if has_sample:
-    real = sample_alignment(sample_root, extractor=extractor, model=model, max_side=1024)
-    assert real["matrix"].shape == (real["candidates"], len(real["image_paths"]))
-    print(f"matched mean {real['matched_mean']:.3f}, mismatched mean {real['mismatched_mean']:.3f}, "
-          f"AUC {real['auc']:.3f} over {len(real['matched'])} matched and "
-          f"{real['matrix'].size - len(real['matched'])} mismatched pairs")
-else:
-    display(Markdown(f"*The real sample was not found at `{sample}`; this section is skipped.*"))
-
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 if real is not None:
-    table = pd.DataFrame(real["matrix"], index=real["descriptions"], columns=real["image_paths"])
+    display(Markdown(f"Matched mean {real['matched_mean']:.3f}, mismatched mean {real['mismatched_mean']:.3f}, AUC "
+                     f"{real['auc']:.3f} over {len(real['matched'])} matched and "
+                     f"{real['matrix'].size - len(real['matched'])} mismatched pairs."))
+else:
+    display(Markdown(f"The real sample was not found at `{sample}`, so it is not scored here."))
+
+# %% tags=["remove-input"]
+if real is not None:
+    # Short names for the columns (the images) and rows (the descriptions' images), so that the matrix fits.
+    columns = [f"image {k + 1}" for k in range(len(real["image_paths"]))]
+    rows = [name if len(name) <= 28 else name[:27] + "…" for name in real["descriptions"]]
+    table = pd.DataFrame(real["matrix"], index=rows, columns=columns)
     styled = table.style.format("{:.2f}").background_gradient(cmap="Blues", vmin=0, vmax=1)
-    own = {(real["descriptions"][i], name) for i, name in zip(real["own"], real["image_paths"])}
+    own = {(rows[i], columns[k]) for k, i in enumerate(real["own"])}
     styled = styled.apply(lambda column: ["font-weight: bold; border: 2px solid black"
                                           if (row, column.name) in own else "" for row in column.index])
     display(styled)
-    display(caption("Overall agreement of every real description (rows) with every real image present (columns); "
-                    "the matched pairs are outlined. Ranks of each image's own description among the "
+    display(caption("Overall agreement of every real description (rows, by the image it describes) with every real "
+                    "image present (columns: " + "; ".join(f"{c} = {n}" for c, n in zip(columns, real["image_paths"]))
+                    + "); the matched pairs are outlined. Ranks of each image's own description among the "
                     f"{real['candidates']}: {real['own_description_rank']}.", label="Table"))
+    sample_data = open_dataset(str(sample_root))
     for name, index in zip(real["image_paths"], real["own"]):
-        from portraitcraft.data import open_dataset
-
-        picture = open_dataset(str(sample_root)).open_image(name, max_side=512)
+        picture = sample_data.open_image(name, max_side=512)
         table = missed_properties(real["parsed"][index], real["readings"][real["image_paths"].index(name)])
-        display(HTML(f"<div style='display:flex;gap:12px;align-items:flex-start'>"
-                     f"{thumbnail(picture, title=name, max_side=thumb_side)}"
-                     f"<div style='font-size:0.8em'>{table.to_html(index=False) if len(table) else 'no disagreement'}"
-                     f"</div></div>"))
-    display(caption("Each real image beside the properties its own description asked for that the extractor read "
+        display(HTML(thumbnail(picture, title=name, max_side=thumb_side)))
+        if len(table):
+            display(table.style.hide(axis="index").format(precision=2))
+        else:
+            display(Markdown("No disagreement."))
+    display(caption("Each real image above the properties its own description asked for that the extractor read "
                     "differently. Some disagreements are the extractor's errors, some the text's vagueness."))
 
 # %% [markdown]
@@ -239,15 +246,16 @@ if real is not None:
 # Put the generated images in a folder, named by the records' `image_path`, and run:
 #
 # ```bash
-# portraitcraft track2 evaluate --descriptions track_2_test.json --images generated/ --json track2.json
-# portraitcraft track2 evaluate --descriptions track_2_test.json --images generated/ --extractor vlm \
-#     --model /path/to/Qwen3-VL-4B-Instruct
+# portraitcraft track2 evaluate --descriptions track_2_test.json \
+#     --images generated/ --json track2.json
+# portraitcraft track2 evaluate --descriptions track_2_test.json \
+#     --images generated/ --extractor vlm --model /path/to/Qwen3-VL-4B-Instruct
 # ```
 #
 # Missing or unreadable images are listed in the report, not fatal. From Python, `evaluate_folder` returns the same
 # report; here it scores the first three records of the book's dataset against their own images.
 
-# %%
+# %% tags=["remove-input"]
 first = json.loads((root / f"track_2_{split}.json").read_text(encoding="utf-8"))[:3] \
     if (root / f"track_2_{split}.json").is_file() else []
 if first:
@@ -256,4 +264,7 @@ if first:
         descriptions.write_text(json.dumps(first), encoding="utf-8")
         report = evaluate_folder(descriptions, root, extractor=extractor, model=model)
     assert len(report.scores) + len(report.missing) == len(first)
-    print(report.to_text(max_listed=3))
+    display(HTML("<pre style='white-space:pre-wrap;font-size:0.85em'>"
+                 f"{html.escape(report.to_text(max_listed=3))}</pre>"))
+else:
+    display(Markdown(f"{data} has no `track_2_{split}.json`, so there is nothing to score in this example."))

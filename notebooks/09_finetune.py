@@ -12,19 +12,8 @@
 
 # %% [markdown]
 # # The fine-tuned baseline: reproducing Table 3's fine-tuned row
-#
-# The paper's fine-tuned Qwen3-VL-4B row comes from a partial fine-tuning on the Track 1 training split: the
-# language model and the vision-language mergers trained, the vision encoder frozen, 2 epochs at learning rate
-# 1e-5, batch size 4 with 4 gradient-accumulation steps. `portraitcraft finetune` does exactly that by default
-# (`src/portraitcraft/finetune/` documents every choice), writes a checkpoint that `portraitcraft predict`
-# loads as it is, and logs the loss and validation metrics that this page draws.
-#
-# This page shows how to reproduce the row, what it costs, and the curves of a fine-tuning run: the run given as
-# the `run` parameter, or else a **demonstration run of a tiny random model** made here on the CPU (a few
-# minutes on a 2-core machine, once: a finished run is reused), which shows the pipeline working and nothing about
-# Qwen3-VL.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 data = "data/lab"  # a PortraitCraft root folder, "lab", or a Hugging Face dataset id
 run = None  # a `portraitcraft finetune --out` folder whose curves to draw (None: the demonstration run)
 demo = True  # when run is None, fine-tune the tiny random Qwen3-VL on a few lab images on the CPU
@@ -34,17 +23,18 @@ bench = "book/measurements/gpu_bench_finetune-h200-2026-11-27.json"  # from scri
 seed = 0  # seed of the validation split and the data order
 demo_runs = "book/runs/finetune-demo"  # where the demonstration run goes (relative: to the repository root)
 
-# %%
+# %% tags=["remove-cell"]
+import html
 import importlib.util
 import json
 from pathlib import Path
 
 import pandas as pd
 import plotly.graph_objects as go
-from IPython.display import Markdown, display
+from IPython.display import HTML, Markdown, display
 from plotly.subplots import make_subplots
 
-from portraitcraft.book import caption, show_plotly
+from portraitcraft.book import banner, caption, show_plotly
 from portraitcraft.book.paths import locate, repository_path
 from portraitcraft.data import counted, open_dataset
 from portraitcraft.finetune import (
@@ -61,108 +51,6 @@ from portraitcraft.measurements import read_gpu_benchmark
 ds = open_dataset(locate(data))
 paper = FinetuneSettings(data=data, seed=seed)
 split = training_data(ds, paper)
-print(ds.summary())
-print(f"fine-tuning split (fraction {paper.validation_fraction}, seed {seed}): {len(split.train)} training and "
-      f"{len(split.validation)} validation images")
-
-# %% [markdown]
-# ## Reproducing the row
-#
-# On a machine with a CUDA GPU and the model downloaded (`hf download Qwen/Qwen3-VL-4B-Instruct --local-dir
-# models/Qwen3-VL-4B-Instruct`), from the repository root:
-
-# %% tags=["remove-input"]
-data_arg = data if data != "data/lab" else "/path/to/PortraitCraft"
-display(Markdown(f"""
-```bash
-# 1. fine-tune with the paper's settings (rerun the same command to resume after an interruption)
-.venv/bin/portraitcraft finetune --data {data_arg} --model models/Qwen3-VL-4B-Instruct --out runs/qwen3vl-4b-ft
-
-# 2. predict the test split with the checkpoint (finetune prints this command with the right budgets)
-.venv/bin/portraitcraft predict --data {data_arg} --model runs/qwen3vl-4b-ft --protocol generate \\
-    --max-pixels 50176 --min-pixels 784 --max-new-tokens 1024 --out runs/qwen3vl-4b-ft-test.jsonl
-
-# 3. the row: Table 3 of this book (or `portraitcraft report`) with the predictions
-make book DATA={data_arg} PREDICTIONS=runs/qwen3vl-4b-ft-test.jsonl
-```
-
-Where the test labels are hidden (the published dataset), Table 3 scores on a validation split of train chosen by
-the same fraction (0.1) and seed ({seed}) as `finetune` holds out, so the fine-tuned model is never scored on an
-image it was trained on; a prediction file of `--split train` is scored on the held-out images only (the others
-are ignored, but predicted: a full pass over train). For the official test, `portraitcraft submission` writes the
-file to upload. Variants: `--lora` (adapters on the language
-model, merged into the saved weights), `--target score` (the words the `score` protocol reads), `--no-reasons`,
-`--epochs`, `--lr`, `--batch-size`, `--grad-accum`, `--max-pixels`; `portraitcraft finetune --help` lists all.
-"""))
-
-# %% [markdown]
-# ## What the model is trained to answer
-#
-# The `generate` target is the public reference conversion's JSON (levels from the scores by the benchmark rule,
-# the annotators' reasons, the overall score), after the prompt that `predict --protocol generate` sends; the loss
-# covers the answer's tokens only. The `score` target is the words that `predict --protocol score` reads after
-# each line head. For the first training image of this data:
-
-# %% tags=["hide-input"]
-first = split.train[0]
-display(Markdown(f"`generate` target of {first.image_path}:\n\n```json\n{generate_target(first)}\n```\n\n"
-                 f"`score` targets of the same image:\n\n```text\n{score_target_text(first)}\n```"))
-
-# %% [markdown]
-# ## Expected cost
-#
-# Optimizer steps follow from the split: 2 epochs of the training images, 16 images per step. Memory for the
-# weights, gradients and AdamW state follows from the parameter counts of Qwen3-VL-4B (built here on PyTorch's
-# `meta` device from the published configuration in `scripts/gpu_bench_qwen.py`: nothing is allocated).
-# Activations come on top; they, and the time per step, are **measured** by `scripts/gpu_bench_finetune.py` on a
-# GPU with a random-weight model of the same size. The second table is that script's run on an NVIDIA H200
-# (2026-11-27), kept in `book/measurements/`; pass your own run's JSON as the `bench` parameter to show it instead.
-
-# %% tags=["hide-input"]
-steps = Plan.of(paper, len(split.train)).total_steps
-counts = None
-if importlib.util.find_spec("torch") and importlib.util.find_spec("transformers"):
-    from portraitcraft.finetune import parameter_counts
-    from portraitcraft.runners.configs import meta_model
-
-    counts = parameter_counts(meta_model(), lora_rank=16)
-if counts:
-    rows = [("full (the paper's)", False, "bf16-mixed"), ("full, all bfloat16", False, "bf16"),
-            ("LoRA r=16", True, "bf16-mixed")]
-    cost = pd.DataFrame({
-        "setting": [r[0] for r in rows], "precision": [r[2] for r in rows],
-        "trained parameters (M)": [(counts["mergers"] + (counts["lora_adapters"] if r[1] else counts["language_model"]))
-                                   / 1e6 for r in rows],
-        "weights + gradients + AdamW (GiB)": [state_memory_gib(counts, lora=r[1], precision=r[2]) for r in rows],
-    })
-    display(cost.style.hide(axis="index").format(precision=1))
-    display(caption(
-        f"Qwen3-VL-4B: {counts['language_model'] / 1e9:.2f} B language-model, {counts['mergers'] / 1e6:.0f} M merger "
-        f"and {counts['vision_encoder'] / 1e6:.0f} M vision-encoder parameters (frozen). Memory by the rule in "
-        f"`finetune.state_memory_gib`, activations not included. On {ds.root.name}: "
-        f"{counted(len(split.train), 'training image')}, so {steps:.0f} optimizer steps for 2 epochs at 16 images per "
-        "step.", label="Table"))
-else:
-    print("torch/transformers are not installed (the `models` extra): parameter counts not shown")
-
-if bench:
-    measured = read_gpu_benchmark(locate(str(bench)))
-    display(measured.table().style.hide(axis="index").format(precision=2))
-    full = measured.results.loc[measured.results["setting"] == "full", "s/step"]
-    seconds = steps * float(full.iloc[0]) if len(full) and pd.notna(full.iloc[0]) else None
-    took = ("" if seconds is None else f"{seconds / 3600:.1f} GPU hours" if seconds >= 3600
-            else f"{seconds / 60:.0f} GPU minutes" if seconds >= 60 else f"{seconds:.0f} GPU seconds")
-    hours = f" At the paper's setting's rate, the {steps:.0f} steps on {ds.root.name} take {took}." if took else ""
-    display(caption(f"{measured.describe()}. Random weights: the time and memory are those of the real model's size, "
-                    f"the losses mean nothing.{hours}", label="Table"))
-else:
-    print("no GPU measurement given (bench=None): run `python scripts/gpu_bench_finetune.py --out FILE` on a CUDA "
-          "machine and pass `-p bench=FILE`")
-
-# %% [markdown]
-# ## Curves
-
-# %%
 made_here = False
 if run is None and demo:
     import torch
@@ -184,13 +72,16 @@ if run is None and demo:
         max_pixels=128 * 128, min_pixels=32 * 32, seed=seed, validation_predict=0, validation_batches=2,
         eval_every=max(1, demo_steps // 4), save_every=0)
     summary = run_finetune(settings, dataset=ds, progress=False)  # a finished run is reused as it is
-    # paths as seen from the repository root
-    print("\n".join(summary.lines()).replace(f"{repository_path('.').resolve()}/", ""))
+    demo_lines = [line.replace(f"{repository_path('.').resolve()}/", "") for line in summary.lines()]  # repo paths
     run, made_here = settings.out, True
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
+banner(ds, data=data)
+
+# %% tags=["remove-input"]
 if run is None:
-    display(Markdown("*No run to draw: pass `-p run=runs/qwen3vl-4b-ft` (a `portraitcraft finetune --out` folder).*"))
+    display(Markdown("No fine-tuning run to draw: pass `-p run=runs/qwen3vl-4b-ft` (a `portraitcraft finetune --out` "
+                     "folder), or leave `demo` on for a demonstration run."))
 else:
     run_dir = Path(locate(str(run)))
     log = read_log(run_dir)
@@ -219,6 +110,132 @@ else:
                     f"at each validation on {int(validation['images'].iloc[-1]) if len(validation) else 0} of the "
                     f"{record['split']['validation_images']} held-out images; "
                     f"{what}.", label="Figure"))
+
+# %% tags=["remove-input"]
+if run is not None and len(train):
+    last = train.iloc[-1]
+    display(Markdown(
+        f"The training loss went from {train['loss'].iloc[0]:.3f} at step 1 to {last['loss']:.3f} at step "
+        f"{int(last['step'])}" + (f"; the last validation loss is {validation['loss'].iloc[-1]:.3f}" if len(validation)
+                                  else "") + ". " + ("This is the demonstration of a tiny random model: a falling loss "
+                                                     "shows the pipeline learning, not how Qwen3-VL would score."
+                                                     if made_here else "")))
+
+# %% [markdown]
+# **How to read it.** The paper's fine-tuned Qwen3-VL-4B row comes from a partial fine-tuning on the Track 1
+# training split: the language model and the vision-language mergers trained, the vision encoder frozen, 2 epochs
+# at learning rate 1e-5, batch size 4 with 4 gradient-accumulation steps. `portraitcraft finetune` does exactly
+# that by default (`src/portraitcraft/finetune/` documents every choice), writes a checkpoint that `portraitcraft
+# predict` loads as it is, and logs the loss and validation metrics that this page draws.
+#
+# This page shows how to reproduce the row, what it costs, and the curves of a fine-tuning run: the run given as
+# the `run` parameter, or else a **demonstration run of a tiny random model** made here on the CPU (a few minutes
+# on a 2-core machine, once: a finished run is reused), which shows the pipeline working and nothing about
+# Qwen3-VL.
+
+# %% [markdown]
+# ## Reproducing the row
+#
+# On a machine with a CUDA GPU and the model downloaded (`hf download Qwen/Qwen3-VL-4B-Instruct --local-dir
+# models/Qwen3-VL-4B-Instruct`), from the repository root:
+
+# %% tags=["remove-input"]
+data_arg = data if data != "data/lab" else "/path/to/PortraitCraft"
+display(Markdown(f"""
+```bash
+# 1. fine-tune with the paper's settings
+#    (rerun the same command to resume after an interruption)
+.venv/bin/portraitcraft finetune --data {data_arg} \\
+    --model models/Qwen3-VL-4B-Instruct --out runs/qwen3vl-4b-ft
+
+# 2. predict the test split with the checkpoint
+#    (finetune prints this command with the right budgets)
+.venv/bin/portraitcraft predict --data {data_arg} \\
+    --model runs/qwen3vl-4b-ft --protocol generate \\
+    --max-pixels 50176 --min-pixels 784 --max-new-tokens 1024 \\
+    --out runs/qwen3vl-4b-ft-test.jsonl
+
+# 3. the row: Table 3 of this book (or `portraitcraft report`)
+make book DATA={data_arg} \\
+    PREDICTIONS=runs/qwen3vl-4b-ft-test.jsonl
+```
+
+Where the test labels are hidden (the published dataset), Table 3 scores on a validation split of train chosen by
+the same fraction (0.1) and seed ({seed}) as `finetune` holds out, so the fine-tuned model is never scored on an
+image it was trained on; a prediction file of `--split train` is scored on the held-out images only (the others
+are ignored, but predicted: a full pass over train). For the official test, `portraitcraft submission` writes the
+file to upload. Variants: `--lora` (adapters on the language
+model, merged into the saved weights), `--target score` (the words the `score` protocol reads), `--no-reasons`,
+`--epochs`, `--lr`, `--batch-size`, `--grad-accum`, `--max-pixels`; `portraitcraft finetune --help` lists all.
+"""))
+
+# %% [markdown]
+# ## What the model is trained to answer
+#
+# The `generate` target is the public reference conversion's JSON (levels from the scores by the benchmark rule,
+# the annotators' reasons, the overall score), after the prompt that `predict --protocol generate` sends; the loss
+# covers the answer's tokens only. The `score` target is the words that `predict --protocol score` reads after
+# each line head. For the first training image of this data:
+
+# %% tags=["remove-input"]
+first = split.train[0]
+# Long lines (the annotators' reasons) wrap inside the column instead of running off the page.
+display(HTML(f"<p><code>generate</code> target of {html.escape(first.image_path)}:</p>"
+             f"<pre class='pc-wrap'>{html.escape(generate_target(first))}</pre>"
+             f"<p><code>score</code> targets of the same image:</p>"
+             f"<pre class='pc-wrap'>{html.escape(score_target_text(first))}</pre>"))
+
+# %% [markdown]
+# ## Expected cost
+#
+# Optimizer steps follow from the split: 2 epochs of the training images, 16 images per step. Memory for the
+# weights, gradients and AdamW state follows from the parameter counts of Qwen3-VL-4B (built here on PyTorch's
+# `meta` device from the published configuration in `scripts/gpu_bench_qwen.py`: nothing is allocated).
+# Activations come on top; they, and the time per step, are **measured** by `scripts/gpu_bench_finetune.py` on a
+# GPU with a random-weight model of the same size. The second table is that script's run on an NVIDIA H200
+# (2026-11-27), kept in `book/measurements/`; pass your own run's JSON as the `bench` parameter to show it instead.
+
+# %% tags=["remove-input"]
+steps = Plan.of(paper, len(split.train)).total_steps
+counts = None
+if importlib.util.find_spec("torch") and importlib.util.find_spec("transformers"):
+    from portraitcraft.finetune import parameter_counts
+    from portraitcraft.runners.configs import meta_model
+
+    counts = parameter_counts(meta_model(), lora_rank=16)
+if counts:
+    rows = [("full (the paper's)", False, "bf16-mixed"), ("full, all bfloat16", False, "bf16"),
+            ("LoRA r=16", True, "bf16-mixed")]
+    cost = pd.DataFrame({
+        "setting": [r[0] for r in rows], "precision": [r[2] for r in rows],
+        "trained parameters (M)": [(counts["mergers"] + (counts["lora_adapters"] if r[1] else counts["language_model"]))
+                                   / 1e6 for r in rows],
+        "weights + gradients + AdamW (GiB)": [state_memory_gib(counts, lora=r[1], precision=r[2]) for r in rows],
+    })
+    display(cost.style.hide(axis="index").format(precision=1))
+    display(caption(
+        f"Qwen3-VL-4B: {counts['language_model'] / 1e9:.2f} B language-model, {counts['mergers'] / 1e6:.0f} M merger "
+        f"and {counts['vision_encoder'] / 1e6:.0f} M vision-encoder parameters (frozen). Memory by the rule in "
+        f"`finetune.state_memory_gib`, activations not included. On {ds.root.name}: "
+        f"{counted(len(split.train), 'training image')}, so {steps:.0f} optimizer steps for 2 epochs at 16 images per "
+        "step.", label="Table"))
+else:
+    display(Markdown("torch and transformers are not installed (the `models` extra), so the parameter counts are not "
+                     "shown."))
+
+if bench:
+    measured = read_gpu_benchmark(locate(str(bench)))
+    display(measured.table().style.hide(axis="index").format(precision=2))
+    full = measured.results.loc[measured.results["setting"] == "full", "s/step"]
+    seconds = steps * float(full.iloc[0]) if len(full) and pd.notna(full.iloc[0]) else None
+    took = ("" if seconds is None else f"{seconds / 3600:.1f} GPU hours" if seconds >= 3600
+            else f"{seconds / 60:.0f} GPU minutes" if seconds >= 60 else f"{seconds:.0f} GPU seconds")
+    hours = f" At the paper's setting's rate, the {steps:.0f} steps on {ds.root.name} take {took}." if took else ""
+    display(caption(f"{measured.describe()}. Random weights: the time and memory are those of the real model's size, "
+                    f"the losses mean nothing.{hours}", label="Table"))
+else:
+    display(Markdown("No GPU measurement given (`bench=None`): run `python scripts/gpu_bench_finetune.py --out FILE` "
+                     "on a CUDA machine and pass `-p bench=FILE`."))
 
 # %% tags=["hide-input"]
 # Invariants: a log has one training record per step, steps counted from 1, and losses that are numbers.

@@ -12,18 +12,8 @@
 
 # %% [markdown]
 # # Figure 3: generated portraits beside their descriptions
-#
-# The paper's Figure 3 shows, for a few Track 2 test descriptions, the original photograph beside the images of
-# the base Qwen-Image and of the LoRA fine-tuned one. This page builds the same figure and reads every image with
-# the open Track 2 scorer of the previous chapter, **property by property**, so that a reader sees *which* requested
-# properties each generator misses, not only an overall score.
-#
-# By default the images come from the **composition-lab generator**, an interpretable baseline that parses the
-# description and draws the scene it asks for with the lab's renderer (`portraitcraft.track2.lab_generator`).
-# Images of a real generator join it as columns: run `portraitcraft track2 generate` and pass its output folders as
-# the `generated` parameter. The scorer is **not** the benchmark's official one.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 data = "data/lab"  # the book's dataset: its Track 2 descriptions (and original images, where present)
 split = None  # the Track 2 split shown (None: test where the data has it, else train)
 limit = 4  # descriptions shown (those whose original image is in the data first)
@@ -34,13 +24,14 @@ side = 512  # the lab generator's image side, pixels (the CPU extractor's rules 
 thumb_side = 200  # longest side of the thumbnails, pixels
 bench: list = ["book/measurements/gpu_bench_track2.json"]  # from scripts/gpu_bench_track2.py (absent: not measured)
 
-# %%
+# %% tags=["remove-cell"]
 import html
 
 from IPython.display import HTML, Markdown, display
 
-from portraitcraft.book import caption, thumbnail
+from portraitcraft.book import banner, caption, thumbnail
 from portraitcraft.book.paths import locate, repository_path
+from portraitcraft.data import open_dataset
 from portraitcraft.track2.compare import agreement_frame, figure3_panels, generation_cost, overall_frame
 from portraitcraft.track2.generate import REFERENCE_MODEL, GenerationSettings
 from portraitcraft.track2.score import NOT_OFFICIAL
@@ -50,8 +41,25 @@ folders = [repository_path(f) for f in folders]
 panels = figure3_panels(locate(data), split=split, limit=limit, generated=folders,
                         labels=labels or None, side=side, lab_generator=lab_generator)
 columns = [picture.label for picture in panels[0].images] if panels else []
-print(NOT_OFFICIAL)
-print(f"{len(panels)} descriptions of {data}; images: {', '.join(columns) or 'none'}")
+
+# %% tags=["remove-input"]
+banner(open_dataset(locate(data)), data=data)
+
+# %% tags=["remove-input"]
+display(HTML(f'<div class="admonition important"><p class="admonition-title">Not the official scorer</p>'
+             f"<p>{html.escape(NOT_OFFICIAL)}</p></div>"))
+display(Markdown(f"{len(panels)} descriptions of {data}; images: {', '.join(columns) or 'none'}."))
+
+# %% [markdown]
+# The paper's Figure 3 shows, for a few Track 2 test descriptions, the original photograph beside the images of
+# the base Qwen-Image and of the LoRA fine-tuned one. This page builds the same figure and reads every image with
+# the open Track 2 scorer of the previous chapter, **property by property**, so that a reader sees *which* requested
+# properties each generator misses, not only an overall score.
+#
+# By default the images come from the **composition-lab generator**, an interpretable baseline that parses the
+# description and draws the scene it asks for with the lab's renderer (`portraitcraft.track2.lab_generator`).
+# Images of a real generator join it as columns: run `portraitcraft track2 generate` and pass its output folders as
+# the `generated` parameter. The scorer is **not** the benchmark's official one.
 
 # %% tags=["hide-input"]
 assert all([p.label for p in panel.images] == columns for panel in panels)

@@ -53,7 +53,8 @@ def test_checker_sees_what_goes_wrong_and_what_renders(tmp_path):
 
 
 # Pages laid out like the book's (an article of sections; notebook outputs in .cell_output), for the reader's checks.
-READER_PAGE = """<html><head><title>{title}</title><style>body {{ font: 16px sans-serif; width: 1000px; }}</style></head>
+READER_PAGE = """<html><head><title>{title}</title>
+<style>body {{ font: 16px sans-serif; width: 1000px; }}</style></head>
 <body><article>{body}</article></body></html>"""
 CLEAN_BODY = """
 <section id="a"><h1>A chapter</h1><p>A paragraph a reader can read, wrapped inside the text column.</p>
@@ -78,7 +79,8 @@ PLANTED_BODY = """
 <table><thead><tr><th>attribute</th><th>accuracy</th><th>interval</th></tr></thead>
 <tbody><tr><td>Appropriateness of Negative Space</td><td>0.650</td><td>[0.550, 0.740]</td></tr></tbody></table>
 </div></div></div></section>
-<section id="d"><h2>Tiny digits</h2><svg width="300" height="50"><text x="10" y="30" font-size="5">17</text></svg></section>
+<section id="d"><h2>Tiny digits</h2>
+<svg width="300" height="50"><text x="10" y="30" font-size="5">17</text></svg></section>
 <section id="e"><h2>Nothing here</h2><div class="cell"><div class="cell_output"></div></div></section>
 <section id="f"><h2>Raw output</h2><div class="cell"><div class="cell_output"><div class="output stderr"><pre>
 /x/lib.py:3: UserWarning: something internal</pre></div><div class="output"><pre>Traceback (most recent call last):
@@ -95,7 +97,8 @@ def test_reader_checks_fail_a_planted_page_and_pass_a_clean_one(tmp_path):
     (site / "planted").mkdir(parents=True)
     (site / "clean.html").write_text(READER_PAGE.format(title="clean", body=CLEAN_BODY), encoding="utf-8")
     (site / "picture.svg").write_text(PICTURE_SVG.format(first="true level", second="predicted", x=150))
-    (site / "planted" / "page.html").write_text(READER_PAGE.format(title="planted", body=PLANTED_BODY), encoding="utf-8")
+    planted_page = READER_PAGE.format(title="planted", body=PLANTED_BODY)
+    (site / "planted" / "page.html").write_text(planted_page, encoding="utf-8")
     (site / "planted" / "picture.svg").write_text(PICTURE_SVG.format(first="true level", second="predicted", x=40))
 
     clean, planted = check_book(site, pages=["clean.html", "planted/page.html"], screenshots=tmp_path / "shots",
