@@ -127,10 +127,11 @@ if panels:
 #     -p 'labels=[Qwen-Image, Qwen-Image + LoRA]'
 # ```
 
-# %%
+# %% tags=["remove-input"]
 reference = GenerationSettings()
-print(f"{REFERENCE_MODEL}: {reference.width} x {reference.height} px, {reference.steps} steps, true CFG "
-      f"{reference.true_cfg_scale:g}, negative prompt {reference.negative_prompt!r}, seed {reference.seed}")
+display(Markdown(f"The reference settings: {REFERENCE_MODEL} at {reference.width} x {reference.height} px, "
+                 f"{reference.steps} steps, true CFG {reference.true_cfg_scale:g}, negative prompt "
+                 f"`{reference.negative_prompt!r}`, seed {reference.seed}."))
 
 # %% [markdown]
 # ## What generation costs

@@ -67,6 +67,7 @@ CLEAN_BODY = """
   <text transform="translate(80 150) rotate(-45)" font-size="12">Subject Integrity</text>
 </svg>
 <img src="picture.svg" style="width: 400px">
+<div class="highlight" style="width: 300px; overflow-x: auto"><pre>make book DATA=/a/rather/long/path/to/PortraitCraft PREDICTIONS="runs/a.jsonl runs/b.json"</pre></div>
 </section></section>"""
 PLANTED_BODY = """
 <section id="a"><h1>A chapter</h1><p>Some prose.</p>
@@ -78,6 +79,9 @@ PLANTED_BODY = """
 <div class="cell"><div class="cell_output"><div style="width: 200px; overflow: hidden">
 <table><thead><tr><th>attribute</th><th>accuracy</th><th>interval</th></tr></thead>
 <tbody><tr><td>Appropriateness of Negative Space</td><td>0.650</td><td>[0.550, 0.740]</td></tr></tbody></table>
+</div></div></div></section>
+<section id="g"><h2>Printed JSON</h2><div class="cell"><div class="cell_output"><div class="highlight"
+style="width: 300px; overflow-x: auto"><pre>{"criteria": {"Color Harmony": {"level": "Good", "reason": "long"}}}</pre>
 </div></div></div></section>
 <section id="d"><h2>Tiny digits</h2>
 <svg width="300" height="50"><text x="10" y="30" font-size="5">17</text></svg></section>
@@ -109,6 +113,8 @@ def test_reader_checks_fail_a_planted_page_and_pass_a_clean_one(tmp_path):
     assert any('"Colour Harmony" overlaps "Sharpness"' in m for m in found["overlap"]), found
     assert any('"true level" overlaps "predicted"' in m for m in found["overlap"]), found  # inside the SVG picture
     assert any("table wider than its 200 px box (cut off)" in m and "A clipped table" in m for m in found["clipped"])
+    # printed output that runs off the column is reported; a code listing in the prose may scroll (clean page)
+    assert any("(scrolls sideways)" in m and "Printed JSON" in m for m in found["clipped"]), found["clipped"]
     assert any(m.startswith('5.0 px text "17"') for m in found["small_text"]), found
     assert found["empty"] == ['section "Nothing here" shows nothing']
     assert any("UserWarning" in m for m in found["raw_output"]) and any("Traceback" in m for m in found["raw_output"])

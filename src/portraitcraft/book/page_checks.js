@@ -155,6 +155,9 @@
   }
   for (const el of Array.from(root.querySelectorAll('*'))) {
     if (el.closest('svg, .cell_input, .modebar-container')) continue;
+    // A code listing in the prose (a command, a docstring's example) scrolls sideways as code does everywhere; what
+    // a chapter printed must fit the column.
+    if (el.closest('div.highlight') && !el.closest('.cell_output')) continue;
     const style = getComputedStyle(el);
     const cutX = style.overflowX !== 'visible' && el.scrollWidth > el.clientWidth + 2;
     const cutY = ['hidden', 'clip'].includes(style.overflowY) && el.scrollHeight > el.clientHeight + 2;
