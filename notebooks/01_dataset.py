@@ -149,7 +149,9 @@ schema = pd.concat(
     ],
     ignore_index=True,
 )
-display(schema[["file", "field", "type", "example"]].style.hide(axis="index"))
+# A long file name has no place to break: let the example column break anywhere rather than widen the table.
+display(schema[["file", "field", "type", "example"]].style.hide(axis="index")
+        .set_properties(subset=["example"], **{"overflow-wrap": "anywhere"}))
 
 # %% [markdown]
 # ## Image sizes
