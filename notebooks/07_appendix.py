@@ -271,8 +271,8 @@ files = pd.DataFrame([(k, f"{v['bytes']:,}", v["sha256"][:16] + "…") for k, v 
 display(HTML("<div style='display:flex;gap:2em;flex-wrap:wrap;align-items:flex-start'>"
              f"<div>{packages.style.hide(axis='index').to_html()}</div>"
              f"<div>{files.style.hide(axis='index').to_html()}</div></div>"))
-display(caption("Installed versions of the packages the book uses (left) and the data files fingerprinted, with "
-                "their sizes and the start of their SHA-256 (right).", label="Table"))
+display(caption("Installed versions of the packages the book uses, and the data files fingerprinted, with their "
+                "sizes and the start of their SHA-256.", label="Table"))
 
 # %% tags=["remove-input"]
 for entry in record["predictions"]:
