@@ -67,7 +67,8 @@ CLEAN_BODY = """
   <text transform="translate(80 150) rotate(-45)" font-size="12">Subject Integrity</text>
 </svg>
 <img src="picture.svg" style="width: 400px">
-<div class="highlight" style="width: 300px; overflow-x: auto"><pre>make book DATA=/a/rather/long/path/to/PortraitCraft PREDICTIONS="runs/a.jsonl runs/b.json"</pre></div>
+<div class="highlight" style="width: 300px; overflow-x: auto">
+<pre>make book DATA=/a/rather/long/path/to/PortraitCraft PREDICTIONS="runs/a.jsonl runs/b.json"</pre></div>
 </section></section>"""
 PLANTED_BODY = """
 <section id="a"><h1>A chapter</h1><p>Some prose.</p>

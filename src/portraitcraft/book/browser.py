@@ -16,8 +16,9 @@ contents is opened in one headless Chromium, driven through the DevTools protoco
   that overlaps other text (HTML text, SVG text of plotly figures and of SVG pictures such as matplotlib's, with
   rotated labels compared as the rotated boxes they are), text that runs outside its figure, boxes whose content is
   cut off or scrolls sideways (a table wider than the text column, a long line of printed output; code cells and
-  code listings in the prose, which scroll sideways as code does, are exempt), text smaller than `MIN_FONT_PX`, sections that show nothing, figures with no data, tables with no rows,
-  and raw program output (stderr, tracebacks, printed warnings),
+  code listings in the prose, which scroll sideways as code does, are exempt), text smaller than `MIN_FONT_PX`,
+  sections that show nothing, figures with no data, tables with no rows, and raw program output (stderr,
+  tracebacks, printed warnings),
 - a full-page PNG screenshot when a folder is given, however tall the page (taken in tiles, joined).
 
 A page fails when it has a console error, a failed or external request, a plotly figure that did not render, or any
