@@ -1,5 +1,6 @@
-"""Hypothesis strategies shared by the property-based tests: arbitrary JSON, and prediction records and files that
-are anything from well formed to garbage (the readers must name the problem, never raise a traceback)."""
+"""Hypothesis strategies of the property-based tests, in one place: arbitrary JSON, prediction records and files
+that are anything from well formed to garbage (the readers must name the problem, never raise a traceback), and
+model answers that are valid and must be read back exactly."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Sequence
 
 from hypothesis import strategies as st
 
-from portraitcraft.attributes import ATTRIBUTE_NAMES, NOT_RESPONDED
+from portraitcraft.attributes import ANSWER_LETTERS, ATTRIBUTE_NAMES, LEVELS, NOT_RESPONDED
 
 json_scalars = (
     st.none() | st.booleans() | st.integers(-(10**30), 10**30) | st.floats(allow_nan=True) | st.text(max_size=8)
@@ -51,3 +52,25 @@ def prediction_file_text(draw: st.DrawFn, image_paths: Sequence[str]) -> str:
         text = json.dumps(rows)
         return text[: draw(st.integers(0, len(text)))]
     return draw(st.text(max_size=40))
+
+
+levels_strategy = st.fixed_dictionaries({name: st.sampled_from(LEVELS) for name in ATTRIBUTE_NAMES})
+reason_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
+
+
+@st.composite
+def valid_outputs(draw: st.DrawFn) -> tuple[str, dict]:
+    """A model answer in the reference JSON (levels with or without reasons, the score as a number or text, in a
+    code fence or not), with the values it must be read back as."""
+    levels = draw(levels_strategy)
+    score = draw(st.integers(1, 100))
+    answer = draw(st.sampled_from(ANSWER_LETTERS))
+    if draw(st.booleans()):
+        criteria: dict = {name: {"level": level, "reason": draw(reason_text)} for name, level in levels.items()}
+    else:
+        criteria = dict(levels)
+    obj = {"total_score": draw(st.sampled_from([score, str(score)])), "criteria": criteria, "answer": answer}
+    text = json.dumps(obj, indent=draw(st.sampled_from([None, 2, 4])), ensure_ascii=draw(st.booleans()))
+    if draw(st.booleans()):
+        text = f"Here is my evaluation:\n```json\n{text}\n```\nDone."
+    return text, {"total_score": score, "levels": levels, "answer": answer}

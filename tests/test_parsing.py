@@ -35,6 +35,8 @@ from portraitcraft.parsing import (
     read_score,
 )
 
+from strategies import valid_outputs
+
 SAMPLE = Path(__file__).parents[2] / "shared" / "portraitcraft-sample"
 
 OPTIONS = {
@@ -512,26 +514,6 @@ def test_real_submission_reads_with_letters_allowed() -> None:
 
 # ---------------------------------------------------------------------------------------------
 # Properties: never an exception, never an invented value
-
-levels_strategy = st.fixed_dictionaries({name: st.sampled_from(LEVELS) for name in ATTRIBUTE_NAMES})
-reason_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
-
-
-@st.composite
-def valid_outputs(draw: st.DrawFn) -> tuple[str, dict]:
-    levels = draw(levels_strategy)
-    score = draw(st.integers(1, 100))
-    answer = draw(st.sampled_from(ANSWER_LETTERS))
-    if draw(st.booleans()):
-        criteria: dict = {name: {"level": level, "reason": draw(reason_text)} for name, level in levels.items()}
-    else:
-        criteria = dict(levels)
-    obj = {"total_score": draw(st.sampled_from([score, str(score)])), "criteria": criteria, "answer": answer}
-    text = json.dumps(obj, indent=draw(st.sampled_from([None, 2, 4])), ensure_ascii=draw(st.booleans()))
-    if draw(st.booleans()):
-        text = f"Here is my evaluation:\n```json\n{text}\n```\nDone."
-    return text, {"total_score": score, "levels": levels, "answer": answer}
-
 
 @given(st.text(max_size=400))
 @settings(max_examples=200, deadline=None)
