@@ -29,6 +29,26 @@ def _show_version(value: bool) -> None:
         raise typer.Exit()
 
 
+# Options that several commands share, declared once (typer reads the same declaration for each command).
+DATA_ARGUMENT = typer.Argument(..., help="A PortraitCraft root folder, 'lab', or a Hugging Face dataset id.")
+PROGRESS_OPTION = typer.Option(True, "--progress/--no-progress", help="Show a progress bar.")
+SPLIT_OPTION = typer.Option("test", "--split", help="Track 1 split to predict.")
+BASE_URL_OPTION = typer.Option("http://127.0.0.1:8000/v1", "--base-url",
+    help="openai: the server's base URL (ending in /v1).")
+API_KEY_OPTION = typer.Option(None, "--api-key",
+    help="openai: the API key (default: $PORTRAITCRAFT_API_KEY, else $OPENAI_API_KEY); never recorded.")
+CONCURRENCY_OPTION = typer.Option(8, "--concurrency", min=1, help="openai: requests in flight at once.")
+DEVICE_OPTION = typer.Option("auto", "--device", help="auto (cuda when available), cpu, cuda, cuda:1, ...")
+DTYPE_OPTION = typer.Option("auto", "--dtype",
+    help="auto (bfloat16 on cuda, float32 on cpu), bfloat16, float16, float32.")
+MAX_SIDE_OPTION = typer.Option(512, "--max-side", min=64, help="Images are decoded with this longer side.")
+JOBS_OPTION = typer.Option(1, "--jobs", min=1, help="Processes for feature extraction and cross-validation.")
+PROGRESS_BARS_OPTION = typer.Option(True, "--progress/--no-progress",
+    help="Show progress bars (feature extraction, model fitting).")
+DESCRIPTIONS_OPTION = typer.Option(..., "--descriptions", "-d",
+    help="Track 2 records (track_2_*.json): image_path, content_description, composition_analysis.")
+
+
 @app.callback()
 def _group(
     version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True,
@@ -52,7 +72,7 @@ def fail(message: str, code: int = 2) -> None:
 
 @app.command()
 def validate(
-    data: str = typer.Argument(..., help="A PortraitCraft root folder, 'lab', or a Hugging Face dataset id."),
+    data: str = DATA_ARGUMENT,
     strict: bool = typer.Option(True, "--strict/--lenient",
         help="Strict: exit 1 when any error is found. Lenient: report, exit 0."),
     check_images: bool = typer.Option(True, "--check-images/--no-check-images",
@@ -229,7 +249,7 @@ def submission(
 
 @app.command()
 def report(
-    data: str = typer.Argument(..., help="A PortraitCraft root folder, 'lab', or a Hugging Face dataset id."),
+    data: str = DATA_ARGUMENT,
     out: Path = typer.Option(..., "--out",
         help="Folder for figure2a/figure2b/table2/table3 .csv and .json (created if needed)."),
     predictions: list[Path] = typer.Option([], "--predictions", "-p",
@@ -260,7 +280,7 @@ def report(
 
 @app.command()
 def export(
-    data: str = typer.Argument(..., help="A PortraitCraft root folder, 'lab', or a Hugging Face dataset id."),
+    data: str = DATA_ARGUMENT,
     out: Path = typer.Argument(..., help="Folder to write into (created if needed): OUT/track_1 and OUT/track_2."),
     to: str = typer.Option("hf", "--to", help="hf: Hugging Face `datasets` (Arrow, DatasetDict.save_to_disk)."),
 ) -> None:
@@ -302,7 +322,7 @@ def demo_data(
     images_per_folder: int = typer.Option(100,
         help="Consecutive images per images_NN folder (eleven folders at most, then wrap)."),
     workers: int = typer.Option(0, help="Processes for rendering; 0 = one per CPU. The output does not depend on it."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    progress: bool = PROGRESS_OPTION,
 ) -> None:
     """Render the composition lab: a synthetic PortraitCraft in the published layout, with known factors.
 
@@ -331,17 +351,15 @@ def predict(
     out: Path = typer.Option(..., "--out",
         help=("JSON Lines predictions (portraitcraft.prediction/1); an existing file of the same configuration is "
               "resumed.")),
-    split: str = typer.Option("test", "--split", help="Track 1 split to predict."),
+    split: str = SPLIT_OPTION,
     backend: str = typer.Option("transformers", "--backend",
         help=("Model backend: transformers (Qwen3-VL in this process) or openai (a chat-completions server: vLLM, "
               "SGLang, LMDeploy, a hosted API).")),
     model: str = typer.Option("Qwen/Qwen3-VL-4B-Instruct", "--model",
         help="Hugging Face model id or local model folder; with --backend openai, the served model's name."),
-    base_url: str = typer.Option("http://127.0.0.1:8000/v1", "--base-url",
-        help="openai: the server's base URL (ending in /v1)."),
-    api_key: str | None = typer.Option(None, "--api-key",
-        help="openai: the API key (default: $PORTRAITCRAFT_API_KEY, else $OPENAI_API_KEY); never recorded."),
-    concurrency: int = typer.Option(8, "--concurrency", min=1, help="openai: requests in flight at once."),
+    base_url: str = BASE_URL_OPTION,
+    api_key: str | None = API_KEY_OPTION,
+    concurrency: int = CONCURRENCY_OPTION,
     timeout: float = typer.Option(300.0, "--timeout", min=0.001,
         help=("openai: seconds without an answer before a request is retried (connection errors, timeouts, 429 and 5xx "
               "are retried with backoff).")),
@@ -353,9 +371,8 @@ def predict(
     batch_size: int | None = typer.Option(None, "--batch-size", min=1,
         help=("Images per forward pass, left padded (default 1); openai: images per round of concurrent requests "
               "(default: --concurrency).")),
-    device: str = typer.Option("auto", "--device", help="auto (cuda when available), cpu, cuda, cuda:1, ..."),
-    dtype: str = typer.Option("auto", "--dtype",
-        help="auto (bfloat16 on cuda, float32 on cpu), bfloat16, float16, float32."),
+    device: str = DEVICE_OPTION,
+    dtype: str = DTYPE_OPTION,
     max_pixels: int = typer.Option(2048 * 2048, "--max-pixels", min=1,
         help="The processor's pixel budget per image (recorded)."),
     min_pixels: int | None = typer.Option(None, "--min-pixels", min=1,
@@ -475,11 +492,9 @@ def assess(
               "made by `make baseline`).")),
     model: str = typer.Option("Qwen/Qwen3-VL-4B-Instruct", "--model",
         help="qwen: Hugging Face model id or local folder; openai: the served model's name."),
-    base_url: str = typer.Option("http://127.0.0.1:8000/v1", "--base-url",
-        help="openai: the server's base URL (ending in /v1)."),
-    api_key: str | None = typer.Option(None, "--api-key",
-        help="openai: the API key (default: $PORTRAITCRAFT_API_KEY, else $OPENAI_API_KEY); never recorded."),
-    concurrency: int = typer.Option(8, "--concurrency", min=1, help="openai: requests in flight at once."),
+    base_url: str = BASE_URL_OPTION,
+    api_key: str | None = API_KEY_OPTION,
+    concurrency: int = CONCURRENCY_OPTION,
     top_logprobs: int = typer.Option(20, "--top-logprobs", min=1,
         help=("openai, score: length of the top list read per slot (OpenAI and vLLM allow 20 by default; vLLM's "
               "--max-logprobs raises it).")),
@@ -616,7 +631,7 @@ def finetune(
               "PLCC (score: all, from the loss pass).")),
     validation_batches: int | None = typer.Option(None, "--validation-batches", min=1,
         help="Validation loss on the first N batches only (default: the whole split)."),
-    device: str = typer.Option("auto", "--device", help="auto (cuda when available), cpu, cuda, cuda:1, ..."),
+    device: str = DEVICE_OPTION,
     precision: str = typer.Option("auto", "--precision",
         help=("auto (bf16-mixed on cuda, fp32 on cpu), bf16-mixed (float32 weights, bfloat16 compute), bf16 (all "
               "bfloat16: least memory, small updates are lost), fp32.")),
@@ -661,9 +676,8 @@ def serve(
     port: int = typer.Option(8000, "--port", min=0, max=65535, help="Port (0: any free port)."),
     name: str | None = typer.Option(None, "--served-model-name",
         help="The model name clients send (default: --model as given)."),
-    device: str = typer.Option("auto", "--device", help="auto (cuda when available), cpu, cuda, cuda:1, ..."),
-    dtype: str = typer.Option("auto", "--dtype",
-        help="auto (bfloat16 on cuda, float32 on cpu), bfloat16, float16, float32."),
+    device: str = DEVICE_OPTION,
+    dtype: str = DTYPE_OPTION,
     max_pixels: int = typer.Option(2048 * 2048, "--max-pixels", min=1, help="The processor's pixel budget per image."),
 ) -> None:
     """Serve a local Qwen3-VL with the OpenAI chat-completions protocol (a small, one-request-at-a-time server for
@@ -693,15 +707,14 @@ app.add_typer(baseline_app, name="baseline")
 
 @baseline_app.command("train")
 def baseline_train(
-    data: str = typer.Argument(..., help="A PortraitCraft root folder, 'lab', or a Hugging Face dataset id."),
+    data: str = DATA_ARGUMENT,
     model_dir: Path = typer.Option(..., "--model-dir", help="Where to save model.skops and manifest.json."),
-    max_side: int = typer.Option(512, "--max-side", min=64, help="Images are decoded with this longer side."),
+    max_side: int = MAX_SIDE_OPTION,
     grid: str = typer.Option("small", "--grid",
         help="Model search: linear (ridge/logistic) or small (+ random forests)."),
-    jobs: int = typer.Option(1, "--jobs", min=1, help="Processes for feature extraction and cross-validation."),
+    jobs: int = JOBS_OPTION,
     seed: int = typer.Option(0, "--seed", help="Seed of the folds and forests."),
-    progress: bool = typer.Option(True, "--progress/--no-progress",
-        help="Show progress bars (feature extraction, model fitting)."),
+    progress: bool = PROGRESS_BARS_OPTION,
 ) -> None:
     """Extract features of the labelled training images, choose models by cross-validation, save them.
 
@@ -721,17 +734,16 @@ def baseline_train(
 
 @baseline_app.command("predict")
 def baseline_predict(
-    data: str = typer.Argument(..., help="A PortraitCraft root folder, 'lab', or a Hugging Face dataset id."),
+    data: str = DATA_ARGUMENT,
     out: Path = typer.Option(..., "--out",
         help="JSON Lines predictions (portraitcraft.prediction/1); resumed when it exists."),
     model_dir: Path | None = typer.Option(None, "--model-dir",
         help="A saved model (default OUT.model beside OUT; trained there when absent)."),
-    split: str = typer.Option("test", "--split", help="Track 1 split to predict."),
-    max_side: int = typer.Option(512, "--max-side", min=64, help="Images are decoded with this longer side."),
+    split: str = SPLIT_OPTION,
+    max_side: int = MAX_SIDE_OPTION,
     grid: str = typer.Option("small", "--grid", help="Model search when training: linear or small."),
-    jobs: int = typer.Option(1, "--jobs", min=1, help="Processes for feature extraction and cross-validation."),
-    progress: bool = typer.Option(True, "--progress/--no-progress",
-        help="Show progress bars (feature extraction, model fitting)."),
+    jobs: int = JOBS_OPTION,
+    progress: bool = PROGRESS_BARS_OPTION,
 ) -> None:
     """Predict a Track 1 split with the feature baseline (training first when no saved model exists); rerun to resume.
 
@@ -762,8 +774,7 @@ app.add_typer(track2_app, name="track2")
 
 @track2_app.command("evaluate")
 def track2_evaluate(
-    descriptions: Path = typer.Option(..., "--descriptions", "-d",
-        help="Track 2 records (track_2_*.json): image_path, content_description, composition_analysis."),
+    descriptions: Path = DESCRIPTIONS_OPTION,
     images: Path = typer.Option(..., "--images", "-i",
         help="Folder of the images, matched by image_path (directly inside, in images_NN folders, or anywhere below)."),
     extractor: str = typer.Option("cpu", "--extractor",
@@ -804,8 +815,7 @@ def track2_evaluate(
 
 @track2_app.command("generate")
 def track2_generate(
-    descriptions: Path = typer.Option(..., "--descriptions", "-d",
-        help="Track 2 records (track_2_*.json): image_path, content_description, composition_analysis."),
+    descriptions: Path = DESCRIPTIONS_OPTION,
     out: Path = typer.Option(..., "--out",
         help=("Folder for the images (named by image_path, ready for `track2 evaluate --images`) and generation.jsonl; "
               "a rerun resumes.")),
@@ -829,13 +839,12 @@ def track2_generate(
     seed: int = typer.Option(346346, "--seed", help="Seed of every image's noise (the reference: 346346)."),
     max_sequence_length: int = typer.Option(1024, "--max-sequence-length", min=1,
         help="Prompt tokens the text encoder reads at most (the reference: 1024)."),
-    dtype: str = typer.Option("auto", "--dtype",
-        help="auto (bfloat16 on cuda, float32 on cpu), bfloat16, float16, float32."),
-    device: str = typer.Option("auto", "--device", help="auto (cuda when available), cpu, cuda, cuda:1, ..."),
+    dtype: str = DTYPE_OPTION,
+    device: str = DEVICE_OPTION,
     batch_size: int = typer.Option(1, "--batch-size", min=1,
         help="Prompts per pipeline call (does not change the images)."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N records."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    progress: bool = PROGRESS_OPTION,
 ) -> None:
     """Generate one portrait per Track 2 description (Qwen-Image and the reference settings by default) into OUT.
 
@@ -902,7 +911,7 @@ def track2_finetune(
         help="Checkpoints kept (the oldest are removed; 0: all)."),
     stop_after: int | None = typer.Option(None, "--stop-after", min=1,
         help="Stop and save after this optimizer step; rerun to continue."),
-    device: str = typer.Option("auto", "--device", help="auto (cuda when available), cpu, cuda, cuda:1, ..."),
+    device: str = DEVICE_OPTION,
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar (steps/s, loss)."),
 ) -> None:
     """LoRA fine-tuning of a Qwen-Image pipeline's transformer on the Track 2 training split (flow-matching loss), with the reference settings as defaults.
