@@ -488,6 +488,13 @@ def test_baseline_predict_counts_failures_and_exits_1(lab, tmp_path):
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert sorted(r["status"] for r in records) == ["failed", "failed", "ok", "ok"]
     assert len({r["run"]["config_hash"] for r in records}) == 1
+    # Killed inside its last write: the rerun cuts the torn line, says so, and redoes that image only.
+    data = out.read_bytes()
+    out.write_bytes(data[:-30])
+    code, text = run_cli("baseline", "predict", root, "--out", out, "--grid", "linear", "--max-side", "64",
+                         "--no-progress")
+    assert "dropped a torn last line" in text and "3 of 4 already done" in text
+    assert len(out.read_text().splitlines()) == 4
     # Resumed with another model (another configuration): refused, the file kept.
     before = out.read_bytes()
     code, text = run_cli("baseline", "predict", root, "--out", out, "--model-dir", tmp_path / "other.model",
@@ -549,6 +556,17 @@ def test_validate_refuses_a_fifo_instead_of_waiting(root):
         pytest.fail("validate waited on a FIFO")
     code, text = result["answer"]
     assert code == 2 and "not a regular file" in text
+    # A FIFO given as a prediction file: refused, not waited on.
+    result.clear()
+    worker = threading.Thread(target=lambda: result.update(answer=run_cli(
+        "evaluate", "-p", root / "track_1_train.json", "-g", root, "--bootstrap", "0")), daemon=True)
+    worker.start()
+    worker.join(timeout=20)
+    if worker.is_alive():
+        with open(root / "track_1_train.json", "wb"):
+            pass
+        pytest.fail("evaluate waited on a FIFO")
+    assert result["answer"][0] == 2 and "not a regular file" in result["answer"][1]
 
 
 @pytest.mark.parametrize(("damage", "message"), [
@@ -802,3 +820,11 @@ def test_any_track1_file_is_opened_or_refused_by_name(tmp_path, records):
     else:
         totals = dataset.images()["total_score"].dropna()
         assert ((totals >= 1) & (totals <= 100)).all()
+
+
+def test_report_on_defective_data_says_so(root, tmp_path):
+    records = json.loads((root / "track_1_train.json").read_text())
+    records[0]["total_score"] = 62000
+    (root / "track_1_train.json").write_text(json.dumps(records))
+    code, text = run_cli("report", root, "--out", tmp_path / "rep", "--bootstrap", "0")
+    assert code == 0 and "1 problem(s) in the data" in text and "62000 outside 1-100" in text

@@ -560,7 +560,7 @@ def predict_feature_baseline(
         if images.empty:
             raise BaselineError(f"{dataset.root}: no Track 1 images in split {split!r}")
         try:  # checked before training (minutes): an output that cannot be resumed is refused first, untouched
-            prepare_jsonl_resume(out, None, schema=SCHEMA, what="predictions")
+            repaired = prepare_jsonl_resume(out, None, schema=SCHEMA, what="predictions").recovered
         except OutputError as exc:
             raise BaselineError(str(exc)) from exc
         if (model_dir / MANIFEST_FILE).is_file() or (model_dir / PICKLED_MODEL_FILE).exists():
@@ -574,7 +574,7 @@ def predict_feature_baseline(
                               "feature_version": FEATURE_VERSION, "max_side": max_side, "question_rule": QUESTION_RULE})
         run = {**run_identity(model, model_dir, max_side), "config_hash": wanted}
         try:
-            recovered = prepare_jsonl_resume(out, wanted, schema=SCHEMA, what="predictions").recovered
+            recovered = prepare_jsonl_resume(out, wanted, schema=SCHEMA, what="predictions").recovered or repaired
         except OutputError as exc:
             raise BaselineError(str(exc)) from exc
         with PredictionWriter(out) as writer:

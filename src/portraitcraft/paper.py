@@ -112,6 +112,9 @@ def write_report(
                     "submissions": [str(p) for p in methods.submissions], "notes": methods.notes})
     written.extend(methods.submissions)
     notes = [*scores.notes, *lengths.notes, *methods.notes]
+    if dataset.errors:  # the figures are computed without the defective values: say so, with the first one
+        notes.insert(0, f"{len(dataset.errors)} problem(s) in the data, their values left out of every figure and "
+                        f"table; first: {dataset.errors[0]} (`portraitcraft validate` lists them all)")
     return ReportFiles(out, written, list(dict.fromkeys(notes)))
 
 

@@ -321,6 +321,8 @@ def distinct_labels(labels: Iterable[str], paths: Iterable[str | os.PathLike]) -
 
 
 def _read_text(path: Path) -> str:
+    if path.exists() and not path.is_file() and not path.is_dir():  # a FIFO or a device: would block or never end
+        raise PredictionFileError(f"{path}: not a regular file (a FIFO, socket or device); refused")
     try:
         return path.read_text(encoding="utf-8-sig")
     except FileNotFoundError as exc:
