@@ -282,7 +282,7 @@ if np.isfinite(matrix).any():
         f"Spearman rank correlation between the 0-10 scores of the 13 attributes over all {len(labelled)} labelled "
         f"images of {data} (train and, where labelled, test), to one decimal; hover a cell for the pair and its "
         "value to two."))
-    pairs = correlation.where(~np.eye(13, dtype=bool)).stack()
+    pairs = correlation.where(~np.eye(13, dtype=bool)).stack().dropna()  # pandas 3 keeps the NaN diagonal
     if len(pairs):
         (a, b), value = pairs.idxmax(), pairs.max()
         display(Markdown(f"The most correlated pair is **{a}** and **{b}** (rho = {value:.2f}); "
