@@ -828,3 +828,18 @@ def test_report_on_defective_data_says_so(root, tmp_path):
     (root / "track_1_train.json").write_text(json.dumps(records))
     code, text = run_cli("report", root, "--out", tmp_path / "rep", "--bootstrap", "0")
     assert code == 0 and "1 problem(s) in the data" in text and "62000 outside 1-100" in text
+
+
+def test_predict_refuses_an_unresumable_out_before_loading_a_model(lab, tmp_path):
+    existing = tmp_path / "existing.json"
+    content = json.dumps([{"image_path": "a.jpg", "total_score": 50}], indent=2).encode()
+    existing.write_bytes(content)
+    started = time.monotonic()
+    code, text = run_cli("predict", "--data", lab, "--out", existing, "--model", tmp_path / "no-model")
+    assert code == 2 and "existing.json:1: not valid JSON" in text  # not the model's absence: checked first
+    assert existing.read_bytes() == content and time.monotonic() - started < 10
+    torn = _predictions(lab, tmp_path / "torn.jsonl", n=2)
+    data = torn.read_bytes()[:-20]
+    torn.write_bytes(data)
+    code, text = run_cli("predict", "--data", lab, "--out", torn, "--model", tmp_path / "no-model")
+    assert code == 2 and "no such model folder" in text and torn.read_bytes() == data  # checked, not yet cut

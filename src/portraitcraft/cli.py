@@ -403,7 +403,8 @@ def predict(
     """  # noqa: E501 (the command's help: typer keeps a docstring's line breaks)
     from portraitcraft.data import DataError, open_dataset
     from portraitcraft.lab import resolve_lab_name
-    from portraitcraft.outputs import check_target
+    from portraitcraft.outputs import prepare_jsonl_resume
+    from portraitcraft.predictions import SCHEMA
     from portraitcraft.runners import RunError, run_predictions, split_items
     from portraitcraft.runners.backends import BACKENDS, make_backend
     from portraitcraft.runners.openai_compat import ServerCheckError
@@ -417,7 +418,8 @@ def predict(
         items = split_items(dataset, split, limit)  # a wrong split or limit fails here, before any model is loaded
         if shard is not None:
             items = shard_items(items, *parse_shard(shard))
-        check_target(out)  # a folder, a link or a device at --out fails here too, before any model is loaded
+        # A folder, a link, a device or a file that cannot be resumed at --out fails here, before any model is loaded.
+        prepare_jsonl_resume(out, None, schema=SCHEMA, what="predictions", repair=False)
         runner = make_backend(
             backend, model=model, protocol=protocol, sampling=sampling, max_new_tokens=max_new_tokens, seed=seed,
             base_url=base_url, api_key=api_key, concurrency=concurrency, timeout_s=timeout, revision=revision,

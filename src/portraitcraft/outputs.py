@@ -243,14 +243,15 @@ def config_of(record: Mapping[str, Any]) -> str | None:
 
 
 def prepare_jsonl_resume(path: PathLike, config_hash: str | None, *, schema: str | None = None,
-                         what: str = "records") -> Resumed:
+                         what: str = "records", repair: bool = True) -> Resumed:
     """Check a JSON Lines output before appending to it; cut a torn last line; return its records.
 
     Refused, with the file left untouched (`OutputError` naming the file and line): a path that is not a regular
     file; a line other than the last that is not UTF-8 or not a JSON object; a record of another ``schema`` (when
     given), or written under another configuration than ``config_hash`` (its ``run.config_hash``; None: not
     compared). A last line without its newline or that does not decode is torn: it is cut off and reported.
-    Call it while holding the output's `OutputLock`.
+    Call it while holding the output's `OutputLock`; ``repair=False`` only checks (nothing is cut), for a check
+    before a long start-up such as loading a model.
     """
     path = Path(path)
     check_target(path)
@@ -300,6 +301,7 @@ def prepare_jsonl_resume(path: PathLike, config_hash: str | None, *, schema: str
             # Not the start of a record this program writes: not a torn write but some other file; never cut.
             raise OutputError(f"{path}: its last line is not a complete record and not the start of one; this is "
                               f"not a JSON Lines file of {what} (it is left as it is; write to another output)")
+    if torn_from is not None and repair:
         with open(path, "rb+") as handle:
             handle.truncate(torn_from)
         recovered = f"dropped a torn last line ({len(data) - torn_from} bytes) left by an interrupted run"
