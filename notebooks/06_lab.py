@@ -15,7 +15,8 @@
 
 # %% tags=["parameters", "remove-cell"]
 data = "data/lab"  # the book's dataset (this chapter renders its own lab scenes; data is not read)
-predictions: list = []  # prediction files; the feature baseline's one also gives the model judged below
+baseline_model = ""  # a saved feature-baseline model, judged on the series below ("": none); the book passes the
+# one that wrote the first feature-baseline prediction file it is given
 series_cache = "data/lab_series"  # where the series images are rendered once and reused
 thumb_side = 150  # longest side of the thumbnails in the strips, in pixels
 seed = 0  # the annotator noise shared by every series image
@@ -38,7 +39,6 @@ from portraitcraft.lab import MODELS, TERMS
 from portraitcraft.lab.factors import LONG_SIDE
 from portraitcraft.lab.series import BASE_SCENE, SWEEPS, differing_factors, render_series
 from portraitcraft.lab_series import (
-    baseline_model_dir,
     factor_effects,
     judge_series,
     moving_attributes,
@@ -64,7 +64,7 @@ for factor in SWEEPS:
         assert differing_factors(BASE_SCENE, s.factors) in ([], [factor]) and s.image.is_file()
         assert all(s.levels[name] == level_from_score(score) for name, score in s.scores.items())
 
-model_dir = next((found for p in predictions if (found := baseline_model_dir(locate(str(p))))), None)
+model_dir = locate(baseline_model) if baseline_model else None
 judged = None
 if model_dir is not None:
     judged = judge_series(steps, model_dir, cache_dir=cache / "features")
@@ -72,7 +72,7 @@ if model_dir is not None:
 effects = factor_effects(table)
 
 # %% tags=["remove-input"]
-banner(ds, data=data, predictions=predictions)
+banner(ds, data=data, predictions=None, model=baseline_model or "none given")
 
 # %% [markdown]
 # A chapter for learning to see composition the way PortraitCraft's annotators do: the lab's pictures change

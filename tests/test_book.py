@@ -423,3 +423,32 @@ def test_banner_names_the_data_its_kind_splits_hidden_labels_predictions_commit_
     assert lines["Predictions"] == "none given"
     shown = banner(open_dataset(local), now=when, commit="abc1234").data
     assert 'class="pc-banner pc-banner-local"' in shown and "<b>Predictions</b> none given" in shown
+    # A page that judges a saved model reads no prediction file: it names the model instead.
+    lines = banner_lines(open_dataset(local), predictions=None, model="runs/a.model", now=when, commit="abc1234")
+    assert "Predictions" not in lines and lines["Model"] == "runs/a.model"
+    assert list(lines) == ["Data", "Images", "Model", "Built"]
+
+
+
+def test_the_lab_chapter_takes_the_baseline_model_not_the_prediction_files(tmp_path: Path):
+    from portraitcraft.predictions import PredictionWriter, ok_record
+
+    model_dir = tmp_path / "runs" / "baseline.model"
+    model_dir.mkdir(parents=True)
+    (model_dir / "manifest.json").write_text("{}", encoding="utf-8")
+    parsed = {"total_score": 50, "criteria": {}, "answer": "A"}
+    for name, run in [("other.jsonl", {"backend": "transformers", "model": "qwen"}),
+                      ("baseline.jsonl", {"backend": "features", "model": f"{model_dir}#0123456789ab"})]:
+        with PredictionWriter(tmp_path / "runs" / name) as writer:
+            writer.write(ok_record("a.jpg", parsed, run=run))
+    assert build.baseline_model_parameter(["runs/other.jsonl"], tmp_path) == ""
+    found = build.baseline_model_parameter(["runs/other.jsonl", "runs/baseline.jsonl"], tmp_path)
+    assert found == "runs/baseline.model"
+    # The lab chapter declares the model and no prediction list, so a new prediction file leaves its inputs as
+    # they were, and a retrained model changes them.
+    source = (Path(__file__).resolve().parents[1] / "notebooks" / "06_lab.py").read_text(encoding="utf-8")
+    declared = build.declared_parameters(jupytext.reads(source, fmt="py:percent"))
+    assert "baseline_model" in declared and "predictions" not in declared
+    before = build.page_inputs(source, tmp_path, {"baseline_model": found})
+    (model_dir / "manifest.json").write_text('{"retrained": 1}', encoding="utf-8")
+    assert build.page_inputs(source, tmp_path, {"baseline_model": found}) != before

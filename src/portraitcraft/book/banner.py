@@ -3,6 +3,7 @@ from which commit, so that a reader can tell a page computed on the composition 
 data, and a page built from their own predictions from one built from the defaults.
 
     banner(ds, data=data, predictions=predictions)     # the first visible output of every chapter
+    banner(ds, data=data, predictions=None, model=m)   # a page that judges a saved model, not prediction files
 """
 
 from __future__ import annotations
@@ -66,9 +67,11 @@ def code_version(folder: str | os.PathLike | None = None) -> str:
     return found["commit"][:7] + (" with uncommitted changes" if found["uncommitted_changes"] else "")
 
 
-def banner_lines(dataset: Dataset, *, data: str | None = None, predictions: Iterable[str | os.PathLike] = (),
-                 now: _dt.datetime | None = None, commit: str | None = None) -> dict[str, str]:
-    """The banner's lines as plain text: data, images, predictions, built."""
+def banner_lines(dataset: Dataset, *, data: str | None = None, predictions: Iterable[str | os.PathLike] | None = (),
+                 model: str | os.PathLike | None = None, now: _dt.datetime | None = None,
+                 commit: str | None = None) -> dict[str, str]:
+    """The banner's lines as plain text: data, images, predictions (none when ``predictions`` is None: the page
+    reads no prediction file), the model judged (when ``model`` is given), built."""
     counts = split_counts(dataset)
     kind = data_kind(dataset)
     track1 = ", ".join(f"{split} {counted(n, 'image')}" for split, n in counts["track1"].items()) or "no Track 1 file"
@@ -76,20 +79,22 @@ def banner_lines(dataset: Dataset, *, data: str | None = None, predictions: Iter
     images = f"Track 1: {track1}; test labels {counts['test_labels']}."
     if track2:
         images += f" Track 2 descriptions: {track2}."
-    files = [str(p) for p in predictions]
     when = (now or _dt.datetime.now(_dt.timezone.utc)).astimezone(_dt.timezone.utc)
-    return {
-        "Data": f"{data or dataset.root}: {KIND_WORDS[kind]}",
-        "Images": images,
-        "Predictions": ", ".join(files) if files else "none given",
-        "Built": f"{when:%Y-%m-%d %H:%M} UTC from commit {commit or code_version()}",
-    }
+    lines = {"Data": f"{data or dataset.root}: {KIND_WORDS[kind]}", "Images": images}
+    if predictions is not None:
+        files = [str(p) for p in predictions]
+        lines["Predictions"] = ", ".join(files) if files else "none given"
+    if model is not None:
+        lines["Model"] = str(model)
+    lines["Built"] = f"{when:%Y-%m-%d %H:%M} UTC from commit {commit or code_version()}"
+    return lines
 
 
-def banner(dataset: Dataset, *, data: str | None = None, predictions: Iterable[str | os.PathLike] = (),
-           now: _dt.datetime | None = None, commit: str | None = None) -> HTML:
+def banner(dataset: Dataset, *, data: str | None = None, predictions: Iterable[str | os.PathLike] | None = (),
+           model: str | os.PathLike | None = None, now: _dt.datetime | None = None,
+           commit: str | None = None) -> HTML:
     """The banner as the page shows it (styled by the book's stylesheet, class ``pc-banner``)."""
-    lines = banner_lines(dataset, data=data, predictions=predictions, now=now, commit=commit)
+    lines = banner_lines(dataset, data=data, predictions=predictions, model=model, now=now, commit=commit)
     kind = data_kind(dataset)
     rows = "".join(f"<div><b>{html.escape(name)}</b> {html.escape(text)}</div>" for name, text in lines.items())
     return HTML(f'<div class="pc-banner pc-banner-{kind}">{rows}</div>')

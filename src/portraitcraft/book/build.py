@@ -13,7 +13,8 @@ parameter (for a folder: the files at its top, such as a dataset's JSON files), 
 modification time. The digest of those inputs is kept in the executed notebook's metadata
 (``portraitcraft.inputs``); a failed execution records none, so it runs again. The HTML is rebuilt only when
 a file it is made from (`_config.yml`, `_toc.yml`, the files under `book/`) changed since the last successful
-build. Files a notebook reads on its own, not through a parameter, are not seen: ``force=True``
+build, and then only the pages whose notebook changed are rendered again (all of them after a failed build).
+Files a notebook reads on its own, not through a parameter, are not seen: ``force=True``
 (``portraitcraft book --force``) executes every page and rebuilds the HTML.
 
 Run it as `portraitcraft book --data data/lab`.
@@ -389,16 +390,19 @@ def html_inputs(root: Path, out: Path) -> str:
 def build_html(root: Path, out: Path, *, force: bool = True) -> Path | None:
     """Render the book with Jupyter Book 1, Sphinx warnings as errors; return the HTML folder. With
     ``force=False``, return None without building when nothing it is made from changed since the last
-    successful build."""
+    successful build, and render only the changed pages when something did."""
     html = out / "_build" / "html"
     stamp = html / HTML_STAMP
     inputs = html_inputs(root, out)
     if not force and stamp.is_file() and stamp.read_text(encoding="utf-8").strip() == inputs:
         return None
+    # After a successful build Sphinx rewrites only the pages whose notebook changed. After a failed one (no stamp)
+    # every page is read again, so that a warning of a page Sphinx kept from the failed build fails this one too.
+    incremental = not force and stamp.is_file()
     stamp.unlink(missing_ok=True)  # a failed build must not look up to date
     command = [
         *jupyter_book_command(), "build", str(root), "--builder", "html", "--path-output", str(out),
-        "--all", "-W", "-n", "--keep-going",
+        *([] if incremental else ["--all"]), "-W", "-n", "--keep-going",
     ]
     result = subprocess.run(command, cwd=root, check=False)
     if result.returncode != 0:
@@ -450,12 +454,29 @@ def _execute_pages(pages: list[NotebookPage], root: Path, parameters: Mapping[st
             raise failure
 
 
+def baseline_model_parameter(predictions: Iterable[str], root: Path) -> str:
+    """The `baseline_model` a notebook receives: the saved feature-baseline model that wrote the first prediction
+    file given that the feature baseline wrote, seen from the repository root; "" when none did.
+
+    A page judging that model (the lab chapter) takes the model, not the prediction files, as its parameter: its
+    digest then follows the model's files, and a new prediction file does not execute it again.
+    """
+    from portraitcraft.lab_series import baseline_model_dir
+
+    for path in predictions:
+        found = baseline_model_dir(path if Path(path).is_absolute() else root / path)
+        if found is not None:
+            return dataset_parameter(str(found), root)
+    return ""
+
+
 def build_book(data: str = "data/lab", *, root: Path | None = None, out: Path | None = None,
                parameters: Mapping[str, Any] | None = None, only: Iterable[str] | None = None,
                html: bool = True, progress: bool = True, force: bool = False, jobs: int = 1, log=print) -> Path:
     """Execute the notebooks of the table of contents on `data`, then build the HTML.
 
-    `parameters` go to every notebook that declares them (besides `data`); `only` restricts execution
+    `parameters` go to every notebook that declares them (besides `data`, and `baseline_model` worked out from
+    the `predictions` given, see `baseline_model_parameter`); `only` restricts execution
     to the named notebooks (the others keep their last executed version). Pages and HTML whose inputs did not
     change are kept (see the module docstring) unless `force`. `jobs` pages are executed at a time, each in its
     own kernel. Returns the HTML folder, or the executed-notebooks folder when `html` is False.
@@ -466,6 +487,7 @@ def build_book(data: str = "data/lab", *, root: Path | None = None, out: Path | 
     if "predictions" in all_parameters:
         # prediction files given on the command line, seen from the repository root like `data`
         all_parameters["predictions"] = [dataset_parameter(str(p), root) for p in all_parameters["predictions"]]
+        all_parameters.setdefault("baseline_model", baseline_model_parameter(all_parameters["predictions"], root))
     pages = notebook_pages(root)
     wanted = set(only) if only else None
     if wanted:
