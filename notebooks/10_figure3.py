@@ -46,9 +46,42 @@ columns = [picture.label for picture in panels[0].images] if panels else []
 banner(open_dataset(locate(data)), data=data)
 
 # %% tags=["remove-input"]
+if panels:
+    overall = overall_frame(panels)
+    shown = [c for c in columns if c in overall]
+    display(overall.style.hide(axis="index").format("{:.2f}", subset=shown, na_rep="missing")
+            .background_gradient(cmap="Blues", vmin=0, vmax=1, subset=shown)
+            .highlight_null(color="white", subset=shown))
+    display(caption(f"Overall agreement of each image with its description ({len(panels)} descriptions of {data}; "
+                    f"images: {', '.join(columns) or 'none'}).", label="Table"))
+else:
+    display(Markdown(f"*{data} has no Track 2 descriptions: there is no figure to build.*"))
+
+# %% tags=["remove-input"]
+if panels:
+    means = overall[shown].mean().dropna().sort_values(ascending=False)
+    scored = overall[shown].notna().sum()
+    if len(means) == 0:
+        reading = "No image could be scored, so there is no agreement to compare."
+    else:
+        listed = "; ".join(f"**{c}** {means[c]:.2f} ({scored[c]} of {len(panels)} scored)" for c in means.index)
+        reading = f"Mean agreement with the descriptions: {listed}."
+        if len(means) > 1:
+            first, gap = means.index[0], means.iloc[0] - means.iloc[-1]
+            reading += (f" {first[:1].upper() + first[1:]} follows its descriptions best, by {gap:.2f} over "
+                        f"{means.index[-1]}" + (f", on only {len(panels)} descriptions" if len(panels) < 30 else "")
+                        + ".")
+    display(Markdown(reading))
+
+# %% [markdown]
+# **How to read it.** A row is one description, a column one image made from it (or its original photograph);
+# a cell is that image's overall agreement with the description, 0 to 1: the weighted mean over the properties the
+# description asks for and the extractor could read. The original photograph is scored like the generated images:
+# where it falls short, the scorer, not the photograph, is the likelier culprit.
+
+# %% tags=["remove-input"]
 display(HTML(f'<div class="admonition important"><p class="admonition-title">Not the official scorer</p>'
              f"<p>{html.escape(NOT_OFFICIAL)}</p></div>"))
-display(Markdown(f"{len(panels)} descriptions of {data}; images: {', '.join(columns) or 'none'}."))
 
 # %% [markdown]
 # The paper's Figure 3 shows, for a few Track 2 test descriptions, the original photograph beside the images of
@@ -61,28 +94,9 @@ display(Markdown(f"{len(panels)} descriptions of {data}; images: {', '.join(colu
 # Images of a real generator join it as columns: run `portraitcraft track2 generate` and pass its output folders as
 # the `generated` parameter. The scorer is **not** the benchmark's official one.
 
-# %% tags=["hide-input"]
+# %% tags=["remove-cell"]
 assert all([p.label for p in panel.images] == columns for panel in panels)
 assert all(0 <= s.agreement <= 1 for panel in panels for p in panel.images if p.score for s in p.score.properties)
-
-# %% [markdown]
-# ## The overall agreement
-#
-# Each image's overall agreement with its description (0-1: the weighted mean over the properties the description
-# asks for and the extractor could read). The original photograph is scored like the generated images: where it
-# falls short, the scorer, not the photograph, is the likelier culprit.
-
-# %% tags=["hide-input"]
-if panels:
-    overall = overall_frame(panels)
-    shown = [c for c in columns if c in overall]
-    display(overall.style.hide(axis="index").format("{:.2f}", subset=shown, na_rep="missing")
-            .background_gradient(cmap="Blues", vmin=0, vmax=1, subset=shown)
-            .highlight_null(color="white", subset=shown))
-    display(caption(f"Overall agreement of each image with its description ({len(panels)} descriptions).",
-                    label="Table"))
-else:
-    display(Markdown("*This dataset has no Track 2 descriptions.*"))
 
 # %% [markdown]
 # ## The figure
