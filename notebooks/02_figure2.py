@@ -97,10 +97,21 @@ else:
              f"checked on {data}**: {claims.why_not}.")
 display(Markdown((f"On {data}, {described}. " if described else "") + check))
 
-# %% [markdown]
-# **How to read it.** Each curve is the distribution of one split's overall scores (area 1); where a curve
-# is wider, its scores are more spread out, and its dashed line is its mean. The paper's claims about the two
-# splits are tested above on the same scores, where the test labels are known.
+# %% tags=["remove-input"]
+drawn = list(dict.fromkeys(scores.curves["split"])) if len(scores.curves) else []
+if drawn:
+    how = (f"**How to read it.** Each curve is the distribution of one split's overall scores (area 1; drawn for "
+           f"{' and '.join(drawn)}); where a curve is wider, its scores are more spread out, its dashed line is its "
+           "mean and its dotted line its median.")
+    undrawn = [split for split in summary.index if split not in drawn]
+    if undrawn:
+        how += f" {' and '.join(undrawn)} has too few labelled scores for a curve: its numbers are in the table below."
+else:
+    how = ("**How to read it.** No curve is drawn on this data (too few labelled scores per split); each split's "
+           "count, mean, spread and range are in the table below.")
+if claims.checkable:
+    how += " The paper's claims about the two splits are tested above on the same scores."
+display(Markdown(how))
 
 # %% [markdown]
 # ## (a) Overall scores, train against test, in numbers
