@@ -228,7 +228,7 @@ for path in gpu_benchmarks:
     fastest = measured.results.loc[measured.results["status"] == "ok"].groupby("protocol")["images/s"].max()
     cost = "; ".join(f"{protocol}: {n_test / rate / 60:.1f} min" for protocol, rate in fastest.items())
     display(caption(f"{measured.describe()}. Peak GiB is PyTorch's peak allocation. At the best batch size, the "
-                    f"{n_test} test images of {data} would take {cost}.", label="Table"))
+                    f"{counted(n_test, 'test image')} of {data} would take {cost}.", label="Table"))
 if not gpu_benchmarks:
     display(Markdown("*No GPU measurement was passed (`gpu_benchmarks=[]`).*"))
 

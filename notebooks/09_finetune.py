@@ -98,17 +98,19 @@ else:
         fig.add_trace(go.Scatter(x=validation["step"], y=validation[m], mode="lines+markers", name=m), 1, 2)
     fig.update_xaxes(title_text="optimizer step")
     what = (f"a DEMONSTRATION: a tiny random Qwen3-VL ({record['parameters'] / 1e3:.0f} k parameters) fine-tuned "
-            f"on the CPU for {record['step']} steps on {record['split']['train_images']} images of {ds.root.name}, "
+            f"on the CPU for {record['step']} steps on {counted(record['split']['train_images'], 'image')} of "
+            f"{ds.root.name}, "
             "levels and scores only, at a learning rate of 2e-3 — it shows the pipeline running, not a result"
             if made_here else
             f"the run in {run_dir} (model {record['model'].get('model')}, target {record['settings']['target']}, "
             f"{'LoRA' if record['settings']['lora'] else 'full'} fine-tune, {record['precision']}, "
-            f"{record['split']['train_images']} training images, status {record['status']} at step {record['step']} "
+            f"{counted(record['split']['train_images'], 'training image')}, status {record['status']} at step "
+            f"{record['step']} "
             f"of {record['plan']['total_steps']})")
     display(show_plotly(fig, height=380))
     display(caption(f"Loss per optimizer step (mean cross-entropy of the answer tokens, or of the score words) and "
                     f"at each validation on {int(validation['images'].iloc[-1]) if len(validation) else 0} of the "
-                    f"{record['split']['validation_images']} held-out images; "
+                    f"{counted(record['split']['validation_images'], 'held-out image')}; "
                     f"{what}.", label="Figure"))
 
 # %% tags=["remove-input"]
