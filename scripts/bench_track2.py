@@ -5,7 +5,7 @@
     python scripts/bench_track2.py --sample ../shared/portraitcraft-sample
 
 Lab: every Track 2 record's image is drawn from its own factors (the faithful renderer); every description is
-scored against every image; the ROC AUC of matched over mismatched pairs is printed (the issue asks for >= 0.9),
+scored against every image; the ROC AUC of matched over mismatched pairs is printed (the goal is >= 0.9),
 with the extractor's and the text parser's accuracy per property against the factors. Sample: every real
 description against every real image present, matched versus mismatched, reported as it comes. Generator: the
 composition-lab generator draws every lab description's scene from the description alone (`track2.lab_generator`);

@@ -33,7 +33,7 @@ from portraitcraft.table2 import (
 )
 from portraitcraft.table3 import TABLE3_COLUMNS, chance_predictions, reproduce_table3, table3
 
-REPORTED_MEANS = {"train": 2237.0, "test": 2230.8}  # the paper's Table 2, as the issue quotes it
+REPORTED_MEANS = {"train": 2237.0, "test": 2230.8}  # the paper's Table 2, as printed there
 
 
 @pytest.fixture(scope="module")

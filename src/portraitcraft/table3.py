@@ -5,7 +5,7 @@ with a 95% bootstrap interval.
 
 Reported numbers
 ----------------
-`REPORTED_TABLE3` holds only the numbers the paper reports, as quoted in the project's issue: its two
+`REPORTED_TABLE3` holds only the numbers the paper reports, transcribed from it: its two
 Qwen3-VL-4B rows (zero-shot and fine-tuned), without an Overall column.
 
 Table 3's simple predictors (computed for real, by `portraitcraft.evaluation.evaluate`)
