@@ -23,6 +23,7 @@ Run it as `portraitcraft book --data data/lab`.
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
 import importlib.resources
 import json
@@ -438,8 +439,11 @@ def _execute_pages(pages: list[NotebookPage], root: Path, parameters: Mapping[st
         from concurrent.futures import ThreadPoolExecutor, as_completed
 
         failure: BaseException | None = None
-        # Threads suffice: each page runs in its own kernel process, and this one only waits for it.
-        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="book-page") as pool:
+        # Threads suffice: each page runs in its own kernel process, and this one only waits for it. Papermill
+        # changes the process's working directory to the root for each page and back afterwards: from another
+        # directory, parallel pages would restore it under each other and a kernel could start elsewhere, so the
+        # pool runs from the root itself.
+        with contextlib.chdir(root), ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="book-page") as pool:
             futures = [pool.submit(run, page) for page in pages]
             for future in as_completed(futures):
                 if future.cancelled():
