@@ -8,6 +8,8 @@
 #     display_name: Python 3
 #     language: python
 #     name: python3
+#   portraitcraft:
+#     reads_other_pages: true
 # ---
 
 # %% [markdown]

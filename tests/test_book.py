@@ -309,6 +309,32 @@ def test_pages_run_in_parallel_and_a_failure_stops_the_build_naming_its_page(tmp
     assert all((tmp_path / f"book/executed/0{i}_page.ipynb").is_file() for i in (1, 2, 3))
 
 
+def test_a_page_reading_the_other_pages_runs_after_them(tmp_path: Path):
+    """The appendix reads the other chapters' executed notebooks: in a parallel build it must start only once
+    every other page has ended, or it reports a page of this build as left over from other data."""
+    (tmp_path / "_config.yml").write_text("title: x\n")
+    (tmp_path / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/intro\nchapters:\n"
+        + "".join(f"  - file: book/executed/0{i}_page\n" for i in (1, 2, 3))
+    )
+    header = "# ---\n# jupyter:\n#   portraitcraft:\n#     reads_other_pages: true\n# ---\n\n"
+    bodies = {
+        1: "import time\nfrom pathlib import Path\ntime.sleep(2)\nPath('page-1-done').touch()\n",
+        2: "from pathlib import Path\nprint('saw page 1' if Path('page-1-done').exists() else 'page 1 not done')\n",
+        3: "from pathlib import Path\nPath('page-3-done').touch()\n",
+    }
+    (tmp_path / "notebooks").mkdir()
+    for i, body in bodies.items():
+        text = f'# %% tags=["parameters"]\ndata = "x"\n\n# %%\n{body}'
+        (tmp_path / "notebooks" / f"0{i}_page.py").write_text((header if i == 2 else "") + text)
+    assert [page.reads_other_pages for page in build.notebook_pages(tmp_path)] == [False, True, False]
+    build.build_book("x", root=tmp_path, html=False, progress=False, jobs=2, log=lambda *args: None)
+    reader = nbformat.read(tmp_path / "book/executed/02_page.ipynb", as_version=4)
+    assert "saw page 1" in "".join(o.get("text", "") for cell in reader.cells for o in cell.get("outputs", []))
+    appendix = {page.name: page for page in build.notebook_pages(REPO)}["07_appendix"]
+    assert appendix.reads_other_pages
+
+
 def test_repeated_inline_scripts_are_dropped_once_per_page():
     """sphinx-thebe's configuration script arrives twice (file name None, then ''): the page must declare it once."""
     from sphinx.builders.html._assets import _JavaScript

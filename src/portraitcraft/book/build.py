@@ -82,6 +82,9 @@ class NotebookPage:
     name: str
     source: Path  # notebooks/<name>.py, relative to the book root
     executed: Path  # book/executed/<name>.ipynb, relative to the book root
+    # Set by `portraitcraft: {reads_other_pages: true}` in the source's jupytext header: the page reads the
+    # other pages' executed notebooks (the appendix's timings), so it runs after them.
+    reads_other_pages: bool = False
 
 
 def find_book_root(start: Path | None = None) -> Path:
@@ -128,8 +131,17 @@ def notebook_pages(root: Path) -> list[NotebookPage]:
         source = SOURCES_DIR / f"{name}.py"
         if not (root / source).is_file():
             raise BookError(f"_toc.yml lists {document} but its source {source} does not exist")
-        pages.append(NotebookPage(name=name, source=source, executed=EXECUTED_DIR / f"{name}.ipynb"))
+        pages.append(NotebookPage(name=name, source=source, executed=EXECUTED_DIR / f"{name}.ipynb",
+                                  reads_other_pages=_reads_other_pages(root / source)))
     return pages
+
+
+def _reads_other_pages(source: Path) -> bool:
+    """Whether a jupytext source's header marks the page as reading the other pages' executed notebooks."""
+    import jupytext
+
+    header = jupytext.read(source, fmt="py:percent").metadata
+    return bool(header.get("portraitcraft", {}).get("reads_other_pages"))
 
 
 def parameters_cell(notebook: Any) -> Any | None:
@@ -416,8 +428,15 @@ def build_html(root: Path, out: Path, *, force: bool = True) -> Path | None:
 
 def _execute_pages(pages: list[NotebookPage], root: Path, parameters: Mapping[str, Any], *, jobs: int,
                    progress: bool, force: bool, log) -> None:
-    """Execute `pages`, `jobs` at a time. The first failure stops the build once the pages running have ended (no
-    new page starts); their executed notebooks are kept."""
+    """Execute `pages`, `jobs` at a time; a page that reads the others' executed notebooks runs after them. The
+    first failure stops the build once the pages running have ended (no new page starts); their executed notebooks
+    are kept."""
+    readers = [page for page in pages if page.reads_other_pages]
+    if readers and len(readers) < len(pages):
+        _execute_pages([page for page in pages if not page.reads_other_pages], root, parameters, jobs=jobs,
+                       progress=progress, force=force, log=log)
+        _execute_pages(readers, root, parameters, jobs=jobs, progress=progress, force=force, log=log)
+        return
 
     def run(page: NotebookPage) -> tuple[NotebookPage, Path | None, float]:
         page_started = time.perf_counter()
