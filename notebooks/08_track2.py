@@ -253,7 +253,8 @@ if real is not None:
 # ```
 #
 # Missing or unreadable images are listed in the report, not fatal. From Python, `evaluate_folder` returns the same
-# report; here it scores the first three records of the book's dataset against their own images.
+# report. Below, where the book's dataset has Track 2 records of this split, it scores the first three against
+# their own images.
 
 # %% tags=["remove-input"]
 first = json.loads((root / f"track_2_{split}.json").read_text(encoding="utf-8"))[:3] \

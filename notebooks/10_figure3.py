@@ -134,10 +134,14 @@ if panels:
 # `portraitcraft track2 finetune` adds the "AES_COMP, " trigger to every prompt:
 #
 # ```bash
-# portraitcraft track2 generate --descriptions track_2_test.json --out runs/qwen-image
-# portraitcraft track2 finetune --data PortraitCraft/ --out runs/lora          # LoRA rank 64, 12,000 steps
-# portraitcraft track2 generate --descriptions track_2_test.json --lora runs/lora --out runs/qwen-image-lora
-# portraitcraft book --only 10_figure3 -p 'generated=[runs/qwen-image, runs/qwen-image-lora]' \
+# portraitcraft track2 generate --descriptions track_2_test.json \
+#     --out runs/qwen-image
+# # LoRA rank 64, 12,000 steps:
+# portraitcraft track2 finetune --data PortraitCraft/ --out runs/lora
+# portraitcraft track2 generate --descriptions track_2_test.json \
+#     --lora runs/lora --out runs/qwen-image-lora
+# portraitcraft book --only 10_figure3 \
+#     -p 'generated=[runs/qwen-image, runs/qwen-image-lora]' \
 #     -p 'labels=[Qwen-Image, Qwen-Image + LoRA]'
 # ```
 
@@ -150,8 +154,9 @@ display(Markdown(f"The reference settings: {REFERENCE_MODEL} at {reference.width
 # %% [markdown]
 # ## What generation costs
 #
-# Measured by `scripts/gpu_bench_track2.py` with random weights at Qwen-Image's published dimensions: seconds per
-# 1024-pixel image at the reference settings, and per LoRA training step (batch 1 x 4 accumulation at 1024 pixels).
+# What `scripts/gpu_bench_track2.py` measures on a GPU, with random weights at Qwen-Image's published dimensions:
+# seconds per 1024-pixel image at the reference settings, and per LoRA training step (batch 1 x 4 accumulation at
+# 1024 pixels).
 
 # %% tags=["hide-input"]
 cost = generation_cost([repository_path(b) for b in bench])

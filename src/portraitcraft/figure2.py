@@ -20,7 +20,7 @@ import pandas as pd
 from scipy import stats
 
 from portraitcraft.attributes import ATTRIBUTE_KEYS, ATTRIBUTE_NAMES, LEVELS, TOTAL_SCORE_RANGE
-from portraitcraft.data import Dataset
+from portraitcraft.data import Dataset, counted
 from portraitcraft.labels import dataset_frame, labelled_images
 
 # ---- Figure 2(a): overall scores, train against test ------------------------------------------------------------
@@ -60,8 +60,8 @@ def _hidden_note(dataset: Dataset) -> list[str]:
     for split in dataset.track1_splits:
         hidden = int(images.loc[images["split"] == split, "labels_hidden"].sum())
         if hidden:
-            notes.append(f"{split}: the labels of {hidden} image(s) are hidden (as in the published test file); "
-                         f"that split is left out")
+            notes.append(f"{split}: the labels of {counted(hidden, 'image')} are hidden (as in the published test "
+                         "file); that split is left out")
     return notes
 
 
@@ -84,8 +84,8 @@ def figure2a(dataset: Dataset, *, grid_points: int = 200, min_scores: int = 2) -
                      "std": float(values.std(ddof=1)) if values.size > 1 else math.nan,
                      "median": float(np.median(values)), "min": float(values.min()), "max": float(values.max())})
         if values.size < 2 or np.ptp(values) == 0:
-            notes.append(f"{split}: {values.size} image(s) with {'one' if values.size < 2 else 'a constant'} score; "
-                         "no density curve")
+            kind = "one" if values.size < 2 else "a constant"
+            notes.append(f"{split}: {counted(values.size, 'image')} with {kind} score; no density curve")
             continue
         if values.size < min_scores:
             notes.append(f"{split}: {values.size} labelled images, too few for a density curve (at least "
@@ -160,7 +160,8 @@ def split_claims(dataset: Dataset) -> SplitClaims:
         return SplitClaims(False, "the test split's labels are hidden, so its scores cannot be compared with train's",
                            n_train=int(train.size))
     if min(train.size, test.size) < MIN_CLAIM_IMAGES:
-        return SplitClaims(False, f"{train.size} labelled train and {test.size} labelled test image(s): too few to "
+        test_images = counted(test.size, "labelled test image")
+        return SplitClaims(False, f"{train.size} labelled train and {test_images}: too few to "
                                   f"compare (at least {MIN_CLAIM_IMAGES} each)", n_train=int(train.size),
                            n_test=int(test.size))
     spread = stats.levene(test, train, center="median")

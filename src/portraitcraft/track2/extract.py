@@ -200,7 +200,8 @@ def cpu_readings(m: dict[str, float]) -> dict[str, Reading]:
 
     faces = int(m["face_count"])
     people = "one" if faces <= 1 else "two" if faces == 2 else "three or more"
-    out["people"] = _reading("people", people, 0.5 if faces >= 1 else 0.2, f"{faces} face(s) found")
+    found = "1 face found" if faces == 1 else f"{faces} faces found"
+    out["people"] = _reading("people", people, 0.5 if faces >= 1 else 0.2, found)
 
     if face:
         # People are about 8 head heights tall and 2 wide (the Haar box is ~0.87 of the head's height): the frame
