@@ -1,0 +1,107 @@
+"""Commands on the data itself: validate a root, export it for other tools, render the composition lab."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+from portraitcraft.cli.common import DATA_ARGUMENT, PROGRESS_OPTION, fail
+
+
+def validate(
+    data: str = DATA_ARGUMENT,
+    strict: bool = typer.Option(True, "--strict/--lenient",
+        help="Strict: exit 1 when any error is found. Lenient: report, exit 0."),
+    check_images: bool = typer.Option(True, "--check-images/--no-check-images",
+        help="Open every image header to catch unreadable files."),
+    max_problems: int = typer.Option(50, help="Print at most this many problems (all are counted)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress",
+        help="Show a progress bar while image headers are read."),
+) -> None:
+    """Check a PortraitCraft root and name every problem with its file and record.
+
+    Exit codes: 0 no errors (or --lenient); 1 errors found in strict mode; 2 the data cannot be read at all (no such folder, malformed JSON: one line with file, line and column).
+    """  # noqa: E501 (the command's help: typer keeps a docstring's line breaks)
+    from portraitcraft.data import DataError, iter_problems, open_dataset
+    from portraitcraft.lab import resolve_lab_name
+
+    try:
+        dataset = open_dataset(resolve_lab_name(data), strict=False, check_images=check_images, progress=progress)
+    except DataError as exc:
+        fail(str(exc))
+    typer.echo(dataset.summary())
+    for line in iter_problems(dataset.problems, limit=max_problems):
+        typer.echo(f"  {line}")
+    hidden = len(dataset.problems) - max_problems
+    if hidden > 0:
+        typer.echo(f"  ... and {hidden} more")
+    if dataset.errors and strict:
+        typer.echo(f"FAILED: {len(dataset.errors)} error(s) (use --lenient to report without failing)", err=True)
+        raise typer.Exit(1)
+    typer.echo("OK" if not dataset.errors else f"reported {len(dataset.errors)} error(s) (lenient mode)")
+
+
+def export(
+    data: str = DATA_ARGUMENT,
+    out: Path = typer.Argument(..., help="Folder to write into (created if needed): OUT/track_1 and OUT/track_2."),
+    to: str = typer.Option("hf", "--to", help="hf: Hugging Face `datasets` (Arrow, DatasetDict.save_to_disk)."),
+) -> None:
+    """Save the data for other tools: `--to hf` writes each track as a Hugging Face `datasets.DatasetDict` (Arrow).
+
+    Splits as in the root; columns: the image, the 13 levels as ClassLabel, the scores, reasons, question and options.
+
+    Load with `datasets.load_from_disk("OUT/track_1")`, or `portraitcraft validate OUT` (any command takes OUT as
+    its data); upload with `.push_to_hub(...)` where a hub is reachable. Exit codes: 0 written; 2 the data cannot be
+    read or OUT cannot be written.
+    """
+    from portraitcraft.data import DataError, open_dataset
+    from portraitcraft.lab import resolve_lab_name
+
+    if to != "hf":
+        fail(f"--to {to!r}: expected hf")
+    try:
+        from portraitcraft.hf import save
+
+        dataset = open_dataset(resolve_lab_name(data))
+        written = save(dataset, out)
+    except (DataError, ValueError, ImportError) as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"{out}: cannot write ({exc.strerror or exc})")
+    for folder in written:
+        typer.echo(f"wrote {folder}")
+
+
+def demo_data(
+    out: Path = typer.Argument(..., help="Folder to write the synthetic PortraitCraft into (created if needed)."),
+    n_train: int = typer.Option(300, help="Track 1 training records (and images)."),
+    n_test: int = typer.Option(100, help="Track 1 test records; their labels go to track_1_test_ground_truth.json."),
+    n_track2: int = typer.Option(24, help="Track 2 records in each of track_2_train.json and track_2_test.json."),
+    seed: int = typer.Option(0, help="Same seed, same bytes (JSON and JPEG)."),
+    annotations_only: bool = typer.Option(False, "--annotations-only",
+        help="Write the JSON files only, no images (scale tests)."),
+    images_per_folder: int = typer.Option(100,
+        help="Consecutive images per images_NN folder (eleven folders at most, then wrap)."),
+    workers: int = typer.Option(0, help="Processes for rendering; 0 = one per CPU. The output does not depend on it."),
+    progress: bool = PROGRESS_OPTION,
+) -> None:
+    """Render the composition lab: a synthetic PortraitCraft in the published layout, with known factors.
+
+    Exit codes: 0 written; 2 bad options or the folder cannot be written (or holds a real download).
+    """
+
+    from portraitcraft.lab import write_lab
+
+    try:
+        summary = write_lab(
+            out, n_train=n_train, n_test=n_test, n_track2_train=n_track2, n_track2_test=n_track2, seed=seed,
+            annotations_only=annotations_only, images_per_folder=images_per_folder,
+            workers=workers or (os.cpu_count() or 1), progress=progress,
+        )
+    except (ValueError, FileExistsError) as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"{out}: cannot write ({exc.strerror})")
+    typer.echo(str(summary))
