@@ -174,3 +174,34 @@ def test_the_rows_never_overwrite_the_records(photos, baseline_dir, tmp_path):
     result = CliRunner().invoke(app, ["assess", str(photos), "--model-dir", str(baseline_dir), "--records",
                                       str(records), "--out", str(records), "--no-progress"])
     assert result.exit_code == 2 and "--records" in result.output and not records.exists()
+
+
+def test_run_assessment_is_the_command_from_python(photos, baseline_dir, tmp_path):
+    from portraitcraft.assess import run_assessment
+
+    out = tmp_path / "rows.jsonl"
+    done = run_assessment(photos, out, backend="features", model_dir=baseline_dir, progress=False)
+    assert out.read_text(encoding="utf-8") == done.text
+    assert [row["image"] for row in done.rows] == find_images(photos)
+    assert [row["status"] for row in done.rows].count("failed") == 1 == len(done.summary.failures)
+    assert done.lines()[-1] == f"wrote 4 row(s) to {out}"
+    command = ["assess", str(photos), "--backend", "features", "--model-dir", str(baseline_dir), "--json", "-",
+               "--records", str(done.records), "--no-progress"]
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code == 0 and result.stdout == done.text  # resumed: nothing predicted again, the same rows
+
+
+def test_one_backend_vocabulary_for_predict_and_assess(lab, photos, baseline_dir, tmp_path):
+    from portraitcraft.runners.backends import backend_name
+
+    assert backend_name("qwen") == "transformers" and backend_name("features") == "features"
+    for command in (["predict", "--data", str(lab), "--out", str(tmp_path / "p.jsonl")], ["assess", str(photos)]):
+        result = CliRunner().invoke(app, [*command, "--backend", "gpt"])
+        assert result.exit_code == 2
+        assert "'gpt': expected one of features, transformers, openai (qwen for transformers)" in result.stderr
+    out = tmp_path / "features.jsonl"
+    result = CliRunner().invoke(app, ["predict", "--data", str(lab), "--backend", "features", "--model-dir",
+                                      str(baseline_dir), "--limit", "3", "--out", str(out), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    records = lines(out.read_text(encoding="utf-8"))
+    assert [r["status"] for r in records] == ["ok"] * 3 and records[0]["run"]["backend"] == "features"

@@ -4,6 +4,8 @@
     summary = assess_folder(FeatureBackend(), folder, records="photos.records.jsonl")
     rows = assessment_rows(folder, "photos.records.jsonl")           # one dict per image, in folder order
 
+    done = run_assessment("photos", "photos.csv", backend="features")  # all of it, as `portraitcraft assess` does
+
 The run is the project's run loop (`runners.base.run_predictions`) over the folder's images: the same records
 (``portraitcraft.prediction/1``, one JSON line per image, appended as each is done), so an interrupted run resumes
 where it stopped and a run under another configuration is refused. The rows are read from those records:
@@ -34,6 +36,7 @@ import io
 import json
 import os
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -198,6 +201,61 @@ def format_for(path: str, fmt: str | None) -> str:
                      "or --format csv|jsonl")
 
 
+@dataclass
+class Assessment:
+    """What `run_assessment` did: the rows (one per image, in folder order), the run's summary, where the records
+    and the rows went, and the rows as text in the output's format."""
+
+    folder: ImageFolder
+    records: Path
+    out: str
+    rows: list[dict[str, Any]]
+    text: str
+    summary: RunSummary
+
+    def lines(self) -> list[str]:
+        """The run's summary, then where the rows went (none for standard output)."""
+        wrote = [] if self.out == "-" else [f"wrote {len(self.rows)} row(s) to {self.out}"]
+        return [*self.summary.lines(), *wrote]
+
+
+def run_assessment(folder: str | os.PathLike, out: str | os.PathLike = "-", *, backend: str = "features",
+                   fmt: str | None = None, records: str | os.PathLike | None = None, limit: int | None = None,
+                   batch_size: int | None = None, progress: bool = True, **backend_options: Any) -> Assessment:
+    """Score every photo of ``folder`` with ``backend`` (a name of `runners.backends`, built from
+    ``backend_options``) and write the rows to ``out`` (a ``.csv`` or ``.jsonl`` file; ``"-"``: only returned,
+    as ``text``, for standard output).
+
+    Everything that can be refused is checked before any image is predicted, and in this order: the output
+    format, the folder, the backend (its model loaded), the output file (not one of the inputs, writable). The
+    records (default `default_records`) are the run loop's, so a rerun predicts only what is missing. Raises
+    `FolderError`, ValueError, `portraitcraft.outputs.OutputError`, `runners.base.ModelLoadError`,
+    `runners.base.RunError` or OSError, each naming what is wrong.
+    """
+    from portraitcraft.outputs import check_target, refuse_inputs, write_atomic
+    from portraitcraft.runners.backends import default_batch_size, make_backend
+    from portraitcraft.runners.base import config_hash
+
+    out = str(out)
+    output_format = format_for(out, fmt)
+    images = ImageFolder(folder)  # the folder is checked before any model is loaded
+    runner = make_backend(backend, **backend_options)
+    record_file = Path(records) if records is not None else default_records(out, images,
+                                                                               config_hash(runner.config()))
+    if out != "-":
+        refuse_inputs(out, {"--records": record_file})  # before any image is predicted
+        check_target(out)
+    batch = batch_size or default_batch_size(backend, backend_options.get("concurrency") or 8)
+    summary = assess_folder(runner, images, records=record_file, limit=limit, progress=progress, batch_size=batch)
+    rows = assessment_rows(images, record_file)
+    if limit is not None:
+        rows = rows[:limit]
+    text = "".join(format_rows(rows, output_format))
+    if out != "-":
+        write_atomic(out, text, inputs={"--records": record_file})
+    return Assessment(images, record_file, out, rows, text, summary)
+
+
 def default_records(out: str, folder: ImageFolder, config_hash: str) -> Path:
     """Where the run's records live: beside a file output (``OUT.records.jsonl``); for standard output, in the
     project's cache, named by the folder and the configuration (so that the same command resumes)."""
@@ -211,7 +269,7 @@ def default_records(out: str, folder: ImageFolder, config_hash: str) -> Path:
     return default_cache_dir() / "assess" / f"{folder.root.resolve().name}-{where}-{config_hash}.jsonl"
 
 
-__all__ = ["FORMATS", "IMAGE_SUFFIXES", "FolderError", "ImageFolder", "assess_folder", "assessment_rows",
-           "csv_columns", "default_records", "find_images", "flat_row", "format_for", "format_rows", "image_key",
-           "relative_path"]
+__all__ = ["FORMATS", "IMAGE_SUFFIXES", "Assessment", "FolderError", "ImageFolder", "assess_folder",
+           "assessment_rows", "csv_columns", "default_records", "find_images", "flat_row", "format_for", "format_rows",
+           "image_key", "relative_path", "run_assessment"]
 

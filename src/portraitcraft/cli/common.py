@@ -24,6 +24,9 @@ MAX_SIDE_OPTION = typer.Option(512, "--max-side", min=64, help="Images are decod
 JOBS_OPTION = typer.Option(1, "--jobs", min=1, help="Processes for feature extraction and cross-validation.")
 PROGRESS_BARS_OPTION = typer.Option(True, "--progress/--no-progress",
     help="Show progress bars (feature extraction, model fitting).")
+MODEL_DIR_OPTION = typer.Option(None, "--model-dir",
+    help=("features: a model saved by `baseline train` (default: the lab's, data/lab/runs/feature-baseline.model, "
+          "made by `make baseline`)."))
 DESCRIPTIONS_OPTION = typer.Option(..., "--descriptions", "-d",
     help="Track 2 records (track_2_*.json): image_path, content_description, composition_analysis.")
 

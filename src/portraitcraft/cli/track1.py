@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -15,6 +14,7 @@ from portraitcraft.cli.common import (
     CONCURRENCY_OPTION,
     DEVICE_OPTION,
     DTYPE_OPTION,
+    MODEL_DIR_OPTION,
     SPLIT_OPTION,
     fail,
     is_stdout,
@@ -92,10 +92,12 @@ def predict(
               "resumed.")),
     split: str = SPLIT_OPTION,
     backend: str = typer.Option("transformers", "--backend",
-        help=("Model backend: transformers (Qwen3-VL in this process) or openai (a chat-completions server: vLLM, "
-              "SGLang, LMDeploy, a hosted API).")),
+        help=("Model backend: transformers (Qwen3-VL in this process; also called qwen), openai (a chat-completions "
+              "server: vLLM, SGLang, LMDeploy, a hosted API) or features (the CPU feature baseline, see "
+              "--model-dir).")),
     model: str = typer.Option("Qwen/Qwen3-VL-4B-Instruct", "--model",
         help="Hugging Face model id or local model folder; with --backend openai, the served model's name."),
+    model_dir: Path | None = MODEL_DIR_OPTION,
     base_url: str = BASE_URL_OPTION,
     api_key: str | None = API_KEY_OPTION,
     concurrency: int = CONCURRENCY_OPTION,
@@ -145,14 +147,13 @@ def predict(
     from portraitcraft.outputs import prepare_jsonl_resume
     from portraitcraft.predictions import SCHEMA
     from portraitcraft.runners import RunError, run_predictions, split_items
-    from portraitcraft.runners.backends import BACKENDS, make_backend
+    from portraitcraft.runners.backends import backend_name, default_batch_size, make_backend
     from portraitcraft.runners.openai_compat import ServerCheckError
     from portraitcraft.runners.qwen import ModelLoadError
     from portraitcraft.runners.shards import parse_shard, shard_items
 
-    if backend not in BACKENDS:
-        fail(f"--backend {backend!r}: expected transformers or openai")
     try:
+        backend = backend_name(backend)
         dataset = open_dataset(resolve_lab_name(data))
         items = split_items(dataset, split, limit)  # a wrong split or limit fails here, before any model is loaded
         if shard is not None:
@@ -163,8 +164,9 @@ def predict(
             backend, model=model, protocol=protocol, sampling=sampling, max_new_tokens=max_new_tokens, seed=seed,
             base_url=base_url, api_key=api_key, concurrency=concurrency, timeout_s=timeout, revision=revision,
             device=device, dtype=dtype, attn_implementation=attn_implementation, max_pixels=max_pixels,
-            min_pixels=min_pixels, score_impl=score_impl, decode_impl=decode_impl, image_device=image_device)
-        batch_size = batch_size or (concurrency if backend == "openai" else 1)
+            min_pixels=min_pixels, score_impl=score_impl, decode_impl=decode_impl, image_device=image_device,
+            model_dir=model_dir)
+        batch_size = batch_size or default_batch_size(backend, concurrency)
         summary = run_predictions(runner, dataset, split=split if shard is None else f"{split} shard {shard}",
                                   out=out, batch_size=batch_size, progress=progress, items=items)
     except (ValueError, DataError, ModelLoadError, ServerCheckError, RunError) as exc:
@@ -213,8 +215,8 @@ def assess(
     folder: Path = typer.Argument(...,
         help="A folder of photos (searched recursively): jpg, jpeg, png, webp, bmp, tif, tiff."),
     backend: str = typer.Option("features", "--backend",
-        help=("features: the CPU feature baseline (a trained model, see --model-dir); qwen: Qwen3-VL in this process; "
-              "openai: a chat-completions server (vLLM, SGLang, a hosted API).")),
+        help=("features: the CPU feature baseline (a trained model, see --model-dir); transformers (also called qwen): "
+              "Qwen3-VL in this process; openai: a chat-completions server (vLLM, SGLang, a hosted API).")),
     protocol: str = typer.Option("score", "--protocol",
         help=("qwen/openai: score (token probabilities of the levels) or generate (the reference prompt's text, "
               "parsed; reasons where the model writes them).")),
@@ -226,9 +228,7 @@ def assess(
     records: Path | None = typer.Option(None, "--records",
         help=("The run's prediction records, kept to resume (default: OUT.records.jsonl beside OUT; for standard "
               "output, the cache).")),
-    model_dir: Path | None = typer.Option(None, "--model-dir",
-        help=("features: a model saved by `baseline train` (default: the lab's, data/lab/runs/feature-baseline.model, "
-              "made by `make baseline`).")),
+    model_dir: Path | None = MODEL_DIR_OPTION,
     model: str = typer.Option("Qwen/Qwen3-VL-4B-Instruct", "--model",
         help="qwen: Hugging Face model id or local folder; openai: the served model's name."),
     base_url: str = BASE_URL_OPTION,
@@ -253,62 +253,27 @@ def assess(
     or JSON Lines (see the portraitcraft.assess module for the columns). Exit codes: 0 every image scored; 1 some
     images failed (rows with status "failed" and the error); 2 the run cannot start (folder, model, output).
     """
-    from portraitcraft.assess import (
-        FolderError,
-        ImageFolder,
-        assess_folder,
-        assessment_rows,
-        default_records,
-        format_for,
-        format_rows,
-    )
-    from portraitcraft.outputs import OutputError, check_target, refuse_inputs, write_atomic
-    from portraitcraft.runners.base import ModelLoadError, RunError, config_hash
+    from portraitcraft.assess import FolderError, run_assessment
+    from portraitcraft.outputs import OutputError
+    from portraitcraft.runners.base import ModelLoadError, RunError
     from portraitcraft.runners.openai_compat import ServerCheckError
 
     if json_out is not None:
         out, fmt = json_out, fmt or "jsonl"
-    if backend not in ("features", "qwen", "openai"):
-        fail(f"--backend {backend!r}: expected features, qwen or openai")
     try:
-        output_format = format_for(out, fmt)
-        images = ImageFolder(folder)  # the folder is checked before any model is loaded
-        if backend == "features":
-            from portraitcraft.runners.features import FeatureBackend
-
-            runner: Any = FeatureBackend(model_dir)
-        else:
-            from portraitcraft.runners.backends import make_backend
-
-            runner = make_backend("transformers" if backend == "qwen" else "openai", model=model, protocol=protocol,
-                                  device=device, dtype=dtype, base_url=base_url, api_key=api_key,
-                                  concurrency=concurrency, top_logprobs=top_logprobs)
-        record_file = records or default_records(out, images, config_hash(runner.config()))
-        if not is_stdout(out):
-            refuse_inputs(out, {"--records": record_file})  # before any image is predicted
-            check_target(out)
-        summary = assess_folder(runner, images, records=record_file, limit=limit, progress=progress,
-                                batch_size=batch_size or (concurrency if backend == "openai" else 1))
-    except (FolderError, ValueError, ModelLoadError, ServerCheckError, RunError) as exc:
+        done = run_assessment(
+            folder, out, backend=backend, fmt=fmt, records=records, limit=limit, batch_size=batch_size,
+            progress=progress, model_dir=model_dir, model=model, protocol=protocol, device=device, dtype=dtype,
+            base_url=base_url, api_key=api_key, concurrency=concurrency, top_logprobs=top_logprobs)
+    except (FolderError, ValueError, ModelLoadError, ServerCheckError, RunError, OutputError) as exc:
         fail(str(exc))
-    rows = assessment_rows(images, record_file)
-    if limit is not None:
-        rows = rows[:limit]
-    text = "".join(format_rows(rows, output_format))
+    except OSError as exc:
+        fail(f"{out}: cannot write ({exc.strerror})")
     if is_stdout(out):
-        typer.echo(text, nl=False)
-    else:
-        try:
-            write_atomic(out, text, inputs={"--records": record_file})
-        except OutputError as exc:
-            fail(str(exc))
-        except OSError as exc:
-            fail(f"{out}: cannot write ({exc.strerror})")
-    for line in summary.lines():
+        typer.echo(done.text, nl=False)
+    for line in done.lines():
         typer.echo(line, err=True)
-    if not is_stdout(out):
-        typer.echo(f"wrote {len(rows)} row(s) to {out}", err=True)
-    if summary.failures:
+    if done.summary.failures:
         raise typer.Exit(1)
 
 
