@@ -411,3 +411,27 @@ def test_the_gpu_benchmark_runs_its_dry_path_on_the_cpu(tmp_path, one_torch_thre
     assert all(r["seconds"] > 0 for r in report["results"])
     cost = generation_cost([out])
     assert list(cost["part"]) == ["one image", "one training step"] and cost["GPU"].str.contains("dry run").all()
+
+
+def test_the_reference_recipe_trains_bf16_adapters_on_16_draws_per_step(track2_lab, tiny_qwen_image, tmp_path):
+    """The reference recipe over a bf16 model: adapters and their AdamW state in bf16, 16 micro-batches per step
+    (the reference's 4 processes x 4), images drawn with replacement; another recipe on its folder is refused."""
+    import torch
+
+    from portraitcraft.track2.finetune import LoraFinetuneError, LoraSettings, LoraTrainer, run_lora_finetune
+
+    settings = LoraSettings.of_recipe("reference", data=str(track2_lab), out=str(tmp_path / "ref"),
+                                      model=str(tiny_qwen_image), rank=4, resolution=64, warmup_steps=1,
+                                      max_train_steps=1, save_every=0, device="cpu", precision="bf16")
+    trainer = LoraTrainer(settings)
+    assert trainer.trainable and all(p.dtype == torch.bfloat16 for _, p in trainer.trainable)
+    ours = LoraTrainer(LoraSettings(**{**settings.__dict__, "recipe": "ours", "lora_dtype": "fp32"}))
+    assert all(p.dtype == torch.float32 for _, p in ours.trainable)
+    del trainer, ours
+    summary = run_lora_finetune(settings, progress=False)
+    assert (summary.status, summary.step) == ("finished", 1)
+    state = torch.load(tmp_path / "ref" / "checkpoint-000001" / "optimizer.pt", weights_only=True)
+    moments = [v["exp_avg"] for v in state["optimizer"]["state"].values()]
+    assert moments and all(m.dtype == torch.bfloat16 for m in moments)
+    with pytest.raises(LoraFinetuneError, match="with the 'reference' recipe, not 'ours'"):
+        run_lora_finetune(_lora_settings(track2_lab, tmp_path / "ref", tiny_qwen_image), progress=False)

@@ -4,13 +4,21 @@ the paper's Figure 3), resumable, with the reference settings as defaults.
     summary = run_lora_finetune(LoraSettings(data="data/lab", model="Qwen/Qwen-Image", out="runs/qwen-image-lora"))
     # then: portraitcraft track2 generate --lora runs/qwen-image-lora ...
 
-Reference settings (the benchmark's public Qwen-Image fine-tuning code)
-    LoRA rank 64 (alpha 64, Gaussian initialisation) on the transformer's attention projections to_q, to_k, to_v and
-    to_out.0; AdamW (0.9, 0.999), weight decay 0.01, eps 1e-8, learning rate 1e-4 with 500 linear warm-up steps and
-    a cosine decay to 0 at step 12,000; gradient norm clipped to 1.0; batch 1 with 4 accumulation steps per optimizer
-    step; bf16 on CUDA (fp32 on the CPU); caption dropout 0.15 (the prompt becomes " "); images resized to a
-    1024-pixel long side, both sides floored to a multiple of 32; a checkpoint every 500 steps. The prompt is the
-    generation prompt with the "AES_COMP, " trigger (`track2.generate.generation_prompt`).
+Two recipes (``recipe``; `portraitcraft.track2.recipes` shows them side by side with the reference's files and lines)
+    Shared: LoRA rank 64 (alpha 64, Gaussian initialisation) on the transformer's attention projections to_q, to_k,
+    to_v and to_out.0; AdamW (0.9, 0.999), weight decay 0.01, eps 1e-8, learning rate 1e-4 with 500 linear warm-up
+    steps and a cosine decay to 0 at step 12,000; gradient norm clipped to 1.0; batch 1; bf16 on CUDA (fp32 on the
+    CPU); caption dropout 0.15 (the prompt becomes " "); a checkpoint every 500 steps. The prompt is the generation
+    prompt with the "AES_COMP, " trigger (`track2.generate.generation_prompt`).
+    ``reference`` (the public reference code, run as its run.sh does on 4 processes): 16 images per optimizer step
+    (here 16 accumulation steps on one process: the same samples per step), LoRA weights and their AdamW state in
+    the model's dtype (bf16 on CUDA), every image drawn at random with replacement, and its resize chain: the long
+    side to 1024 and the short side floored (``int``), then both sides floored to a multiple of 32, two resizes with
+    PIL's default filter. Not matched: the reference sets no seed, and builds the noisy latents in bf16.
+    ``ours`` (the default): 4 images per step (4 accumulation steps; a quarter of the reference's samples over the
+    same 12,000 steps, for a single GPU's time), LoRA weights in fp32 (a 1e-4 update is not lost to bf16 rounding),
+    every image once per pass in a seeded order, and one LANCZOS resize from the full image to the reference's final
+    size (one resampling instead of two).
 The loss, as the pipeline's scheduler defines flow matching
     x0 = the VAE latents of the image, normalised by the VAE's latents_mean and latents_std; a training step index
     drawn uniformly from the scheduler's ``num_train_timesteps``, its sigma from the scheduler's own sigma table;
@@ -67,6 +75,10 @@ LORA_FILE: Final[str] = "pytorch_lora_weights.safetensors"  # the name diffusers
 TARGET_MODULES: Final[tuple[str, ...]] = ("to_q", "to_k", "to_v", "to_out.0")
 DROPPED_CAPTION: Final[str] = " "
 PRECISIONS: Final[tuple[str, ...]] = ("auto", "bf16", "fp32")
+RECIPES: Final[tuple[str, ...]] = ("ours", "reference")
+LORA_DTYPES: Final[tuple[str, ...]] = ("fp32", "model")
+DATA_ORDERS: Final[tuple[str, ...]] = ("epochs", "with_replacement")
+RESIZES: Final[tuple[str, ...]] = ("single", "reference")
 
 
 class LoraFinetuneError(Exception):
@@ -75,10 +87,12 @@ class LoraFinetuneError(Exception):
 
 @dataclass(frozen=True)
 class LoraSettings:
-    """The configuration of one LoRA fine-tuning; the reference settings are the defaults (module docstring)."""
+    """The configuration of one LoRA fine-tuning; the defaults are the ``ours`` recipe, `LoraSettings.of_recipe`
+    gives either (module docstring)."""
 
     data: str
     out: str
+    recipe: str = "ours"  # the named recipe these settings start from; recorded
     model: str = REFERENCE_MODEL
     split: str = "train"
     rank: int = 64
@@ -99,6 +113,9 @@ class LoraSettings:
     max_sequence_length: int = 1024
     precision: str = "auto"  # bf16 on cuda, fp32 on cpu
     seed: int = 0
+    lora_dtype: str = "fp32"  # the adapters' weights and AdamW state: fp32, or "model": the model's (bf16 on CUDA)
+    data_order: str = "epochs"  # "epochs": each image once per pass, or "with_replacement": random draws
+    resize: str = "single"  # "single": one LANCZOS resize to the reference's final size; "reference": its two
     limit: int | None = None  # the first N training images only
     # how the run is carried out, not what it learns (may change between a stop and a resume)
     save_every: int = 500
@@ -111,8 +128,10 @@ class LoraSettings:
                                                  "gradient_checkpointing")
 
     def __post_init__(self) -> None:
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision {self.precision!r}: expected one of {', '.join(PRECISIONS)}")
+        for name, allowed in (("recipe", RECIPES), ("precision", PRECISIONS), ("lora_dtype", LORA_DTYPES),
+                              ("data_order", DATA_ORDERS), ("resize", RESIZES)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} {getattr(self, name)!r}: expected one of {', '.join(allowed)}")
         for name in ("rank", "max_train_steps", "batch_size", "grad_accum", "resolution"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} {getattr(self, name)}: must be at least 1")
@@ -128,6 +147,28 @@ class LoraSettings:
             values.pop(name, None)
         return values
 
+    @classmethod
+    def of_recipe(cls, recipe: str = "ours", **changes: Any) -> LoraSettings:
+        """The settings of a named recipe (`RECIPE_VALUES`) with ``changes`` on top (``data`` and ``out`` among them
+        when training)."""
+        if recipe not in RECIPES:
+            raise ValueError(f"recipe {recipe!r}: expected one of {', '.join(RECIPES)}")
+        return cls(**{"data": "lab", "out": "runs/track2-lora", **RECIPE_VALUES[recipe], **changes, "recipe": recipe})
+
+    @property
+    def effective_batch(self) -> int:
+        """Images per optimizer step: batch x accumulation (one process)."""
+        return self.batch_size * self.grad_accum
+
+
+# What each recipe sets; the rest is the dataclass default, the same in both (the module docstring says why ours
+# differs). ``reference``: qwen-image-finetune's run.sh, train_configs/train_lora.yaml, train.py and
+# image_datasets/dataset.py (files and lines in `portraitcraft.track2.recipes`).
+RECIPE_VALUES: dict[str, dict[str, Any]] = {
+    "ours": {},
+    "reference": dict(grad_accum=16, lora_dtype="model", data_order="with_replacement", resize="reference"),
+}
+
 
 def lr_factor(step: int, warmup: int, total: int) -> float:
     """Multiplier of the learning rate after ``step`` optimizer steps: linear warm-up, then a half cosine to 0
@@ -138,16 +179,31 @@ def lr_factor(step: int, warmup: int, total: int) -> float:
     return max(0.0, 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0))))
 
 
-def training_image(image, resolution: int):
-    """The reference preprocessing: long side to ``resolution``, both sides floored to a multiple of 32, values
-    in [-1, 1], as a (3, 1, H, W) tensor (one frame, as Qwen-Image's VAE expects)."""
+def training_size(width: int, height: int, resolution: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """((width, height) after the reference's first resize, the final (width, height)): the long side set to
+    ``resolution`` and the short one scaled and floored by ``int``, then both floored to a multiple of 32 (at least
+    32). 1003 x 700 -> (1024, 714) -> (1024, 704); 1103 x 827 -> (1024, 767) -> (1024, 736)."""
+    if width >= height:
+        first = (resolution, int((resolution / width) * height))
+    else:
+        first = (int((resolution / height) * width), resolution)
+    return first, (max(32, first[0] // 32 * 32), max(32, first[1] // 32 * 32))
+
+
+def training_image(image, resolution: int, resize: str = "single"):
+    """The training image as a (3, 1, H, W) tensor in [-1, 1] (one frame, as Qwen-Image's VAE expects), at
+    `training_size`'s final size, from the full-size decoded ``image``: ``resize="reference"`` resizes twice with PIL's
+    default filter as the reference does, ``"single"`` once with LANCZOS."""
     import torch
+    from PIL import Image
 
     image = image.convert("RGB")
-    w, h = image.size
-    scale = resolution / max(w, h)
-    w, h = max(32, int(w * scale) // 32 * 32), max(32, int(h * scale) // 32 * 32)
-    pixels = np.asarray(image.resize((w, h)), dtype=np.float32) / 127.5 - 1.0
+    first, final = training_size(*image.size, resolution)
+    if resize == "reference":
+        image = image.resize(first).resize(final)
+    else:
+        image = image.resize(final, Image.Resampling.LANCZOS)
+    pixels = np.asarray(image, dtype=np.float32) / 127.5 - 1.0
     return torch.from_numpy(pixels).permute(2, 0, 1).unsqueeze(1)
 
 
@@ -184,11 +240,13 @@ def training_examples(settings: LoraSettings, skipped: list[str]):
 class MicroBatchPlan:
     """Which examples, dropped captions and random streams each micro-batch of each step uses: a function of
     (seed, step, micro-batch) only, so that resuming repeats exactly what an uninterrupted run does. Examples are
-    visited in a new random order every pass over the data."""
+    visited in a new random order every pass over the data (``data_order="epochs"``), or drawn with replacement
+    (``"with_replacement"``, the reference's)."""
 
-    def __init__(self, n_examples: int, batch_size: int, grad_accum: int, caption_dropout: float, seed: int):
+    def __init__(self, n_examples: int, batch_size: int, grad_accum: int, caption_dropout: float, seed: int,
+                 data_order: str = "epochs"):
         self.n, self.batch, self.accum = n_examples, batch_size, grad_accum
-        self.dropout, self.seed = caption_dropout, seed
+        self.dropout, self.seed, self.data_order = caption_dropout, seed, data_order
 
     def _order(self, epoch: int) -> np.ndarray:
         return np.random.default_rng([self.seed, 1, epoch]).permutation(self.n)
@@ -197,7 +255,11 @@ class MicroBatchPlan:
         """(example indices, caption dropped?, torch seed) of micro-batch ``micro`` of optimizer step ``step``
         (counted from 1)."""
         first = ((step - 1) * self.accum + micro) * self.batch
-        indices = [int(self._order(k // self.n)[k % self.n]) for k in range(first, first + self.batch)]
+        if self.data_order == "with_replacement":  # the reference: each sample any image, uniformly
+            draws = np.random.default_rng([self.seed, 3, step, micro]).integers(self.n, size=self.batch)
+            indices = [int(i) for i in draws]
+        else:
+            indices = [int(self._order(k // self.n)[k % self.n]) for k in range(first, first + self.batch)]
         rng = np.random.default_rng([self.seed, 2, step, micro])
         dropped = [bool(rng.random() < self.dropout) for _ in indices]
         return indices, dropped, int(rng.integers(2**62))
@@ -241,8 +303,9 @@ class LoraTrainer:
             self.transformer.add_adapter(LoraConfig(r=s.rank, lora_alpha=s.alpha or s.rank,
                                                     init_lora_weights="gaussian", target_modules=list(TARGET_MODULES)))
         self.trainable = [(n, p) for n, p in self.transformer.named_parameters() if p.requires_grad]
-        for _, parameter in self.trainable:  # adapters train in fp32 even over bf16 weights
-            parameter.data = parameter.data.float()
+        self.lora_dtype = torch.float32 if s.lora_dtype == "fp32" else self.dtype
+        for _, parameter in self.trainable:  # fp32 adapters over bf16 weights (ours); the reference keeps bf16
+            parameter.data = parameter.data.to(self.lora_dtype)
         checkpointing = s.gradient_checkpointing if s.gradient_checkpointing is not None else self.device.type == "cuda"
         if checkpointing:
             self.transformer.enable_gradient_checkpointing()
@@ -345,7 +408,7 @@ class LoraTrainer:
             raise LoraFinetuneError(f"{folder / LORA_FILE}: do not match the adapter ({len(unexpected)} unexpected, "
                                     f"{len(missing)} missing, e.g. {example})")
         for _, parameter in self.trainable:
-            parameter.data = parameter.data.float()
+            parameter.data = parameter.data.to(self.lora_dtype)
 
 
 # ---- the run ------------------------------------------------------------------------------------------------------
@@ -457,7 +520,7 @@ def run_lora_finetune(settings: LoraSettings, *, progress: bool = True) -> LoraS
             "started": (previous or {}).get("started") or time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
         write_json(out / RUN_FILE, record)
-        plan = MicroBatchPlan(len(examples), s.batch_size, s.grad_accum, s.caption_dropout, s.seed)
+        plan = MicroBatchPlan(len(examples), s.batch_size, s.grad_accum, s.caption_dropout, s.seed, s.data_order)
         stop = s.max_train_steps if s.stop_after is None else min(s.max_train_steps, s.stop_after)
         resumed_from, first, last = step or None, None, None
         bar = tqdm(total=s.max_train_steps, initial=step, unit="step", desc="track2 finetune", disable=not progress,
@@ -470,8 +533,8 @@ def run_lora_finetune(settings: LoraSettings, *, progress: bool = True) -> LoraS
                 for micro in range(s.grad_accum):
                     indices, dropped, seed = plan.micro(step, micro)
                     chosen = [examples[i] for i in indices]
-                    pixels = torch.stack([training_image(dataset.open_image(e.image_path, max_side=s.resolution),
-                                                         s.resolution) for e in chosen])
+                    pixels = torch.stack([training_image(dataset.open_image(e.image_path, max_side=None),
+                                                         s.resolution, s.resize) for e in chosen])
                     prompts = [DROPPED_CAPTION if d else e.prompt for e, d in zip(chosen, dropped)]
                     micro_batches.append((pixels, prompts, seed))
                 result = trainer.step(micro_batches)
@@ -513,4 +576,5 @@ def _save_checkpoint(trainer: LoraTrainer, out: Path, step: int, keep: int) -> N
 
 
 __all__ = ["FORMAT", "LORA_FILE", "TARGET_MODULES", "LoraFinetuneError", "LoraSettings", "LoraSummary", "LoraTrainer",
-           "MicroBatchPlan", "lr_factor", "read_lora_log", "run_lora_finetune", "training_image"]
+           "MicroBatchPlan", "RECIPES", "RECIPE_VALUES", "lr_factor", "read_lora_log", "run_lora_finetune",
+           "training_image", "training_size"]

@@ -50,6 +50,9 @@ FORMAT: Final[str] = "portraitcraft.track2.generation/1"
 RECORDS_FILE: Final[str] = "generation.jsonl"
 LOCK_FILE: Final[str] = ".generation.lock"
 DTYPES: Final[tuple[str, ...]] = ("auto", "bfloat16", "float16", "float32")
+# JPEG (and WEBP) quality of the written images; the reference saves with PIL's default, 75 (evaluation.py:62).
+JPEG_QUALITY: Final[int] = 95
+REFERENCE_JPEG_QUALITY: Final[int] = 75
 
 
 class GenerationError(Exception):
@@ -305,7 +308,7 @@ def _safe_name(name: str) -> str | None:
 def save_image(image, path: Path) -> None:
     """Write whole or not at all (`outputs.write_atomic`): a run killed while saving leaves no half image."""
     kind = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}[path.suffix.lower()]
-    options = {"quality": 95} if kind in ("JPEG", "WEBP") else {}
+    options = {"quality": JPEG_QUALITY} if kind in ("JPEG", "WEBP") else {}
     buffer = io.BytesIO()
     image.convert("RGB").save(buffer, format=kind, **options)
     write_atomic(path, buffer.getvalue())
