@@ -537,3 +537,48 @@ def test_a_training_log_damaged_before_its_last_line_is_refused(generate_run, la
     with pytest.raises(OutputError, match=r"log.jsonl:2: not UTF-8"):
         run_finetune(settings_for(lab, tiny_model, copy), dataset=dataset, progress=False)
     assert log.read_bytes() == before
+
+
+def test_the_reference_recipe_trains_as_the_reference_code_and_refuses_another_recipe(lab, dataset, tiny_model,
+                                                                                        tmp_path):
+    """Every record trained, visual.merger alone among the visual parts, pure bf16, the reference's prompt (text
+    first) and its label mask (the answer, <|im_end|> and the newline); resuming with our recipe is refused in one
+    line. The learning rate is raised so that bf16 weights visibly move in two steps."""
+    import torch
+
+    from portraitcraft.finetune import FineTuner
+
+    out = tmp_path / "reference"
+    settings = FinetuneSettings.of_recipe(
+        "reference", data=str(lab), model=str(tiny_model), out=str(out), reasons=False, lr=2e-3, batch_size=2,
+        grad_accum=1, max_steps=2, max_pixels=128 * 128, min_pixels=32 * 32, validation_predict=0, save_every=0)
+    tuner = FineTuner(settings)
+    assert all(p.dtype == torch.bfloat16 for _, p in tuner.trainable)
+    data = training_data(dataset, settings)
+    assert len(data.train) == 4 and data.validation == []  # the lab's 4 training images, none held out
+    examples = data.train[:2]
+    images = [dataset.open_image(e.image_path, max_side=2048) for e in examples]
+    inputs, labels, _ = tuner.encode_generate(examples, images)
+    for row, e in enumerate(examples):
+        kept = labels[row][labels[row] != -100].tolist()
+        assert tuner.tokenizer.decode(kept) == generate_target(e, reasons=False) + "<|im_end|>\n"
+    text = tuner.tokenizer.decode(inputs["input_ids"][0])
+    assert text.index("You are an aesthetics expert.") < text.index("<|vision_start|>")  # text, then the image
+    del tuner
+
+    summary = run_finetune(settings, dataset=dataset, progress=False)
+    assert summary.status == "finished" and summary.train_images == 4 and summary.validation_images == 0
+    record = json.loads((out / "finetune.json").read_text())
+    assert record["settings"]["recipe"] == "reference" and record["precision"] == "bf16"
+    log = read_log(out)
+    assert log.loc[log["kind"] == "train", "lr"].tolist()[0] == 0.0  # s/w: the warm-up's first step at lr 0
+    before, after = weights(tiny_model), weights(out)
+    changed = {n for n in before if not torch.equal(before[n].to(after[n].dtype), after[n])}
+    assert any(n.startswith("model.visual.merger.") for n in changed)
+    assert not any(n.startswith("model.visual.") and not n.startswith("model.visual.merger.") for n in changed)
+    assert any(n.startswith("model.language_model.") for n in changed)
+
+    with pytest.raises(FinetuneError) as refused:
+        run_finetune(settings_for(lab, tiny_model, out), dataset=dataset, progress=False)
+    assert str(refused.value) == (f"{out}: holds a fine-tuning with the 'reference' recipe, not 'ours'; resume it "
+                                  "with its own recipe or use another --out")

@@ -196,8 +196,8 @@ def previous_run(
 ) -> dict[str, Any] | None:
     """The record (``out/run_file``) of the training run an output folder holds, to resume it; None for a new or
     empty folder. ``error`` is raised, naming the file, for a folder that holds something else, an unreadable
-    record, a record of another format, or another training (settings in ``training_key`` that differ; ``same``
-    decides equality, default ``==``)."""
+    record, a record of another format, another recipe (a ``recipe`` in ``training_key``: refused in one line), or
+    another training (settings in ``training_key`` that differ; ``same`` decides equality, default ``==``)."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise error(f"{out}: exists and is not a folder")
@@ -213,6 +213,10 @@ def previous_run(
     if not isinstance(previous, dict) or previous.get("format") != record_format:
         raise error(f"{record_path}: not a {record_format} record")
     before = previous.get("settings", {})
+    if "recipe" in training_key and before.get("recipe") != training_key["recipe"]:
+        was = f"the {before['recipe']!r} recipe" if before.get("recipe") else "no recorded recipe"
+        raise error(f"{out}: holds a fine-tuning with {was}, not {training_key['recipe']!r}; resume it with its own "
+                    "recipe or use another --out")
     equal = same or (lambda _name, a, b: a == b)
     changed = [f"{k}: {before.get(k)!r} -> {v!r}" for k, v in training_key.items() if not equal(k, before.get(k), v)]
     if changed:

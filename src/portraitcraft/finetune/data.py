@@ -14,7 +14,7 @@ import numpy as np
 from portraitcraft.attributes import ATTRIBUTE_KEYS, ATTRIBUTE_NAMES
 from portraitcraft.data import Dataset
 from portraitcraft.finetune.settings import Example, FinetuneError, FinetuneSettings
-from portraitcraft.labels import validation_split
+from portraitcraft.labels import fully_labelled, labelled_images, validation_split
 
 # --- data ------------------------------------------------------------------------------------------------------
 
@@ -63,12 +63,17 @@ def _examples(dataset: Dataset, names: Sequence[str], reasons: bool, skipped: di
 def training_data(dataset: Dataset, settings: FinetuneSettings) -> TrainingData:
     """The training and validation examples: the fully labelled training images split by
     `portraitcraft.labels.validation_split`."""
-    try:
-        truth, fit = validation_split(dataset, fraction=settings.validation_fraction, seed=settings.seed)
-    except ValueError as exc:
-        raise FinetuneError(f"{dataset.root / 'track_1_train.json'}: {exc}") from exc
     skipped: dict[str, list[str]] = {}
-    validation = _examples(dataset, truth.image_paths, settings.reasons, skipped)
+    if settings.validation_fraction == 0:  # every fully labelled training record, none held out (the reference)
+        labelled = fully_labelled(labelled_images(dataset))
+        fit = sorted(labelled.loc[labelled["split"] == "train", "image_path"])
+        validation = []
+    else:
+        try:
+            truth, fit = validation_split(dataset, fraction=settings.validation_fraction, seed=settings.seed)
+        except ValueError as exc:
+            raise FinetuneError(f"{dataset.root / 'track_1_train.json'}: {exc}") from exc
+        validation = _examples(dataset, truth.image_paths, settings.reasons, skipped)
     train = _examples(dataset, fit, settings.reasons, skipped)
     if settings.limit is not None:
         train = train[:settings.limit]
@@ -120,10 +125,12 @@ class Plan:
         return epoch + (group + 1) / self.steps_per_epoch, micro
 
 
-def lr_factor(step: int, total: int, warmup_ratio: float) -> float:
-    """Linear warm-up over ceil(warmup_ratio * total) steps, then cosine decay to 0 (the reference's schedule)."""
+def lr_factor(step: int, total: int, warmup_ratio: float, formula: str = "(s+1)/(w+1)") -> float:
+    """Linear warm-up over ceil(warmup_ratio * total) steps, then cosine decay to 0. During the warm-up the factor at
+    step s of w is s/w (transformers' ``get_cosine_schedule_with_warmup``, the reference's: its first step has a
+    learning rate of 0) or (s+1)/(w+1) (ours: every step updates)."""
     warmup = math.ceil(warmup_ratio * total)
     if step < warmup:
-        return (step + 1) / (warmup + 1)
+        return step / warmup if formula == "s/w" else (step + 1) / (warmup + 1)
     progress = (step - warmup) / max(1, total - warmup)
     return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))

@@ -12,7 +12,9 @@ from typing import Any
 from portraitcraft.finetune.data import lr_factor
 from portraitcraft.finetune.parallel import World
 from portraitcraft.finetune.settings import (
+    DEEPSTACK_MERGERS,
     LORA_TARGETS,
+    REFERENCE_TRAINING_PROMPT,
     TRAINED_PARTS,
     Example,
     FinetuneError,
@@ -24,9 +26,10 @@ from portraitcraft.prompts import GENERATE, SCORE, SCORE_SLOTS, generate_prompt,
 
 # --- the model being trained ---------------------------------------------------------------------------------------
 
-def is_trained(name: str, lora: bool) -> bool:
-    """Whether a parameter (named as in the plain Qwen3-VL model) is trained: LM and mergers, not the vision encoder."""
-    if not name.startswith(TRAINED_PARTS):
+def is_trained(name: str, lora: bool, deepstack: bool = True) -> bool:
+    """Whether a parameter (named as in the plain Qwen3-VL model) is trained: the LM and ``visual.merger``, the
+    DeepStack mergers when ``deepstack``, never the vision encoder."""
+    if not name.startswith(TRAINED_PARTS) or (not deepstack and name.startswith(DEEPSTACK_MERGERS)):
         return False
     return not lora or not name.startswith(("model.language_model.", "lm_head."))
 
@@ -81,7 +84,7 @@ class FineTuner:
         model = model.to(device=self.device, dtype=self.param_dtype)
         self.base = model  # the plain Qwen3-VL (with LoRA layers injected in place when lora)
         for name, param in model.named_parameters():
-            param.requires_grad_(is_trained(name, s.lora))
+            param.requires_grad_(is_trained(name, s.lora, s.deepstack_mergers))
         self.peft = None
         if s.lora:
             self._add_lora(model)
@@ -197,9 +200,9 @@ class FineTuner:
     def configure_schedule(self, total_steps: int) -> None:
         import torch
 
-        warmup = self.settings.warmup_ratio
+        warmup, formula = self.settings.warmup_ratio, self.settings.warmup_formula
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda step: lr_factor(step, total_steps, warmup))
+            self.optimizer, lambda step: lr_factor(step, total_steps, warmup, formula))
 
     def autocast(self):
         import torch
@@ -210,16 +213,25 @@ class FineTuner:
 
     # -- losses --
 
+    def training_messages(self, example: Example, image: Any) -> list[dict[str, Any]]:
+        """The user turn trained on: the inference prompt after the image (what predict sends), or the reference
+        conversion's instruction before the image."""
+        if self.settings.training_prompt == "reference":
+            return [{"role": "user", "content": [{"type": "text", "text": REFERENCE_TRAINING_PROMPT},
+                                                 {"type": "image", "image": image}]}]
+        return self.backend.messages(example.item, generate_prompt(example.question, example.options), image)
+
     def encode_generate(self, examples: Sequence[Example], images: Sequence[Any]):
-        """Processor inputs (left padded) for prompt + answer + eos, and labels: -100 except on the answer tokens."""
+        """Processor inputs (left padded) for prompt + answer + eos (+ the newline after it with ``mask_newline``),
+        and labels: -100 except on those answer tokens."""
         import torch
 
         texts, answers = [], []
         for example, image in zip(examples, images):
-            prompt = generate_prompt(example.question, example.options)
-            opened = self.processor.apply_chat_template(self.backend.messages(example.item, prompt, image),
+            opened = self.processor.apply_chat_template(self.training_messages(example, image),
                                                         tokenize=False, add_generation_prompt=True)
-            answer = generate_target(example, reasons=self.settings.reasons) + self.eos
+            answer = (generate_target(example, reasons=self.settings.reasons) + self.eos
+                      + ("\n" if self.settings.mask_newline else ""))
             texts.append(opened + answer)
             answers.append(answer)
         inputs = self.processor(text=texts, images=list(images), padding=True, return_tensors="pt")

@@ -1,10 +1,11 @@
-"""Fine-tuning's settings (the paper's by default) and what the model is trained to answer (the targets); see the
-package docstring for every choice."""
+"""Fine-tuning's settings and its two named recipes (``ours``, the default, and ``reference``, the public reference
+code's), and what the model is trained to answer (the targets); see the package docstring for every choice and
+`portraitcraft.finetune.recipes` for the two recipes side by side."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from portraitcraft.attributes import ATTRIBUTE_NAMES
@@ -25,6 +26,21 @@ INCOMING_DIR = ".incoming"
 # The language model's linear layers that LoRA adapts (attention and MLP projections).
 LORA_TARGETS = r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
 TRAINED_PARTS = ("model.language_model.", "lm_head.", "model.visual.merger.", "model.visual.deepstack_merger_list.")
+DEEPSTACK_MERGERS = "model.visual.deepstack_merger_list."
+RECIPES = ("ours", "reference")
+TRAINING_PROMPTS = ("inference", "reference")  # the user turn in training: the inference prompt, or the reference's own
+WARMUP_FORMULAS = ("(s+1)/(w+1)", "s/w")  # learning-rate factor during warm-up at step s of w
+# The reference conversion's training instruction (qwen-vl-finetune/convert_json_train.py:49-58), text before the
+# image; its "<image>" placeholder ends the turn, and the text is stripped (qwenvl/data/data_processor.py:181-182).
+REFERENCE_TRAINING_PROMPT = (
+    "You are an aesthetics expert. Please evaluate the image across the following 13 sub-criteria:\n"
+    "Color Harmony, Visual Style Consistency, Sharpness, Light and Shadow Modeling, "
+    "Creativity and Originality, Exposure Control, Application of Classical Composition Principles, "
+    "Depth of Field and Layering, Visual Center Stability, Visual Flow Guidance, "
+    "Structural Support Stability, Appropriateness of Negative Space, Subject Integrity.\n\n"
+    "For each criterion, output a level (Poor / Medium / Good) with a brief reason.\n"
+    "Finally provide a total score."
+)
 
 
 class FinetuneError(Exception):
@@ -42,6 +58,7 @@ class FinetuneSettings:
     lora_rank: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.05
+    recipe: str = "ours"  # the named recipe these settings start from (`FinetuneSettings.of_recipe`); recorded
     epochs: float = 2.0
     lr: float = 1e-5
     batch_size: int = 4
@@ -52,8 +69,12 @@ class FinetuneSettings:
     warmup_ratio: float = 0.03
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
-    validation_fraction: float = 0.1
+    validation_fraction: float = 0.1  # 0: train on every fully labelled training record, none held out
     seed: int = 0
+    deepstack_mergers: bool = True  # also train the DeepStack mergers (visual.deepstack_merger_list)
+    training_prompt: str = "inference"  # the user turn: "inference" (what predict sends) or "reference"
+    mask_newline: bool = False  # the loss also covers the newline after <|im_end|>
+    warmup_formula: str = "(s+1)/(w+1)"  # "(s+1)/(w+1)" or "s/w" (transformers', the reference's)
     limit: int | None = None  # train on the first N training images only (after the split)
     max_steps: int | None = None  # the schedule's length in optimizer steps (default: from epochs)
     device: str = "auto"
@@ -71,6 +92,12 @@ class FinetuneSettings:
                       "strategy")
 
     def __post_init__(self) -> None:
+        if self.recipe not in RECIPES:
+            raise ValueError(f"recipe {self.recipe!r}: expected one of {', '.join(RECIPES)}")
+        if self.training_prompt not in TRAINING_PROMPTS:
+            raise ValueError(f"training_prompt {self.training_prompt!r}: expected one of {', '.join(TRAINING_PROMPTS)}")
+        if self.warmup_formula not in WARMUP_FORMULAS:
+            raise ValueError(f"warmup_formula {self.warmup_formula!r}: expected one of {', '.join(WARMUP_FORMULAS)}")
         if self.target not in TARGETS:
             raise ValueError(f"target {self.target!r}: expected one of {', '.join(TARGETS)}")
         if self.strategy not in STRATEGIES:
@@ -84,8 +111,8 @@ class FinetuneSettings:
             raise ValueError(f"min_pixels {self.min_pixels} > max_pixels {self.max_pixels}")
         if not self.epochs > 0 or not self.lr > 0:
             raise ValueError(f"epochs={self.epochs}, lr={self.lr}: both must be positive")
-        if not 0 < self.validation_fraction < 1:
-            raise ValueError(f"validation_fraction={self.validation_fraction}: must be between 0 and 1")
+        if not 0 <= self.validation_fraction < 1:
+            raise ValueError(f"validation_fraction={self.validation_fraction}: must be in [0, 1)")
         if not 0 <= self.warmup_ratio < 1:
             raise ValueError(f"warmup_ratio={self.warmup_ratio}: must be in [0, 1)")
         for name in ("max_steps", "stop_after", "limit"):
@@ -97,6 +124,29 @@ class FinetuneSettings:
         """The settings that define the training; a resumed run must have the same."""
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in self.RUNTIME_FIELDS
                 and f.name != "out"}
+
+    @classmethod
+    def of_recipe(cls, recipe: str = "ours", **changes: Any) -> FinetuneSettings:
+        """The settings of a named recipe (`RECIPE_VALUES`), with ``changes`` on top."""
+        if recipe not in RECIPES:
+            raise ValueError(f"recipe {recipe!r}: expected one of {', '.join(RECIPES)}")
+        return replace(cls(), recipe=recipe, **{**RECIPE_VALUES[recipe], **changes})
+
+    @property
+    def effective_batch(self) -> int:
+        """Images per optimizer step on one process (times the processes under torchrun)."""
+        return self.batch_size * self.grad_accum
+
+
+# What each recipe sets; every other setting is the dataclass default, the same in both. ``reference`` is the public
+# reference code (qwen-vl-finetune/scripts/sft_qwen3_4b.sh with qwenvl/train/train_qwen.py, the files and lines in
+# `portraitcraft.finetune.recipes`); ``ours`` keeps a validation split, fp32 master weights, the DeepStack mergers
+# trained and the inference prompt in training, each for the reason `recipes.OUR_REASONS` gives.
+RECIPE_VALUES: dict[str, dict[str, Any]] = {
+    "ours": {},
+    "reference": dict(epochs=0.5, validation_fraction=0.0, precision="bf16", deepstack_mergers=False,
+                      training_prompt="reference", mask_newline=True, warmup_formula="s/w", seed=42),
+}
 
 
 
