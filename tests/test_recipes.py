@@ -6,6 +6,7 @@ test_finetune.py and test_track2_generation.py)."""
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -206,3 +207,18 @@ def test_the_tables_say_same_exactly_where_the_recipes_agree():
     assert rows2["images per optimizer step"]["reference"].startswith("1 x 16 = 16")
     assert rows2["generation: JPEG quality"]["reference"].startswith("75")
     assert rows2["LoRA rank, alpha, initialisation"]["same / differs"] == "same"
+
+
+def test_the_commands_help_shows_the_recipes_and_their_images_per_step():
+    from typer.testing import CliRunner
+
+    from portraitcraft.cli import app
+
+    for command, per_step in ((["finetune"], "ours: 16; reference: 16"),
+                              (["track2", "finetune"], "ours: 4; reference: 16")):
+        result = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "400"})
+        assert result.exit_code == 0 and "--recipe" in result.output, result.output
+        words = " ".join(re.sub("[│╭╮╰╯─]", " ", result.output).split())  # the help's text without its boxes
+        assert f"Images per optimizer step (batch x accumulation): {per_step}" in words
+    refused = CliRunner().invoke(app, ["finetune", "--data", "lab", "--out", "unused", "--recipe", "paper"])
+    assert refused.exit_code == 2 and "recipe 'paper': expected one of ours, reference" in refused.output

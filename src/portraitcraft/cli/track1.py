@@ -277,6 +277,13 @@ def assess(
         raise typer.Exit(1)
 
 
+def _by_recipe(name: str) -> str:
+    """A setting's value in each named recipe, for the help: "ours: 2; reference: 0.5"."""
+    from portraitcraft.finetune.settings import RECIPES, FinetuneSettings
+
+    return "; ".join(f"{r}: {getattr(FinetuneSettings.of_recipe(r), name)}" for r in RECIPES)
+
+
 def finetune(
     data: str = typer.Option(..., "--data",
         help="A PortraitCraft root folder, 'lab', or a Hugging Face dataset id; its Track 1 train split is used."),
@@ -285,6 +292,12 @@ def finetune(
     out: Path = typer.Option(..., "--out",
         help=("Output folder: the checkpoint (loadable by `predict --model OUT`), finetune.json, log.jsonl, "
               "training_state/. An existing run there is resumed.")),
+    recipe: str = typer.Option("ours", "--recipe",
+        help=("ours (held-out validation split, fp32 master weights, DeepStack mergers trained, the inference prompt "
+              "in training) or reference (the public reference code's: every record, 0.5 epochs, visual.merger alone, "
+              "pure bf16, its own training prompt). Options left unset take the recipe's value. Images per "
+              f"optimizer step (batch x accumulation): {_by_recipe('effective_batch')}. Recorded; a run resumes "
+              "only with its own recipe.")),
     target: str = typer.Option("generate", "--target",
         help=("generate: the reference conversion's JSON (levels, reasons, total score) after the generate prompt; "
               "score: the words the score protocol reads.")),
@@ -296,14 +309,16 @@ def finetune(
     lora_rank: int = typer.Option(16, "--lora-rank", min=1, help="LoRA rank r."),
     lora_alpha: int = typer.Option(32, "--lora-alpha", min=1, help="LoRA alpha (scale alpha / r)."),
     lora_dropout: float = typer.Option(0.05, "--lora-dropout", min=0.0, max=1.0, help="LoRA dropout."),
-    epochs: float = typer.Option(2.0, "--epochs", min=0.0001, help="Passes over the training images (the paper: 2)."),
+    epochs: float | None = typer.Option(None, "--epochs", min=0.0001,
+        help=f"Passes over the training images ({_by_recipe('epochs')})."),
     lr: float = typer.Option(1e-5, "--lr", min=0.0,
-        help="Peak learning rate (the paper: 1e-5); 3% warm-up, then cosine decay."),
+        help="Peak learning rate (both recipes and the reference script: 1e-5); warm-up, then cosine decay."),
     batch_size: int = typer.Option(4, "--batch-size", min=1,
-        help="Images per forward pass, on each process (the paper: 4)."),
+        help="Images per forward pass, on each process (both recipes and the reference script: 4)."),
     grad_accum: int = typer.Option(4, "--grad-accum", min=1,
-        help=("Micro-batches per optimizer step, over all processes (the paper: 4; 16 images per step). Under torchrun "
-              "/ accelerate launch with N processes each runs grad-accum / N of them; N must divide it.")),
+        help=("Micro-batches per optimizer step, over all processes (both recipes and the reference script: 4, so "
+              "4 x 4 = 16 images per optimizer step). Under torchrun / accelerate launch with N processes each runs "
+              "grad-accum / N of them; N must divide it.")),
     max_pixels: int = typer.Option(50176, "--max-pixels", min=1,
         help=("The processor's pixel budget per image (the reference training script: 50176 = 224x224). Predict with "
               "the same.")),
@@ -315,10 +330,20 @@ def finetune(
         help="AdamW weight decay (the reference script: 0)."),
     max_grad_norm: float = typer.Option(1.0, "--max-grad-norm", min=0.0,
         help="Clip the gradient norm to this (0: no clipping; the reference script: 1)."),
-    validation_fraction: float = typer.Option(0.1, "--validation-fraction", min=0.001, max=0.999,
+    validation_fraction: float | None = typer.Option(None, "--validation-fraction", min=0.0, max=0.999,
         help=("Share of train held out, chosen by --seed; the same as `portraitcraft report`'s validation split for "
-              "the same fraction and seed.")),
-    seed: int = typer.Option(0, "--seed", help="Seed of the validation split and the data order."),
+              f"the same fraction and seed; 0: train on every record ({_by_recipe('validation_fraction')}).")),
+    seed: int | None = typer.Option(None, "--seed",
+        help=f"Seed of the validation split and the data order ({_by_recipe('seed')})."),
+    deepstack_mergers: bool | None = typer.Option(None, "--deepstack-mergers/--no-deepstack-mergers",
+        help=f"Also train the DeepStack mergers beside visual.merger ({_by_recipe('deepstack_mergers')})."),
+    training_prompt: str | None = typer.Option(None, "--training-prompt",
+        help=("The user turn in training: inference (the prompt predict sends, after the image) or reference (the "
+              f"reference conversion's instruction, before the image) ({_by_recipe('training_prompt')}).")),
+    mask_newline: bool | None = typer.Option(None, "--mask-newline/--no-mask-newline",
+        help=f"The loss also covers the newline after <|im_end|> ({_by_recipe('mask_newline')})."),
+    warmup_formula: str | None = typer.Option(None, "--warmup-formula",
+        help=f"Warm-up factor at step s of w: '(s+1)/(w+1)' or 's/w' ({_by_recipe('warmup_formula')})."),
     limit: int | None = typer.Option(None, "--limit", min=1,
         help="Train on the first N training images only (smoke runs)."),
     max_steps: int | None = typer.Option(None, "--max-steps", min=1,
@@ -335,9 +360,10 @@ def finetune(
     validation_batches: int | None = typer.Option(None, "--validation-batches", min=1,
         help="Validation loss on the first N batches only (default: the whole split)."),
     device: str = DEVICE_OPTION,
-    precision: str = typer.Option("auto", "--precision",
+    precision: str | None = typer.Option(None, "--precision",
         help=("auto (bf16-mixed on cuda, fp32 on cpu), bf16-mixed (float32 weights, bfloat16 compute), bf16 (all "
-              "bfloat16: least memory, small updates are lost), fp32.")),
+              "bfloat16: least memory; most 1e-5 updates round to zero), fp32 "
+              f"({_by_recipe('precision')}).")),
     gradient_checkpointing: bool | None = typer.Option(None, "--gradient-checkpointing/--no-gradient-checkpointing",
         help="Recompute activations in the backward pass (default: on for cuda with --target generate)."),
     strategy: str = typer.Option("ddp", "--strategy",
@@ -347,20 +373,22 @@ def finetune(
 ) -> None:
     """Fine-tune Qwen3-VL on the Track 1 training split (the fine-tuned row of Table 3): language model and mergers trained, vision encoder frozen.
 
-    The defaults are the paper's settings. On several GPUs: `torchrun --nproc-per-node N -m portraitcraft.cli finetune ...` (or `accelerate launch --multi-gpu --num-processes N -m portraitcraft.cli finetune ...`): data-parallel, the same 16 images per optimizer step, process 0 writes. Rerun the same command to resume from the last checkpoint. Then predict with the command printed at the end. Exit codes: 0 finished (or stopped at --stop-after); 2 the run cannot start (data, model, output folder, settings).
+    --recipe ours (the default) or reference (the public reference code's settings; `portraitcraft.finetune.recipes` and chapter 9 list every setting with its file and line); --recipe below says each one's images per optimizer step. On several GPUs: `torchrun --nproc-per-node N -m portraitcraft.cli finetune ...` (or `accelerate launch --multi-gpu --num-processes N -m portraitcraft.cli finetune ...`): data-parallel, the same images per optimizer step, process 0 writes. Rerun the same command to resume from the last checkpoint. Then predict with the command printed at the end. Exit codes: 0 finished (or stopped at --stop-after); 2 the run cannot start (data, model, output folder, settings).
     """  # noqa: E501 (the command's help: typer keeps a docstring's line breaks)
     from portraitcraft.finetune import FinetuneError, FinetuneSettings, run_finetune
 
+    by_recipe = dict(epochs=epochs, validation_fraction=validation_fraction, seed=seed, precision=precision,
+                     deepstack_mergers=deepstack_mergers, training_prompt=training_prompt, mask_newline=mask_newline,
+                     warmup_formula=warmup_formula)
     try:
-        settings = FinetuneSettings(
-            data=data, model=model, out=str(out), target=target, reasons=reasons, lora=lora, lora_rank=lora_rank,
-            lora_alpha=lora_alpha, lora_dropout=lora_dropout, epochs=epochs, lr=lr, batch_size=batch_size,
+        settings = FinetuneSettings.of_recipe(
+            recipe, data=data, model=model, out=str(out), target=target, reasons=reasons, lora=lora,
+            lora_rank=lora_rank, lora_alpha=lora_alpha, lora_dropout=lora_dropout, lr=lr, batch_size=batch_size,
             grad_accum=grad_accum, max_pixels=max_pixels, min_pixels=min_pixels, warmup_ratio=warmup_ratio,
-            weight_decay=weight_decay, max_grad_norm=max_grad_norm, validation_fraction=validation_fraction, seed=seed,
-            limit=limit, max_steps=max_steps, device=device,
-            precision=precision, gradient_checkpointing=gradient_checkpointing, eval_every=eval_every,
+            weight_decay=weight_decay, max_grad_norm=max_grad_norm, limit=limit, max_steps=max_steps, device=device,
+            gradient_checkpointing=gradient_checkpointing, eval_every=eval_every,
             save_every=save_every, validation_predict=validation_predict, validation_batches=validation_batches,
-            stop_after=stop_after, strategy=strategy)
+            stop_after=stop_after, strategy=strategy, **{k: v for k, v in by_recipe.items() if v is not None})
         summary = run_finetune(settings, progress=progress)
     except (ValueError, FinetuneError) as exc:
         fail(str(exc))

@@ -119,6 +119,13 @@ def track2_generate(
         raise typer.Exit(1)
 
 
+def _by_recipe(name: str) -> str:
+    """A LoRA setting's value in each named recipe, for the help: "ours: 4; reference: 16"."""
+    from portraitcraft.track2.finetune import RECIPES, LoraSettings
+
+    return "; ".join(f"{r}: {getattr(LoraSettings.of_recipe(r), name)}" for r in RECIPES)
+
+
 @track2_app.command("finetune")
 def track2_finetune(
     data: str = typer.Option(..., "--data",
@@ -130,14 +137,21 @@ def track2_finetune(
     model: str = typer.Option("Qwen/Qwen-Image", "--model",
         help="The Qwen-Image pipeline to start from: hub id or local folder."),
     split: str = typer.Option("train", "--split", help="Track 2 split to train on."),
+    recipe: str = typer.Option("ours", "--recipe",
+        help=("ours (4 images per step on one GPU, fp32 adapters, each image once per pass, one resize) or reference "
+              "(the public reference code's: 16 images per step as its 4 processes x 4 accumulation, adapters in the "
+              "model's dtype, draws with replacement, its two resizes). Options left unset take the recipe's value. "
+              f"Images per optimizer step (batch x accumulation): {_by_recipe('effective_batch')}. Recorded; a run "
+              "resumes only with its own recipe.")),
     rank: int = typer.Option(64, "--rank", min=1, help="LoRA rank (alpha = rank; the reference: 64)."),
     lr: float = typer.Option(1e-4, "--lr", min=0.0, help="Peak learning rate (the reference: 1e-4)."),
     warmup_steps: int = typer.Option(500, "--warmup-steps", min=0,
         help="Linear warm-up steps before the cosine decay (the reference: 500)."),
     max_train_steps: int = typer.Option(12000, "--max-train-steps", min=1,
         help="Length of the run (and of the cosine schedule) in optimizer steps (the reference: 12,000)."),
-    grad_accum: int = typer.Option(4, "--grad-accum", min=1,
-        help="Micro-batches per optimizer step (the reference: 4)."),
+    grad_accum: int | None = typer.Option(None, "--grad-accum", min=1,
+        help=("Micro-batches per optimizer step on this one process (the reference code: 4 on each of 4 processes; "
+              f"{_by_recipe('grad_accum')}).")),
     batch_size: int = typer.Option(1, "--batch-size", min=1,
         help="Images per micro-batch, of one size (the reference: 1)."),
     weight_decay: float = typer.Option(0.01, "--weight-decay", min=0.0,
@@ -152,7 +166,15 @@ def track2_finetune(
         help="Text put before every training prompt (the reference: 'AES_COMP, ')."),
     precision: str = typer.Option("auto", "--precision", help="auto (bf16 on cuda, fp32 on cpu), bf16, fp32."),
     seed: int = typer.Option(0, "--seed",
-        help="Seed of the adapter's initial weights, the data order, the caption dropout, noise and timesteps."),
+        help=("Seed of the adapter's initial weights, the data order, the caption dropout, noise and timesteps (the "
+              "reference sets none).")),
+    lora_dtype: str | None = typer.Option(None, "--lora-dtype",
+        help=f"The adapters' weights and AdamW state: fp32 or model (the model's dtype) ({_by_recipe('lora_dtype')})."),
+    data_order: str | None = typer.Option(None, "--data-order",
+        help=f"epochs (each image once per pass) or with_replacement ({_by_recipe('data_order')})."),
+    resize: str | None = typer.Option(None, "--resize",
+        help=("single (one LANCZOS resize to the reference's final size) or reference (its two resizes) "
+              f"({_by_recipe('resize')}).")),
     limit: int | None = typer.Option(None, "--limit", min=1, help="Train on the first N images only (smoke runs)."),
     save_every: int = typer.Option(500, "--save-every", min=0,
         help="Optimizer steps between checkpoints (also at the end and at --stop-after; the reference: 500)."),
@@ -163,19 +185,20 @@ def track2_finetune(
     device: str = DEVICE_OPTION,
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar (steps/s, loss)."),
 ) -> None:
-    """LoRA fine-tuning of a Qwen-Image pipeline's transformer on the Track 2 training split (flow-matching loss), with the reference settings as defaults.
+    """LoRA fine-tuning of a Qwen-Image pipeline's transformer on the Track 2 training split (flow-matching loss).
 
-    Rerun the same command to resume from the last checkpoint; another configuration on the same OUT is refused. Exit codes: 0 finished (or stopped at --stop-after); 2 the run cannot start (data, model, output folder, settings).
+    --recipe ours (the default) or reference (the public reference code's; `portraitcraft.track2.recipes` and the book's Figure 3 page list every setting with its file and line). Rerun the same command to resume from the last checkpoint; another configuration on the same OUT is refused. Exit codes: 0 finished (or stopped at --stop-after); 2 the run cannot start (data, model, output folder, settings).
     """  # noqa: E501 (the command's help: typer keeps a docstring's line breaks)
     from portraitcraft.track2.finetune import LoraFinetuneError, LoraSettings, run_lora_finetune
 
+    by_recipe = dict(grad_accum=grad_accum, lora_dtype=lora_dtype, data_order=data_order, resize=resize)
     try:
-        settings = LoraSettings(
-            data=data, out=str(out), model=model, split=split, rank=rank, lr=lr, warmup_steps=warmup_steps,
-            max_train_steps=max_train_steps, grad_accum=grad_accum, batch_size=batch_size, weight_decay=weight_decay,
+        settings = LoraSettings.of_recipe(
+            recipe, data=data, out=str(out), model=model, split=split, rank=rank, lr=lr, warmup_steps=warmup_steps,
+            max_train_steps=max_train_steps, batch_size=batch_size, weight_decay=weight_decay,
             max_grad_norm=max_grad_norm, caption_dropout=caption_dropout, resolution=resolution, trigger=trigger,
             precision=precision, seed=seed, limit=limit, save_every=save_every, keep_checkpoints=keep_checkpoints,
-            stop_after=stop_after, device=device)
+            stop_after=stop_after, device=device, **{k: v for k, v in by_recipe.items() if v is not None})
         summary = run_lora_finetune(settings, progress=progress)
     except (ValueError, LoraFinetuneError) as exc:
         fail(str(exc))
