@@ -26,6 +26,7 @@ validation_fraction = 0.1  # share of train held out where the test labels are h
 runs = "book/runs"  # where a model run and the submissions go (relative: to the repository root)
 
 # %% tags=["remove-cell"]
+import html
 import re
 from pathlib import Path
 
@@ -34,11 +35,23 @@ import pandas as pd
 import plotly.graph_objects as go
 from IPython.display import HTML, Markdown, display
 
+from portraitcraft.attributes import ATTRIBUTE_NAMES
 from portraitcraft.book import banner, caption, show_plotly, value_with_interval
-from portraitcraft.book.paths import locate, repository_path
+from portraitcraft.book.paths import locate, repository_path, shown_path
 from portraitcraft.book.tables import table3_cell
 from portraitcraft.data import counted, open_dataset
 from portraitcraft.evaluation import METRIC_LABELS
+from portraitcraft.label_free import (
+    MIN_IMAGES,
+    agreement,
+    answer_balance,
+    invalid_fields,
+    level_shares,
+    restricted,
+    score_distribution,
+    submission_problems,
+    training_reference,
+)
 from portraitcraft.table3 import (
     COMPUTED,
     MIN_ROW_IMAGES,
@@ -63,8 +76,11 @@ if model:
                                   out=run_file, limit=limit, progress=False)
     run_lines = run_summary.lines()
     prediction_files.append(str(run_file))
+# Where the test labels are hidden, each prediction file is also written as the official submission, named by its
+# content (a submission of an older version of a file has another name) and alone in the folder with this build's.
 result = reproduce_table3(ds, prediction_files, n_bootstrap=n_bootstrap, seed=seed,
-                          validation_fraction=validation_fraction, submissions_dir=runs_dir / "submissions")
+                          validation_fraction=validation_fraction, submissions_dir=runs_dir / "submissions",
+                          fingerprint_submissions=True)
 table = result.frame
 reported_rows = table[table["source"] == REPORTED].reset_index(drop=True)
 computed = table[table["source"] == COMPUTED].reset_index(drop=True)
@@ -225,8 +241,182 @@ if len(per_attribute):
 for r in result.results:
     if r.report is None:
         display(Markdown(f"*{r.method}: {r.note}.*"))
-if result.submissions:
-    shown_paths = [p.relative_to(runs_dir.parents[1]) if p.is_relative_to(runs_dir.parents[1]) else p
-                   for p in result.submissions]
-    display(Markdown("Submissions for the official test, one per prediction file: "
-                     + ", ".join(f"`{p}`" for p in shown_paths)))
+
+# %% tags=["remove-cell"]
+# The prediction files' records for the test split, for the submissions and the label-free diagnostics below.
+file_rows = result.results[:len(prediction_files)]
+test_images = ds.images().query("split == 'test'")["image_path"].tolist()
+test_sets = [(r.method, restricted(r.predictions, test_images)) for r in file_rows]
+test_sets = [(name, s) for name, s in test_sets if len(s)]
+diagnose = result.target.test_labels_hidden and bool(test_sets)
+unscored = [r for r in file_rows if r.report is None]
+
+
+# %% tags=["remove-input"]
+if unscored and result.target.split == "validation":
+    files_named = ", ".join(f"`{Path(r.predictions.path).name}`" for r in unscored)
+    display(Markdown(
+        f"**Not in Table 3:** {files_named} {'predicts' if len(unscored) == 1 else 'predict'} no image of the "
+        f"validation split, so Table 3 cannot score {'it' if len(unscored) == 1 else 'them'} here (the test labels "
+        "are hidden). What can be done with test-split predictions is below: the official submission and the "
+        "diagnostics that need no labels. To get a computed row, predict the validation split with the same model "
+        f"(the same {result.target.description}) and pass that file too:"))
+    display(Markdown(
+        "```bash\n"
+        "portraitcraft baseline predict DATA --split validation --out runs/val.jsonl\n"
+        "portraitcraft predict --data DATA --split validation --model MODEL --out runs/val.jsonl\n"
+        "portraitcraft book --data DATA --predictions runs/val.jsonl\n```"))
+
+# %% [markdown] tags=["remove-if-no-output"]
+# ## The submissions for the official test
+#
+# The official test is scored by the benchmark's server, from the submission file: every test image, with a level
+# letter for each attribute, the overall score and the answer. Where a prediction is missing or invalid, the
+# submission holds `NOT_RES` (levels, answer) or null (overall score): scored wrong there, never guessed here.
+
+# %% tags=["remove-input"]
+for row, check in zip(file_rows, result.submission_checks):
+    levels_total = 13 * check.images
+    display(Markdown(
+        f"**{html.escape(row.method)}**: `{check.out.name}` in `{shown_path(check.out.parent)}` holds "
+        f"{counted(check.images, 'test image')}, {check.predicted} with a prediction; `NOT_RES` levels "
+        f"{check.invalid_levels:,} of {levels_total:,}, null scores {check.invalid_scores}, `NOT_RES` answers "
+        f"{check.invalid_answers}."
+        + (f" {counted(len(check.extra), 'predicted image')} not in the test file left out (e.g. "
+           f"`{check.extra[0]}`)." if check.extra else "")))
+    offending = submission_problems(check, row.predictions)
+    if offending.empty:
+        display(Markdown("Every field of every test image holds a prediction: the file is ready to upload."))
+        continue
+    shown = offending.head(20)
+    display(shown.style.hide(axis="index").set_properties(**{"text-align": "left"}))
+    file_name = Path(row.predictions.path).name
+    display(caption(
+        "The test images whose submission holds a `NOT_RES` or null, from "
+        + (f"`{file_name}`" if row.method == file_name else f"{html.escape(row.method)}'s file `{file_name}`")
+        + ": its record, the fields written so, and why"
+        + (f"; the first 20 of {len(offending)}" if len(offending) > 20 else "") + ". Fix or rerun these records "
+        "(`portraitcraft predict` resumes a run, predicting only what is missing) before uploading.", label="Table"))
+if result.submission_checks:
+    display(Markdown("Only the submissions of this build are kept in that folder; each name ends in the first "
+                     "digits of its prediction file's SHA-256, so a submission of an older version of a file "
+                     "cannot be taken for this one."))
+
+# %% [markdown] tags=["remove-if-no-output"]
+# ## The test predictions without labels
+#
+# Hidden labels do not make test predictions unreadable. Without scoring them, they can be compared with the
+# training split's labels (the same benchmark, the same annotators): a model whose scores huddle around one value,
+# which never says Poor, which always answers A, or whose output mostly fails to parse shows it here, before an
+# upload. None of this says the predictions are right.
+
+# %% tags=["remove-input"]
+if diagnose:
+    train_scores, train_levels = training_reference(ds)
+    spread = score_distribution(test_sets, train_scores)
+    display(spread.rename(columns={"ks": "KS to train"}).style.hide(axis="index")
+            .format({"mean": "{:.1f}", "sd": "{:.1f}", "min": "{:.0f}", "median": "{:.1f}", "max": "{:.0f}",
+                     "KS to train": "{:.2f}"}, na_rep="-"))
+    display(caption(
+        f"Overall scores predicted for the test split against the true scores of the training split's "
+        f"{counted(len(train_scores), 'labelled image')}: valid scores, mean, standard deviation, range and the "
+        "Kolmogorov-Smirnov distance of the two distributions (0 the same, 1 disjoint).", label="Table"))
+    for _, line in spread.iloc[1:].iterrows():
+        train_sd = spread["sd"].iloc[0]
+        if not np.isfinite(line["mean"]):
+            display(Markdown(f"{html.escape(line['source'])} has no valid overall score on the test split."))
+        elif min(line["valid"], spread["valid"].iloc[0]) < MIN_IMAGES:
+            display(Markdown(
+                f"{html.escape(line['source'])} predicts a mean of {line['mean']:.1f} against the training split's "
+                f"{spread['mean'].iloc[0]:.1f}; with fewer than {MIN_IMAGES} scores on a side, the two distributions "
+                "are not compared."))
+        else:
+            narrower = line["sd"] < 0.5 * train_sd
+            display(Markdown(
+                f"{html.escape(line['source'])} predicts a mean of {line['mean']:.1f} against the training split's "
+                f"{spread['mean'].iloc[0]:.1f}, with a spread of {line['sd']:.1f} against {train_sd:.1f}"
+                + (": its scores huddle in the middle, as those of a model that tells pictures apart poorly do."
+                   if narrower else ".")))
+
+# %% tags=["remove-input"]
+if diagnose:
+    shares = level_shares(test_sets, train_levels)
+    wide = shares.assign(mix=[" / ".join("-" if not np.isfinite(v) else f"{v:.0%}" for v in values)
+                              for values in shares[["Poor", "Medium", "Good"]].to_numpy()])
+    table = wide.pivot(index="attribute", columns="source", values="mix").reindex(
+        index=list(ATTRIBUTE_NAMES), columns=["training split (truth)", *(name for name, _ in test_sets)])
+    for name, _ in test_sets:
+        mine = shares[shares["source"] == name].set_index("attribute")
+        table[f"{name}: invalid"] = [f"{v:.0%}" for v in mine["invalid"].reindex(table.index)]
+    display(table.reset_index().style.hide(axis="index").set_properties(**{"text-align": "left"}))
+    display(caption(
+        "Share of Poor / Medium / Good per attribute: the training split's true levels, and the levels each file "
+        "predicts for the test split, with the share of invalid levels (written `NOT_RES`).", label="Table"))
+    predicted = shares[shares["source"] != "training split (truth)"]
+    compared = predicted.dropna(subset=["difference"])
+    never = predicted[(predicted[["Poor", "Medium", "Good"]] == 0).any(axis=1)]
+    if len(compared):
+        worst = compared.loc[compared["difference"].idxmax()]
+        display(Markdown(
+            f"The largest departure from the training split's mix is {html.escape(worst['source'])}'s "
+            f"**{worst['attribute']}**: {worst['difference']:.0%} of its valid predictions would have to change level "
+            "to match it. "
+            + (f"{counted(len(never), 'attribute row')} above {'has' if len(never) == 1 else 'have'} a level that is "
+               "never predicted (0%)." if len(never) else "Every level is predicted for every attribute.")))
+    else:
+        display(Markdown(f"With fewer than {MIN_IMAGES} valid levels per attribute on a side, the mixes are shown but "
+                         "not compared."))
+
+# %% tags=["remove-input"]
+if diagnose:
+    letters = answer_balance(test_sets)
+    display(letters.drop(columns=["valid", "top", "top_share"]).style.hide(axis="index"))
+    display(caption("How often each file answers each letter of the test split's questions (the right letters are "
+                    "hidden); invalid answers are written `NOT_RES`.", label="Table"))
+    for _, line in letters.iterrows():
+        if line["valid"] < MIN_IMAGES:
+            display(Markdown(f"{html.escape(line['source'])} gives {counted(line['valid'], 'valid answer')}: too few "
+                             f"(under {MIN_IMAGES}) to speak of a habit."))
+            continue
+        display(Markdown(f"{html.escape(line['source'])} answers {line['top']} in {line['top_share']:.0%} of its "
+                         f"{line['valid']} valid answers; with four options, far above 25% hints at a letter habit "
+                         "rather than an answer read from the question."))
+    for name, test_set in test_sets:
+        fields = invalid_fields(test_set)
+        bad = fields[fields["invalid"] > 0]
+        if bad.empty:
+            display(Markdown(f"Every field of {html.escape(name)}'s {counted(len(test_set), 'test record')} is "
+                             "valid."))
+            continue
+        display(bad.style.hide(axis="index").format({"share": "{:.1%}"}))
+        display(caption(f"Fields of {html.escape(name)}'s test records without a valid value (failed records count "
+                        f"in every field), of {counted(len(test_set), 'record')}.", label="Table"))
+
+# %% [markdown] tags=["remove-if-no-output"]
+# ## Two files on the test split
+#
+# Two runs (two models, two prompts, a rerun) can be compared on the test split without its labels: how far
+# they agree says how much choosing between them matters, not which is right.
+
+# %% tags=["remove-input"]
+if diagnose and len(test_sets) >= 2:
+    (first_name, first_set), (second_name, second_set) = test_sets[:2]
+    agreeing = agreement(first_set, second_set)
+    display(agreeing.per_attribute.rename(columns={"both_valid": "both valid", "agreement": "same level",
+                                                   "kappa": "kappa (quadratic)"})
+            .style.hide(axis="index").format({"same level": "{:.0%}", "kappa (quadratic)": "{:.2f}"}, na_rep="-"))
+    display(caption(
+        f"{html.escape(first_name)} against {html.escape(second_name)} on the "
+        f"{counted(agreeing.common, 'test image')} both predict: per attribute, the images where both levels are "
+        "valid, the share with the same level and the quadratic-weighted kappa (1 the same, 0 chance); "
+        f"kappas and correlations need at least {MIN_IMAGES} images.", label="Table"))
+    rank = ("-" if not np.isfinite(agreeing.spearman) else f"{agreeing.spearman:.2f}")
+    display(Markdown(
+        f"Their overall scores have a rank correlation of {rank} over {counted(agreeing.score_pairs, 'image')} "
+        "with two valid scores"
+        + (f" (fewer than {MIN_IMAGES}: too few to say)" if agreeing.too_few else "")
+        + (f"; they give the same answer on {agreeing.answer_agreement:.0%} of {agreeing.answer_pairs} questions"
+           if agreeing.answer_pairs else "") + "."))
+    if len(test_sets) > 2:
+        display(Markdown(f"Only the first two files are compared; {counted(len(test_sets) - 2, 'other file')} left "
+                         "out."))

@@ -56,7 +56,7 @@ from portraitcraft.errors import (
     question_accuracy,
     score_error_by_truth,
 )
-from portraitcraft.evaluation import LEADERBOARD, METRIC_LABELS
+from portraitcraft.evaluation import LEADERBOARD, METRIC_LABELS, MIN_PAIRED_IMAGES
 from portraitcraft.labels import evaluation_target
 from portraitcraft.predictions import distinct_labels
 
@@ -87,10 +87,15 @@ if not analyses:
     display(Markdown(
         f"**Nothing to analyse on {data}:** "
         + ("no prediction file was given" if not predictions else
-           "; ".join(f"`{p}` could not be analysed ({html.escape(why)})" for p, why in skipped))
+           "; ".join(f"`{Path(p).name}` could not be analysed ({html.escape(why.removeprefix(f'{p}: '))})"
+                     for p, why in skipped))
         + ". This chapter analyses the errors of Track 1 prediction files on the images Table 3 scores "
         f"({target.description}). Give it one or more files (the official submission format, the reference "
-        "script's raw output, or the project's JSON Lines): `make book DATA=... PREDICTIONS=\"a.jsonl b.json\"`."))
+        "script's raw output, or the project's JSON Lines): `make book DATA=... PREDICTIONS=\"a.jsonl b.json\"`."
+        + (" The test labels are hidden here, so predictions of the test split cannot be analysed (chapter 4 writes "
+           "their submission and reads them without labels); predict the validation split with the same model "
+           "(`portraitcraft predict --split validation`, or `portraitcraft baseline predict --split validation`) "
+           "and pass that file." if target.split == "validation" else "")))
 else:
     overview = pd.DataFrame([
         {"model": e.name, "images": len(e), "missing": len(e.missing),
@@ -117,7 +122,7 @@ else:
                          f"{counted(len(e), 'image')}" + ("; it " + "; it ".join(notes) if notes else
                                                           ", with a prediction for every one") + "."))
     for path, why in skipped:
-        display(Markdown(f"*Not analysed:* `{path}`: {html.escape(why)}"))
+        display(Markdown(f"*Not analysed:* `{Path(path).name}`: {html.escape(why.removeprefix(f'{path}: '))}"))
     display(Markdown("**How to read it.** Every number below is computed on these images with the scorer's own "
                      "rules: an invalid or missing level or answer counts wrong, as on the leaderboard."))
 
@@ -132,19 +137,27 @@ if len(analyses) >= 2:
     first, second = analyses[0], analyses[1]
     paired = compare_models(first, second, n_bootstrap=n_bootstrap, seed=seed)
     shown = paired.assign(metric=paired["metric"].map(METRIC_LABELS),
-                          interval=[f"[{lo:+.3f}, {hi:+.3f}]" for lo, hi in zip(paired["low"], paired["high"])])
+                          interval=[f"[{lo:+.3f}, {hi:+.3f}]" if np.isfinite(lo) and np.isfinite(hi) else "-"
+                                    for lo, hi in zip(paired["low"], paired["high"])])
     display(shown[["metric", "first", "second", "difference", "interval", "p"]]
             .rename(columns={"first": first.name, "second": second.name, "difference": "first - second"})
             .style.hide(axis="index").format(precision=3, na_rep="-"))
     display(caption(f"{first.name} minus {second.name} on the same {counted(len(first), 'image')}, with the 95% "
-                    f"interval and p-value of a paired bootstrap ({n_bootstrap} resamples, seed {seed}).",
-                    label="Table"))
+                    f"interval and p-value of a paired bootstrap ({n_bootstrap} resamples, seed {seed}); '-' where "
+                    "undefined.", label="Table"))
     overall = paired.set_index("metric").loc["overall"]
-    if np.isfinite(overall["low"]):
+    if len(first) < MIN_PAIRED_IMAGES:
+        display(Markdown(f"On {counted(len(first), 'image')} (fewer than {MIN_PAIRED_IMAGES}) the two files are not "
+                         "compared: a bootstrap of so few images gives no interval or p-value worth stating. Score "
+                         "both on more images (the validation split: `--split validation`) to tell them apart."))
+    elif np.isfinite(overall["low"]):
         verdict = ("the interval excludes 0: they differ on these images" if overall["low"] > 0 or overall["high"] < 0
                    else "the interval includes 0: these images cannot tell them apart")
         display(Markdown(f"Overall differs by {overall['difference']:+.3f} [{overall['low']:+.3f}, "
                          f"{overall['high']:+.3f}]; {verdict}."))
+    else:
+        display(Markdown("Overall is undefined for at least one of the two files on these images (a constant or "
+                         "invalid score), so their difference has no interval."))
     if len(analyses) > 2:
         display(Markdown(f"Only the first two files are compared; {counted(len(analyses) - 2, 'other file')} "
                          "are analysed one by one below."))
@@ -249,6 +262,10 @@ for e in analyses:
 if analyses:
     points = pd.concat([e.frame().assign(model=e.name) for e in analyses], ignore_index=True)
     valid = points.dropna(subset=["predicted_score"])
+if analyses and valid.empty:
+    display(Markdown(f"No analysed image of {data} has a valid predicted overall score, so there is nothing to "
+                     "plot against the truth."))
+elif analyses:
     scatter = px.scatter(valid, x="true_score", y="predicted_score", color="model", hover_name="image_path",
                          hover_data={"levels_wrong": True, "abs_error": ":.1f", "model": False},
                          labels={"true_score": "true overall score", "predicted_score": "predicted overall score"},

@@ -21,6 +21,7 @@ predictions: list = []  # the prediction files the book was given
 benchmarks: list = []  # JSON files written by `python scripts/bench_*.py --json FILE`
 gpu_benchmarks: list = ["book/measurements/gpu_bench_qwen-h200-2026-11-27.json"]  # scripts/gpu_bench_qwen.py --out FILE
 seed = 0  # seed of the bootstrap timed below
+executed = "book/executed"  # the executed chapters of this build (`portraitcraft book --out DIR`: DIR/executed)
 
 # %% tags=["remove-cell"]
 import html
@@ -30,7 +31,7 @@ import pandas as pd
 from IPython.display import HTML, Markdown, display
 
 from portraitcraft.book import banner, caption
-from portraitcraft.book.paths import EXECUTED_DIR, locate, repository_path
+from portraitcraft.book.paths import locate, repository_path
 from portraitcraft.cli import command_help, command_table
 from portraitcraft.data import DataError, counted, index_images, open_dataset
 from portraitcraft.errors import analyse_predictions
@@ -148,19 +149,19 @@ for name in ("evaluate", "report"):
 # JSON output when passed to the book.
 
 # %% tags=["remove-input"]
-pages = page_durations(repository_path(EXECUTED_DIR))
+pages = page_durations(repository_path(executed))
 other = pages[pages["data"] != data]  # left over from a build on other data: not this book's
 pages = pages[pages["data"] == data].drop(columns="data")
 if pages.empty:
-    display(Markdown("No executed chapter of this build found in `book/executed/` (this page runs outside a book "
+    display(Markdown("No executed chapter of this build found (this page runs outside a book "
                      "build)."))
 else:
     display(pages.style.hide(axis="index").format({"seconds": "{:.1f}"}))
     if len(other):
         were = "was" if len(other) == 1 else "were"
-        display(Markdown(f"{counted(len(other), 'executed notebook')} in `book/executed/` ({', '.join(other['page'])}) "
+        display(Markdown(f"{counted(len(other), 'executed notebook')} of this build ({', '.join(other['page'])}) "
                          f"{were} run on other data and left out."))
-    display(caption("Execution time of the latest run of each chapter found in `book/executed/`, from papermill's "
+    display(caption("Execution time of the latest run of each chapter of this build, from papermill's "
                     "record in the executed notebook, with the time it finished (UTC); chapters executed in this build "
                     "finished minutes before this page. This appendix is still running: its row, if any, is its "
                     "previous run.", label="Table"))

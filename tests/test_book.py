@@ -478,3 +478,39 @@ def test_the_lab_chapter_takes_the_baseline_model_not_the_prediction_files(tmp_p
     before = build.page_inputs(source, tmp_path, {"baseline_model": found})
     (model_dir / "manifest.json").write_text('{"retrained": 1}', encoding="utf-8")
     assert build.page_inputs(source, tmp_path, {"baseline_model": found}) != before
+
+
+@pytest.mark.slow
+def test_builds_into_different_out_folders_run_at_once_and_keep_to_their_folder(tmp_path: Path):
+    """`portraitcraft book --out DIR`: the executed notebooks, what the pages keep and the HTML all go under DIR;
+    two builds on other data into other folders, at the same time, each end with their own pages."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    root = tmp_path / "repo"
+    (root / "book").mkdir(parents=True)
+    (root / "_config.yml").write_text("title: x\nexecute:\n  execute_notebooks: 'off'\nonly_build_toc_files: true\n"
+                                      "exclude_patterns: [notebooks, out-*]\n")
+    (root / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n  - file: book/executed/01_page\n")
+    (root / "book" / "intro.md").write_text("# Intro\n\nThe book.\n")
+    (root / "notebooks").mkdir()
+    (root / "notebooks" / "01_page.py").write_text(
+        '# %% [markdown]\n# # Page\n\n# %% tags=["parameters"]\ndata = "x"\nruns = "book/runs"\n\n# %%\n'
+        'from pathlib import Path\n'
+        'Path(runs).mkdir(parents=True, exist_ok=True)\n(Path(runs) / "kept.txt").write_text(data)\n'
+        'print(f"data is {data}")\n')
+
+    def build_into(name: str) -> Path:
+        return build.build_book(name, root=root, out=tmp_path / f"out-{name}", progress=False,
+                                log=lambda *args: None)
+
+    with ThreadPoolExecutor(2) as pool:
+        html = dict(zip("ab", pool.map(build_into, "ab")))
+    for name in "ab":
+        out = tmp_path / f"out-{name}"
+        assert html[name] == out / "_build" / "html"
+        assert f"data is {name}" in (html[name] / "book" / "executed" / "01_page.html").read_text()
+        assert (out / "runs" / "kept.txt").read_text() == name
+        assert nbformat.read(out / "executed" / "01_page.ipynb", as_version=4).metadata["papermill"]["parameters"][
+            "data"] == name
+    assert not (root / "book" / "executed").exists() and not (root / "book" / "runs").exists()
+    assert not (root / "book" / "_build").exists()

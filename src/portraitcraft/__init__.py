@@ -25,7 +25,8 @@ Middle floor: doing the work
     CPU baseline), ``runners`` (Qwen3-VL in process or behind a server), ``finetune`` (Table 3's fine-tuned row),
     ``track2`` (Track 2: composition alignment, generation), ``assess`` (scoring a folder of photos).
 Upper floor: what the book's chapters compute, one module per result
-    ``figure2``, ``table2``, ``table3`` and ``paper`` (all of them as files: ``portraitcraft report``); ``errors``
+    ``figure2``, ``table2``, ``table3`` and ``paper`` (all of them as files: ``portraitcraft report``);
+    ``label_free`` (test predictions read without labels: chapter 4); ``errors``
     and ``calibration`` (chapter 5); ``lab_series`` (chapter 6); ``measurements`` (timings, GPU measurements and the
     reproducibility record: chapters 7 and 9).
 Top floor: the ways in

@@ -27,7 +27,7 @@ import pandas as pd
 
 from portraitcraft import metrics
 from portraitcraft.attributes import ATTRIBUTE_NAMES, INVALID_LEVEL, LEVELS
-from portraitcraft.data import GROUND_TRUTH_FILE, DataError, Dataset, open_dataset
+from portraitcraft.data import GROUND_TRUTH_FILE, DataError, Dataset, counted, open_dataset
 from portraitcraft.evaluation import EvaluationReport, evaluate
 from portraitcraft.lab import resolve_lab_name
 from portraitcraft.labels import GroundTruth, LabelledImages, image_labels
@@ -117,6 +117,10 @@ def analyse_predictions(predictions: PredictionSet | str | os.PathLike, dataset:
         if labels.truth.image_paths != list(truth.image_paths):
             raise DataError(f"{dataset.root}: the scored images are not all labelled here")
         scored = set(truth.image_paths)
+        if not scored & set(predictions.image_paths):
+            verb = "is" if len(predictions) == 1 else "are"
+            raise DataError(f"{predictions.path}: predicts none of the {counted(len(truth), 'image')} scored here "
+                            f"(its {counted(len(predictions), 'record')} {verb} for other images)")
         labels = dataclasses.replace(labels, truth=truth,
                                      unlabelled=[p for p in predictions.image_paths if p not in scored])
     else:

@@ -24,6 +24,8 @@ from portraitcraft.provenance import json_safe, write_json
 
 METRICS = ("srcc", "plcc", "plcc_logistic", "level_acc", "qa_acc", "overall")
 LEADERBOARD = ("srcc", "plcc", "level_acc", "qa_acc", "overall")
+# A paired comparison of two prediction files on fewer images states no interval and no p-value.
+MIN_PAIRED_IMAGES = 10
 METRIC_LABELS = {
     "srcc": "SRCC", "plcc": "PLCC", "plcc_logistic": "PLCC (4PL logistic)",
     "level_acc": "Level Acc", "qa_acc": "QA Acc", "overall": "Overall",
@@ -343,12 +345,16 @@ def evaluate(
     samples = metrics.bootstrap_track1(scored.inputs, indices) if indices is not None else None
     ci = _intervals(samples, confidence) if samples is not None else None
     comparison = None
+    flags_paired: list[str] = []
     if compare is not None:
         other = compare if isinstance(compare, PredictionSet) else read_predictions(compare)
         other_scored = score(align(other, ground_truth), ground_truth, skip_invalid_scores=skip_invalid_scores)
         difference = {m: scored.values[m] - other_scored.values[m] for m in METRICS}
         diff_ci = p_values = None
-        if indices is not None:
+        if len(ground_truth) < MIN_PAIRED_IMAGES:
+            flags_paired = [f"paired comparison on {len(ground_truth)} image(s), fewer than {MIN_PAIRED_IMAGES}: no "
+                            "interval and no p-value (a bootstrap of so few images says nothing about a difference)"]
+        elif indices is not None:
             other_samples = metrics.bootstrap_track1(other_scored.inputs, indices)
             paired = {m: samples[m] - other_samples[m] for m in METRICS}
             diff_ci = _intervals(paired, confidence)
@@ -356,7 +362,7 @@ def evaluate(
         comparison = Comparison(other.path, other.format, other_scored, difference, diff_ci, p_values)
     settings = {"bootstrap": n_bootstrap, "seed": seed, "confidence": confidence,
                 "skip_invalid_scores": skip_invalid_scores, "ci_method": "percentile bootstrap over images"}
-    flags = list(scored.flags)
+    flags = list(scored.flags) + flags_paired
     configurations = {run.get("config_hash", repr(sorted(run.items(), key=str))) for run in predictions.runs}
     if len(configurations) > 1:  # records of several runs in one file: the numbers mix them
         flags.append(f"{predictions.path} holds records of {len(configurations)} different runs (run blocks with "

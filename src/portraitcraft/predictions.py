@@ -599,6 +599,8 @@ class SubmissionSummary:
     invalid_scores: int  # written as null
     invalid_answers: int  # written as NOT_RES
     extra: list[str]  # predicted images that are not in the test file (not written)
+    # each image written with a NOT_RES or null field, in the test file's order, with the fields
+    offending: list[tuple[str, list[str]]] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         out = [f"wrote {self.out}: {self.images} images ({self.predicted} with a prediction, "
@@ -633,6 +635,7 @@ def write_submission(
     row_of = {name: i for i, name in enumerate(predictions.image_paths)}
     submission, seen = [], set()
     missing: list[str] = []
+    offending: list[tuple[str, list[str]]] = []
     invalid_levels = invalid_scores = invalid_answers = 0
     for k, rec in enumerate(test_records):
         if not isinstance(rec, dict) or image_name(rec.get("image_path")) is None:
@@ -649,6 +652,10 @@ def write_submission(
             codes, score, answer = predictions.levels[row], predictions.total_score[row], predictions.answers[row]
         criteria = {attr: {"level": LEVEL_TO_LETTER[LEVELS[c]] if c >= 0 else NOT_RESPONDED}
                     for attr, c in zip(ATTRIBUTE_NAMES, codes)}
+        fields = [*(["total_score"] if not math.isfinite(score) else []), *(["answer"] if answer is None else []),
+                  *(attr for attr, c in zip(ATTRIBUTE_NAMES, codes) if c < 0)]
+        if fields:
+            offending.append((name, fields))
         invalid_levels += sum(1 for c in codes if c < 0)
         invalid_scores += int(not math.isfinite(score))
         invalid_answers += int(answer is None)
@@ -664,4 +671,4 @@ def write_submission(
     write_json(out, submission, inputs={"predictions": predictions.path, "test": test_file})
     extra = [name for name in predictions.image_paths if name not in seen]
     return SubmissionSummary(out, len(submission), len(submission) - len(missing), missing,
-                             invalid_levels, invalid_scores, invalid_answers, extra)
+                             invalid_levels, invalid_scores, invalid_answers, extra, offending)

@@ -42,7 +42,14 @@ from portraitcraft.attributes import ANSWER_LETTERS, ATTRIBUTE_KEYS, ATTRIBUTE_N
 from portraitcraft.data import Dataset, counted
 from portraitcraft.evaluation import LEADERBOARD, EvaluationReport, evaluate
 from portraitcraft.labels import EvaluationTarget, dataset_frame, evaluation_target, labelled_images
-from portraitcraft.predictions import JSONL, PredictionSet, distinct_labels, read_predictions, write_submission
+from portraitcraft.predictions import (
+    JSONL,
+    PredictionSet,
+    SubmissionSummary,
+    distinct_labels,
+    read_predictions,
+    write_submission,
+)
 
 N_ATTRIBUTES: Final[int] = len(ATTRIBUTE_NAMES)
 
@@ -184,20 +191,38 @@ class Table3:
     results: list[MethodResult]
     submissions: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # what each written submission holds: NOT_RES levels and answers, null scores, and the images with them
+    submission_checks: list[SubmissionSummary] = field(default_factory=list)
 
 
-def write_submissions(dataset: Dataset, predictions: Sequence[PredictionSet], out_dir: str | os.PathLike) -> list[Path]:
-    """Write each prediction set as the official submission for the dataset's test file, into ``out_dir``."""
+def write_submissions(dataset: Dataset, predictions: Sequence[PredictionSet], out_dir: str | os.PathLike, *,
+                      fingerprint: bool = False, replace_stale: bool = False) -> list[Path]:
+    """Write each prediction set as the official submission for the dataset's test file, into ``out_dir``.
+    ``fingerprint`` and ``replace_stale``: see `check_submissions`."""
+    return [summary.out for summary in check_submissions(dataset, predictions, out_dir, fingerprint=fingerprint,
+                                                         replace_stale=replace_stale)]
+
+
+def check_submissions(dataset: Dataset, predictions: Sequence[PredictionSet], out_dir: str | os.PathLike, *,
+                      fingerprint: bool = False, replace_stale: bool = False) -> list[SubmissionSummary]:
+    """`write_submissions`, returning what each submission holds (`SubmissionSummary`: NOT_RES and null counts, the
+    images written with them). With ``fingerprint`` each name carries the first 8 hex digits of the SHA-256 of the
+    prediction file's bytes (a submission of an older version of the file has another name); with
+    ``replace_stale`` every other ``submission_*.json`` in ``out_dir`` is removed first, so that the folder holds
+    this build's submissions only."""
     test_file = dataset.root / "track_1_test.json"
     if not test_file.is_file():
         return []
     out_dir = Path(out_dir)
-    written = []
-    for prediction_set, name in zip(predictions, submission_names([p.path for p in predictions])):
-        out = out_dir / name
-        write_submission(prediction_set, test_file, out)
-        written.append(out)
-    return written
+    names = submission_names([p.path for p in predictions])
+    if fingerprint:
+        names = [f"{Path(name).stem}_{file_digest(p.path)}.json" for name, p in zip(names, predictions)]
+    if replace_stale and out_dir.is_dir():
+        for stale in out_dir.glob("submission_*.json"):
+            if stale.name not in names and stale.is_file() and not stale.is_symlink():
+                stale.unlink()
+    return [write_submission(prediction_set, test_file, out_dir / name)
+            for prediction_set, name in zip(predictions, names)]
 
 
 def submission_names(paths: Sequence[str | os.PathLike]) -> list[str]:
@@ -215,6 +240,20 @@ def submission_names(paths: Sequence[str | os.PathLike]) -> list[str]:
     return [f"submission_{n}.json" for n in unique]
 
 
+def file_digest(path: str | os.PathLike, length: int = 8) -> str:
+    """The first ``length`` hex digits of the SHA-256 of a file's bytes ("nofile" when it cannot be read)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return "nofile"
+    return digest.hexdigest()[:length]
+
+
 def reproduce_table3(
     dataset: Dataset,
     predictions: Sequence[str | os.PathLike | PredictionSet] = (),
@@ -223,13 +262,15 @@ def reproduce_table3(
     seed: int = 0,
     validation_fraction: float = 0.1,
     submissions_dir: str | os.PathLike | None = None,
+    fingerprint_submissions: bool = False,
 ) -> Table3:
     """Score each prediction file, the chance and the constant-mean predictors on the evaluation target (the
     test split, or a validation split of train where the test labels are hidden) and build Table 3.
 
     Where the test labels are hidden and ``submissions_dir`` is given, each prediction file is also written
-    there as an official submission. Raises `portraitcraft.predictions.PredictionFileError` for an unreadable
-    prediction file (one line naming it)."""
+    there as an official submission (``fingerprint_submissions``: named by its content, the folder's other
+    submissions removed; see `check_submissions`). Raises `portraitcraft.predictions.PredictionFileError` for an
+    unreadable prediction file (one line naming it)."""
     target = evaluation_target(dataset, validation_fraction=validation_fraction, seed=seed)
     notes = list(target.notes)
     sets = [p if isinstance(p, PredictionSet) else read_predictions(p) for p in predictions]
@@ -263,16 +304,17 @@ def reproduce_table3(
             note = ("SRCC and PLCC undefined: a constant score has no rank order" if name == "Constant mean"
                     else f"seed {seed}")
             results.append(MethodResult(name, report, target.description, note, simple))
-    submissions: list[Path] = []
+    checks: list[SubmissionSummary] = []
     if target.test_labels_hidden and submissions_dir is not None and sets:
-        submissions = write_submissions(dataset, sets, submissions_dir)
-        notes.append(f"submission file(s) for the official test written: {', '.join(p.name for p in submissions)}")
-    return Table3(table3(results), target, results, submissions, notes)
+        checks = check_submissions(dataset, sets, submissions_dir, fingerprint=fingerprint_submissions,
+                                   replace_stale=fingerprint_submissions)
+        notes.append(f"submission file(s) for the official test written: {', '.join(c.out.name for c in checks)}")
+    return Table3(table3(results), target, results, [c.out for c in checks], notes, checks)
 
 
 __all__ = [
     "COMPUTED", "MIN_ROW_IMAGES", "MIN_VALID_SHARE", "REPORTED", "REPORTED_TABLE3", "TABLE3_COLUMNS", "TABLE3_METRICS",
     "MethodResult", "Table3", "row_warning",
-    "chance_predictions", "constant_mean_predictions", "method_name", "reproduce_table3", "table3",
-    "write_submissions",
+    "chance_predictions", "check_submissions", "constant_mean_predictions", "file_digest", "method_name",
+    "reproduce_table3", "table3", "write_submissions",
 ]

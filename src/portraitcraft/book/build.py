@@ -17,6 +17,14 @@ build, and then only the pages whose notebook changed are rendered again (all of
 Files a notebook reads on its own, not through a parameter, are not seen: ``force=True``
 (``portraitcraft book --force``) executes every page and rebuilds the HTML.
 
+Where a build writes
+--------------------
+Everything a build writes is under its build folder ``out`` (default: the repository's `book/`): the executed
+notebooks (`<out>/executed/`, which is `book/executed/` for the default), what the chapters compute and keep (model
+runs and the submissions for the official test, `<out>/runs/`), and the HTML (`<out>/_build/html`). For another
+``out`` the HTML is rendered from `<out>/_source/`, a copy of the book's configuration, contents and pages whose
+`book/executed/` is the build's own: two builds into different folders can run at the same time.
+
 Run it as `portraitcraft book --data data/lab`.
 """
 
@@ -173,7 +181,15 @@ def vendor_plotly(root: Path) -> Path:
     target = root / VENDOR_DIR / "plotly.min.js"
     target.parent.mkdir(parents=True, exist_ok=True)
     with importlib.resources.as_file(bundled) as path:
-        shutil.copyfile(path, target)
+        if target.is_file() and target.stat().st_size == path.stat().st_size and (
+                target.read_bytes() == path.read_bytes()):
+            return target  # unchanged: its modification time stays, and a build running beside reads a whole file
+        # Written beside and renamed: a build running at the same time never reads half a file.
+        handle, partial = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+        os.close(handle)
+        shutil.copyfile(path, partial)
+        os.chmod(partial, 0o644)
+        os.replace(partial, target)
     return target
 
 
@@ -231,10 +247,17 @@ def _package_digest() -> str:
     return digest.hexdigest()
 
 
+# Parameters naming where a page writes (or, for the appendix, the build's own executed notebooks): their folders'
+# files change with every build, so they enter the digest by name only.
+OUTPUT_PARAMETERS = frozenset({"runs", "demo_runs", "executed"})
+
+
 def page_inputs(source_text: str, root: Path, passed: Mapping[str, Any]) -> str:
     """Digest of what executing a page depends on that the build can see (the module docstring lists it)."""
     paths = []
-    for value in passed.values():
+    for name, value in passed.items():
+        if name in OUTPUT_PARAMETERS:
+            continue
         for item in value if isinstance(value, (list, tuple)) else [value]:
             if isinstance(item, str) and item:
                 path = Path(item) if Path(item).is_absolute() else root / item
@@ -254,8 +277,9 @@ def recorded_inputs(executed: Path) -> str | None:
 
 
 def execute_page(page: NotebookPage, root: Path, parameters: Mapping[str, Any], *,
-                 progress: bool = True, force: bool = True) -> Path | None:
-    """Execute one notebook page with papermill and write book/executed/<name>.ipynb.
+                 progress: bool = True, force: bool = True, executed_dir: Path | None = None) -> Path | None:
+    """Execute one notebook page with papermill and write <executed_dir>/<name>.ipynb (default:
+    book/executed/ of ``root``).
 
     Only the parameters the notebook declares are passed. Raises NotebookFailed (after writing the
     partially executed notebook) when a cell raises. With ``force=False`` a page whose executed notebook was
@@ -273,7 +297,7 @@ def execute_page(page: NotebookPage, root: Path, parameters: Mapping[str, Any], 
     notebook.metadata.setdefault("kernelspec", {"name": KERNEL, "display_name": "Python 3", "language": "python"})
     declared = declared_parameters(notebook)
     passed = {name: value for name, value in parameters.items() if name in declared}
-    executed = root / page.executed
+    executed = (executed_dir / f"{page.name}.ipynb") if executed_dir is not None else root / page.executed
     inputs = page_inputs(source_text, root, passed)
     if not force and recorded_inputs(executed) == inputs:
         return None
@@ -388,22 +412,32 @@ def jupyter_book_command() -> list[str]:
     return [found]
 
 
+def _files_below(folder: Path, skip: Path) -> list[Path]:
+    """Every file under ``folder``, through linked folders too (a build's own `_source/` links to the book's files),
+    leaving out ``skip`` (the build output)."""
+    found = []
+    for current, folders, files in os.walk(folder, followlinks=True):
+        here = Path(current)
+        folders[:] = [name for name in folders if (here / name).resolve() != skip]
+        found += [here / name for name in files]
+    return found
+
+
 def html_inputs(root: Path, out: Path) -> str:
     """Digest of the files the HTML is made from: the configuration, the table of contents, everything under
     book/ but the build output (names, sizes, modification times)."""
-    book = root / "book"
     build_dir = (out / "_build").resolve()
-    files = [root / "_config.yml", root / "_toc.yml"]
-    files += [f for f in book.rglob("*") if f.is_file() and build_dir not in f.resolve().parents]
+    files = [root / "_config.yml", root / "_toc.yml", *_files_below(root / "book", build_dir)]
     states = [(f.relative_to(root).as_posix(), (st := f.stat()).st_size, st.st_mtime_ns)
               for f in sorted(files) if f.is_file()]
     return hashlib.sha256(json.dumps(states).encode()).hexdigest()
 
 
 def build_html(root: Path, out: Path, *, force: bool = True) -> Path | None:
-    """Render the book with Jupyter Book 1, Sphinx warnings as errors; return the HTML folder. With
-    ``force=False``, return None without building when nothing it is made from changed since the last
-    successful build, and render only the changed pages when something did."""
+    """Render the book whose sources are at ``root`` with Jupyter Book 1, Sphinx warnings as errors, into
+    ``out``/_build/html; return the HTML folder. With ``force=False``, return None without building when nothing
+    it is made from changed since the last successful build, and render only the changed pages when something
+    did."""
     html = out / "_build" / "html"
     stamp = html / HTML_STAMP
     inputs = html_inputs(root, out)
@@ -427,28 +461,33 @@ def build_html(root: Path, out: Path, *, force: bool = True) -> Path | None:
 
 
 def _execute_pages(pages: list[NotebookPage], root: Path, parameters: Mapping[str, Any], *, jobs: int,
-                   progress: bool, force: bool, log) -> None:
+                   progress: bool, force: bool, log, executed_dir: Path | None = None) -> None:
     """Execute `pages`, `jobs` at a time; a page that reads the others' executed notebooks runs after them. The
     first failure stops the build once the pages running have ended (no new page starts); their executed notebooks
     are kept."""
     readers = [page for page in pages if page.reads_other_pages]
     if readers and len(readers) < len(pages):
         _execute_pages([page for page in pages if not page.reads_other_pages], root, parameters, jobs=jobs,
-                       progress=progress, force=force, log=log)
-        _execute_pages(readers, root, parameters, jobs=jobs, progress=progress, force=force, log=log)
+                       progress=progress, force=force, log=log, executed_dir=executed_dir)
+        _execute_pages(readers, root, parameters, jobs=jobs, progress=progress, force=force, log=log,
+                       executed_dir=executed_dir)
         return
 
     def run(page: NotebookPage) -> tuple[NotebookPage, Path | None, float]:
         page_started = time.perf_counter()
         # One progress bar at a time reads; parallel pages report when each ends instead.
-        executed = execute_page(page, root, parameters, progress=progress and jobs == 1, force=force)
+        executed = execute_page(page, root, parameters, progress=progress and jobs == 1, force=force,
+                                executed_dir=executed_dir)
         return page, executed, time.perf_counter() - page_started
+
+    def shown(page: NotebookPage) -> str:
+        return str(executed_dir / f"{page.name}.ipynb") if executed_dir is not None else str(page.executed)
 
     def report(page: NotebookPage, executed: Path | None, seconds: float) -> None:
         if executed is None:
-            log(f"{page.executed}: up to date (inputs unchanged)")
+            log(f"{shown(page)}: up to date (inputs unchanged)")
         else:
-            log(f"executed {page.source} -> {page.executed} in {seconds:.1f} s")
+            log(f"executed {page.source} -> {shown(page)} in {seconds:.1f} s")
 
     with _kernel_sees_this_package():
         if jobs <= 1 or len(pages) <= 1:
@@ -493,6 +532,66 @@ def baseline_model_parameter(predictions: Iterable[str], root: Path) -> str:
     return ""
 
 
+@dataclass(frozen=True)
+class BuildLayout:
+    """Where one build writes: all of it under ``out`` (see the module docstring)."""
+
+    root: Path  # the repository: the sources of the pages and the book's files
+    out: Path  # the build folder
+    executed: Path  # the executed notebooks
+    runs: Path  # what the chapters compute and keep (model runs, submissions)
+    source: Path  # the book the HTML is rendered from: the repository itself, or out/_source
+
+    @property
+    def own(self) -> bool:
+        """Whether the build has a folder of its own (another than the repository's book/)."""
+        return self.source != self.root
+
+    @classmethod
+    def of(cls, root: Path, out: Path | None) -> BuildLayout:
+        out = (out if out is not None else root / DEFAULT_OUT).resolve()
+        if out == (root / DEFAULT_OUT).resolve():
+            return cls(root, out, root / EXECUTED_DIR, root / DEFAULT_OUT / "runs", root)
+        return cls(root, out, out / "executed", out / "runs", out / "_source")
+
+    def parameters(self) -> dict[str, str]:
+        """Where the chapters write and read the build's own files, for a build with a folder of its own (the
+        chapters' defaults are the repository's book/ folder)."""
+        if not self.own:
+            return {}
+        return {"runs": str(self.runs), "demo_runs": str(self.runs / "finetune-demo"),
+                "executed": str(self.executed)}
+
+    def prepare_source(self) -> None:
+        """Make out/_source: the configuration and table of contents copied, the book's files linked, and
+        book/executed linked to this build's executed notebooks."""
+        if not self.own:
+            return
+        book = self.source / "book"
+        book.mkdir(parents=True, exist_ok=True)
+        for name in ("_config.yml", "_toc.yml"):
+            shutil.copy2(self.root / name, self.source / name)  # modification time kept: the HTML digest sees edits
+        wanted = {"executed": self.executed.resolve()}
+        for entry in (self.root / "book").iterdir():
+            if entry.name in {"executed", "runs", "_build"} or entry.name.startswith("."):
+                continue
+            if self.out == entry.resolve() or entry.resolve() in self.out.parents:
+                continue  # the build folder itself, inside book/
+            wanted[entry.name] = entry.resolve()
+        for name, target in wanted.items():
+            link = book / name
+            if link.is_symlink() and link.resolve() == target:
+                continue
+            if link.is_symlink() or link.is_file():
+                link.unlink()
+            elif link.is_dir():
+                shutil.rmtree(link)
+            link.symlink_to(target, target_is_directory=target.is_dir() or name == "executed")
+        for stale in book.iterdir():
+            if stale.name not in wanted and stale.is_symlink():
+                stale.unlink()
+
+
 def build_book(data: str = "data/lab", *, root: Path | None = None, out: Path | None = None,
                parameters: Mapping[str, Any] | None = None, only: Iterable[str] | None = None,
                html: bool = True, progress: bool = True, force: bool = False, jobs: int = 1, log=print) -> Path:
@@ -502,11 +601,12 @@ def build_book(data: str = "data/lab", *, root: Path | None = None, out: Path | 
     the `predictions` given, see `baseline_model_parameter`); `only` restricts execution
     to the named notebooks (the others keep their last executed version). Pages and HTML whose inputs did not
     change are kept (see the module docstring) unless `force`. `jobs` pages are executed at a time, each in its
-    own kernel. Returns the HTML folder, or the executed-notebooks folder when `html` is False.
+    own kernel. Everything the build writes goes under `out` (see `BuildLayout`). Returns the HTML folder, or the
+    executed-notebooks folder when `html` is False.
     """
     root = find_book_root(root)
-    out = (out if out is not None else root / DEFAULT_OUT).resolve()
-    all_parameters = {"data": dataset_parameter(data, root), **(parameters or {})}
+    layout = BuildLayout.of(root, out)
+    all_parameters = {"data": dataset_parameter(data, root), **layout.parameters(), **(parameters or {})}
     if "predictions" in all_parameters:
         # prediction files given on the command line, seen from the repository root like `data`
         all_parameters["predictions"] = [dataset_parameter(str(p), root) for p in all_parameters["predictions"]]
@@ -523,23 +623,25 @@ def build_book(data: str = "data/lab", *, root: Path | None = None, out: Path | 
     todo = [page for page in pages if not wanted or page.name in wanted]
     # Pages are independent of each other: one runs alone. The HTML, though, needs every page of the table of
     # contents executed, so with `only` on a fresh clone it waits for a build of the whole book.
-    never_executed = [page.name for page in pages if page not in todo and not (root / page.executed).is_file()]
+    never_executed = [page.name for page in pages
+                      if page not in todo and not (layout.executed / f"{page.name}.ipynb").is_file()]
     # a page named by `only` is executed even when up to date: that is what was asked
-    _execute_pages(todo, root, all_parameters, jobs=jobs, progress=progress, force=force or bool(wanted), log=log)
+    _execute_pages(todo, root, all_parameters, jobs=jobs, progress=progress, force=force or bool(wanted), log=log,
+                   executed_dir=None if not layout.own else layout.executed)
     if not html:
-        return root / EXECUTED_DIR
+        return layout.executed
     if never_executed:
         log(f"HTML not built: {len(never_executed)} other page(s) never executed ({', '.join(never_executed)}); "
-            f"the executed notebook is in {root / EXECUTED_DIR}. `portraitcraft book` without --only builds the "
+            f"the executed notebook is in {layout.executed}. `portraitcraft book` without --only builds the "
             "whole book.")
-        return root / EXECUTED_DIR
+        return layout.executed
+    layout.prepare_source()
     html_started = time.perf_counter()
-    html_dir = build_html(root, out, force=force)
+    html_dir = build_html(layout.source, layout.out, force=force)
     if html_dir is None:
-        html_dir = out / "_build" / "html"
+        html_dir = layout.out / "_build" / "html"
         log(f"HTML up to date; book checked in {time.perf_counter() - started:.1f} s: {html_dir / 'index.html'}")
         return html_dir
     log(f"HTML in {time.perf_counter() - html_started:.1f} s; book built in "
         f"{time.perf_counter() - started:.1f} s: {html_dir / 'index.html'}")
     return html_dir
-

@@ -57,4 +57,14 @@ def repository_path(value: str | os.PathLike) -> Path:
     return (repository_root() or Path.cwd()) / path
 
 
-__all__ = ["EXECUTED_DIR", "book_root_above", "locate", "repository_path", "repository_root"]
+def shown_path(value: str | os.PathLike) -> str:
+    """A path as a page prints it: relative to the repository when inside it (the book does not print this machine's
+    folders), else whole."""
+    path = Path(value).expanduser().resolve()
+    root = repository_root()
+    if root is not None and path.is_relative_to(root.resolve()):
+        return path.relative_to(root.resolve()).as_posix() or "."
+    return str(path)
+
+
+__all__ = ["EXECUTED_DIR", "book_root_above", "locate", "repository_path", "repository_root", "shown_path"]
