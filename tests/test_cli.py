@@ -22,3 +22,116 @@ def test_predict_checks_the_data_before_loading_a_model(tmp_path):
     result = CliRunner().invoke(app, ["predict", "--data", str(tmp_path / "lab"), "--split", "tset", "--out",
                                       str(tmp_path / "p.jsonl"), "--model", str(tmp_path / "no-model")])
     assert result.exit_code == 2 and "no Track 1 split 'tset'" in result.output and "no-model" not in result.output
+
+
+# --- the error contract: one line on stderr and the documented exit code ------------------------------------------
+
+def test_h_is_help_everywhere_and_bare_groups_print_their_help():
+    for command in (["-h"], ["evaluate", "-h"], ["baseline", "predict", "-h"], ["track2", "generate", "-h"]):
+        result = CliRunner().invoke(app, command)
+        assert result.exit_code == 0 and "Usage: portraitcraft" in result.stdout, command
+    for command, listed in (([], "demo-data"), (["baseline"], "predict"), (["track2"], "generate")):
+        result = CliRunner().invoke(app, command)
+        assert result.exit_code == 0 and "Usage: portraitcraft" in result.stdout and listed in result.stdout
+
+
+def test_a_portraitcraft_error_is_one_line_and_exit_2(small_lab, tmp_path):
+    result = CliRunner().invoke(app, ["evaluate", "-p", str(tmp_path / "missing.jsonl"), "-g", str(small_lab)])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [f"error: {tmp_path / 'missing.jsonl'}: file not found"]
+    assert result.stdout == ""
+
+
+def test_an_os_error_names_its_file_in_one_line(small_lab, tmp_path):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder")
+    result = CliRunner().invoke(app, ["report", str(small_lab), "--out", str(a_file / "report"), "--bootstrap", "0"])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [f"error: {a_file / 'report'}: Not a directory"]
+
+
+def test_a_bug_keeps_its_traceback_and_the_environment_variable_shows_any(monkeypatch):
+    from portraitcraft.cli.contract import Program
+    from portraitcraft.data import DataError
+
+    program = Program()
+
+    @program.command()
+    def broken(kind: str) -> None:
+        if kind == "bug":
+            raise ModuleNotFoundError("No module named 'no_such_helper'", name="no_such_helper")
+        raise DataError("data.json:3: not a record")
+
+    @program.command()
+    def other() -> None:
+        """A second command, so that `broken` stays a sub-command."""
+
+    result = CliRunner().invoke(program, ["broken", "bug"])
+    assert result.exit_code == 1 and isinstance(result.exception, ModuleNotFoundError)  # not one of our packages
+    result = CliRunner().invoke(program, ["broken", "data"])
+    assert result.exit_code == 2 and result.stderr == "error: data.json:3: not a record\n"
+    monkeypatch.setenv("PORTRAITCRAFT_TRACEBACK", "1")
+    result = CliRunner().invoke(program, ["broken", "data"])
+    assert isinstance(result.exception, DataError)
+
+
+# A Python started with sklearn hidden, as in an installation without the `features` extra.
+WITHOUT_SKLEARN = """
+import sys
+
+class Hide:
+    def find_spec(self, name, path=None, target=None):
+        if name == "sklearn" or name.startswith("sklearn."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, Hide())
+from portraitcraft.cli import main
+sys.argv = ["portraitcraft", *sys.argv[1:]]
+main()
+"""
+
+
+def test_a_missing_extra_names_the_pip_command(small_lab, tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", WITHOUT_SKLEARN, "baseline", "train", str(small_lab),
+                             "--model-dir", str(tmp_path / "model")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == ("error: scikit-learn is not installed (module 'sklearn'): "
+                             "pip install 'portraitcraft[features]'\n")
+    assert not (tmp_path / "model").exists()
+
+
+def test_extras_are_read_from_the_package_requirements():
+    import tomllib
+    from pathlib import Path
+
+    from portraitcraft.exceptions import extra_of
+
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert any(r.startswith("scikit-learn") for r in project["optional-dependencies"]["features"])
+    assert extra_of("sklearn") == ("scikit-learn", "features")
+    assert extra_of("cv2")[1] == "features" and extra_of("torch") == ("torch", "models")
+    assert extra_of("jupytext") == ("jupytext", "book") and extra_of("yaml") == ("pyyaml", None)
+    assert extra_of("no_such_module") is None
+
+
+def test_every_exception_of_the_package_is_a_portraitcraft_error():
+    import ast
+    import importlib
+    from pathlib import Path
+
+    from portraitcraft.exceptions import PortraitCraftError
+
+    package = Path(__file__).parents[1] / "src" / "portraitcraft"
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.ClassDef) and any(
+                    ast.unparse(base).endswith(("Error", "Exception", "Failed")) for base in node.bases):
+                module = ".".join(path.relative_to(package.parent).with_suffix("").parts).removesuffix(".__init__")
+                found.append(getattr(importlib.import_module(module), node.name))
+    assert len(found) >= 20
+    assert [cls.__qualname__ for cls in found if not issubclass(cls, PortraitCraftError)] == []

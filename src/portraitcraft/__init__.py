@@ -14,8 +14,10 @@ The package is built in floors; a module imports only from its own floor or the 
 and the import graph has no circle (``tests/test_layout.py`` checks both).
 
 Lower floor: the benchmark's vocabulary and files
-    ``attributes`` (the 13 attributes, levels, the hidden-label rule), ``images``; ``data`` (reading and checking a
-    PortraitCraft root), ``hf`` (the same data as Hugging Face ``datasets``); ``parsing``, ``prompts``, ``metrics``;
+    ``exceptions`` (`PortraitCraftError`, the base of every exception the package raises on purpose, and the
+    extra to install for a missing optional package); ``attributes`` (the 13 attributes, levels, the hidden-label
+    rule), ``images``; ``data`` (reading and checking a PortraitCraft root), ``hf`` (the same data as Hugging Face
+    ``datasets``); ``parsing``, ``prompts``, ``metrics``;
     ``outputs`` (writing safely: atomic, never over an input, one writer at a time); ``provenance`` (package
     versions, fingerprints, git commit, strict JSON written through ``outputs``); ``predictions``
     (the three prediction formats); ``labels`` (the ground truth: loading it, hidden labels, labelled images, the
@@ -49,6 +51,7 @@ _EXPORTS = {
     "open_dataset": "portraitcraft.data",
     "Dataset": "portraitcraft.data",
     "DataError": "portraitcraft.data",
+    "PortraitCraftError": "portraitcraft.exceptions",
     "evaluate": "portraitcraft.evaluation",
     "read_predictions": "portraitcraft.predictions",
     "write_submission": "portraitcraft.predictions",
@@ -65,7 +68,7 @@ _EXPORTS = {
 __all__ = [
     "__version__", "open_dataset", "Dataset", "DataError", "evaluate", "read_predictions", "write_submission",
     "run_predictions", "run_feature_baseline", "ImageFolder", "assess_folder", "assessment_rows", "write_report",
-    "write_lab",
+    "write_lab", "PortraitCraftError",
 ]
 
 # typing.TYPE_CHECKING without importing typing (20 ms here): type checkers read this block, Python never runs it.
@@ -75,6 +78,7 @@ if TYPE_CHECKING:
     from portraitcraft.baseline import run_feature_baseline
     from portraitcraft.data import DataError, Dataset, open_dataset
     from portraitcraft.evaluation import evaluate
+    from portraitcraft.exceptions import PortraitCraftError
     from portraitcraft.lab import write_lab
     from portraitcraft.paper import write_report
     from portraitcraft.predictions import read_predictions, write_submission

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from portraitcraft.attributes import ATTRIBUTE_KEYS, ATTRIBUTE_NAMES, LEVELS
+from portraitcraft.exceptions import PortraitCraftError
 from portraitcraft.images import open_image
 from portraitcraft.runners.base import Item
 
@@ -54,7 +55,7 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".
 FORMATS = ("csv", "jsonl")
 
 
-class FolderError(ValueError):
+class FolderError(PortraitCraftError, ValueError):
     """A folder that cannot be assessed (absent, not a folder, no image in it); the message names it."""
 
 

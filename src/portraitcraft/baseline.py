@@ -64,6 +64,7 @@ from sklearn.preprocessing import StandardScaler
 
 from portraitcraft.attributes import ATTRIBUTE_KEYS, ATTRIBUTE_NAMES, LEVELS
 from portraitcraft.data import open_dataset
+from portraitcraft.exceptions import PortraitCraftError
 from portraitcraft.features import DEFAULT_MAX_SIDE, FEATURE_NAMES, FEATURE_VERSION, extract_features
 from portraitcraft.lab import resolve_lab_name
 from portraitcraft.labels import labelled_images
@@ -83,7 +84,7 @@ CV_FOLDS: Final[int] = 5
 GRIDS: Final[tuple[str, ...]] = ("linear", "small")  # "linear": ridge/logistic only (fast); "small": + forests
 
 
-class BaselineError(Exception):
+class BaselineError(PortraitCraftError):
     """A saved model that does not fit the running code, or data the baseline cannot use."""
 
 

@@ -45,6 +45,7 @@ from portraitcraft.attributes import (
     level_from_score,
     normalise_level,
 )
+from portraitcraft.exceptions import PortraitCraftError
 from portraitcraft.images import ImageError, check_image, image_size, open_image
 
 TRACK_FILE = re.compile(r"^track_([12])_([a-z]+)\.json$")
@@ -58,7 +59,7 @@ HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 QUESTION_ATTRIBUTE = re.compile("|".join(re.escape(n) for n in sorted(ATTRIBUTE_NAMES, key=len, reverse=True)))
 
 
-class DataError(Exception):
+class DataError(PortraitCraftError):
     """A data file or source that cannot be used at all. The message is one line naming the file."""
 
 

@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from portraitcraft.exceptions import PortraitCraftError
 from portraitcraft.images import ImageError, open_image
 
 FEATURE_VERSION: Final[str] = "1"
@@ -115,7 +116,7 @@ FEATURE_DOCS: Final[dict[str, str]] = {
 FEATURE_NAMES: Final[tuple[str, ...]] = tuple(FEATURE_DOCS)
 
 
-class FeatureError(Exception):
+class FeatureError(PortraitCraftError):
     """An image whose features cannot be computed; the message names the file."""
 
 

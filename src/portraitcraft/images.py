@@ -12,8 +12,10 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
+from portraitcraft.exceptions import PortraitCraftError
 
-class ImageError(Exception):
+
+class ImageError(PortraitCraftError):
     """An image that cannot be used; the message names the file."""
 
 

@@ -32,10 +32,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from portraitcraft.exceptions import PortraitCraftError
+
 PathLike = str | os.PathLike
 
 
-class OutputError(ValueError):
+class OutputError(PortraitCraftError, ValueError):
     """An output that must not or cannot be written; the message is one line naming the file."""
 
 
@@ -111,9 +113,12 @@ def write_atomic(
     path = Path(path)
     refuse_inputs(path, inputs)
     check_target(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    try:  # named here: the error of mkstemp would name the temporary file, not the output
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from exc
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)

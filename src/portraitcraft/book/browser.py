@@ -47,6 +47,8 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from portraitcraft.exceptions import PortraitCraftError
+
 BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome")
 # Flags from the toolchain notes; the last ones keep Chromium from reaching out on its own.
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
@@ -76,7 +78,7 @@ PAGE_SUMMARY_JS = """JSON.stringify({
 })"""
 
 
-class BrowserError(RuntimeError):
+class BrowserError(PortraitCraftError, RuntimeError):
     """Chromium is missing, would not start, or stopped answering."""
 
 

@@ -50,6 +50,7 @@ from typing import Any
 import yaml
 
 from portraitcraft.book.paths import EXECUTED_DIR, book_root_above
+from portraitcraft.exceptions import PortraitCraftError
 
 SOURCES_DIR = Path("notebooks")
 VENDOR_DIR = Path("book") / "_vendor"
@@ -60,8 +61,10 @@ INPUTS_KEY = "inputs"  # in the executed notebook's metadata["portraitcraft"]: t
 HTML_STAMP = ".portraitcraft-inputs"  # in the HTML folder: the digest of what the last successful build read
 
 
-class BookError(RuntimeError):
+class BookError(PortraitCraftError, RuntimeError):
     """The book cannot be built; the message says which file and what to do."""
+
+    exit_code = 1  # `portraitcraft book`: the build ran and a page or Sphinx failed
 
 
 class NotebookFailed(BookError):

@@ -2,8 +2,9 @@
 
 One module per group of commands: ``data`` (validate, export, demo-data), ``track1`` (evaluate, submission,
 predict, merge, assess, finetune, serve), ``baseline``, ``track2`` and ``book`` (book, report); ``common`` holds
-the options they share and the output conventions. The commands are registered here, in the order ``--help``
-lists them.
+the options they share and the output conventions, ``contract`` the error contract and exit codes (every command
+registered on a `contract.Program` keeps it). The commands are registered here, in the order ``--help`` lists
+them.
 """
 
 from __future__ import annotations
@@ -15,19 +16,19 @@ import typer
 
 from portraitcraft.cli import book, data, track1
 from portraitcraft.cli.baseline import baseline_app
-from portraitcraft.cli.common import fail, is_stdout, show_report
+from portraitcraft.cli.common import is_stdout, show_report
+from portraitcraft.cli.contract import Program, fail, one_line_errors
 from portraitcraft.cli.track2 import track2_app
 
-__all__ = ["app", "command_help", "command_table", "fail", "is_stdout", "main", "show_report"]
+__all__ = ["app", "command_help", "command_table", "fail", "is_stdout", "main", "one_line_errors", "show_report"]
 
-app = typer.Typer(
+app = Program(
     name="portraitcraft",
     help=(
         "Tools for the PortraitCraft portrait-composition benchmark: open and validate the data, "
         "generate the synthetic composition lab, score predictions and build the analysis book.\n\n"
         "Start with `portraitcraft demo-data data/lab` and `portraitcraft validate data/lab`."
     ),
-    no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )

@@ -12,10 +12,10 @@ from portraitcraft.cli.common import (
     MAX_SIDE_OPTION,
     PROGRESS_BARS_OPTION,
     SPLIT_OPTION,
-    fail,
 )
+from portraitcraft.cli.contract import Program
 
-baseline_app = typer.Typer(
+baseline_app = Program(
     help="The CPU composition-feature baseline (OpenCV features + scikit-learn; no GPU, no download).",
     no_args_is_help=True)
 
@@ -36,14 +36,10 @@ def baseline_train(
     Exit codes: 0 saved; 2 the data cannot be used."""
     import json
 
-    from portraitcraft.baseline import BaselineError, train_on_dataset
-    from portraitcraft.data import DataError
+    from portraitcraft.baseline import train_on_dataset
 
-    try:
-        model = train_on_dataset(data, model_dir, max_side=max_side, grid=grid, seed=seed, n_jobs=jobs,
-                                 cache_dir=model_dir / "feature_cache", progress=progress)
-    except (BaselineError, DataError, ValueError) as exc:
-        fail(str(exc))
+    model = train_on_dataset(data, model_dir, max_side=max_side, grid=grid, seed=seed, n_jobs=jobs,
+                             cache_dir=model_dir / "feature_cache", progress=progress)
     typer.echo(json.dumps({"model_dir": str(model_dir), **model.info, "cv": model.cv}, indent=2, default=str))
 
 
@@ -63,16 +59,10 @@ def baseline_predict(
     """Predict a Track 1 split with the feature baseline (training first when no saved model exists); rerun to resume.
 
     Exit codes: 0 every image predicted; 1 the run finished but some images failed (listed, recorded as failed); 2 the data, the output or the saved model cannot be used."""  # noqa: E501 (the command's help: typer keeps a docstring's line breaks)
-    from portraitcraft.baseline import BaselineError, predict_feature_baseline
-    from portraitcraft.data import DataError
+    from portraitcraft.baseline import predict_feature_baseline
 
-    try:
-        summary = predict_feature_baseline(data, out, model_dir, split=split, max_side=max_side, grid=grid, n_jobs=jobs,
-                                           progress=progress)
-    except (BaselineError, DataError, ValueError) as exc:
-        fail(str(exc))
-    except OSError as exc:
-        fail(f"{out}: cannot write ({exc.strerror})")
+    summary = predict_feature_baseline(data, out, model_dir, split=split, max_side=max_side, grid=grid, n_jobs=jobs,
+                                       progress=progress)
     for line in summary.lines():
         typer.echo(line)
     if summary.failures:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import typer
 
-from portraitcraft.cli.common import DATA_ARGUMENT, fail
+from portraitcraft.cli.common import DATA_ARGUMENT
+from portraitcraft.cli.contract import fail
 
 
 def book(
@@ -38,7 +39,7 @@ def book(
     """  # noqa: E501 (the command's help: typer keeps a docstring's line breaks)
     import yaml
 
-    from portraitcraft.book.build import BookError, build_book
+    from portraitcraft.book.build import build_book
 
     parameters = {}
     for item in param:
@@ -51,10 +52,7 @@ def book(
             fail(f"--param {name.strip()}: not a plain YAML value ({str(exc).splitlines()[0][:120]})")
     if predictions:
         parameters["predictions"] = predictions
-    try:
-        build_book(data, out=out, parameters=parameters, only=only or None, html=html, force=force, jobs=jobs)
-    except BookError as exc:  # includes a failing notebook, named with its cell
-        fail(str(exc), code=1)
+    build_book(data, out=out, parameters=parameters, only=only or None, html=html, force=force, jobs=jobs)
 
 
 def report(
@@ -73,15 +71,9 @@ def report(
 
     Where the test labels are hidden, Table 3 is scored on a validation split of train and each prediction file is also written as an official submission (OUT/submissions/). Exit codes: 0 written; 2 the data or a prediction file cannot be read, or OUT cannot be written.
     """  # noqa: E501 (the command's help: typer keeps a docstring's line breaks)
-    from portraitcraft.data import DataError
     from portraitcraft.paper import write_report
 
-    try:
-        written = write_report(data, out, predictions, n_bootstrap=bootstrap, seed=seed,
-                               validation_fraction=validation_fraction)
-    except DataError as exc:  # includes an unreadable prediction file, named with its record
-        fail(str(exc))
-    except OSError as exc:
-        fail(f"{out}: cannot write ({exc.strerror})")
+    written = write_report(data, out, predictions, n_bootstrap=bootstrap, seed=seed,
+                           validation_fraction=validation_fraction)
     for line in written.lines():
         typer.echo(line)

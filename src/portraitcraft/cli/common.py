@@ -1,5 +1,4 @@
-"""What the commands share: options declared once, the output conventions ('-' is standard output) and the
-one-line failure."""
+"""What the commands share: options declared once and the output conventions ('-' is standard output)."""
 
 from __future__ import annotations
 
@@ -38,18 +37,12 @@ def is_stdout(path: Path | str | None) -> bool:
     return path is not None and str(path) == STDOUT
 
 
-def fail(message: str, code: int = 2) -> None:
-    """One clear line on stderr and a non-zero exit, instead of a traceback."""
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
-
-
 def show_report(report: Any, json_out: Path | None, inputs: dict[str, Any] | None = None) -> None:
     """Print a report's table and, when asked, write it as JSON (one line naming the file if it cannot be).
 
     With ``--json -`` the JSON goes to standard output alone and the table to standard error. A JSON path that is
     one of ``inputs`` (role -> path) is refused before anything is written."""
-    from portraitcraft.outputs import OutputError, check_target, refuse_inputs
+    from portraitcraft.outputs import check_target, refuse_inputs
 
     if is_stdout(json_out):
         from portraitcraft.provenance import json_text
@@ -58,18 +51,11 @@ def show_report(report: Any, json_out: Path | None, inputs: dict[str, Any] | Non
         typer.echo(json_text(report.as_dict()), nl=False)
         return
     if json_out is not None:
-        try:  # refused before the table is printed: a refusal is the command's one answer
-            refuse_inputs(json_out, inputs or {})
-            check_target(json_out)
-        except OutputError as exc:
-            fail(str(exc))
+        # refused before the table is printed: a refusal is the command's one answer
+        refuse_inputs(json_out, inputs or {})
+        check_target(json_out)
     typer.echo(report.to_text())
     if json_out is not None:
-        try:
-            report.write_json(json_out)
-        except OutputError as exc:
-            fail(str(exc))
-        except OSError as exc:
-            fail(f"{json_out}: cannot write ({exc.strerror})")
+        report.write_json(json_out)
         typer.echo(f"\nwrote {json_out}")
 

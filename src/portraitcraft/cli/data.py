@@ -7,7 +7,8 @@ from pathlib import Path
 
 import typer
 
-from portraitcraft.cli.common import DATA_ARGUMENT, PROGRESS_OPTION, fail
+from portraitcraft.cli.common import DATA_ARGUMENT, PROGRESS_OPTION
+from portraitcraft.cli.contract import fail
 
 
 def validate(
@@ -24,13 +25,10 @@ def validate(
 
     Exit codes: 0 no errors (or --lenient); 1 errors found in strict mode; 2 the data cannot be read at all (no such folder, malformed JSON: one line with file, line and column).
     """  # noqa: E501 (the command's help: typer keeps a docstring's line breaks)
-    from portraitcraft.data import DataError, iter_problems, open_dataset
+    from portraitcraft.data import iter_problems, open_dataset
     from portraitcraft.lab import resolve_lab_name
 
-    try:
-        dataset = open_dataset(resolve_lab_name(data), strict=False, check_images=check_images, progress=progress)
-    except DataError as exc:
-        fail(str(exc))
+    dataset = open_dataset(resolve_lab_name(data), strict=False, check_images=check_images, progress=progress)
     typer.echo(dataset.summary())
     for line in iter_problems(dataset.problems, limit=max_problems):
         typer.echo(f"  {line}")
@@ -56,20 +54,15 @@ def export(
     its data); upload with `.push_to_hub(...)` where a hub is reachable. Exit codes: 0 written; 2 the data cannot be
     read or OUT cannot be written.
     """
-    from portraitcraft.data import DataError, open_dataset
+    from portraitcraft.data import open_dataset
     from portraitcraft.lab import resolve_lab_name
 
     if to != "hf":
         fail(f"--to {to!r}: expected hf")
-    try:
-        from portraitcraft.hf import save
+    from portraitcraft.hf import save
 
-        dataset = open_dataset(resolve_lab_name(data))
-        written = save(dataset, out)
-    except (DataError, ValueError, ImportError) as exc:
-        fail(str(exc))
-    except OSError as exc:
-        fail(f"{out}: cannot write ({exc.strerror or exc})")
+    dataset = open_dataset(resolve_lab_name(data))
+    written = save(dataset, out)
     for folder in written:
         typer.echo(f"wrote {folder}")
 
@@ -94,14 +87,9 @@ def demo_data(
 
     from portraitcraft.lab import write_lab
 
-    try:
-        summary = write_lab(
-            out, n_train=n_train, n_test=n_test, n_track2_train=n_track2, n_track2_test=n_track2, seed=seed,
-            annotations_only=annotations_only, images_per_folder=images_per_folder,
-            workers=workers or (os.cpu_count() or 1), progress=progress,
-        )
-    except (ValueError, FileExistsError) as exc:
-        fail(str(exc))
-    except OSError as exc:
-        fail(f"{out}: cannot write ({exc.strerror})")
+    summary = write_lab(
+        out, n_train=n_train, n_test=n_test, n_track2_train=n_track2, n_track2_test=n_track2, seed=seed,
+        annotations_only=annotations_only, images_per_folder=images_per_folder,
+        workers=workers or (os.cpu_count() or 1), progress=progress,
+    )
     typer.echo(str(summary))

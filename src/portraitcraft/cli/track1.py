@@ -16,7 +16,6 @@ from portraitcraft.cli.common import (
     DTYPE_OPTION,
     MODEL_DIR_OPTION,
     SPLIT_OPTION,
-    fail,
     is_stdout,
     show_report,
 )
@@ -42,14 +41,10 @@ def evaluate(
 
     Exit codes: 0 scored (even when a metric is undefined: it is NaN and flagged); 2 a file cannot be read or is malformed (one line naming the file and record).
     """  # noqa: E501 (the command's help: typer keeps a docstring's line breaks)
-    from portraitcraft.data import DataError
     from portraitcraft.evaluation import evaluate as run_evaluation
 
-    try:
-        report = run_evaluation(predictions, ground_truth, n_bootstrap=bootstrap, seed=seed,
-                                skip_invalid_scores=skip_invalid_scores, compare=compare)
-    except DataError as exc:
-        fail(str(exc))
+    report = run_evaluation(predictions, ground_truth, n_bootstrap=bootstrap, seed=seed,
+                            skip_invalid_scores=skip_invalid_scores, compare=compare)
     show_report(report, json_out, {"predictions": predictions, "ground truth": report.truth.path,
                                    "comparison": compare})
 
@@ -66,21 +61,14 @@ def submission(
     """  # noqa: E501 (the command's help: typer keeps a docstring's line breaks)
     import tempfile
 
-    from portraitcraft.data import DataError
-    from portraitcraft.outputs import OutputError
     from portraitcraft.predictions import read_predictions, write_submission
 
     to_stdout = is_stdout(out)
-    try:
-        with tempfile.TemporaryDirectory() as scratch:
-            target = Path(scratch) / "submission.json" if to_stdout else out
-            summary = write_submission(read_predictions(predictions), test_file, target)
-            if to_stdout:
-                typer.echo(target.read_text(encoding="utf-8"), nl=False)
-    except (DataError, OutputError) as exc:
-        fail(str(exc))
-    except OSError as exc:
-        fail(f"{out}: cannot write ({exc.strerror})")
+    with tempfile.TemporaryDirectory() as scratch:
+        target = Path(scratch) / "submission.json" if to_stdout else out
+        summary = write_submission(read_predictions(predictions), test_file, target)
+        if to_stdout:
+            typer.echo(target.read_text(encoding="utf-8"), nl=False)
     for line in summary.lines():
         typer.echo(line, err=to_stdout)
 
@@ -142,35 +130,30 @@ def predict(
 
     Then score with `portraitcraft evaluate -p OUT -g GROUND_TRUTH`. Exit codes: 0 every image predicted; 1 the run finished but some images failed (listed, recorded as failed); 2 the run cannot start (data, model or output file).
     """  # noqa: E501 (the command's help: typer keeps a docstring's line breaks)
-    from portraitcraft.data import DataError, open_dataset
+    from portraitcraft.data import open_dataset
     from portraitcraft.lab import resolve_lab_name
     from portraitcraft.outputs import prepare_jsonl_resume
     from portraitcraft.predictions import SCHEMA
-    from portraitcraft.runners import RunError, run_predictions, split_items
+    from portraitcraft.runners import run_predictions, split_items
     from portraitcraft.runners.backends import backend_name, default_batch_size, make_backend
-    from portraitcraft.runners.openai_compat import ServerCheckError
-    from portraitcraft.runners.qwen import ModelLoadError
     from portraitcraft.runners.shards import parse_shard, shard_items
 
-    try:
-        backend = backend_name(backend)
-        dataset = open_dataset(resolve_lab_name(data))
-        items = split_items(dataset, split, limit)  # a wrong split or limit fails here, before any model is loaded
-        if shard is not None:
-            items = shard_items(items, *parse_shard(shard))
-        # A folder, a link, a device or a file that cannot be resumed at --out fails here, before any model is loaded.
-        prepare_jsonl_resume(out, None, schema=SCHEMA, what="predictions", repair=False)
-        runner = make_backend(
-            backend, model=model, protocol=protocol, sampling=sampling, max_new_tokens=max_new_tokens, seed=seed,
-            base_url=base_url, api_key=api_key, concurrency=concurrency, timeout_s=timeout, revision=revision,
-            device=device, dtype=dtype, attn_implementation=attn_implementation, max_pixels=max_pixels,
-            min_pixels=min_pixels, score_impl=score_impl, decode_impl=decode_impl, image_device=image_device,
-            model_dir=model_dir)
-        batch_size = batch_size or default_batch_size(backend, concurrency)
-        summary = run_predictions(runner, dataset, split=split if shard is None else f"{split} shard {shard}",
-                                  out=out, batch_size=batch_size, progress=progress, items=items)
-    except (ValueError, DataError, ModelLoadError, ServerCheckError, RunError) as exc:
-        fail(str(exc))
+    backend = backend_name(backend)
+    dataset = open_dataset(resolve_lab_name(data))
+    items = split_items(dataset, split, limit)  # a wrong split or limit fails here, before any model is loaded
+    if shard is not None:
+        items = shard_items(items, *parse_shard(shard))
+    # A folder, a link, a device or a file that cannot be resumed at --out fails here, before any model is loaded.
+    prepare_jsonl_resume(out, None, schema=SCHEMA, what="predictions", repair=False)
+    runner = make_backend(
+        backend, model=model, protocol=protocol, sampling=sampling, max_new_tokens=max_new_tokens, seed=seed,
+        base_url=base_url, api_key=api_key, concurrency=concurrency, timeout_s=timeout, revision=revision,
+        device=device, dtype=dtype, attn_implementation=attn_implementation, max_pixels=max_pixels,
+        min_pixels=min_pixels, score_impl=score_impl, decode_impl=decode_impl, image_device=image_device,
+        model_dir=model_dir)
+    batch_size = batch_size or default_batch_size(backend, concurrency)
+    summary = run_predictions(runner, dataset, split=split if shard is None else f"{split} shard {shard}",
+                              out=out, batch_size=batch_size, progress=progress, items=items)
     for line in summary.lines():
         typer.echo(line)
     if summary.failures:
@@ -192,19 +175,15 @@ def merge(
 
     Refused: records of different configurations, an image recorded twice, a shard file with an unfinished last line (resume that shard first), images not in the split, an existing --out. Exit codes: 0 merged, every image of the split recorded (or no --data); 1 merged, but images are missing (listed; `predict` without --shard and with --out the merged file completes it); 2 refused.
     """  # noqa: E501 (the command's help: typer keeps a docstring's line breaks)
-    from portraitcraft.data import DataError, open_dataset
-    from portraitcraft.runners import RunError, split_items
-    from portraitcraft.runners.shards import ShardError, merge_shard_files
+    from portraitcraft.data import open_dataset
+    from portraitcraft.lab import resolve_lab_name
+    from portraitcraft.runners import split_items
+    from portraitcraft.runners.shards import merge_shard_files
 
-    try:
-        expected = None
-        if data is not None:
-            expected = [item.image_path for item in split_items(open_dataset(data), split, limit)]
-        summary = merge_shard_files(files, out, expected)
-    except (ShardError, DataError, RunError) as exc:
-        fail(str(exc))
-    except OSError as exc:
-        fail(f"{out}: cannot write ({exc.strerror})")
+    expected = None
+    if data is not None:
+        expected = [item.image_path for item in split_items(open_dataset(resolve_lab_name(data)), split, limit)]
+    summary = merge_shard_files(files, out, expected)
     for line in summary.lines():
         typer.echo(line)
     if summary.missing:
@@ -253,22 +232,14 @@ def assess(
     or JSON Lines (see the portraitcraft.assess module for the columns). Exit codes: 0 every image scored; 1 some
     images failed (rows with status "failed" and the error); 2 the run cannot start (folder, model, output).
     """
-    from portraitcraft.assess import FolderError, run_assessment
-    from portraitcraft.outputs import OutputError
-    from portraitcraft.runners.base import ModelLoadError, RunError
-    from portraitcraft.runners.openai_compat import ServerCheckError
+    from portraitcraft.assess import run_assessment
 
     if json_out is not None:
         out, fmt = json_out, fmt or "jsonl"
-    try:
-        done = run_assessment(
-            folder, out, backend=backend, fmt=fmt, records=records, limit=limit, batch_size=batch_size,
-            progress=progress, model_dir=model_dir, model=model, protocol=protocol, device=device, dtype=dtype,
-            base_url=base_url, api_key=api_key, concurrency=concurrency, top_logprobs=top_logprobs)
-    except (FolderError, ValueError, ModelLoadError, ServerCheckError, RunError, OutputError) as exc:
-        fail(str(exc))
-    except OSError as exc:
-        fail(f"{out}: cannot write ({exc.strerror})")
+    done = run_assessment(
+        folder, out, backend=backend, fmt=fmt, records=records, limit=limit, batch_size=batch_size,
+        progress=progress, model_dir=model_dir, model=model, protocol=protocol, device=device, dtype=dtype,
+        base_url=base_url, api_key=api_key, concurrency=concurrency, top_logprobs=top_logprobs)
     if is_stdout(out):
         typer.echo(done.text, nl=False)
     for line in done.lines():
@@ -375,25 +346,20 @@ def finetune(
 
     --recipe ours (the default) or reference (the public reference code's settings; `portraitcraft.finetune.recipes` and chapter 9 list every setting with its file and line); --recipe below says each one's images per optimizer step. On several GPUs: `torchrun --nproc-per-node N -m portraitcraft.cli finetune ...` (or `accelerate launch --multi-gpu --num-processes N -m portraitcraft.cli finetune ...`): data-parallel, the same images per optimizer step, process 0 writes. Rerun the same command to resume from the last checkpoint. Then predict with the command printed at the end. Exit codes: 0 finished (or stopped at --stop-after); 2 the run cannot start (data, model, output folder, settings).
     """  # noqa: E501 (the command's help: typer keeps a docstring's line breaks)
-    from portraitcraft.finetune import FinetuneError, FinetuneSettings, run_finetune
+    from portraitcraft.finetune import FinetuneSettings, run_finetune
 
     by_recipe = dict(epochs=epochs, validation_fraction=validation_fraction, seed=seed, precision=precision,
                      deepstack_mergers=deepstack_mergers, training_prompt=training_prompt, mask_newline=mask_newline,
                      warmup_formula=warmup_formula)
-    try:
-        settings = FinetuneSettings.of_recipe(
-            recipe, data=data, model=model, out=str(out), target=target, reasons=reasons, lora=lora,
-            lora_rank=lora_rank, lora_alpha=lora_alpha, lora_dropout=lora_dropout, lr=lr, batch_size=batch_size,
-            grad_accum=grad_accum, max_pixels=max_pixels, min_pixels=min_pixels, warmup_ratio=warmup_ratio,
-            weight_decay=weight_decay, max_grad_norm=max_grad_norm, limit=limit, max_steps=max_steps, device=device,
-            gradient_checkpointing=gradient_checkpointing, eval_every=eval_every,
-            save_every=save_every, validation_predict=validation_predict, validation_batches=validation_batches,
-            stop_after=stop_after, strategy=strategy, **{k: v for k, v in by_recipe.items() if v is not None})
-        summary = run_finetune(settings, progress=progress)
-    except (ValueError, FinetuneError) as exc:
-        fail(str(exc))
-    except OSError as exc:
-        fail(f"{out}: cannot write ({exc.strerror})")
+    settings = FinetuneSettings.of_recipe(
+        recipe, data=data, model=model, out=str(out), target=target, reasons=reasons, lora=lora,
+        lora_rank=lora_rank, lora_alpha=lora_alpha, lora_dropout=lora_dropout, lr=lr, batch_size=batch_size,
+        grad_accum=grad_accum, max_pixels=max_pixels, min_pixels=min_pixels, warmup_ratio=warmup_ratio,
+        weight_decay=weight_decay, max_grad_norm=max_grad_norm, limit=limit, max_steps=max_steps, device=device,
+        gradient_checkpointing=gradient_checkpointing, eval_every=eval_every,
+        save_every=save_every, validation_predict=validation_predict, validation_batches=validation_batches,
+        stop_after=stop_after, strategy=strategy, **{k: v for k, v in by_recipe.items() if v is not None})
+    summary = run_finetune(settings, progress=progress)
     if os.environ.get("RANK", "0") == "0":  # under torchrun / accelerate launch, process 0 speaks for all
         for line in summary.lines():
             typer.echo(line)
@@ -413,14 +379,10 @@ def serve(
     """Serve a local Qwen3-VL with the OpenAI chat-completions protocol (a small, one-request-at-a-time server for
     demos and tests; use vLLM or SGLang for real runs). Then: `portraitcraft predict --backend openai --base-url
     http://HOST:PORT/v1 --model NAME ...`. Exit codes: 0 stopped with Ctrl-C; 2 the model cannot be loaded."""
-    from portraitcraft.runners.qwen import ModelLoadError
     from portraitcraft.runners.server import serve as start_server
 
-    try:
-        server, thread = start_server(model, host, port, name=name, quiet=False, device=device, dtype=dtype,
-                                      max_pixels=max_pixels)
-    except (ValueError, ModelLoadError, OSError) as exc:
-        fail(str(exc))
+    server, thread = start_server(model, host, port, name=name, quiet=False, device=device, dtype=dtype,
+                                  max_pixels=max_pixels)
     typer.echo(f"serving {server.chat.name} at {server.url} (Ctrl-C stops)")
     try:
         thread.join()

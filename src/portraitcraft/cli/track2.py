@@ -11,12 +11,12 @@ from portraitcraft.cli.common import (
     DEVICE_OPTION,
     DTYPE_OPTION,
     PROGRESS_OPTION,
-    fail,
     is_stdout,
     show_report,
 )
+from portraitcraft.cli.contract import Program, fail
 
-track2_app = typer.Typer(help="Track 2 composition alignment: an open, interpretable scorer of generated portraits "
+track2_app = Program(help="Track 2 composition alignment: an open, interpretable scorer of generated portraits "
                               "against their descriptions (not the benchmark's official scorer).",
                          no_args_is_help=True)
 
@@ -42,21 +42,14 @@ def track2_evaluate(
 
     Not the official Track 2 scorer. Exit codes: 0 scored; 2 the descriptions cannot be read, the images folder does not exist, or the model cannot be loaded.
     """  # noqa: E501 (the command's help: typer keeps a docstring's line breaks)
-    from portraitcraft.data import DataError
-    from portraitcraft.runners.base import ModelLoadError
     from portraitcraft.track2.score import evaluate_folder
 
     if extractor not in ("cpu", "vlm"):
         fail(f"--extractor {extractor!r}: expected cpu or vlm")
     if not images.is_dir():
         fail(f"{images}: not a folder")
-    try:
-        report = evaluate_folder(descriptions, images, extractor=extractor, model=model, max_side=max_side,
-                                 embedder=None if rules_only else "auto")
-    except DataError as exc:
-        fail(str(exc))
-    except (ValueError, ImportError, ModelLoadError) as exc:
-        fail(str(exc))
+    report = evaluate_folder(descriptions, images, extractor=extractor, model=model, max_side=max_side,
+                             embedder=None if rules_only else "auto")
     inside = json_out is not None and not is_stdout(json_out) and json_out.exists() and \
         json_out.resolve().is_relative_to(images.resolve())
     show_report(report, json_out, {"descriptions": descriptions, **({"images folder's": json_out} if inside else {})})
@@ -99,19 +92,14 @@ def track2_generate(
 
     Every image gets a record in OUT/generation.jsonl (prompt hash, settings, model and LoRA identity, seconds, error); a rerun skips images already made with the same settings and refuses other settings. Exit codes: 0 every image written; 1 some failed (recorded, listed); 2 the run cannot start (descriptions, model, LoRA, output folder, settings).
     """  # noqa: E501 (the command's help: typer keeps a docstring's line breaks)
-    from portraitcraft.track2.generate import GenerationError, GenerationSettings, run_generation
+    from portraitcraft.track2.generate import GenerationSettings, run_generation
 
-    try:
-        settings = GenerationSettings(
-            model=model, lora=None if lora is None else str(lora), trigger=trigger, width=width, height=height,
-            steps=steps, true_cfg_scale=true_cfg_scale, guidance_scale=guidance_scale,
-            negative_prompt=negative_prompt, seed=seed, max_sequence_length=max_sequence_length, dtype=dtype,
-            device=device, batch_size=batch_size)
-        summary = run_generation(descriptions, out, settings, limit=limit, progress=progress)
-    except (ValueError, GenerationError) as exc:
-        fail(str(exc))
-    except OSError as exc:
-        fail(f"{out}: cannot write ({exc.strerror})")
+    settings = GenerationSettings(
+        model=model, lora=None if lora is None else str(lora), trigger=trigger, width=width, height=height,
+        steps=steps, true_cfg_scale=true_cfg_scale, guidance_scale=guidance_scale,
+        negative_prompt=negative_prompt, seed=seed, max_sequence_length=max_sequence_length, dtype=dtype,
+        device=device, batch_size=batch_size)
+    summary = run_generation(descriptions, out, settings, limit=limit, progress=progress)
     for line in summary.lines():
         typer.echo(line)
     if summary.failed:
@@ -189,20 +177,15 @@ def track2_finetune(
 
     --recipe ours (the default) or reference (the public reference code's; `portraitcraft.track2.recipes` and the book's Figure 3 page list every setting with its file and line). Rerun the same command to resume from the last checkpoint; another configuration on the same OUT is refused. Exit codes: 0 finished (or stopped at --stop-after); 2 the run cannot start (data, model, output folder, settings).
     """  # noqa: E501 (the command's help: typer keeps a docstring's line breaks)
-    from portraitcraft.track2.finetune import LoraFinetuneError, LoraSettings, run_lora_finetune
+    from portraitcraft.track2.finetune import LoraSettings, run_lora_finetune
 
     by_recipe = dict(grad_accum=grad_accum, lora_dtype=lora_dtype, data_order=data_order, resize=resize)
-    try:
-        settings = LoraSettings.of_recipe(
-            recipe, data=data, out=str(out), model=model, split=split, rank=rank, lr=lr, warmup_steps=warmup_steps,
-            max_train_steps=max_train_steps, batch_size=batch_size, weight_decay=weight_decay,
-            max_grad_norm=max_grad_norm, caption_dropout=caption_dropout, resolution=resolution, trigger=trigger,
-            precision=precision, seed=seed, limit=limit, save_every=save_every, keep_checkpoints=keep_checkpoints,
-            stop_after=stop_after, device=device, **{k: v for k, v in by_recipe.items() if v is not None})
-        summary = run_lora_finetune(settings, progress=progress)
-    except (ValueError, LoraFinetuneError) as exc:
-        fail(str(exc))
-    except OSError as exc:
-        fail(f"{out}: cannot write ({exc.strerror})")
+    settings = LoraSettings.of_recipe(
+        recipe, data=data, out=str(out), model=model, split=split, rank=rank, lr=lr, warmup_steps=warmup_steps,
+        max_train_steps=max_train_steps, batch_size=batch_size, weight_decay=weight_decay,
+        max_grad_norm=max_grad_norm, caption_dropout=caption_dropout, resolution=resolution, trigger=trigger,
+        precision=precision, seed=seed, limit=limit, save_every=save_every, keep_checkpoints=keep_checkpoints,
+        stop_after=stop_after, device=device, **{k: v for k, v in by_recipe.items() if v is not None})
+    summary = run_lora_finetune(settings, progress=progress)
     for line in summary.lines():
         typer.echo(line)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from portraitcraft.attributes import ATTRIBUTE_NAMES
+from portraitcraft.exceptions import PortraitCraftError
 from portraitcraft.prompts import GENERATE, QUALITY_WEIGHTS, QUALITY_WORDS, SCORE, SCORE_SLOTS
 from portraitcraft.runners.base import Item
 
@@ -43,7 +44,7 @@ REFERENCE_TRAINING_PROMPT = (
 )
 
 
-class FinetuneError(Exception):
+class FinetuneError(PortraitCraftError):
     """Training cannot start or go on (data, model, output folder, settings); the message says which file and why."""
 
 

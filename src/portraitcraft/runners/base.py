@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from portraitcraft.attributes import ANSWER_LETTERS
+from portraitcraft.exceptions import PortraitCraftError
 from portraitcraft.outputs import (
     OutputError,
     OutputLock,
@@ -63,13 +64,13 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-class ModelLoadError(Exception):
+class ModelLoadError(PortraitCraftError):
     """The model cannot be loaded (not found, offline, not a Qwen3-VL, a score candidate split into tokens...).
 
     Defined here, free of torch, so that callers can catch it without importing a model backend."""
 
 
-class RunError(Exception):
+class RunError(PortraitCraftError):
     """A run that cannot start (output file of another configuration, locked, or damaged); the message says why."""
 
 

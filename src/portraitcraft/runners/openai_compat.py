@@ -68,6 +68,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from portraitcraft.exceptions import PortraitCraftError
 from portraitcraft.parsing import parse_model_output
 from portraitcraft.prompts import (
     GENERATE,
@@ -98,11 +99,11 @@ RETRY_STATUSES = frozenset({408, 429})  # and every 5xx
 MAX_RETRY_AFTER_S = 60.0  # a Retry-After beyond this is treated as this
 
 
-class ServerCheckError(Exception):
+class ServerCheckError(PortraitCraftError):
     """The server cannot run this configuration (unreachable, key refused, model not served, no logprobs...)."""
 
 
-class RequestFailed(Exception):
+class RequestFailed(PortraitCraftError):
     """A request that failed; ``status`` is the HTTP status when the server answered one."""
 
     def __init__(self, message: str, *, status: int | None = None, retryable: bool = False,

@@ -40,12 +40,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from portraitcraft.exceptions import PortraitCraftError
 from portraitcraft.runners.qwen import QwenBackend, QwenSettings
 
 DEFAULT_MAX_TOKENS = 512
 
 
-class RequestError(Exception):
+class RequestError(PortraitCraftError):
     """A request this server cannot answer; ``status`` is the HTTP status to reply with."""
 
     def __init__(self, message: str, status: int = 400, code: str = "invalid_request") -> None:

@@ -30,11 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from portraitcraft.exceptions import PortraitCraftError
 from portraitcraft.predictions import image_name
 from portraitcraft.runners.base import Item
 
 
-class ShardError(ValueError):
+class ShardError(PortraitCraftError, ValueError):
     """A shard specification or a set of shard files that cannot be merged; the message names the file and record."""
 
 

@@ -50,6 +50,7 @@ from typing import Any, ClassVar, Final
 
 import numpy as np
 
+from portraitcraft.exceptions import PortraitCraftError
 from portraitcraft.outputs import OutputError, OutputLock
 from portraitcraft.provenance import (
     append_json_line,
@@ -81,7 +82,7 @@ DATA_ORDERS: Final[tuple[str, ...]] = ("epochs", "with_replacement")
 RESIZES: Final[tuple[str, ...]] = ("single", "reference")
 
 
-class LoraFinetuneError(Exception):
+class LoraFinetuneError(PortraitCraftError):
     """A fine-tuning that cannot start or go on (data, model, folder of another configuration); says why."""
 
 

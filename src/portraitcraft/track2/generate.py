@@ -39,6 +39,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from portraitcraft.exceptions import PortraitCraftError
 from portraitcraft.outputs import OutputError, OutputLock, open_for_append, write_atomic
 from portraitcraft.track2.lab_generator import LAB_MODEL
 
@@ -55,7 +56,7 @@ JPEG_QUALITY: Final[int] = 95
 REFERENCE_JPEG_QUALITY: Final[int] = 75
 
 
-class GenerationError(Exception):
+class GenerationError(PortraitCraftError):
     """A generation that cannot start (descriptions, model, LoRA, output folder); the message says why."""
 
 
