@@ -16,6 +16,7 @@ from portraitcraft.features import (
     compute_features,
     detect_faces,
     extract_features,
+    spectral_residual,
 )
 from portraitcraft.lab import Factors, image_rng, render_scene, sample_factors
 
@@ -149,3 +150,20 @@ def test_extraction_caches_and_names_missing_files(tmp_path, scene):
     changed = extract_features(names[:2], files[:2], max_side=SIDE, cache_dir=tmp_path / "cache")
     assert changed.computed == 1 and changed.cached == 1
     assert changed.frame.loc["a.jpg", "sharpness"] < first.frame.loc["a.jpg", "sharpness"]
+
+
+def test_spectral_residual_saliency_peaks_on_the_odd_one_out_and_stays_finite_on_a_flat_frame():
+    """A bright disk on a regular stripe pattern stands out; a flat frame has nothing to stand out (no NaN from
+    the empty frequencies of its spectrum)."""
+    h, w = 96, 128
+    yy, xx = np.mgrid[0:h, 0:w]
+    stripes = (100 + 40 * np.sin(xx / 2.0)).astype(np.uint8)
+    image = np.dstack([stripes] * 3)
+    disk = (yy - 30) ** 2 + (xx - 90) ** 2 < 8**2
+    image[disk] = 250
+    sal = spectral_residual(image)
+    assert sal.shape == (h, w) and 0.9 < sal.max() <= 1.0
+    peak_y, peak_x = np.unravel_index(int(np.argmax(sal)), sal.shape)
+    assert abs(peak_y - 30) < 12 and abs(peak_x - 90) < 12
+    flat = spectral_residual(np.full((h, w, 3), 128, np.uint8))
+    assert np.isfinite(flat).all() and np.ptp(flat) < 0.01

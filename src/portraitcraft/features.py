@@ -5,7 +5,7 @@ groups a photographer would recognise:
 
 subject
     where the subject is and how big: OpenCV's bundled Haar frontal-face cascade, the HOG people
-    detector, a skin-tone mask, and spectral-residual saliency (`cv2.saliency`). The *subject* is the
+    detector, a skin-tone mask, and spectral-residual saliency (Hou and Zhang, 2007). The *subject* is the
     largest face when one is found, else the saliency mass; its centroid is measured against the
     rule-of-thirds lines and the frame centre, and checked for touching the frame edges.
 structure
@@ -36,15 +36,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-import cv2
 import numpy as np
 import pandas as pd
 from PIL import Image
 
 from portraitcraft.exceptions import PortraitCraftError
 from portraitcraft.images import ImageError, open_image
+from portraitcraft.opencv import import_cv2
 
-FEATURE_VERSION: Final[str] = "1"
+cv2 = import_cv2()  # one OpenCV distribution, with the detectors below (else one line naming the repair)
+
+FEATURE_VERSION: Final[str] = "2"
 DEFAULT_MAX_SIDE: Final[int] = 512
 # Detectors run on a smaller copy: a face or person big enough to matter for composition is still found,
 # and the cascades cost a tenth of the time.
@@ -138,11 +140,6 @@ def _people_detector() -> cv2.HOGDescriptor:
     return hog
 
 
-@functools.lru_cache(maxsize=1)
-def _saliency() -> cv2.saliency.StaticSaliencySpectralResidual:
-    return cv2.saliency.StaticSaliencySpectralResidual_create()
-
-
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 as frame fractions
 
 
@@ -178,13 +175,32 @@ def _fractional_boxes(found: object, shape: tuple[int, int]) -> list[Box]:
     return sorted(boxes, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)
 
 
+def spectral_residual(image: np.ndarray) -> np.ndarray:
+    """Spectral-residual saliency (Hou and Zhang, 2007) at the image's size, 0-1: the log amplitude spectrum of a
+    64 x 64 grey copy minus its local mean, back with the original phase, squared and smoothed.
+
+    The steps and sizes are those of OpenCV contrib's ``StaticSaliencySpectralResidual`` (which reads three
+    channels as BGR, as here), so the maps agree with it to about 0.01 without needing the contrib build, except
+    where a frequency is empty: contrib takes log 0 there and its map turns to noise.
+    """
+    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+    small = cv2.resize(gray, (64, 64), interpolation=cv2.INTER_LINEAR_EXACT).astype(np.float64)
+    spectrum = np.fft.fft2(small)
+    # Amplitudes under one grey level count as one: an empty frequency (a flat image has nothing but the mean, and
+    # a real photo can have one at exactly zero) would otherwise give log 0 and swamp the map around it.
+    log_amplitude = np.log(np.maximum(np.abs(spectrum), 1.0))
+    residual = log_amplitude - cv2.blur(log_amplitude, (3, 3))
+    back = np.abs(np.fft.ifft2(np.exp(residual + 1j * np.angle(spectrum))))
+    sal = cv2.GaussianBlur(back, (5, 5), 8) ** 2
+    top = float(sal.max())
+    sal = (sal / top if top > 0 else sal).astype(np.float32)
+    return cv2.resize(sal, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR_EXACT)
+
+
 def saliency_map(rgb: np.ndarray) -> np.ndarray:
     """Spectral-residual saliency, smoothed, scaled to 0-1, at the image's size."""
     small, _ = _shrink(rgb, SALIENCY_SIDE)
-    ok, sal = _saliency().computeSaliency(small)
-    if not ok:
-        return np.zeros(rgb.shape[:2], np.float32)
-    sal = cv2.GaussianBlur(sal.astype(np.float32), (0, 0), 2.0)
+    sal = cv2.GaussianBlur(spectral_residual(small), (0, 0), 2.0)
     sal = cv2.resize(sal, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
     top = float(sal.max())
     return sal / top if top > 0 else sal

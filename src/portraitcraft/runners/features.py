@@ -45,7 +45,12 @@ class FeatureBackend:
     """A saved feature baseline; see the module docstring."""
 
     def __init__(self, model_dir: str | os.PathLike | None = None, *, max_side: int | None = None):
-        from portraitcraft.baseline import BaselineError, load_baseline
+        from portraitcraft.opencv import OpenCVError
+
+        try:  # the features import OpenCV, checked first: a broken cv2 stops the run before any image
+            from portraitcraft.baseline import BaselineError, load_baseline
+        except OpenCVError as exc:
+            raise ModelLoadError(str(exc)) from exc
 
         self.model_dir = Path(model_dir) if model_dir is not None else default_model_dir()
         try:

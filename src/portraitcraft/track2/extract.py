@@ -87,9 +87,10 @@ def _face_box(f: dict[str, float], width: int, height: int) -> tuple[float, floa
 
 def measure(image: Image.Image) -> dict[str, float]:
     """Every number the CPU rules read, for one RGB image. Pure and deterministic."""
-    import cv2
-
     from portraitcraft.features import _hough_lines, compute_features
+    from portraitcraft.opencv import import_cv2
+
+    cv2 = import_cv2(needed=())
 
     picture = image.convert("RGB")
     if max(picture.size) > MEASURE_SIDE:
