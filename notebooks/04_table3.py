@@ -167,7 +167,8 @@ if run_lines:
 # the four metrics):
 #
 # - every prediction file given as the `predictions` parameter (`make book PREDICTIONS="a.jsonl b.json"`;
-#   on the lab, `make book` passes the CPU feature baseline's predictions),
+#   on the lab, `make book` passes the CPU feature baseline's predictions), in any of the three
+#   {doc}`prediction file formats <../formats>`,
 # - a model run through `portraitcraft.runners` when the `model` parameter names one (its predictions go to
 #   a resumable JSON Lines file under `book/runs/`),
 # - two reference points computed for real: **chance** (uniformly random score, levels and answer, seeded)
