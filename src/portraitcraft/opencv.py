@@ -18,6 +18,8 @@ import importlib.metadata
 from types import ModuleType
 from typing import Final
 
+from portraitcraft.exceptions import PortraitCraftError
+
 REQUIRED: Final[str] = "opencv-python-headless>=4.14,<5"
 # Every distribution on PyPI that installs the top-level ``cv2`` package.
 CV2_DISTRIBUTIONS: Final[tuple[str, ...]] = (
@@ -29,7 +31,7 @@ CV2_DISTRIBUTIONS: Final[tuple[str, ...]] = (
 NEEDED: Final[tuple[str, ...]] = ("CascadeClassifier", "HOGDescriptor", "data")
 
 
-class OpenCVError(ImportError):
+class OpenCVError(PortraitCraftError, ImportError):
     """The installed OpenCV cannot serve the features; the message says why and how to repair it, in one line."""
 
 

@@ -45,12 +45,8 @@ class FeatureBackend:
     """A saved feature baseline; see the module docstring."""
 
     def __init__(self, model_dir: str | os.PathLike | None = None, *, max_side: int | None = None):
-        from portraitcraft.opencv import OpenCVError
-
-        try:  # the features import OpenCV, checked first: a broken cv2 stops the run before any image
-            from portraitcraft.baseline import BaselineError, load_baseline
-        except OpenCVError as exc:
-            raise ModelLoadError(str(exc)) from exc
+        # The features import OpenCV, checked first (OpenCVError): a broken cv2 stops the run before any image.
+        from portraitcraft.baseline import BaselineError, load_baseline
 
         self.model_dir = Path(model_dir) if model_dir is not None else default_model_dir()
         try:
