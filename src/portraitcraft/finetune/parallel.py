@@ -18,8 +18,9 @@ How a step is shared
     pass, because the score target's loss runs through the runner's own reading of the model
     (`QwenBackend.slot_probabilities`), not through one ``forward`` a wrapper could see.
 Effective batch
-    ``batch_size x grad_accum`` images per optimizer step over all processes, whatever their number: the paper's
-    16 = 4 x 4 on 1, 2 or 4 processes (each then runs 4, 2 or 1 micro-batches per step). ``grad_accum`` must be
+    ``batch_size x grad_accum`` images per optimizer step over all processes, whatever their number: both recipes'
+    (and the reference script's) 16 = 4 x 4 on 1, 2 or 4 processes (each then runs 4, 2 or 1 micro-batches per
+    step). ``grad_accum`` must be
     a multiple of the number of processes (8 processes: ``--batch-size 2 --grad-accum 8``), so that no process
     idles in a full step. The plan, the validation split and the checkpoints do not depend on the number of
     processes: a run resumes on another number of them.
