@@ -31,9 +31,11 @@ from IPython.display import HTML, Markdown, display
 
 from portraitcraft.book import banner, caption, thumbnail
 from portraitcraft.book.paths import locate, repository_path
+from portraitcraft.book.tables import side_by_side_html
 from portraitcraft.data import open_dataset
 from portraitcraft.track2.compare import agreement_frame, figure3_panels, generation_cost, overall_frame
 from portraitcraft.track2.generate import REFERENCE_MODEL, GenerationSettings
+from portraitcraft.track2.recipes import recipe_table as lora_recipe_table
 from portraitcraft.track2.score import NOT_OFFICIAL
 
 folders = [generated] if isinstance(generated, str) else generated
@@ -129,14 +131,15 @@ if panels:
 # %% [markdown]
 # ## Making the images of a real generator
 #
-# The reference settings are the defaults of `portraitcraft track2 generate` (Qwen-Image, 1024 x 1024, 20 steps,
-# true classifier-free guidance 5 with the negative prompt " ", seed 346346); a LoRA from
-# `portraitcraft track2 finetune` adds the "AES_COMP, " trigger to every prompt:
+# The reference code's generation settings are the defaults of `portraitcraft track2 generate` (Qwen-Image, 1024 x
+# 1024, 20 steps, true classifier-free guidance 5 with the negative prompt " ", seed 346346; only the JPEG quality
+# differs, see the table below); a LoRA from `portraitcraft track2 finetune` adds the "AES_COMP, " trigger to every
+# prompt:
 #
 # ```bash
 # portraitcraft track2 generate --descriptions track_2_test.json \
 #     --out runs/qwen-image
-# # LoRA rank 64, 12,000 steps:
+# # LoRA rank 64, 12,000 steps (--recipe reference: the reference code's)
 # portraitcraft track2 finetune --data PortraitCraft/ --out runs/lora
 # portraitcraft track2 generate --descriptions track_2_test.json \
 #     --lora runs/lora --out runs/qwen-image-lora
@@ -147,16 +150,35 @@ if panels:
 
 # %% tags=["remove-input"]
 reference = GenerationSettings()
-display(Markdown(f"The reference settings: {REFERENCE_MODEL} at {reference.width} x {reference.height} px, "
+display(Markdown(f"The generation defaults: {REFERENCE_MODEL} at {reference.width} x {reference.height} px, "
                  f"{reference.steps} steps, true CFG {reference.true_cfg_scale:g}, negative prompt "
                  f"`{reference.negative_prompt!r}`, seed {reference.seed}."))
+
+# %% [markdown]
+# ## The LoRA fine-tuning: the reference code's recipe and ours
+#
+# `portraitcraft track2 finetune --recipe reference` is the public reference code (github yytang25/qwen-vl-ft,
+# under `qwen-image-finetune/`) setting by setting; `--recipe ours`, the default, fits one GPU. Every row is read
+# from the settings objects (`LoraSettings.of_recipe`, `GenerationSettings`) by `portraitcraft.track2.recipes`,
+# with the file and line each reference value comes from.
+
+# %% tags=["remove-input"]
+lora_recipes = lora_recipe_table()
+display(HTML(side_by_side_html(lora_recipes.to_dict("records"))))
+lora_differ = lora_recipes[lora_recipes["same / differs"] != "same"]
+display(caption(
+    f"The reference recipe and ours, setting by setting: {len(lora_recipes) - len(lora_differ)} of "
+    f"{len(lora_recipes)} the same; {', '.join(lora_differ['setting'])} differ. The reference keeps the LoRA "
+    "weights and their AdamW state in bf16, as its code does: a bf16 weight moves only when the update is at "
+    "least about 2^-9 of its size.", label="Table"))
 
 # %% [markdown]
 # ## What generation costs
 #
 # What `scripts/gpu_bench_track2.py` measures on a GPU, with random weights at Qwen-Image's published dimensions:
-# seconds per 1024-pixel image at the reference settings, and per LoRA training step (batch 1 x 4 accumulation at
-# 1024 pixels).
+# seconds per 1024-pixel image at the reference code's generation settings, and per LoRA training step of our
+# recipe (batch 1 x 4 accumulation at 1024 pixels; the reference recipe's 16 images per step take about 4 times as
+# long).
 
 # %% tags=["hide-input"]
 cost = generation_cost([repository_path(b) for b in bench])

@@ -12,13 +12,14 @@ step = ``--grad-accum`` forward/backward passes of ``--batch-size`` images, then
 
 Settings measured (``--settings``), each on a freshly built model:
 
-``full``       the paper's: language model and mergers trained, vision encoder frozen; bf16-mixed (float32 weights
+``full``       our recipe's: language model and mergers trained, vision encoder frozen; bf16-mixed (float32 weights
                and AdamW state, bfloat16 compute), gradient checkpointing on;
-``full-bf16``  the same with weights, gradients and AdamW state in bfloat16 (what a plain ``--bf16`` Trainer run of
-               a bfloat16-loaded model does; least memory, but 1e-5 updates are mostly below bfloat16's resolution);
+``full-bf16``  the same with weights, gradients and AdamW state in bfloat16 (the reference recipe's precision: what a
+               plain ``--bf16`` Trainer run of a bfloat16-loaded model does; least memory, but 1e-5 updates are
+               mostly below bfloat16's resolution; it also trains the DeepStack mergers, which the reference does not);
 ``lora``       LoRA r=16 on the language model's linear layers, mergers trained in full, bf16-mixed.
 
-Defaults are the paper's batch (4 x 4 accumulation) and the reference training script's pixel budget (50,176
+Defaults are both recipes' batch (4 x 4 accumulation) and the reference training script's pixel budget (50,176
 pixels: about 49 visual tokens per image); ``--max-pixels`` measures others. Images are synthetic
 (``--image-size``). The answer is the reference conversion's JSON (`finetune.generate_target`) with synthetic
 reasons grown until it is ``--answer-tokens`` tokens long (default 700, about what 13 real reasons take with

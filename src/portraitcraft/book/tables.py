@@ -125,5 +125,25 @@ def missed_properties(parsed: Any, readings: Any) -> pd.DataFrame:
 
 __all__ = [
     "SHORT_NAMES", "TABLE2_PAPER_COLUMNS", "level_cell_colour", "missed_properties", "raw_text_block",
-    "record_fields", "report_cell", "series_strip", "short_name", "table2_paper_style", "table3_cell",
+    "record_fields", "report_cell", "series_strip", "short_name", "side_by_side_html", "table2_paper_style",
+    "table3_cell",
 ]
+
+
+def side_by_side_html(rows: Sequence[dict[str, str]]) -> str:
+    """A recipe comparison (`finetune.recipes.recipe_rows`, `track2.recipes.recipe_rows`) as an HTML table that fits
+    the text column: setting | reference (its value, the file and line under it) | ours | same or differs and why;
+    fixed column widths, long words wrapped (chapters 9 and 10)."""
+    widths = (16, 32, 24, 28)
+    head = "".join(f"<th style='width:{w}%;text-align:left'>{name}</th>"
+                   for w, name in zip(widths, ("setting", "reference (file:line)", "ours", "same / differs")))
+    body = []
+    for row in rows:
+        verdict = row["same / differs"]
+        colour = "" if verdict == "same" else " style='background:#fff4e0'"
+        body.append(
+            f"<tr><td>{html.escape(row['setting'])}</td>"
+            f"<td>{html.escape(row['reference'])}<br><small><code>{html.escape(row['reference code'])}</code>"
+            f"</small></td><td>{html.escape(row['ours'])}</td><td{colour}>{html.escape(verdict)}</td></tr>")
+    return ("<table class='pc-recipes' style='table-layout:fixed;width:100%;overflow-wrap:break-word;"
+            f"font-size:0.85em'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")

@@ -1,6 +1,7 @@
 """Fine-tuning Qwen3-VL on the Track 1 training records: the fine-tuned row of Table 3.
 
-Modules by job: `settings` (the settings and the training targets), `data` (the examples, the validation split,
+Modules by job: `settings` (the settings, the two recipes and the training targets), `recipes` (the recipes side by
+side with the reference code), `data` (the examples, the validation split,
 the order of the images and the schedule), `model` (the model being trained and its cost), `checkpoints` (the
 output folder: checkpoints, the log), `loop` (the run: training, validation, saving, resuming) and `parallel`
 (several processes under torchrun or accelerate launch: data-parallel, process 0 writes).
@@ -89,6 +90,7 @@ from portraitcraft.finetune.checkpoints import commit_incoming, mark_complete, r
 from portraitcraft.finetune.data import Plan, TrainingData, lr_factor, training_data
 from portraitcraft.finetune.loop import FinetuneSummary, demo_run_dir, prediction_metrics, run_finetune
 from portraitcraft.finetune.model import FineTuner, parameter_counts, state_memory_gib
+from portraitcraft.finetune.recipes import recipe_rows, recipe_table
 from portraitcraft.finetune.settings import (
     FORMAT,
     INCOMING_DIR,
@@ -128,6 +130,8 @@ __all__ = [
     "prediction_metrics",
     "quality_word",
     "read_log",
+    "recipe_rows",
+    "recipe_table",
     "run_finetune",
     "score_target_text",
     "score_targets",

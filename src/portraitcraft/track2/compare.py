@@ -192,7 +192,8 @@ def generation_cost(paths: Sequence[str | os.PathLike]):
             rows.append({"part": "one image" if r.get("part") == "generate" else "one training step",
                          "settings": settings, "seconds": r.get("seconds") if r.get("status") == "ok" else None,
                          "status": r.get("status"), "peak memory (GiB)": r.get("peak_memory_gib"),
-                         "hours for 12,000 steps": r.get("hours_for_reference_run"),
+                         "hours for 12,000 steps (ours, 1 GPU)": r.get("hours_ours", r.get("hours_for_reference_run")),
+                         "GPU hours (reference, 16 per step)": r.get("gpu_hours_reference"),
                          "GPU": report.get("gpu") or f"none ({report.get('device')}: a dry run)",
                          "measured": str(report.get("measured_at", ""))[:10], "file": path.name})
     return pd.DataFrame(rows) if rows else None

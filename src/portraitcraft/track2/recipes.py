@@ -32,7 +32,7 @@ def _batch(s: LoraSettings, processes: int) -> str:
 
 TRAINING_ROWS: tuple[TrainingRow, ...] = (
     TrainingRow("images per optimizer step", _batch, f"run.sh:6-8; {CONFIG}:3, 12, 29",
-                "one GPU's time: ours sees 4 of the reference's 16 images per step (48,000 vs 192,000 samples over "
+                "one GPU's time: ours takes 4 of the reference's 16 images per step (48,000 vs 192,000 samples over "
                 "the 12,000 steps); the reference recipe here accumulates 16 on one process"),
     TrainingRow("optimizer steps", lambda s, p: f"{s.max_train_steps:,}", f"{CONFIG}:14"),
     TrainingRow("learning rate, schedule", lambda s, p: f"{s.lr:g}, {s.warmup_steps} warm-up steps, cosine to 0",
@@ -84,7 +84,8 @@ class GenerationRow:
 GENERATION_ROWS: tuple[GenerationRow, ...] = (
     GenerationRow("size", lambda g: f"{g.width} x {g.height}", "evaluation.py:54-55"),
     GenerationRow("steps, true CFG", lambda g: f"{g.steps}, {g.true_cfg_scale:g}", "evaluation.py:56-57"),
-    GenerationRow("negative prompt", lambda g: repr(g.negative_prompt), "evaluation.py:50"),
+    GenerationRow("negative prompt", lambda g: "one space" if g.negative_prompt == " " else repr(g.negative_prompt),
+                  "evaluation.py:50"),
     GenerationRow("seed", lambda g: f"{g.seed} for every image", "evaluation.py:59"),
     GenerationRow("prompt tokens", lambda g: f"at most {g.max_sequence_length:,}", "evaluation.py:58"),
 )
