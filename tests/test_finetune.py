@@ -582,3 +582,27 @@ def test_the_reference_recipe_trains_as_the_reference_code_and_refuses_another_r
         run_finetune(settings_for(lab, tiny_model, out), dataset=dataset, progress=False)
     assert str(refused.value) == (f"{out}: holds a fine-tuning with the 'reference' recipe, not 'ours'; resume it "
                                   "with its own recipe or use another --out")
+
+
+def test_predict_as_the_reference_does_uses_the_base_processor_float16_and_its_resize(generate_run, lab, tiny_model,
+                                                                                       tmp_path):
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from portraitcraft.cli import app
+    from portraitcraft.finetune.checkpoints import base_model
+    from portraitcraft.runners.qwen import reference_resize
+
+    out, _ = generate_run
+    assert base_model(out) == str(tiny_model) and base_model(tiny_model) is None
+    # evaluation_multi.py:33-49: int() of the scaled sides, one BILINEAR resize; smaller images untouched
+    wide = Image.new("RGB", (3001, 2001))
+    assert reference_resize(wide).size == (2048, 1365) and reference_resize(Image.new("RGB", (800, 600))).size == (
+        800, 600)
+    result = CliRunner().invoke(app, [
+        "predict", "--data", str(lab), "--model", str(out), "--inference", "reference", "--limit", "1",
+        "--max-new-tokens", "8", "--max-pixels", str(128 * 128), "--out", str(tmp_path / "p.jsonl"), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    run = json.loads((tmp_path / "p.jsonl").read_text().splitlines()[0])["run"]
+    assert run["processor"]["model"] == str(tiny_model) and run["image_resize"] == "reference"
+    assert run["dtype"] == "float16" and run["decoding"]["sampling"] == "reference"

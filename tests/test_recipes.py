@@ -11,6 +11,7 @@ import re
 import numpy as np
 import pytest
 
+from portraitcraft.attributes import ATTRIBUTE_NAMES as TRACK1_ATTRIBUTES
 from portraitcraft.finetune import FinetuneSettings
 from portraitcraft.finetune.data import Plan, lr_factor
 from portraitcraft.finetune.recipes import recipe_rows as track1_rows
@@ -222,3 +223,41 @@ def test_the_commands_help_shows_the_recipes_and_their_images_per_step():
         assert f"Images per optimizer step (batch x accumulation): {per_step}" in words
     refused = CliRunner().invoke(app, ["finetune", "--data", "lab", "--out", "unused", "--recipe", "paper"])
     assert refused.exit_code == 2 and "recipe 'paper': expected one of ours, reference" in refused.output
+
+
+def test_evaluate_shows_the_reference_scripts_dropped_view_beside_ours(make_lab, tmp_path):
+    """The reference's evaluation script drops an answer it cannot parse; we score it wrong. Both are shown."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from portraitcraft.cli import app
+    from portraitcraft.evaluation import dropped_view, evaluate
+    from portraitcraft.labels import load_ground_truth
+    from portraitcraft.parsing import parse_model_output, reference_keeps
+    from portraitcraft.predictions import ok_record
+
+    assert reference_keeps('```json\n{"total_score": 5}\n```') and reference_keeps('text {"a": 1} text')
+    assert not reference_keeps("{}") and not reference_keeps("Good, Medium") and not reference_keeps('{"a": 1,}')
+    assert not reference_keeps(None)
+    lab = make_lab(n_test=4, seed=0)
+    truth = load_ground_truth(lab)
+    lines = []
+    for k, name in enumerate(truth.image_paths):
+        levels = {a: ["Poor", "Medium", "Good"][c] for a, c in zip(TRACK1_ATTRIBUTES, truth.levels[k])}
+        text = json.dumps({"total_score": float(truth.total_score[k]) + k, "criteria": levels,
+                           "answer": truth.answers[k] if truth.answers else None})
+        if k == 0:  # a trailing comma: our parser repairs it, the reference's json.loads does not
+            text = text[:-1] + ",}"
+        if k == 1:  # no JSON at all
+            text = "I cannot judge this image."
+        lines.append(json.dumps(ok_record(name, parse_model_output(text), run={"backend": "test"})))
+    path = tmp_path / "p.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    report = evaluate(path, truth, n_bootstrap=0)
+    view = dropped_view(report)
+    assert (view.kept, view.dropped) == (2, 2)
+    assert view.values["level_acc"] == 1.0 and report.values["level_acc"] == 0.75  # ours: image 1 all wrong
+    result = CliRunner().invoke(app, ["evaluate", "-p", str(path), "-g", str(lab), "--bootstrap", "0"])
+    assert result.exit_code == 0, result.output
+    assert "answers it cannot parse dropped: 2 of 4" in result.output and "Level Acc 1.0000" in result.output

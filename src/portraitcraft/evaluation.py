@@ -312,6 +312,44 @@ def _extra(report: EvaluationReport) -> list[str]:
     return [n for n in report.predictions.image_paths if n not in names]
 
 
+@dataclass
+class DroppedView:
+    """The metrics as the reference's evaluation script would report them: answers it cannot parse
+    (`parsing.reference_keeps`) are left out instead of scored wrong; no intervals."""
+
+    kept: int
+    dropped: int
+    values: dict[str, float]
+
+    def line(self) -> str:
+        shown = ", ".join(f"{METRIC_LABELS[m]} {_number(self.values[m])}" for m in LEADERBOARD)
+        return (f"As the reference's evaluation script counts (answers it cannot parse dropped: {self.dropped} of "
+                f"{self.kept + self.dropped}): {shown}")
+
+
+def dropped_view(report: EvaluationReport) -> DroppedView | None:
+    """`DroppedView` of a report on the project's JSON Lines (which keep the raw answers); None for other formats."""
+    import dataclasses
+
+    from portraitcraft.parsing import reference_keeps
+    from portraitcraft.predictions import JSONL, prediction_details
+
+    if report.predictions.format != JSONL:
+        return None
+    raw = prediction_details(report.predictions.path).raw_text
+    truth = report.truth
+    keep = np.array([reference_keeps(raw.get(name)) for name in truth.image_paths], dtype=bool)
+    if not keep.any():
+        return DroppedView(0, len(keep), {m: math.nan for m in METRICS})
+    subset = dataclasses.replace(
+        truth, image_paths=[n for n, k in zip(truth.image_paths, keep) if k], total_score=truth.total_score[keep],
+        levels=truth.levels[keep], answers=None if truth.answers is None else [
+            a for a, k in zip(truth.answers, keep) if k])
+    scored = score(align(report.predictions, subset), subset,
+                   skip_invalid_scores=report.settings["skip_invalid_scores"])
+    return DroppedView(int(keep.sum()), int((~keep).sum()), dict(scored.values))
+
+
 def _intervals(samples: dict[str, np.ndarray], confidence: float) -> dict[str, metrics.Interval]:
     return {m: metrics.percentile_interval(samples[m], confidence) for m in METRICS}
 

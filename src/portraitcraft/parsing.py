@@ -775,6 +775,22 @@ def failure_counts(predictions: Iterable[ParsedPrediction]) -> pd.DataFrame:
     return table
 
 
+def reference_keeps(text: str | None) -> bool:
+    """Whether the reference's evaluation script keeps this answer (qwen-vl-finetune/evaluation/evaluation_multi.py
+    :196-205 and :258-261): code fences removed, the text from the first "{" to the last "}" loads as JSON and is not
+    empty. It drops every other answer from its results, where we score it (wrong levels, an imputed score)."""
+    if not isinstance(text, str):
+        return False
+    text = text.replace("```json", "").replace("```", "")
+    start, end = text.find("{"), text.rfind("}")
+    if start == -1 or end == -1:
+        return False
+    try:
+        return bool(json.loads(text[start:end + 1]))
+    except (ValueError, RecursionError):
+        return False
+
+
 __all__ = [
     "FIELDS",
     "Failure",
@@ -786,6 +802,7 @@ __all__ = [
     "parse_answer",
     "parse_level",
     "parse_model_output",
+    "reference_keeps",
     "parse_score",
     "read_answer",
     "read_level",

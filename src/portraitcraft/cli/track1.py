@@ -41,12 +41,16 @@ def evaluate(
 
     Exit codes: 0 scored (even when a metric is undefined: it is NaN and flagged); 2 a file cannot be read or is malformed (one line naming the file and record).
     """  # noqa: E501 (the command's help: typer keeps a docstring's line breaks)
+    from portraitcraft.evaluation import dropped_view
     from portraitcraft.evaluation import evaluate as run_evaluation
 
     report = run_evaluation(predictions, ground_truth, n_bootstrap=bootstrap, seed=seed,
                             skip_invalid_scores=skip_invalid_scores, compare=compare)
     show_report(report, json_out, {"predictions": predictions, "ground truth": report.truth.path,
                                    "comparison": compare})
+    view = dropped_view(report)
+    if view is not None and view.dropped:  # the reference's view only where it differs from ours
+        typer.echo(view.line(), err=is_stdout(json_out) if json_out is not None else False)
 
 
 def submission(
@@ -107,7 +111,17 @@ def predict(
     min_pixels: int | None = typer.Option(None, "--min-pixels", min=1,
         help="The processor's minimum pixels per image (default: the processor's own)."),
     sampling: str = typer.Option("greedy", "--sampling",
-        help="generate: greedy, or reference (temperature 0.2, top-p 0.9)."),
+        help="generate: greedy, or reference (temperature 0.2, top-p 0.9; --inference reference: all of it)."),
+    inference: str = typer.Option("ours", "--inference",
+        help=("reference: predict as the reference's evaluation script does: --sampling reference, float16 (unless "
+              "--dtype says otherwise), images over 2048 px resized once BILINEAR (--image-resize reference) and, for "
+              "a `finetune` checkpoint, the processor of the model it started from (--processor); 512 new tokens "
+              "and the processor's own minimum pixels are already the defaults. ours: the options as given.")),
+    processor: str | None = typer.Option(None, "--processor",
+        help="Load the processor from this hub id or folder (default: the model's own)."),
+    image_resize: str | None = typer.Option(None, "--image-resize",
+        help=("thumbnail (JPEG draft decoding, then LANCZOS to --max-side 2048; the default) or reference (decoded "
+              "whole, one BILINEAR resize, as the reference's evaluation script).")),
     max_new_tokens: int = typer.Option(512, "--max-new-tokens", min=1, help="generate: token limit of an answer."),
     seed: int = typer.Option(0, "--seed", help="Seed of the sampling (per batch, with the image names)."),
     attn_implementation: str | None = typer.Option(None, "--attn-implementation",
@@ -139,6 +153,14 @@ def predict(
     from portraitcraft.runners.shards import parse_shard, shard_items
 
     backend = backend_name(backend)
+    if inference not in ("ours", "reference"):
+        raise ValueError(f"--inference {inference!r}: expected ours or reference")
+    if inference == "reference":
+        from portraitcraft.finetune.checkpoints import base_model
+
+        sampling, dtype = "reference", ("float16" if dtype == "auto" else dtype)
+        image_resize = image_resize or "reference"
+        processor = processor or base_model(model)
     dataset = open_dataset(resolve_lab_name(data))
     items = split_items(dataset, split, limit)  # a wrong split or limit fails here, before any model is loaded
     if shard is not None:
@@ -150,7 +172,7 @@ def predict(
         base_url=base_url, api_key=api_key, concurrency=concurrency, timeout_s=timeout, revision=revision,
         device=device, dtype=dtype, attn_implementation=attn_implementation, max_pixels=max_pixels,
         min_pixels=min_pixels, score_impl=score_impl, decode_impl=decode_impl, image_device=image_device,
-        model_dir=model_dir)
+        model_dir=model_dir, processor=processor, image_resize=image_resize or "thumbnail")
     batch_size = batch_size or default_batch_size(backend, concurrency)
     summary = run_predictions(runner, dataset, split=split if shard is None else f"{split} shard {shard}",
                               out=out, batch_size=batch_size, progress=progress, items=items)

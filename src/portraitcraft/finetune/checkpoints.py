@@ -7,7 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
-from portraitcraft.finetune.settings import INCOMING_DIR, LOG_FILE, STATE_DIR, FinetuneError
+from portraitcraft.finetune.settings import INCOMING_DIR, LOG_FILE, RUN_FILE, STATE_DIR, FinetuneError
 from portraitcraft.provenance import read_json_lines
 
 # --- the output folder ----------------------------------------------------------------------------------------------
@@ -60,3 +60,14 @@ def read_log(path: str | os.PathLike):
         return pd.DataFrame(read_json_lines(path))
     except ValueError as exc:
         raise FinetuneError(str(exc)) from exc
+
+
+def base_model(folder: str | os.PathLike) -> str | None:
+    """The model a fine-tuning output folder started from (its ``finetune.json``), or None for any other folder or
+    id: the reference predicts a fine-tuned checkpoint with the base model's processor."""
+    record = Path(folder) / RUN_FILE
+    try:
+        model = json.loads(record.read_text(encoding="utf-8")).get("model", {})
+    except (OSError, ValueError, AttributeError):
+        return None
+    return model.get("model") if isinstance(model, dict) and isinstance(model.get("model"), str) else None

@@ -86,6 +86,7 @@ if TYPE_CHECKING:
 DEFAULT_MODEL = "Qwen/Qwen3-VL-4B-Instruct"
 DEFAULT_MAX_PIXELS = REFERENCE_MAX_SIDE * REFERENCE_MAX_SIDE
 SAMPLINGS = ("greedy", "reference")
+IMAGE_RESIZES = ("thumbnail", "reference")  # how an image over max_side is brought down to it
 DTYPES = ("auto", "bfloat16", "float16", "float32")
 SCORE_IMPLS = ("block", "reference")  # score: one continuation per image with a block mask, or a prefix copy per slot
 DECODE_IMPLS = ("auto", "compiled", "static", "dynamic")  # generate: "auto" is compiled on CUDA, dynamic elsewhere
@@ -111,6 +112,10 @@ class QwenSettings:
     score_impl: str = "block"  # score: "block" (one prefix per image) or "reference" (a prefix copy per slot)
     decode_impl: str = "auto"  # generate: "compiled", "static", "dynamic"; "auto": compiled on cuda, else dynamic
     image_device: str = "auto"  # where images are resized: "auto" (score: the GPU with a torchvision processor), "cpu"
+    processor: str | None = None  # load the processor from this id or folder (None: the model's own)
+    # "thumbnail": decoded in JPEG draft mode, then LANCZOS; "reference": decoded whole, then one BILINEAR resize
+    # to int(side x 2048 / longest) (evaluation/evaluation_multi.py's resize_keep_aspect)
+    image_resize: str = "thumbnail"
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
@@ -121,10 +126,24 @@ class QwenSettings:
             raise ValueError(f"dtype {self.dtype!r}: expected one of {', '.join(DTYPES)}")
         if self.score_impl not in SCORE_IMPLS:
             raise ValueError(f"score_impl {self.score_impl!r}: expected one of {', '.join(SCORE_IMPLS)}")
+        if self.image_resize not in IMAGE_RESIZES:
+            raise ValueError(f"image_resize {self.image_resize!r}: expected one of {', '.join(IMAGE_RESIZES)}")
         if self.decode_impl not in DECODE_IMPLS:
             raise ValueError(f"decode_impl {self.decode_impl!r}: expected one of {', '.join(DECODE_IMPLS)}")
         if self.max_pixels < 1 or (self.min_pixels is not None and not 0 < self.min_pixels <= self.max_pixels):
             raise ValueError(f"pixel budget min {self.min_pixels} / max {self.max_pixels}: need 0 < min <= max")
+
+
+def reference_resize(image: Image.Image, max_side: int = REFERENCE_MAX_SIDE) -> Image.Image:
+    """The reference inference's resize (evaluation/evaluation_multi.py:33-49): an image whose longest side is over
+    ``max_side`` is resized once, BILINEAR, to int(side x max_side / longest); a smaller one is left as it is."""
+    from PIL import Image as PILImage
+
+    w, h = image.size
+    if max(w, h) <= max_side:
+        return image
+    scale = max_side / max(w, h)
+    return image.resize((int(w * scale), int(h * scale)), PILImage.BILINEAR)
 
 
 # --- locating the model -------------------------------------------------------------------------------------------
@@ -203,7 +222,8 @@ class QwenBackend:
         import torch
 
         self.settings = settings
-        self.max_side = settings.max_side
+        # the reference resize decodes whole images and resizes them itself (`prepare`)
+        self.max_side = settings.max_side if settings.image_resize == "thumbnail" else None
         self.device = resolve_device(settings.device)
         if settings.dtype == "auto":
             self.dtype = torch.bfloat16 if self.device.type == "cuda" else torch.float32
@@ -244,7 +264,12 @@ class QwenBackend:
         folder, self.identity = resolve_model(settings.model, settings.revision)
         extra = {"attn_implementation": settings.attn_implementation} if settings.attn_implementation else {}
         try:
-            self.processor = AutoProcessor.from_pretrained(folder, trust_remote_code=False)
+            if settings.processor is not None:  # the reference predicts with the base model's processor
+                self.processor_identity = resolve_model(settings.processor)[1]
+                self.processor = AutoProcessor.from_pretrained(resolve_model(settings.processor)[0],
+                                                               trust_remote_code=False)
+            else:
+                self.processor = AutoProcessor.from_pretrained(folder, trust_remote_code=False)
             # Weights only through safetensors: a pickled pytorch_model.bin is refused, never unpickled.
             self.model = AutoModelForImageTextToText.from_pretrained(
                 folder, dtype=self.dtype, trust_remote_code=False, use_safetensors=True, **extra).to(self.device).eval()
@@ -287,6 +312,10 @@ class QwenBackend:
             "backend": "transformers", **self.identity, "protocol": s.protocol, "prompt_hash": prompt_hash(s.protocol),
             "max_side": s.max_side, "pixel_budget": self.pixel_budget, "dtype": str(self.dtype).removeprefix("torch."),
         }
+        if s.processor is not None:
+            config["processor"] = getattr(self, "processor_identity", {"model": s.processor})
+        if s.image_resize != "thumbnail":
+            config["image_resize"] = s.image_resize
         if self.image_device is not None:  # resized elsewhere than on the CPU: pixel values round differently
             config["image_device"] = self.image_device.split(":")[0]  # the kind, not the index: shards share it
         if s.protocol == GENERATE:
@@ -343,6 +372,8 @@ class QwenBackend:
         pixel values (processed on `image_device` when set, else on the CPU). Thread-safe: the run loop calls it
         for the next batch while the model runs this one."""
         extra = {"device": self.image_device} if self.image_device is not None else {}
+        if self.settings.image_resize == "reference":
+            images = [reference_resize(image, self.settings.max_side) for image in images]
         with self._processor_lock:
             texts = [self.processor.apply_chat_template(self.messages(item, self._prompt(item), image),
                                                         tokenize=False, add_generation_prompt=True)
