@@ -1,5 +1,10 @@
 """Scoring one's own photos: every image in a folder, with any backend, one row per image.
 
+For example::
+
+    from portraitcraft.assess import ImageFolder, assess_folder, assessment_rows, run_assessment
+    from portraitcraft.runners.features import FeatureBackend
+
     folder = ImageFolder("photos")                                   # recursive; jpg, png, webp, bmp, tiff
     summary = assess_folder(FeatureBackend(), folder, records="photos.records.jsonl")
     rows = assessment_rows(folder, "photos.records.jsonl")           # one dict per image, in folder order

@@ -1,5 +1,9 @@
 """The CPU composition-feature baseline for Track 1: scikit-learn models on `portraitcraft.features`.
 
+For example::
+
+    from portraitcraft import run_feature_baseline
+
     path = run_feature_baseline("data/lab", "runs/features.jsonl")   # trains if no saved model, predicts test
 
 What it predicts

@@ -1,6 +1,8 @@
 """The bridge to Hugging Face `datasets`: a PortraitCraft root as a `datasets.DatasetDict`, and back.
 
-    from portraitcraft.data import open_dataset
+For example::
+
+    from portraitcraft import open_dataset
 
     track1 = open_dataset("data/lab").to_hf(track=1)      # DatasetDict: train, test (the root's splits)
     track1["train"][0]["image"]                           # a PIL image

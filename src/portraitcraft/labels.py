@@ -1,6 +1,13 @@
 """The ground truth, in one place: reading it from a ground-truth file or from a dataset, which labels count as
 hidden, which images are labelled, and the seeded validation split that Table 3 and fine-tuning share.
 
+For example::
+
+    from portraitcraft import open_dataset
+    from portraitcraft.labels import (evaluation_target, image_labels, labelled_images, load_ground_truth,
+                                      validation_split)
+
+    dataset = open_dataset("data/lab")
     truth = load_ground_truth("data/lab")                  # the lab's track_1_test_ground_truth.json
     labelled_images(dataset)                               # images rows whose labels are known
     image_labels(dataset, ["lab_00001.jpg"]).truth         # GroundTruth of some images, in that order

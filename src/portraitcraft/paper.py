@@ -1,7 +1,11 @@
 """The paper's artifacts as files: Figure 2, Table 2 and Table 3 of PortraitCraft (arXiv 2604.03611) written as
 CSV and JSON, what `portraitcraft report` writes.
 
-    write_report("data/lab", "report/", ["runs/a.jsonl"])
+For example::
+
+    from portraitcraft import write_report
+
+    write_report("data/lab", "report/", ["data/lab/runs/feature-baseline.jsonl"])  # `make baseline` made this one
 
 The numbers come from `portraitcraft.figure2`, `portraitcraft.table2` and `portraitcraft.table3`; every one of them
 returns what the data allows and says in ``notes`` what it could not do (no Track 2 file, the test labels hidden,

@@ -6,6 +6,10 @@ the order of the images and the schedule), `model` (the model being trained and 
 output folder: checkpoints, the log), `loop` (the run: training, validation, saving, resuming) and `parallel`
 (several processes under torchrun or accelerate launch: data-parallel, process 0 writes).
 
+For example::
+
+    from portraitcraft.finetune import FinetuneSettings, run_finetune
+
     summary = run_finetune(FinetuneSettings(data="data/lab", model="Qwen/Qwen3-VL-4B-Instruct", out="runs/ft"))
     # then: portraitcraft predict --model runs/ft --data ... --max-pixels 50176 --max-new-tokens 1024
 

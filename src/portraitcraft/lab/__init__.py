@@ -1,7 +1,11 @@
 """The composition lab: a synthetic PortraitCraft whose images are rendered from recorded composition
 factors and whose labels are documented functions of those factors plus noise.
 
-    write_lab(out, n_train=300, n_test=100, seed=0)   # the published layout, plus ground truth and factors
+For example::
+
+    from portraitcraft.lab import image_rng, render_scene, sample_factors, write_lab
+
+    write_lab("data/my-lab", n_train=30, n_test=10, seed=0)  # the published layout, plus ground truth and factors
     f = sample_factors(image_rng(0, "demo", 0))       # one scene's factors
     render_scene(f.replace(horizon_tilt=8.0))         # the same scene with only the horizon tilted
 

@@ -1,5 +1,9 @@
 """Building a model backend by name, the one way the command line, the book and the library do it.
 
+For example::
+
+    from portraitcraft.runners.backends import make_backend
+
     backend = make_backend("transformers", model="Qwen/Qwen3-VL-4B-Instruct", protocol="score")
     backend = make_backend("openai", base_url="http://host:8000/v1", model="Qwen/Qwen3-VL-4B-Instruct")
     backend = make_backend("features", model_dir="data/lab/runs/feature-baseline.model")

@@ -1,6 +1,11 @@
 """The run loop shared by every model backend: which images to predict, resuming, failures, progress, summary.
 
-    backend = QwenBackend(QwenSettings(model="models/tiny-qwen3-vl", protocol="score"))
+For example::
+
+    from portraitcraft import open_dataset, run_predictions
+    from portraitcraft.runners.qwen import QwenBackend, QwenSettings
+
+    backend = QwenBackend(QwenSettings(model="Qwen/Qwen3-VL-4B-Instruct", protocol="score"))
     summary = run_predictions(backend, open_dataset("data/lab"), split="test", out="runs/tiny.jsonl")
     print("\\n".join(summary.lines()))
 

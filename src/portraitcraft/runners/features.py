@@ -1,6 +1,9 @@
 """The CPU feature baseline as a backend of the run loop: a saved `portraitcraft.baseline` model on the images
 the loop hands it (`portraitcraft assess` uses it to score a folder of photos without a GPU)::
 
+    from portraitcraft import ImageFolder, run_predictions
+    from portraitcraft.runners.features import FeatureBackend
+
     backend = FeatureBackend("data/lab/runs/feature-baseline.model")
     run_predictions(backend, ImageFolder("photos"), split="photos", out="runs/photos.jsonl",
                     items=ImageFolder("photos").items())

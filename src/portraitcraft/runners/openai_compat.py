@@ -1,5 +1,10 @@
 """The OpenAI-compatible backend: a model behind a chat-completions server (vLLM, SGLang, LMDeploy, a hosted API).
 
+For example::
+
+    from portraitcraft import open_dataset, run_predictions
+    from portraitcraft.runners.openai_compat import OpenAIBackend, OpenAISettings
+
     backend = OpenAIBackend(OpenAISettings(base_url="http://gpu-host:8000/v1", model="Qwen/Qwen3-VL-4B-Instruct"))
     run_predictions(backend, open_dataset("data/lab"), split="test", out="runs/vllm.jsonl", batch_size=16)
 

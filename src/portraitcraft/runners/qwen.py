@@ -1,5 +1,10 @@
 """The transformers backend for Qwen3-VL: ``generate`` (the reference JSON prompt) and ``score`` (token probabilities).
 
+For example::
+
+    from portraitcraft import open_dataset, run_predictions
+    from portraitcraft.runners.qwen import QwenBackend, QwenSettings
+
     backend = QwenBackend(QwenSettings(model="Qwen/Qwen3-VL-4B-Instruct", protocol="generate"))
     run_predictions(backend, open_dataset("data/lab"), split="test", out="runs/qwen4b.jsonl", batch_size=4)
 

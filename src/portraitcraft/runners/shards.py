@@ -1,5 +1,7 @@
 """Data-parallel prediction: a split cut into N shards, one run per GPU or machine, and the shard files merged.
 
+On four GPUs, in a shell::
+
     CUDA_VISIBLE_DEVICES=0 portraitcraft predict ... --shard 0/4 --out runs/qwen.shard0.jsonl &
     ...
     CUDA_VISIBLE_DEVICES=3 portraitcraft predict ... --shard 3/4 --out runs/qwen.shard3.jsonl &
