@@ -1,4 +1,5 @@
-"""A Sphinx extension for the book's HTML: two defects of the Jupyter Book 1 stack that show in a browser console.
+"""A Sphinx extension for the book's HTML: two defects of the Jupyter Book 1 stack that show in a browser console,
+and settings that follow what the build has (the repository's address, the static folders).
 
 Listed in `_config.yml` under `sphinx: extra_extensions`. Each fix names the defect it works around, so that it can
 go when the upstream package is fixed.
@@ -6,7 +7,30 @@ go when the upstream package is fixed.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+# The buttons that link to the repository, shown exactly when its address is set.
+REPOSITORY_BUTTONS = ("use_repository_button", "use_issues_button")
+
+
+def repository_buttons(app: Any, config: Any) -> None:
+    """The repository, issue, Binder and Colab buttons follow one setting, `_config.yml`'s ``repository.url``: shown
+    when it is set, hidden while it is empty (they would point nowhere). Jupyter Book refuses an empty address with
+    its own button flags on, so those stay off in `_config.yml` and are turned on here."""
+    options = config.html_theme_options
+    shown = bool(str(options.get("repository_url") or "").strip())
+    for key in REPOSITORY_BUTTONS:
+        options[key] = shown
+    if not shown:
+        options.pop("repository_url", None)
+        options["launch_buttons"] = {}
+
+
+def drop_missing_static_paths(app: Any, config: Any) -> None:
+    """Keep only the static folders that exist: ``book/_vendor`` (plotly.min.js) is made by `portraitcraft book`, and a
+    build without it (the workflow's link check over downloaded notebooks) would warn about a missing folder."""
+    config.html_static_path = [p for p in config.html_static_path if (Path(app.confdir) / p).is_dir()]
 
 
 def drop_repeated_scripts(app: Any, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
@@ -32,6 +56,8 @@ def drop_repeated_scripts(app: Any, pagename: str, templatename: str, context: d
 
 
 def setup(app: Any) -> dict[str, Any]:
+    app.connect("config-inited", repository_buttons)
+    app.connect("config-inited", drop_missing_static_paths)
     # Late priority: after sphinx-thebe and the theme have added their scripts for the page.
     app.connect("html-page-context", drop_repeated_scripts, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
