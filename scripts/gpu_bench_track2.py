@@ -1,5 +1,5 @@
 """Track 2 generation cost at Qwen-Image's size, without downloading weights: seconds per image and peak memory of
-`track2 generate`'s call at the reference settings, and the time of one LoRA training step of `track2 finetune`.
+`track2 generate`'s call at the reference's settings, and the time of one LoRA training step of `track2 finetune`.
 
     python scripts/gpu_bench_track2.py --out book/measurements/gpu_bench_track2-h200-DATE.json   # a CUDA machine
     python scripts/gpu_bench_track2.py --tiny --out /tmp/tiny_bench_track2.json                  # CPU dry run
@@ -29,7 +29,7 @@ Measured
     generation  through `portraitcraft.track2.generate.DiffusersGenerator`'s call: 1024 x 1024, 20 steps, true CFG 5
                 with the negative prompt " ", max_sequence_length 1024, a lab description as the prompt; one warm-up
                 image, then the median of ``--images`` timed ones; peak memory (``torch.cuda.max_memory_allocated``).
-    training    `portraitcraft.track2.finetune.LoraTrainer.step` at the reference settings (rank 64 on to_q, to_k,
+    training    `portraitcraft.track2.finetune.LoraTrainer.step` of our recipe (rank 64 on to_q, to_k,
                 to_v, to_out.0; batch 1 x 4 accumulation at 1024 pixels; bf16 with gradient checkpointing; AdamW):
                 one warm-up step, then the median of ``--steps`` timed optimizer steps (4 images each: our recipe's
                 step), and the peak memory. The 12,000 steps are then estimated from it for each recipe:

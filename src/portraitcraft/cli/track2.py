@@ -88,7 +88,7 @@ def track2_generate(
     limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N records."),
     progress: bool = PROGRESS_OPTION,
 ) -> None:
-    """Generate one portrait per Track 2 description (Qwen-Image and the reference settings by default) into OUT.
+    """Generate one portrait per Track 2 description (Qwen-Image and the reference's settings by default; JPEG quality 95, the reference's 75) into OUT.
 
     Every image gets a record in OUT/generation.jsonl (prompt hash, settings, model and LoRA identity, seconds, error); a rerun skips images already made with the same settings and refuses other settings. Exit codes: 0 every image written; 1 some failed (recorded, listed); 2 the run cannot start (descriptions, model, LoRA, output folder, settings).
     """  # noqa: E501 (the command's help: typer keeps a docstring's line breaks)

@@ -16,9 +16,12 @@ Loading
     id or folder and its revision: the hub commit, or for a folder a fingerprint of its files
     (`portraitcraft.provenance.folder_fingerprint`).
 Images
-    Opened by the run loop with the longest side capped at 2048 pixels (the reference's cap), then the processor
-    resizes to its pixel budget, set explicitly (`QwenSettings.max_pixels`, default 2048 x 2048: every capped image
-    passes unchanged, as in the reference, whose processor budget never binds after the cap) and recorded.
+    Opened by the run loop with the longest side capped at 2048 pixels (the reference's cap; JPEG draft decoding and
+    LANCZOS here, where the reference decodes whole and resizes once BILINEAR: ``image_resize="reference"`` does
+    that), then the processor resizes to its pixel budget, set explicitly (`QwenSettings.max_pixels`, default 2048 x
+    2048: every capped image passes unchanged, as in the reference, whose processor budget never binds after the
+    cap) and recorded. ``processor``: load the processor from another id or folder (the reference predicts a
+    fine-tuned checkpoint with its base model's processor).
 ``generate``
     The reference prompt (`portraitcraft.prompts.generate_prompt`); greedy decoding by default, or the reference's
     sampling (temperature 0.2, top-p 0.9) with ``sampling="reference"``, seeded per batch from the seed and the

@@ -1,5 +1,6 @@
 """LoRA fine-tuning of a Qwen-Image pipeline's transformer on the Track 2 training split (the fine-tuned generator of
-the paper's Figure 3), resumable, with the reference settings as defaults.
+the paper's Figure 3), resumable, with two recipes: ``ours`` (the default) and ``reference`` (the public reference
+code's).
 
     summary = run_lora_finetune(LoraSettings(data="data/lab", model="Qwen/Qwen-Image", out="runs/qwen-image-lora"))
     # then: portraitcraft track2 generate --lora runs/qwen-image-lora ...

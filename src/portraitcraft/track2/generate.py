@@ -4,7 +4,8 @@ optionally with LoRA weights, or with the composition-lab generator; one image p
     summary = run_generation("track_2_test.json", "generated/", GenerationSettings(model="Qwen/Qwen-Image"))
     # then: portraitcraft track2 evaluate --descriptions track_2_test.json --images generated/
 
-The reference settings (the benchmark's public Qwen-Image fine-tuning code) are the defaults
+The reference settings (the benchmark's public Qwen-Image fine-tuning code, evaluation.py) are the defaults, except
+the JPEG quality of the written images (`JPEG_QUALITY` 95; the reference saves with PIL's default 75)
     prompt      "AES_COMP, Generate an image based on the following description.\\n\\n[Content]\\n{content}\\n\\n
                 [Composition]\\n{analysis}\\n" (`generation_prompt`); the "AES_COMP, " trigger is the LoRA's, so it is
                 written when a LoRA is loaded and left out for the base model (``trigger`` overrides both)
@@ -71,7 +72,7 @@ def sha256_text(text: str) -> str:
 
 @dataclass(frozen=True)
 class GenerationSettings:
-    """Everything that decides an image, with the reference settings as defaults (see the module docstring)."""
+    """Everything that decides an image, with the reference's generation settings as defaults (module docstring)."""
 
     model: str = REFERENCE_MODEL  # a diffusers pipeline folder or hub id, or "lab"
     lora: str | None = None  # a folder with pytorch_lora_weights.safetensors (`track2 finetune` writes one)
