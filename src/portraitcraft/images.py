@@ -83,3 +83,16 @@ def open_image(path: Path, max_side: int | None = 1024) -> Image.Image:
     if max_side is not None and max(img.size) > max_side:
         img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     return img
+
+
+def resize_like_reference(img: Image.Image, max_side: int = 2048) -> Image.Image:
+    """The benchmark's reference inference resize: an image whose longer side exceeds ``max_side`` is scaled to it,
+    each side truncated to an integer, with bilinear filtering; a smaller image is returned as it is.
+
+    ``resize_keep_aspect`` in the reference's ``qwen-vl-finetune/evaluation/evaluation_multi.py`` (lines 33-47).
+    """
+    width, height = img.size
+    if max(width, height) <= max_side:
+        return img
+    scale = max_side / max(width, height)
+    return img.resize((int(width * scale), int(height * scale)), Image.BILINEAR)

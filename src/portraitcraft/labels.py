@@ -277,6 +277,19 @@ def _fully_labelled_train(dataset: Dataset) -> pd.DataFrame:
     return fully_labelled(images[images["split"] == "train"])
 
 
+def validation_mask(n: int, *, fraction: float = 0.1, seed: int = 0) -> np.ndarray:
+    """Which of ``n`` fully labelled training images, sorted by image path, the validation split holds: a seeded
+    ``fraction`` of them (at least one, never all). The one rule behind `validation_split` and every other reader
+    of the split (the lmms-eval task selects its images from an exported train split with it)."""
+    if not 0 < fraction < 1:
+        raise ValueError(f"fraction={fraction}: must be between 0 and 1")
+    n_validation = min(n - 1, max(1, round(fraction * n)))
+    order = np.random.default_rng(seed).permutation(n)
+    held_out = np.zeros(n, dtype=bool)
+    held_out[order[:n_validation]] = True
+    return held_out
+
+
 def validation_split(dataset: Dataset, *, fraction: float = 0.1, seed: int = 0) -> tuple[GroundTruth, list[str]]:
     """A seeded held-out fraction of the fully labelled training images as ground truth (no questions: QA is not
     available), and the remaining training images. Raises ValueError when fewer than two images are labelled."""
@@ -285,10 +298,7 @@ def validation_split(dataset: Dataset, *, fraction: float = 0.1, seed: int = 0) 
     train = _fully_labelled_train(dataset).sort_values("image_path", kind="stable")
     if len(train) < 2:
         raise ValueError(f"{dataset.root}: {len(train)} fully labelled training image(s); a validation split needs two")
-    n_validation = min(len(train) - 1, max(1, round(fraction * len(train))))
-    order = np.random.default_rng(seed).permutation(len(train))
-    held_out = np.zeros(len(train), dtype=bool)
-    held_out[order[:n_validation]] = True
+    held_out = validation_mask(len(train), fraction=fraction, seed=seed)
     truth = ground_truth_from_images(train[held_out], dataset.root / "track_1_train.json")
     return truth, list(train.loc[~held_out, "image_path"])
 
@@ -347,5 +357,5 @@ def evaluation_target(dataset: Dataset, *, validation_fraction: float = 0.1, see
 __all__ = [
     "EvaluationTarget", "GroundTruth", "GroundTruthError", "LabelledImages", "dataset_frame", "evaluation_target",
     "fully_labelled", "ground_truth_from_images", "image_labels", "labelled_images", "labels_hidden",
-    "load_ground_truth", "validation_split",
+    "load_ground_truth", "validation_mask", "validation_split",
 ]

@@ -1,4 +1,4 @@
-"""Track 1 prediction files: reading the three formats, the project's JSON Lines schema, and the official submission.
+"""Track 1 prediction files: reading the four formats, the project's JSON Lines schema, and the official submission.
 
 Formats (detected from the file itself, never from its name)
 -------------------------------------------------------------
@@ -13,8 +13,14 @@ Formats (detected from the file itself, never from its name)
     not Good.
 ``jsonl``
     The project's own predictions, written by the model runners: one JSON object a line, schema below.
+``lmms_eval``
+    The samples lmms-eval logs with ``--log_samples`` (``<date>_samples_<task>.jsonl``) for the PortraitCraft task
+    of `portraitcraft.integrations.lmms_eval`: one line per image (``doc_id``, ``filtered_resps``, ...), whose
+    metric fields each hold ``{"prediction": <a record of the JSON Lines schema below>, "label": ...}``, the record
+    the task's ``process_results`` built with our parser. The record is read as in a ``jsonl`` file, so a run of
+    lmms-eval is scored, submitted and shown in the book like a run of ``portraitcraft predict``.
 
-How values are read (the same for the three formats)
+How values are read (the same for every format)
 ----------------------------------------------------
 * A level is valid when, after trimming and ignoring case, it is a level word (or, in the submission format
   only, a letter A/B/C). Anything else (``NOT_RES``, missing, another word, a number) is invalid: it is kept
@@ -87,11 +93,12 @@ from portraitcraft.data import DataError, Problem, read_json_records
 from portraitcraft.provenance import json_safe, write_json
 
 SCHEMA = "portraitcraft.prediction/1"
-SUBMISSION, RAW, JSONL = "submission", "raw", "jsonl"
+SUBMISSION, RAW, JSONL, LMMS_EVAL = "submission", "raw", "jsonl", "lmms_eval"
 FORMAT_DESCRIPTIONS = {
     SUBMISSION: "submission format (levels as letters A/B/C)",
     RAW: "reference raw output (levels as words)",
     JSONL: f"project JSON Lines ({SCHEMA})",
+    LMMS_EVAL: f"lmms-eval logged samples (--log_samples), records of {SCHEMA}",
 }
 STATUSES = ("ok", "failed")
 LEVEL_CODE = {level: code for code, level in enumerate(LEVELS)}
@@ -278,7 +285,7 @@ def _short(value: object, limit: int = 40) -> str:
 # --- reading files -----------------------------------------------------------------------------------------------
 
 def read_predictions(path: str | os.PathLike) -> PredictionSet:
-    """Read a prediction file in any of the three formats (see the module docstring).
+    """Read a prediction file in any of the four formats (see the module docstring).
 
     Raises `PredictionFileError` (one line naming the file and, where it applies, the record) when the file
     cannot be scored at all. Invalid values inside well-formed records are not errors: they are scored wrong
@@ -410,14 +417,47 @@ def _read_jsonl(path: Path, text: str) -> tuple[PredictionSet, list[dict[str, An
         raise PredictionFileError(
             f"{path}: one JSON object spread over several lines; expected a JSON list or one record a line (JSON Lines)"
         )
-    collector = _Collector(path, JSONL, by_line=True)
+    lines = list(_jsonl_lines(path, text))
+    logged = bool(lines) and is_lmms_eval_sample(lines[0][1])
+    collector = _Collector(path, LMMS_EVAL if logged else JSONL, by_line=True)
     records = []
-    for index, rec in _jsonl_lines(path, text):
+    for index, rec in lines:
+        if logged:
+            rec = _lmms_eval_record(path, index, rec)
         _add_project_record(collector, index, rec)
         records.append(rec)
     if not collector.names:
         raise PredictionFileError(f"{path}: no records")
     return collector.result(), records
+
+
+def prediction_set(records: Iterable[Mapping[str, Any]], path: str | os.PathLike, fmt: str = JSONL) -> PredictionSet:
+    """Records of the JSON Lines schema already in memory, read as a file of them is read (``path`` names them in
+    problems)."""
+    collector = _Collector(Path(path), fmt, by_line=True)
+    for index, rec in enumerate(records):
+        _add_project_record(collector, index, rec)
+    return collector.result()
+
+
+def is_lmms_eval_sample(rec: object) -> bool:
+    """Whether a JSON Lines object is a sample lmms-eval logged (``--log_samples``) rather than a project record."""
+    return isinstance(rec, dict) and "doc_id" in rec and "filtered_resps" in rec and "schema" not in rec
+
+
+def _lmms_eval_record(path: Path, index: int, rec: dict[str, Any]) -> dict[str, Any]:
+    """The project record inside one logged sample (every metric field holds the same one; the first is read)."""
+    if not is_lmms_eval_sample(rec):
+        raise PredictionFileError(f"{path}: line {index + 1}: not an lmms-eval sample (no 'doc_id' or "
+                                  "'filtered_resps') in a file of lmms-eval samples")
+    for value in rec.values():
+        if isinstance(value, dict) and isinstance(value.get("prediction"), dict) and (
+                value["prediction"].get("schema") == SCHEMA):
+            return value["prediction"]
+    raise PredictionFileError(
+        f"{path}: line {index + 1}: an lmms-eval sample without a PortraitCraft prediction record (doc_id "
+        f"{_short(rec.get('doc_id'))}); only the samples of the PortraitCraft task "
+        "(portraitcraft.integrations.lmms_eval) can be read")
 
 
 def _add_project_record(collector: _Collector, index: int, rec: object) -> None:
