@@ -67,6 +67,27 @@ def export(
         typer.echo(f"wrote {folder}")
 
 
+def lmms_tasks(
+    export: Path = typer.Argument(..., help="A folder written by `portraitcraft export DATA OUT --to hf` (OUT)."),
+    out: Path = typer.Option(..., "--out", help="Folder for the task files (created): pass it as --include_path."),
+) -> None:
+    """Write lmms-eval task files for an exported dataset: PortraitCraft Track 1 with the reference prompt, our parser and scorer.
+
+    Tasks: portraitcraft_track1_validation (the book's validation split of train, with validation_ground_truth.json for `portraitcraft evaluate`) and portraitcraft_track1_test (for a submission). Run: python -m lmms_eval --include_path OUT --tasks portraitcraft_track1_validation --model ... --log_samples. Exit codes: 0 written; 2 EXPORT is not a Track 1 export or OUT cannot be written.
+    """  # noqa: E501 (the command's help: typer keeps a docstring's line breaks)
+    from portraitcraft.integrations.lmms_eval import write_tasks
+    from portraitcraft.outputs import OutputError
+
+    try:
+        written = write_tasks(export, out)
+    except (ValueError, OutputError) as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"{out}: cannot write ({exc.strerror or exc})")
+    for line in written.lines():
+        typer.echo(line)
+
+
 def demo_data(
     out: Path = typer.Argument(..., help="Folder to write the synthetic PortraitCraft into (created if needed)."),
     n_train: int = typer.Option(300, help="Track 1 training records (and images)."),
