@@ -32,7 +32,8 @@ Upper floor: what the book's chapters compute, one module per result
     and ``calibration`` (chapter 5); ``lab_series`` (chapter 6); ``measurements`` (timings, GPU measurements and the
     reproducibility record: chapters 7 and 9).
 Top floor: the ways in
-    ``book`` (display helpers, ``book.paths`` for the chapters' inputs, ``book.build`` for the HTML) and ``cli``.
+    ``book`` (display helpers, ``book.paths`` for the chapters' inputs, ``book.build`` for the HTML), ``cli``, and
+    ``integrations`` (Track 1 as a task of other harnesses: ``integrations.lmms_eval``).
 
 Track 1's modules stay at the top of the package rather than in a ``track1`` package beside ``track2``: they are
 the benchmark's common ground (``data`` reads the Track 2 files too, ``runners`` serve Track 2's model-based

@@ -76,15 +76,8 @@ def lmms_tasks(
     Tasks: portraitcraft_track1_validation (the book's validation split of train, with validation_ground_truth.json for `portraitcraft evaluate`) and portraitcraft_track1_test (for a submission). Run: python -m lmms_eval --include_path OUT --tasks portraitcraft_track1_validation --model ... --log_samples. Exit codes: 0 written; 2 EXPORT is not a Track 1 export or OUT cannot be written.
     """  # noqa: E501 (the command's help: typer keeps a docstring's line breaks)
     from portraitcraft.integrations.lmms_eval import write_tasks
-    from portraitcraft.outputs import OutputError
 
-    try:
-        written = write_tasks(export, out)
-    except (ValueError, OutputError) as exc:
-        fail(str(exc))
-    except OSError as exc:
-        fail(f"{out}: cannot write ({exc.strerror or exc})")
-    for line in written.lines():
+    for line in write_tasks(export, out).lines():
         typer.echo(line)
 
 
