@@ -57,7 +57,7 @@ from portraitcraft.errors import (
     score_error_by_truth,
 )
 from portraitcraft.evaluation import LEADERBOARD, METRIC_LABELS, MIN_PAIRED_IMAGES
-from portraitcraft.labels import evaluation_target
+from portraitcraft.labels import evaluation_target, runs_validation_leak
 from portraitcraft.predictions import distinct_labels
 
 sns.set_theme(style="whitegrid", context="notebook")
@@ -73,10 +73,17 @@ for path, name in zip(files, distinct_labels([Path(f).stem for f in files], file
         skipped.append((path, "no labelled image to score it on"))
         continue
     try:
-        analyses.append(analyse_predictions(path, ds, n_bootstrap=n_bootstrap, seed=seed, name=name,
-                                            truth=target.truth))
+        analysis = analyse_predictions(path, ds, n_bootstrap=n_bootstrap, seed=seed, name=name, truth=target.truth)
     except DataError as exc:  # unreadable: said below, not a broken page
         skipped.append((path, str(exc)))
+        continue
+    # A model trained on the validation images is not analysed on them (Table 3 leaves it out too).
+    leak = runs_validation_leak(analysis.predictions.runs, target.truth.image_paths) if (
+        target.split == "validation") else None
+    if leak:
+        skipped.append((path, leak))
+    else:
+        analyses.append(analysis)
 questions = ds.questions()
 
 # %% tags=["remove-input"]

@@ -149,3 +149,42 @@ def test_tampered_model_is_refused(baseline_run, tmp_path):
         f.write(b"\0")
     with pytest.raises(BaselineError, match="SHA-256"):
         load_baseline(copy)
+
+
+# ---- the validation split: predicted by a model that never saw it, refused from one that did ----------------------
+
+def test_validation_split_is_predicted_by_a_model_trained_without_it(baseline_run, tmp_path):
+    from portraitcraft.baseline import BaselineError, predict_feature_baseline
+    from portraitcraft.data import DataError, open_dataset
+    from portraitcraft.evaluation import evaluate_on_split
+    from portraitcraft.labels import held_out_record, runs_validation_leak, validation_images
+    from portraitcraft.predictions import read_predictions
+
+    lab, test_run = baseline_run
+    validation = validation_images(open_dataset(lab))
+    assert len(validation) == 12  # 10% of the 120 training images, seed 0
+
+    # The model of the test-split run learnt from every training image: refused for the validation split, unwritten.
+    with pytest.raises(BaselineError, match="trained on every labelled training record"):
+        predict_feature_baseline(lab, tmp_path / "leak.jsonl", test_run.with_name(test_run.stem + ".model"),
+                                 split="validation", max_side=192, grid="linear")
+    assert not (tmp_path / "leak.jsonl").exists()
+
+    out = tmp_path / "val.jsonl"
+    summary = predict_feature_baseline(lab, out, split="validation", max_side=192, grid="linear")
+    assert summary.selected == len(validation)
+    predictions = read_predictions(out)
+    assert sorted(predictions.image_paths) == sorted(validation)
+    manifest = json.loads((tmp_path / "val.model" / "manifest.json").read_text())
+    assert manifest["held_out"] == held_out_record(validation, fraction=0.1, seed=0)
+    assert manifest["train_images"] == 120 - len(validation)
+    assert runs_validation_leak(predictions.runs, validation) is None
+
+    report = evaluate_on_split(out, lab, "validation", n_bootstrap=0)
+    assert report.truth.image_paths == sorted(validation) and len(report.truth) == 12
+    # The test run's model saw the validation images: scoring its (train-split) predictions there is refused.
+    train_run = tmp_path / "train.jsonl"
+    predict_feature_baseline(lab, train_run, test_run.with_name(test_run.stem + ".model"), split="train",
+                             max_side=192, grid="linear")
+    with pytest.raises(DataError, match="not scored on the validation split: its model was trained on every"):
+        evaluate_on_split(train_run, lab, "validation", n_bootstrap=0)

@@ -514,3 +514,33 @@ def test_builds_into_different_out_folders_run_at_once_and_keep_to_their_folder(
             "data"] == name
     assert not (root / "book" / "executed").exists() and not (root / "book" / "runs").exists()
     assert not (root / "book" / "_build").exists()
+
+
+def test_book_stops_at_once_on_data_or_predictions_it_cannot_read(small_lab, tmp_path: Path):
+    """An image folder as DATA, a CSV, a missing file, a record without an image: one line each, exit 2, before any
+    chapter runs; a readable file for other images is no error (the chapters say what it scores)."""
+    from typer.testing import CliRunner
+
+    from portraitcraft.book.inputs import check_inputs
+    from portraitcraft.cli import app
+
+    images = tmp_path / "images"
+    images.mkdir()
+    (images / "a.jpg").write_bytes((next(small_lab.glob("images_*/*.jpg"))).read_bytes())
+    (tmp_path / "p.csv").write_text("image_path,total_score\na.jpg,50\n")
+    (tmp_path / "torn.json").write_text('[{"image_path": "a.jpg", "total_score": 50}, {"total_score": 3}]')
+    (tmp_path / "other.json").write_text('[{"image_path": "elsewhere.jpg", "total_score": 50}]')
+    assert check_inputs(small_lab, [tmp_path / "other.json"]) == []
+    problems = check_inputs(images, [tmp_path / "p.csv", tmp_path / "missing.json", tmp_path / "torn.json"])
+    assert problems == [
+        f"{images}: no PortraitCraft file (track_1_train.json, track_1_test.json, track_2_*.json): not a PortraitCraft "
+        "root",
+        f"{tmp_path / 'p.csv'}: not a prediction file (expected a JSON list or JSON Lines objects)",
+        f"{tmp_path / 'missing.json'}: file not found",
+        f"{tmp_path / 'torn.json'}: record 1: missing or empty 'image_path'",
+    ]
+    result = CliRunner().invoke(app, ["book", "--data", str(images), "--predictions", str(tmp_path / "p.csv"),
+                                      "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert result.output.splitlines() == [f"error: {line}" for line in problems[:2]]
+    assert not (tmp_path / "out").exists()

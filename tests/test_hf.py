@@ -112,3 +112,24 @@ def test_real_sample_round_trip(real_sample, tmp_path):
     assert all(image is not None and min(image.size) > 0 for image in decoded)
     assert any(row["image"] is None for row in track2["train"])  # images absent from the sample stay absent
     assert_same_records(dataset, open_dataset([track1, track2]))
+
+
+def test_export_with_the_validation_split_names_the_images_the_book_scores(lab, tmp_path):
+    """`export --split validation`: Track 1's train split written as train and validation, the validation part being
+    exactly the seeded images that `predict --split validation` predicts and the book scores."""
+    from typer.testing import CliRunner
+
+    from portraitcraft.cli import app
+    from portraitcraft.labels import validation_images
+
+    out = tmp_path / "exported"
+    result = CliRunner().invoke(app, ["export", str(lab), str(out), "--split", "validation"])
+    assert result.exit_code == 0, result.output
+    saved = datasets.load_from_disk(str(out / "track_1"))
+    assert set(saved) == {"train", "validation", "test"}
+    held = validation_images(open_dataset(lab))
+    assert sorted(saved["validation"]["image_path"]) == sorted(held)
+    train = open_dataset(lab).images().query("split == 'train'")["image_path"]
+    assert sorted(saved["train"]["image_path"]) == sorted(set(train) - set(held))
+    refused = CliRunner().invoke(app, ["export", str(lab), str(tmp_path / "x"), "--split", "test"])
+    assert refused.exit_code == 2 and "--split 'test': expected validation" in refused.output

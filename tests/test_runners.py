@@ -502,3 +502,31 @@ def test_the_gpu_benchmark_runs_end_to_end_on_the_cpu(tmp_path, one_torch_thread
     assert "speedup" in rows["score", "fast"] and "speedup" in rows["generate", "fast"]
     printed = capsys.readouterr().out
     assert "fast / reference" in printed and "| workload | batch | path |" in printed
+
+
+# --- the validation split ---------------------------------------------------------------------------------------------
+
+def test_the_validation_split_is_refused_to_a_checkpoint_trained_on_it(lab, generate_backend, tmp_path, monkeypatch):
+    """`predict --split validation` predicts the seeded held-out images of train; a checkpoint whose finetune.json
+    says it held out none of them (a recipe training on every record) is refused before anything is written."""
+    from portraitcraft.labels import held_out_record, validation_images
+    from portraitcraft.runners.qwen import checkpoint_held_out
+
+    dataset = open_dataset(lab)
+    held = validation_images(dataset)
+    assert [item.image_path for item in split_items(dataset, "validation")] == held
+    with pytest.raises(RunError, match="no Track 1 split 'dev' .*validation"):
+        split_items(dataset, "dev")
+
+    (tmp_path / "finetune.json").write_text(json.dumps(
+        {"split": {"validation": [], "validation_fraction": 0.0, "seed": 42}}))
+    every_record = checkpoint_held_out(tmp_path)
+    assert every_record == held_out_record([], fraction=0.0, seed=42)
+    monkeypatch.setattr(generate_backend, "held_out", every_record, raising=False)
+    out = tmp_path / "val.jsonl"
+    with pytest.raises(RunError, match="--split validation refused .*trained on every labelled training record"):
+        run_predictions(generate_backend, dataset, split="validation", out=out, progress=False)
+    assert not out.exists()
+    monkeypatch.setattr(generate_backend, "held_out", held_out_record(held, fraction=0.1, seed=0), raising=False)
+    summary = run_predictions(generate_backend, dataset, split="validation", out=out, limit=1, progress=False)
+    assert summary.selected == 1 and read_predictions(out).runs[0]["held_out"]["images"] == len(held)

@@ -48,7 +48,7 @@ import os
 import re
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -71,7 +71,15 @@ from portraitcraft.data import open_dataset
 from portraitcraft.exceptions import PortraitCraftError
 from portraitcraft.features import DEFAULT_MAX_SIDE, FEATURE_NAMES, FEATURE_VERSION, extract_features
 from portraitcraft.lab import resolve_lab_name
-from portraitcraft.labels import labelled_images
+from portraitcraft.labels import (
+    VALIDATION_FRACTION,
+    VALIDATION_SEED,
+    VALIDATION_SPLIT,
+    held_out_record,
+    labelled_images,
+    split_image_paths,
+    validation_leak,
+)
 from portraitcraft.outputs import write_atomic
 from portraitcraft.provenance import file_sha256, write_json
 from portraitcraft.runners.base import RunSummary
@@ -433,7 +441,8 @@ def load_baseline(model_dir: str | os.PathLike) -> BaselineModel:
     if not isinstance(fitted, dict) or not isinstance(fitted.get("classifiers"), dict) or \
             set(fitted["classifiers"]) != set(ATTRIBUTE_NAMES) or fitted.get("regressor") is None:
         raise BaselineError(f"{model_path}: does not hold the regressor and the 13 classifiers of a feature baseline")
-    info = {k: manifest[k] for k in ("train_images", "grid", "seed", "cv_folds", "train_seconds") if k in manifest}
+    info = {k: manifest[k] for k in ("train_images", "grid", "seed", "cv_folds", "train_seconds", "held_out")
+            if k in manifest}
     info["model_sha256"] = manifest["model_sha256"]
     return BaselineModel(
         tuple(manifest["feature_names"]), fitted["regressor"], fitted["classifiers"], manifest["cv"], info
@@ -455,18 +464,23 @@ def _train_on_dataset(
     seed: int = 0,
     n_jobs: int = 1,
     progress: bool = False,
+    held_out: Sequence[str] = (),
+    held_out_split: tuple[float, int] | None = None,
 ) -> BaselineModel:
-    """Extract features of the labelled training images, train, save into ``model_dir``."""
+    """Extract features of the labelled training images but ``held_out`` (the validation split's, drawn with
+    ``held_out_split``: fraction and seed), train, save into ``model_dir``."""
     dataset = open_dataset(resolve_lab_name(dataset_root))
     train = labelled_images(dataset)
-    train = train[train["split"] == "train"]
+    train = train[(train["split"] == "train") & ~train["image_path"].isin(set(held_out))]
     if train.empty:
         raise BaselineError(f"{dataset.root}: no labelled Track 1 training images")
     table = extract_features(list(train["image_path"]), list(train["image_file"]), max_side=max_side,
                              cache_dir=cache_dir, n_jobs=n_jobs, progress=progress)
     model = train_baseline(table.frame, train, grid=grid, seed=seed, n_jobs=n_jobs, progress=progress)
+    fraction, split_seed = held_out_split or (None, None)
     model.info.update(dataset=str(dataset.root), max_side=max_side, train_feature_failures=len(table.failures),
-                      feature_seconds_per_image=table.seconds_per_image)
+                      feature_seconds_per_image=table.seconds_per_image,
+                      held_out=held_out_record(held_out, fraction=fraction, seed=split_seed))
     model.save(model_dir)
     return load_baseline(model_dir)  # what predicts is exactly what was saved
 
@@ -474,7 +488,8 @@ def _train_on_dataset(
 def train_on_dataset(dataset_root: str | os.PathLike, model_dir: str | os.PathLike, **options: Any) -> BaselineModel:
     """Extract features of the labelled training images, train, save into ``model_dir`` (locked meanwhile: a
     second training into the same folder is refused, naming the first). Options: those of the training
-    (``max_side``, ``cache_dir``, ``grid``, ``seed``, ``n_jobs``, ``progress``)."""
+    (``max_side``, ``cache_dir``, ``grid``, ``seed``, ``n_jobs``, ``progress``, and ``held_out``: training images
+    left out, recorded in the manifest, with ``held_out_split``: their split's fraction and seed)."""
     from portraitcraft.outputs import OutputError, OutputLock
 
     try:
@@ -491,7 +506,15 @@ def run_identity(model: BaselineModel, model_dir: str | os.PathLike, max_side: i
     """The ``run`` of the baseline's prediction records: which saved model, features and question rule."""
     return {"backend": "features", "model": f"{model_dir}#{model.info['model_sha256'][:12]}",
             "feature_version": FEATURE_VERSION, "max_side": max_side, "sklearn": sklearn.__version__,
-            "question_rule": QUESTION_RULE, "grid": model.info.get("grid"), "seed": model.info.get("seed")}
+            "question_rule": QUESTION_RULE, "grid": model.info.get("grid"), "seed": model.info.get("seed"),
+            "held_out": trained_without(model)}
+
+
+def trained_without(model: BaselineModel) -> dict[str, Any]:
+    """The training images a saved model left out (`portraitcraft.labels.held_out_record`); a model saved before
+    this was recorded was trained on every labelled training image."""
+    recorded = model.info.get("held_out")
+    return recorded if isinstance(recorded, dict) else held_out_record([])
 
 
 def prediction_fields(predicted: BaselinePredictions, i: int, options: Mapping[str, str] | None,
@@ -561,7 +584,13 @@ def predict_feature_baseline(
     try:
         dataset = open_dataset(resolve_lab_name(dataset_root))
         images = dataset.images()
-        images = images[images["split"] == split]
+        try:
+            names = split_image_paths(dataset, split)
+        except ValueError as exc:
+            raise BaselineError(str(exc)) from exc
+        # The validation split is held out of training: its predictions come from a model that never saw it.
+        held_out = names if split == VALIDATION_SPLIT else []
+        images = images[images["image_path"].isin(set(names))].drop_duplicates("image_path")
         if images.empty:
             raise BaselineError(f"{dataset.root}: no Track 1 images in split {split!r}")
         try:  # checked before training (minutes): an output that cannot be resumed is refused first, untouched
@@ -570,11 +599,19 @@ def predict_feature_baseline(
             raise BaselineError(str(exc)) from exc
         if (model_dir / MANIFEST_FILE).is_file() or (model_dir / PICKLED_MODEL_FILE).exists():
             model = load_baseline(model_dir)
+            reason = validation_leak(trained_without(model), names) if split == VALIDATION_SPLIT else None
+            if reason:
+                raise BaselineError(
+                    f"--split {VALIDATION_SPLIT} refused for the saved model {model_dir}: {reason}. Give another "
+                    "--model-dir (or none: OUT.model beside OUT): a model is trained there without the validation "
+                    "images")
         else:
             model = train_on_dataset(dataset_root, model_dir, max_side=max_side, cache_dir=cache_dir, grid=grid,
-                                     seed=seed, n_jobs=n_jobs, progress=progress)
+                                     seed=seed, n_jobs=n_jobs, progress=progress, held_out=held_out,
+                                     held_out_split=(VALIDATION_FRACTION, VALIDATION_SEED) if held_out else None)
         questions = dataset.questions()
-        questions = questions[questions["split"] == split].set_index("image_path")
+        questions = questions[questions["image_path"].isin(set(names))].drop_duplicates("image_path")
+        questions = questions.set_index("image_path")
         wanted = config_hash({"backend": "features", "model_sha256": model.info["model_sha256"],
                               "feature_version": FEATURE_VERSION, "max_side": max_side, "question_rule": QUESTION_RULE})
         run = {**run_identity(model, model_dir, max_side), "config_hash": wanted}
@@ -647,4 +684,5 @@ __all__ = [
     "run_identity",
     "train_baseline",
     "train_on_dataset",
+    "trained_without",
 ]

@@ -18,7 +18,16 @@ import pandas as pd
 
 from portraitcraft import metrics
 from portraitcraft.attributes import ATTRIBUTE_NAMES, LEVELS
-from portraitcraft.labels import GroundTruth, load_ground_truth
+from portraitcraft.data import DataError
+from portraitcraft.labels import (
+    VALIDATION_FRACTION,
+    VALIDATION_SEED,
+    VALIDATION_SPLIT,
+    GroundTruth,
+    load_ground_truth,
+    runs_validation_leak,
+    validation_split,
+)
 from portraitcraft.predictions import PredictionSet, read_predictions
 from portraitcraft.provenance import json_safe, write_json
 
@@ -406,6 +415,42 @@ def evaluate(
         flags.append(f"{predictions.path} holds records of {len(configurations)} different runs (run blocks with "
                      "other configurations); the metrics mix them")
     return EvaluationReport(predictions, ground_truth, scored, ci, settings, comparison, flags)
+
+
+def evaluate_on_split(
+    predictions: PredictionSet | str | os.PathLike,
+    data: str | os.PathLike,
+    split: str = VALIDATION_SPLIT,
+    *,
+    compare: PredictionSet | str | os.PathLike | None = None,
+    **options: Any,
+) -> EvaluationReport:
+    """`evaluate` on a named split of a PortraitCraft root instead of a ground-truth file: ``validation``, the
+    seeded held-out part of train that the book's Table 3 and chapter 5 score where the test labels are hidden
+    (`portraitcraft.labels.validation_split`, fraction 0.1, seed 0). A prediction file whose run records a model
+    trained on those images is refused (DataError naming the file and why). ``options``: those of `evaluate`."""
+    from portraitcraft.data import open_dataset
+    from portraitcraft.lab import resolve_lab_name
+
+    if split != VALIDATION_SPLIT:
+        raise DataError(f"--split {split!r}: only {VALIDATION_SPLIT!r} is scored from a data root (for the test split, "
+                        "give its ground-truth file: --ground-truth DATA/track_1_test_ground_truth.json)")
+    dataset = open_dataset(resolve_lab_name(str(data)))
+    try:
+        truth = validation_split(dataset, fraction=VALIDATION_FRACTION, seed=VALIDATION_SEED)[0]
+    except ValueError as exc:
+        raise DataError(str(exc)) from exc
+    sets = []
+    for given in (predictions, compare):
+        if given is None:
+            sets.append(None)
+            continue
+        prediction_set = given if isinstance(given, PredictionSet) else read_predictions(given)
+        leak = runs_validation_leak(prediction_set.runs, truth.image_paths)
+        if leak:
+            raise DataError(f"{prediction_set.path}: not scored on the {VALIDATION_SPLIT} split: {leak}")
+        sets.append(prediction_set)
+    return evaluate(sets[0], truth, compare=sets[1], **options)
 
 
 # --- text ------------------------------------------------------------------------------------------------------------

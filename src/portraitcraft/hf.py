@@ -105,10 +105,10 @@ def _image_cell(file: Path | None, name: str) -> dict[str, Any] | None:
     return None if file is None else {"bytes": Path(file).read_bytes(), "path": name}
 
 
-def _track1_rows(dataset: Dataset, split: str) -> Iterator[dict[str, Any]]:
+def _track1_rows(dataset: Dataset, split: str, keep: Any = None) -> Iterator[dict[str, Any]]:
     images = dataset.images()
     t = dataset._track1  # the records' own reasons, questions and options, in the order of images()
-    positions = [i for i, s in enumerate(t.split) if s == split]
+    positions = [i for i, s in enumerate(t.split) if s == split and (keep is None or keep(t.image_path[i]))]
     part = images.iloc[positions]
     for row, i in zip(part.itertuples(index=False), positions):
         record = row._asdict()
@@ -157,11 +157,15 @@ def _content_fingerprint(dataset: Dataset, track: int, split: str) -> str:
     return digest.hexdigest()[:32]
 
 
-def to_hf(dataset: Dataset, track: int = 1, *, cache_dir: str | os.PathLike | None = None) -> datasets.DatasetDict:
+def to_hf(dataset: Dataset, track: int = 1, *, cache_dir: str | os.PathLike | None = None,
+          validation: Sequence[str] = ()) -> datasets.DatasetDict:
     """``dataset``'s Track 1 or Track 2 records as a `datasets.DatasetDict`, one split per split of the root.
 
     Rows are written to Arrow files in `datasets`' cache (``cache_dir``: its default), so the whole published
-    set does not have to fit in memory. See the module docstring for the columns.
+    set does not have to fit in memory. See the module docstring for the columns. With ``validation``, names of
+    Track 1 training images (`portraitcraft.labels.validation_images`: the seeded held-out images the book scores
+    where the test labels are hidden), the root's train split becomes two: ``validation``, those images, and
+    ``train``, the others.
     """
     ds = _datasets()
     if track not in TRACKS:
@@ -171,13 +175,25 @@ def to_hf(dataset: Dataset, track: int = 1, *, cache_dir: str | os.PathLike | No
         raise ValueError(f"{dataset.root}: no Track {track} files (track_{track}_<split>.json)")
     features = track1_features() if track == 1 else track2_features()
     rows_of = _track1_rows if track == 1 else _track2_rows
+    # (name of the part, the root's split it is drawn from, which of its images it keeps: None all)
+    selections: list[tuple[str, str, Any]] = [(split, split, None) for split in splits]
+    if validation and track == 1 and "train" in splits and "validation" not in splits:
+        held = frozenset(validation)
+        selections = [part for split in splits for part in (
+            [("train", "train", lambda name: name not in held), ("validation", "train", held.__contains__)]
+            if split == "train" else [(split, split, None)])]
+        held_digest = hashlib.sha256("\n".join(sorted(held)).encode()).hexdigest()
     parts = {}
-    for split in splits:
-        parts[split] = ds.Dataset.from_generator(
-            _generate, features=features, split=ds.NamedSplit(split),
-            gen_kwargs={"rows": lambda split=split: rows_of(dataset, split)},
-            fingerprint=_content_fingerprint(dataset, track, split),
-            cache_dir=None if cache_dir is None else str(cache_dir))
+    for name, split, keep in selections:
+        fingerprint = _content_fingerprint(dataset, track, split)
+        if keep is not None:
+            fingerprint = hashlib.sha256(f"{fingerprint}|{name}|{held_digest}".encode())
+            fingerprint = fingerprint.hexdigest()[:32]
+        parts[name] = ds.Dataset.from_generator(
+            _generate, features=features, split=ds.NamedSplit(name),
+            gen_kwargs={"rows": lambda split=split, keep=keep: (
+                rows_of(dataset, split, keep) if keep is not None else rows_of(dataset, split))},
+            fingerprint=fingerprint, cache_dir=None if cache_dir is None else str(cache_dir))
     return ds.DatasetDict(parts)
 
 
@@ -332,8 +348,10 @@ def load_saved(folders: Sequence[Path]) -> list[datasets.DatasetDict]:
     return [ds.load_from_disk(str(folder)) for folder in folders]
 
 
-def save(dataset: Dataset, out: str | os.PathLike, *, tracks: Sequence[int] = TRACKS) -> list[Path]:
-    """`to_hf` of each track the root has, saved with `DatasetDict.save_to_disk` into ``out/track_<t>``.
+def save(dataset: Dataset, out: str | os.PathLike, *, tracks: Sequence[int] = TRACKS,
+         validation: Sequence[str] = ()) -> list[Path]:
+    """`to_hf` of each track the root has, saved with `DatasetDict.save_to_disk` into ``out/track_<t>``
+    (``validation``: Track 1's train split as train and validation, see `to_hf`).
 
     Read back with ``datasets.load_from_disk(out / "track_1")``; ``push_to_hub`` uploads one where a hub is reachable.
     """
@@ -342,7 +360,7 @@ def save(dataset: Dataset, out: str | os.PathLike, *, tracks: Sequence[int] = TR
         if not (dataset.track1_splits if track == 1 else dataset.track2_splits):
             continue
         target = Path(out) / f"track_{track}"
-        to_hf(dataset, track).save_to_disk(str(target))
+        to_hf(dataset, track, validation=validation if track == 1 else ()).save_to_disk(str(target))
         written.append(target)
     if not written:
         raise ValueError(f"{dataset.root}: no Track 1 or Track 2 files to export")

@@ -354,7 +354,78 @@ def evaluation_target(dataset: Dataset, *, validation_fraction: float = 0.1, see
     return EvaluationTarget(truth, "validation", described, fit, hidden, notes)
 
 
+# --- the validation split as a named split, and models that must not be scored on it ------------------------------
+
+VALIDATION_SPLIT: Final[str] = "validation"
+VALIDATION_FRACTION: Final[float] = 0.1  # the book's, `portraitcraft report`'s and fine-tuning's defaults
+VALIDATION_SEED: Final[int] = 0
+
+
+def validation_images(dataset: Dataset, *, fraction: float = VALIDATION_FRACTION, seed: int = VALIDATION_SEED
+                      ) -> list[str]:
+    """The names of the validation split (`validation_split`), in name order: what ``--split validation`` of
+    `predict`, `baseline predict`, `export` and `evaluate` selects; the same images the book scores where the test
+    labels are hidden. Raises ValueError when fewer than two training images are fully labelled."""
+    return list(validation_split(dataset, fraction=fraction, seed=seed)[0].image_paths)
+
+
+def split_image_paths(dataset: Dataset, split: str) -> list[str]:
+    """The Track 1 images of ``split``: a split of the root in file order, or `VALIDATION_SPLIT` (the seeded
+    held-out part of train, `validation_images`). Raises ValueError for a split the data does not have."""
+    if split == VALIDATION_SPLIT and VALIDATION_SPLIT not in dataset.track1_splits:
+        return validation_images(dataset)
+    if split not in dataset.track1_splits:
+        found = ", ".join([*dataset.track1_splits, VALIDATION_SPLIT]) if dataset.track1_splits else "none"
+        raise ValueError(f"{dataset.root}: no Track 1 split {split!r} (found: {found})")
+    images = dataset_frame(dataset, "images")
+    return images.loc[images["split"] == split, "image_path"].tolist()
+
+
+def _names_digest(names: Sequence[str]) -> str:
+    import hashlib
+
+    return hashlib.sha256("\n".join(sorted(set(names))).encode()).hexdigest()
+
+
+def held_out_record(names: Sequence[str], *, fraction: float | None = None, seed: int | None = None) -> dict:
+    """What a model's record (a saved model's manifest, a run block of its predictions) says about the labelled
+    training images it was not trained on: how many, their digest, and the split's fraction and seed (none held
+    out: 0 images, every training record learnt from)."""
+    return {"images": len(set(names)), "sha256": _names_digest(names), "fraction": fraction, "seed": seed}
+
+
+def validation_leak(held_out: object, validation: Sequence[str]) -> str | None:
+    """Why a model whose record says ``held_out`` (`held_out_record`) must not be scored on the images
+    ``validation``, or None: it held out exactly those images, or its record says nothing (a model not trained by
+    this package, such as a zero-shot one)."""
+    if not isinstance(held_out, dict) or "sha256" not in held_out:
+        return None
+    if held_out["sha256"] == _names_digest(validation):
+        return None
+    if not held_out.get("images"):
+        return ("its model was trained on every labelled training record, the "
+                f"{counted(len(set(validation)), 'image')} of the validation split included: scored on them it would "
+                "be scored on what it learnt")
+    how = ", ".join(f"{k} {held_out[k]}" for k in ("fraction", "seed") if held_out.get(k) is not None)
+    return (f"its model held out other training images ({counted(int(held_out['images']), 'image')}"
+            f"{f', {how}' if how else ''}) than this validation split ({counted(len(set(validation)), 'image')}): "
+            "some of these images were in its training")
+
+
+def runs_validation_leak(runs: Sequence[object], validation: Sequence[str]) -> str | None:
+    """`validation_leak` of the run blocks of a prediction file (`PredictionSet.runs`), each of which may carry
+    ``held_out``; the first reason found, or None."""
+    for run in runs:
+        if isinstance(run, dict):
+            reason = validation_leak(run.get("held_out"), validation)
+            if reason:
+                return reason
+    return None
+
+
 __all__ = [
+    "VALIDATION_FRACTION", "VALIDATION_SEED", "VALIDATION_SPLIT", "held_out_record", "runs_validation_leak",
+    "split_image_paths", "validation_images", "validation_leak",
     "EvaluationTarget", "GroundTruth", "GroundTruthError", "LabelledImages", "dataset_frame", "evaluation_target",
     "fully_labelled", "ground_truth_from_images", "image_labels", "labelled_images", "labels_hidden",
     "load_ground_truth", "validation_mask", "validation_split",

@@ -41,7 +41,13 @@ import pandas as pd
 from portraitcraft.attributes import ANSWER_LETTERS, ATTRIBUTE_KEYS, ATTRIBUTE_NAMES, LEVELS, TOTAL_SCORE_RANGE
 from portraitcraft.data import Dataset, counted
 from portraitcraft.evaluation import LEADERBOARD, EvaluationReport, evaluate
-from portraitcraft.labels import EvaluationTarget, dataset_frame, evaluation_target, labelled_images
+from portraitcraft.labels import (
+    EvaluationTarget,
+    dataset_frame,
+    evaluation_target,
+    labelled_images,
+    runs_validation_leak,
+)
 from portraitcraft.predictions import (
     JSONL,
     PredictionSet,
@@ -289,6 +295,10 @@ def reproduce_table3(
                 name, None, target.description,
                 f"not scored: {prediction_set.path.name} predicts none of the {counted(len(truth), 'image')} of the "
                 f"{target.split} split", prediction_set))
+            continue
+        leak = runs_validation_leak(prediction_set.runs, truth.image_paths) if target.split == "validation" else None
+        if leak:
+            results.append(MethodResult(name, None, target.description, f"not scored: {leak}", prediction_set))
             continue
         report = evaluate(prediction_set, truth, n_bootstrap=n_bootstrap, seed=seed)
         note = "; ".join(report.flags[:2]) if covered < len(truth) else ""

@@ -15,7 +15,8 @@ def book(
     data: str = typer.Option("data/lab",
         help="The dataset every notebook reads (its `data` parameter): a folder, 'lab', or a Hugging Face dataset id."),
     out: Path | None = typer.Option(None,
-        help="Build folder (default: book/ of the repository); the HTML lands in OUT/_build/html."),
+        help=("Build folder (default: book/ of the repository): everything the build writes goes there, the executed "
+              "notebooks in OUT/executed, submissions in OUT/runs, the HTML in OUT/_build/html.")),
     param: list[str] = typer.Option([], "--param", "-p",
         help="NAME=VALUE (YAML value) for every notebook declaring NAME, e.g. -p max_side=256. Repeatable."),
     only: list[str] = typer.Option([],
@@ -35,7 +36,9 @@ def book(
 
     One chapter: `portraitcraft book --only 04_table3` (its executed notebook lands in book/executed/). Without this command, from any folder: `jupytext --to ipynb notebooks/04_table3.py -o ch.ipynb && papermill ch.ipynb out.ipynb -p data /path/to/data/lab` (the README's "Run one chapter").
 
-    Exit codes: 0 built; 1 a notebook failed (named with its cell; the partial notebook is kept in book/executed/) or Sphinx reported warnings; 2 bad options.
+    DATA and every prediction file are checked first: data that cannot be opened (not a PortraitCraft root, an unreadable annotation file) or a prediction file that cannot be read stops the build at once, one line per problem. Missing images and hidden test labels do not: the chapters report them.
+
+    Exit codes: 0 built; 1 a notebook failed (named with its cell; the partial notebook is kept in OUT/executed/) or Sphinx reported warnings; 2 bad options, or DATA or a prediction file cannot be read.
     """  # noqa: E501 (the command's help: typer keeps a docstring's line breaks)
     import yaml
 
@@ -52,6 +55,13 @@ def book(
             fail(f"--param {name.strip()}: not a plain YAML value ({str(exc).splitlines()[0][:120]})")
     if predictions:
         parameters["predictions"] = predictions
+    from portraitcraft.book.inputs import check_inputs
+
+    problems = check_inputs(data, predictions)  # in seconds, before any chapter runs: one line per problem
+    if problems:
+        for line in problems:
+            typer.echo(f"error: {line}", err=True)
+        raise typer.Exit(2)
     build_book(data, out=out, parameters=parameters, only=only or None, html=html, force=force, jobs=jobs)
 
 

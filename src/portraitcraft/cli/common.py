@@ -10,7 +10,9 @@ import typer
 # Options that several commands share, declared once (typer reads the same declaration for each command).
 DATA_ARGUMENT = typer.Argument(..., help="A PortraitCraft root folder, 'lab', or a Hugging Face dataset id.")
 PROGRESS_OPTION = typer.Option(True, "--progress/--no-progress", help="Show a progress bar.")
-SPLIT_OPTION = typer.Option("test", "--split", help="Track 1 split to predict.")
+SPLIT_OPTION = typer.Option("test", "--split",
+    help=("Track 1 split to predict: test (for a submission), train, or validation: the seeded held-out part of train "
+          "(fraction 0.1, seed 0) that the book scores where the test labels are hidden."))
 BASE_URL_OPTION = typer.Option("http://127.0.0.1:8000/v1", "--base-url",
     help="openai: the server's base URL (ending in /v1).")
 API_KEY_OPTION = typer.Option(None, "--api-key",

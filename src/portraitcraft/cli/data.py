@@ -45,6 +45,9 @@ def export(
     data: str = DATA_ARGUMENT,
     out: Path = typer.Argument(..., help="Folder to write into (created if needed): OUT/track_1 and OUT/track_2."),
     to: str = typer.Option("hf", "--to", help="hf: Hugging Face `datasets` (Arrow, DatasetDict.save_to_disk)."),
+    split: str | None = typer.Option(None, "--split",
+        help=("validation: Track 1's train split is written as two, validation (the seeded held-out part of train, "
+              "fraction 0.1, seed 0, that the book scores where the test labels are hidden) and train (the rest).")),
 ) -> None:
     """Save the data for other tools: `--to hf` writes each track as a Hugging Face `datasets.DatasetDict` (Arrow).
 
@@ -60,9 +63,12 @@ def export(
     if to != "hf":
         fail(f"--to {to!r}: expected hf")
     from portraitcraft.hf import save
+    from portraitcraft.labels import VALIDATION_SPLIT, validation_images
 
+    if split not in (None, VALIDATION_SPLIT):
+        fail(f"--split {split!r}: expected {VALIDATION_SPLIT} (without --split the root's splits are written)")
     dataset = open_dataset(resolve_lab_name(data))
-    written = save(dataset, out)
+    written = save(dataset, out, validation=validation_images(dataset) if split else ())
     for folder in written:
         typer.echo(f"wrote {folder}")
 

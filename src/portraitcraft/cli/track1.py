@@ -26,7 +26,11 @@ def evaluate(
         help="Predictions: submission format, reference raw output, or the project's JSON Lines (detected)."),
     ground_truth: Path = typer.Option(..., "--ground-truth", "-g",
         help=("Ground truth: the lab's track_1_test_ground_truth.json (or its folder), a train-style file, or a test "
-              "file with labels filled in.")),
+              "file with labels filled in; with --split, the data root.")),
+    split: str | None = typer.Option(None, "--split",
+        help=("validation: score on the seeded held-out part of train (fraction 0.1, seed 0) of the data root given "
+              "as --ground-truth, the images the book scores where the test labels are hidden; a file whose model "
+              "was trained on them is refused.")),
     json_out: Path | None = typer.Option(None, "--json",
         help="Also write the whole report as JSON here ('-': to standard output, the table to standard error)."),
     compare: Path | None = typer.Option(None, "--compare",
@@ -41,11 +45,15 @@ def evaluate(
 
     Exit codes: 0 scored (even when a metric is undefined: it is NaN and flagged); 2 a file cannot be read or is malformed (one line naming the file and record).
     """  # noqa: E501 (the command's help: typer keeps a docstring's line breaks)
-    from portraitcraft.evaluation import dropped_view
+    from portraitcraft.evaluation import dropped_view, evaluate_on_split
     from portraitcraft.evaluation import evaluate as run_evaluation
 
-    report = run_evaluation(predictions, ground_truth, n_bootstrap=bootstrap, seed=seed,
-                            skip_invalid_scores=skip_invalid_scores, compare=compare)
+    if split is not None:
+        report = evaluate_on_split(predictions, ground_truth, split, n_bootstrap=bootstrap, seed=seed,
+                                   skip_invalid_scores=skip_invalid_scores, compare=compare)
+    else:
+        report = run_evaluation(predictions, ground_truth, n_bootstrap=bootstrap, seed=seed,
+                                skip_invalid_scores=skip_invalid_scores, compare=compare)
     show_report(report, json_out, {"predictions": predictions, "ground truth": report.truth.path,
                                    "comparison": compare})
     view = dropped_view(report)

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from portraitcraft.attributes import ANSWER_LETTERS
 from portraitcraft.exceptions import PortraitCraftError
+from portraitcraft.labels import VALIDATION_SPLIT, split_image_paths, validation_leak
 from portraitcraft.outputs import (
     OutputError,
     OutputLock,
@@ -176,19 +177,20 @@ def config_hash(config: Mapping[str, Any]) -> str:
 # --- which images -----------------------------------------------------------------------------------------------
 
 def split_items(dataset: Dataset, split: str, limit: int | None = None) -> list[Item]:
-    """The Track 1 images of ``split`` in file order (the first ``limit`` when given), with their questions."""
-    if split not in dataset.track1_splits:
-        raise RunError(
-            f"{dataset.root}: no Track 1 split {split!r} (found: {', '.join(dataset.track1_splits) or 'none'})"
-        )
+    """The Track 1 images of ``split`` in file order (the first ``limit`` when given), with their questions.
+    ``validation`` is the seeded held-out part of train that the book scores where the test labels are hidden
+    (`portraitcraft.labels.split_image_paths`)."""
     if limit is not None and limit < 0:
         raise ValueError(f"limit={limit}: must be zero or more")
-    images = dataset.images()
-    names = images.loc[images["split"] == split, "image_path"].tolist()
+    try:
+        names = split_image_paths(dataset, split)
+    except ValueError as exc:
+        raise RunError(str(exc)) from exc
     if limit is not None:
         names = names[:limit]
     questions = dataset.questions()
-    questions = questions[questions["split"] == split].set_index("image_path")
+    questions = questions[questions["image_path"].isin(set(names))].drop_duplicates("image_path")
+    questions = questions.set_index("image_path")
     items = []
     for name in names:
         if name in questions.index:
@@ -254,6 +256,12 @@ def run_predictions(
     wanted = config_hash(backend.config())
     run = {**backend.metadata(), "config_hash": wanted, "packages": package_versions(RUNNER_PACKAGES, with_python=True)}
     items = list(items)[:limit] if items is not None else split_items(dataset, split, limit)
+    if split == VALIDATION_SPLIT:
+        reason = validation_leak(run.get("held_out"), split_image_paths(dataset, split))
+        if reason:
+            raise RunError(f"--split {VALIDATION_SPLIT} refused for {run.get('model', 'this model')}: {reason}. "
+                           "Fine-tune with the validation split held out (--validation-fraction 0.1 --seed 0) to "
+                           "score it there, or predict the test split for a submission")
 
     try:
         lock = OutputLock(out, "portraitcraft predict").acquire()

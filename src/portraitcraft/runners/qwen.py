@@ -61,6 +61,7 @@ Batching and throughput
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import threading
@@ -70,6 +71,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from portraitcraft.labels import held_out_record
 from portraitcraft.parsing import parse_model_output
 from portraitcraft.prompts import (
     GENERATE,
@@ -155,6 +157,20 @@ def reference_resize(image: Image.Image, max_side: int = REFERENCE_MAX_SIDE) -> 
 
 
 # --- locating the model -------------------------------------------------------------------------------------------
+
+def checkpoint_held_out(folder: Path) -> dict[str, Any] | None:
+    """What a checkpoint written by `portraitcraft finetune` says it was not trained on (its ``finetune.json``'s
+    validation split, as `portraitcraft.labels.held_out_record`), or None for a model not fine-tuned here."""
+    try:
+        record = json.loads((folder / "finetune.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    split = record.get("split") if isinstance(record, dict) else None
+    if not isinstance(split, dict) or not isinstance(split.get("validation"), list):
+        return None
+    return held_out_record([str(name) for name in split["validation"]], fraction=split.get("validation_fraction"),
+                           seed=split.get("seed"))
+
 
 def resolve_model(model: str, revision: str | None = None) -> tuple[Path, dict[str, Any]]:
     """The local folder holding ``model`` and how it is identified in the records."""
@@ -270,6 +286,7 @@ class QwenBackend:
 
         settings = self.settings
         folder, self.identity = resolve_model(settings.model, settings.revision)
+        self.held_out = checkpoint_held_out(folder)
         extra = {"attn_implementation": settings.attn_implementation} if settings.attn_implementation else {}
         try:
             if settings.processor is not None:  # the reference predicts with the base model's processor
@@ -336,8 +353,10 @@ class QwenBackend:
     def metadata(self) -> dict[str, Any]:
         implementation = {"score_impl": self.score_impl} if self.settings.protocol == SCORE else \
             {"decode_impl": self.decode_impl}
+        held_out = getattr(self, "held_out", None)
         return {**self.config(), "device": str(self.device), "attn_implementation":
-                self.model.config._attn_implementation, "model_class": type(self.model).__name__, **implementation}
+                self.model.config._attn_implementation, "model_class": type(self.model).__name__, **implementation,
+                **({"held_out": held_out} if held_out else {})}
 
     def decoding(self) -> dict[str, Any]:
         g = self.generation
