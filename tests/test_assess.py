@@ -132,7 +132,7 @@ def test_errors_come_before_any_model_and_name_the_problem(tmp_path, monkeypatch
     assert result.exit_code == 2 and "no image found" in result.output
     result = CliRunner().invoke(app, ["assess", str(photos), "--out", str(tmp_path / "rows.xlsx")])
     assert result.exit_code == 2 and "--format csv|jsonl" in result.output
-    monkeypatch.setattr("portraitcraft.runners.features.LAB_MODEL_DIR", Path("no/such/model"))
+    monkeypatch.setattr("portraitcraft.baseline.LAB_MODEL_DIR", Path("no/such/model"))
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(app, ["assess", str(photos), "--backend", "features"])
     assert result.exit_code == 2 and "--model-dir" in result.output

@@ -5,6 +5,7 @@ For example::
     from portraitcraft import run_feature_baseline
 
     path = run_feature_baseline("data/lab", "runs/features.jsonl")   # trains if no saved model, predicts test
+    backend = FeatureBackend(find_baseline_model())                  # the lab's saved model, for the run loop
 
 What it predicts
 ----------------
@@ -37,6 +38,14 @@ holds anything else, so a planted model folder cannot run code. ``model_dir/mani
 names, feature-code version, scikit-learn version, chosen parameters, cross-validation scores and the model file's
 SHA-256 (which catches an accidental change, not a deliberate one). Loading checks the feature list and versions
 against the running code. A folder saved by an older version (``model.joblib``, a pickle) is refused, never loaded.
+`find_baseline_model` is the one answer to "where is the saved model?".
+
+Predicting
+----------
+`FeatureBackend` is a saved model as a backend of the package's run loop (`runners.base.run_predictions`), and
+`predict_feature_baseline` is "train when no model is saved, then the run loop with it", so the baseline's
+predictions have the loop's guarantees (resumable, locked, one record per image, failures recorded). The
+``features`` backend of `runners.backends` (``predict --backend features``, ``assess``) is the same class.
 """
 
 from __future__ import annotations
@@ -51,7 +60,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import pandas as pd
@@ -67,9 +76,16 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from portraitcraft.attributes import ATTRIBUTE_KEYS, ATTRIBUTE_NAMES, LEVELS
-from portraitcraft.data import open_dataset
+from portraitcraft.data import QUESTION_ATTRIBUTE, DataError, open_dataset
 from portraitcraft.exceptions import PortraitCraftError
-from portraitcraft.features import DEFAULT_MAX_SIDE, FEATURE_NAMES, FEATURE_VERSION, extract_features
+from portraitcraft.features import (
+    DEFAULT_MAX_SIDE,
+    FEATURE_NAMES,
+    FEATURE_VERSION,
+    FeatureError,
+    compute_features,
+    extract_features,
+)
 from portraitcraft.lab import resolve_lab_name
 from portraitcraft.labels import (
     VALIDATION_FRACTION,
@@ -81,8 +97,12 @@ from portraitcraft.labels import (
     validation_leak,
 )
 from portraitcraft.outputs import write_atomic
+from portraitcraft.predictions import PredictionFileError, read_predictions
 from portraitcraft.provenance import file_sha256, write_json
-from portraitcraft.runners.base import RunSummary
+from portraitcraft.runners.base import Item, ModelLoadError, Outcome, RunSummary, run_predictions
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 MODEL_FILE: Final[str] = "model.skops"
 PICKLED_MODEL_FILE: Final[str] = "model.joblib"  # older versions' pickle: refused, never loaded
@@ -450,8 +470,38 @@ def load_baseline(model_dir: str | os.PathLike) -> BaselineModel:
 
 
 def default_model_dir(out_jsonl: str | os.PathLike) -> Path:
+    """Where `predict_feature_baseline` saves (and looks for) the model of a prediction file: ``<file>.model``
+    beside it."""
     out = Path(out_jsonl)
     return out.with_name(out.stem + ".model")
+
+
+# The lab's trained baseline, where `make baseline` puts it (relative to the repository root).
+LAB_MODEL_DIR = Path("data/lab/runs/feature-baseline.model")
+
+
+def find_baseline_model(predictions: str | os.PathLike | None = None) -> Path | None:
+    """The saved feature-baseline model (a folder holding its manifest), or None where there is none.
+
+    With ``predictions``: the model that wrote that file, the folder named in its records' ``run`` block, else
+    ``<file>.model`` beside it (`default_model_dir`); None when the file is not the feature baseline's or cannot
+    be read. Without: the lab's (`LAB_MODEL_DIR`, made by `make baseline`) under the current folder or the
+    repository holding this package.
+    """
+    if predictions is None:
+        repository = Path(__file__).resolve().parents[2]  # src/portraitcraft/baseline.py -> the repository
+        candidates = [Path.cwd() / LAB_MODEL_DIR, repository / LAB_MODEL_DIR]
+    else:
+        try:
+            runs = read_predictions(predictions).runs
+        except (PredictionFileError, DataError):
+            return None
+        candidates = [Path(run["model"].rsplit("#", 1)[0]) for run in runs
+                      if run.get("backend") == "features" and isinstance(run.get("model"), str)]
+        if not candidates:
+            return None
+        candidates.append(default_model_dir(predictions))
+    return next((c for c in candidates if (c / MANIFEST_FILE).is_file()), None)
 
 
 def _train_on_dataset(
@@ -557,26 +607,24 @@ def predict_feature_baseline(
     n_jobs: int = 1,
     progress: bool = False,
 ) -> RunSummary:
-    """Predict every Track 1 image of ``split`` into ``out_jsonl`` (project JSONL), training first when
-    ``model_dir`` (default: ``<out>.model`` beside the output) holds no saved model.
+    """Predict every Track 1 image of ``split`` into ``out_jsonl`` (project JSONL): train first when
+    ``model_dir`` (default: `default_model_dir`, ``<out>.model`` beside the output) holds no saved model, then
+    the package's run loop (`runners.base.run_predictions`) with `FeatureBackend`.
 
-    The same rules as the model runners (`portraitcraft.runners.base`): the output is locked while the run writes
-    (a second writer is refused, naming the first); images already recorded are skipped when the file was
-    written under the same configuration (model, features, question rule), and a file of another configuration
-    or not of prediction records is refused untouched; a torn last line is cut off. An image whose features
-    cannot be computed gets a ``failed`` record naming the reason; the summary counts them. The data, the split
-    and the output are checked before a model is loaded or trained. ``progress`` shows bars for feature
-    extraction and training.
+    The loop's rules hold: the output is locked while the run writes (a second writer is refused, naming the
+    first); images already recorded are skipped when the file was written under the same configuration (the
+    model's SHA-256, features, ``max_side``, question rule), and a file of another configuration or not of
+    prediction records is refused untouched; a torn last line is cut off. An image whose features cannot be
+    computed gets a ``failed`` record naming the reason; the summary counts them. The data, the split and the
+    output are checked before a model is loaded or trained (minutes). ``cache_dir`` (default: in the model
+    folder), ``grid``, ``seed`` and ``n_jobs`` are the training's; ``progress`` shows bars.
     """
     from portraitcraft.outputs import OutputError, OutputLock, check_target, prepare_jsonl_resume
-    from portraitcraft.predictions import SCHEMA, PredictionWriter, failed_record, ok_record
-    from portraitcraft.runners.base import config_hash
+    from portraitcraft.predictions import SCHEMA
 
     out = Path(out_jsonl)
     model_dir = Path(model_dir) if model_dir is not None else default_model_dir(out)
-    if cache_dir is None:
-        cache_dir = model_dir / "feature_cache"
-    try:
+    try:  # held while training: a second run on this output is refused at once, not after minutes
         check_target(out)
         lock = OutputLock(out, "portraitcraft baseline predict").acquire()
     except OutputError as exc:
@@ -593,8 +641,8 @@ def predict_feature_baseline(
         images = images[images["image_path"].isin(set(names))].drop_duplicates("image_path")
         if images.empty:
             raise BaselineError(f"{dataset.root}: no Track 1 images in split {split!r}")
-        try:  # checked before training (minutes): an output that cannot be resumed is refused first, untouched
-            repaired = prepare_jsonl_resume(out, None, schema=SCHEMA, what="predictions").recovered
+        try:  # an output that cannot be resumed is refused before training, untouched
+            prepare_jsonl_resume(out, None, schema=SCHEMA, what="predictions", repair=False)
         except OutputError as exc:
             raise BaselineError(str(exc)) from exc
         if (model_dir / MANIFEST_FILE).is_file() or (model_dir / PICKLED_MODEL_FILE).exists():
@@ -606,50 +654,74 @@ def predict_feature_baseline(
                     "--model-dir (or none: OUT.model beside OUT): a model is trained there without the validation "
                     "images")
         else:
-            model = train_on_dataset(dataset_root, model_dir, max_side=max_side, cache_dir=cache_dir, grid=grid,
-                                     seed=seed, n_jobs=n_jobs, progress=progress, held_out=held_out,
+            model = train_on_dataset(dataset_root, model_dir, max_side=max_side,
+                                     cache_dir=model_dir / "feature_cache" if cache_dir is None else cache_dir,
+                                     grid=grid, seed=seed, n_jobs=n_jobs, progress=progress, held_out=held_out,
                                      held_out_split=(VALIDATION_FRACTION, VALIDATION_SEED) if held_out else None)
-        questions = dataset.questions()
-        questions = questions[questions["image_path"].isin(set(names))].drop_duplicates("image_path")
-        questions = questions.set_index("image_path")
-        wanted = config_hash({"backend": "features", "model_sha256": model.info["model_sha256"],
-                              "feature_version": FEATURE_VERSION, "max_side": max_side, "question_rule": QUESTION_RULE})
-        run = {**run_identity(model, model_dir, max_side), "config_hash": wanted}
-        try:
-            recovered = prepare_jsonl_resume(out, wanted, schema=SCHEMA, what="predictions").recovered or repaired
-        except OutputError as exc:
-            raise BaselineError(str(exc)) from exc
-        with PredictionWriter(out) as writer:
-            todo = images[~images["image_path"].isin(writer.recorded)]
-            summary = RunSummary(out, wanted, len(images), len(images) - len(todo), 0, recovered=recovered)
-            if todo.empty:
-                return summary
-            started_run = time.perf_counter()
-            table = extract_features(list(todo["image_path"]), list(todo["image_file"]), max_side=max_side,
-                                     cache_dir=cache_dir, n_jobs=n_jobs, progress=progress)
-            started = time.perf_counter()
-            predicted = model.predict(table.frame) if len(table.frame) else None
-            per_image = (time.perf_counter() - started) / max(len(table.frame), 1)
-            feature_seconds = table.wall_seconds / max(len(todo), 1)
-            row_of = {name: i for i, name in enumerate(predicted.image_paths)} if predicted else {}
-            for name in todo["image_path"]:
-                if name in table.failures:
-                    writer.write(failed_record(name, table.failures[name], run=run, seconds=feature_seconds))
-                    summary.failures.append((name, table.failures[name]))
-                    continue
-                options, asked = None, None
-                if name in questions.index:
-                    q = questions.loc[name]
-                    asked = q["attribute"] if isinstance(q["attribute"], str) else None
-                    options = {letter: q[f"option_{letter}"] for letter in "ABCD"}
-                parsed, probabilities, raw_text = prediction_fields(predicted, row_of[name], options, asked)
-                writer.write(ok_record(name, parsed, run=run, seconds=round(feature_seconds + per_image, 4),
-                                       raw_text=raw_text, probabilities=probabilities))
-                summary.written_ok += 1
-            summary.seconds = time.perf_counter() - started_run
-        return summary
     finally:
         lock.release()
+    backend = FeatureBackend(model_dir, max_side=max_side, model=model)
+    return run_predictions(backend, dataset, split=split, out=out, progress=progress)
+
+
+class FeatureBackend:
+    """A saved feature baseline as a backend of the run loop (`runners.base.run_predictions`)::
+
+        backend = FeatureBackend("data/lab/runs/feature-baseline.model")
+        run_predictions(backend, ImageFolder("photos"), split="photos", out="runs/photos.jsonl",
+                        items=ImageFolder("photos").items())
+
+    The loop decodes each image with ``max_side`` (default: the side the model was trained with, from its
+    manifest), `features.compute_features` measures it, the saved models predict the score, the levels and their
+    probabilities, and a question, where an image has one, is answered by `answer_question`. ``model_dir`` None:
+    the lab's (`find_baseline_model`); ``model``: the model already loaded from ``model_dir``.
+    """
+
+    def __init__(self, model_dir: str | os.PathLike | None = None, *, max_side: int | None = None,
+                 model: BaselineModel | None = None):
+        found = Path(model_dir) if model_dir is not None else find_baseline_model()
+        if found is None:
+            raise ModelLoadError(
+                f"no trained feature baseline at {LAB_MODEL_DIR}: pass --model-dir DIR, a model saved by "
+                "`portraitcraft baseline train DATA --model-dir DIR` (or run `make baseline` in the repository to "
+                "train the lab's)")
+        self.model_dir = found
+        try:
+            self.model = model if model is not None else load_baseline(self.model_dir)
+            manifest = json.loads((self.model_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
+        except (BaselineError, OSError, ValueError) as exc:
+            raise ModelLoadError(str(exc)) from exc
+        # Features depend on the decoding size: by default the one the model was trained with.
+        self.max_side = int(max_side or manifest.get("max_side") or DEFAULT_MAX_SIDE)
+
+    def config(self) -> dict[str, Any]:
+        """What defines the predictions: the model's bytes, not the folder it was read from (a moved model
+        resumes its files)."""
+        return {"backend": "features", "model_sha256": self.model.info["model_sha256"],
+                "feature_version": FEATURE_VERSION, "max_side": self.max_side, "question_rule": QUESTION_RULE}
+
+    def metadata(self) -> dict[str, Any]:
+        return {**run_identity(self.model, self.model_dir, self.max_side), "protocol": "features"}
+
+    def predict(self, items: Sequence[Item], images: Sequence[Image.Image]) -> list[Outcome]:
+        outcomes: list[Outcome | None] = [None] * len(items)
+        rows, kept = [], []
+        for i, image in enumerate(images):
+            try:
+                rows.append(compute_features(image))
+                kept.append(i)
+            except FeatureError as exc:
+                outcomes[i] = Outcome(error=f"FeatureError: {exc}")
+        if rows:
+            frame = pd.DataFrame(rows, columns=list(FEATURE_NAMES), index=[items[i].image_path for i in kept])
+            predicted = self.model.predict(frame)
+            for row, i in enumerate(kept):
+                item = items[i]
+                asked = QUESTION_ATTRIBUTE.search(item.question) if item.question else None
+                parsed, probabilities, raw_text = prediction_fields(
+                    predicted, row, item.options or None, asked.group(0) if asked else None)
+                outcomes[i] = Outcome(parsed=parsed, raw_text=raw_text, probabilities=probabilities)
+        return [outcome for outcome in outcomes if outcome is not None]
 
 
 def feature_importance(model: BaselineModel) -> pd.DataFrame:
@@ -667,7 +739,9 @@ __all__ = [
     "BaselineError",
     "BaselineModel",
     "BaselinePredictions",
+    "FeatureBackend",
     "GOOD_CUES",
+    "LAB_MODEL_DIR",
     "MEDIUM_CUES",
     "NEGATORS",
     "POOR_CUES",
@@ -676,6 +750,7 @@ __all__ = [
     "answer_question",
     "default_model_dir",
     "feature_importance",
+    "find_baseline_model",
     "load_baseline",
     "option_evidence",
     "predict_feature_baseline",

@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 
 from portraitcraft.attributes import ATTRIBUTE_NAMES, LEVELS
-from portraitcraft.baseline import MANIFEST_FILE, default_model_dir, load_baseline
+from portraitcraft.baseline import MANIFEST_FILE, load_baseline
+from portraitcraft.baseline import find_baseline_model as baseline_model_dir
 from portraitcraft.data import DataError
 from portraitcraft.features import DEFAULT_MAX_SIDE, extract_features
-from portraitcraft.predictions import PredictionFileError, read_predictions
 
 
 def value_label(value: Any) -> str:
@@ -62,24 +62,6 @@ def moving_attributes(table: pd.DataFrame, factor: str, *, min_change: float = 1
     largest move first (at most ``top``)."""
     effects = factor_effects(table).loc[factor].sort_values(ascending=False)
     return list(effects[effects >= min_change].index[:top])
-
-
-def baseline_model_dir(predictions: str | os.PathLike) -> Path | None:
-    """The saved feature-baseline model that wrote a prediction file: the folder named in its records' ``run``
-    block, else ``<file>.model`` beside it; None when the file is not the feature baseline's or the model is gone."""
-    path = Path(predictions)
-    candidates = []
-    try:
-        runs = read_predictions(path).runs
-    except (PredictionFileError, DataError):
-        return None
-    for run in runs:
-        if run.get("backend") == "features" and isinstance(run.get("model"), str):
-            candidates.append(Path(run["model"].rsplit("#", 1)[0]))
-    if not candidates:
-        return None
-    candidates.append(default_model_dir(path))
-    return next((c for c in candidates if (c / MANIFEST_FILE).is_file()), None)
 
 
 def judge_series(steps: Sequence[Any], model_dir: str | os.PathLike, *, cache_dir: str | os.PathLike | None = None,

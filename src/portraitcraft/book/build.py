@@ -526,10 +526,10 @@ def baseline_model_parameter(predictions: Iterable[str], root: Path) -> str:
     A page judging that model (the lab chapter) takes the model, not the prediction files, as its parameter: its
     digest then follows the model's files, and a new prediction file does not execute it again.
     """
-    from portraitcraft.lab_series import baseline_model_dir
+    from portraitcraft.baseline import find_baseline_model
 
     for path in predictions:
-        found = baseline_model_dir(path if Path(path).is_absolute() else root / path)
+        found = find_baseline_model(path if Path(path).is_absolute() else root / path)
         if found is not None:
             return dataset_parameter(str(found), root)
     return ""

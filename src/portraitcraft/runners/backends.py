@@ -8,11 +8,11 @@ For example::
     backend = make_backend("openai", base_url="http://host:8000/v1", model="Qwen/Qwen3-VL-4B-Instruct")
     backend = make_backend("features", model_dir="data/lab/runs/feature-baseline.model")
 
-The names (`BACKENDS`): ``features`` (the CPU feature baseline, `runners.features`), ``transformers`` (Qwen3-VL in
-this process, `runners.qwen`; ``qwen`` is accepted for it) and ``openai`` (an OpenAI-compatible chat-completions
-server, `runners.openai_compat`). Options a backend does not have (``device`` for a server, ``base_url`` for
-transformers, ``model_dir`` for either) are ignored, so a caller can pass everything it was given. torch and
-transformers are imported only when a transformers backend is built.
+The names (`BACKENDS`): ``features`` (the CPU feature baseline, `baseline.FeatureBackend`), ``transformers``
+(Qwen3-VL in this process, `runners.qwen`; ``qwen`` is accepted for it) and ``openai`` (an OpenAI-compatible
+chat-completions server, `runners.openai_compat`). Options a backend does not have (``device`` for a server,
+``base_url`` for transformers, ``model_dir`` for either) are ignored, so a caller can pass everything it was given.
+torch and transformers are imported only when a transformers backend is built.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def make_backend(backend: str = "transformers", **options: Any) -> Backend:
     for another name or a bad setting, `runners.base.ModelLoadError` when its model cannot be loaded."""
     name = backend_name(backend)
     if name == "features":
-        from portraitcraft.runners.features import FeatureBackend
+        from portraitcraft.baseline import FeatureBackend
 
         return FeatureBackend(options.get("model_dir"), max_side=options.get("max_side"))
     if name == "transformers":
