@@ -3,7 +3,7 @@
 For example::
 
     from portraitcraft.assess import ImageFolder, assess_folder, assessment_rows, run_assessment
-    from portraitcraft.runners.features import FeatureBackend
+    from portraitcraft.baseline import FeatureBackend
 
     folder = ImageFolder("photos")                                   # recursive; jpg, png, webp, bmp, tiff
     summary = assess_folder(FeatureBackend(), folder, records="photos.records.jsonl")

@@ -3,6 +3,7 @@
 For example::
 
     from portraitcraft import run_feature_baseline
+    from portraitcraft.baseline import FeatureBackend, find_baseline_model
 
     path = run_feature_baseline("data/lab", "runs/features.jsonl")   # trains if no saved model, predicts test
     backend = FeatureBackend(find_baseline_model())                  # the lab's saved model, for the run loop
@@ -665,7 +666,10 @@ def predict_feature_baseline(
 
 
 class FeatureBackend:
-    """A saved feature baseline as a backend of the run loop (`runners.base.run_predictions`)::
+    """A saved feature baseline as a backend of the run loop (`runners.base.run_predictions`). For example::
+
+        from portraitcraft import ImageFolder, run_predictions
+        from portraitcraft.baseline import FeatureBackend
 
         backend = FeatureBackend("data/lab/runs/feature-baseline.model")
         run_predictions(backend, ImageFolder("photos"), split="photos", out="runs/photos.jsonl",
