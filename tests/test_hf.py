@@ -86,7 +86,31 @@ def test_export_command_saves_arrow_that_loads_back(lab, tmp_path):
     assert loaded["test"].num_rows == 8
     assert_same_records(open_dataset(lab), open_dataset(out))
     bad = CliRunner().invoke(app, ["export", str(lab), "--to", "parquet", str(out)])
-    assert bad.exit_code == 2 and "expected hf" in bad.output
+    assert bad.exit_code == 2 and "'parquet' is not one of 'hf'" in bad.output
+    info = loaded["train"].info
+    assert info.license == "CC BY-NC 4.0" and "arXiv" in info.citation and "composition lab" in info.description
+    assert "Track 1" in info.description
+
+
+def test_export_warns_and_counts_the_records_without_an_image(make_lab, tmp_path):
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from portraitcraft.cli import app
+
+    lab = tmp_path / "lab"
+    shutil.copytree(make_lab(n_train=4, n_test=2, n_track2_train=2, n_track2_test=3), lab)
+    gone = sorted(open_dataset(lab).descriptions()["image_path"])[:2]
+    for name in gone:
+        next(lab.glob(f"images_*/{name}")).unlink()
+    result = CliRunner().invoke(app, ["export", str(lab), str(tmp_path / "out"), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert f"warning: 2 Track 2 record(s) exported without an image (the file is missing), first {gone[0]}" in (
+        result.stderr)
+    assert result.stdout == ""
+    exported = datasets.load_from_disk(str(tmp_path / "out" / "track_2"))
+    assert sum(row["image"] is None for split in exported.values() for row in split) == 2
 
 
 def test_a_dataset_dict_of_another_shape_is_refused():

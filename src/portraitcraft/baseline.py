@@ -369,7 +369,7 @@ def train_baseline(features: pd.DataFrame, labels: pd.DataFrame, *, grid: str = 
     images (total_score and the ``<key>_level`` columns). Only images with a total score are used.
     ``progress`` shows a bar over the 14 model searches.
     """
-    from tqdm.auto import tqdm
+    from portraitcraft.progress import progress_bar
 
     if grid not in GRIDS:
         raise ValueError(f"grid={grid!r}: expected one of {GRIDS}")
@@ -380,7 +380,7 @@ def train_baseline(features: pd.DataFrame, labels: pd.DataFrame, *, grid: str = 
     x = features.loc[common, list(FEATURE_NAMES)].to_numpy(dtype=float)
     started = time.perf_counter()
     cv: dict[str, Any] = {}
-    bar = tqdm(total=1 + len(ATTRIBUTE_NAMES), unit="model", desc="fitting", disable=not progress, dynamic_ncols=True)
+    bar = progress_bar(1 + len(ATTRIBUTE_NAMES), unit="model", desc="fitting", enabled=progress)
 
     y_total = labels.loc[common, "total_score"].to_numpy(dtype=float)
     search = GridSearchCV(_pipeline(Ridge()), _regressor_grid(grid, seed), scoring=SPEARMAN,

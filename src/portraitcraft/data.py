@@ -507,11 +507,11 @@ class Dataset:
         listed = [(f"track_1_{s}.json", self._track1_names(s)) for s in self.track1_splits]
         listed += [(f"track_2_{s}.json", self._track2.loc[self._track2["split"] == s, "image_path"].tolist())
                    for s in self.track2_splits]
-        from tqdm.auto import tqdm
+        from portraitcraft.progress import progress_bar
 
         # Reading every image header takes a while at the published scale (about 50,000 files): a bar shows it.
-        with tqdm(total=sum(len(names) for _, names in listed), unit="img", desc="checking images",
-                  disable=not (progress and check_images), dynamic_ncols=True) as bar:
+        with progress_bar(sum(len(names) for _, names in listed), unit="img", desc="checking images",
+                          enabled=progress and check_images) as bar:
             for file, names in listed:
                 self._check_images(checker, file, names, check_images)
                 bar.update(len(names))

@@ -523,9 +523,9 @@ def extract_features(
     for name, file in usable:
         if keys[name] not in cached.index:
             todo.setdefault(keys[name], str(file))
-    from tqdm.auto import tqdm
+    from portraitcraft.progress import progress_bar
 
-    bar = tqdm(total=len(todo), unit="img", desc="features", disable=not progress or not todo, dynamic_ncols=True)
+    bar = progress_bar(len(todo), unit="img", desc="features", enabled=progress and bool(todo))
     if n_jobs > 1 and len(todo) > 1:
         from joblib import Parallel, delayed
 

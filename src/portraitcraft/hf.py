@@ -157,6 +157,38 @@ def _content_fingerprint(dataset: Dataset, track: int, split: str) -> str:
     return digest.hexdigest()[:32]
 
 
+# What every exported split says about itself (`datasets.DatasetInfo`, saved in its dataset_info.json).
+LICENSE = "CC BY-NC 4.0"
+HOMEPAGE = "https://arxiv.org/abs/2604.03611"
+CITATION = """@misc{portraitcraft,
+  title         = {PortraitCraft},
+  eprint        = {2604.03611},
+  archivePrefix = {arXiv},
+  url           = {https://arxiv.org/abs/2604.03611},
+}"""
+
+
+def describe(info: Any, dataset: Dataset, track: int) -> None:
+    """Fill a split's `datasets.DatasetInfo`: what it holds, the licence, how to cite the benchmark."""
+    lab = (dataset.root / "lab_factors.json").is_file()  # the lab's own file (data.FACTORS_FILE)
+    what = ("the synthetic composition lab of the PortraitCraft Book (rendered images, labels from documented "
+            "factors)" if lab else "PortraitCraft, a benchmark of real portrait photographs with expert composition "
+            "annotations")
+    task = ("Track 1, understanding: an overall composition score (1-100), a level (Poor / Medium / Good) for each "
+            "of 13 composition attributes with reasons, and a multiple-choice question" if track == 1 else
+            "Track 2, generation: a portrait's content description and composition analysis")
+    info.description = f"{what}. {task}. Exported by portraitcraft from {dataset.root.name}."
+    info.license = LICENSE
+    info.citation = CITATION
+    info.homepage = HOMEPAGE
+
+
+def rows_without_image(dataset: Dataset, track: int) -> list[str]:
+    """The image names of ``track``'s records whose image file is missing: exported with ``image`` None."""
+    frame = dataset.images() if track == 1 else dataset.descriptions()
+    return [name for name, file in zip(frame["image_path"], frame["image_file"]) if file is None]
+
+
 def to_hf(dataset: Dataset, track: int = 1, *, cache_dir: str | os.PathLike | None = None,
           validation: Sequence[str] = ()) -> datasets.DatasetDict:
     """``dataset``'s Track 1 or Track 2 records as a `datasets.DatasetDict`, one split per split of the root.
@@ -194,6 +226,7 @@ def to_hf(dataset: Dataset, track: int = 1, *, cache_dir: str | os.PathLike | No
             gen_kwargs={"rows": lambda split=split, keep=keep: (
                 rows_of(dataset, split, keep) if keep is not None else rows_of(dataset, split))},
             fingerprint=fingerprint, cache_dir=None if cache_dir is None else str(cache_dir))
+        describe(parts[name].info, dataset, track)
     return ds.DatasetDict(parts)
 
 
@@ -372,6 +405,7 @@ __all__ = [
     "is_hf_data",
     "load_saved",
     "materialise",
+    "rows_without_image",
     "save",
     "saved_dataset_dicts",
     "to_hf",

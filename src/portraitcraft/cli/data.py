@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 import typer
 
@@ -44,33 +45,42 @@ def validate(
 def export(
     data: str = DATA_ARGUMENT,
     out: Path = typer.Argument(..., help="Folder to write into (created if needed): OUT/track_1 and OUT/track_2."),
-    to: str = typer.Option("hf", "--to", help="hf: Hugging Face `datasets` (Arrow, DatasetDict.save_to_disk)."),
+    to: Literal["hf"] = typer.Option("hf", "--to",
+        help="hf: Hugging Face `datasets` (Arrow, DatasetDict.save_to_disk)."),
     split: str | None = typer.Option(None, "--split",
         help=("validation: Track 1's train split is written as two, validation (the seeded held-out part of train, "
               "fraction 0.1, seed 0, that the book scores where the test labels are hidden) and train (the rest).")),
+    progress: bool = PROGRESS_OPTION,
 ) -> None:
     """Save the data for other tools: `--to hf` writes each track as a Hugging Face `datasets.DatasetDict` (Arrow).
 
-    Splits as in the root; columns: the image, the 13 levels as ClassLabel, the scores, reasons, question and options.
+    Splits as in the root; columns: the image, the 13 levels as ClassLabel, the scores, reasons, question and options;
+    each split's DatasetInfo carries a description, the licence (CC BY-NC 4.0) and the citation. A record whose image
+    file is missing is exported with no image, and counted in a warning.
 
     Load with `datasets.load_from_disk("OUT/track_1")`, or `portraitcraft validate OUT` (any command takes OUT as
     its data); upload with `.push_to_hub(...)` where a hub is reachable. Exit codes: 0 written; 2 the data cannot be
     read or OUT cannot be written.
     """
     from portraitcraft.data import open_dataset
+    from portraitcraft.hf import TRACKS, rows_without_image, save
     from portraitcraft.lab import resolve_lab_name
+    from portraitcraft.progress import quiet_library_bars
 
-    if to != "hf":
-        fail(f"--to {to!r}: expected hf")
-    from portraitcraft.hf import save
     from portraitcraft.labels import VALIDATION_SPLIT, validation_images
 
     if split not in (None, VALIDATION_SPLIT):
         fail(f"--split {split!r}: expected {VALIDATION_SPLIT} (without --split the root's splits are written)")
+    quiet_library_bars(progress)
     dataset = open_dataset(resolve_lab_name(data))
     written = save(dataset, out, validation=validation_images(dataset) if split else ())
+    for track in TRACKS:
+        missing = rows_without_image(dataset, track) if (out_track := Path(out) / f"track_{track}") in written else []
+        if missing:
+            typer.echo(f"warning: {len(missing)} Track {track} record(s) exported without an image (the file is "
+                       f"missing), first {missing[0]}; they are in {out_track} with image None", err=True)
     for folder in written:
-        typer.echo(f"wrote {folder}")
+        typer.echo(f"wrote {folder}", err=True)
 
 
 def lmms_tasks(

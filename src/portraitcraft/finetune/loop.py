@@ -207,10 +207,10 @@ class _Trainer:
             last_validation = self._validate(tuner, data, step, 0.0, max_new, log_path)
         first_loss = last_loss = None
         stop = plan.total_steps if s.stop_after is None else min(plan.total_steps, s.stop_after)
-        from tqdm.auto import tqdm
+        from portraitcraft.progress import progress_bar
 
-        bar = tqdm(total=plan.total_steps, initial=step, unit="step", desc=f"finetune {s.target}",
-                   disable=not self.progress, dynamic_ncols=True)
+        bar = progress_bar(plan.total_steps, initial=step, unit="step", desc=f"finetune {s.target}",
+                           enabled=self.progress)
         try:
             while step < stop:
                 step += 1

@@ -273,11 +273,11 @@ class _NoBar:
 
 
 def _progress(total: int, enabled: bool, description: str) -> Any:
-    if not enabled:
-        return _NoBar()
-    from tqdm.auto import tqdm
+    from portraitcraft.progress import bars_shown, progress_bar
 
-    return tqdm(total=total, desc=description, unit="img", leave=False)
+    if not bars_shown(enabled):
+        return _NoBar()
+    return progress_bar(total, desc=description, unit="img", leave=False)
 
 
 def default_lab() -> Path:

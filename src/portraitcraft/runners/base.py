@@ -396,7 +396,7 @@ def _release_memory() -> None:
 
 
 def _progress(total: int, enabled: bool, description: str):
-    from tqdm.auto import tqdm
+    from portraitcraft.progress import progress_bar
 
-    # tqdm shows images/s and the ETA from its rate; it hides itself when disabled.
-    return tqdm(total=total, unit="img", desc=description, disable=not enabled, dynamic_ncols=True)
+    # tqdm shows images/s and the ETA from its rate; it hides itself when disabled or off a terminal.
+    return progress_bar(total, unit="img", desc=description, enabled=enabled)

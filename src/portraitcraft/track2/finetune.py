@@ -466,7 +466,8 @@ def _check_out(out: Path, settings: LoraSettings) -> dict[str, Any] | None:
 def run_lora_finetune(settings: LoraSettings, *, progress: bool = True) -> LoraSummary:
     """Train (or resume, or report an already finished run) as the settings say; see the module docstring."""
     import torch
-    from tqdm.auto import tqdm
+
+    from portraitcraft.progress import progress_bar
 
     s = settings
     started = time.perf_counter()
@@ -525,8 +526,7 @@ def run_lora_finetune(settings: LoraSettings, *, progress: bool = True) -> LoraS
         plan = MicroBatchPlan(len(examples), s.batch_size, s.grad_accum, s.caption_dropout, s.seed, s.data_order)
         stop = s.max_train_steps if s.stop_after is None else min(s.max_train_steps, s.stop_after)
         resumed_from, first, last = step or None, None, None
-        bar = tqdm(total=s.max_train_steps, initial=step, unit="step", desc="track2 finetune", disable=not progress,
-                   dynamic_ncols=True)
+        bar = progress_bar(s.max_train_steps, initial=step, unit="step", desc="track2 finetune", enabled=progress)
         try:
             while step < stop:
                 step += 1

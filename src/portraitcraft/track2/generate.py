@@ -378,7 +378,7 @@ def run_generation(descriptions: str | os.PathLike, out: str | os.PathLike, sett
 
 def _generate(records, problems, descriptions, out: Path, settings: GenerationSettings, progress: bool, generator,
               started: float) -> GenerationSummary:
-    from tqdm.auto import tqdm
+    from portraitcraft.progress import progress_bar
 
     with OutputLock(out, "portraitcraft track2 generate"):
         log = out / RECORDS_FILE
@@ -405,7 +405,7 @@ def _generate(records, problems, descriptions, out: Path, settings: GenerationSe
         generated = 0
         if todo and hasattr(engine, "load"):
             engine.load()
-        bar = tqdm(total=len(todo), unit="image", desc="track2 generate", disable=not progress, dynamic_ncols=True)
+        bar = progress_bar(len(todo), unit="image", desc="track2 generate", enabled=progress)
         try:
             with open_for_append(log) as handle:
                 def write(record: dict[str, str], prompt: str, status: str, seconds: float, error: str | None) -> None:
