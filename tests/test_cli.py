@@ -135,3 +135,25 @@ def test_every_exception_of_the_package_is_a_portraitcraft_error():
                 found.append(getattr(importlib.import_module(module), node.name))
     assert len(found) >= 20
     assert [cls.__qualname__ for cls in found if not issubclass(cls, PortraitCraftError)] == []
+
+
+def test_help_shows_each_options_choices_and_flows_with_the_terminal():
+    import re
+
+    from portraitcraft.cli.contract import flowing
+
+    assert flowing("""First line.
+
+    A paragraph wrapped
+    by hand at some width.
+
+    - an item
+    - another
+    """) == "First line.\n\nA paragraph wrapped by hand at some width.\n\n- an item\n- another"
+    for columns in ("60", "200"):
+        result = CliRunner().invoke(app, ["assess", "--help"], env={"COLUMNS": columns})
+        words = " ".join(re.sub("[│╭╮╰╯─]", " ", result.output).split())
+        assert "Rows are CSV or JSON Lines" in words  # a sentence the source wraps is not broken by the help
+    wide = CliRunner().invoke(app, ["assess", "--help"], env={"COLUMNS": "200"}).output
+    assert "<csv|jsonl>" in wide and "<score|generate>" in wide and "<features|transformers|qwen|openai>" in wide
+    assert any("Rows are CSV or JSON Lines (see the portraitcraft.assess module" in line for line in wide.splitlines())

@@ -321,7 +321,8 @@ def test_json_report_is_strict_json_with_leaderboard_keys_on_top(edge_case_files
                                       "--bootstrap", "100", "--seed", "3", "--compare", str(pred_path)])
     assert result.exit_code == 0, result.output
     for label in ("SRCC", "PLCC", "Level Acc", "QA Acc", "Overall", "95% CI", "coverage", "Semantics"):
-        assert label in result.stdout
+        assert label in result.stderr
+    assert result.stdout == ""  # standard output carries data only when asked: --json -
     def refuse(constant):
         raise AssertionError(f"non-standard JSON constant {constant}")
     data = json.loads(out.read_text(encoding="utf-8"), parse_constant=refuse)
@@ -340,7 +341,7 @@ def test_skip_invalid_scores_option(edge_case_files):
     gt_path, pred_path, _, _ = edge_case_files
     result = CliRunner().invoke(app, ["evaluate", "-p", str(pred_path), "-g", str(gt_path), "--bootstrap", "0",
                                       "--skip-invalid-scores"])
-    assert result.exit_code == 0 and "left out of SRCC/PLCC" in result.stdout
+    assert result.exit_code == 0 and "left out of SRCC/PLCC" in result.stderr
 
 
 @pytest.mark.parametrize("which", ["predictions", "ground_truth", "compare"])
@@ -401,5 +402,6 @@ def test_json_dash_writes_the_report_to_stdout_and_the_table_to_stderr(edge_case
     assert "SRCC" in result.stderr and not (tmp_path / "-").exists()
     submission = CliRunner().invoke(app, ["submission", str(pred_path), "--test-file", str(gt_path), "--out", "-"])
     assert submission.exit_code == 0, submission.output
-    assert len(json.loads(submission.stdout)) == 10 and "wrote" in submission.stderr
+    assert len(json.loads(submission.stdout)) == 10
+    assert submission.stderr.startswith("wrote standard output: 10 images") and "/tmp" not in submission.stderr
     assert not (tmp_path / "-").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import typer
 
@@ -25,7 +26,7 @@ def baseline_train(
     data: str = DATA_ARGUMENT,
     model_dir: Path = typer.Option(..., "--model-dir", help="Where to save model.skops and manifest.json."),
     max_side: int = MAX_SIDE_OPTION,
-    grid: str = typer.Option("small", "--grid",
+    grid: Literal["linear", "small"] = typer.Option("small", "--grid",
         help="Model search: linear (ridge/logistic) or small (+ random forests)."),
     jobs: int = JOBS_OPTION,
     seed: int = typer.Option(0, "--seed", help="Seed of the folds and forests."),
@@ -52,7 +53,8 @@ def baseline_predict(
         help="A saved model (default OUT.model beside OUT; trained there when absent)."),
     split: str = SPLIT_OPTION,
     max_side: int = MAX_SIDE_OPTION,
-    grid: str = typer.Option("small", "--grid", help="Model search when training: linear or small."),
+    grid: Literal["linear", "small"] = typer.Option("small", "--grid",
+        help="Model search when training: linear or small."),
     jobs: int = JOBS_OPTION,
     progress: bool = PROGRESS_BARS_OPTION,
 ) -> None:

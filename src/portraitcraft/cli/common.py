@@ -40,9 +40,10 @@ def is_stdout(path: Path | str | None) -> bool:
 
 
 def show_report(report: Any, json_out: Path | None, inputs: dict[str, Any] | None = None) -> None:
-    """Print a report's table and, when asked, write it as JSON (one line naming the file if it cannot be).
+    """Print a report's table on standard error and, when asked, write it as JSON (one line naming the file if it
+    cannot be).
 
-    With ``--json -`` the JSON goes to standard output alone and the table to standard error. A JSON path that is
+    Standard output carries data only when asked: ``--json -`` writes the JSON there, alone. A JSON path that is
     one of ``inputs`` (role -> path) is refused before anything is written."""
     from portraitcraft.outputs import check_target, refuse_inputs
 
@@ -56,8 +57,7 @@ def show_report(report: Any, json_out: Path | None, inputs: dict[str, Any] | Non
         # refused before the table is printed: a refusal is the command's one answer
         refuse_inputs(json_out, inputs or {})
         check_target(json_out)
-    typer.echo(report.to_text())
+    typer.echo(report.to_text(), err=True)
     if json_out is not None:
         report.write_json(json_out)
-        typer.echo(f"\nwrote {json_out}")
-
+        typer.echo(f"\nwrote {json_out}", err=True)

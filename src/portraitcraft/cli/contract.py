@@ -17,7 +17,9 @@ every command ``-h`` and bare groups their help with exit 0.
 from __future__ import annotations
 
 import functools
+import inspect
 import os
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -90,8 +92,26 @@ class HelpfulGroup(TyperGroup):
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 
 
+def flowing(text: str) -> str:
+    """A docstring as help text that the terminal wraps: the lines of each paragraph joined (typer keeps a
+    docstring's line breaks, so text wrapped by hand at 120 columns broke mid-sentence in a narrower terminal).
+    Lines that start a list item (``-``, ``*``, ``1.``) or are indented keep their own line."""
+    paragraphs = []
+    for paragraph in re.split(r"\n\s*\n", inspect.cleandoc(text)):
+        lines = paragraph.splitlines()
+        joined = lines[:1]
+        for line in lines[1:]:
+            if re.match(r"\s|[-*] |\d+[.)] ", line):
+                joined.append(line)
+            else:
+                joined[-1] = f"{joined[-1]} {line.strip()}"
+        paragraphs.append("\n".join(joined))
+    return "\n\n".join(paragraphs)
+
+
 class Program(typer.Typer):
-    """A typer application whose every command keeps the error contract (`one_line_errors`)."""
+    """A typer application whose every command keeps the error contract (`one_line_errors`) and whose help text
+    the terminal wraps (`flowing`)."""
 
     def __init__(self, **options: Any):
         options.setdefault("cls", HelpfulGroup)
@@ -100,10 +120,11 @@ class Program(typer.Typer):
         super().__init__(**options)
 
     def command(self, *args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        register = super().command(*args, **kwargs)
-
         def decorator(function: Callable[..., Any]) -> Callable[..., Any]:
-            register(one_line_errors(function))
+            options = dict(kwargs)
+            if options.get("help") is None and function.__doc__:
+                options["help"] = flowing(function.__doc__)
+            super(Program, self).command(*args, **options)(one_line_errors(function))
             return function
 
         return decorator

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 import typer
 
@@ -58,7 +59,7 @@ def evaluate(
                                    "comparison": compare})
     view = dropped_view(report)
     if view is not None and view.dropped:  # the reference's view only where it differs from ours
-        typer.echo(view.line(), err=is_stdout(json_out) if json_out is not None else False)
+        typer.echo(view.line(), err=True)
 
 
 def submission(
@@ -71,6 +72,7 @@ def submission(
 
     A missing or invalid prediction is written as NOT_RES (levels, answer) or null (total_score), never guessed. Exit codes: 0 written; 2 a file cannot be read or is malformed.
     """  # noqa: E501 (the command's help: typer keeps a docstring's line breaks)
+    import dataclasses
     import tempfile
 
     from portraitcraft.predictions import read_predictions, write_submission
@@ -81,8 +83,9 @@ def submission(
         summary = write_submission(read_predictions(predictions), test_file, target)
         if to_stdout:
             typer.echo(target.read_text(encoding="utf-8"), nl=False)
+            summary = dataclasses.replace(summary, out="standard output")  # not the scratch file, gone by now
     for line in summary.lines():
-        typer.echo(line, err=to_stdout)
+        typer.echo(line, err=True)
 
 
 def predict(
@@ -91,7 +94,7 @@ def predict(
         help=("JSON Lines predictions (portraitcraft.prediction/1); an existing file of the same configuration is "
               "resumed.")),
     split: str = SPLIT_OPTION,
-    backend: str = typer.Option("transformers", "--backend",
+    backend: Literal["transformers", "qwen", "openai", "features"] = typer.Option("transformers", "--backend",
         help=("Model backend: transformers (Qwen3-VL in this process; also called qwen), openai (a chat-completions "
               "server: vLLM, SGLang, LMDeploy, a hosted API) or features (the CPU feature baseline, see "
               "--model-dir).")),
@@ -105,7 +108,7 @@ def predict(
         help=("openai: seconds without an answer before a request is retried (connection errors, timeouts, 429 and 5xx "
               "are retried with backoff).")),
     revision: str | None = typer.Option(None, "--revision", help="Hub branch, tag or commit (model ids only)."),
-    protocol: str = typer.Option("generate", "--protocol",
+    protocol: Literal["generate", "score"] = typer.Option("generate", "--protocol",
         help=("generate: the reference JSON prompt, parsed; score: token probabilities of the candidates, no free "
               "text.")),
     limit: int | None = typer.Option(None, "--limit", min=0, help="Only the first N images of the split."),
@@ -113,31 +116,31 @@ def predict(
         help=("Images per forward pass, left padded (default 1); openai: images per round of concurrent requests "
               "(default: --concurrency).")),
     device: str = DEVICE_OPTION,
-    dtype: str = DTYPE_OPTION,
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = DTYPE_OPTION,
     max_pixels: int = typer.Option(2048 * 2048, "--max-pixels", min=1,
         help="The processor's pixel budget per image (recorded)."),
     min_pixels: int | None = typer.Option(None, "--min-pixels", min=1,
         help="The processor's minimum pixels per image (default: the processor's own)."),
-    sampling: str = typer.Option("greedy", "--sampling",
+    sampling: Literal["greedy", "reference"] = typer.Option("greedy", "--sampling",
         help="generate: greedy, or reference (temperature 0.2, top-p 0.9; --inference reference: all of it)."),
-    inference: str = typer.Option("ours", "--inference",
+    inference: Literal["ours", "reference"] = typer.Option("ours", "--inference",
         help=("reference: predict as the reference's evaluation script does: --sampling reference, float16 (unless "
               "--dtype says otherwise), images over 2048 px resized once BILINEAR (--image-resize reference) and, for "
               "a `finetune` checkpoint, the processor of the model it started from (--processor); 512 new tokens "
               "and the processor's own minimum pixels are already the defaults. ours: the options as given.")),
     processor: str | None = typer.Option(None, "--processor",
         help="Load the processor from this hub id or folder (default: the model's own)."),
-    image_resize: str | None = typer.Option(None, "--image-resize",
+    image_resize: Literal["thumbnail", "reference"] | None = typer.Option(None, "--image-resize",
         help=("thumbnail (JPEG draft decoding, then LANCZOS to --max-side 2048; the default) or reference (decoded "
               "whole, one BILINEAR resize, as the reference's evaluation script).")),
     max_new_tokens: int = typer.Option(512, "--max-new-tokens", min=1, help="generate: token limit of an answer."),
     seed: int = typer.Option(0, "--seed", help="Seed of the sampling (per batch, with the image names)."),
     attn_implementation: str | None = typer.Option(None, "--attn-implementation",
         help="sdpa, eager, flash_attention_2 (default: transformers' choice)."),
-    score_impl: str = typer.Option("block", "--score-impl",
+    score_impl: Literal["block", "reference"] = typer.Option("block", "--score-impl",
         help=("score: block (one prefix per image, all slot heads after it under a block mask) or reference (the "
               "prefix's cache copied per slot; same records, slower).")),
-    decode_impl: str = typer.Option("auto", "--decode-impl",
+    decode_impl: Literal["auto", "compiled", "static", "dynamic"] = typer.Option("auto", "--decode-impl",
         help=("generate: compiled (static KV cache, torch.compile'd decoding), static (no compiling), dynamic "
               "(transformers' default); auto: compiled on cuda, dynamic on cpu.")),
     shard: str | None = typer.Option(None, "--shard",
@@ -223,17 +226,18 @@ def merge(
 def assess(
     folder: Path = typer.Argument(...,
         help="A folder of photos (searched recursively): jpg, jpeg, png, webp, bmp, tif, tiff."),
-    backend: str = typer.Option("features", "--backend",
+    backend: Literal["features", "transformers", "qwen", "openai"] = typer.Option("features", "--backend",
         help=("features: the CPU feature baseline (a trained model, see --model-dir); transformers (also called qwen): "
               "Qwen3-VL in this process; openai: a chat-completions server (vLLM, SGLang, a hosted API).")),
-    protocol: str = typer.Option("score", "--protocol",
+    protocol: Literal["score", "generate"] = typer.Option("score", "--protocol",
         help=("qwen/openai: score (token probabilities of the levels) or generate (the reference prompt's text, "
               "parsed; reasons where the model writes them).")),
     out: str = typer.Option("-", "--out", "-o",
         help="Where the rows go: FILE.csv or FILE.jsonl, or '-' for standard output (JSON Lines)."),
     json_out: str | None = typer.Option(None, "--json",
         help="Shorthand for --out PATH --format jsonl ('-': standard output)."),
-    fmt: str | None = typer.Option(None, "--format", help="csv or jsonl (default: from --out's suffix)."),
+    fmt: Literal["csv", "jsonl"] | None = typer.Option(None, "--format",
+        help="Row format (default: from --out's suffix)."),
     records: Path | None = typer.Option(None, "--records",
         help=("The run's prediction records, kept to resume (default: OUT.records.jsonl beside OUT; for standard "
               "output, the cache).")),
@@ -247,7 +251,7 @@ def assess(
         help=("openai, score: length of the top list read per slot (OpenAI and vLLM allow 20 by default; vLLM's "
               "--max-logprobs raises it).")),
     device: str = typer.Option("auto", "--device", help="qwen: auto (cuda when available), cpu, cuda, cuda:1, ..."),
-    dtype: str = typer.Option("auto", "--dtype",
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = typer.Option("auto", "--dtype",
         help="qwen: auto (bfloat16 on cuda, float32 on cpu), bfloat16, float16, float32."),
     batch_size: int | None = typer.Option(None, "--batch-size", min=1,
         help="Images per forward pass (default 1; openai: --concurrency)."),
@@ -293,13 +297,13 @@ def finetune(
     out: Path = typer.Option(..., "--out",
         help=("Output folder: the checkpoint (loadable by `predict --model OUT`), finetune.json, log.jsonl, "
               "training_state/. An existing run there is resumed.")),
-    recipe: str = typer.Option("ours", "--recipe",
+    recipe: Literal["ours", "reference"] = typer.Option("ours", "--recipe",
         help=("ours (held-out validation split, fp32 master weights, DeepStack mergers trained, the inference prompt "
               "in training) or reference (the public reference code's: every record, 0.5 epochs, visual.merger alone, "
               "pure bf16, its own training prompt). Options left unset take the recipe's value. Images per "
               f"optimizer step (batch x accumulation): {_by_recipe('effective_batch')}. Recorded; a run resumes "
               "only with its own recipe.")),
-    target: str = typer.Option("generate", "--target",
+    target: Literal["generate", "score"] = typer.Option("generate", "--target",
         help=("generate: the reference conversion's JSON (levels, reasons, total score) after the generate prompt; "
               "score: the words the score protocol reads.")),
     reasons: bool = typer.Option(True, "--reasons/--no-reasons",
@@ -361,7 +365,7 @@ def finetune(
     validation_batches: int | None = typer.Option(None, "--validation-batches", min=1,
         help="Validation loss on the first N batches only (default: the whole split)."),
     device: str = DEVICE_OPTION,
-    precision: str | None = typer.Option(None, "--precision",
+    precision: Literal["auto", "bf16-mixed", "bf16", "fp32"] | None = typer.Option(None, "--precision",
         help=("auto (bf16-mixed on cuda, fp32 on cpu), bf16-mixed (float32 weights, bfloat16 compute), bf16 (all "
               "bfloat16: least memory; most 1e-5 updates round to zero), fp32 "
               f"({_by_recipe('precision')}).")),
@@ -403,7 +407,7 @@ def serve(
     name: str | None = typer.Option(None, "--served-model-name",
         help="The model name clients send (default: --model as given)."),
     device: str = DEVICE_OPTION,
-    dtype: str = DTYPE_OPTION,
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = DTYPE_OPTION,
     max_pixels: int = typer.Option(2048 * 2048, "--max-pixels", min=1, help="The processor's pixel budget per image."),
 ) -> None:
     """Serve a local Qwen3-VL with the OpenAI chat-completions protocol (a small, one-request-at-a-time server for

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import typer
 
@@ -26,7 +27,7 @@ def track2_evaluate(
     descriptions: Path = DESCRIPTIONS_OPTION,
     images: Path = typer.Option(..., "--images", "-i",
         help="Folder of the images, matched by image_path (directly inside, in images_NN folders, or anywhere below)."),
-    extractor: str = typer.Option("cpu", "--extractor",
+    extractor: Literal["cpu", "vlm"] = typer.Option("cpu", "--extractor",
         help=("cpu: OpenCV measurements and readable rules; vlm: a Qwen3-VL asked one multiple-choice question per "
               "property (needs --model).")),
     model: str | None = typer.Option(None, "--model", help="vlm: a local Qwen3-VL folder or a Hugging Face model id."),
@@ -81,7 +82,7 @@ def track2_generate(
     seed: int = typer.Option(346346, "--seed", help="Seed of every image's noise (the reference: 346346)."),
     max_sequence_length: int = typer.Option(1024, "--max-sequence-length", min=1,
         help="Prompt tokens the text encoder reads at most (the reference: 1024)."),
-    dtype: str = DTYPE_OPTION,
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = DTYPE_OPTION,
     device: str = DEVICE_OPTION,
     batch_size: int = typer.Option(1, "--batch-size", min=1,
         help="Prompts per pipeline call (does not change the images)."),
@@ -125,7 +126,7 @@ def track2_finetune(
     model: str = typer.Option("Qwen/Qwen-Image", "--model",
         help="The Qwen-Image pipeline to start from: hub id or local folder."),
     split: str = typer.Option("train", "--split", help="Track 2 split to train on."),
-    recipe: str = typer.Option("ours", "--recipe",
+    recipe: Literal["ours", "reference"] = typer.Option("ours", "--recipe",
         help=("ours (4 images per step on one GPU, fp32 adapters, each image once per pass, one resize) or reference "
               "(the public reference code's: 16 images per step as its 4 processes x 4 accumulation, adapters in the "
               "model's dtype, draws with replacement, its two resizes). Options left unset take the recipe's value. "
@@ -152,7 +153,8 @@ def track2_finetune(
         help="Long side of the training images, a multiple of 32 (the reference: 1024)."),
     trigger: str = typer.Option("AES_COMP, ", "--trigger",
         help="Text put before every training prompt (the reference: 'AES_COMP, ')."),
-    precision: str = typer.Option("auto", "--precision", help="auto (bf16 on cuda, fp32 on cpu), bf16, fp32."),
+    precision: Literal["auto", "bf16", "fp32"] = typer.Option("auto", "--precision",
+        help="auto (bf16 on cuda, fp32 on cpu), bf16, fp32."),
     seed: int = typer.Option(0, "--seed",
         help=("Seed of the adapter's initial weights, the data order, the caption dropout, noise and timesteps (the "
               "reference sets none).")),
