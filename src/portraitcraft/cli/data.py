@@ -65,9 +65,8 @@ def export(
     from portraitcraft.data import open_dataset
     from portraitcraft.hf import TRACKS, rows_without_image, save
     from portraitcraft.lab import resolve_lab_name
-    from portraitcraft.progress import quiet_library_bars
-
     from portraitcraft.labels import VALIDATION_SPLIT, validation_images
+    from portraitcraft.progress import quiet_library_bars
 
     if split not in (None, VALIDATION_SPLIT):
         fail(f"--split {split!r}: expected {VALIDATION_SPLIT} (without --split the root's splits are written)")
