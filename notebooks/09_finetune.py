@@ -230,7 +230,7 @@ if importlib.util.find_spec("torch") and importlib.util.find_spec("transformers"
 
     counts = parameter_counts(meta_model(), lora_rank=16)
 if counts:
-    rows = [("full (ours)", False, "bf16-mixed"), ("full, all bfloat16 (the reference's)", False, "bf16"),
+    rows = [("full (ours)", False, "bf16-mixed"), ("full, all bfloat16 (the reference's precision)", False, "bf16"),
             ("LoRA r=16", True, "bf16-mixed")]
     cost = pd.DataFrame({
         "setting": [r[0] for r in rows], "precision": [r[2] for r in rows],
