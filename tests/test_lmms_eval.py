@@ -16,7 +16,7 @@ import yaml
 
 from portraitcraft.attributes import ATTRIBUTE_KEYS, ATTRIBUTE_NAMES, LEVELS
 from portraitcraft.data import open_dataset
-from portraitcraft.evaluation import evaluate
+from portraitcraft.evaluation import dropped_view, evaluate
 from portraitcraft.integrations.lmms_eval import GROUND_TRUTH_FILE, TEMPLATE, TEST_TASK, VALIDATION_TASK, write_tasks
 from portraitcraft.integrations.lmms_eval import task as functions
 from portraitcraft.labels import load_ground_truth, validation_split
@@ -164,6 +164,7 @@ def test_aggregation_is_portraitcraft_evaluate_and_counts_invalid_fields(lab, ex
     coverage = report.scored.coverage
     assert coverage["srcc"]["valid"] == 2 and coverage["level_acc"]["valid"] == 13 + 9 + 0
     assert coverage["qa_acc"]["valid"] == 2
+    assert dropped_view(report) is not None  # the raw answers are kept, as in a file of portraitcraft predict
 
 
 def test_samples_of_another_task_are_refused(tmp_path):

@@ -337,13 +337,14 @@ class DroppedView:
 
 
 def dropped_view(report: EvaluationReport) -> DroppedView | None:
-    """`DroppedView` of a report on the project's JSON Lines (which keep the raw answers); None for other formats."""
+    """`DroppedView` of a report on the project's records (JSON Lines, lmms-eval samples: they keep the raw answers);
+    None for other formats."""
     import dataclasses
 
     from portraitcraft.parsing import reference_keeps
-    from portraitcraft.predictions import JSONL, prediction_details
+    from portraitcraft.predictions import RECORD_FORMATS, prediction_details
 
-    if report.predictions.format != JSONL:
+    if report.predictions.format not in RECORD_FORMATS:
         return None
     raw = prediction_details(report.predictions.path).raw_text
     truth = report.truth

@@ -30,7 +30,7 @@ from portraitcraft.attributes import ANSWER_LETTERS, ATTRIBUTE_NAMES, LEVELS
 from portraitcraft.data import Dataset
 from portraitcraft.labels import LEVEL_COLUMNS, labelled_images
 from portraitcraft.metrics import quadratic_weighted_kappa
-from portraitcraft.predictions import PredictionSet, SubmissionSummary
+from portraitcraft.predictions import RECORD_FORMATS, PredictionSet, SubmissionSummary
 
 # Below this many images, a comparison of distributions, a rank correlation or a kappa is not stated: a handful of
 # images gives a number that says nothing (one image has no rank order at all).
@@ -67,7 +67,7 @@ def submission_problems(summary: SubmissionSummary, prediction_set: PredictionSe
     reader's reasons for them."""
     by_image: dict[str, list[str]] = {}
     record_of: dict[str, str] = {}
-    lines = prediction_set.format == "jsonl"
+    lines = prediction_set.format in RECORD_FORMATS  # one record a line
     for problem in prediction_set.problems:
         if problem.image_path is None:
             continue

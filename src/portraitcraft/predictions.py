@@ -100,6 +100,8 @@ FORMAT_DESCRIPTIONS = {
     JSONL: f"project JSON Lines ({SCHEMA})",
     LMMS_EVAL: f"lmms-eval logged samples (--log_samples), records of {SCHEMA}",
 }
+# The formats whose records are the project's schema, one a line: raw text, parser failures and timings are kept.
+RECORD_FORMATS = (JSONL, LMMS_EVAL)
 STATUSES = ("ok", "failed")
 LEVEL_CODE = {level: code for code, level in enumerate(LEVELS)}
 
