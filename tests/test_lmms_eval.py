@@ -95,6 +95,8 @@ def test_written_tasks_name_the_export_and_the_books_validation_split(lab, expor
     assert Path(validation["dataset_path"]) == (exported / "track_1").resolve()
     assert validation["test_split"] == "train"
     assert validation["process_docs"] == "!function portraitcraft.integrations.lmms_eval.task.validation_docs"
+    test = yaml.load(tasks.tasks[TEST_TASK].read_text(encoding="utf-8"), Loader=_Functions)
+    assert test["test_split"] == "test" and test["process_docs"].endswith("task.docs_with_images")
     # the same images and labels as the book's validation split of the original root
     book_truth, _ = validation_split(open_dataset(lab))
     written = load_ground_truth(tasks.ground_truth)
@@ -125,6 +127,24 @@ def test_doc_to_text_is_the_reference_prompt_of_the_record(lab, exported):
 def published_test_records(lab: Path) -> dict[str, dict]:
     """The published test file's records by image (question and options as the reference reads them)."""
     return {rec["image_path"]: rec for rec in json.loads((lab / "track_1_test.json").read_text(encoding="utf-8"))}
+
+
+@pytest.mark.real_sample
+def test_tasks_on_the_real_sample(real_sample, tmp_path):
+    from portraitcraft.hf import save
+
+    dataset = open_dataset(real_sample)
+    save(dataset, tmp_path / "exported", tracks=(1,))
+    written = write_tasks(tmp_path / "exported", tmp_path / "tasks")
+    book_truth, _ = validation_split(dataset)
+    validation = load_ground_truth(written.ground_truth).image_paths
+    assert validation and set(validation) <= set(book_truth.image_paths)
+    assert {dataset.image_file(name) is not None for name in validation} == {True}
+    records = published_test_records(real_sample)
+    rows = datasets.load_from_disk(str(tmp_path / "exported" / "track_1"))["test"].remove_columns("image")
+    for doc in rows:
+        record = records[doc["image_path"]]
+        assert functions.doc_to_text(doc) == generate_prompt(record["question"], record["options"])
 
 
 def lmms_items(lab, exported, texts):

@@ -104,8 +104,9 @@ def write_tasks(export: str | os.PathLike, out: str | os.PathLike) -> TaskFiles:
     out.mkdir(parents=True, exist_ok=True)
     written = TaskFiles(out.resolve(), folder)
     if "validation" in data:  # a validation split exported as such
-        split, docs = "validation", data["validation"]
-        yaml = _task_yaml(VALIDATION_TASK, folder, split)
+        split = "validation"
+        docs = data[split].select(functions.rows_with_images(data[split]))
+        yaml = _task_yaml(VALIDATION_TASK, folder, split, process_docs="docs_with_images")
     elif "train" in data:
         split, docs = "train", data["train"].select(functions.validation_rows(data["train"]))
         yaml = _task_yaml(VALIDATION_TASK, folder, split, process_docs="validation_docs")
@@ -121,8 +122,12 @@ def write_tasks(export: str | os.PathLike, out: str | os.PathLike) -> TaskFiles:
         written.documents[VALIDATION_TASK] = len(docs)
         written.ground_truth = write_json(out / GROUND_TRUTH_FILE, records)
     if "test" in data:
-        written.tasks[TEST_TASK] = write_atomic(out / f"{TEST_TASK}.yaml", _task_yaml(TEST_TASK, folder, "test"))
-        written.documents[TEST_TASK] = len(data["test"])
+        written.tasks[TEST_TASK] = write_atomic(out / f"{TEST_TASK}.yaml",
+                                                _task_yaml(TEST_TASK, folder, "test", process_docs="docs_with_images"))
+        written.documents[TEST_TASK] = len(functions.rows_with_images(data["test"]))
+        if written.documents[TEST_TASK] < len(data["test"]):
+            written.notes.append(f"{TEST_TASK}: {counted(len(data['test']) - written.documents[TEST_TASK], 'image')} "
+                                 "missing from the root left out (the submission writes NOT_RES for them)")
         if all(data["test"]["labels_hidden"]):
             written.notes.append(f"{TEST_TASK}: the test labels are hidden, so its metrics are NaN; write the "
                                  "submission from its logged samples with portraitcraft submission")

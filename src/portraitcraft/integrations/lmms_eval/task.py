@@ -16,9 +16,10 @@ One document is one row of the Track 1 table that ``portraitcraft export --to hf
     exactly as ``portraitcraft evaluate`` computes them (invalid fields counted wrong or imputed, never guessed).
     Documents whose labels are hidden (the published test split) are not scored; with none labelled, every metric
     is NaN and the log says how to write the submission instead.
-``validation_docs``
+``validation_docs``, ``docs_with_images``
     The validation split (`labels.validation_mask`: the book's seeded tenth of the fully labelled training images)
-    taken from the exported train split.
+    taken from the exported train split; a split's rows that have an image (an image missing from the root cannot
+    be shown to a model).
 """
 
 from __future__ import annotations
@@ -140,8 +141,19 @@ def validation_rows(dataset: Any) -> list[int]:
         raise ValueError(f"{len(labelled)} fully labelled training image(s); a validation split needs two")
     labelled.sort(key=lambda i: columns["image_path"][i])
     held_out = [row for row, keep in zip(labelled, validation_mask(len(labelled))) if keep]
+    return sorted(set(held_out) & set(rows_with_images(dataset)))
+
+
+def rows_with_images(dataset: Any) -> list[int]:
+    """Row numbers of an exported split whose image is present (one missing from the root is a null image)."""
     missing = dataset.with_format("arrow")["image"].is_null().to_pylist()
-    return sorted(row for row in held_out if not missing[row])
+    return [row for row, absent in enumerate(missing) if not absent]
+
+
+def docs_with_images(dataset: Any) -> Any:
+    """lmms-eval's ``process_docs`` for a whole split: its rows with an image (a submission written from the logged
+    samples gives the others NOT_RES)."""
+    return dataset.select(rows_with_images(dataset))
 
 
 def validation_docs(dataset: Any) -> Any:
