@@ -14,10 +14,10 @@
 # # The dataset
 
 # %% tags=["parameters", "remove-cell"]
-data = "data/lab"  # a PortraitCraft root folder, "lab", or a Hugging Face dataset id
-max_side = 384  # longest side of the gallery thumbnails, in pixels
-gallery_size = 3  # how many labelled examples the gallery shows
-seed = 0  # which examples the gallery picks
+data: str = "data/lab"  # a PortraitCraft root folder, "lab", or a Hugging Face dataset id
+max_side: int = 384  # longest side of the gallery thumbnails, in pixels
+gallery_size: int = 3  # how many labelled examples the gallery shows
+seed: int = 0  # which examples the gallery picks
 
 # %% tags=["remove-cell"]
 import numpy as np

@@ -14,8 +14,8 @@
 # # Figure 2: scores and attributes
 
 # %% tags=["parameters", "remove-cell"]
-data = "data/lab"  # a PortraitCraft root folder, "lab", or a Hugging Face dataset id
-grid_points = 200  # points of the density curves on the 1-100 score scale
+data: str = "data/lab"  # a PortraitCraft root folder, "lab", or a Hugging Face dataset id
+grid_points: int = 200  # points of the density curves on the 1-100 score scale
 
 # %% tags=["remove-cell"]
 import matplotlib.pyplot as plt

@@ -14,8 +14,8 @@
 # # Table 2: how long the Track 2 descriptions are
 
 # %% tags=["parameters", "remove-cell"]
-data = "data/lab"  # a PortraitCraft root folder, "lab", or a Hugging Face dataset id
-definitions = ["characters", "characters_no_whitespace", "composition_only", "words"]  # length definitions
+data: str = "data/lab"  # a PortraitCraft root folder, "lab", or a Hugging Face dataset id
+definitions: list = ["characters", "characters_no_whitespace", "composition_only", "words"]  # length definitions
 
 # %% tags=["remove-cell"]
 import statistics

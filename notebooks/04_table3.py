@@ -14,16 +14,18 @@
 # # Table 3: methods on Track 1
 
 # %% tags=["parameters", "remove-cell"]
-data = "data/lab"  # a PortraitCraft root folder, "lab", or a Hugging Face dataset id
+from typing import Optional  # the parameters' types, for papermill --help-notebook
+
+data: str = "data/lab"  # a PortraitCraft root folder, "lab", or a Hugging Face dataset id
 predictions: list = []  # Track 1 prediction files (submission, raw output or JSON Lines), one row each
-backend = "transformers"  # model backend for `model` (transformers: Qwen3-VL here; openai: a server)
-model = None  # a model id or folder to run on the test split (None: no model run)
-protocol = "generate"  # generate (the reference prompt, parsed) or score (token probabilities)
-limit = None  # predict only the first N test images (None: all); the others count as missing
-n_bootstrap = 1000  # bootstrap resamples of images for the intervals
-seed = 0  # seed of the bootstrap, the chance predictor and the validation split
-validation_fraction = 0.1  # share of train held out where the test labels are hidden
-runs = "book/runs"  # where a model run and the submissions go (relative: to the repository root)
+backend: str = "transformers"  # model backend for `model` (transformers: Qwen3-VL here; openai: a server)
+model: "Optional[str]" = None  # a model id or folder to run on the test split (None: no model run)
+protocol: str = "generate"  # generate (the reference prompt, parsed) or score (token probabilities)
+limit: "Optional[int]" = None  # predict only the first N test images (None: all); the others count as missing
+n_bootstrap: int = 1000  # bootstrap resamples of images for the intervals
+seed: int = 0  # seed of the bootstrap, the chance predictor and the validation split
+validation_fraction: float = 0.1  # share of train held out where the test labels are hidden
+runs: str = "book/runs"  # where a model run and the submissions go (relative: to the repository root)
 
 # %% tags=["remove-cell"]
 import html

@@ -14,13 +14,13 @@
 # # Errors, attribute by attribute
 
 # %% tags=["parameters", "remove-cell"]
-data = "data/lab"  # a PortraitCraft root folder, "lab", or a Hugging Face dataset id
+data: str = "data/lab"  # a PortraitCraft root folder, "lab", or a Hugging Face dataset id
 predictions: list = []  # Track 1 prediction files (submission, raw output or project JSON Lines)
-n_bootstrap = 1000  # bootstrap resamples of images for the intervals
-seed = 0  # seed of the resamples and of the validation split
-validation_fraction = 0.1  # share of train held out where the test labels are hidden (as in Table 3)
-hardest = 4  # how many of the hardest images to show for each model
-max_side = 256  # longest side of the thumbnails, in pixels
+n_bootstrap: int = 1000  # bootstrap resamples of images for the intervals
+seed: int = 0  # seed of the resamples and of the validation split
+validation_fraction: float = 0.1  # share of train held out where the test labels are hidden (as in Table 3)
+hardest: int = 4  # how many of the hardest images to show for each model
+max_side: int = 256  # longest side of the thumbnails, in pixels
 
 # %% tags=["remove-cell"]
 import html

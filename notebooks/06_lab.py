@@ -14,12 +14,12 @@
 # # The composition lab
 
 # %% tags=["parameters", "remove-cell"]
-data = "data/lab"  # the book's dataset (this chapter renders its own lab scenes; data is not read)
-baseline_model = ""  # a saved feature-baseline model, judged on the series below ("": none); the book passes the
+data: str = "data/lab"  # the book's dataset (this chapter renders its own lab scenes; data is not read)
+baseline_model: str = ""  # a saved feature-baseline model, judged on the series below ("": none); the book passes the
 # one that wrote the first feature-baseline prediction file it is given
-series_cache = "data/lab_series"  # where the series images are rendered once and reused
-thumb_side = 150  # longest side of the thumbnails in the strips, in pixels
-seed = 0  # the annotator noise shared by every series image
+series_cache: str = "data/lab_series"  # where the series images are rendered once and reused
+thumb_side: int = 150  # longest side of the thumbnails in the strips, in pixels
+seed: int = 0  # the annotator noise shared by every series image
 
 # %% tags=["remove-cell"]
 import re

@@ -16,12 +16,12 @@
 # # Appendix: rerunning, performance, reproducibility
 
 # %% tags=["parameters", "remove-cell"]
-data = "data/lab"  # a PortraitCraft root folder, "lab", or a Hugging Face dataset id
+data: str = "data/lab"  # a PortraitCraft root folder, "lab", or a Hugging Face dataset id
 predictions: list = []  # the prediction files the book was given
 benchmarks: list = []  # JSON files written by `python scripts/bench_*.py --json FILE`
 gpu_benchmarks: list = ["book/measurements/gpu_bench_qwen-h200-2026-11-27.json"]  # scripts/gpu_bench_qwen.py --out FILE
-seed = 0  # seed of the bootstrap timed below
-executed = "book/executed"  # the executed chapters of this build (`portraitcraft book --out DIR`: DIR/executed)
+seed: int = 0  # seed of the bootstrap timed below
+executed: str = "book/executed"  # the executed chapters of this build (`portraitcraft book --out DIR`: DIR/executed)
 
 # %% tags=["remove-cell"]
 import html

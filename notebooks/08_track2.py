@@ -14,13 +14,15 @@
 # # Track 2: composition alignment
 
 # %% tags=["parameters", "remove-cell"]
-data = "data/lab"  # the book's dataset: on the lab, the proof below runs; on real data, its Track 2 images are scored
-sample = "../shared/portraitcraft-sample"  # the real sample (read in place, never copied); skipped when absent
-split = "test"  # the lab's Track 2 split of the proof
-limit = None  # only the first N records of that split (None: all)
-extractor = "cpu"  # "cpu", or "vlm" with `model` (a Qwen3-VL folder)
-model = None  # the Qwen3-VL folder the "vlm" extractor reads the images with (None: none)
-thumb_side = 220  # longest side of the thumbnails, pixels
+from typing import Optional  # the parameters' types, for papermill --help-notebook
+
+data: str = "data/lab"  # the book's dataset: the proof below runs on the lab; real data: its Track 2 images scored
+sample: str = "../shared/portraitcraft-sample"  # the real sample (read in place, never copied); skipped when absent
+split: str = "test"  # the lab's Track 2 split of the proof
+limit: "Optional[int]" = None  # only the first N records of that split (None: all)
+extractor: str = "cpu"  # "cpu", or "vlm" with `model` (a Qwen3-VL folder)
+model: "Optional[str]" = None  # the Qwen3-VL folder the "vlm" extractor reads the images with (None: none)
+thumb_side: int = 220  # longest side of the thumbnails, pixels
 
 # %% tags=["remove-cell"]
 import html

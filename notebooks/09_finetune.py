@@ -14,14 +14,16 @@
 # # The fine-tuned baseline: reproducing Table 3's fine-tuned row
 
 # %% tags=["parameters", "remove-cell"]
-data = "data/lab"  # a PortraitCraft root folder, "lab", or a Hugging Face dataset id
-run = None  # a `portraitcraft finetune --out` folder whose curves to draw (None: the demonstration run)
-demo = True  # when run is None, fine-tune the tiny random Qwen3-VL on a few lab images on the CPU
-demo_images = 8  # training images of the demonstration (the first of the split)
-demo_steps = 8  # its optimizer steps
-bench = "book/measurements/gpu_bench_finetune-h200-2026-11-27.json"  # from scripts/gpu_bench_finetune.py (None: none)
-seed = 0  # seed of the validation split and the data order
-demo_runs = "book/runs/finetune-demo"  # where the demonstration run goes (relative: to the repository root)
+from typing import Optional  # the parameters' types, for papermill --help-notebook
+
+data: str = "data/lab"  # a PortraitCraft root folder, "lab", or a Hugging Face dataset id
+run: "Optional[str]" = None  # a `portraitcraft finetune --out` folder whose curves to draw (None: the demo run)
+demo: bool = True  # when run is None, fine-tune the tiny random Qwen3-VL on a few lab images on the CPU
+demo_images: int = 8  # training images of the demonstration (the first of the split)
+demo_steps: int = 8  # its optimizer steps
+bench: "Optional[str]" = "book/measurements/gpu_bench_finetune-h200-2026-11-27.json"  # its bench script (None: none)
+seed: int = 0  # seed of the validation split and the data order
+demo_runs: str = "book/runs/finetune-demo"  # where the demonstration run goes (relative: to the repository root)
 
 # %% tags=["remove-cell"]
 import html

@@ -14,14 +14,16 @@
 # # Figure 3: generated portraits beside their descriptions
 
 # %% tags=["parameters", "remove-cell"]
-data = "data/lab"  # the book's dataset: its Track 2 descriptions (and original images, where present)
-split = None  # the Track 2 split shown (None: test where the data has it, else train)
-limit = 4  # descriptions shown (those whose original image is in the data first)
+from typing import Optional  # the parameters' types, for papermill --help-notebook
+
+data: str = "data/lab"  # the book's dataset: its Track 2 descriptions (and original images, where present)
+split: "Optional[str]" = None  # the Track 2 split shown (None: test where the data has it, else train)
+limit: int = 4  # descriptions shown (those whose original image is in the data first)
 generated: list = []  # folders written by `portraitcraft track2 generate --out`, one column each
 labels: list = []  # a name for each generated folder (empty: the folder names)
-lab_generator = True  # also draw every description with the composition-lab generator
-side = 512  # the lab generator's image side, pixels (the CPU extractor's rules were set at 512)
-thumb_side = 200  # longest side of the thumbnails, pixels
+lab_generator: bool = True  # also draw every description with the composition-lab generator
+side: int = 512  # the lab generator's image side, pixels (the CPU extractor's rules were set at 512)
+thumb_side: int = 200  # longest side of the thumbnails, pixels
 bench: list = ["book/measurements/gpu_bench_track2.json"]  # from scripts/gpu_bench_track2.py (absent: not measured)
 
 # %% tags=["remove-cell"]

@@ -233,3 +233,18 @@ def test_the_workflow_tests_the_oldest_and_newest_python_and_never_cancels_a_pag
     assert jobs["publish"]["concurrency"] == {"group": "pages", "cancel-in-progress": False}
     ci = [line for line in (REPO / ".ci" / "run").read_text().splitlines() if line and not line.startswith("#")]
     assert ci[-1] == "make test" and sum("make" in line for line in ci) == 1
+
+
+def test_papermill_sees_the_type_of_every_notebook_parameter(tmp_path):
+    """`papermill --help-notebook` lists each parameter with its type (it reads annotations, not values)."""
+    jupytext = pytest.importorskip("jupytext")
+    papermill = pytest.importorskip("papermill")
+    sources = sorted((REPO / "notebooks").glob("[0-9]*.py"))
+    assert sources
+    for source in sources:
+        notebook = tmp_path / f"{source.stem}.ipynb"
+        jupytext.write(jupytext.read(source), notebook)
+        parameters = papermill.inspect_notebook(str(notebook))
+        assert "data" in parameters, source.name
+        untyped = [name for name, p in parameters.items() if p["inferred_type_name"] in (None, "", "None")]
+        assert untyped == [], f"{source.name}: parameters without a type: {untyped}"
