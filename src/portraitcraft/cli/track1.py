@@ -327,6 +327,8 @@ def finetune(
     max_pixels: int = typer.Option(50176, "--max-pixels", min=1,
         help=("The processor's pixel budget per image (the reference training script: 50176 = 224x224). Predict with "
               "the same.")),
+    max_side: int = typer.Option(2048, "--max-side", min=1,
+        help="Images are decoded with at most this longer side, before the processor's pixel budget."),
     min_pixels: int = typer.Option(784, "--min-pixels", min=1,
         help="The processor's minimum pixels per image (the reference training script: 784)."),
     warmup_ratio: float = typer.Option(0.03, "--warmup-ratio", min=0.0, max=0.99,
@@ -388,9 +390,9 @@ def finetune(
     settings = FinetuneSettings.of_recipe(
         recipe, data=data, model=model, out=str(out), target=target, reasons=reasons, lora=lora,
         lora_rank=lora_rank, lora_alpha=lora_alpha, lora_dropout=lora_dropout, lr=lr, batch_size=batch_size,
-        grad_accum=grad_accum, max_pixels=max_pixels, min_pixels=min_pixels, warmup_ratio=warmup_ratio,
-        weight_decay=weight_decay, max_grad_norm=max_grad_norm, limit=limit, max_steps=max_steps, device=device,
-        gradient_checkpointing=gradient_checkpointing, eval_every=eval_every,
+        grad_accum=grad_accum, max_pixels=max_pixels, min_pixels=min_pixels, max_side=max_side,
+        warmup_ratio=warmup_ratio, weight_decay=weight_decay, max_grad_norm=max_grad_norm, limit=limit,
+        max_steps=max_steps, device=device, gradient_checkpointing=gradient_checkpointing, eval_every=eval_every,
         save_every=save_every, validation_predict=validation_predict, validation_batches=validation_batches,
         stop_after=stop_after, strategy=strategy, **{k: v for k, v in by_recipe.items() if v is not None})
     summary = run_finetune(settings, progress=progress)

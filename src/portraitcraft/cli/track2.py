@@ -132,7 +132,8 @@ def track2_finetune(
               "model's dtype, draws with replacement, its two resizes). Options left unset take the recipe's value. "
               f"Images per optimizer step (batch x accumulation): {_by_recipe('effective_batch')}. Recorded; a run "
               "resumes only with its own recipe.")),
-    rank: int = typer.Option(64, "--rank", min=1, help="LoRA rank (alpha = rank; the reference: 64)."),
+    rank: int = typer.Option(64, "--rank", min=1, help="LoRA rank (the reference: 64)."),
+    alpha: int | None = typer.Option(None, "--alpha", min=1, help="LoRA alpha (default: the rank, a scale of 1)."),
     lr: float = typer.Option(1e-4, "--lr", min=0.0, help="Peak learning rate (the reference: 1e-4)."),
     warmup_steps: int = typer.Option(500, "--warmup-steps", min=0,
         help="Linear warm-up steps before the cosine decay (the reference: 500)."),
@@ -145,6 +146,9 @@ def track2_finetune(
         help="Images per micro-batch, of one size (the reference: 1)."),
     weight_decay: float = typer.Option(0.01, "--weight-decay", min=0.0,
         help="AdamW weight decay (the reference: 0.01)."),
+    adam_beta1: float = typer.Option(0.9, "--adam-beta1", min=0.0, max=1.0, help="AdamW beta1."),
+    adam_beta2: float = typer.Option(0.999, "--adam-beta2", min=0.0, max=1.0, help="AdamW beta2."),
+    adam_epsilon: float = typer.Option(1e-8, "--adam-epsilon", min=0.0, help="AdamW epsilon."),
     max_grad_norm: float = typer.Option(1.0, "--max-grad-norm", min=0.0,
         help="Clip the gradient norm to this (the reference: 1.0)."),
     caption_dropout: float = typer.Option(0.15, "--caption-dropout", min=0.0, max=1.0,
@@ -153,6 +157,8 @@ def track2_finetune(
         help="Long side of the training images, a multiple of 32 (the reference: 1024)."),
     trigger: str = typer.Option("AES_COMP, ", "--trigger",
         help="Text put before every training prompt (the reference: 'AES_COMP, ')."),
+    max_sequence_length: int = typer.Option(1024, "--max-sequence-length", min=1,
+        help="Prompt tokens the text encoder reads at most."),
     precision: Literal["auto", "bf16", "fp32"] = typer.Option("auto", "--precision",
         help="auto (bf16 on cuda, fp32 on cpu), bf16, fp32."),
     seed: int = typer.Option(0, "--seed",
@@ -173,6 +179,8 @@ def track2_finetune(
     stop_after: int | None = typer.Option(None, "--stop-after", min=1,
         help="Stop and save after this optimizer step; rerun to continue."),
     device: str = DEVICE_OPTION,
+    gradient_checkpointing: bool | None = typer.Option(None, "--gradient-checkpointing/--no-gradient-checkpointing",
+        help="Recompute activations in the backward pass (default: on for cuda)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar (steps/s, loss)."),
 ) -> None:
     """LoRA fine-tuning of a Qwen-Image pipeline's transformer on the Track 2 training split (flow-matching loss).
@@ -183,11 +191,13 @@ def track2_finetune(
 
     by_recipe = dict(grad_accum=grad_accum, lora_dtype=lora_dtype, data_order=data_order, resize=resize)
     settings = LoraSettings.of_recipe(
-        recipe, data=data, out=str(out), model=model, split=split, rank=rank, lr=lr, warmup_steps=warmup_steps,
-        max_train_steps=max_train_steps, batch_size=batch_size, weight_decay=weight_decay,
-        max_grad_norm=max_grad_norm, caption_dropout=caption_dropout, resolution=resolution, trigger=trigger,
-        precision=precision, seed=seed, limit=limit, save_every=save_every, keep_checkpoints=keep_checkpoints,
-        stop_after=stop_after, device=device, **{k: v for k, v in by_recipe.items() if v is not None})
+        recipe, data=data, out=str(out), model=model, split=split, rank=rank, alpha=alpha, lr=lr,
+        warmup_steps=warmup_steps, max_train_steps=max_train_steps, adam_beta1=adam_beta1, adam_beta2=adam_beta2,
+        adam_epsilon=adam_epsilon, batch_size=batch_size, weight_decay=weight_decay, max_grad_norm=max_grad_norm,
+        caption_dropout=caption_dropout, resolution=resolution, trigger=trigger,
+        max_sequence_length=max_sequence_length, precision=precision, seed=seed, limit=limit, save_every=save_every,
+        keep_checkpoints=keep_checkpoints, stop_after=stop_after, device=device,
+        gradient_checkpointing=gradient_checkpointing, **{k: v for k, v in by_recipe.items() if v is not None})
     summary = run_lora_finetune(settings, progress=progress)
     for line in summary.lines():
         typer.echo(line)
