@@ -134,7 +134,7 @@ def side_by_side_html(rows: Sequence[dict[str, str]]) -> str:
     """A recipe comparison (`finetune.recipes.recipe_rows`, `track2.recipes.recipe_rows`) as an HTML table that fits
     the text column: setting | reference (its value, the file and line under it) | ours | same or differs and why;
     fixed column widths, long words wrapped (chapters 9 and 10)."""
-    widths = (16, 32, 24, 28)
+    widths = (17, 31, 24, 28)
     head = "".join(f"<th style='width:{w}%;text-align:left'>{name}</th>"
                    for w, name in zip(widths, ("setting", "reference (file:line)", "ours", "same / differs")))
     body = []

@@ -45,8 +45,8 @@ ROWS: tuple[RecipeRow, ...] = (
     RecipeRow("epochs", lambda s: f"{s.epochs:g}", f"{SCRIPT}:41",
               "more passes over the smaller training set (our choice)"),
     RecipeRow("learning rate", lambda s: f"{s.lr:g}", f"{SCRIPT}:17, 51"),
-    RecipeRow("images per step (batch x accumulation)",
-              lambda s: f"{s.batch_size} x {s.grad_accum} = {s.effective_batch}", f"{SCRIPT}:18-19, 42, 44"),
+    RecipeRow("images per step", lambda s: f"batch {s.batch_size} x accumulation {s.grad_accum} = {s.effective_batch}",
+              f"{SCRIPT}:18-19, 42, 44"),
     RecipeRow("trained parts", lambda s: ("language model, visual.merger"
                                           + (", DeepStack mergers" if s.deepstack_mergers else "")
                                           + ("; LoRA on the LM" if s.lora else "") + "; vision encoder frozen"),
