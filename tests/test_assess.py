@@ -81,10 +81,16 @@ def test_features_backend_scores_every_image_resumably(photos, baseline_dir, tmp
             assert row[f"{key}_level"] == LEVELS[max(range(3), key=probabilities.__getitem__)]
     records = out.with_name("scores.csv.records.jsonl")
     assert len(lines(records.read_text(encoding="utf-8"))) == 4
-    again = CliRunner().invoke(app, command)
-    assert "4 of 4 already done" in again.stderr
-    assert len(lines(records.read_text(encoding="utf-8"))) == 4  # nothing predicted twice
+    again = CliRunner().invoke(app, command)  # the failed image is tried again, and fails again: exit 1
+    assert again.exit_code == 1 and "3 of 4 already done, 1 failed before and retried" in again.stderr
+    assert len(lines(records.read_text(encoding="utf-8"))) == 4  # one record per image, nothing predicted twice
     assert list(csv.DictReader(out.open(encoding="utf-8"))) == rows
+    shutil.copy(photos / "portrait.PNG", photos / "broken.jpg")  # the file repaired (a PNG under a .jpg name)
+    repaired = CliRunner().invoke(app, command)
+    assert repaired.exit_code == 0, repaired.output
+    assert "3 of 4 already done, 1 failed before and retried" in repaired.stderr
+    records_now = lines(records.read_text(encoding="utf-8"))
+    assert len(records_now) == 4 and all(r["status"] == "ok" for r in records_now)
 
 
 @pytest.mark.real_sample

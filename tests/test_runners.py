@@ -271,8 +271,13 @@ def test_an_unreadable_image_is_recorded_as_failed_and_the_run_goes_on(lab, scor
     records = lines_of(out)
     assert [r["status"] for r in records] == ["ok", "failed", "ok"]
     assert records[1]["parsed"] is None and records[1]["error"]
-    # A resumed run does not retry it: every image has its record.
-    assert run_predictions(score_backend, dataset, split="test", out=out, limit=3, progress=False).already_done == 3
+    # A rerun tries the failed image again (still broken: failed again), and keeps one record per image.
+    again = run_predictions(score_backend, dataset, split="test", out=out, limit=3, progress=False)
+    assert (again.already_done, again.retried, [n for n, _ in again.failures]) == (2, 1, [items[1].image_path])
+    assert sorted(r["status"] for r in lines_of(out)) == ["failed", "ok", "ok"]
+    # retry_failed=False keeps every record as it is.
+    kept = run_predictions(score_backend, dataset, split="test", out=out, limit=3, progress=False, retry_failed=False)
+    assert (kept.already_done, kept.retried, kept.failures) == (3, 0, [])
 
 
 @pytest.mark.slow

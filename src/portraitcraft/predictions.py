@@ -587,6 +587,31 @@ def recorded_images(path: str | os.PathLike) -> set[str]:
     return names
 
 
+def drop_failed_records(path: str | os.PathLike, images: Iterable[str]) -> list[str]:
+    """Remove the ``failed`` records of ``images`` from a JSON Lines prediction file, so that a rerun predicts them
+    again (one record per image); the file is rewritten whole or not at all. Returns the images dropped."""
+    from portraitcraft.outputs import write_atomic
+
+    path = Path(path)
+    if not path.is_file():
+        return []
+    wanted = {image_name(name) for name in images}
+    kept, dropped = [], []
+    for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        name = image_name(record.get("image_path")) if isinstance(record, dict) else None
+        if name in wanted and record.get("status") == "failed":
+            dropped.append(name)
+        else:
+            kept.append(line)
+    if dropped:
+        write_atomic(path, "".join(kept))
+    return dropped
+
+
 class PredictionWriter:
     """Appends JSONL records one at a time, flushed after each, refusing a second record for an image.
 

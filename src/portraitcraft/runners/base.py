@@ -20,7 +20,8 @@ Guarantees
   an error naming the file and line.
 * An image that fails (unreadable file, out of memory, server error, ...) gets a ``failed`` record naming the
   error, and the run goes on. A batch that raises is retried image by image, so one bad image fails alone.
-  Failed images are not retried on resume (write to a new file to retry them).
+  A rerun predicts the failed images again (their old records removed first: one record per image), so a file
+  that was unreadable, a timeout or a server error gets another chance; ``retry_failed=False`` keeps them.
 * Two processes writing one file: the second is refused, naming the first (`portraitcraft.outputs.OutputLock`).
 * The output is checked before anything is written: a folder, a link, a device, or a file that is not JSON Lines
   of prediction records is refused and left untouched.
@@ -54,6 +55,7 @@ from portraitcraft.predictions import (
     SCHEMA,
     PredictionFileError,
     PredictionWriter,
+    drop_failed_records,
     failed_record,
     image_name,
     ok_record,
@@ -132,6 +134,7 @@ class RunSummary:
     failures: list[tuple[str, str]] = field(default_factory=list)  # (image, error) written this run
     seconds: float = 0.0
     recovered: str | None = None  # what was repaired in the file before resuming
+    retried: int = 0  # images whose earlier record was "failed", predicted again in this run
 
     @property
     def images_per_second(self) -> float:
@@ -145,7 +148,9 @@ class RunSummary:
         done = self.written_ok + len(self.failures)
         out.append(f"wrote {done} record(s) to {self.out} ({self.written_ok} ok, {len(self.failures)} failed) "
                    f"in {self.seconds:.1f} s ({self.images_per_second:.2f} images/s); "
-                   f"{self.already_done} of {self.selected} already done; config {self.config_hash}")
+                   f"{self.already_done} of {self.selected} already done"
+                   + (f", {self.retried} failed before and retried" if self.retried else "")
+                   + f"; config {self.config_hash}")
         if self.failures:
             out.append(f"failed images ({len(self.failures)}):")
             out += [f"  {name}: {error}" for name, error in self.failures[:max_failures]]
@@ -239,8 +244,13 @@ def run_predictions(
     progress: bool = True,
     fsync: bool = False,
     items: Sequence[Item] | None = None,
+    retry_failed: bool = True,
 ) -> RunSummary:
     """Predict every image of ``split`` not yet recorded in ``out``; see the module docstring for guarantees.
+
+    With ``retry_failed`` (the default) an image whose record says ``failed`` (an unreadable file since replaced,
+    a timeout, a model error) is predicted again: its old record is removed first, so the file keeps one record
+    per image. ``summary.failures`` then holds the images that still failed.
 
     ``items`` replaces the split's images (``split`` then only names the progress bar); ``dataset`` is then
     anything with ``open_image(image_path, max_side)``, such as `portraitcraft.assess.ImageFolder`.
@@ -270,12 +280,13 @@ def run_predictions(
     try:
         try:
             recovered = prepare_jsonl_resume(out, wanted, schema=SCHEMA, what="predictions").recovered
+            retried = drop_failed_records(out, (i.image_path for i in items)) if retry_failed else []
             writer = PredictionWriter(out, fsync=fsync)
         except (OutputError, PredictionFileError) as exc:
             raise RunError(str(exc)) from exc
         done = {name for name in (image_name(i.image_path) for i in items) if name in writer.recorded}
         pending = [i for i in items if image_name(i.image_path) not in done]
-        summary = RunSummary(out, wanted, len(items), len(done), 0, recovered=recovered)
+        summary = RunSummary(out, wanted, len(items), len(done), 0, recovered=recovered, retried=len(retried))
         started = time.perf_counter()
         bar = _progress(len(pending), progress, f"{run.get('protocol', 'predict')} {split}")
         try:
