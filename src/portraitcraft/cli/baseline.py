@@ -13,6 +13,7 @@ from portraitcraft.cli.common import (
     MAX_SIDE_OPTION,
     PROGRESS_BARS_OPTION,
     SPLIT_OPTION,
+    finish_run,
 )
 from portraitcraft.cli.contract import Program
 
@@ -65,9 +66,4 @@ def baseline_predict(
 
     summary = predict_feature_baseline(data, out, model_dir, split=split, max_side=max_side, grid=grid, n_jobs=jobs,
                                        progress=progress)
-    for line in summary.lines():
-        typer.echo(line)
-    if summary.failures:
-        typer.echo(f"error: {len(summary.failures)} of {summary.selected} image(s) failed "
-                   f"(recorded as failed in {out})", err=True)
-        raise typer.Exit(1)
+    finish_run(summary)

@@ -61,3 +61,13 @@ def show_report(report: Any, json_out: Path | None, inputs: dict[str, Any] | Non
     if json_out is not None:
         report.write_json(json_out)
         typer.echo(f"\nwrote {json_out}", err=True)
+
+
+def finish_run(summary: Any) -> None:
+    """The end of a prediction run (a `runners.base.RunSummary`): its lines, then exit 1 when images failed."""
+    for line in summary.lines():
+        typer.echo(line)
+    if summary.failures:
+        typer.echo(f"error: {len(summary.failures)} of {summary.selected} image(s) failed "
+                   f"(recorded as failed in {summary.out})", err=True)
+        raise typer.Exit(1)

@@ -17,6 +17,7 @@ from portraitcraft.cli.common import (
     DTYPE_OPTION,
     MODEL_DIR_OPTION,
     SPLIT_OPTION,
+    finish_run,
     is_stdout,
     show_report,
 )
@@ -187,12 +188,7 @@ def predict(
     batch_size = batch_size or default_batch_size(backend, concurrency)
     summary = run_predictions(runner, dataset, split=split if shard is None else f"{split} shard {shard}",
                               out=out, batch_size=batch_size, progress=progress, items=items)
-    for line in summary.lines():
-        typer.echo(line)
-    if summary.failures:
-        typer.echo(f"error: {len(summary.failures)} of {summary.selected} image(s) failed "
-                   f"(recorded as failed in {out})", err=True)
-        raise typer.Exit(1)
+    finish_run(summary)
 
 
 def merge(
