@@ -22,8 +22,9 @@ SH = T1 + "scripts/sft_qwen3_4b.sh"
 T2 = "qwen-image-finetune/"
 YAML = T2 + "train_configs/train_lora.yaml"
 
-# Track 1: setting -> (the reference's value, where it is read). Values that the script leaves to transformers are
-# read in transformers 5.24.0 (the version pinned here).
+# Track 1: setting -> (the reference's value, where it is read). Values that the script leaves to transformers (the
+# reference pins 4.57.0, requirements.txt:76) are read in transformers 5.24.0, the version pinned here; both have
+# seed 42 and the s/w warm-up.
 TRACK1_REFERENCE = {
     "epochs": (0.5, f"{SH}:41 --num_train_epochs 0.5"),
     "lr": (1e-5, f"{SH}:17 lr=1e-5, :51 --learning_rate"),

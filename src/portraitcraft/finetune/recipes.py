@@ -14,7 +14,8 @@ REFERENCE_COMMIT = "c122cdc4096b1f42a103e0f6e09907b290317c33"
 SCRIPT = "scripts/sft_qwen3_4b.sh"
 TRAIN = "qwenvl/train/train_qwen.py"
 DATA = "qwenvl/data/data_processor.py"
-TRANSFORMERS = "transformers (not set by the script)"
+# Values the script leaves to transformers, which the reference pins at 4.57.0 (requirements.txt:76).
+TRANSFORMERS = "transformers 4.57.0 (requirements.txt:76; not set by the script)"
 
 
 @dataclass(frozen=True)
