@@ -287,6 +287,11 @@ for row, check in zip(file_rows, result.submission_checks):
         f"{check.invalid_answers}."
         + (f" {counted(len(check.extra), 'predicted image')} not in the test file left out (e.g. "
            f"`{check.extra[0]}`)." if check.extra else "")))
+    if check.extra and not check.predicted:
+        display(Markdown(
+            f"**None of the file's records names a test image**: it names `{check.extra[0]}`, the test file names "
+            f"images like `{check.offending[0][0]}`. Check the image names (a missing `.jpg`, another split's "
+            "images) before uploading: as it is, every field of the submission is `NOT_RES` or null."))
     offending = submission_problems(check, row.predictions)
     if offending.empty:
         display(Markdown("Every field of every test image holds a prediction: the file is ready to upload."))

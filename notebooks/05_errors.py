@@ -36,6 +36,7 @@ from IPython.display import HTML, Markdown, display
 
 from portraitcraft.attributes import ATTRIBUTE_NAMES
 from portraitcraft.book import banner, caption, radar_labels, show_plotly, thumbnail, value_with_interval
+from portraitcraft.book.banner import data_kind
 from portraitcraft.book.figures import confusion_panel, reliability_figure
 from portraitcraft.book.paths import locate
 from portraitcraft.book.tables import raw_text_block, report_cell
@@ -407,7 +408,7 @@ for e in analyses:
         picture = ""
         if ds.image_file(row.image_path) is not None:
             picture = thumbnail(ds.open_image(row.image_path, max_side=max_side), title=row.image_path,
-                                max_side=max_side)
+                                max_side=max_side, credit=data_kind(ds) != "lab")
         predicted = "invalid" if not np.isfinite(row.predicted_score) else f"{row.predicted_score:.1f}"
         status = e.details.errors.get(row.image_path)
         display(HTML(f"{picture}<p><b>{row.levels_wrong} of 13 levels wrong</b>, overall score true "

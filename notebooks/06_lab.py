@@ -31,6 +31,7 @@ import seaborn as sns
 from IPython.display import HTML, Markdown, display
 
 from portraitcraft.attributes import ATTRIBUTES, level_from_score
+from portraitcraft.baseline import BaselineError
 from portraitcraft.book import banner, caption, radar_labels, show_plotly
 from portraitcraft.book.paths import locate, repository_path
 from portraitcraft.book.tables import level_cell_colour, series_strip
@@ -65,9 +66,13 @@ for factor in SWEEPS:
         assert all(s.levels[name] == level_from_score(score) for name, score in s.scores.items())
 
 model_dir = locate(baseline_model) if baseline_model else None
-judged = None
+judged, unusable_model = None, ""
 if model_dir is not None:
-    judged = judge_series(steps, model_dir, cache_dir=cache / "features")
+    try:
+        judged = judge_series(steps, model_dir, cache_dir=cache / "features")
+    except BaselineError as exc:  # a model saved by other code (features changed since): said below, not a crash
+        unusable_model = str(exc)
+if judged is not None:
     assert list(judged["factor"]) == list(table["factor"]) and list(judged["step"]) == list(table["step"])
 effects = factor_effects(table)
 
@@ -111,8 +116,11 @@ display(Markdown(
     f"The largest move is **{SHORT.get(top_attribute, top_attribute)}** under **{top_factor.replace('_', ' ')}**: "
     f"{top_move:.1f} points along the series. **{broad.index[0].replace('_', ' ')}** moves the most attributes by a "
     f"point or more ({broad.iloc[0]} of 13), **{broad.index[-1].replace('_', ' ')}** the fewest ({broad.iloc[-1]})."
-    + ("" if judged is not None else " No feature-baseline predictions were given, so only the ground truth is "
-       "shown (`make book` passes the baseline's file on the lab).")))
+    + ("" if judged is not None else
+       f" The feature baseline's model cannot be used ({unusable_model}), so only the ground truth is shown; "
+       "`make baseline` trains it again." if unusable_model else
+       " No feature-baseline predictions were given, so only the ground truth is shown (`make book` passes the "
+       "baseline's file on the lab).")))
 
 # %% [markdown]
 # **How to read it.** A row is one factor changed along its series, a column one attribute; a dark cell means that

@@ -234,7 +234,7 @@ if real is not None:
     for name, index in zip(real["image_paths"], real["own"]):
         picture = sample_data.open_image(name, max_side=512)
         table = missed_properties(real["parsed"][index], real["readings"][real["image_paths"].index(name)])
-        display(HTML(thumbnail(picture, title=name, max_side=thumb_side)))
+        display(HTML(thumbnail(picture, title=name, max_side=thumb_side, credit=True)))  # a real photograph
         if len(table):
             display(table.style.hide(axis="index").format(precision=2))
         else:

@@ -168,30 +168,36 @@ display(caption(
 data_arg = data if data != "data/lab" else "/path/to/PortraitCraft"
 display(Markdown(f"""
 ```bash
+DATA={data_arg}
 # 1. fine-tune with our recipe (--recipe reference: the reference code's)
 #    (rerun the same command to resume after an interruption)
-.venv/bin/portraitcraft finetune --data {data_arg} \\
+.venv/bin/portraitcraft finetune --data "$DATA" \\
     --model models/Qwen3-VL-4B-Instruct --out runs/qwen3vl-4b-ft
 
-# 2. predict the test split with the checkpoint
-#    (finetune prints this command with the right budgets)
-.venv/bin/portraitcraft predict --data {data_arg} \\
-    --model runs/qwen3vl-4b-ft --protocol generate \\
-    --max-pixels 50176 --min-pixels 784 --max-new-tokens 1024 \\
-    --out runs/qwen3vl-4b-ft-test.jsonl
+# 2. predict with the checkpoint: the validation split (the images
+#    finetune held out) and the test split (for the submission);
+#    finetune prints these commands with the right budgets
+for split in validation test; do
+  .venv/bin/portraitcraft predict --data "$DATA" --split $split \\
+      --model runs/qwen3vl-4b-ft --protocol generate \\
+      --max-pixels 50176 --min-pixels 784 --max-new-tokens 1024 \\
+      --out runs/qwen3vl-4b-ft-$split.jsonl
+done
 
 # 3. the row: Table 3 of this book (or `portraitcraft report`)
-make book DATA={data_arg} \\
-    PREDICTIONS=runs/qwen3vl-4b-ft-test.jsonl
+make book DATA="$DATA" PREDICTIONS="runs/qwen3vl-4b-ft-validation.jsonl \\
+    runs/qwen3vl-4b-ft-test.jsonl"
 ```
 
 Where the test labels are hidden (the published dataset), Table 3 scores on a validation split of train chosen by
-the same fraction (0.1) and seed ({seed}) as `finetune` holds out, so the fine-tuned model is never scored on an
-image it was trained on; a prediction file of `--split train` is scored on the held-out images only (the others
-are ignored, but predicted: a full pass over train). For the official test, `portraitcraft submission` writes the
-file to upload. Variants: `--lora` (adapters on the language
-model, merged into the saved weights), `--target score` (the words the `score` protocol reads), `--no-reasons`,
-`--epochs`, `--lr`, `--batch-size`, `--grad-accum`, `--max-pixels`; `portraitcraft finetune --help` lists all.
+the same fraction (0.1) and seed ({seed}) as `finetune` holds out, and `--split validation` predicts exactly those
+images, so the fine-tuned model is never scored on an image it was trained on (a checkpoint trained on every
+record, as `--recipe reference` does, is refused there, with the reason). The test split's file is not scored
+here: chapter 4 writes it as the official submission, checked field by field (`portraitcraft submission` writes the
+same file). Where the test labels are known (the composition lab), the test split's file is Table 3's row.
+Variants: `--lora` (adapters on the language model, merged into the saved weights), `--target score` (the words
+the `score` protocol reads), `--no-reasons`, `--epochs`, `--lr`, `--batch-size`, `--grad-accum`, `--max-pixels`;
+`portraitcraft finetune --help` lists all.
 """))
 
 # %% [markdown]

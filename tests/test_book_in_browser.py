@@ -2,7 +2,9 @@
 predictions), opened page by page in headless Chromium with no network: no console errors, no failed or external
 requests, every plotly figure drawn, tables where the chapters have them, and nothing a reader would see go wrong
 (overlapping or cut-off text, text under 10 px, empty sections, raw output; see `portraitcraft.book.browser`).
-Where the real sample is at hand, the chapters that read the data are built on it too and checked the same way.
+The chapters that read predictions are built again as a real user would: on the lab in the published layout (no
+test labels) with the baseline's test-split predictions and, where the real sample is at hand, on the sample with
+its test-split raw output, both from a long data path, and checked the same way.
 A screenshot of each page is kept in test-artifacts/book-pages/ (ignored by git) to look at.
 
 Skips with the reason where no Chromium is installed (``make browser`` installs Debian's).
@@ -29,9 +31,11 @@ CHEAP = {"n_bootstrap": 200, "demo_images": 4, "demo_steps": 2}
 TABLE_PAGES = ("01_dataset", "03_table2", "04_table3", "05_errors", "07_appendix", "08_track2", "09_finetune",
                "10_figure3")
 
-# The real sample (read in place, never copied) and the chapters that read its data.
+# The real sample (read in place, never copied) and the chapters that read its data and predictions.
 REAL_SAMPLE = REPO.parent / "shared" / "portraitcraft-sample"
 SAMPLE_PAGES = ["01_dataset", "02_figure2", "03_table2", "04_table3", "05_errors"]
+# The chapters that read predictions, built on the lab in the published layout.
+PUBLISHED_PAGES = ["04_table3", "05_errors"]
 
 pytestmark = [
     pytest.mark.slow,
@@ -73,24 +77,41 @@ def test_every_page_of_the_book_renders_offline_in_chromium(tmp_path: Path):
     pages = [f"{page}.html" for page in toc_pages(root)]
     chapters = {f"book/executed/{source.stem}.html" for source in (REPO / "notebooks").glob("[0-9]*.py")}
     assert set(pages) == chapters | {"book/intro.html", "book/api.html"}  # every chapter, the introduction, the API
-    # The lab's pages and, where the real sample is at hand, the chapters that read the data built again on it (two
-    # labelled images, a hidden test split), side by side under one folder, checked in one browser session.
+    # The lab's pages; the chapters that read predictions built again as a user with the real dataset builds them,
+    # from a data folder with a long path (a user's, not the repository's): on the lab in the published layout (no
+    # test ground truth, no factors) with the baseline's test-split predictions, and, where the real sample is at
+    # hand, on it with the reference script's test-split raw output (one image, two labelled ones). Side by side
+    # under one folder, checked in one browser session.
     checked = tmp_path / "checked"
     shutil.copytree(html, checked / "lab")
-    sample = (REAL_SAMPLE / "track_1_train.json").is_file()
-    if sample:
-        html = build_book(str(REAL_SAMPLE), root=root, parameters=CHEAP, only=SAMPLE_PAGES, progress=False, jobs=2,
-                          log=lambda *args: None)
-        shutil.copytree(html, checked / "sample")
-    sample_pages = [f"sample/book/executed/{name}.html" for name in SAMPLE_PAGES] if sample else []
+    users = tmp_path / "data-of-a-user-whose-folders-have-rather-long-names" / "portraitcraft"
+    published = users / "lab-in-the-published-layout"
+    shutil.copytree(lab, published, ignore=shutil.ignore_patterns(
+        "track_1_test_ground_truth.json", "lab_factors.json", "runs"))
+    builds = {"published": (published, PUBLISHED_PAGES, [str(predictions)])}
+    if (REAL_SAMPLE / "track_1_train.json").is_file():
+        sample = users / "portraitcraft-sample"
+        sample.symlink_to(REAL_SAMPLE, target_is_directory=True)  # read in place, never copied
+        builds["sample"] = (sample, SAMPLE_PAGES, [str(sample / "track_1_raw_output_example.json")])
+    for name, (data, names, files) in builds.items():
+        assert len(str(data)) >= 70
+        html = build_book(str(data), root=root, parameters={**CHEAP, "predictions": files}, only=names,
+                          progress=False, jobs=2, log=lambda *args: None)
+        shutil.copytree(html, checked / name)
+    built_pages = [f"{name}/book/executed/{page}.html" for name, (_, names, _) in builds.items() for page in names]
     shutil.rmtree(ARTIFACTS, ignore_errors=True)
-    reports = check_book(checked, pages=[f"lab/{page}" for page in pages] + sample_pages, screenshots=ARTIFACTS,
+    reports = check_book(checked, pages=[f"lab/{page}" for page in pages] + built_pages, screenshots=ARTIFACTS,
                          progress=False)
 
-    # On the sample, what cannot be computed is said in a sentence, and the pages pass the same checks.
+    # Where test labels are hidden, what cannot be computed is said in a sentence, and the pages pass the same checks.
     problems = {r.page: r.problems for r in reports if r.problems}
     assert not problems, problems
-    assert [r.page for r in reports if r.page.startswith("sample/")] == sample_pages
+    assert [r.page for r in reports if not r.page.startswith("lab/")] == built_pages
+    # Chapter 4 on hidden labels with test-split predictions: the checked submission and the label-free readings.
+    for name in builds:
+        page = (checked / name / "book" / "executed" / "04_table3.html").read_text(encoding="utf-8")
+        assert "The submissions for the official test" in page and "The test predictions without labels" in page
+        assert "submission_" in page and "Traceback" not in page
     by_page = {Path(r.page).stem: r for r in reports if r.page.startswith("lab/")}
     assert by_page["02_figure2"].plotly >= 2 and by_page["02_figure2"].plotly_rendered == by_page["02_figure2"].plotly
     for name in TABLE_PAGES:

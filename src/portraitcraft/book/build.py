@@ -203,8 +203,10 @@ def dataset_parameter(data: str, root: Path) -> str:
     folder = Path(data).expanduser()
     if not folder.exists():
         return data
-    folder = folder.resolve()
-    return folder.relative_to(root).as_posix() if folder.is_relative_to(root) else str(folder)
+    resolved = folder.resolve()
+    if resolved.is_relative_to(root.resolve()):
+        return resolved.relative_to(root.resolve()).as_posix()
+    return str(folder.absolute())  # as the user named it (through a link too), made absolute
 
 
 @contextmanager

@@ -160,14 +160,22 @@ def level_table(attributes: pd.DataFrame) -> Any:
     return styler.set_table_attributes('style="font-size:0.88em"')
 
 
-def thumbnail(image: Image.Image, *, title: str = "", max_side: int = 384) -> str:
-    """An HTML <figure> holding `image` as an inline JPEG (no file to copy, works offline)."""
+# Under every real PortraitCraft photograph the book shows, after its file name: the dataset names no photographer,
+# so the file name is what can be cited.
+PHOTO_CREDIT = "Unsplash (via the PortraitCraft dataset, CC BY-NC 4.0; not redistributed)"
+
+
+def thumbnail(image: Image.Image, *, title: str = "", max_side: int = 384, credit: bool = False) -> str:
+    """An HTML <figure> holding `image` as an inline JPEG (no file to copy, works offline). ``credit``: a real
+    photograph, captioned with its file name (``title``) and `PHOTO_CREDIT`."""
     picture = image.copy()
     picture.thumbnail((max_side, max_side))
     buffer = io.BytesIO()
     picture.convert("RGB").save(buffer, format="JPEG", quality=85)
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    caption_html = f"<figcaption>{html.escape(title)}</figcaption>" if title else ""
+    text = f"{title}: {PHOTO_CREDIT}" if credit else title
+    caption_html = (f'<figcaption style="max-width:{max(max_side, 320)}px;overflow-wrap:anywhere">'
+                    f"{html.escape(text)}</figcaption>") if text else ""
     return (
         f'<figure style="margin:0"><img src="data:image/jpeg;base64,{data}" '
         f'alt="{html.escape(title)}" style="max-width:{max_side}px;height:auto"/>{caption_html}</figure>'
