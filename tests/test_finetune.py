@@ -606,3 +606,18 @@ def test_predict_as_the_reference_does_uses_the_base_processor_float16_and_its_r
     run = json.loads((tmp_path / "p.jsonl").read_text().splitlines()[0])["run"]
     assert run["processor"]["model"] == str(tiny_model) and run["image_resize"] == "reference"
     assert run["dtype"] == "float16" and run["decoding"]["sampling"] == "reference"
+
+
+def test_a_run_written_before_the_recipes_resumes_as_ours(generate_run, lab, dataset, tiny_model, tmp_path):
+    from portraitcraft.finetune.settings import BEFORE_RECIPES
+
+    copy = _stopped_copy(generate_run, tmp_path)
+    record = json.loads((copy / "finetune.json").read_text())
+    old = {k: v for k, v in record["settings"].items() if k not in BEFORE_RECIPES}  # as an older version wrote it
+    (copy / "finetune.json").write_text(json.dumps({**record, "settings": old}))
+    summary = run_finetune(settings_for(lab, tiny_model, copy), dataset=dataset, progress=False)
+    assert summary.step == 4 and json.loads((copy / "finetune.json").read_text())["settings"]["recipe"] == "ours"
+    (copy / "finetune.json").write_text(json.dumps({**record, "settings": old, "status": "stopped"}))
+    with pytest.raises(FinetuneError, match="with the 'ours' recipe, not 'reference'"):
+        run_finetune(FinetuneSettings.of_recipe("reference", **{**FAST, "data": str(lab), "model": str(tiny_model),
+                                                                "out": str(copy)}), dataset=dataset, progress=False)

@@ -193,6 +193,7 @@ def previous_run(
     *,
     error: type[Exception] = ValueError,
     same: Callable[[str, Any, Any], bool] | None = None,
+    absent: Mapping[str, Any] | None = None,
 ) -> dict[str, Any] | None:
     """The record (``out/run_file``) of the training run an output folder holds, to resume it; None for a new or
     empty folder. ``error`` is raised, naming the file, for a folder that holds something else, an unreadable
@@ -212,7 +213,7 @@ def previous_run(
         raise error(f"{record_path}: unreadable ({str(exc)[:200]})") from None
     if not isinstance(previous, dict) or previous.get("format") != record_format:
         raise error(f"{record_path}: not a {record_format} record")
-    before = previous.get("settings", {})
+    before = {**(absent or {}), **previous.get("settings", {})}
     if "recipe" in training_key and before.get("recipe") != training_key["recipe"]:
         was = f"the {before['recipe']!r} recipe" if before.get("recipe") else "no recorded recipe"
         raise error(f"{out}: holds a fine-tuning with {was}, not {training_key['recipe']!r}; resume it with its own "

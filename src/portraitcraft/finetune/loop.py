@@ -23,6 +23,7 @@ from portraitcraft.finetune.data import Plan, TrainingData, training_data
 from portraitcraft.finetune.model import FineTuner
 from portraitcraft.finetune.parallel import World
 from portraitcraft.finetune.settings import (
+    BEFORE_RECIPES,
     FORMAT,
     INCOMING_DIR,
     LOG_FILE,
@@ -123,7 +124,7 @@ class _Trainer:
         if self.out.is_dir():
             commit_incoming(self.out)
         return previous_run(self.out, RUN_FILE, FORMAT, self.s.training_key(), error=FinetuneError,
-                            same=_same_setting)
+                            same=_same_setting, absent=BEFORE_RECIPES)
 
     def run(self) -> FinetuneSummary:
         import torch

@@ -139,6 +139,10 @@ class FinetuneSettings:
         return self.batch_size * self.grad_accum
 
 
+# The settings added with the recipes, as every run written before them trained (recipe "ours"): such a run resumes.
+BEFORE_RECIPES: dict[str, Any] = dict(recipe="ours", deepstack_mergers=True, training_prompt="inference",
+                                      mask_newline=False, warmup_formula="(s+1)/(w+1)")
+
 # What each recipe sets; every other setting is the dataclass default, the same in both. ``reference`` is the public
 # reference code (qwen-vl-finetune/scripts/sft_qwen3_4b.sh with qwenvl/train/train_qwen.py, the files and lines in
 # `portraitcraft.finetune.recipes`); ``ours`` keeps a validation split, fp32 master weights, the DeepStack mergers

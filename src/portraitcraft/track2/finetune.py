@@ -163,6 +163,10 @@ class LoraSettings:
         return self.batch_size * self.grad_accum
 
 
+# The settings added with the recipes, as every run written before them trained (recipe "ours"; its resize then
+# floored the long side of an image under 1024 px to 992, fixed since): such a run resumes.
+BEFORE_RECIPES: dict[str, Any] = dict(recipe="ours", lora_dtype="fp32", data_order="epochs", resize="single")
+
 # What each recipe sets; the rest is the dataclass default, the same in both (the module docstring says why ours
 # differs). ``reference``: qwen-image-finetune's run.sh, train_configs/train_lora.yaml, train.py and
 # image_datasets/dataset.py (files and lines in `portraitcraft.track2.recipes`).
@@ -460,7 +464,8 @@ def read_lora_log(path: str | os.PathLike):
 
 
 def _check_out(out: Path, settings: LoraSettings) -> dict[str, Any] | None:
-    return previous_run(out, RUN_FILE, FORMAT, settings.training_key(), error=LoraFinetuneError)
+    return previous_run(out, RUN_FILE, FORMAT, settings.training_key(), error=LoraFinetuneError,
+                        absent=BEFORE_RECIPES)
 
 
 def run_lora_finetune(settings: LoraSettings, *, progress: bool = True) -> LoraSummary:
