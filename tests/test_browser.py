@@ -122,6 +122,118 @@ def test_reader_checks_fail_a_planted_page_and_pass_a_clean_one(tmp_path):
     assert all(message in planted.problems for message in [f"overlapping text: {m}" for m in found["overlap"]])
 
 
+# The figure editor's checks: each kind planted once on a page of its own, and a clean page that shows the same
+# things done right (legends beside the data, one figure per result, numbers to their precision, cut text marked).
+FIGURE_PAGE = """<html><head><title>{title}</title><script src="../plotly.min.js"></script>
+<style>body {{ font: 16px sans-serif; width: 1000px; }}</style></head>
+<body><article><section id="a"><h1>A chapter</h1>{body}</section></article></body></html>"""
+
+
+def _bars(legend: dict, *, title: str = "", note: dict | None = None):
+    """A grouped bar chart (two series, scores 0-10) with its legend where ``legend`` puts it."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure([go.Bar(name=name, x=["Poor", "Medium", "Good"], y=ys) for name, ys in
+                     (("train", [9, 9.5, 9.8]), ("test", [8.5, 9.2, 9.6]))])
+    fig.update_layout(title=title, legend=legend, width=600, height=360, yaxis_range=[0, 10],
+                      margin=dict(l=50, r=150, t=50, b=40))
+    if note:
+        fig.add_annotation(**note)
+    return fig
+
+
+def _matplotlib_svg(legend_loc: str | tuple, *, title: str = "") -> str:
+    """Bars and a line drawn by matplotlib as SVG whose text stays text (the book's setting)."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        fig, ax = plt.subplots(figsize=(6, 3.2))
+        ax.bar(range(6), [9, 9.5, 9.8, 9.6, 9.1, 9.4], color="#4c72b0", label="share right")
+        ax.plot([0, 5], [2, 4], color="#c44e52", label="calibrated")
+        ax.set(ylim=(0, 10), title=title)
+        if isinstance(legend_loc, tuple):
+            ax.legend(loc="upper left", bbox_to_anchor=legend_loc)
+        else:
+            ax.legend(loc=legend_loc)
+        fig.tight_layout()
+        out = io.StringIO()
+        fig.savefig(out, format="svg", bbox_inches="tight")
+        plt.close(fig)
+    return out.getvalue()
+
+
+def test_figure_editor_checks_fail_each_planted_page_and_pass_a_clean_one(tmp_path):
+    from portraitcraft.book.build import vendor_plotly
+    from portraitcraft.book.figures import show_plotly
+
+    site = tmp_path / "site"
+    site.mkdir()
+    shutil.copy(vendor_plotly(tmp_path / "repo"), site / "plotly.min.js")
+    (site / "pages").mkdir()
+    beside = dict(x=1.02, xanchor="left", y=1, yanchor="top")  # right of the plot area
+    (site / "pages" / "mpl_beside.svg").write_text(_matplotlib_svg((1.01, 1.0), title="share right per bin"))
+    (site / "pages" / "mpl_over.svg").write_text(_matplotlib_svg("center"))
+    (site / "pages" / "mpl_numbered.svg").write_text(_matplotlib_svg((1.01, 1.0), title="Figure 4 (print)"))
+    scores = "<table><thead><tr><th>split</th><th>mean</th><th>evidence</th></tr></thead><tbody>{rows}</tbody></table>"
+    pages = {
+        "clean": (
+            show_plotly(_bars(beside, title="Figure 4. Levels per split",
+                              note=dict(text="paper mean", x=1, y=10.4, showarrow=False, yanchor="bottom"))).html
+            + "<p><strong>Figure.</strong> Share of each level per split; bars per split, legend at the right.</p>"
+            + '<img src="mpl_beside.svg" style="width: 600px">'
+            + "<p><strong>Figure.</strong> The share right per bin, measured on 2026-12-06 at 12:18 UTC.</p>"
+            + scores.format(rows="<tr><td>train</td><td>0.84</td><td>the subject sits on the left third…</td></tr>"
+                                 "<tr><td>test</td><td>9.0</td><td>a wide band of sky above the head, evenly…</td></tr>"
+                                 "<tr><td>val</td><td>1.2e-07</td><td>short</td></tr>")
+            + "<p><strong>Table.</strong> Mean score per split (SRCC 0.512, p = 3.1e-05).</p>"),
+        "legend_plotly": show_plotly(_bars(dict(x=0.5, xanchor="center", y=0.5, yanchor="middle"))).html,
+        "label_plotly": show_plotly(_bars(beside, note=dict(text="paper, test mean", x=1, y=8, showarrow=False,
+                                                            bgcolor="white", bordercolor="#444"))).html,
+        "legend_matplotlib": '<img src="mpl_over.svg" style="width: 600px">',
+        "twice_plotly": show_plotly(_bars(beside)).html + "<p>Between them.</p>" + show_plotly(_bars(beside)).html,
+        "twice_print": (show_plotly(_bars(beside, title="Figure 4. Levels per split")).html
+                        + '<img src="mpl_numbered.svg" style="width: 600px">'),
+        "twice_note": "<p><em>Note: test: the labels of 2 images are hidden in this folder.</em></p>" * 2,
+        "raw_float": scores.format(rows="<tr><td>train</td><td>9.250000</td><td>-</td></tr>"),
+        "raw_time": "<p>Measured at 2026-12-06T12:18:25.498619+00:00 on this machine.</p>",
+        "cut_text": scores.format(rows="<tr><td>a</td><td>1</td><td>the subject sits on the left third of the fr</td>"
+                                       "<tr><td>b</td><td>2</td><td>a wide band of sky above the head, evenly li</td>"
+                                       "<tr><td>c</td><td>3</td><td>short</td></tr>"),
+        "environment": (show_plotly(_bars(beside)).html + "<p><strong>Figure.</strong> Embedding distances skipped "
+                        "(No module named 'sentence_transformers').</p>"),
+        "table_as_figure": scores.format(rows="<tr><td>train</td><td>0.84</td><td>-</td></tr>")
+                           + "<p><strong>Figure.</strong> Mean score per split.</p>",
+    }
+    for name, body in pages.items():
+        (site / "pages" / f"{name}.html").write_text(FIGURE_PAGE.format(title=name, body=body), encoding="utf-8")
+
+    reports = check_book(site, pages=[f"pages/{name}.html" for name in pages], progress=False)
+    by_name = {Path(r.page).stem: r for r in reports}
+    assert by_name["clean"].ok, by_name["clean"].problems
+    expected = {
+        "legend_plotly": ("covers_data", "lies over its plotted data"),
+        "label_plotly": ("covers_data", 'the label "paper, test mean"'),
+        "legend_matplotlib": ("covers_data", "lies over its plotted data"),
+        "twice_plotly": ("duplicate", "2 figures show the same data"),
+        "twice_print": ("duplicate", "both numbered Figure 4"),
+        "twice_note": ("duplicate", "the same text is shown 2 times"),
+        "raw_float": ("raw_number", "unformatted number 9.250000"),
+        "raw_time": ("raw_number", "raw timestamp 2026-12-06T12:18:25"),
+        "cut_text": ("cut_text", "2 cells cut at 44 characters"),
+        "environment": ("environment", "No module named"),
+        "table_as_figure": ("caption_label", 'a table captioned "Figure."'),
+    }
+    for name, (kind, message) in expected.items():
+        report = by_name[name]
+        assert list(report.reader) == [kind], (name, report.reader)  # that kind, and nothing else on the page
+        assert any(message in m for m in report.reader[kind]), (name, report.reader)
+
+
 def test_screenshots_take_the_whole_height_of_a_tall_page(tmp_path):
     from PIL import Image
 

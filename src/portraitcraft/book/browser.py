@@ -19,6 +19,13 @@ contents is opened in one headless Chromium, driven through the DevTools protoco
   code listings in the prose, which scroll sideways as code does, are exempt), text smaller than `MIN_FONT_PX`,
   sections that show nothing, figures with no data, tables with no rows, and raw program output (stderr,
   tracebacks, printed warnings),
+- what a figure editor would send back (also `page_checks.js`): a legend or label box over the plotted marks or over
+  other text of its figure (plotly's legends and annotations, matplotlib's legends and boxed labels, tested against
+  what the traces and axes actually paint), the same figure twice on a page (the same data, the same picture, or
+  one figure number on two figures) and the same note twice, unformatted floats (six or more decimals) and raw ISO
+  timestamps in what the page shows (not in figure data, not in code), text cut at a fixed length without an
+  ellipsis, install or environment messages in captions, and a caption labelled "Figure" under tables alone (or
+  "Table" under figures alone),
 - a full-page PNG screenshot when a folder is given, however tall the page (taken in tiles, joined).
 
 A page fails when it has a console error, a failed or external request, a plotly figure that did not render, or any
@@ -65,7 +72,9 @@ MIN_FONT_PX = 10  # smaller text is reported: a reader at 1280 px cannot read it
 PAGE_CHECKS_JS = (Path(__file__).with_name("page_checks.js").read_text(encoding="utf-8")
                   .replace("__MIN_FONT_PX__", str(MIN_FONT_PX)))
 READER_PROBLEMS = {"overlap": "overlapping text", "clipped": "cut off", "small_text": "text too small",
-                   "empty": "empty", "raw_output": "raw output"}
+                   "empty": "empty", "raw_output": "raw output", "covers_data": "over the data",
+                   "duplicate": "shown twice", "raw_number": "raw number", "cut_text": "cut text",
+                   "environment": "environment message in a caption", "caption_label": "caption labelled wrong"}
 
 # What the page holds once it has settled: plotly figures (and those drawn), tables, the title.
 PAGE_SUMMARY_JS = """JSON.stringify({

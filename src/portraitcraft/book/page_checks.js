@@ -3,7 +3,8 @@
 // (not the theme's sidebars); folded content (a closed <details>) is not visible and not looked at.
 (async () => {
   const MIN_FONT_PX = __MIN_FONT_PX__;
-  const found = {overlap: [], clipped: [], small_text: [], empty: [], raw_output: []};
+  const found = {overlap: [], clipped: [], small_text: [], empty: [], raw_output: [], covers_data: [], duplicate: [],
+                 raw_number: [], cut_text: [], environment: [], caption_label: []};
   const root = document.querySelector('article') || document.querySelector('main') || document.body;
 
   const short = (text) => {
@@ -27,6 +28,8 @@
     let text;
     try { text = await (await fetch(src)).text(); } catch (e) { continue; }
     const holder = document.createElement('span');
+    holder.className = 'pc-inlined-svg';
+    holder.dataset.src = src;
     holder.style.display = 'inline-block';
     holder.style.width = `${box.width}px`;
     holder.style.height = `${box.height}px`;
@@ -221,5 +224,264 @@
       found.raw_output.push(`printed "${short(line)}"${where(el)}`);
     }
   }
+  // --- figures: what each figure on the page is, for the checks below ------------------------------------------------
+  // A figure is a plotly div, an SVG picture (matplotlib's, put inline above) or a raster picture.
+  const figures = [];
+  for (const div of Array.from(root.querySelectorAll('.plotly-graph-div'))) {
+    if (shown(div)) figures.push({kind: 'plotly', el: div, svg: div});
+  }
+  for (const holder of Array.from(root.querySelectorAll('.pc-inlined-svg'))) {
+    const svg = holder.querySelector('svg');
+    if (svg && shown(holder)) figures.push({kind: 'svg', el: holder, svg, src: holder.dataset.src});
+  }
+  for (const svg of Array.from(root.querySelectorAll('svg'))) {
+    if (svg.ownerSVGElement || svg.closest('.plotly-graph-div, .pc-inlined-svg') || !shown(svg)) continue;
+    const r = svg.getBoundingClientRect();
+    if (r.width >= 100 && r.height >= 60) figures.push({kind: 'svg', el: svg, svg});  // not an icon
+  }
+  for (const img of Array.from(root.querySelectorAll('img'))) {
+    const r = img.getBoundingClientRect();
+    // A thumbnail (narrower than 200 px: a series' base scene in each strip) may well be shown again.
+    if (shown(img) && r.width >= 60 && r.height >= 60) {
+      figures.push({kind: 'img', el: img, src: img.currentSrc || img.src, thumbnail: r.width < 200});
+    }
+  }
+  const textsOf = (f) => f.svg ? boxes.filter((b) => b.kind === 'svg' && f.svg.contains(b.el)) : [];
+  // A figure as a message names it: its number on the page, and its title (plotly's), else its first words.
+  const figureName = (f) => {
+    const title = f.kind === 'plotly' ? f.el.querySelector('.gtitle') : null;
+    const words = textsOf(f).find((b) => /\p{L}{3}/u.test(b.text));
+    const text = title ? title.textContent : words ? words.text : '';
+    return `${figures.indexOf(f) + 1}` + (text ? ` ("${short(text)}")` : '');
+  };
+
+  // --- a legend or label box over the plotted marks -------------------------------------------------------------------
+  // The boxes that should sit beside the data: plotly's legends and annotations, matplotlib's legends and boxed text.
+  // The marks: what the traces (plotly) and the axes' artists (matplotlib) draw, less axes, ticks, grid and spines.
+  // A mark is hit where its painted fill or stroke covers a point of the box (sampled on a grid), not merely its
+  // bounding box, so a line that passes beside a legend is fine.
+  const inset = (r, d) => ({left: r.left + d, right: r.right - d, top: r.top + d, bottom: r.bottom - d});
+  const overlapRect = (a, b) => ({left: Math.max(a.left, b.left), right: Math.min(a.right, b.right),
+                                  top: Math.max(a.top, b.top), bottom: Math.min(a.bottom, b.bottom)});
+  const paints = (el) => {
+    const s = getComputedStyle(el);
+    const visible = (paint, opacity) => paint && paint !== 'none' && parseFloat(opacity) > 0 &&
+      !/rgba\([^)]*,\s*0\)$/.test(paint) && paint !== 'transparent';
+    return {fill: visible(s.fill, s.fillOpacity), stroke: visible(s.stroke, s.strokeOpacity) && parseFloat(s.strokeWidth) > 0,
+            hidden: s.display === 'none' || s.visibility === 'hidden' || parseFloat(s.opacity) === 0};
+  };
+  const hits = (mark, box) => {
+    const r = mark.getBoundingClientRect();
+    const area = overlapRect(r, box);
+    if (area.right <= area.left || area.bottom <= area.top) return false;
+    if (!(mark instanceof SVGGeometryElement)) return true;  // a marker drawn with <use>: its box is its shape
+    const paint = paints(mark);
+    if (paint.hidden || !(paint.fill || paint.stroke)) return false;
+    const m = mark.getScreenCTM();
+    if (!m) return false;
+    const inverse = m.inverse();
+    const step = Math.max(1.5, Math.sqrt((area.right - area.left) * (area.bottom - area.top) / 600));
+    for (let y = area.top + step / 2; y < area.bottom; y += step) {
+      for (let x = area.left + step / 2; x < area.right; x += step) {
+        const p = new DOMPoint(x, y).matrixTransform(inverse);
+        if ((paint.fill && mark.isPointInFill(p)) || (paint.stroke && mark.isPointInStroke(p))) return true;
+      }
+    }
+    return false;
+  };
+  const nonTransparent = (rect) => rect && (paints(rect).fill || paints(rect).stroke);
+  for (const f of figures) {
+    if (!f.svg) continue;
+    const covers = [], marks = [];
+    let inside;
+    if (f.kind === 'plotly') {
+      for (const legend of Array.from(f.svg.querySelectorAll('g.legend'))) {
+        const bg = legend.querySelector('rect.bg');
+        covers.push({what: 'legend', el: legend, rect: (bg || legend).getBoundingClientRect()});
+      }
+      for (const note of Array.from(f.svg.querySelectorAll('g.annotation'))) {
+        const bg = note.querySelector('rect.bg'), text = note.querySelector('text');
+        if (!text || !text.textContent.trim()) continue;
+        // A boxed label is its box; a bare one its glyphs (the text's box less the font's ascent and descent).
+        const r = nonTransparent(bg) ? bg.getBoundingClientRect() : text.getBoundingClientRect();
+        covers.push({what: `label "${short(text.textContent)}"`, el: note,
+                     rect: nonTransparent(bg) ? r : {left: r.left + 1, right: r.right - 1,
+                                                      top: r.top + r.height * 0.2, bottom: r.bottom - r.height * 0.2}});
+      }
+      marks.push(...f.svg.querySelectorAll('g.trace path, g.trace rect, g.trace circle, g.trace use'));
+      inside = (el) => el.closest('g.legend, g.annotation');
+    } else {
+      const isMpl = f.svg.querySelector('g[id^="axes_"]');
+      if (!isMpl) continue;
+      for (const legend of Array.from(f.svg.querySelectorAll('g[id^="legend_"]'))) {
+        const frame = legend.querySelector(':scope > g[id^="patch_"]');
+        covers.push({what: 'legend', el: legend, rect: (frame || legend).getBoundingClientRect()});
+      }
+      for (const label of Array.from(f.svg.querySelectorAll('g[id^="text_"]'))) {
+        const frame = label.querySelector(':scope > g[id^="patch_"]');
+        if (frame && !label.closest('g[id^="legend_"]')) {
+          covers.push({what: `label "${short(label.textContent)}"`, el: label, rect: frame.getBoundingClientRect()});
+        }
+      }
+      for (const axes of Array.from(f.svg.querySelectorAll('g[id^="axes_"]'))) {
+        const background = axes.querySelector(':scope > g[id^="patch_"]');
+        for (const mark of Array.from(axes.querySelectorAll('path, rect, circle, ellipse, polygon, polyline, line, use'))) {
+          if (mark.closest('g[id^="matplotlib.axis"], g[id^="legend_"], g[id^="text_"], defs, clipPath')) continue;
+          if (background && background.contains(mark)) continue;
+          const patch = mark.closest('g[id^="patch_"]');
+          if (patch && patch.parentElement === axes && !paints(mark).fill) continue;  // a spine, an outline
+          marks.push(mark);
+        }
+      }
+      inside = (el) => el.closest('g[id^="legend_"]') || (el.closest('g[id^="text_"]') &&
+                                                            el.closest('g[id^="text_"]').querySelector(':scope > g[id^="patch_"]'));
+    }
+    for (const cover of covers) {
+      const box = inset(cover.rect, 1);
+      if (box.right <= box.left || box.bottom <= box.top) continue;
+      const hit = marks.find((mark) => !cover.el.contains(mark) && hits(mark, box));
+      if (hit) {
+        found.covers_data.push(`the ${cover.what} of figure ${figureName(f)} lies over its plotted data${where(f.el)}`);
+        continue;
+      }
+      if (cover.what !== 'legend') continue;
+      // A legend over other text of its figure (a panel's title, an axis label).
+      const text = textsOf(f).find((b) => !cover.el.contains(b.el) && !inside(b.el) &&
+        !(b.bounds.right <= box.left || box.right <= b.bounds.left || b.bounds.bottom <= box.top || box.bottom <= b.bounds.top));
+      if (text) found.covers_data.push(`the legend of figure ${figureName(f)} lies over "${short(text.text)}"${where(f.el)}`);
+    }
+  }
+
+  // --- the same figure twice ------------------------------------------------------------------------------------------
+  // The same data drawn twice (plotly), the same picture twice (file or content), or one figure number given to two
+  // figures (an interactive figure and its "print" copy drawn with another library).
+  const signatures = new Map();
+  const remember = (key, f) => {
+    if (!signatures.has(key)) signatures.set(key, []);
+    signatures.get(key).push(f);
+  };
+  const values = (v) => (Array.isArray(v) || ArrayBuffer.isView(v)) ? Array.from(v).map(
+    (row) => (Array.isArray(row) || ArrayBuffer.isView(row)) ? Array.from(row) : row) : v;
+  for (const f of figures) {
+    if (f.kind === 'plotly') {
+      const traces = f.el._fullData || f.el.data || [];
+      const data = traces.filter((t) => t.visible !== false).map((t) => [t.type, ...['x', 'y', 'z', 'r', 'theta', 'values', 'lat', 'lon'].map((k) => values(t[k]))]);
+      if (data.length) remember('data:' + JSON.stringify(data), f);
+    } else if (f.src && !f.thumbnail) {
+      remember('picture:' + f.src, f);
+    } else if (f.svg) {
+      remember('svg:' + f.svg.innerHTML.replace(/\bid="[^"]*"/g, ''), f);
+    }
+    const numbers = new Set();
+    for (const b of textsOf(f)) {
+      const m = b.text.match(/^\s*(?:Figure|Fig\.)\s*(\d+\s*(?:\([a-z]\)|[a-z])?)/i);
+      if (m) numbers.add(m[1].replace(/\s+/g, ''));
+    }
+    for (const n of numbers) remember('number:' + n, f);
+  }
+  const reported = new Set();
+  for (const [key, group] of signatures) {
+    const distinct = Array.from(new Set(group));
+    if (distinct.length < 2 || distinct.every((f) => reported.has(f))) continue;
+    distinct.forEach((f) => reported.add(f));
+    const why = key.startsWith('number:') ? `both numbered Figure ${key.slice(7)}` :
+                key.startsWith('data:') ? 'the same data' : 'the same picture';
+    found.duplicate.push(`${distinct.length} figures show ${why}: ${distinct.map(figureName).join(', ')}${where(distinct[1].el)}`);
+  }
+  // The same note or paragraph printed again on the page.
+  const paragraphs = new Map();
+  for (const el of Array.from(root.querySelectorAll('p, li, .cell_output pre'))) {
+    if (el.closest('.cell_input, li li, nav, .toctree-wrapper') || (el.tagName === 'P' && el.closest('li')) || !shown(el)) continue;
+    const text = el.innerText.replace(/\s+/g, ' ').trim();
+    if (text.length < 40) continue;
+    if (!paragraphs.has(text)) paragraphs.set(text, []);
+    paragraphs.get(text).push(el);
+  }
+  for (const [text, els] of paragraphs) {
+    if (els.length > 1) found.duplicate.push(`the same text is shown ${els.length} times: "${short(text)}"${where(els[1])}`);
+  }
+
+  // --- numbers and times printed raw ------------------------------------------------------------------------------------
+  // Floats with six or more decimals (Python's repr or pandas' default) and ISO timestamps as a program writes them,
+  // in the text a reader sees (prose, tables, printed output, figure text), not in code shown as code.
+  const RAW_FLOAT = /(^|[^\w.])(-?\d+\.\d{6,}(?:e[-+]?\d+)?)(?![\w.])/i;
+  const RAW_TIME = /\b\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2})?|[ T]\d{2}:\d{2}:\d{2}(?:\.\d+|[+-]\d{2}:?\d{2}|Z))\S*/;
+  const rawSeen = new Set();
+  for (const b of boxes) {
+    if (rawSeen.has(b.el)) continue;
+    if (b.kind === 'html' && (b.el.closest('code, kbd') || (b.el.closest('div.highlight') && !b.el.closest('.cell_output')))) continue;
+    const time = b.text.match(RAW_TIME), float = b.text.replace(new RegExp(RAW_TIME, 'g'), ' ').match(RAW_FLOAT);
+    if (!float && !time) continue;
+    rawSeen.add(b.el);
+    if (float) found.raw_number.push(`unformatted number ${float[2]} in "${short(b.text)}"${where(b.el)}`);
+    if (time) found.raw_number.push(`raw timestamp ${time[0]} in "${short(b.text)}"${where(b.el)}`);
+  }
+
+  // --- text cut without an ellipsis -------------------------------------------------------------------------------------
+  // Text shortened by taking its first N characters: in a table column, two or more different cells of words that
+  // stop at the same (longest) length, 30 characters or more, with no "…" to say so. (Different texts of one length
+  // are rare unless something cut them there.)
+  const cutSeen = new Set();
+  for (const table of Array.from(root.querySelectorAll('table'))) {
+    if (!shown(table)) continue;
+    const rows = Array.from(table.tBodies.length ? table.tBodies[0].rows : table.rows);
+    const columns = Math.max(0, ...rows.map((r) => r.cells.length));
+    for (let c = 0; c < columns; c++) {
+      const cells = rows.map((r) => r.cells[c]).filter(Boolean).map((cell) => cell.innerText.trim()).filter(Boolean);
+      const longest = Math.max(0, ...cells.map((t) => t.length));
+      if (longest < 30) continue;
+      const cut = Array.from(new Set(cells.filter((t) => t.length === longest && /\s/.test(t) && /[\p{L}\p{N}]$/u.test(t))));
+      if (cut.length >= 2 && !cutSeen.has(table)) {
+        cutSeen.add(table);
+        found.cut_text.push(`${cut.length} cells cut at ${longest} characters without "…", e.g. "${cut[0].slice(-30)}"${where(table)}`);
+      }
+    }
+  }
+
+  // --- captions: what they say and what they are under ----------------------------------------------------------------
+  // A caption is a <figcaption>, a table's <caption>, a plotly title, or a paragraph opening with a bold
+  // "Figure" / "Table" label (the book's caption helper).
+  const captions = [];
+  for (const el of Array.from(root.querySelectorAll('figcaption, caption, .caption, p'))) {
+    if (!shown(el)) continue;
+    if (el.tagName === 'P') {
+      const first = el.firstElementChild;
+      if (!first || !/^(STRONG|B|EM)$/.test(first.tagName) || el.innerText.trim().indexOf(first.innerText.trim()) !== 0) continue;
+      if (!/^(Figure|Fig\.|Table)\b/i.test(first.innerText.trim())) continue;
+    }
+    captions.push(el);
+  }
+  for (const title of Array.from(root.querySelectorAll('.plotly-graph-div .gtitle'))) captions.push(title);
+  // What installing, importing or configuring said, which belongs in a note or the log, not in what a figure shows.
+  const ENVIRONMENT = /\b(not installed|pip install|conda install|apt(?:-get)? install|no module named|ModuleNotFoundError|ImportError|(?:could|can)not (?:be )?(?:import|load|download|find (?:the )?(?:model|package|module))|failed to (?:import|load|download)|install(?:ed)? (?:the )?\S+ extra|extra \[\w+\]|\[\w+\] extra|environment variable|\$[A-Z][A-Z0-9_]{2,}|offline mode|no GPU|CUDA (?:is )?not available)/i;
+  for (const el of captions) {
+    const text = el.textContent.replace(/\s+/g, ' ').trim();
+    const m = text.match(ENVIRONMENT);
+    if (m) found.environment.push(`caption says "${short(m[0])}": "${short(text)}"${where(el)}`);
+  }
+  // A caption labelled for one kind of thing under another: "Figure" under nothing but tables, "Table" under nothing
+  // but figures (what it is under: everything shown since the previous caption of its section).
+  const before = (a, b) => Boolean(a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING);
+  const shownThings = [...figures.map((f) => ({el: f.el, kind: 'figure'})),
+                       ...Array.from(root.querySelectorAll('table')).filter(shown).map(
+                         (el) => ({el, kind: el.querySelector('img, svg, .plotly-graph-div') ? 'figure' : 'table'}))];
+  const labelled = captions.filter((el) => !el.closest('.plotly-graph-div')).sort((a, b) => before(a, b) ? -1 : 1);
+  labelled.forEach((el, k) => {
+    const caption = ['CAPTION', 'FIGCAPTION'].includes(el.tagName) || el.classList.contains('caption');
+    const label = caption ? el.innerText.trim() : el.firstElementChild.innerText.trim();
+    const says = /^(Figure|Fig\.)/i.test(label) ? 'figure' : /^Table/i.test(label) ? 'table' : null;
+    if (!says) return;
+    let under;
+    if (el.tagName === 'CAPTION') under = [{kind: el.parentElement.querySelector('img, svg, .plotly-graph-div') ? 'figure' : 'table'}];
+    else if (el.tagName === 'FIGCAPTION') under = shownThings.filter((t) => el.parentElement.contains(t.el));
+    else {
+      const previous = labelled.slice(0, k).reverse().find((c) => c.tagName === 'P' && c.closest('section') === el.closest('section'));
+      under = shownThings.filter((t) => before(t.el, el) && !t.el.contains(el) && t.el.closest('section') === el.closest('section') &&
+                                        (!previous || before(previous, t.el)));
+    }
+    if (under.length && !under.some((t) => t.kind === says)) {
+      found.caption_label.push(`a ${under[0].kind} captioned "${short(label)}": "${short(el.innerText)}"${where(el)}`);
+    }
+  });
   return JSON.stringify(found);
 })()
