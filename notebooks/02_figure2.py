@@ -26,7 +26,15 @@ from IPython.display import Markdown, display
 from scipy import stats
 
 from portraitcraft.attributes import ATTRIBUTE_NAMES, LEVELS
-from portraitcraft.book import LEVEL_COLOURS, SPLIT_COLOURS, banner, caption, radar_labels, show_plotly
+from portraitcraft.book import (
+    LEVEL_COLOURS,
+    SPLIT_COLOURS,
+    banner,
+    caption,
+    print_download,
+    radar_labels,
+    show_plotly,
+)
 from portraitcraft.book.paths import locate
 from portraitcraft.data import counted, open_dataset
 from portraitcraft.figure2 import (
@@ -117,7 +125,7 @@ display(Markdown(how))
 # ## (a) Overall scores, train against test, in numbers
 
 # %% tags=["remove-input"]
-for note in scores.notes:
+for note in scores.notes if len(scores.curves) else []:  # without a curve, the notes were said above it
     display(Markdown(f"*Note: {note}.*"))
 display(scores.summary.style.hide(axis="index").format(precision=2))
 if scores.test is not None:
@@ -158,9 +166,8 @@ if len(scores.curves):
     ax.set(xlabel="overall score (1-100)", ylabel="density", xlim=(1, 100), title="Figure 2(a)")
     ax.legend(frameon=False, fontsize=9, loc="upper left")
     fig.tight_layout()
-    plt.show()
-    display(caption("Figure 2(a) for print: the same densities as above, with each split's mean (dashed) in "
-                    "the legend."))
+    display(print_download(fig, "figure2a.pdf", "Figure 2(a) (the densities above, each split's mean dashed and "
+                                                 "given in the legend)"))
 
 # %% [markdown]
 # ## (b) The 13 attributes
@@ -168,7 +175,8 @@ if len(scores.curves):
 # %% tags=["remove-input"]
 attributes = figure2b(ds)
 for note in attributes.notes:
-    display(Markdown(f"*Note: {note}.*"))
+    if note not in scores.notes:  # each note once on the page
+        display(Markdown(f"*Note: {note}.*"))
 columns = {f"mean_{s}": f"mean {s}" for s in attributes.splits}
 attributes.means[["attribute", *columns]].rename(columns=columns).style.hide(axis="index").format(precision=2)
 
@@ -228,8 +236,7 @@ if attributes.splits:
     ax.set_title("Figure 2(b)", pad=30)
     ax.legend(loc="upper right", bbox_to_anchor=(1.15, 1.1), frameon=False)
     fig.tight_layout()
-    plt.show()
-    display(caption("Figure 2(b) for print: the same means as the interactive radar above."))
+    display(print_download(fig, "figure2b.pdf", "Figure 2(b) (the means of the radar above)"))
 else:
     display(Markdown(f"No labelled image on {data}: no attribute means to draw."))
 

@@ -22,8 +22,9 @@ import statistics
 
 import numpy as np
 import pandas as pd
-import plotly.express as px
+import plotly.graph_objects as go
 from IPython.display import Markdown, display
+from plotly.subplots import make_subplots
 
 from portraitcraft.attributes import ATTRIBUTE_NAMES
 from portraitcraft.book import SPLIT_COLOURS, banner, caption, show_plotly
@@ -33,11 +34,13 @@ from portraitcraft.data import FACTORS_FILE, open_dataset
 from portraitcraft.table2 import (
     DEFAULT_DEFINITION,
     LENGTH_DESCRIPTIONS,
+    LENGTH_UNITS,
     MATCH_TOLERANCE,
     REPORTED_TABLE2,
     closest_definitions,
     compare_with_paper,
     description_lengths,
+    reported_attr_length_rule,
     table2,
 )
 
@@ -55,6 +58,17 @@ banner(ds, data=data)
 display(table2_paper_style(REPORTED_TABLE2).style.hide(axis="index").format(precision=1))
 caption("Table 2 **reported in the paper**: length of the 5,000 Track 2 descriptions (train 4,500, test 500), "
         "as printed there; the paper does not say in what unit it counts.", label="Table")
+
+# %% tags=["remove-input"]
+rule = reported_attr_length_rule()
+off = rule[~rule["follows"]]
+if len(off):
+    display(Markdown(
+        f"**Avg. Attr. Length.** This build computes it as the mean divided by {len(ATTRIBUTE_NAMES)}; the paper's "
+        "printed values do not all follow that rule: " + "; ".join(
+            f"{r.split} {r.mean:.1f} / {len(ATTRIBUTE_NAMES)} = {r.mean_over_13:.1f}, printed {r.avg_attr_length:.1f}"
+            for r in off.itertuples()) + ". The paper does not say how it computed the column (perhaps per attribute "
+        "text rather than from the whole mean), so that column is compared here as printed."))
 
 # %% tags=["remove-input"]
 default_rows = lengths.frame[lengths.frame["definition"] == DEFAULT_DEFINITION]
@@ -153,19 +167,33 @@ for row in compared.itertuples():
 # %% tags=["remove-input"]
 long = per_record.melt(id_vars=["split", "image_path"], var_name="definition", value_name="length")
 if len(long):
-    spread = px.box(
-        long, x="definition", y="length", color="split", points="all", color_discrete_map=SPLIT_COLOURS,
-        hover_data={"image_path": True}, category_orders={"definition": list(definitions)},
-        title="Description length per record, each definition",
-    )
-    # Two lines 6 characters apart: one label each, at opposite ends, so that they do not print over each other.
-    for (split, value), position in zip(reported.loc[["train", "test"], "mean"].items(), ("top left", "bottom right")):
-        spread.add_hline(y=value, line=dict(color=SPLIT_COLOURS.get(split, "#444"), dash="dot", width=1),
-                         annotation_text=f"paper, {split} mean {value:g}", annotation_position=position)
+    # One panel per unit (characters, words), each with its own axis: ~500 words beside ~2800 characters on one
+    # axis read as one scale.
+    units = list(dict.fromkeys(LENGTH_UNITS[d] for d in definitions))
+    spread = make_subplots(rows=1, cols=len(units), horizontal_spacing=0.14,
+                           column_widths=[sum(LENGTH_UNITS[d] == u for d in definitions) for u in units])
+    for col, unit in enumerate(units, start=1):
+        part = long[long["definition"].map(LENGTH_UNITS) == unit]
+        for split, rows in part.groupby("split", sort=False):
+            spread.add_trace(go.Box(
+                x=rows["definition"].str.replace("_", "<br>"), y=rows["length"], name=split, legendgroup=split,
+                showlegend=col == 1, marker_color=SPLIT_COLOURS.get(split), boxpoints="all",
+                customdata=rows["image_path"], hovertemplate="%{customdata}<br>%{y}<extra>" + split + "</extra>"),
+                row=1, col=col)
+        spread.update_yaxes(title_text=f"length ({unit})", row=1, col=col)
+    # The paper's means, in the characters panel (the range they fall in), named in the legend: a label beside a
+    # line ran into the boxes' whiskers.
+    for split, value in reported.loc[["train", "test"], "mean"].items():
+        line = dict(color=SPLIT_COLOURS.get(split, "#444"), dash="dot" if split == "train" else "dash", width=1.5)
+        spread.add_hline(y=value, line=line, row=1, col=1)
+        spread.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=line, name=f"paper, {split} mean {value:g}"),
+                         row=1, col=1)
+    spread.update_layout(boxmode="group", title="Description length per record, each definition")
     display(show_plotly(spread, height=460))
     display(caption(
-        f"Length of each Track 2 record of {data} under the four definitions (box: quartiles; points: "
-        "records, hover for the image). Dotted lines: the paper's reported train and test means, in a unit it "
-        "does not state."))
+        f"Length of each Track 2 record of {data} under the four definitions, in characters (left) and in words "
+        "(right), each on its own axis (box: quartiles; points: records, hover for the image). Dotted and dashed "
+        "lines: the paper's reported train and test means, drawn among the character counts (the paper does not "
+        "state its unit)."))
 else:
     display(Markdown("No Track 2 description: nothing to plot."))

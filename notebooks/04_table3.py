@@ -199,34 +199,40 @@ assert constant["srcc"].isna().all(), "a constant score has no rank correlation"
 
 # %% tags=["remove-input"]
 long = []
-for _, row in table.iterrows():
+for _, row in computed.iterrows():  # the computed rows only: the paper's were scored on other images
     for metric in TABLE3_METRICS:
         if pd.notna(row[metric]):
-            long.append({"method": row["method"], "source": row["source"], "metric": METRIC_LABELS[metric],
+            long.append({"method": row["method"], "metric": METRIC_LABELS[metric],
                          "value": row[metric], "low": row[f"{metric}_low"], "high": row[f"{metric}_high"]})
 long = pd.DataFrame(long)
-chart = go.Figure()
-for method, part in long.groupby("method", sort=False):
-    is_reported = (part["source"] == REPORTED).all()
-    chart.add_trace(go.Scatter(
-        x=part["value"], y=part["metric"], mode="markers", name=method + (" (reported)" if is_reported else ""),
-        marker=dict(size=11, symbol="diamond-open" if is_reported else "circle", line=dict(width=2)),
-        error_x=dict(type="data", symmetric=False, array=(part["high"] - part["value"]).fillna(0),
-                     arrayminus=(part["value"] - part["low"]).fillna(0), visible=not is_reported, thickness=1.5),
-        hovertemplate="%{y}: %{x:.4f}<extra>" + method + "</extra>"))
-chart.update_layout(
-    title="Table 3 as a chart: each metric with its 95% interval",
-    xaxis=dict(title="value", range=[min(-0.05, float(long["low"].min()) - 0.05) if len(long) else 0, 1.0]),
-    yaxis=dict(categoryorder="array", categoryarray=[METRIC_LABELS[m] for m in reversed(TABLE3_METRICS)]),
-    legend=dict(orientation="h", y=-0.2),
-)
-show_plotly(chart, height=460)
-
-# %% tags=["remove-input"]
-caption(
-    "The rows of the table above, metric by metric: diamonds are the paper's reported numbers, circles the rows "
-    "computed here with their 95% bootstrap intervals. The reported and computed rows are not scored on the "
-    "same images: compare methods within the computed rows. Click a method in the legend to hide it.")
+if len(long):
+    chart = go.Figure()
+    symbols = ["circle", "square", "diamond", "triangle-up", "x", "star", "cross", "pentagon"]
+    for k, (method, part) in enumerate(long.groupby("method", sort=False)):
+        chart.add_trace(go.Scatter(
+            x=part["value"], y=part["metric"], mode="markers", name=method,
+            marker=dict(size=10, symbol=symbols[k % len(symbols)], line=dict(width=1)),
+            error_x=dict(type="data", symmetric=False, array=(part["high"] - part["value"]).fillna(0),
+                         arrayminus=(part["value"] - part["low"]).fillna(0), thickness=1.5),
+            hovertemplate="%{y}: %{x:.4f}<extra>" + html.escape(method) + "</extra>"))
+    chart.update_layout(
+        title="Table 3 computed in this build, with 95% intervals",
+        # Methods side by side within a metric's row, so that close values do not hide each other.
+        scattermode="group", scattergap=0.4,
+        xaxis=dict(title="value (SRCC, PLCC: correlation; accuracies: share right)",
+                   range=[min(-0.05, float(long["low"].min()) - 0.05), 1.0]),
+        yaxis=dict(categoryorder="array", categoryarray=[METRIC_LABELS[m] for m in reversed(TABLE3_METRICS)
+                                                         if METRIC_LABELS[m] in set(long["metric"])]),
+        legend=dict(orientation="h", y=-0.2),
+    )
+    display(show_plotly(chart, height=200 + 55 * long["metric"].nunique()))
+    display(caption(
+        f"The computed rows of the table above ({evaluated_on}), metric by metric, each with its 95% bootstrap "
+        "interval; compare "
+        "methods with each other here. The paper's reported rows are left out: they were scored on other images. "
+        "PLCC is the raw Pearson correlation of predicted and true overall scores, with no logistic fit "
+        "(`portraitcraft evaluate` reports PLCC after a 4-parameter logistic fit as an extra column); the paper does "
+        "not say which it prints. Click a method in the legend to hide it."))
 
 # %% [markdown]
 # ## Per attribute, for each computed method

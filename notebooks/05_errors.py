@@ -188,10 +188,12 @@ for e in analyses:
 
 if analyses:
     figure = go.Figure()
-    for e in analyses:
+    symbols = ["circle", "square", "diamond", "triangle-up", "x", "star"]
+    for k, e in enumerate(analyses):
         table = accuracy[e.name]
         figure.add_trace(go.Scatter(
             x=table["accuracy"], y=table["attribute"], mode="markers", name=e.name,
+            marker=dict(symbol=symbols[k % len(symbols)], size=8),
             error_x=dict(type="data", symmetric=False, array=table["high"] - table["accuracy"],
                          arrayminus=table["accuracy"] - table["low"]),
             customdata=np.column_stack([table["low"], table["high"], table["macro_f1"], table["qwk"], table["valid"]]),
@@ -203,7 +205,9 @@ if analyses:
                                 name="most common level",
                                 marker=dict(symbol="circle-open", size=11, color="#8c8c8c"),
                                 hovertemplate="%{y}<br>always the most common level: %{x:.3f}<extra></extra>"))
+    # Files side by side within an attribute's row: two close files no longer print one marker over the other.
     figure.update_layout(title="Level accuracy per attribute", xaxis=dict(title="accuracy", range=[0, 1.02]),
+                         scattermode="group" if len(analyses) > 1 else "overlay", scattergap=0.3,
                          yaxis=dict(autorange="reversed", title=None), legend=dict(orientation="h", y=-0.15))
     display(show_plotly(figure, height=520))
     display(caption(f"Accuracy of each attribute's level on the analysed images of {data}, with 95% "
@@ -348,17 +352,19 @@ for e in analyses:
             [[f"predicted {a}<br>against true {b}" for b in ATTRIBUTE_NAMES] for a in ATTRIBUTE_NAMES]),
         hovertemplate="%{customdata}<br>kappa %{z:.3f}<extra></extra>"))
     # Every attribute named on both axes, in the radar's short form (plotly would label every other one).
-    heatmap.update_xaxes(tickvals=list(range(13)), ticktext=short, tickangle=-60, title="true levels of",
-                         tickfont_size=11)
-    heatmap.update_yaxes(tickvals=list(range(13)), ticktext=short, autorange="reversed", title="predicted levels of",
-                         tickfont_size=11)
+    heatmap.update_xaxes(tickvals=list(range(13)), ticktext=short, tickangle=-60, tickfont_size=11,
+                         title="attribute whose true levels are compared (column)")
+    heatmap.update_yaxes(tickvals=list(range(13)), ticktext=short, autorange="reversed", tickfont_size=11,
+                         title="attribute whose predicted levels are compared (row)")
     heatmap.update_layout(title=f"Predicted levels against each attribute's truth: {e.name}",
                           margin=dict(l=230, b=220, t=60))
     display(show_plotly(heatmap, height=760))
+    blank = [name for name in ATTRIBUTE_NAMES if name in tracking.index and tracking.loc[name].isna().all()]
     display(caption(f"Quadratic-weighted kappa between each attribute's predicted levels (rows) and each attribute's "
                     f"true levels (columns), valid predictions only; {e.name} on the {len(e)} analysed images of "
-                    f"{data}. "
-                    "Hover a cell for its value."))
+                    f"{data}. Hover a cell for its value."
+                    + (f" Blank row ({', '.join(blank)}): the model's levels for it do not vary (or none is "
+                       "valid), and kappa is undefined there." if blank else "")))
 
 # %% [markdown] tags=["remove-if-no-output"]
 # ## The multiple-choice question

@@ -32,6 +32,7 @@ from IPython.display import HTML, Markdown, display
 
 from portraitcraft.book import banner, caption
 from portraitcraft.book.paths import locate, repository_path
+from portraitcraft.book.tables import utc_time
 from portraitcraft.cli import command_help, command_table
 from portraitcraft.data import DataError, counted, index_images, open_dataset
 from portraitcraft.errors import analyse_predictions
@@ -156,7 +157,7 @@ if pages.empty:
     display(Markdown("No executed chapter of this build found (this page runs outside a book "
                      "build)."))
 else:
-    display(pages.style.hide(axis="index").format({"seconds": "{:.1f}"}))
+    display(pages.style.hide(axis="index").format({"seconds": "{:.1f}", "finished": utc_time}))
     if len(other):
         were = "was" if len(other) == 1 else "were"
         display(Markdown(f"{counted(len(other), 'executed notebook')} of this build ({', '.join(other['page'])}) "
@@ -250,7 +251,7 @@ index, _ = index_images(ds.root)
 assert record["data"]["images"] == len(index) and record["packages"]["portraitcraft"] is not None
 assert all(len(f["sha256"]) == 64 for f in record["data"]["files"].values())
 summary = pd.DataFrame([
-    ("date (UTC)", record["date"]),
+    ("date (UTC)", utc_time(record["date"])),
     ("Python", record["python"]),
     ("platform", record["platform"]),
     ("code", record["code"]["commit"][:12]

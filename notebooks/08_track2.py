@@ -37,7 +37,7 @@ from IPython.display import HTML, Markdown, display
 
 from portraitcraft.book import banner, caption, thumbnail
 from portraitcraft.book.paths import locate, repository_path
-from portraitcraft.book.tables import missed_properties
+from portraitcraft.book.tables import missed_properties, plain_value
 from portraitcraft.data import FACTORS_FILE, open_dataset
 from portraitcraft.track2 import PROPERTIES, parse_description
 from portraitcraft.track2.bench import faithful_image, lab_alignment, sample_alignment
@@ -128,13 +128,15 @@ if track2_file is not None:
     example = json.loads(track2_file.read_text(encoding="utf-8"))[0]
     parsed_example = parse_description(example["content_description"], example["composition_analysis"])
     display(Markdown(f"**{example['image_path']}**, composition analysis:\n\n> {example['composition_analysis']}"))
-    display(pd.DataFrame([{"property": t.key, "asked": t.value, "confidence": t.confidence, "source": t.source,
-                           "words": t.evidence} for t in parsed_example.targets.values()])
+    display(pd.DataFrame([{"property": t.key, "asked": plain_value(t.value), "confidence": t.confidence,
+                           "source": t.source, "words": t.evidence} for t in parsed_example.targets.values()])
             .style.hide(axis="index").format({"confidence": "{:.2f}"})
             .set_properties(subset=["words"], **{"text-align": "left"}))
     display(caption(f"Targets read from {example['image_path']} ({len(parsed_example.targets)} of {len(PROPERTIES)} "
-                    "properties mentioned)." + (" " + " ".join(parsed_example.notes) if parsed_example.notes else ""),
-                    label="Table"))
+                    "properties mentioned): the value asked, how clearly the text states it (0-1), and the words it "
+                    "came from.", label="Table"))
+    for note in parsed_example.notes:
+        display(Markdown(f"*Note on this build: {note}*"))
 
 # %% [markdown] tags=["remove-if-no-output"]
 # ## How well each side reads the lab

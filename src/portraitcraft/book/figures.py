@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import plotly.graph_objects as go
 import plotly.io as pio
-from IPython.display import Markdown
+from IPython.display import HTML, Markdown
 
 from portraitcraft.attributes import ATTRIBUTE_NAMES, LEVELS
 
@@ -135,6 +135,20 @@ def show_plotly(fig: go.Figure, *, height: int | None = None) -> PlotlyFigure:
     return PlotlyFigure(fig)
 
 
+def print_download(fig: Any, filename: str, what: str) -> HTML:
+    """A matplotlib figure offered as a PDF to download (vector, fonts embedded: for print) rather than drawn as a
+    second figure under its interactive one; the link carries the file (works offline) and the figure is closed."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="pdf", bbox_inches="tight")
+    plt.close(fig)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return HTML(f'<p class="pc-download">Download {html.escape(what)} for print: <a download="{html.escape(filename)}" '
+                f'href="data:application/pdf;base64,{data}">{html.escape(filename)}</a> '
+                f"(PDF, {len(buffer.getvalue()) / 1024:.0f} KB)</p>")
+
+
 def caption(text: str, *, label: str = "Figure") -> Markdown:
     """A short caption under a figure or table, in the same style on every page."""
     return Markdown(f"**{label}.** {text}")
@@ -215,12 +229,16 @@ def reliability_figure(results: dict[str, Any], title: str) -> None:
         top.bar(table["bin_low"], table["accuracy"], width=width, align="edge", color="#4c72b0", alpha=0.8,
                 edgecolor="white", label="share right")
         top.plot([0, 1], [0, 1], ls=":", color="#8c8c8c", label="calibrated")
-        top.plot(table["confidence"], table["accuracy"], "o", color="#c44e52", ms=4, label="bin mean confidence")
+        # Unclipped, above the axes: a bin with no item right sits at 0 and stays a whole dot.
+        top.plot(table["confidence"], table["accuracy"], "o", color="#c44e52", ms=4, label="bin mean confidence",
+                 clip_on=False, zorder=5)
         top.set(xlim=(0, 1), ylim=(0, 1), ylabel="share right",
                 title=f"{label}\nECE {result.ece:.3f}, Brier {result.brier:.3f}")
-        top.legend(fontsize=10, loc="upper left")
         bottom.bar(table["bin_low"], table["items"], width=width, align="edge", color="#8c8c8c", edgecolor="white")
         bottom.set(xlabel="stated confidence (largest probability)", ylabel="items")
     fig.suptitle(title, x=0.01, ha="left", fontsize=12)
-    fig.tight_layout()
+    # One legend for every panel, under the title: inside a panel it lay over the bars.
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="upper center", bbox_to_anchor=(0.5, 0.955), ncol=3,
+               fontsize=10, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.91))
     plt.show()

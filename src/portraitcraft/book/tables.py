@@ -49,6 +49,22 @@ def record_fields(record: dict, prefix: str = "", *, cut: int = 50) -> list[dict
     return rows
 
 
+def utc_time(stamp: object, missing: str = "-") -> str:
+    """An ISO 8601 time (papermill's, a record's) as a reader reads it: date and time to the second, in UTC
+    ("2026-12-06 12:18:25"; the column or caption says UTC); ``missing`` where there is none."""
+    from datetime import datetime, timezone
+
+    if stamp is None or (isinstance(stamp, float) and stamp != stamp) or not str(stamp).strip():
+        return missing
+    try:
+        moment = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+    except ValueError:
+        return str(stamp)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
 def table2_paper_style(frame: pd.DataFrame) -> pd.DataFrame:
     """Rows of a Table 2 frame (`portraitcraft.table2.table2`'s, or the paper's `REPORTED_TABLE2`) in the paper's
     columns: Range as min-max, lengths to one decimal, samples with a thousands separator (chapter 3)."""
@@ -118,15 +134,34 @@ def missed_properties(parsed: Any, readings: Any) -> pd.DataFrame:
     from portraitcraft.track2.score import score_image
 
     missed = [p for p in score_image(parsed, readings).properties if p.agreement < 1]
-    return pd.DataFrame([{"property": p.key, "asked": p.target, "the text said": p.text_evidence[:70],
-                          "read": round(p.reading, 2) if isinstance(p.reading, float) else p.reading,
-                          "the image showed": p.image_evidence[:70], "agreement": p.agreement} for p in missed])
+    return pd.DataFrame([{"property": p.key, "asked": plain_value(p.target),
+                          "the text said": shortened(p.text_evidence), "read": plain_value(p.reading),
+                          "the image showed": shortened(p.image_evidence), "agreement": p.agreement}
+                         for p in missed])
+
+
+def shortened(text: str, limit: int = 70) -> str:
+    """``text`` cut to at most ``limit`` characters at a word boundary, with "…" where something was cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 1]
+    if " " in cut[limit // 2:]:
+        cut = cut[:cut.rindex(" ")]
+    return cut.rstrip(" ,;:") + "…"
+
+
+def plain_value(value: object) -> object:
+    """A value for a mixed table column (words, counts, fractions) as a reader writes it: floats with the digits they
+    carry, at most two decimals ("0.84", "9"); anything else unchanged."""
+    if isinstance(value, float):
+        return f"{round(value, 2):g}"
+    return value
 
 
 __all__ = [
     "SHORT_NAMES", "TABLE2_PAPER_COLUMNS", "level_cell_colour", "missed_properties", "raw_text_block",
-    "record_fields", "report_cell", "series_strip", "short_name", "side_by_side_html", "table2_paper_style",
-    "table3_cell",
+    "plain_value", "record_fields", "report_cell", "series_strip", "short_name", "shortened", "side_by_side_html",
+    "table2_paper_style", "table3_cell", "utc_time",
 ]
 
 

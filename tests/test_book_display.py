@@ -1,0 +1,61 @@
+"""How the book's pages show what the package computed (`portraitcraft.book.tables`, `figures`): times, cut text,
+mixed values, the print version of a figure, and the paper's Avg. Attr. Length beside its stated rule."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import pytest
+
+from portraitcraft.book.tables import plain_value, shortened, utc_time
+from portraitcraft.table2 import REPORTED_TABLE2, reported_attr_length_rule
+
+
+def test_times_are_shown_in_utc_to_the_second():
+    assert utc_time("2026-12-06T12:18:25.498619+00:00") == "2026-12-06 12:18:25"
+    assert utc_time("2026-12-06T13:18:25+01:00") == "2026-12-06 12:18:25"  # another zone, turned to UTC
+    assert utc_time("2026-12-06T12:18:25Z") == "2026-12-06 12:18:25"
+    assert utc_time(None) == "-" and utc_time(float("nan")) == "-"
+    assert utc_time("not a time") == "not a time"  # shown as it is rather than lost
+
+
+def test_cut_text_ends_at_a_word_with_an_ellipsis():
+    text = "the subject sits on the left third of the frame, with generous negative space to the right"
+    cut = shortened(text, 40)
+    assert len(cut) <= 40 and cut.endswith("…") and text.startswith(cut[:-1])
+    assert cut[:-1] == text[:len(cut) - 1] and text[len(cut) - 1] == " "  # ends where a word ends
+    assert shortened("short", 40) == "short"
+    assert shortened("x" * 100, 40) == "x" * 39 + "…"  # no space to cut at: cut at the limit, still marked
+
+
+def test_mixed_values_carry_their_own_digits():
+    assert [plain_value(v) for v in (0.84, 9.0, 0.333333, "close-up", 3)] == ["0.84", "9", "0.33", "close-up", 3]
+
+
+def test_the_papers_avg_attr_length_is_compared_with_its_mean_over_13():
+    rule = reported_attr_length_rule().set_index("split")
+    assert list(rule.index) == list(REPORTED_TABLE2["split"])
+    # the paper's printed numbers: 2230.8 / 13 = 171.6 against 171.2 printed, 2236.4 / 13 = 172.0 against 171.9
+    assert rule.loc["test", "mean_over_13"] == pytest.approx(171.6) and rule.loc["test", "avg_attr_length"] == 171.2
+    assert rule.loc["overall", "mean_over_13"] == pytest.approx(172.0)
+    assert not rule["follows"].any()
+    fitting = REPORTED_TABLE2.assign(avg_attr_length=(REPORTED_TABLE2["mean"] / 13).round(1))
+    assert reported_attr_length_rule(fitting)["follows"].all()
+
+
+def test_the_print_version_is_a_pdf_to_download_not_a_second_figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from portraitcraft.book.figures import print_download
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    link = print_download(fig, "figure2a.pdf", "Figure 2(a)").data
+    assert not plt.get_fignums()  # closed: the notebook does not draw it
+    match = re.search(r'<a download="figure2a.pdf" href="data:application/pdf;base64,([^"]+)">', link)
+    assert match and base64.b64decode(match.group(1)).startswith(b"%PDF")
+    assert "Figure 2(a)" in link
