@@ -223,9 +223,8 @@ if len(long):
                    range=[min(-0.05, float(long["low"].min()) - 0.05), 1.0]),
         yaxis=dict(categoryorder="array", categoryarray=[METRIC_LABELS[m] for m in reversed(TABLE3_METRICS)
                                                          if METRIC_LABELS[m] in set(long["metric"])]),
-        legend=dict(orientation="h", y=-0.2),
     )
-    display(show_plotly(chart, height=200 + 55 * long["metric"].nunique()))
+    display(show_plotly(chart, height=220 + 55 * long["metric"].nunique()))
     display(caption(
         f"The computed rows of the table above ({evaluated_on}), metric by metric, each with its 95% bootstrap "
         "interval; compare "
