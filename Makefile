@@ -28,12 +28,13 @@ help:
 
 # pyproject.toml states ranges; constraints.txt the exact versions tested, which make installs (reproducible builds).
 # pip's own settings apply, e.g. PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu for CPU-only torch (CI).
+# .[lmms] (lmms-eval, not part of .[all]) too: the test suite runs lmms-eval once.
 # A second OpenCV distribution, kept as a wheel for the test that installs it beside ours (tests use no network).
 OPENCV_PEER := opencv-python==5.1.0.95
 $(INSTALLED): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[all]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[all,lmms]'
 	$(BIN)/python -m pip download --quiet --no-deps --only-binary=:all: --dest $(VENV)/opencv-peer '$(OPENCV_PEER)'
 	@touch $@
 

@@ -17,7 +17,7 @@ import yaml
 from portraitcraft.attributes import ATTRIBUTE_KEYS, ATTRIBUTE_NAMES, LEVELS
 from portraitcraft.data import open_dataset
 from portraitcraft.evaluation import dropped_view, evaluate
-from portraitcraft.integrations.lmms_eval import GROUND_TRUTH_FILE, TEMPLATE, TEST_TASK, VALIDATION_TASK, write_tasks
+from portraitcraft.integrations.lmms_eval import TEMPLATE, TEST_TASK, VALIDATION_TASK, write_tasks
 from portraitcraft.integrations.lmms_eval import task as functions
 from portraitcraft.labels import load_ground_truth, validation_split
 from portraitcraft.predictions import LMMS_EVAL, PredictionFileError, read_predictions
@@ -84,7 +84,7 @@ def test_the_readme_runs_what_this_file_tests():
     assert "--model qwen3_vl \\\n    --model_args pretrained=" in commands and README_MODEL_ARGS in commands
     for step in ("portraitcraft export data/lab exported --to hf", "portraitcraft lmms-tasks exported --out lmms-tasks",
                  f"--include_path lmms-tasks --tasks {VALIDATION_TASK},{TEST_TASK}", "--log_samples",
-                 f"-g lmms-tasks/{GROUND_TRUTH_FILE}", "portraitcraft submission"):
+                 "-g data/lab --split validation", "portraitcraft submission"):
         assert step in commands, step
 
 
@@ -105,6 +105,18 @@ def test_written_tasks_name_the_export_and_the_books_validation_split(lab, expor
     assert (written.levels == book_truth.levels[order]).all()
     assert (written.total_score == book_truth.total_score[order]).all()
     assert any("labels are hidden" in note for note in tasks.notes)  # the lab's test split
+
+
+def test_an_export_with_its_validation_split_is_read_as_such(lab, tmp_path):
+    from portraitcraft.hf import save
+    from portraitcraft.labels import validation_images
+
+    dataset = open_dataset(lab)
+    save(dataset, tmp_path / "exported", tracks=(1,), validation=validation_images(dataset))
+    written = write_tasks(tmp_path / "exported", tmp_path / "tasks")
+    task = yaml.load(written.tasks[VALIDATION_TASK].read_text(encoding="utf-8"), Loader=_Functions)
+    assert task["test_split"] == "validation" and task["process_docs"].endswith("task.docs_with_images")
+    assert load_ground_truth(written.ground_truth).image_paths == validation_images(dataset)
 
 
 def test_a_folder_that_is_not_an_export_is_refused(tmp_path, lab):
@@ -245,7 +257,7 @@ def test_lmms_eval_runs_the_task_and_portraitcraft_reads_its_samples(lab, tasks,
     results = json.loads(results_file.read_text(encoding="utf-8"))["results"][VALIDATION_TASK]
     (samples,) = out.glob(f"*/*_samples_{VALIDATION_TASK}.jsonl")
     report = subprocess.run([sys.executable, "-m", "portraitcraft", "evaluate", "-p", str(samples),
-                             "-g", str(tasks.ground_truth), "--bootstrap", "0", "--json", "-"],
+                             "-g", str(lab), "--split", "validation", "--bootstrap", "0", "--json", "-"],
                             capture_output=True, text=True, env=env, check=False)
     assert report.returncode == 0, report.stderr
     ours = json.loads(report.stdout)
@@ -257,6 +269,10 @@ def test_lmms_eval_runs_the_task_and_portraitcraft_reads_its_samples(lab, tasks,
         else:
             assert theirs == pytest.approx(value, abs=1e-9), metric
     assert "Level Acc" in report.stderr and "SRCC" in report.stderr
+    # the labels lmms-tasks wrote beside the tasks score the same
+    again = evaluate(samples, tasks.ground_truth, n_bootstrap=0).values
+    for metric in functions.METRICS:
+        assert math.isnan(again[metric]) if ours[metric] is None else again[metric] == pytest.approx(ours[metric])
 
     # the test split's samples make the official submission
     (test_samples,) = out.glob(f"*/*_samples_{TEST_TASK}.jsonl")
