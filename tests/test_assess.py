@@ -194,17 +194,20 @@ def test_run_assessment_is_the_command_from_python(photos, baseline_dir, tmp_pat
     command = ["assess", str(photos), "--backend", "features", "--model-dir", str(baseline_dir), "--json", "-",
                "--records", str(done.records), "--no-progress"]
     result = CliRunner().invoke(app, command)
-    assert result.exit_code == 0 and result.stdout == done.text  # resumed: nothing predicted again, the same rows
+    # Resumed: only the failed image is predicted again (and fails again: exit 1); the same rows.
+    assert result.exit_code == 1 and result.stdout == done.text
 
 
 def test_one_backend_vocabulary_for_predict_and_assess(lab, photos, baseline_dir, tmp_path):
     from portraitcraft.runners.backends import backend_name
 
     assert backend_name("qwen") == "transformers" and backend_name("features") == "features"
+    with pytest.raises(ValueError, match="'gpt': expected one of features, transformers, openai"):
+        backend_name("gpt")
     for command in (["predict", "--data", str(lab), "--out", str(tmp_path / "p.jsonl")], ["assess", str(photos)]):
         result = CliRunner().invoke(app, [*command, "--backend", "gpt"])
-        assert result.exit_code == 2
-        assert "'gpt': expected one of features, transformers, openai (qwen for transformers)" in result.stderr
+        assert result.exit_code == 2 and "gpt" in result.stderr
+        assert all(name in result.stderr for name in ("features", "transformers", "qwen", "openai"))
     out = tmp_path / "features.jsonl"
     result = CliRunner().invoke(app, ["predict", "--data", str(lab), "--backend", "features", "--model-dir",
                                       str(baseline_dir), "--limit", "3", "--out", str(out), "--no-progress"])
