@@ -138,10 +138,33 @@ def test_errors_come_before_any_model_and_name_the_problem(tmp_path, monkeypatch
     assert result.exit_code == 2 and "no image found" in result.output
     result = CliRunner().invoke(app, ["assess", str(photos), "--out", str(tmp_path / "rows.xlsx")])
     assert result.exit_code == 2 and "--format csv|jsonl" in result.output
+
+
+def test_assess_from_any_folder_builds_the_lab_baseline_once_and_summarises(photos, tmp_path, monkeypatch):
+    """No trained model at hand (no repository lab model, an empty cache): the first run builds the lab-trained
+    baseline into the cache (a smaller lab here, for time), the second reuses it; the terminal gets the summary, what
+    the model learned from, and a flat image is flagged instead of scored."""
+    from PIL import Image
+
     monkeypatch.setattr("portraitcraft.baseline.LAB_MODEL_DIR", Path("no/such/model"))
+    monkeypatch.setattr("portraitcraft.baseline.CACHED_LAB", {"n_train": 16, "n_test": 0, "seed": 0})
+    monkeypatch.setenv("PORTRAITCRAFT_CACHE", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(app, ["assess", str(photos), "--backend", "features"])
-    assert result.exit_code == 2 and "--model-dir" in result.output
+    (photos / "broken.jpg").unlink()
+    Image.new("RGB", (120, 90), (40, 160, 40)).save(photos / "flat-green.png")
+    out = tmp_path / "rows.jsonl"
+    first = CliRunner().invoke(app, ["assess", str(photos), "--out", str(out), "--no-progress"])
+    assert first.exit_code == 1, first.output  # the flat frame has no score
+    assert "building the lab-trained one once into" in first.stderr and str(tmp_path / "cache") in first.stderr
+    rows = {r["image"]: r for r in lines(out.read_text(encoding="utf-8"))}
+    assert rows["flat-green.png"]["status"] == "failed" and "nearly uniform" in rows["flat-green.png"]["error"]
+    scores = [r["total_score"] for r in rows.values() if r["status"] == "ok"]
+    assert len(scores) == 3
+    assert (f"assessed 4 photo(s): 3 scored, 1 without a score (see status and error); overall score "
+            f"{min(scores):.0f}-{max(scores):.0f}") in first.stderr
+    assert "trained on 16 synthetic composition-lab images" in first.stderr
+    second = CliRunner().invoke(app, ["assess", str(photos), "--out", str(tmp_path / "again.csv"), "--no-progress"])
+    assert "building" not in second.stderr and "synthetic composition-lab images" in second.stderr
 
 
 def test_openai_backend_scores_a_folder_through_a_loopback_server(photos, tiny_model, tmp_path):
@@ -214,3 +237,24 @@ def test_one_backend_vocabulary_for_predict_and_assess(lab, photos, baseline_dir
     assert result.exit_code == 0, result.output
     records = lines(out.read_text(encoding="utf-8"))
     assert [r["status"] for r in records] == ["ok"] * 3 and records[0]["run"]["backend"] == "features"
+
+
+def test_max_megapixels_sets_the_bomb_guard_and_16_bit_files_keep_their_tones(photos, baseline_dir, tmp_path,
+                                                                               monkeypatch):
+    import numpy as np
+    from PIL import Image
+
+    from portraitcraft.images import open_image
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)  # restored after the test
+    (photos / "broken.jpg").unlink()
+    command = ["assess", str(photos), "--model-dir", str(baseline_dir), "--no-progress", "--out", "-"]
+    small = CliRunner().invoke(app, [*command, "--max-megapixels", "0.001"])  # every photo is over 1,000 pixels
+    assert small.exit_code == 1 and "larger than the decompression-bomb limit of 1,000 pixels" in small.stderr
+    assert "assess --max-megapixels N" in small.stderr
+    allowed = CliRunner().invoke(app, [*command, "--max-megapixels", "200"])
+    assert allowed.exit_code == 0, allowed.output
+    ramp = (np.linspace(0, 65535, 64 * 256).reshape(64, 256)).astype(np.uint16)
+    Image.fromarray(ramp).save(tmp_path / "ramp16.png")
+    grey = np.asarray(open_image(tmp_path / "ramp16.png"))[..., 0]
+    assert grey[0, 0] < 5 and grey[-1, -1] > 250 and abs(float(grey.mean()) - 127.5) < 3  # not clipped to white

@@ -218,16 +218,41 @@ class Assessment:
     rows: list[dict[str, Any]]
     text: str
     summary: RunSummary
+    model: str = ""  # what the model learned from, in words (the feature baseline says it)
 
     def lines(self) -> list[str]:
-        """The run's summary, then where the rows went (none for standard output)."""
+        """The run's summary, what the photos got (`verdict`), what the model learned from, then where the rows went
+        (none for standard output)."""
         wrote = [] if self.out == "-" else [f"wrote {len(self.rows)} row(s) to {self.out}"]
-        return [*self.summary.lines(), *wrote]
+        return [*self.summary.lines(), *verdict(self.rows), *([self.model] if self.model else []), *wrote]
+
+
+def verdict(rows: list[dict[str, Any]], weakest: int = 3) -> list[str]:
+    """What a folder's photos got, in two lines: how many were scored and the range of their scores, and the
+    attributes most often judged Poor."""
+    scores = sorted(float(r["total_score"]) for r in rows if r["status"] == "ok" and r["total_score"] is not None)
+    not_scored = len(rows) - len(scores)
+    first = (f"assessed {len(rows)} photo(s): {len(scores)} scored" +
+             (f", {not_scored} without a score (see status and error)" if not_scored else ""))
+    if not scores:
+        return [first]
+    import statistics
+
+    middle = statistics.median(scores)
+    lines = [f"{first}; overall score {scores[0]:.0f}-{scores[-1]:.0f} (median {middle:.0f}) on 1-100"]
+    poor = {name: sum(1 for r in rows if (r.get("levels") or {}).get(name) == "Poor") for name in ATTRIBUTE_NAMES}
+    common = sorted((n for n in poor if poor[n]), key=lambda n: (-poor[n], ATTRIBUTE_NAMES.index(n)))[:weakest]
+    if common:
+        lines.append("most often Poor: " + ", ".join(f"{name} ({poor[name]} of {len(scores)})" for name in common))
+    else:
+        lines.append("no attribute judged Poor")
+    return lines
 
 
 def run_assessment(folder: str | os.PathLike, out: str | os.PathLike = "-", *, backend: str = "features",
                    fmt: str | None = None, records: str | os.PathLike | None = None, limit: int | None = None,
-                   batch_size: int | None = None, progress: bool = True, **backend_options: Any) -> Assessment:
+                   batch_size: int | None = None, progress: bool = True, notify: Any = None,
+                   **backend_options: Any) -> Assessment:
     """Score every photo of ``folder`` with ``backend`` (a name of `runners.backends`, built from
     ``backend_options``) and write the rows to ``out`` (a ``.csv`` or ``.jsonl`` file; ``"-"``: only returned,
     as ``text``, for standard output).
@@ -236,16 +261,17 @@ def run_assessment(folder: str | os.PathLike, out: str | os.PathLike = "-", *, b
     format, the folder, the backend (its model loaded), the output file (not one of the inputs, writable). The
     records (default `default_records`) are the run loop's, so a rerun predicts only what is missing. Raises
     `FolderError`, ValueError, `portraitcraft.outputs.OutputError`, `runners.base.ModelLoadError`,
-    `runners.base.RunError` or OSError, each naming what is wrong.
+    `runners.base.RunError` or OSError, each naming what is wrong. ``notify(text)`` hears what happens before the
+    run (the feature baseline built once into the cache where no trained one is at hand).
     """
     from portraitcraft.outputs import check_target, refuse_inputs, write_atomic
-    from portraitcraft.runners.backends import default_batch_size, make_backend
+    from portraitcraft.runners.backends import backend_name, default_batch_size, make_backend
     from portraitcraft.runners.base import config_hash
 
     out = str(out)
     output_format = format_for(out, fmt)
     images = ImageFolder(folder)  # the folder is checked before any model is loaded
-    runner = make_backend(backend, **backend_options)
+    runner = make_backend(backend, **backend_options, progress=progress, notify=notify)
     record_file = Path(records) if records is not None else default_records(out, images,
                                                                                config_hash(runner.config()))
     if out != "-":
@@ -259,7 +285,13 @@ def run_assessment(folder: str | os.PathLike, out: str | os.PathLike = "-", *, b
     text = "".join(format_rows(rows, output_format))
     if out != "-":
         write_atomic(out, text, inputs={"--records": record_file})
-    return Assessment(images, record_file, out, rows, text, summary)
+    model = getattr(runner, "model", None)
+    described = ""
+    if backend_name(backend) == "features" and model is not None:
+        from portraitcraft.baseline import trained_on
+
+        described = trained_on(model)
+    return Assessment(images, record_file, out, rows, text, summary, described)
 
 
 def default_records(out: str, folder: ImageFolder, config_hash: str) -> Path:
@@ -277,5 +309,5 @@ def default_records(out: str, folder: ImageFolder, config_hash: str) -> Path:
 
 __all__ = ["FORMATS", "IMAGE_SUFFIXES", "Assessment", "FolderError", "ImageFolder", "assess_folder",
            "assessment_rows", "csv_columns", "default_records", "find_images", "flat_row", "format_for", "format_rows",
-           "image_key", "relative_path", "run_assessment"]
+           "image_key", "relative_path", "run_assessment", "verdict"]
 

@@ -462,8 +462,8 @@ def load_baseline(model_dir: str | os.PathLike) -> BaselineModel:
     if not isinstance(fitted, dict) or not isinstance(fitted.get("classifiers"), dict) or \
             set(fitted["classifiers"]) != set(ATTRIBUTE_NAMES) or fitted.get("regressor") is None:
         raise BaselineError(f"{model_path}: does not hold the regressor and the 13 classifiers of a feature baseline")
-    info = {k: manifest[k] for k in ("train_images", "grid", "seed", "cv_folds", "train_seconds", "held_out")
-            if k in manifest}
+    info = {k: manifest[k] for k in ("train_images", "grid", "seed", "cv_folds", "train_seconds", "held_out",
+                                     "dataset", "synthetic") if k in manifest}
     info["model_sha256"] = manifest["model_sha256"]
     return BaselineModel(
         tuple(manifest["feature_names"]), fitted["regressor"], fitted["classifiers"], manifest["cv"], info
@@ -479,6 +479,83 @@ def default_model_dir(out_jsonl: str | os.PathLike) -> Path:
 
 # The lab's trained baseline, where `make baseline` puts it (relative to the repository root).
 LAB_MODEL_DIR = Path("data/lab/runs/feature-baseline.model")
+
+
+# The lab-trained baseline `assess` builds once into the cache where no trained model is at hand: the default lab's
+# size and seed, the linear models (195 s measured on a busy 2-core machine, most of it measuring the features).
+CACHED_LAB = {"n_train": 300, "n_test": 0, "seed": 0}
+CACHED_GRID = "linear"
+
+
+def cached_lab_model_dir() -> Path:
+    """Where the lab-trained baseline is cached, named by what makes it (feature code, scikit-learn, lab size)."""
+    from portraitcraft.data import default_cache_dir
+
+    return (default_cache_dir() / "baseline" /
+            f"lab-{CACHED_LAB['n_train']}-seed{CACHED_LAB['seed']}-{CACHED_GRID}-features{FEATURE_VERSION}-"
+            f"sklearn{sklearn.__version__}")
+
+
+def lab_model_in_cache(*, progress: bool = True, notify: Any = None) -> Path:
+    """The lab-trained feature baseline in the cache, built there on first use (a composition lab rendered in a
+    scratch folder, the features measured, linear models fitted; then the lab is removed and only the model kept).
+    ``notify(text)`` hears, once, that it is being built and how long that takes."""
+    import shutil
+    import tempfile
+
+    model_dir = cached_lab_model_dir()
+    if (model_dir / MANIFEST_FILE).is_file():
+        return model_dir
+    from portraitcraft.lab import write_lab
+
+    started = time.perf_counter()
+    if notify is not None:
+        notify(f"no trained feature baseline at hand: building the lab-trained one once into {model_dir} "
+               f"({CACHED_LAB['n_train']} synthetic images: one to a few minutes, once; later runs reuse it)")
+    model_dir.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="lab-", dir=model_dir.parent) as scratch:
+        lab = Path(scratch) / "lab"
+        write_lab(lab, **CACHED_LAB, progress=progress)
+        staged = Path(scratch) / "model"
+        train_on_dataset(lab, staged, grid=CACHED_GRID, n_jobs=os.cpu_count() or 1, progress=progress,
+                         cache_dir=Path(scratch) / "features")
+        manifest = json.loads((staged / MANIFEST_FILE).read_text(encoding="utf-8"))
+        manifest["dataset"] = f"the composition lab ({CACHED_LAB['n_train']} images, seed {CACHED_LAB['seed']})"
+        (staged / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        shutil.rmtree(staged / "feature_cache", ignore_errors=True)
+        try:
+            os.replace(staged, model_dir)  # whole or not at all; a concurrent build that finished first wins
+        except OSError:
+            if not (model_dir / MANIFEST_FILE).is_file():
+                raise
+    if notify is not None:
+        notify(f"built the lab-trained baseline in {time.perf_counter() - started:.0f} s")
+    return model_dir
+
+
+# Below this spread of luminance (of 255) an image is one flat colour: a grey card, a blank frame, a file whose
+# pixels were lost in decoding. Its features say nothing about composition, and the models would still answer.
+FLAT_SPREAD: Final[float] = 2.0
+
+
+def nearly_uniform(image: Image.Image) -> str | None:
+    """Why an image gets no score (low confidence: it is nearly uniform), or None for an image worth scoring."""
+    luminance = np.asarray(image.convert("L"), dtype=np.float32)
+    spread = float(luminance.std())
+    if spread >= FLAT_SPREAD:
+        return None
+    return (f"low confidence, no score: the image is nearly uniform (luminance spread {spread:.1f} of 255, mean "
+            f"{float(luminance.mean()):.0f}): there is no composition to judge")
+
+
+def trained_on(model: BaselineModel) -> str:
+    """What a saved baseline learned from, in words, with the caveat that matters for one's own photos."""
+    images = model.info.get("train_images")
+    where = model.info.get("dataset") or "an unrecorded dataset"
+    if model.info.get("synthetic", "lab" in str(where)):
+        return (f"model: the CPU feature baseline trained on {images} synthetic composition-lab images ({where}); "
+                "its scores on real photos show the pipeline, not a judgement to trust")
+    return f"model: the CPU feature baseline trained on {images} labelled images of {where}"
 
 
 def find_baseline_model(predictions: str | os.PathLike | None = None) -> Path | None:
@@ -529,7 +606,9 @@ def _train_on_dataset(
                              cache_dir=cache_dir, n_jobs=n_jobs, progress=progress)
     model = train_baseline(table.frame, train, grid=grid, seed=seed, n_jobs=n_jobs, progress=progress)
     fraction, split_seed = held_out_split or (None, None)
-    model.info.update(dataset=str(dataset.root), max_side=max_side, train_feature_failures=len(table.failures),
+    synthetic = (dataset.root / "lab_factors.json").is_file()  # the composition lab's own file
+    model.info.update(dataset=str(dataset.root), synthetic=synthetic, max_side=max_side,
+                      train_feature_failures=len(table.failures),
                       feature_seconds_per_image=table.seconds_per_image,
                       held_out=held_out_record(held_out, fraction=fraction, seed=split_seed))
     model.save(model_dir)
@@ -682,13 +761,11 @@ class FeatureBackend:
     """
 
     def __init__(self, model_dir: str | os.PathLike | None = None, *, max_side: int | None = None,
-                 model: BaselineModel | None = None):
-        found = Path(model_dir) if model_dir is not None else find_baseline_model()
-        if found is None:
-            raise ModelLoadError(
-                f"no trained feature baseline at {LAB_MODEL_DIR}: pass --model-dir DIR, a model saved by "
-                "`portraitcraft baseline train DATA --model-dir DIR` (or run `make baseline` in the repository to "
-                "train the lab's)")
+                 model: BaselineModel | None = None, progress: bool = True, notify: Any = None):
+        if model_dir is not None:
+            found = Path(model_dir)
+        else:  # the lab's from `make baseline` where the repository has one, else the one cached (built once)
+            found = find_baseline_model() or lab_model_in_cache(progress=progress, notify=notify)
         self.model_dir = found
         try:
             self.model = model if model is not None else load_baseline(self.model_dir)
@@ -711,6 +788,10 @@ class FeatureBackend:
         outcomes: list[Outcome | None] = [None] * len(items)
         rows, kept = [], []
         for i, image in enumerate(images):
+            flat = nearly_uniform(image)
+            if flat is not None:
+                outcomes[i] = Outcome(error=flat)
+                continue
             try:
                 rows.append(compute_features(image))
                 kept.append(i)

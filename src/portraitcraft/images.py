@@ -56,7 +56,24 @@ def check_image(path: Path) -> tuple[int, int]:
 
 
 def _too_large(path: Path, exc: Exception) -> str:
-    return f"{path}: refused, larger than PIL's decompression-bomb limit of {Image.MAX_IMAGE_PIXELS:,} pixels ({exc})"
+    return (f"{path}: refused, larger than the decompression-bomb limit of {Image.MAX_IMAGE_PIXELS:,} pixels "
+            f"({exc}); for a camera file you trust, raise the limit (assess --max-megapixels N)")
+
+
+def allow_megapixels(megapixels: float) -> None:
+    """Raise (or lower) the pixel limit of `open_image` and `image_size` for this process: a 100-megapixel camera
+    file is over PIL's default of about 89 million pixels. JPEGs are still decoded at a reduced scale."""
+    if not megapixels > 0:
+        raise ValueError(f"--max-megapixels {megapixels}: must be positive")
+    Image.MAX_IMAGE_PIXELS = int(megapixels * 1_000_000)
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    # 16- and 32-bit greyscale (scientific or scanned PNG and TIFF files): PIL's conversion clips every value above
+    # 255 to white, so the values are scaled to 8 bits first.
+    if img.mode == "I" or img.mode.startswith("I;16"):
+        img = img.convert("I").point(lambda v: v / 256).convert("L")
+    return img.convert("RGB")
 
 
 def open_image(path: Path, max_side: int | None = 1024) -> Image.Image:
@@ -75,7 +92,7 @@ def open_image(path: Path, max_side: int | None = 1024) -> Image.Image:
                 if max_side is not None and max(img.size) > max_side:
                     # JPEG draft mode decodes at 1/2, 1/4 or 1/8 scale directly: far faster on 6k-pixel photos.
                     img.draft("RGB", (max_side, max_side))
-                img = img.convert("RGB")
+                img = _to_rgb(img)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageError(_too_large(path, exc)) from exc
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as exc:

@@ -253,23 +253,36 @@ def assess(
         help="Images per forward pass (default 1; openai: --concurrency)."),
     limit: int | None = typer.Option(None, "--limit", min=0, help="Only the first N images (in path order)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar (on standard error)."),
+    max_megapixels: float | None = typer.Option(None, "--max-megapixels", min=0.001,
+        help=("Refuse images above this many megapixels (default: PIL's decompression-bomb limit, about 89); raise it "
+              "for camera files you trust.")),
 ) -> None:
     """Score every photo in a folder: one row per image (overall score, the 13 levels, their probabilities, reasons).
 
     Probabilities come with the score protocol and the feature baseline; reasons where the model writes them.
 
-    Resumable: the prediction records are kept (--records) and a rerun predicts only what is missing. Rows are CSV
-    or JSON Lines (see the portraitcraft.assess module for the columns). Exit codes: 0 every image scored; 1 some
-    images failed (rows with status "failed" and the error); 2 the run cannot start (folder, model, output).
+    With the feature baseline and no --model-dir, the lab-trained model is used (from `make baseline` in the
+    repository, else built once into the cache on first use: one to a few minutes). The terminal gets a summary:
+    how many photos were scored, their score range, the attributes most often Poor, and what the model learned
+    from. A nearly uniform image (a blank or flat frame) gets no score and says so.
+
+    Resumable: the prediction records are kept (--records) and a rerun predicts what is missing and what failed.
+    Rows are CSV or JSON Lines (see the portraitcraft.assess module for the columns). Exit codes: 0 every image
+    scored; 1 some images failed or got no score (rows with status "failed" and the error); 2 the run cannot start
+    (folder, model, output).
     """
     from portraitcraft.assess import run_assessment
+    from portraitcraft.images import allow_megapixels
 
+    if max_megapixels is not None:
+        allow_megapixels(max_megapixels)
     if json_out is not None:
         out, fmt = json_out, fmt or "jsonl"
     done = run_assessment(
         folder, out, backend=backend, fmt=fmt, records=records, limit=limit, batch_size=batch_size,
         progress=progress, model_dir=model_dir, model=model, protocol=protocol, device=device, dtype=dtype,
-        base_url=base_url, api_key=api_key, concurrency=concurrency, top_logprobs=top_logprobs)
+        base_url=base_url, api_key=api_key, concurrency=concurrency, top_logprobs=top_logprobs,
+        notify=lambda text: typer.echo(text, err=True))
     if is_stdout(out):
         typer.echo(done.text, nl=False)
     for line in done.lines():

@@ -43,7 +43,8 @@ def make_backend(backend: str = "transformers", **options: Any) -> Backend:
     if name == "features":
         from portraitcraft.baseline import FeatureBackend
 
-        return FeatureBackend(options.get("model_dir"), max_side=options.get("max_side"))
+        return FeatureBackend(options.get("model_dir"), max_side=options.get("max_side"),
+                              progress=options.get("progress", True), notify=options.get("notify"))
     if name == "transformers":
         from portraitcraft.runners.qwen import QwenBackend as make
         from portraitcraft.runners.qwen import QwenSettings as settings
