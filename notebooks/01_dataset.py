@@ -26,11 +26,20 @@ import plotly.express as px
 from IPython.display import HTML, Markdown, display
 
 from portraitcraft.attributes import ATTRIBUTE_NAMES, LEVELS
-from portraitcraft.book import LEVEL_COLOURS, SPLIT_COLOURS, banner, caption, level_table, show_plotly, thumbnail
-from portraitcraft.book.banner import data_kind
+from portraitcraft.book import (
+    LEVEL_COLOURS,
+    SPLIT_COLOURS,
+    banner,
+    caption,
+    counted,
+    level_table,
+    show_plotly,
+    thumbnail,
+)
 from portraitcraft.book.paths import locate
 from portraitcraft.book.tables import record_fields
-from portraitcraft.data import EXPECTED_FILES, GROUND_TRUTH_FILE, TRACK_FILE, counted, open_dataset, read_json_records
+from portraitcraft.data import EXPECTED_FILES, GROUND_TRUTH_FILE, TRACK_FILE, read_json_records
+from portraitcraft.sources import open_dataset
 
 ds = open_dataset(locate(data))
 images = ds.images(with_size=True)
@@ -199,7 +208,7 @@ attributes = ds.attributes()
 for row in picked.itertuples():
     table = attributes[attributes["image_path"] == row.image_path]
     picture = thumbnail(ds.open_image(row.image_path, max_side=max_side), title=row.image_path, max_side=max_side,
-                        credit=data_kind(ds) != "lab")  # a real photograph carries its credit
+                        credit=not ds.is_lab)  # a real photograph carries its credit
     display(HTML(f"{picture}<p><b>overall score {row.total_score:.0f}</b> ({row.split} split)</p>"))
     display(level_table(table))
 if picked.empty:

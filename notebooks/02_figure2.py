@@ -31,12 +31,12 @@ from portraitcraft.book import (
     SPLIT_COLOURS,
     banner,
     caption,
+    counted,
     print_download,
     radar_labels,
     show_plotly,
 )
 from portraitcraft.book.paths import locate
-from portraitcraft.data import counted, open_dataset
 from portraitcraft.figure2 import (
     CLAIM_ALPHA,
     MIN_DENSITY_SCORES,
@@ -47,6 +47,7 @@ from portraitcraft.figure2 import (
     split_claims,
 )
 from portraitcraft.labels import labelled_images
+from portraitcraft.sources import open_dataset
 
 # The printed figures: a plain white grid, the book's split colours, titles on the left like the plotly figures.
 plt.style.use("seaborn-v0_8-whitegrid")

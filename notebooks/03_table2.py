@@ -30,7 +30,7 @@ from portraitcraft.attributes import ATTRIBUTE_NAMES
 from portraitcraft.book import SPLIT_COLOURS, banner, caption, show_plotly
 from portraitcraft.book.paths import locate
 from portraitcraft.book.tables import table2_paper_style
-from portraitcraft.data import FACTORS_FILE, open_dataset
+from portraitcraft.sources import open_dataset
 from portraitcraft.table2 import (
     DEFAULT_DEFINITION,
     LENGTH_DESCRIPTIONS,
@@ -49,7 +49,7 @@ lengths = table2(ds, definitions)
 compared = compare_with_paper(lengths)
 ranking = closest_definitions(lengths)
 per_record = description_lengths(ds, definitions)
-is_lab = (ds.root / FACTORS_FILE).is_file()  # the composition lab writes its factors beside the data
+is_lab = ds.is_lab
 
 # %% tags=["remove-input"]
 banner(ds, data=data)

@@ -38,10 +38,9 @@ import plotly.graph_objects as go
 from IPython.display import HTML, Markdown, display
 
 from portraitcraft.attributes import ATTRIBUTE_NAMES
-from portraitcraft.book import banner, caption, show_plotly, value_with_interval
+from portraitcraft.book import banner, caption, counted, show_plotly, value_with_interval
 from portraitcraft.book.paths import locate, repository_path, shown_path
 from portraitcraft.book.tables import table3_cell
-from portraitcraft.data import counted, open_dataset
 from portraitcraft.evaluation import METRIC_LABELS
 from portraitcraft.label_free import (
     MIN_IMAGES,
@@ -54,6 +53,7 @@ from portraitcraft.label_free import (
     submission_problems,
     training_reference,
 )
+from portraitcraft.sources import open_dataset
 from portraitcraft.table3 import (
     COMPUTED,
     MIN_ROW_IMAGES,
@@ -145,7 +145,7 @@ if len(scored_rows):
         f"On the {result.target.split} split of {data}, **{best['method']}** has the highest Overall, "
         f"{best['overall']:.3f} [{best['overall_low']:.3f}, {best['overall_high']:.3f}]{beats or '.'} "
         + ("These rows are computed on the synthetic lab, not on PortraitCraft: they check the pipeline end to "
-           "end and are not comparable with the reported rows." if (ds.root / "lab_factors.json").is_file() else
+           "end and are not comparable with the reported rows." if ds.is_lab else
            "They rest on other images than the paper's official test, so compare them with each other, not with "
            "the reported rows.")))
 elif len(computed):

@@ -35,14 +35,13 @@ import seaborn as sns
 from IPython.display import HTML, Markdown, display
 
 from portraitcraft.attributes import ATTRIBUTE_NAMES
-from portraitcraft.book import banner, caption, radar_labels, show_plotly, thumbnail, value_with_interval
-from portraitcraft.book.banner import data_kind
+from portraitcraft.book import banner, caption, counted, radar_labels, show_plotly, thumbnail, value_with_interval
 from portraitcraft.book.figures import confusion_panel, reliability_figure
 from portraitcraft.book.paths import locate
 from portraitcraft.book.tables import raw_text_block, report_cell
 from portraitcraft.calibration import answer_probabilities, calibration, calibration_by_attribute, level_probabilities
-from portraitcraft.data import DataError, counted, open_dataset
-from portraitcraft.errors import (
+from portraitcraft.data import DataError
+from portraitcraft.error_analysis import (
     CONFUSION_ALPHA,
     analyse_predictions,
     answer_letters,
@@ -60,6 +59,7 @@ from portraitcraft.errors import (
 from portraitcraft.evaluation import LEADERBOARD, METRIC_LABELS, MIN_PAIRED_IMAGES
 from portraitcraft.labels import evaluation_target, runs_validation_leak
 from portraitcraft.predictions import distinct_labels
+from portraitcraft.sources import open_dataset
 
 sns.set_theme(style="whitegrid", context="notebook")
 plt.rcParams.update({"figure.dpi": 100, "savefig.bbox": "tight"})
@@ -414,7 +414,7 @@ for e in analyses:
         picture = ""
         if ds.image_file(row.image_path) is not None:
             picture = thumbnail(ds.open_image(row.image_path, max_side=max_side), title=row.image_path,
-                                max_side=max_side, credit=data_kind(ds) != "lab")
+                                max_side=max_side, credit=not ds.is_lab)
         predicted = "invalid" if not np.isfinite(row.predicted_score) else f"{row.predicted_score:.1f}"
         status = e.details.errors.get(row.image_path)
         display(HTML(f"{picture}<p><b>{row.levels_wrong} of 13 levels wrong</b>, overall score true "

@@ -35,7 +35,6 @@ from portraitcraft.baseline import BaselineError
 from portraitcraft.book import banner, caption, radar_labels, show_plotly
 from portraitcraft.book.paths import locate, repository_path
 from portraitcraft.book.tables import level_cell_colour, series_strip
-from portraitcraft.data import open_dataset
 from portraitcraft.lab import MODELS, TERMS
 from portraitcraft.lab.factors import LONG_SIDE
 from portraitcraft.lab.series import BASE_SCENE, SWEEPS, differing_factors, render_series
@@ -46,6 +45,7 @@ from portraitcraft.lab_series import (
     series_table,
     value_label,
 )
+from portraitcraft.sources import open_dataset
 
 sns.set_theme(style="whitegrid", context="notebook")
 plt.rcParams.update({"figure.dpi": 100, "savefig.bbox": "tight"})

@@ -30,12 +30,12 @@ import json
 import pandas as pd
 from IPython.display import HTML, Markdown, display
 
-from portraitcraft.book import banner, caption
+from portraitcraft.book import banner, caption, counted
 from portraitcraft.book.paths import locate, repository_path
 from portraitcraft.book.tables import utc_time
 from portraitcraft.cli import command_help, command_table
-from portraitcraft.data import DataError, counted, index_images, open_dataset
-from portraitcraft.errors import analyse_predictions
+from portraitcraft.data import DataError, index_images
+from portraitcraft.error_analysis import analyse_predictions
 from portraitcraft.measurements import (
     benchmark_table,
     page_durations,
@@ -45,6 +45,7 @@ from portraitcraft.measurements import (
     timed,
 )
 from portraitcraft.predictions import prediction_details
+from portraitcraft.sources import open_dataset
 
 ds = open_dataset(locate(data), reveal_ground_truth=True)
 prediction_paths = [locate(str(p)) for p in predictions]

@@ -38,13 +38,15 @@ from IPython.display import HTML, Markdown, display
 from portraitcraft.book import banner, caption, thumbnail
 from portraitcraft.book.paths import locate, repository_path
 from portraitcraft.book.tables import missed_properties, plain_value
-from portraitcraft.data import FACTORS_FILE, open_dataset
+from portraitcraft.data import FACTORS_FILE
+from portraitcraft.sources import open_dataset
 from portraitcraft.track2 import PROPERTIES, parse_description
 from portraitcraft.track2.bench import faithful_image, lab_alignment, sample_alignment
 from portraitcraft.track2.score import NOT_OFFICIAL, evaluate_folder, score_image
 
-root = Path(locate(data))
-is_lab = (root / FACTORS_FILE).is_file()
+ds = open_dataset(locate(data))
+root = ds.root
+is_lab = ds.is_lab
 sample_root = repository_path(sample)
 has_sample = (sample_root / "track_2_train.json").is_file()
 lab = None
@@ -60,7 +62,7 @@ if has_sample:
 
 
 # %% tags=["remove-input"]
-banner(open_dataset(root), data=data)
+banner(ds, data=data)
 
 # %% tags=["remove-input"]
 display(HTML(f'<div class="admonition important"><p class="admonition-title">Not the official scorer</p>'

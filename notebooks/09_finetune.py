@@ -36,10 +36,9 @@ import plotly.graph_objects as go
 from IPython.display import HTML, Markdown, display
 from plotly.subplots import make_subplots
 
-from portraitcraft.book import banner, caption, show_plotly
+from portraitcraft.book import banner, caption, counted, show_plotly
 from portraitcraft.book.paths import locate, repository_path
 from portraitcraft.book.tables import side_by_side_html
-from portraitcraft.data import counted, open_dataset
 from portraitcraft.finetune import (
     FinetuneSettings,
     Plan,
@@ -51,6 +50,7 @@ from portraitcraft.finetune import (
     training_data,
 )
 from portraitcraft.measurements import read_gpu_benchmark
+from portraitcraft.sources import open_dataset
 
 ds = open_dataset(locate(data))
 paper = FinetuneSettings.of_recipe("ours", data=data, seed=seed)

@@ -34,7 +34,7 @@ from IPython.display import HTML, Markdown, display
 from portraitcraft.book import banner, caption, thumbnail
 from portraitcraft.book.paths import locate, repository_path
 from portraitcraft.book.tables import side_by_side_html
-from portraitcraft.data import open_dataset
+from portraitcraft.sources import open_dataset
 from portraitcraft.track2.compare import agreement_frame, figure3_panels, generation_cost, overall_frame
 from portraitcraft.track2.generate import REFERENCE_MODEL, GenerationSettings
 from portraitcraft.track2.recipes import recipe_table as lora_recipe_table

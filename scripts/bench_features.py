@@ -29,10 +29,10 @@ def main() -> None:
     args = parser.parse_args()
 
     from portraitcraft.baseline import load_baseline, run_feature_baseline
-    from portraitcraft.data import open_dataset
     from portraitcraft.evaluation import evaluate
     from portraitcraft.features import extract_features
     from portraitcraft.lab import write_lab
+    from portraitcraft.sources import open_dataset
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

@@ -16,8 +16,9 @@ import statistics
 import time
 from pathlib import Path
 
-from portraitcraft.data import _gc_paused, open_dataset, read_json_records
+from portraitcraft.data import _gc_paused, read_json_records
 from portraitcraft.lab import write_lab
+from portraitcraft.sources import open_dataset
 
 N_TRAIN, N_TEST = 47_863, 2_000
 

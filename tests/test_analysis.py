@@ -18,8 +18,8 @@ from PIL import Image
 
 from portraitcraft.attributes import ATTRIBUTE_NAMES, LEVELS, level_from_score
 from portraitcraft.calibration import answer_probabilities, calibration, calibration_by_attribute, level_probabilities
-from portraitcraft.data import GROUND_TRUTH_FILE, DataError, open_dataset
-from portraitcraft.errors import (
+from portraitcraft.data import GROUND_TRUTH_FILE, DataError
+from portraitcraft.error_analysis import (
     FIELDS,
     analyse_predictions,
     attribute_accuracy,
@@ -37,6 +37,7 @@ from portraitcraft.labels import image_labels, load_ground_truth
 from portraitcraft.measurements import prediction_timing, read_gpu_benchmark, reproducibility_record
 from portraitcraft.predictions import PredictionWriter, failed_record, ok_record, prediction_details, read_predictions
 from portraitcraft.provenance import data_fingerprint, package_versions
+from portraitcraft.sources import open_dataset
 
 N_TEST = 12
 SWAPPED, TRACKED = "Sharpness", "Exposure Control"  # Sharpness is predicted as Exposure Control's true level
@@ -161,7 +162,7 @@ def test_analysed_on_table3s_images_a_missing_prediction_is_named_and_counted_wr
 def test_confusions_beyond_chance_keep_only_a_systematic_mix_up_binomial_and_holm():
     from scipy import stats
 
-    from portraitcraft.errors import confusions_beyond_chance
+    from portraitcraft.error_analysis import confusions_beyond_chance
 
     rng = np.random.default_rng(0)
     truth = rng.integers(0, 3, size=(300, 13))
@@ -185,7 +186,7 @@ def test_confusions_beyond_chance_keep_only_a_systematic_mix_up_binomial_and_hol
 def test_the_question_by_attribute_asked_and_its_answer_letters(lab, errors, truth_records):
     from scipy import stats
 
-    from portraitcraft.errors import answer_letters, question_accuracy
+    from portraitcraft.error_analysis import answer_letters, question_accuracy
 
     questions = open_dataset(lab, reveal_ground_truth=True).questions()
     table = question_accuracy(errors, questions)
@@ -212,7 +213,7 @@ def test_the_question_by_attribute_asked_and_its_answer_letters(lab, errors, tru
 
 def test_two_models_are_compared_on_the_same_images_with_the_scorers_paired_bootstrap(lab, errors, predictions_file,
                                                                                     truth_records, tmp_path):
-    from portraitcraft.errors import compare_models
+    from portraitcraft.error_analysis import compare_models
     from portraitcraft.evaluation import evaluate
 
     truth = load_ground_truth(lab / GROUND_TRUTH_FILE)

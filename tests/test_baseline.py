@@ -112,7 +112,7 @@ def test_saved_model_reloads_and_predicts_identically(baseline_run):
     assert manifest["train_images"] == 120 and manifest["feature_names"]
     assert set(manifest["cv"]) == {"total_score", *ATTRIBUTE_NAMES}
     model = load_baseline(model_dir)
-    from portraitcraft.data import open_dataset
+    from portraitcraft.sources import open_dataset
 
     images = open_dataset(lab).images()
     test = images[images["split"] == "test"]

@@ -422,8 +422,8 @@ def test_banner_names_the_data_its_kind_splits_hidden_labels_predictions_commit_
     import shutil
 
     from portraitcraft.book.banner import banner, banner_lines
-    from portraitcraft.data import open_dataset
     from portraitcraft.lab import write_lab
+    from portraitcraft.sources import open_dataset
 
     lab = tmp_path / "lab"
     write_lab(lab, n_train=6, n_test=4, n_track2_train=2, n_track2_test=1, seed=0, annotations_only=True,

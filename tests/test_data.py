@@ -29,8 +29,9 @@ from portraitcraft.attributes import (
     normalise_level,
 )
 from portraitcraft.cli import app
-from portraitcraft.data import DataError, ValidationError, open_dataset, read_json_records
+from portraitcraft.data import DataError, ValidationError, read_json_records
 from portraitcraft.images import ImageError, open_image
+from portraitcraft.sources import open_dataset
 
 runner = CliRunner()
 

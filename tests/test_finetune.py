@@ -55,7 +55,7 @@ def lab(make_lab) -> Path:
 
 @pytest.fixture(scope="module")
 def dataset(lab):
-    from portraitcraft.data import open_dataset
+    from portraitcraft.sources import open_dataset
 
     return open_dataset(lab)
 

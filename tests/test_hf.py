@@ -9,7 +9,9 @@ import pandas as pd
 import pytest
 
 from portraitcraft.attributes import ANSWER_LETTERS, ATTRIBUTE_KEYS, LEVELS
-from portraitcraft.data import DataError, open_dataset
+from portraitcraft.data import DataError
+from portraitcraft.hf import to_hf
+from portraitcraft.sources import open_dataset
 
 datasets = pytest.importorskip("datasets")
 
@@ -46,8 +48,8 @@ def assert_same_records(a, b):
 @pytest.mark.parametrize("reveal", [False, True])
 def test_lab_round_trip_preserves_every_field(lab, tmp_path, reveal):
     dataset = open_dataset(lab, reveal_ground_truth=reveal)
-    track1 = dataset.to_hf(1, cache_dir=tmp_path / "hf")
-    track2 = dataset.to_hf(2, cache_dir=tmp_path / "hf")
+    track1 = to_hf(dataset, 1, cache_dir=tmp_path / "hf")
+    track2 = to_hf(dataset, 2, cache_dir=tmp_path / "hf")
     assert list(track1) == ["train", "test"] and list(track2) == ["train", "test"]
     assert track1["train"].num_rows == 24 and track2["test"].num_rows == 2
     back = open_dataset([track1, track2])
@@ -58,7 +60,7 @@ def test_lab_round_trip_preserves_every_field(lab, tmp_path, reveal):
 
 def test_columns_are_typed_and_images_decode(lab, tmp_path):
     dataset = open_dataset(lab)
-    track1 = dataset.to_hf(1, cache_dir=tmp_path / "hf")
+    track1 = to_hf(dataset, 1, cache_dir=tmp_path / "hf")
     features = track1["train"].features
     assert isinstance(features["image"], datasets.Image)
     for key in ATTRIBUTE_KEYS:
@@ -130,8 +132,8 @@ def test_importing_the_data_layer_does_not_import_datasets():
 @pytest.mark.real_sample
 def test_real_sample_round_trip(real_sample, tmp_path):
     dataset = open_dataset(real_sample)
-    track1 = dataset.to_hf(1, cache_dir=tmp_path / "hf")
-    track2 = dataset.to_hf(2, cache_dir=tmp_path / "hf")
+    track1 = to_hf(dataset, 1, cache_dir=tmp_path / "hf")
+    track2 = to_hf(dataset, 2, cache_dir=tmp_path / "hf")
     decoded = [row["image"] for row in track1["train"]]
     assert all(image is not None and min(image.size) > 0 for image in decoded)
     assert any(row["image"] is None for row in track2["train"])  # images absent from the sample stay absent

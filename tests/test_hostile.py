@@ -317,9 +317,9 @@ def test_malformed_model_listings_are_one_clean_error(fake, body):
 
 def _predictions(lab: Path, path: Path, score: float | int = 60, n: int | None = None) -> Path:
     from portraitcraft.attributes import ATTRIBUTE_NAMES
-    from portraitcraft.data import open_dataset
     from portraitcraft.predictions import PredictionWriter, ok_record
     from portraitcraft.runners import config_hash
+    from portraitcraft.sources import open_dataset
 
     images = open_dataset(lab).images()
     names = list(images.loc[images["split"] == "test", "image_path"])[:n]
@@ -397,8 +397,8 @@ class _NoModel:
 ])
 def test_predict_refuses_an_output_that_is_not_its_json_lines_and_leaves_it_untouched(lab, tmp_path, content):
     from portraitcraft.baseline import BaselineError, predict_feature_baseline
-    from portraitcraft.data import open_dataset
     from portraitcraft.runners import RunError, run_predictions
+    from portraitcraft.sources import open_dataset
 
     out = tmp_path / "existing.json"
     out.write_bytes(content)
@@ -411,8 +411,8 @@ def test_predict_refuses_an_output_that_is_not_its_json_lines_and_leaves_it_unto
 
 
 def test_predict_refuses_a_folder_a_path_under_a_file_and_a_link(lab, tmp_path):
-    from portraitcraft.data import open_dataset
     from portraitcraft.runners import RunError, run_predictions
+    from portraitcraft.sources import open_dataset
 
     dataset = open_dataset(lab)
     afile = tmp_path / "file"
@@ -426,8 +426,8 @@ def test_predict_refuses_a_folder_a_path_under_a_file_and_a_link(lab, tmp_path):
 
 
 def test_report_gives_alike_prediction_files_distinct_submissions(lab, tmp_path):
-    from portraitcraft.data import open_dataset
     from portraitcraft.predictions import read_predictions
+    from portraitcraft.sources import open_dataset
     from portraitcraft.table3 import submission_names, write_submissions
 
     a = _predictions(lab, tmp_path / "runA" / "preds.jsonl", score=10)
@@ -443,9 +443,9 @@ def test_report_gives_alike_prediction_files_distinct_submissions(lab, tmp_path)
 
 def test_a_second_writer_is_refused_naming_the_first(lab, tmp_path):
     from portraitcraft.baseline import BaselineError, predict_feature_baseline
-    from portraitcraft.data import open_dataset
     from portraitcraft.outputs import OutputLock
     from portraitcraft.runners import RunError, run_predictions
+    from portraitcraft.sources import open_dataset
 
     out = tmp_path / "p.jsonl"
     with OutputLock(out, "portraitcraft predict (the first)"):
@@ -458,8 +458,8 @@ def test_a_second_writer_is_refused_naming_the_first(lab, tmp_path):
 
 
 def test_a_non_utf8_line_in_a_resumed_file_is_named_and_the_file_kept(lab, tmp_path):
-    from portraitcraft.data import open_dataset
     from portraitcraft.runners import RunError, run_predictions
+    from portraitcraft.sources import open_dataset
 
     out = _predictions(lab, tmp_path / "p.jsonl", n=2)
     lines = out.read_bytes().split(b"\n")
@@ -475,7 +475,7 @@ def test_baseline_predict_counts_failures_and_exits_1(lab, tmp_path):
 
     root = tmp_path / "lab"
     shutil.copytree(lab, root, ignore=shutil.ignore_patterns("*.lock"))
-    from portraitcraft.data import open_dataset
+    from portraitcraft.sources import open_dataset
 
     dataset = open_dataset(root)
     test = dataset.images().query("split == 'test'")
@@ -526,7 +526,7 @@ def root(lab, tmp_path) -> Path:
 
 
 def _first_image(root: Path, split: str = "train") -> Path:
-    from portraitcraft.data import open_dataset
+    from portraitcraft.sources import open_dataset
 
     dataset = open_dataset(root)
     return dataset.image_file(dataset.images().query(f"split == '{split}'")["image_path"].iloc[0])
@@ -808,7 +808,8 @@ def test_resuming_never_changes_a_file_it_refuses_and_cuts_only_a_torn_tail(tmp_
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(records=RECORDS)
 def test_any_track1_file_is_opened_or_refused_by_name(tmp_path, records):
-    from portraitcraft.data import DataError, open_dataset
+    from portraitcraft.data import DataError
+    from portraitcraft.sources import open_dataset
 
     root = tmp_path / "r"
     root.mkdir(exist_ok=True)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from portraitcraft.attributes import ATTRIBUTE_NAMES, labels_hidden
-from portraitcraft.data import open_dataset
 from portraitcraft.labels import GroundTruthError, labelled_images, load_ground_truth, validation_split
+from portraitcraft.sources import open_dataset
 
 
 def placeholders(**changes) -> dict:

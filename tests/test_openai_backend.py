@@ -20,7 +20,6 @@ pytest.importorskip("transformers")
 pytest.importorskip("torchvision")
 
 from portraitcraft.attributes import ANSWER_LETTERS, ATTRIBUTE_NAMES, LEVELS  # noqa: E402
-from portraitcraft.data import open_dataset  # noqa: E402
 from portraitcraft.predictions import read_predictions  # noqa: E402
 from portraitcraft.prompts import (  # noqa: E402
     NO_CANDIDATE_PROBABILITY,
@@ -39,6 +38,7 @@ from portraitcraft.runners.openai_compat import (  # noqa: E402
     split_base_url,
 )
 from portraitcraft.runners.server import ChatHandler, ChatModel, serve  # noqa: E402
+from portraitcraft.sources import open_dataset
 
 FAST = {"backoff_s": 0.01, "max_backoff_s": 0.05, "timeout_s": 60.0}  # quick retries; patient with a busy CPU
 # What the faulty server answers instead of the model when told to (``Faults.canned``): timeouts are then tested

@@ -19,10 +19,11 @@ from typer.testing import CliRunner
 
 from portraitcraft.attributes import ANSWER_LETTERS, ATTRIBUTE_NAMES, LEVELS, level_from_score
 from portraitcraft.cli import app
-from portraitcraft.data import GROUND_TRUTH_FILE, open_dataset
+from portraitcraft.data import GROUND_TRUTH_FILE
 from portraitcraft.figure2 import attribute_correlation, figure2a, figure2b, level_distribution
 from portraitcraft.labels import load_ground_truth, validation_split
 from portraitcraft.predictions import PredictionWriter, distinct_labels, ok_record
+from portraitcraft.sources import open_dataset
 from portraitcraft.table2 import (
     LENGTH_DEFINITIONS,
     REPORTED_TABLE2,

@@ -19,7 +19,6 @@ pytest.importorskip("transformers")
 pytest.importorskip("torchvision")
 
 from portraitcraft.attributes import ANSWER_LETTERS, ATTRIBUTE_NAMES, HIDDEN_LEVEL, LEVELS  # noqa: E402
-from portraitcraft.data import open_dataset  # noqa: E402
 from portraitcraft.predictions import read_predictions  # noqa: E402
 from portraitcraft.prompts import (  # noqa: E402
     QUALITY_WORDS,
@@ -29,6 +28,7 @@ from portraitcraft.prompts import (  # noqa: E402
     score_prompt,
 )
 from portraitcraft.runners import RunError, recover_torn_tail, run_predictions, split_items  # noqa: E402
+from portraitcraft.sources import open_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -13,7 +13,6 @@ pytest.importorskip("transformers")
 from typer.testing import CliRunner
 
 from portraitcraft.cli import app
-from portraitcraft.data import open_dataset
 from portraitcraft.predictions import read_predictions
 from portraitcraft.runners import split_items
 from portraitcraft.runners.shards import (
@@ -22,6 +21,7 @@ from portraitcraft.runners.shards import (
     parse_shard,
     shard_items,
 )
+from portraitcraft.sources import open_dataset
 
 
 @pytest.fixture(scope="module")

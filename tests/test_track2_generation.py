@@ -334,7 +334,7 @@ def test_finetune_resumed_reaches_the_weights_of_an_uninterrupted_run(track2_lab
 def test_finetune_loss_falls_when_overfitting_a_few_images(track2_lab, tiny_qwen_image, tmp_path):
     import torch
 
-    from portraitcraft.data import open_dataset
+    from portraitcraft.sources import open_dataset
     from portraitcraft.track2.finetune import LoraTrainer, training_image
 
     settings = _lora_settings(track2_lab, tmp_path / "unused", tiny_qwen_image, rank=8, lr=1e-2, warmup_steps=0,

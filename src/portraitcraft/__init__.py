@@ -11,27 +11,30 @@ Each name is imported from its home module on first use (`__getattr__`), so ``im
 instant; importing them all at once would load pandas, scipy and scikit-learn (over a second).
 
 The package is built in floors; a module imports only from its own floor or the floors below it, never upward,
-and the import graph has no circle (``tests/test_layout.py`` checks both).
+and the import graph, lazy imports included, has no circle (``tests/test_layout.py`` checks both).
 
 Lower floor: the benchmark's vocabulary and files
     ``exceptions`` (`PortraitCraftError`, the base of every exception the package raises on purpose, and the
     extra to install for a missing optional package); ``attributes`` (the 13 attributes, levels, the hidden-label
-    rule), ``images``; ``data`` (reading and checking a PortraitCraft root), ``hf`` (the same data as Hugging Face
-    ``datasets``); ``parsing``, ``prompts``, ``metrics``;
+    rule), ``images``, ``text`` (counts in sentences); ``data`` (reading and checking a PortraitCraft root:
+    `Dataset`, findings and their severity), ``hf`` (the same data as Hugging Face ``datasets``); ``parsing``,
+    ``prompts``, ``metrics``;
     ``outputs`` (writing safely: atomic, never over an input, one writer at a time); ``provenance`` (package
     versions, fingerprints, git commit, strict JSON written through ``outputs``); ``predictions``
     (the three prediction formats); ``labels`` (the ground truth: loading it, hidden labels, labelled images, the
     validation split); ``opencv`` (one OpenCV distribution with what the features call, checked before use);
     ``progress`` (progress bars drawn only on a terminal).
 Middle floor: doing the work
-    ``evaluation`` (the Track 1 scorer), ``lab`` (the synthetic composition lab), ``features`` and ``baseline`` (the
-    CPU baseline), ``runners`` (Qwen3-VL in process or behind a server), ``finetune`` (Table 3's fine-tuned row),
-    ``track2`` (Track 2: composition alignment, generation), ``assess`` (scoring a folder of photos).
+    ``sources`` (`open_dataset`, the one way in for data: a folder, the lab built on first use, a hub id, a
+    DatasetDict), ``evaluation`` (the Track 1 scorer), ``lab`` (the synthetic composition lab), ``features`` and
+    ``baseline`` (the CPU baseline), ``runners`` (Qwen3-VL in process or behind a server), ``finetune`` (Table 3's
+    fine-tuned row), ``track2`` (Track 2: composition alignment, generation), ``assess`` (scoring a folder of
+    photos).
 Upper floor: what the book's chapters compute, one module per result
     ``figure2``, ``table2``, ``table3`` and ``paper`` (all of them as files: ``portraitcraft report``);
-    ``label_free`` (test predictions read without labels: chapter 4); ``errors``
-    and ``calibration`` (chapter 5); ``lab_series`` (chapter 6); ``measurements`` (timings, GPU measurements and the
-    reproducibility record: chapters 7 and 9).
+    ``label_free`` (test predictions read without labels: chapter 4); ``error_analysis`` and ``calibration``
+    (chapter 5); ``lab_series`` (chapter 6); ``measurements`` (timings, GPU measurements and the reproducibility
+    record: chapters 7 and 9).
 Top floor: the ways in
     ``book`` (display helpers, ``book.paths`` for the chapters' inputs, ``book.build`` for the HTML), ``cli``, and
     ``integrations`` (Track 1 as a task of other harnesses: ``integrations.lmms_eval``).
@@ -50,7 +53,8 @@ __version__ = "0.1.0"
 
 # name -> its home module (the one place it is defined)
 _EXPORTS = {
-    "open_dataset": "portraitcraft.data",
+    "open_dataset": "portraitcraft.sources",
+    "check_dataset": "portraitcraft.sources",
     "Dataset": "portraitcraft.data",
     "DataError": "portraitcraft.data",
     "PortraitCraftError": "portraitcraft.exceptions",
@@ -68,9 +72,9 @@ _EXPORTS = {
 
 # Written out (not built from _EXPORTS) so that linters and type checkers read it; a test keeps the two equal.
 __all__ = [
-    "__version__", "open_dataset", "Dataset", "DataError", "evaluate", "read_predictions", "write_submission",
-    "run_predictions", "run_feature_baseline", "ImageFolder", "assess_folder", "assessment_rows", "write_report",
-    "write_lab", "PortraitCraftError",
+    "__version__", "open_dataset", "check_dataset", "Dataset", "DataError", "evaluate", "read_predictions",
+    "write_submission", "run_predictions", "run_feature_baseline", "ImageFolder", "assess_folder", "assessment_rows",
+    "write_report", "write_lab", "PortraitCraftError",
 ]
 
 # typing.TYPE_CHECKING without importing typing (20 ms here): type checkers read this block, Python never runs it.
@@ -78,13 +82,14 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from portraitcraft.assess import ImageFolder, assess_folder, assessment_rows
     from portraitcraft.baseline import run_feature_baseline
-    from portraitcraft.data import DataError, Dataset, open_dataset
+    from portraitcraft.data import DataError, Dataset
     from portraitcraft.evaluation import evaluate
     from portraitcraft.exceptions import PortraitCraftError
     from portraitcraft.lab import write_lab
     from portraitcraft.paper import write_report
     from portraitcraft.predictions import read_predictions, write_submission
     from portraitcraft.runners.base import run_predictions
+    from portraitcraft.sources import check_dataset, open_dataset
 
 
 def __getattr__(name: str) -> object:

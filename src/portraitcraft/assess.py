@@ -301,7 +301,7 @@ def default_records(out: str, folder: ImageFolder, config_hash: str) -> Path:
         return Path(out).with_name(Path(out).name + ".records.jsonl")
     import hashlib
 
-    from portraitcraft.data import default_cache_dir
+    from portraitcraft.sources import default_cache_dir
 
     where = hashlib.sha256(str(folder.root.resolve()).encode()).hexdigest()[:12]
     return default_cache_dir() / "assess" / f"{folder.root.resolve().name}-{where}-{config_hash}.jsonl"

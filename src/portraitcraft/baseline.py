@@ -77,7 +77,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from portraitcraft.attributes import ATTRIBUTE_KEYS, ATTRIBUTE_NAMES, LEVELS
-from portraitcraft.data import QUESTION_ATTRIBUTE, DataError, open_dataset
+from portraitcraft.data import QUESTION_ATTRIBUTE, DataError
 from portraitcraft.exceptions import PortraitCraftError
 from portraitcraft.features import (
     DEFAULT_MAX_SIDE,
@@ -87,7 +87,6 @@ from portraitcraft.features import (
     compute_features,
     extract_features,
 )
-from portraitcraft.lab import resolve_lab_name
 from portraitcraft.labels import (
     VALIDATION_FRACTION,
     VALIDATION_SEED,
@@ -101,6 +100,7 @@ from portraitcraft.outputs import write_atomic
 from portraitcraft.predictions import PredictionFileError, read_predictions
 from portraitcraft.provenance import file_sha256, write_json
 from portraitcraft.runners.base import Item, ModelLoadError, Outcome, RunSummary, run_predictions
+from portraitcraft.sources import open_dataset
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -597,7 +597,7 @@ def _train_on_dataset(
 ) -> BaselineModel:
     """Extract features of the labelled training images but ``held_out`` (the validation split's, drawn with
     ``held_out_split``: fraction and seed), train, save into ``model_dir``."""
-    dataset = open_dataset(resolve_lab_name(dataset_root))
+    dataset = open_dataset(dataset_root)
     train = labelled_images(dataset)
     train = train[(train["split"] == "train") & ~train["image_path"].isin(set(held_out))]
     if train.empty:
@@ -710,7 +710,7 @@ def predict_feature_baseline(
     except OutputError as exc:
         raise BaselineError(str(exc)) from exc
     try:
-        dataset = open_dataset(resolve_lab_name(dataset_root))
+        dataset = open_dataset(dataset_root)
         images = dataset.images()
         try:
             names = split_image_paths(dataset, split)

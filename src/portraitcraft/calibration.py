@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from portraitcraft.attributes import ANSWER_LETTERS, ATTRIBUTE_NAMES, LEVELS, level_word
-from portraitcraft.errors import ErrorAnalysis
+from portraitcraft.error_analysis import ErrorAnalysis
 
 CALIBRATION_BINS: Final[int] = 10
 

@@ -1,4 +1,4 @@
-"""Opening a PortraitCraft root as published, checking it, and viewing it as tidy pandas frames.
+"""Reading a PortraitCraft root as published, checking it, and viewing it as tidy pandas frames.
 
 Published layout (the lab writes the same)::
 
@@ -10,6 +10,15 @@ Published layout (the lab writes the same)::
 A root may be partial; what is absent is listed in `Dataset.missing_files`, and every problem found in a record is
 a `Problem` naming the file and record. The lab also writes `track_1_test_ground_truth.json` (the hidden labels)
 and `lab_factors.json` (the rendered factors of every image).
+
+Findings have a severity (`SEVERITIES`): ``blocking`` ones stop a build, since nothing can be computed from the data
+(a folder that is not a PortraitCraft root, an annotation file that cannot be read: `portraitcraft.sources` turns
+the latter's `DataError` into a finding); ``error``, ``warning`` and ``note`` are reported and carried (a record's
+bad values become missing, a missing image is left out, hidden test labels are scored elsewhere). Strict validation
+fails on ``blocking`` and ``error``.
+
+`Dataset` reads a folder; `portraitcraft.sources.open_dataset` is the way in for every source (a folder, the lab,
+a hub id, a `datasets.DatasetDict`).
 """
 
 from __future__ import annotations
@@ -47,15 +56,13 @@ from portraitcraft.attributes import (
 )
 from portraitcraft.exceptions import PortraitCraftError
 from portraitcraft.images import ImageError, check_image, image_size, open_image
+from portraitcraft.text import counted
 
 TRACK_FILE = re.compile(r"^track_([12])_([a-z]+)\.json$")
 IMAGE_FOLDER = re.compile(r"^images_\d+$")
 EXPECTED_FILES = ("track_1_train.json", "track_1_test.json", "track_2_train.json", "track_2_test.json")
 GROUND_TRUTH_FILE = "track_1_test_ground_truth.json"
 FACTORS_FILE = "lab_factors.json"
-DEFAULT_HUB_ID = "zijielou/PortraitCraft"
-DEFAULT_LAB = "lab"  # the data name of the default composition lab
-HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 QUESTION_ATTRIBUTE = re.compile("|".join(re.escape(n) for n in sorted(ATTRIBUTE_NAMES, key=len, reverse=True)))
 
 
@@ -63,15 +70,26 @@ class DataError(PortraitCraftError):
     """A data file or source that cannot be used at all. The message is one line naming the file."""
 
 
+BLOCKING, ERROR, WARNING, NOTE = "blocking", "error", "warning", "note"
+# Most severe first. A blocking finding stops a build; the others are reported and carried.
+SEVERITIES = (BLOCKING, ERROR, WARNING, NOTE)
+FAILS_STRICT = (BLOCKING, ERROR)
+
+
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong in one record of one file."""
+    """One finding in one record of one file (or about a whole file or folder), with its severity."""
 
     file: str
     record: int | None  # 0-based position in the file's list; None for file-level problems
     image_path: str | None
     message: str
-    severity: str = "error"  # "error" fails strict mode; "warning" never does
+    severity: str = ERROR  # one of SEVERITIES: blocking and error fail strict mode; warning and note never do
+
+    @property
+    def blocking(self) -> bool:
+        """Whether nothing can be computed from the data while this stands (a build stops on it)."""
+        return self.severity == BLOCKING
 
     def __str__(self) -> str:
         where = self.file if self.record is None else f"{self.file} record {self.record}"
@@ -85,7 +103,7 @@ class ValidationError(DataError):
 
     def __init__(self, problems: list[Problem]):
         self.problems = problems
-        errors = [p for p in problems if p.severity == "error"]
+        errors = [p for p in problems if p.severity in FAILS_STRICT]
         super().__init__(f"{len(errors)} problem(s) found, first: {errors[0]}")
 
 
@@ -490,7 +508,7 @@ class Dataset:
         self.missing_files = [f for f in EXPECTED_FILES if f not in files]
         if not files:
             checker.report(str(self.root), None, None, "no PortraitCraft file (track_1_train.json, track_1_test.json, "
-                           "track_2_*.json): not a PortraitCraft root")
+                           "track_2_*.json): not a PortraitCraft root", BLOCKING)
         if not self._images:
             self.missing_files.append("images_00 ... images_10 (no image folder found)")
         self.track1_splits: list[str] = []
@@ -558,7 +576,53 @@ class Dataset:
 
     @property
     def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "error"]
+        """The problems strict validation fails on (blocking and error)."""
+        return [p for p in self.problems if p.severity in FAILS_STRICT]
+
+    @property
+    def blocking(self) -> list[Problem]:
+        """The problems that stop a build: nothing can be computed from this root while they stand."""
+        return [p for p in self.problems if p.blocking]
+
+    @property
+    def is_lab(self) -> bool:
+        """Whether this is a composition lab: the lab writes its rendered factors (`FACTORS_FILE`) beside the data;
+        a copy of it in the published layout (without them) reads as published data."""
+        return (self.root / FACTORS_FILE).is_file()
+
+    @property
+    def kind(self) -> str:
+        """``lab`` (a composition lab, see `is_lab`), ``hub`` (downloaded from the Hugging Face hub) or ``local``
+        (a folder in the published layout, a `datasets.DatasetDict` written as one included)."""
+        if self.is_lab:
+            return "lab"
+        return "hub" if str(self.source).startswith("hub:") else "local"
+
+    @property
+    def has_ground_truth_file(self) -> bool:
+        """Whether the root holds the lab's file of the test split's labels (`GROUND_TRUTH_FILE`)."""
+        return (self.root / GROUND_TRUTH_FILE).is_file()
+
+    @property
+    def test_labels_hidden(self) -> bool:
+        """Whether the Track 1 test split, as read, has records with hidden labels (the published layout; the lab's
+        test split unless opened with ``reveal_ground_truth=True``)."""
+        return any(hidden and split == "test" for split, hidden in zip(self._track1.split, self._track1.hidden))
+
+    def notes(self) -> list[Problem]:
+        """What is carried without being a defect, as findings of severity ``note``: absent files, hidden labels."""
+        found = [Problem(name, None, None, "not present", NOTE) for name in self.missing_files]
+        hidden = sum(self._track1.hidden)
+        if hidden:
+            where = ("; the labels are in " + GROUND_TRUTH_FILE) if self.has_ground_truth_file else ""
+            found.append(Problem("track_1_test.json", None, None, f"labels hidden for {counted(hidden, 'record')} "
+                                 f"(scored on a validation split of train, or by the benchmark's server){where}",
+                                 NOTE))
+        return found
+
+    def findings(self) -> list[Problem]:
+        """Every problem and note, most severe first (the order of `SEVERITIES`), each severity in reading order."""
+        return sorted([*self.problems, *self.notes()], key=lambda p: SEVERITIES.index(p.severity))
 
     def image_file(self, image_path: str) -> Path | None:
         return self._images.get(image_path)
@@ -655,15 +719,6 @@ class Dataset:
         frame.insert(2, "image_file", [self._images.get(n) for n in frame["image_path"]])
         return frame
 
-    def to_hf(self, track: int = 1, *, cache_dir: str | os.PathLike | None = None):
-        """The Track 1 or Track 2 records as a `datasets.DatasetDict` (splits as in the root): see `portraitcraft.hf`.
-
-        `open_dataset` takes such a DatasetDict back. ``cache_dir``: where `datasets` keeps the Arrow files.
-        """
-        from portraitcraft.hf import to_hf
-
-        return to_hf(self, track, cache_dir=cache_dir)
-
     def summary(self) -> str:
         """A few readable lines: what is there, what is missing, how many problems."""
         lines = [f"PortraitCraft root {self.root} (source: {self.source})"]
@@ -681,97 +736,11 @@ class Dataset:
         if self.missing_files:
             lines.append("  not present: " + ", ".join(self.missing_files))
         counts = Counter(p.severity for p in self.problems)
-        lines.append(f"  problems: {counts.get('error', 0)} error(s), {counts.get('warning', 0)} warning(s)")
+        blocking = f"{counts[BLOCKING]} blocking, " if counts[BLOCKING] else ""
+        lines.append(f"  problems: {blocking}{counts[ERROR]} error(s), {counts[WARNING]} warning(s)")
         if self.missing_images:
             lines.append(f"  missing images: {len(self.missing_images)}")
         return "\n".join(lines)
-
-
-def counted(n: int, noun: str) -> str:
-    """``n`` and the noun in the number it needs, for the lines people read: "1 image", "2 images"."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("PORTRAITCRAFT_CACHE", Path.home() / ".cache" / "portraitcraft"))
-
-
-def default_lab_root() -> Path:
-    """Where the default composition lab (the data name "lab") lives: generated there once by
-    `portraitcraft.lab.default_lab`, which the command line and the book call before opening "lab"."""
-    return default_cache_dir() / "lab-default"
-
-
-def resolve_source(source: Any) -> tuple[Path, str]:
-    """A local folder, "lab" (the default composition lab, once generated), a hub dataset id, or `datasets` data
-    (a DatasetDict of `portraitcraft.hf`'s shape, or a folder `portraitcraft export --to hf` wrote), which is
-    written once in the published layout under the cache."""
-    from portraitcraft import hf
-
-    if hf.is_hf_data(source):
-        try:
-            return hf.materialise(source, default_cache_dir()), "datasets"
-        except ValueError as exc:
-            raise DataError(f"DatasetDict: {exc}") from exc
-    text = str(source)
-    path = Path(text).expanduser()
-    if path.exists():
-        saved = hf.saved_dataset_dicts(path)
-        if saved:
-            try:
-                return hf.materialise(hf.load_saved(saved), default_cache_dir()), "datasets"
-            except ValueError as exc:
-                raise DataError(f"{path}: {exc}") from exc
-        return path, "local"
-    if text == DEFAULT_LAB:
-        out = default_lab_root()
-        if not (out / "track_1_train.json").is_file():
-            raise DataError(f"lab: the default composition lab is not generated yet in {out}; "
-                            "generate it with portraitcraft.lab.default_lab() (the command line does so itself)")
-        return out, "lab"
-    if HUB_ID.match(text) and not text.startswith((".", "/")):
-        return _download_from_hub(text), f"hub:{text}"
-    raise DataError(f"{text}: no such folder, and not 'lab' or a Hugging Face dataset id like {DEFAULT_HUB_ID}")
-
-
-def _download_from_hub(repo_id: str) -> Path:
-    offline_hint = (
-        f"download it where the hub is reachable (hf download {repo_id} --repo-type dataset "
-        "--local-dir PortraitCraft) and pass that folder instead: --data /path/to/PortraitCraft"
-    )
-    try:
-        from huggingface_hub import snapshot_download
-    except ImportError as exc:  # pragma: no cover - huggingface_hub is a core dependency
-        raise DataError(f"{repo_id}: huggingface_hub is not installed; {offline_hint}") from exc
-    try:
-        return Path(snapshot_download(repo_id=repo_id, repo_type="dataset"))
-    except Exception as exc:  # the hub client raises many kinds; all mean "not available here"
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DataError(f"{repo_id}: cannot fetch from the Hugging Face hub ({reason}); {offline_hint}") from exc
-
-
-def open_dataset(
-    source: str | os.PathLike | Any = "lab",
-    *,
-    strict: bool = False,
-    check_images: bool = False,
-    reveal_ground_truth: bool = False,
-    progress: bool = False,
-) -> Dataset:
-    """Open a PortraitCraft root: a local folder, "lab", a hub id such as "zijielou/PortraitCraft", or a
-    `datasets.DatasetDict` made by `Dataset.to_hf` (or a list of one per track; see `portraitcraft.hf`).
-
-    Lenient by default: problems are collected in `Dataset.problems` and bad values become missing.
-    `strict=True` raises `ValidationError` listing every error. `check_images=True` also reads each image header.
-    `reveal_ground_truth=True` reads the test split's labels from the lab's ground-truth file where there is one.
-    `progress=True` shows a bar while the image headers are read.
-    """
-    root, kind = resolve_source(source)
-    dataset = Dataset(root, source=kind, check_images=check_images, reveal_ground_truth=reveal_ground_truth,
-                      progress=progress)
-    if strict and dataset.errors:
-        raise ValidationError(dataset.problems)
-    return dataset
 
 
 def iter_problems(problems: Iterable[Problem], limit: int | None = None) -> Iterable[str]:

@@ -20,8 +20,9 @@ import pandas as pd
 from scipy import stats
 
 from portraitcraft.attributes import ATTRIBUTE_KEYS, ATTRIBUTE_NAMES, LEVELS, TOTAL_SCORE_RANGE
-from portraitcraft.data import Dataset, counted
+from portraitcraft.data import Dataset
 from portraitcraft.labels import dataset_frame, labelled_images
+from portraitcraft.text import counted
 
 # ---- Figure 2(a): overall scores, train against test ------------------------------------------------------------
 

@@ -2,9 +2,10 @@
 
 For example::
 
-    from portraitcraft import open_dataset
+    from portraitcraft.hf import to_hf
+    from portraitcraft.sources import open_dataset
 
-    track1 = open_dataset("data/lab").to_hf(track=1)      # DatasetDict: train, test (the root's splits)
+    track1 = to_hf(open_dataset("data/lab"), track=1)     # DatasetDict: train, test (the root's splits)
     track1["train"][0]["image"]                           # a PIL image
     track1["train"].features["sharpness_level"].int2str(2)  # 'Good'
     again = open_dataset(track1)                          # the same records, read by the project's own checks
@@ -21,7 +22,8 @@ under one root); this module is how the data reaches `datasets`. Going back, `fr
 published layout into a folder (the images' bytes included) and the project opens that folder as it opens any
 root, so a `DatasetDict` gets the same checks and problems as the files.
 
-`datasets` is imported by these functions only, never when `portraitcraft.data` is imported.
+`datasets` is imported by these functions only, never when `portraitcraft.data` or `portraitcraft.sources` is
+imported. `portraitcraft.sources.open_dataset` takes a DatasetDict back (through `materialise`).
 """
 
 from __future__ import annotations

@@ -60,8 +60,9 @@ from portraitcraft.attributes import (
     level_from_score,
     normalise_level,
 )
-from portraitcraft.data import GROUND_TRUTH_FILE, DataError, Dataset, counted, read_json_records
+from portraitcraft.data import GROUND_TRUTH_FILE, DataError, Dataset, read_json_records
 from portraitcraft.predictions import image_name, read_answer_letter, read_total_score
+from portraitcraft.text import counted
 
 N_ATTRIBUTES: Final[int] = len(ATTRIBUTE_NAMES)
 LEVEL_COLUMNS: Final[tuple[str, ...]] = tuple(f"{key}_level" for key in ATTRIBUTE_KEYS)

@@ -22,12 +22,12 @@ from typing import Any
 
 import pandas as pd
 
-from portraitcraft.data import Dataset, open_dataset
+from portraitcraft.data import Dataset
 from portraitcraft.figure2 import attribute_correlation, figure2a, figure2b, level_distribution
-from portraitcraft.lab import resolve_lab_name
 from portraitcraft.outputs import write_atomic
 from portraitcraft.predictions import read_predictions
 from portraitcraft.provenance import json_safe, write_json
+from portraitcraft.sources import open_dataset
 from portraitcraft.table2 import DEFAULT_DEFINITION, LENGTH_DESCRIPTIONS, REPORTED_TABLE2, closest_definitions, table2
 from portraitcraft.table3 import reproduce_table3
 
@@ -66,7 +66,7 @@ def write_report(
     Submissions for the official test go to ``out_dir/submissions`` where the test labels are hidden.
     """
     if not isinstance(dataset, Dataset):
-        dataset = open_dataset(resolve_lab_name(dataset), reveal_ground_truth=True)
+        dataset = open_dataset(dataset, reveal_ground_truth=True)
     prediction_sets = [read_predictions(p) for p in predictions]  # a bad file stops here, before any work
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

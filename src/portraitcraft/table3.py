@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from portraitcraft.attributes import ANSWER_LETTERS, ATTRIBUTE_KEYS, ATTRIBUTE_NAMES, LEVELS, TOTAL_SCORE_RANGE
-from portraitcraft.data import Dataset, counted
+from portraitcraft.data import Dataset
 from portraitcraft.evaluation import LEADERBOARD, EvaluationReport, evaluate
 from portraitcraft.labels import (
     EvaluationTarget,
@@ -56,6 +56,7 @@ from portraitcraft.predictions import (
     read_predictions,
     write_submission,
 )
+from portraitcraft.text import counted
 
 N_ATTRIBUTES: Final[int] = len(ATTRIBUTE_NAMES)
 

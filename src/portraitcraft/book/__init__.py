@@ -1,5 +1,5 @@
-"""The executable book: display helpers for its notebooks (`figures`), where a chapter finds its inputs
-(`paths`), and the build pipeline (`build`).
+"""The executable book: display helpers for its notebooks (`figures`, the banner, `counted` for counts in
+sentences), where a chapter finds its inputs (`paths`), and the build pipeline (`build`).
 
 The package imports only the display helpers; chapters import `paths`, the `portraitcraft book` command `build`.
 """
@@ -19,6 +19,7 @@ from portraitcraft.book.figures import (
     thumbnail,
     value_with_interval,
 )
+from portraitcraft.text import counted
 
 __all__ = [
     "LEVEL_COLOURS",
@@ -26,6 +27,7 @@ __all__ = [
     "TEMPLATE",
     "banner",
     "caption",
+    "counted",
     "level_table",
     "print_download",
     "radar_labels",

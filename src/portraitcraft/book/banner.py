@@ -17,18 +17,11 @@ from typing import Any
 
 from IPython.display import HTML
 
-from portraitcraft.data import FACTORS_FILE, GROUND_TRUTH_FILE, Dataset, counted
+from portraitcraft.data import GROUND_TRUTH_FILE, Dataset
 from portraitcraft.provenance import git_commit
+from portraitcraft.text import counted
 
-
-def data_kind(dataset: Dataset) -> str:
-    """What kind of data a dataset is: ``lab`` (the synthetic composition lab, which writes its factors beside the
-    data), ``hub`` (downloaded from the Hugging Face hub) or ``local`` (a folder in the published layout)."""
-    if (dataset.root / FACTORS_FILE).is_file():
-        return "lab"
-    return "hub" if str(dataset.source).startswith("hub:") else "local"
-
-
+# The words for each `Dataset.kind`.
 KIND_WORDS = {
     "lab": "the composition lab, synthetic images and labels made by portraitcraft demo-data",
     "local": "a local copy of PortraitCraft",
@@ -50,7 +43,7 @@ def split_counts(dataset: Dataset) -> dict[str, Any]:
         labels = f"hidden in the published file, read here from {GROUND_TRUTH_FILE}"
     elif bool(test["labels_hidden"].any()):
         labels = "hidden" + (f" (the lab keeps them in {GROUND_TRUTH_FILE})"
-                             if (dataset.root / GROUND_TRUTH_FILE).is_file() else "")
+                             if dataset.has_ground_truth_file else "")
     else:
         labels = "known"
     return {"track1": track1, "track2": track2, "test_labels": labels}
@@ -73,7 +66,7 @@ def banner_lines(dataset: Dataset, *, data: str | None = None, predictions: Iter
     """The banner's lines as plain text: data, images, predictions (none when ``predictions`` is None: the page
     reads no prediction file), the model judged (when ``model`` is given), built."""
     counts = split_counts(dataset)
-    kind = data_kind(dataset)
+    kind = dataset.kind
     track1 = ", ".join(f"{split} {counted(n, 'image')}" for split, n in counts["track1"].items()) or "no Track 1 file"
     track2 = ", ".join(f"{split} {n}" for split, n in counts["track2"].items())
     images = f"Track 1: {track1}; test labels {counts['test_labels']}."
@@ -95,9 +88,9 @@ def banner(dataset: Dataset, *, data: str | None = None, predictions: Iterable[s
            commit: str | None = None) -> HTML:
     """The banner as the page shows it (styled by the book's stylesheet, class ``pc-banner``)."""
     lines = banner_lines(dataset, data=data, predictions=predictions, model=model, now=now, commit=commit)
-    kind = data_kind(dataset)
+    kind = dataset.kind
     rows = "".join(f"<div><b>{html.escape(name)}</b> {html.escape(text)}</div>" for name, text in lines.items())
     return HTML(f'<div class="pc-banner pc-banner-{kind}">{rows}</div>')
 
 
-__all__ = ["KIND_WORDS", "banner", "banner_lines", "code_version", "data_kind", "split_counts"]
+__all__ = ["KIND_WORDS", "banner", "banner_lines", "code_version", "split_counts"]

@@ -15,8 +15,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from portraitcraft.lab import resolve_lab_name
-
 EXECUTED_DIR = Path("book") / "executed"  # the executed chapters, relative to the repository root
 
 
@@ -37,15 +35,15 @@ def repository_root() -> Path | None:
 
 def locate(value: str | os.PathLike) -> str:
     """A path parameter as this process can open it: as given when it exists from the working directory, else
-    under the repository root when it exists there; anything else unchanged (a Hugging Face dataset id). The
-    data name "lab" is the default composition lab, generated on first use."""
+    under the repository root when it exists there; anything else unchanged (the data name "lab", a Hugging Face
+    dataset id), for `portraitcraft.sources.open_dataset` to resolve."""
     text = str(value)
     if Path(text).expanduser().exists():
         return text
     root = repository_root()
     if root is not None and (root / text).exists():
         return str(root / text)
-    return str(resolve_lab_name(text))
+    return text
 
 
 def repository_path(value: str | os.PathLike) -> Path:

@@ -1,7 +1,7 @@
 """Tables and HTML pieces the chapters show: each chapter's own presentation of what the package computed, kept
 here so that the chapters stay free of function definitions.
 
-The numbers are computed elsewhere (`portraitcraft.table2`, `table3`, `errors`, `lab_series`, `track2`); these
+The numbers are computed elsewhere (`portraitcraft.table2`, `table3`, `error_analysis`, `lab_series`, `track2`); these
 functions only format them for a page.
 """
 

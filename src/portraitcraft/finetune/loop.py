@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from portraitcraft.attributes import ATTRIBUTE_NAMES, LEVELS
-from portraitcraft.data import DataError, Dataset, open_dataset
+from portraitcraft.data import DataError, Dataset
 from portraitcraft.finetune.checkpoints import commit_incoming, mark_complete
 from portraitcraft.finetune.data import Plan, TrainingData, training_data
 from portraitcraft.finetune.model import FineTuner
@@ -35,7 +35,6 @@ from portraitcraft.finetune.settings import (
     generate_target,
     score_targets,
 )
-from portraitcraft.lab import resolve_lab_name
 from portraitcraft.outputs import OutputError, OutputLock
 from portraitcraft.prompts import GENERATE, SCORE
 from portraitcraft.provenance import (
@@ -46,6 +45,7 @@ from portraitcraft.provenance import (
     truncate_json_lines,
     write_json,
 )
+from portraitcraft.sources import open_dataset
 
 # --- validation ------------------------------------------------------------------------------------------------------
 
@@ -422,7 +422,7 @@ def run_finetune(settings: FinetuneSettings, *, dataset: Dataset | None = None,
     """Fine-tune (or resume, or report an already finished run) as the settings say; see the module docstring."""
     if dataset is None:
         try:
-            dataset = open_dataset(resolve_lab_name(settings.data))
+            dataset = open_dataset(settings.data)
         except DataError as exc:
             raise FinetuneError(str(exc)) from exc
     world = World.from_environment()

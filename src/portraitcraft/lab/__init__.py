@@ -32,15 +32,13 @@ from portraitcraft.lab.writer import (
     FACTORS_FILE,
     GROUND_TRUTH_FILE,
     LabSummary,
-    default_lab,
     make_record,
-    resolve_lab_name,
     write_lab,
 )
 
 __all__ = [
-    "FACTORS_FILE", "GROUND_TRUTH_FILE", "MODELS", "TERMS", "Factors", "LabSummary", "default_lab", "describe_scene",
+    "FACTORS_FILE", "GROUND_TRUTH_FILE", "MODELS", "TERMS", "Factors", "LabSummary", "describe_scene",
     "expected_scores", "frame_size", "image_rng", "label_attributes", "make_question", "make_record",
-    "model_table", "render_scene", "resolve_lab_name", "sample_factors", "subject_box", "term_values",
+    "model_table", "render_scene", "sample_factors", "subject_box", "term_values",
     "total_from_scores", "write_lab",
 ]

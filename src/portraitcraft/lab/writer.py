@@ -33,12 +33,7 @@ from pathlib import Path
 from typing import Any, Final, Iterator
 
 from portraitcraft.attributes import ANSWER_LETTERS, ATTRIBUTE_NAMES, HIDDEN_ANSWER, HIDDEN_LEVEL, HIDDEN_TOTAL
-from portraitcraft.data import (  # the layout is defined once, in data
-    DEFAULT_LAB,
-    FACTORS_FILE,
-    GROUND_TRUTH_FILE,
-    default_lab_root,
-)
+from portraitcraft.data import FACTORS_FILE, GROUND_TRUTH_FILE  # the layout is defined once, in data
 from portraitcraft.lab.annotate import label_attributes, make_question, total_from_scores
 from portraitcraft.lab.describe import describe_scene
 from portraitcraft.lab.factors import LONG_SIDE, image_rng, sample_factors
@@ -279,18 +274,3 @@ def _progress(total: int, enabled: bool, description: str) -> Any:
         return _NoBar()
     return progress_bar(total, desc=description, unit="img", leave=False)
 
-
-def default_lab() -> Path:
-    """The default composition lab (the data name "lab"), generated into the cache the first time."""
-    out = default_lab_root()
-    if not (out / "track_1_train.json").is_file():
-        write_lab(out)
-    return out
-
-
-def resolve_lab_name(data: str | os.PathLike) -> str | os.PathLike:
-    """``data`` unchanged, after generating the default lab when ``data`` is its name "lab" and no folder of that
-    name exists here; `portraitcraft.data.open_dataset` then opens it."""
-    if str(data) == DEFAULT_LAB and not Path(data).expanduser().exists():
-        default_lab()
-    return data

@@ -189,7 +189,7 @@ def sample_alignment(root: str | Path, *, split: str = "train", extractor: str |
 
     Returns the score matrix (all descriptions x present images; column j's own description is row ``own[j]``),
     matched and mismatched means, the AUC, and each image's rank of its own description (1 = scored highest)."""
-    from portraitcraft.data import open_dataset
+    from portraitcraft.sources import open_dataset
 
     dataset = open_dataset(str(root))
     frame = dataset.descriptions()

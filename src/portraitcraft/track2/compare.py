@@ -60,7 +60,7 @@ class Panel:
 
 
 def _split_records(root: Path, split: str | None):
-    from portraitcraft.data import open_dataset
+    from portraitcraft.sources import open_dataset
 
     frame = open_dataset(str(root)).descriptions()
     if frame.empty:
@@ -78,8 +78,8 @@ def figure3_panels(data: str | os.PathLike, *, split: str | None = None, limit: 
     read at most ``max(side, 1024)`` pixels on its long side; ``seed``: the lab generator's (that of ``track2
     generate``'s default, so its column matches ``track2 generate --model lab``). ``embedder`` None: descriptions
     read by the rules only, as the lab generator reads them."""
-    from portraitcraft.data import open_dataset
     from portraitcraft.images import ImageError, open_image
+    from portraitcraft.sources import open_dataset
     from portraitcraft.track2.extract import make_extractor
     from portraitcraft.track2.lab_generator import LabGenerator
     from portraitcraft.track2.score import locate_images

@@ -221,11 +221,11 @@ class TrainingExample:
 
 def training_examples(settings: LoraSettings, skipped: list[str]):
     """(dataset, examples): the Track 2 records of the split whose image is present, with their prompts."""
-    from portraitcraft.data import DataError, open_dataset
-    from portraitcraft.lab import resolve_lab_name
+    from portraitcraft.data import DataError
+    from portraitcraft.sources import open_dataset
 
     try:
-        dataset = open_dataset(resolve_lab_name(settings.data))
+        dataset = open_dataset(settings.data)
     except DataError as exc:
         raise LoraFinetuneError(str(exc)) from exc
     frame = dataset.descriptions()

@@ -27,9 +27,8 @@ import pandas as pd
 
 from portraitcraft import metrics
 from portraitcraft.attributes import ATTRIBUTE_NAMES, INVALID_LEVEL, LEVELS
-from portraitcraft.data import GROUND_TRUTH_FILE, DataError, Dataset, counted, open_dataset
+from portraitcraft.data import DataError, Dataset
 from portraitcraft.evaluation import EvaluationReport, evaluate
-from portraitcraft.lab import resolve_lab_name
 from portraitcraft.labels import GroundTruth, LabelledImages, image_labels
 from portraitcraft.predictions import (
     PredictionDetails,
@@ -37,6 +36,7 @@ from portraitcraft.predictions import (
     prediction_details,
     read_prediction_file,
 )
+from portraitcraft.sources import open_dataset
 
 INVALID = INVALID_LEVEL
 N_ATTRIBUTES: Final[int] = len(ATTRIBUTE_NAMES)
@@ -109,8 +109,8 @@ def analyse_predictions(predictions: PredictionSet | str | os.PathLike, dataset:
         predictions, records = read_prediction_file(predictions)
         details = prediction_details(predictions.path, records)
     if not isinstance(dataset, Dataset):
-        dataset = open_dataset(resolve_lab_name(dataset), reveal_ground_truth=True)
-    elif not dataset.ground_truth_revealed and (dataset.root / GROUND_TRUTH_FILE).is_file():
+        dataset = open_dataset(dataset, reveal_ground_truth=True)
+    elif not dataset.ground_truth_revealed and dataset.has_ground_truth_file:
         dataset = open_dataset(dataset.root, reveal_ground_truth=True)
     if truth is not None:
         labels = image_labels(dataset, truth.image_paths)
