@@ -156,10 +156,11 @@ def test_tampered_model_is_refused(baseline_run, tmp_path):
 
 def test_validation_split_is_predicted_by_a_model_trained_without_it(baseline_run, tmp_path):
     from portraitcraft.baseline import BaselineError, predict_feature_baseline
-    from portraitcraft.data import DataError, open_dataset
+    from portraitcraft.data import DataError
     from portraitcraft.evaluation import evaluate_on_split
     from portraitcraft.labels import held_out_record, runs_validation_leak, validation_images
     from portraitcraft.predictions import read_predictions
+    from portraitcraft.sources import open_dataset
 
     lab, test_run = baseline_run
     validation = validation_images(open_dataset(lab))

@@ -115,7 +115,7 @@ def test_the_submission_names_each_record_written_not_res(tmp_path: Path):
 
 
 def test_book_submissions_carry_the_file_digest_and_replace_stale_ones(small_lab, tmp_path: Path):
-    from portraitcraft.data import open_dataset
+    from portraitcraft.sources import open_dataset
     from portraitcraft.table3 import check_submissions, file_digest
 
     published = tmp_path / "published"

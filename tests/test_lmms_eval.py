@@ -15,13 +15,13 @@ import pytest
 import yaml
 
 from portraitcraft.attributes import ATTRIBUTE_KEYS, ATTRIBUTE_NAMES, LEVELS
-from portraitcraft.data import open_dataset
 from portraitcraft.evaluation import dropped_view, evaluate
 from portraitcraft.integrations.lmms_eval import TEMPLATE, TEST_TASK, VALIDATION_TASK, write_tasks
 from portraitcraft.integrations.lmms_eval import task as functions
 from portraitcraft.labels import load_ground_truth, validation_split
 from portraitcraft.predictions import LMMS_EVAL, PredictionFileError, read_predictions
 from portraitcraft.prompts import generate_prompt
+from portraitcraft.sources import open_dataset
 
 datasets = pytest.importorskip("datasets")
 

@@ -123,3 +123,24 @@ def test_data_no_longer_reaches_for_datasets_or_the_lab():
             "print(sorted(m for m in ('portraitcraft.hf', 'portraitcraft.lab', 'datasets') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_every_command_takes_the_name_lab(cache, tmp_path):
+    """`merge --data lab` opens the lab as `predict --data lab` does (it once read "lab" as a folder name)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from portraitcraft.cli import app
+
+    runner = CliRunner()
+    validated = runner.invoke(app, ["validate", "lab", "--no-progress"])
+    assert validated.exit_code == 0, validated.output
+    test_images = open_dataset("lab").images().query("split == 'test'")["image_path"].tolist()
+    shard = tmp_path / "shard.jsonl"
+    shard.write_text("".join(json.dumps({"schema": "portraitcraft.prediction/1", "image_path": name, "status": "ok",
+                                         "error": None, "raw_text": "", "parsed": None, "run": {"config_hash": "c"}})
+                             + "\n" for name in test_images[:1]), encoding="utf-8")
+    merged = runner.invoke(app, ["merge", str(shard), "--out", str(tmp_path / "merged.jsonl"), "--data", "lab"])
+    assert merged.exit_code == 1, merged.output  # merged; the lab's second test image is named as missing
+    assert test_images[1] in merged.output

@@ -37,6 +37,7 @@ from portraitcraft.predictions import (
     read_prediction_file,
 )
 from portraitcraft.sources import open_dataset
+from portraitcraft.text import counted
 
 INVALID = INVALID_LEVEL
 N_ATTRIBUTES: Final[int] = len(ATTRIBUTE_NAMES)

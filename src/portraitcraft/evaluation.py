@@ -430,13 +430,12 @@ def evaluate_on_split(
     seeded held-out part of train that the book's Table 3 and chapter 5 score where the test labels are hidden
     (`portraitcraft.labels.validation_split`, fraction 0.1, seed 0). A prediction file whose run records a model
     trained on those images is refused (DataError naming the file and why). ``options``: those of `evaluate`."""
-    from portraitcraft.data import open_dataset
-    from portraitcraft.lab import resolve_lab_name
+    from portraitcraft.sources import open_dataset
 
     if split != VALIDATION_SPLIT:
         raise DataError(f"--split {split!r}: only {VALIDATION_SPLIT!r} is scored from a data root (for the test split, "
                         "give its ground-truth file: --ground-truth DATA/track_1_test_ground_truth.json)")
-    dataset = open_dataset(resolve_lab_name(str(data)))
+    dataset = open_dataset(str(data))
     try:
         truth = validation_split(dataset, fraction=VALIDATION_FRACTION, seed=VALIDATION_SEED)[0]
     except ValueError as exc:

@@ -15,9 +15,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from portraitcraft.data import DataError, open_dataset
-from portraitcraft.lab import resolve_lab_name
+from portraitcraft.data import DataError
 from portraitcraft.predictions import read_predictions
+from portraitcraft.sources import open_dataset
 
 
 def data_problems(data: str | os.PathLike) -> list[str]:
@@ -25,7 +25,7 @@ def data_problems(data: str | os.PathLike) -> list[str]:
     the root itself has an error (not a PortraitCraft root, an unreadable track file). Problems of single records
     and missing images are left to the chapters."""
     try:
-        dataset = open_dataset(resolve_lab_name(str(data)), strict=False, check_images=False, progress=False)
+        dataset = open_dataset(str(data), strict=False, check_images=False, progress=False)
     except DataError as exc:
         return [str(exc)]
     return [f"{problem.file}: {problem.message}" for problem in dataset.problems

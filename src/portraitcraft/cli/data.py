@@ -26,10 +26,10 @@ def validate(
 
     Exit codes: 0 no errors (or --lenient); 1 errors found in strict mode; 2 the data cannot be read at all (no such folder, malformed JSON: one line with file, line and column).
     """  # noqa: E501 (the command's help: typer keeps a docstring's line breaks)
-    from portraitcraft.data import iter_problems, open_dataset
-    from portraitcraft.lab import resolve_lab_name
+    from portraitcraft.data import iter_problems
+    from portraitcraft.sources import open_dataset
 
-    dataset = open_dataset(resolve_lab_name(data), strict=False, check_images=check_images, progress=progress)
+    dataset = open_dataset(data, strict=False, check_images=check_images, progress=progress)
     typer.echo(dataset.summary())
     for line in iter_problems(dataset.problems, limit=max_problems):
         typer.echo(f"  {line}")
@@ -62,16 +62,15 @@ def export(
     its data); upload with `.push_to_hub(...)` where a hub is reachable. Exit codes: 0 written; 2 the data cannot be
     read or OUT cannot be written.
     """
-    from portraitcraft.data import open_dataset
     from portraitcraft.hf import TRACKS, rows_without_image, save
-    from portraitcraft.lab import resolve_lab_name
     from portraitcraft.labels import VALIDATION_SPLIT, validation_images
     from portraitcraft.progress import quiet_library_bars
+    from portraitcraft.sources import open_dataset
 
     if split not in (None, VALIDATION_SPLIT):
         fail(f"--split {split!r}: expected {VALIDATION_SPLIT} (without --split the root's splits are written)")
     quiet_library_bars(progress)
-    dataset = open_dataset(resolve_lab_name(data))
+    dataset = open_dataset(data)
     written = save(dataset, out, validation=validation_images(dataset) if split else ())
     for track in TRACKS:
         missing = rows_without_image(dataset, track) if (out_track := Path(out) / f"track_{track}") in written else []

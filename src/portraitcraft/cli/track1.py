@@ -156,13 +156,12 @@ def predict(
 
     Then score with `portraitcraft evaluate -p OUT -g GROUND_TRUTH`. Exit codes: 0 every image predicted; 1 the run finished but some images failed (listed, recorded as failed); 2 the run cannot start (data, model or output file).
     """  # noqa: E501 (the command's help: typer keeps a docstring's line breaks)
-    from portraitcraft.data import open_dataset
-    from portraitcraft.lab import resolve_lab_name
     from portraitcraft.outputs import prepare_jsonl_resume
     from portraitcraft.predictions import SCHEMA
     from portraitcraft.runners import run_predictions, split_items
     from portraitcraft.runners.backends import backend_name, default_batch_size, make_backend
     from portraitcraft.runners.shards import parse_shard, shard_items
+    from portraitcraft.sources import open_dataset
 
     backend = backend_name(backend)
     if inference not in ("ours", "reference"):
@@ -173,7 +172,7 @@ def predict(
         sampling, dtype = "reference", ("float16" if dtype == "auto" else dtype)
         image_resize = image_resize or "reference"
         processor = processor or base_model(model)
-    dataset = open_dataset(resolve_lab_name(data))
+    dataset = open_dataset(data)
     items = split_items(dataset, split, limit)  # a wrong split or limit fails here, before any model is loaded
     if shard is not None:
         items = shard_items(items, *parse_shard(shard))
@@ -204,14 +203,13 @@ def merge(
 
     Refused: records of different configurations, an image recorded twice, a shard file with an unfinished last line (resume that shard first), images not in the split, an existing --out. Exit codes: 0 merged, every image of the split recorded (or no --data); 1 merged, but images are missing (listed; `predict` without --shard and with --out the merged file completes it); 2 refused.
     """  # noqa: E501 (the command's help: typer keeps a docstring's line breaks)
-    from portraitcraft.data import open_dataset
-    from portraitcraft.lab import resolve_lab_name
     from portraitcraft.runners import split_items
     from portraitcraft.runners.shards import merge_shard_files
+    from portraitcraft.sources import open_dataset
 
     expected = None
     if data is not None:
-        expected = [item.image_path for item in split_items(open_dataset(resolve_lab_name(data)), split, limit)]
+        expected = [item.image_path for item in split_items(open_dataset(data), split, limit)]
     summary = merge_shard_files(files, out, expected)
     for line in summary.lines():
         typer.echo(line)

@@ -32,7 +32,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from portraitcraft.data import counted
+from portraitcraft.text import counted
 
 TEMPLATE = Path(__file__).with_name("portraitcraft_track1.yaml")
 VALIDATION_TASK = "portraitcraft_track1_validation"
