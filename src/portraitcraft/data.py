@@ -91,11 +91,17 @@ class Problem:
         """Whether nothing can be computed from the data while this stands (a build stops on it)."""
         return self.severity == BLOCKING
 
-    def __str__(self) -> str:
+    @property
+    def text(self) -> str:
+        """Where and what, without the severity: "track_1_train.json record 3 (a.jpg): image missing". A finding
+        about a source that could not be opened has no file of its own: its message names the file."""
         where = self.file if self.record is None else f"{self.file} record {self.record}"
         if self.image_path:
             where += f" ({self.image_path})"
-        return f"{self.severity}: {where}: {self.message}"
+        return f"{where}: {self.message}" if where else self.message
+
+    def __str__(self) -> str:
+        return f"{self.severity}: {self.text}"
 
 
 class ValidationError(DataError):

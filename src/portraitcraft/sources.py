@@ -170,13 +170,14 @@ def check_dataset(
 ) -> DataCheck:
     """Open ``source`` as `open_dataset` does, but return what stands in the way instead of raising: a source that
     cannot be read at all (no such folder, an annotation file that is not valid JSON) is one blocking finding naming
-    the file, and the dataset is None; otherwise the dataset with `Dataset.findings` (blocking first)."""
+    the file (its message is `DataError`'s line), and the dataset is None; otherwise the dataset with
+    `Dataset.findings` (blocking first)."""
     name = str(source) if not hf.is_hf_data(source) else "DatasetDict"
     try:
         dataset = open_dataset(source, check_images=check_images, reveal_ground_truth=reveal_ground_truth,
                                progress=progress)
     except DataError as exc:
-        return DataCheck(name, None, [Problem(name, None, None, str(exc), BLOCKING)])
+        return DataCheck(name, None, [Problem("", None, None, str(exc), BLOCKING)])
     return DataCheck(name, dataset, dataset.findings())
 
 

@@ -17,19 +17,14 @@ from collections.abc import Iterable
 
 from portraitcraft.data import DataError
 from portraitcraft.predictions import read_predictions
-from portraitcraft.sources import open_dataset
+from portraitcraft.sources import check_dataset
 
 
 def data_problems(data: str | os.PathLike) -> list[str]:
-    """Why the book cannot read ``data`` at all (`portraitcraft validate`'s lines), or []: it cannot be opened, or
-    the root itself has an error (not a PortraitCraft root, an unreadable track file). Problems of single records
-    and missing images are left to the chapters."""
-    try:
-        dataset = open_dataset(str(data), strict=False, check_images=False, progress=False)
-    except DataError as exc:
-        return [str(exc)]
-    return [f"{problem.file}: {problem.message}" for problem in dataset.problems
-            if problem.severity == "error" and problem.record is None]
+    """Why the book cannot read ``data`` at all (`portraitcraft validate`'s lines), or []: the blocking findings of
+    `portraitcraft.sources.check_dataset` (it cannot be opened, not a PortraitCraft root, an unreadable track file).
+    The findings that are carried (single records, missing images, hidden labels) are left to the chapters."""
+    return [problem.text for problem in check_dataset(str(data)).blocking]
 
 
 def prediction_problems(predictions: Iterable[str | os.PathLike]) -> list[str]:
