@@ -23,6 +23,7 @@ FLOORS = {
               "measurements"},
     "top": {"book", "cli", "integrations", "__main__", ""},
 }
+ORDER = list(FLOORS)
 
 
 def module_name(path: Path) -> str:
