@@ -27,9 +27,9 @@ from portraitcraft.lab import (
     term_values,
     write_lab,
 )
-from portraitcraft.lab.annotate import _counterfactual, _driver
+from portraitcraft.lab.annotate import OVERALL_CAUSES, _counterfactual, _driver
 from portraitcraft.lab.describe import ANALYSIS_CHARS, CONTENT_CHARS
-from portraitcraft.lab.factors import companion_layout
+from portraitcraft.lab.factors import HEAD_TOP, companion_layout
 from portraitcraft.lab.render import figure_look
 from portraitcraft.lab.writer import JPEG_QUALITY, image_folder
 
@@ -161,9 +161,13 @@ def test_the_right_option_cites_the_true_state_with_the_true_level(big_annotatio
         f = Factors.from_dict(factors[record["image_path"]])
         level = level_from_score(record["criteria"][attribute]["score"])
         model = MODELS[attribute]
-        driver = TERMS[_driver(model, term_values(f), level)]
+        states = {name: term.state(f) for name, term in TERMS.items()}
+        cited = _driver(model, term_values(f), level, states)
         right = record["options"][record["answer"]]
-        assert any(right.startswith(p) for p in driver.phrase(f, driver.state(f))), right
+        # The right option's cause is a term in the state of the true level, or, where no term is in that state,
+        # the annotator's overall impression at that level.
+        causes = TERMS[cited].phrase(f, states[cited]) if cited else OVERALL_CAUSES[level]
+        assert any(right.startswith(p) for p in causes), right
         assert any(right.rstrip(".").endswith(v) for v in model.verdicts[level])
         others = [text for letter, text in record["options"].items() if letter != record["answer"]]
         assert len(set(others) | {right}) == 4
@@ -204,8 +208,9 @@ def test_every_level_occurs_for_every_attribute_and_totals_spread(big_annotation
 def test_reasons_cite_the_driving_factor(big_annotations):
     records = load(big_annotations, "track_1_train.json")
     factors = load(big_annotations, "lab_factors.json")
+    # A head cut beyond a trim (a fifth of the head or more) is a fault: a Poor reason cites it.
     heads = [r for r in records if factors[r["image_path"]]["crop"] == "head"
-             and r["criteria"]["Subject Integrity"]["score"] < 5]
+             and factors[r["image_path"]]["crop_amount"] >= 0.2 and r["criteria"]["Subject Integrity"]["score"] < 5]
     assert heads, "some head crops must score Poor on Subject Integrity"
     for record in heads:
         reason = record["criteria"]["Subject Integrity"]["reason"]
@@ -352,7 +357,7 @@ def test_sampled_crops_are_what_the_geometry_does():
         f = sample_factors(image_rng(2, "crops", index))
         kind, amount = f.crop
         kinds[kind] += 1
-        top_of_head = f.subject_y - 0.5 * f.subject_scale
+        top_of_head = f.subject_y + HEAD_TOP * f.subject_scale  # the top of the hair
         assert (kind == "head") == (top_of_head < -0.05 * f.subject_scale)
         assert 0.0 <= amount <= 1.0
     assert set(kinds) == {"none", "head", "joint", "side"} and kinds["none"] > 200

@@ -25,13 +25,15 @@ most damaging term, for a Good score the most helpful one) in words that describ
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Final
 
 import numpy as np
 
 from portraitcraft.attributes import ANSWER_LETTERS, ATTRIBUTE_NAMES, LEVELS, level_from_score
-from portraitcraft.lab.factors import NATURAL_CUT, Factors, rounded
+from portraitcraft.lab.factors import HEAD_TOP, NATURAL_CUT, Factors, in_degrees, rounded
+from portraitcraft.lab.render import side_light_shows
 
 STATES: Final[tuple[str, ...]] = ("bad", "fair", "good")  # a term's value read as a photographer would
 STATE_LEVEL: Final[dict[str, str]] = {"bad": "Poor", "fair": "Medium", "good": "Good"}
@@ -58,10 +60,13 @@ def _side(f: Factors) -> str:
 
 
 def _open_side(f: Factors) -> str:
-    return "right" if f.subject_x < 0.5 else "left"
+    """'the left'/'the right' where that third is clearly freer of people, else 'either side'."""
+    return f"the {f.open_side}" if f.open_side else "either side"
 
 
 def _palette_words(f: Factors) -> str:
+    if f.golden_hour and f.palette == "complementary":
+        return "a golden sky over blue ground, against orange clothing"
     return {
         "warm": "ambers, ochres and rusty browns", "cool": "blues, teals and slate greys",
         "complementary": "blue surroundings against orange clothing", "muted": "desaturated greys and stone tones",
@@ -136,13 +141,24 @@ def _exposure_phrase(f: Factors, state: str) -> list[str]:
 LIGHT_QUALITY: Final[dict[str, float]] = {"left": 1.0, "right": 1.0, "back": 0.75, "front": 0.35, "top": 0.0}
 
 
+def _light_value(f: Factors) -> float:
+    """LIGHT_QUALITY of the direction, except side light washed out by overexposure, which shows as flat as front
+    light."""
+    if f.light_direction in ("left", "right") and not side_light_shows(f):
+        return LIGHT_QUALITY["front"]
+    return LIGHT_QUALITY[f.light_direction]
+
+
 def _light_state(f: Factors) -> str:
-    q = LIGHT_QUALITY[f.light_direction]
+    q = _light_value(f)
     return "good" if q >= 0.9 else "fair" if q > 0.2 else "bad"
 
 
 def _light_phrase(f: Factors, state: str) -> list[str]:
     d = f.light_direction
+    if d in ("left", "right") and not side_light_shows(f):
+        return ["Overexposure washes the side light out, so the figure looks flatly lit",
+                "The bright exposure flattens the modelling: lit and shadow sides look almost the same"]
     if d in ("left", "right"):
         return [f"Directional light from the {d} models the face into a lit side and a shadow side",
                 f"Side light from the {d} gives the head and torso clear volume"]
@@ -221,13 +237,13 @@ def _tilt_phrase(f: Factors, state: str) -> list[str]:
     t = abs(f.horizon_tilt)
     rise = "right" if f.horizon_tilt > 0 else "left"
     if state == "good":
-        return ["The horizon is level, giving the frame a firm base",
+        return ["The level horizon gives the frame a firm base",
                 "A straight, level horizon line anchors the scene"]
     if state == "fair":
-        return [f"The horizon is slightly tilted (about {t:.0f} degrees, rising to the {rise})",
+        return [f"The horizon is slightly tilted (about {in_degrees(t)}, rising to the {rise})",
                 f"A small tilt of the horizon towards the {rise} unsettles the base a little"]
-    return [f"The horizon is tilted by about {t:.0f} degrees, rising to the {rise}, so the scene seems to slide",
-            f"A strongly slanted horizon (roughly {t:.0f} degrees) tips the whole frame"]
+    return [f"The horizon is tilted by about {in_degrees(t)}, rising to the {rise}, and the scene seems to slide",
+            f"A strongly slanted horizon (roughly {in_degrees(t)}) tips the whole frame"]
 
 
 def _crop_value(f: Factors) -> float:
@@ -263,7 +279,7 @@ def _crop_phrase(f: Factors, state: str) -> list[str]:
                  "The top of the head is chopped off by the top edge, an awkward amputation"])
     if kind == "side":
         edge = _side(f)
-        part = "head" if f.framing == "close-up" else "shoulder and arm"
+        part = f.side_cut_part
         return ([f"The {edge} edge clips a little of the subject's {part}",
                  f"The subject's {part} slightly overlaps the {edge} edge"] if state == "fair" else
                 [f"The {edge} edge cuts through the subject's {part}, leaving the figure incomplete",
@@ -328,12 +344,15 @@ def _space_state(f: Factors) -> str:
 def _space_phrase(f: Factors, state: str) -> list[str]:
     crowded = f.occupancy > IDEAL_OCCUPANCY[f.framing]
     pct = round(100 * (1 - f.occupancy))
+    side = _open_side(f)
     if state == "good":
-        return [f"Open space on the {_open_side(f)} (about {pct}% of the frame is background) gives the subject room to breathe",
-                f"The balance of figure and empty space is comfortable, with negative space on the {_open_side(f)}"]
+        return [f"Open space on {side} (about {pct}% of the frame is background) gives the subject room to breathe",
+                f"The balance of figure and empty space is comfortable, with negative space on {side}"]
     if state == "fair":
-        return ([f"The frame is fairly full, leaving only a little negative space on the {_open_side(f)}"] if crowded else
+        return ([f"The frame is fairly full, leaving only about {pct}% of it as negative space"] if crowded else
                 [f"There is rather a lot of empty space (about {pct}% of the frame), making the subject slightly small"])
+    if crowded and pct > 42:
+        return [f"The people fill the frame so tightly that only about {pct}% of it is background"]
     return (["The people fill the frame so tightly that there is almost no negative space",
              "The frame is cramped: figures press against the edges with no breathing room"] if crowded else
             [f"The subject is tiny in a large empty frame (about {pct}% background), which feels vacant",
@@ -412,8 +431,8 @@ TERMS: Final[dict[str, Term]] = {t.name: t for t in (
     Term("blur", "global blur: min(global_blur / 3 px, 1)", lambda f: min(f.global_blur / 3.0, 1.0), _blur_state, _blur_phrase),
     Term("exposure_error", "min(|exposure| / 1.5 EV, 1)", lambda f: min(abs(f.exposure) / 1.5, 1.0),
          _exposure_state, _exposure_phrase),
-    Term("light_quality", "light direction: side 1.0, back 0.75, front 0.35, top 0.0",
-         lambda f: LIGHT_QUALITY[f.light_direction], _light_state, _light_phrase),
+    Term("light_quality", "light direction: side 1.0 (0.35 where overexposure washes its shadow side out), back 0.75, "
+         "front 0.35, top 0.0", _light_value, _light_state, _light_phrase),
     Term("hardness", "light hardness, 0 soft .. 1 hard", lambda f: f.light_hardness, _hardness_state, _hardness_phrase),
     Term("separation", "background defocus: min(background_blur / 6 px, 1)", lambda f: min(f.background_blur / 6.0, 1.0),
          _separation_state, _separation_phrase),
@@ -545,14 +564,41 @@ def expected_scores(f: Factors, values: dict[str, float] | None = None) -> dict[
     }
 
 
-def _driver(model: AttributeModel, values: dict[str, float], level: str) -> str:
+def _driver(model: AttributeModel, values: dict[str, float], level: str, states: dict[str, str]) -> str | None:
+    """The term a reason cites: among the attribute's terms whose state matches the level (a strength for Good, a
+    middling point for Medium, a fault for Poor), the one that moved the score most that way; None when no term
+    is in that state (the level then comes from the annotator's noise, and the reason says so)."""
     # Contribution relative to a middling term value, so "no blur" counts as helping Sharpness.
-    contributions = {t: w * (values[t] - 0.5) for t, w in model.weights.items()}
+    contributions = {t: w * (values[t] - 0.5) for t, w in model.weights.items() if states[t] == LEVEL_STATE[level]}
+    if not contributions:
+        return None
     if level == "Poor":
         return min(contributions, key=contributions.get)
     if level == "Good":
         return max(contributions, key=contributions.get)
     return max(contributions, key=lambda t: abs(contributions[t]))
+
+
+# The cause of a reason whose level no single term explains (annotator noise): worded at that level.
+OVERALL_CAUSES: Final[dict[str, tuple[str, ...]]] = {
+    "Good": ("Taken as a whole, several modest strengths add up", "Overall the picture handles this well"),
+    "Medium": ("Strengths and weaknesses balance out", "Taken as a whole, the picture is middling here"),
+    "Poor": ("No single fault dominates, but small weaknesses add up", "Taken as a whole, the small weaknesses add up"),
+}
+
+
+ARTICLES: Final[frozenset[str]] = frozenset({"a", "an", "the"})
+
+
+def _verdict(verdicts: tuple[str, ...], pick: float, cause: str) -> str:
+    """The picked verdict, or another where the picked one would open with a word the cause already opens a clause
+    with ('..., giving the frame a firm base, giving ...')."""
+    order = [int(pick * len(verdicts))] + [i for i in range(len(verdicts)) if i != int(pick * len(verdicts))]
+    for i in order:
+        opener = verdicts[i].split()[0].lower()
+        if opener in ARTICLES or not re.search(rf"(?:^|, ){re.escape(opener)}\b", cause, re.I):
+            return verdicts[i]
+    return verdicts[order[0]]
 
 
 def _sentence(text: str) -> str:
@@ -573,20 +619,33 @@ def label_attributes(f: Factors, rng: np.random.Generator) -> dict[str, Attribut
     picks = rng.random(2 * len(MODELS)).tolist()
     bias = ANNOTATOR_BIAS_SD * noise[-1]
     labels = {}
+    states = {name: term.state(f) for name, term in TERMS.items()}
     phrase_cache: dict[str, list[str]] = {}  # several attributes share a driving term
     for i, (name, model) in enumerate(MODELS.items()):
         score = rounded(_clamp(expected[name] + bias + model.noise_sd * noise[i], 0.0, 10.0), 1)
         level = level_from_score(score)
-        driver = _driver(model, values, level)
-        if driver not in phrase_cache:
-            term = TERMS[driver]
-            phrase_cache[driver] = term.phrase(f, term.state(f))
-        phrases = phrase_cache[driver]
+        driver = _driver(model, values, level, states)
+        if driver is None:
+            phrases = list(OVERALL_CAUSES[level])
+            driver = _driver_any(model, values, level)
+        else:
+            if driver not in phrase_cache:
+                phrase_cache[driver] = TERMS[driver].phrase(f, states[driver])
+            phrases = phrase_cache[driver]
         phrase = phrases[int(picks[2 * i] * len(phrases))]
-        verdicts = model.verdicts[level]
-        verdict = verdicts[int(picks[2 * i + 1] * len(verdicts))]
+        verdict = _verdict(model.verdicts[level], picks[2 * i + 1], phrase)
         labels[name] = AttributeLabel(score, level, driver, _sentence(f"{phrase}, {verdict}"))
     return labels
+
+
+def _driver_any(model: AttributeModel, values: dict[str, float], level: str) -> str:
+    """The term that moved the score most towards its level, whatever its state (for the question's distractors)."""
+    contributions = {t: w * (values[t] - 0.5) for t, w in model.weights.items()}
+    if level == "Poor":
+        return min(contributions, key=contributions.get)
+    if level == "Good":
+        return max(contributions, key=contributions.get)
+    return max(contributions, key=lambda t: abs(contributions[t]))
 
 
 def total_from_scores(scores: dict[str, float], rng: np.random.Generator) -> int:
@@ -615,10 +674,17 @@ def make_question(f: Factors, labels: dict[str, AttributeLabel], attribute: str,
 
     def option(t: Term, state: str, level: str) -> str:
         phrases = t.phrase(f.replace(**_counterfactual(f, t.name, state)) if state != t.state(f) else f, state)
+        phrase = phrases[int(rng.integers(len(phrases)))]
         verdicts = model.verdicts[level]
-        return _sentence(f"{phrases[int(rng.integers(len(phrases)))]}, {verdicts[int(rng.integers(len(verdicts)))]}")
+        return _sentence(f"{phrase}, {_verdict(verdicts, int(rng.integers(len(verdicts))) / len(verdicts), phrase)}")
 
-    right = option(term, true_state, label.level)
+    if STATE_LEVEL[true_state] == label.level:
+        right = option(term, true_state, label.level)
+    else:  # the reason gave the annotator's overall impression: so does the right answer
+        verdicts = model.verdicts[label.level]
+        causes = OVERALL_CAUSES[label.level]
+        cause = causes[int(rng.integers(len(causes)))]
+        right = _sentence(f"{cause}, {_verdict(verdicts, float(rng.random()), cause)}")
     wrong_levels = [lv for lv in LEVELS if lv != label.level]
     wrong = []
     for level in wrong_levels:
@@ -653,14 +719,14 @@ def _counterfactual(f: Factors, term: str, state: str) -> dict[str, Any]:
         "blur": {"good": {"global_blur": 0.0}, "fair": {"global_blur": 1.0}, "bad": {"global_blur": 3.0}},
         "exposure_error": {"good": {"exposure": 0.0}, "fair": {"exposure": 0.6 if f.exposure >= 0 else -0.6},
                            "bad": {"exposure": 1.2 if f.exposure >= 0 else -1.2}},
-        "light_quality": {"good": {"light_direction": "left"}, "fair": {"light_direction": "front"},
+        "light_quality": {"good": {"light_direction": "left", "exposure": 0.0}, "fair": {"light_direction": "front"},
                           "bad": {"light_direction": "top"}},
         "hardness": {"good": {"light_hardness": 0.1}, "fair": {"light_hardness": 0.5}, "bad": {"light_hardness": 0.9}},
         "separation": {"good": {"background_blur": 6.0}, "fair": {"background_blur": 2.5}, "bad": {"background_blur": 0.0}},
         "thirds": {"good": {"subject_x": 1 / 3}, "fair": {"subject_x": 0.5}, "bad": {"subject_x": 0.12}},
         "tilt": {"good": {"horizon_tilt": 0.0}, "fair": {"horizon_tilt": 2.0}, "bad": {"horizon_tilt": 8.0}},
-        "lead_room": {"good": {"gaze": "camera"}, "fair": {"gaze": "right", "subject_x": 0.5},
-                      "bad": {"gaze": "right", "subject_x": 0.8}},
+        "lead_room": {"good": {"gaze": "camera"}, "fair": {"gaze": "right", "subject_x": 0.5, "n_people": 1},
+                      "bad": {"gaze": "right", "subject_x": 0.8, "n_people": 1}},
         "crowding": {"good": {"n_people": 1}, "fair": {"n_people": 2}, "bad": {"n_people": 4}},
         "lines": {"good": {"leading_lines": True}, "fair": {"leading_lines": False, "clutter": 0.3},
                   "bad": {"leading_lines": False, "clutter": 0.8}},
@@ -675,8 +741,8 @@ def _counterfactual(f: Factors, term: str, state: str) -> dict[str, Any]:
         if state == "good":
             return {"subject_y": 1.0 - sum(NATURAL_CUT[f.framing]) / 2 * scale, "subject_x": 0.5}
         if state == "fair":
-            return {"subject_y": 0.5 * scale - 0.1 * scale, "subject_x": 0.5}
-        return {"subject_y": 0.5 * scale - 0.35 * scale, "subject_x": 0.5}
+            return {"subject_y": -HEAD_TOP * scale - 0.1 * scale, "subject_x": 0.5}
+        return {"subject_y": -HEAD_TOP * scale - 0.35 * scale, "subject_x": 0.5}
     if term == "space":
         return {}  # its wording follows the requested state; the occupancy it quotes is the true one
     return table[term][state]

@@ -15,8 +15,8 @@ from typing import Final
 
 import numpy as np
 
-from portraitcraft.lab.factors import Factors, frame_size
-from portraitcraft.lab.render import figure_look, scene_props
+from portraitcraft.lab.factors import Factors, frame_size, in_degrees
+from portraitcraft.lab.render import figure_look, scene_props, side_light_shows
 
 CONTENT_CHARS: Final[tuple[int, int]] = (860, 1450)  # the real sample ranges from 886 to 1,545
 ANALYSIS_CHARS: Final[tuple[int, int]] = (1380, 1900)  # the real sample ranges from 1,426 to 1,973
@@ -99,6 +99,8 @@ def describe_content(f: Factors, rng: np.random.Generator) -> str:
         core.append("Pale path lines run across the ground from the bottom of the frame towards the subject.")
     light = {"left": "from the left", "right": "from the right", "front": "from the front",
              "back": "from behind the subject", "top": "from directly above"}[f.light_direction]
+    if f.light_direction in ("left", "right") and not side_light_shows(f):
+        light = "evenly across the figure, its direction washed out by the bright exposure"
     core.append(f"The light comes {light}, {'hard and direct' if f.light_hardness > 0.6 else 'soft and diffuse' if f.light_hardness < 0.35 else 'moderately soft'}"
                 + (", with the low sun glowing in the sky." if f.golden_hour or f.light_direction == "back" else "."))
     mood = {"warm": "warm and inviting", "cool": "calm and cool", "complementary": "vivid and energetic",
@@ -128,7 +130,7 @@ def describe_content(f: Factors, rng: np.random.Generator) -> str:
 
 def analyse_composition(f: Factors, rng: np.random.Generator) -> str:
     """How the picture is composed, in about 1,600 characters, stating every parsed property."""
-    side_room = "right" if f.subject_x < 0.5 else "left"
+    side_room = f"on the {f.open_side} side" if f.open_side else "spread on either side"
     placement = {
         "left third": ("The subject is placed on the left third of the frame", "Placed along the left third line, the subject"
                        " sits off-centre"),
@@ -148,10 +150,12 @@ def analyse_composition(f: Factors, rng: np.random.Generator) -> str:
              else "deep depth of field")
     tilt = abs(f.horizon_tilt)
     horizon = ("The horizon is level, giving the frame a stable base" if tilt < 1 else
-               f"The horizon is tilted by about {tilt:.0f} degrees, rising to the {'right' if f.horizon_tilt > 0 else 'left'}")
+               f"The horizon is tilted by about {in_degrees(tilt)}, rising to the {'right' if f.horizon_tilt > 0 else 'left'}")
     hardness = "hard" if f.light_hardness > 0.6 else "soft" if f.light_hardness < 0.35 else "moderately soft"
     direction = {"left": "side light from the left", "right": "side light from the right", "front": "flat frontal light",
                  "back": "backlight that rims the figure", "top": "overhead top light"}[f.light_direction]
+    if f.light_direction in ("left", "right") and not side_light_shows(f):
+        direction = "light washed flat by the overexposure"
     golden = " in golden hour" if f.golden_hour else ""
     palette = {"warm": "warm palette", "cool": "cool palette", "neutral": "neutral, muted palette",
                "mixed": "mixed palette of warm and cool hues"}[f.temperature]
@@ -175,12 +179,12 @@ def analyse_composition(f: Factors, rng: np.random.Generator) -> str:
                                                                  ", ending at a natural line"),
         "head": "The top edge cuts off part of the subject's head, an awkward crop",
         "joint": f"The bottom edge cuts the subject at the {f.cut_joint}, an awkward crop at a joint",
-        "side": f"The {'left' if f.subject_x < 0.5 else 'right'} edge cuts into the subject",
+        "side": f"The {'left' if f.subject_x < 0.5 else 'right'} edge cuts into the subject's {f.side_cut_part}",
     }[kind]
     core = [
         f"{_pick(rng, ('This is', 'The composition is built as'))} a {framing} portrait of {people} in a {f.aspect} frame.",
         f"{placement[int(rng.integers(2))]}, with {space_amount} negative space (about {space_pct}% of the frame) "
-        f"on the {side_room} side.",
+        f"{side_room}.",
         f"{crop}.",
         f"{gaze}.",
         f"A {depth} {'separates the subject from a softly blurred background' if f.background_blur >= 4 else 'keeps the background fairly sharp behind the subject' if f.background_blur < 1.5 else 'softens the background a little'}.",

@@ -57,6 +57,9 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
+from PIL import Image, ImageDraw
+
+from portraitcraft.lab.figure import PAINT_KEYS, draw_figure, lead_room
 
 ASPECTS: Final[dict[str, tuple[int, int]]] = {
     "3:2": (3, 2),
@@ -78,11 +81,15 @@ PALETTE_TEMPERATURE: Final[dict[str, str]] = {
     "warm": "warm", "cool": "cool", "complementary": "mixed", "muted": "neutral", "clashing": "mixed",
 }
 
-# Body proportions in head heights, measured down from the head centre (a standing adult is ~8 heads).
-HEAD_TOP: Final[float] = -0.5
+# Body proportions in head heights, measured from the head centre (a standing adult is ~8 heads), as drawn by
+# portraitcraft.lab.figure: the extents include the hair and the arms, so a crop measured with them is what shows.
+HEAD_TOP: Final[float] = -0.62  # top of the hair
 BODY_BOTTOM: Final[float] = 7.5  # soles of the feet
 SHOULDER_HALF_WIDTH: Final[float] = 1.0
-HEAD_HALF_WIDTH: Final[float] = 0.38
+ARM_HALF_WIDTH: Final[float] = 1.29  # outer edge of the elbows: the figure's widest point
+HEAD_HALF_WIDTH: Final[float] = 0.52  # hair, turned with the gaze
+MIN_SPACING: Final[float] = 0.95  # closest head-centre spacing of a group, head heights: heads side by side
+SIDE_CUT_NONE: Final[float] = 0.05  # a side edge cutting at most this share of the subject's width is not a crop
 # Lines where a crop by the bottom edge looks amputated (photographers' "never crop at a joint").
 JOINT_LINES: Final[dict[str, float]] = {"neck": 0.65, "elbows": 2.2, "wrists": 3.5, "knees": 5.3, "ankles": 7.0}
 JOINT_TOLERANCE: Final[float] = 0.3  # head heights either side of a joint line that still read as cut at it
@@ -98,6 +105,7 @@ JOINT_CUT: Final[dict[str, tuple[str, ...]]] = {
     "full-body": ("knees", "ankles"),
 }
 LONG_SIDE: Final[int] = 512
+COVERAGE_SIDE: Final[int] = 160
 
 
 @dataclass(frozen=True)
@@ -178,7 +186,7 @@ class Factors:
         if head_cut > 0.05:
             return "head", min(head_cut, 1.0)
         side = self.side_cut
-        if side > 0.1:
+        if side > SIDE_CUT_NONE:
             return "side", side
         line = self.cut_line
         if line < BODY_BOTTOM:
@@ -190,12 +198,27 @@ class Factors:
     @property
     def side_cut(self) -> float:
         """Fraction of the main subject cut by a side edge: the head's width in a close-up (shoulders
-        running out of a tight frame are normal there), the shoulders' width otherwise."""
+        running out of a tight frame are normal there), the width across the arms otherwise."""
         width, height = self.size
-        part = HEAD_HALF_WIDTH if self.framing == "close-up" else SHOULDER_HALF_WIDTH
-        half = part * self.subject_scale * height / width  # in frame-width fractions
-        outside = max(half - self.subject_x, self.subject_x + half - 1.0, 0.0)
-        return float(min(outside / (2 * half), 1.0))
+        if self.framing == "close-up":
+            left, right = head_extent(self.gaze, "left"), head_extent(self.gaze, "right")
+        else:
+            left = right = ARM_HALF_WIDTH
+        unit = self.subject_scale * height / width  # head heights in frame-width fractions
+        outside = max(left * unit - self.subject_x, self.subject_x + right * unit - 1.0, 0.0)
+        return float(min(outside / ((left + right) * unit), 1.0))
+
+    @property
+    def side_cut_part(self) -> str:
+        """What a side crop cuts, in words: ``head`` in a close-up, else ``shoulder and arm``, or ``head and
+        shoulder`` where the edge reaches the head too."""
+        if self.framing == "close-up":
+            return "head"
+        width, height = self.size
+        unit = self.subject_scale * height / width
+        left, right = head_extent(self.gaze, "left") * unit, head_extent(self.gaze, "right") * unit
+        outside = max(left - self.subject_x, self.subject_x + right - 1.0, 0.0)
+        return "head and shoulder" if outside > SIDE_CUT_NONE * (left + right) else "shoulder and arm"
 
     @property
     def cut_joint(self) -> str | None:
@@ -218,25 +241,42 @@ class Factors:
 
     @property
     def lead_room(self) -> float:
-        """Space in front of the gaze minus space behind it (frame-width fractions), 0 for a camera gaze."""
-        if self.gaze == "camera":
-            return 0.0
-        ahead = self.subject_x if self.gaze == "left" else 1.0 - self.subject_x
-        return min(max(2 * ahead - 1.0, -1.0), 1.0)
+        """Free space in front of the gaze minus the space behind it (frame-width fractions, from the head centre),
+        0 for a camera gaze. The space in front ends at the frame edge or where companions stand at face height."""
+        return 0.0 if self.gaze == "camera" else self.coverage[3]
 
     @functools.cached_property
+    def coverage(self) -> tuple[float, float, float, float]:
+        """(share of the frame covered by people, free share of the left third, of the right third, lead room for
+        the gaze), measured on the figures as drawn (portraitcraft.lab.figure) at a 160 px long side."""
+        width, height = frame_size(self.aspect, COVERAGE_SIDE)
+        mask = Image.new("L", (width, height), 0)
+        draw = ImageDraw.Draw(mask)
+        people = [(self.subject_x, self.subject_y, self.subject_scale), *companion_layout(self)]
+        for number in range(len(people), 0, -1):  # back to front, the subject last
+            x, y, scale = people[number - 1]
+            draw_figure(draw, x * width, y * height, scale * height, self.gaze, {k: min(number, 2) for k in PAINT_KEYS})
+        labels = np.asarray(mask)
+        third = width // 3
+        lead = lead_room(labels > 1, self.subject_x * width, self.subject_y * height, self.subject_scale * height,
+                         self.gaze == "left")
+        return (float((labels > 0).mean()), float(1.0 - (labels[:, :third] > 0).mean()),
+                float(1.0 - (labels[:, width - third:] > 0).mean()), lead)
+
+    @property
     def occupancy(self) -> float:
-        """Approximate fraction of the frame covered by people: each figure as a box two head heights wide
-        (shoulders) from the top of the head to the feet, clipped to the frame, at 85 % fill."""
-        width, height = self.size
-        aspect = width / height
-        covered = 0.0
-        for x, y, scale in [(self.subject_x, self.subject_y, self.subject_scale), *companion_layout(self)]:
-            half = SHOULDER_HALF_WIDTH * scale / aspect
-            box_w = max(0.0, min(1.0, x + half) - max(0.0, x - half))
-            box_h = max(0.0, min(1.0, y + BODY_BOTTOM * scale) - max(0.0, y + HEAD_TOP * scale))
-            covered += 0.85 * box_w * box_h
-        return float(min(covered, 1.0))
+        """Share of the frame covered by people, as drawn."""
+        return self.coverage[0]
+
+    @property
+    def open_side(self) -> str | None:
+        """The side whose third is clearly freer of people (by 8 points, and at least half free), else None."""
+        _, left, right, _ = self.coverage
+        if left >= right + 0.08 and left >= 0.53:
+            return "left"
+        if right >= left + 0.08 and right >= 0.53:
+            return "right"
+        return None
 
     @property
     def harmony(self) -> float:
@@ -244,11 +284,18 @@ class Factors:
 
     @property
     def temperature(self) -> str:
-        """Palette temperature; golden hour makes any palette read warm."""
-        return "warm" if self.golden_hour else PALETTE_TEMPERATURE[self.palette]
+        """Palette temperature; golden hour makes a palette with no blue ground read warm."""
+        return "warm" if self.golden_hour and self.palette != "complementary" else PALETTE_TEMPERATURE[self.palette]
 
 
 _FIELD_NAMES: Final[tuple[str, ...]] = tuple(f.name for f in dataclasses.fields(Factors))
+
+
+def head_extent(gaze: str, side: str) -> float:
+    """How far the drawn head (face and hair, the hair shifted away from the gaze) reaches to the viewer's left or
+    right of the head centre, in head heights."""
+    turn = {"left": -1.0, "right": 1.0, "camera": 0.0}[gaze] * (1.0 if side == "left" else -1.0)
+    return max(0.38, 0.44 + 0.06 * turn, 0.42 + 0.1 * turn)
 
 
 def frame_size(aspect: str, long_side: int = LONG_SIDE) -> tuple[int, int]:
@@ -262,35 +309,50 @@ def frame_size(aspect: str, long_side: int = LONG_SIDE) -> tuple[int, int]:
 def companion_layout(f: Factors) -> list[tuple[float, float, float]]:
     """(head x, head y, scale) of each companion as frame fractions, placed from ``scene_seed``.
 
-    Companions stand beside the main subject at a similar size (slightly behind: 80-95 %), alternately on the side
-    with more room and the other, a shoulder width and a little apart, so they never hide the main subject's face.
-    Every companion's head stays inside the frame, so a scene shows all of its ``n_people``: a side with no room for
-    the next figure sends it to the other side, and where the group is wider than the frame the figures stand closer
-    together, partly behind one another.
+    Companions stand beside the main subject at a similar size (slightly behind: 80-95 %), a shoulder width
+    apart, so they never hide the main subject's face. They stand first on the side behind the subject's gaze
+    (the side with more room for a gaze into the camera), keeping the space the subject looks into open, then on
+    the other side. Every companion's head stays inside the frame: where the group is wider than the frame the
+    figures stand closer together (down to `MIN_SPACING` head heights, heads still side by side); companions
+    that do not fit even so are not drawn, and `sample_factors` never records more people than fit
+    (`people_capacity`).
     """
     if f.n_people == 1:
         return []
     rng = np.random.default_rng([f.scene_seed, 7])
     width, height = f.size
-    step = 2.3 * SHOULDER_HALF_WIDTH * f.subject_scale * height / width
-    side = -1.0 if f.subject_x > 0.5 else 1.0
-    margin = 0.5 * f.subject_scale * height / width  # half a head: the whole head stays in the frame
+    unit = f.subject_scale * height / width  # one head height, in frame widths
+    margin = HEAD_HALF_WIDTH * unit  # the whole head stays in the frame
     room = {1.0: max(0.0, 1.0 - margin - f.subject_x), -1.0: max(0.0, f.subject_x - margin)}
-    used = {1.0: 0, -1.0: 0}
-    offsets, placed = [], []
-    for i in range(1, f.n_people):
-        direction = side if i % 2 == 1 else -side
-        if (used[direction] + 1) * step > room[direction] and (used[-direction] + 1) * step <= room[-direction]:
-            direction = -direction
-        used[direction] += 1
-        offsets.append(direction * step * used[direction] * rng.uniform(0.9, 1.1))
-        scale = f.subject_scale * rng.uniform(0.8, 0.95)
-        # Companions stand on the same floor: the same cut line keeps their bodies level with the subject's.
-        y = 1.0 - (1.0 - f.subject_y) * scale / f.subject_scale - rng.uniform(0.0, 0.02)
-        placed.append((float(y), float(scale)))
-    # One squeeze for the whole group keeps its order and spacing where the frame is too narrow for it.
-    squeeze = min([1.0, *(room[np.sign(o)] / abs(o) for o in offsets if abs(o) > 0)])
-    return [(float(f.subject_x + o * squeeze), y, scale) for o, (y, scale) in zip(offsets, placed)]
+    first = {"left": 1.0, "right": -1.0}.get(f.gaze, 1.0 if room[1.0] >= room[-1.0] else -1.0)
+    spacing = 2.3 * SHOULDER_HALF_WIDTH * unit
+    n = f.n_people - 1
+    # Closest spacing that fits all companions, never below MIN_SPACING.
+    for step in np.linspace(spacing, MIN_SPACING * unit, 12):
+        fits = {d: int(room[d] // step + 1e-9) for d in room}
+        if fits[first] + fits[-first] >= n:
+            break
+    counts = {first: min(n, fits[first])}
+    counts[-first] = min(n - counts[first], fits[-first])
+    out = []
+    for direction in (first, -first):
+        for k in range(1, counts[direction] + 1):
+            jitter = rng.uniform(0.97, 1.0)  # a little irregular, never beyond the room allowed
+            scale = f.subject_scale * rng.uniform(0.8, 0.95)
+            # Companions stand on the same floor: the same cut line keeps their bodies level with the subject's.
+            y = 1.0 - (1.0 - f.subject_y) * scale / f.subject_scale - rng.uniform(0.0, 0.02)
+            out.append((float(f.subject_x + direction * step * k * jitter), float(y), float(scale)))
+    return out
+
+
+def people_capacity(f: Factors) -> int:
+    """How many people (the subject included) fit side by side in this frame at the closest spacing."""
+    width, height = f.size
+    unit = f.subject_scale * height / width
+    margin = HEAD_HALF_WIDTH * unit
+    step = MIN_SPACING * unit
+    room = (max(0.0, 1.0 - margin - f.subject_x), max(0.0, f.subject_x - margin))
+    return 1 + sum(int(r // step + 1e-9) for r in room)
 
 
 # ---- sampling -----------------------------------------------------------------------------------
@@ -368,9 +430,10 @@ def sample_factors(rng: np.random.Generator, **fixed: Any) -> Factors:
         if (x < 0.5) == (gaze == "left"):
             x = 1.0 - x
     if intended_crop == "side":
-        part = HEAD_HALF_WIDTH if framing == "close-up" else SHOULDER_HALF_WIDTH
+        part = HEAD_HALF_WIDTH if framing == "close-up" else ARM_HALF_WIDTH
         half = part * scale * height / width
-        out = (0.2 + 0.3 * rng.random()) * 2 * half
+        # At most 30 % of the width: both sides of the centre line stay in the frame, so the light's side shows.
+        out = (0.12 + 0.18 * rng.random()) * 2 * half
         x = half - out if x < 0.5 else 1.0 - half + out
     x = min(max(x, 0.0), 1.0)
 
@@ -406,7 +469,11 @@ def sample_factors(rng: np.random.Generator, **fixed: Any) -> Factors:
         scene_seed=int(rng.integers(2**31)), skill=skill,
     )
     values.update(fixed)
-    return Factors(**values)
+    scene = Factors(**values)
+    if "n_people" not in fixed and scene.n_people > people_capacity(scene):
+        # The frame cannot show this many people side by side: record the people it shows.
+        scene = scene.replace(n_people=people_capacity(scene))
+    return scene
 
 
 @functools.lru_cache(maxsize=64)
@@ -422,3 +489,9 @@ def image_rng(seed: int, stream: str, index: int) -> np.random.Generator:
 def rounded(value: float, digits: int = 1) -> float:
     """Round half away from zero (``round`` rounds half to even, which surprises readers of scores)."""
     return math.copysign(math.floor(abs(value) * 10**digits + 0.5) / 10**digits, value)
+
+
+def in_degrees(value: float) -> str:
+    """An angle rounded to whole degrees, in words: "1 degree", "4 degrees"."""
+    n = int(rounded(value, 0))
+    return f"{n} degree" if n == 1 else f"{n} degrees"

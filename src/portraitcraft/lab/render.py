@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Final
+from dataclasses import dataclass
+from typing import Any, Final
 
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
 from portraitcraft.lab.factors import LONG_SIDE, Factors, companion_layout, frame_size
+from portraitcraft.lab.figure import colour_paint, draw_figure, figure_extent, label_paint
 
 RGB = tuple[int, int, int]
 
@@ -77,6 +79,65 @@ def render_scene(factors: Factors, *, long_side: int = LONG_SIDE) -> Image.Image
     return canvas
 
 
+GROUND_LABEL: Final[int] = 128
+"""Bit of the label mask set on the ground below the horizon (people's labels are 8 * person + part, person 1
+the main subject, 2.. the companions; see :data:`FIGURE_PARTS`)."""
+
+
+@dataclass(frozen=True)
+class SceneMasks:
+    """What the renderer drew where, for checking statements about a picture against the picture itself.
+
+    ``labels`` (height x width, uint8): ``GROUND_LABEL`` on the ground plus, where a person is visible (in front of
+    anyone behind), ``8 * person + part``. ``people`` has one entry per person (person 1 first) measured on the whole
+    figure drawn alone, in and out of the frame, in pixels: ``area`` and ``head_area`` (hair, face and eyes),
+    ``rows_area`` (the figure's pixels in the frame's rows, in or beyond the side edges), ``out`` and ``head_out``
+    (pixels beyond the left and right edges within the frame's rows, beyond the top and bottom edges), ``box`` and
+    ``face_box`` (left, top, right, bottom, frame coordinates, may lie outside the frame; the face box is the face's
+    whole ellipse, one head height tall, around the head centre) and ``eyes_x``, the drawn eyes' centre.
+    """
+
+    labels: np.ndarray
+    people: list[dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"size": [int(self.labels.shape[1]), int(self.labels.shape[0])], "people": self.people}
+
+
+def scene_masks(factors: Factors, *, long_side: int = LONG_SIDE) -> SceneMasks:
+    """The label mask and per-person extents of a scene, drawn with the same shapes and order as
+    :func:`render_scene` (companions first, the main subject last, in front)."""
+    f = factors
+    width, height = frame_size(f.aspect, long_side)
+    labels = Image.new("L", (width, height), 0)
+    draw = ImageDraw.Draw(labels)
+    people = [(f.subject_x, f.subject_y, f.subject_scale), *companion_layout(f)]  # person 1 = the subject
+    for number in range(len(people), 0, -1):  # drawn back to front, as in render_scene
+        x, y, scale = people[number - 1]
+        draw_figure(draw, x * width, y * height, scale * height, f.gaze, label_paint(number))
+    array = np.asarray(labels).copy()
+    array |= (np.asarray(_ground_mask(f, width, height)) > 127).astype(np.uint8) * GROUND_LABEL
+    extents = [figure_extent(x * width, y * height, scale * height, f.gaze, width, height) for x, y, scale in people]
+    return SceneMasks(array, extents)
+
+
+def side_light_shows(f: Factors) -> bool:
+    """Whether side light still shows on the subject's clothing once exposure has clipped it: the lit and the
+    shadow side of the top differ by at least 6 grey levels (half the shading depth, after exposure). Strong
+    overexposure clips both sides to white and the modelling disappears from the picture."""
+    if f.light_direction not in ("left", "right"):
+        return False
+    depth = 0.5 * (0.18 + 0.5 * f.light_hardness)
+    gain = 2.0 ** f.exposure
+    top = np.asarray(figure_look(f, 0)["top"], dtype=float)
+    if f.golden_hour:
+        top = top * np.array([255, 240, 205]) / 255.0
+    weights = np.array([0.299, 0.587, 0.114])
+    lit = np.minimum(255.0, top * gain) @ weights
+    shadow = np.minimum(255.0, top * (1.0 - depth) * gain) @ weights
+    return bool(lit - shadow >= 6.0)
+
+
 def subject_box(factors: Factors, *, long_side: int = LONG_SIDE) -> tuple[float, float, float, float]:
     """Pixel box (left, top, right, bottom) of the main subject's head: where a face detector should look."""
     width, height = frame_size(factors.aspect, long_side)
@@ -128,10 +189,15 @@ def _sky_and_ground(f: Factors, width: int, height: int, colours: dict) -> Image
     ground = ImageChops.add(ground, _grain(width, height, f.scene_seed), 1.0, -GRAIN_LEVEL)
     faint = GRAIN_LEVEL // 3
     sky = ImageChops.add(sky, _grain(width, height, f.scene_seed, faint), 1.0, -faint)
+    return Image.composite(ground, sky, _ground_mask(f, width, height))
+
+
+def _ground_mask(f: Factors, width: int, height: int) -> Image.Image:
+    """255 on the ground, 0 in the sky: the polygon below the (possibly tilted) horizon."""
     mask = Image.new("L", (width, height), 0)
     left, right = float(_horizon_at(f, 0.0, width, height)), float(_horizon_at(f, float(width), width, height))
     ImageDraw.Draw(mask).polygon([(0, left), (width, right), (width, height + 1), (0, height + 1)], fill=255)
-    return Image.composite(ground, sky, mask)
+    return mask
 
 
 def _soft_blur(image: Image.Image, radius: float) -> Image.Image:
@@ -169,6 +235,9 @@ def scene_props(f: Factors, width: int, height: int) -> list[dict]:
         lift = float(rng.uniform(-0.05, 0.12)) * height
         base_colour = colours[int(rng.integers(len(colours)))]
         loud = (int(rng.integers(256)), int(rng.integers(256)), int(rng.integers(256)))
+        if f.palette != "clashing":
+            # Louder, but within the scheme: the prop's own hue, saturated, at a drawn brightness.
+            loud = _saturated(base_colour, loud[0] / 255.0)
         # Busier scenes also get louder colours: clutter is both more things and more contrast.
         fill = _mix(base_colour, loud, f.clutter * 0.8)
         props.append(dict(kind=kind, x=x, size=size, base=float(_horizon_at(f, x, width, height)) + lift, fill=fill))
@@ -225,7 +294,7 @@ def _composite_figure(canvas: Image.Image, f: Factors, cx: float, cy: float, h: 
     box = (left, top, right, bottom)
     # Draw in the figure's own box (shifted coordinates): cheaper than a full-frame layer.
     layer = Image.new("RGBA", (right - left, bottom - top), (0, 0, 0, 0))
-    _draw_figure(ImageDraw.Draw(layer), cx - left, cy - top, h, gaze, look)
+    draw_figure(ImageDraw.Draw(layer), cx - left, cy - top, h, gaze, colour_paint(look))
     rgb, alpha = layer.convert("RGB"), layer.getchannel("A")
     rgb = ImageChops.multiply(rgb, _shading(f, left - cx, top - cy, h, rgb.size).convert("RGB"))
     if f.light_direction == "back":
@@ -271,45 +340,11 @@ def _as_l(values: np.ndarray) -> Image.Image:
     return Image.fromarray(np.clip(values * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
 
 
-def _draw_figure(draw: ImageDraw.ImageDraw, cx: float, cy: float, h: float, gaze: str, look: dict[str, RGB]) -> None:
-    """A standing person from simple shapes, in head heights ``h`` around the head centre."""
-    skin, hair, top_colour, trousers = look["skin"], look["hair"], look["top"], look["trousers"]
-    opaque = 255
-
-    def p(x: float, y: float) -> tuple[float, float]:
-        return cx + x * h, cy + y * h
-
-    def w(units: float) -> int:
-        return max(1, round(units * h))
-
-    for side in (-1, 1):  # legs: hip, knee, ankle
-        draw.line([p(side * 0.4, 3.3), p(side * 0.42, 5.3), p(side * 0.45, 7.2)], fill=trousers + (opaque,),
-                  width=w(0.5), joint="curve")
-        draw.ellipse((*p(side * 0.45 - 0.28, 7.1), *p(side * 0.45 + 0.28, 7.5)), fill=(40, 32, 28, opaque))
-    draw.polygon([p(-1.0, 0.9), p(1.0, 0.9), p(0.72, 2.9), p(0.82, 3.6), p(-0.82, 3.6), p(-0.72, 2.9)],
-                 fill=top_colour + (opaque,))
-    draw.ellipse((*p(-1.02, 0.7), *p(1.02, 1.2)), fill=top_colour + (opaque,))
-    for side in (-1, 1):  # arms: shoulder, elbow, wrist, hand
-        draw.line([p(side * 0.92, 1.0), p(side * 1.12, 2.2), p(side * 1.0, 3.4)], fill=top_colour + (opaque,),
-                  width=w(0.34), joint="curve")
-        draw.ellipse((*p(side * 1.0 - 0.16, 3.35), *p(side * 1.0 + 0.16, 3.75)), fill=skin + (opaque,))
-    draw.rectangle((*p(-0.2, 0.3), *p(0.2, 0.9)), fill=skin + (opaque,))
-    turn = {"left": -1.0, "right": 1.0, "camera": 0.0}[gaze]
-    # Hair sits behind the head and shows more on the side facing away from the gaze.
-    draw.ellipse((*p(-0.44 - 0.06 * turn, -0.6), *p(0.44 - 0.06 * turn, 0.25)), fill=hair + (opaque,))
-    draw.ellipse((*p(-0.38, -0.5), *p(0.38, 0.5)), fill=skin + (opaque,))
-    draw.chord((*p(-0.42 - 0.1 * turn, -0.62), *p(0.42 - 0.1 * turn, 0.0)), 180, 360, fill=hair + (opaque,))
-    eye_y, eye_r = 0.05, max(0.05, 1.2 / max(h, 1.0))
-    for side in (-1, 1):
-        ex = side * 0.14 + 0.12 * turn
-        draw.ellipse(
-            (*p(ex - eye_r, eye_y - eye_r * 0.8), *p(ex + eye_r, eye_y + eye_r * 0.8)), fill=(30, 24, 22, opaque)
-        )
-    draw.line([p(0.2 * turn, 0.1), p(0.27 * turn + 0.01, 0.26)], fill=_mix(skin, (90, 50, 40), 0.5) + (opaque,),
-              width=max(1, w(0.035)))
-    draw.line(
-        [p(-0.1 + 0.1 * turn, 0.34), p(0.1 + 0.1 * turn, 0.34)], fill=(150, 60, 60, opaque), width=max(1, w(0.04))
-    )
+def _saturated(colour: RGB, brightness: float) -> RGB:
+    """The colour's hue pushed away from grey (twice the chroma) at a brightness between 0.7x and 1.2x."""
+    grey = sum(colour) / 3.0
+    scale = 0.7 + 0.5 * brightness
+    return tuple(int(min(255, max(0, (grey + 2.0 * (c - grey)) * scale))) for c in colour)  # type: ignore[return-value]
 
 
 def _mix(a: RGB, b: RGB, t: float) -> RGB:

@@ -9,6 +9,8 @@ Files written into ``out``::
     track_2_train.json, track_2_test.json
                                      image_path, content_description, composition_analysis
     lab_factors.json                 {image_path: {factor: value}} for every image (see lab.factors)
+    lab_masks.json, lab_masks/       what was drawn where: a label PNG per image (lab_masks/lab_00000.png) and each
+                                     person's whole-figure extent (see lab.render.scene_masks); read by lab.audit
     images_00/ ... images_10/        lab_00000.jpg, lab_00001.jpg, ...
 
 Images are numbered across Track 1 train, Track 1 test, Track 2 train, Track 2 test in that order.
@@ -32,18 +34,22 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final, Iterator
 
+from PIL import Image
+
 from portraitcraft.attributes import ANSWER_LETTERS, ATTRIBUTE_NAMES, HIDDEN_ANSWER, HIDDEN_LEVEL, HIDDEN_TOTAL
 from portraitcraft.data import FACTORS_FILE, GROUND_TRUTH_FILE  # the layout is defined once, in data
 from portraitcraft.lab.annotate import label_attributes, make_question, total_from_scores
 from portraitcraft.lab.describe import describe_scene
 from portraitcraft.lab.factors import LONG_SIDE, image_rng, sample_factors
-from portraitcraft.lab.render import render_scene
+from portraitcraft.lab.render import render_scene, scene_masks
 
 MAX_FOLDERS: Final[int] = 11  # images_00 .. images_10, as published
 SPLITS: Final[tuple[tuple[str, str], ...]] = (
     ("track1", "train"), ("track1", "test"), ("track2", "train"), ("track2", "test"),
 )
 LAB_IMAGE = re.compile(r"lab_\d{5,}\.jpg")
+MASKS_FILE: Final[str] = "lab_masks.json"
+MASKS_FOLDER: Final[str] = "lab_masks"
 JPEG_QUALITY: Final[int] = 90
 
 
@@ -72,6 +78,11 @@ class LabSummary:
 
 def image_name(index: int) -> str:
     return f"lab_{index:05d}.jpg"
+
+
+def mask_name(image: str) -> str:
+    """File name of an image's label mask in ``lab_masks/``: lab_00000.jpg -> lab_00000.png."""
+    return Path(image).with_suffix(".png").name
 
 
 def image_folder(index: int, images_per_folder: int = 100) -> str:
@@ -130,20 +141,25 @@ class _Job:
 _encode = json.JSONEncoder(ensure_ascii=False).encode
 
 
-def _run_job(job: _Job) -> list[tuple[str, str, str | None]]:
-    """JSON lines (published record, ``"name": factors`` entry, ground truth or None) for each record of
-    the job, its images saved. Encoding here, in the worker, keeps the parent process light."""
+def _run_job(job: _Job) -> list[tuple[str, str, str | None, str | None]]:
+    """JSON lines (published record, ``"name": factors`` entry, ground truth or None, ``"name": extents`` entry or
+    None) for each record of the job, its images and label masks saved. Encoding here, in the worker, keeps the
+    parent process light."""
     out = []
     for k in range(job.start, job.stop):
         number = job.first_image + (k - job.start)
         name = image_name(number)
         item = make_record(job.seed, job.track, job.split, k, name)
+        masks_line = None
         if job.render:
             path = Path(job.root) / image_folder(number, job.images_per_folder) / name
             render_scene(item["factors"], long_side=job.long_side).save(path, "JPEG", quality=JPEG_QUALITY)
+            masks = scene_masks(item["factors"], long_side=job.long_side)
+            Image.fromarray(masks.labels, "L").save(Path(job.root) / MASKS_FOLDER / mask_name(name), optimize=False)
+            masks_line = f"{_encode(name)}: {_encode(masks.to_json())}"
         truth = item.get("ground_truth")
         out.append((_encode(item["record"]), f"{_encode(name)}: {_encode(item['factors'].to_dict())}",
-                    None if truth is None else _encode(truth)))
+                    None if truth is None else _encode(truth), masks_line))
     return out
 
 
@@ -201,6 +217,7 @@ def write_lab(
         _remove_old_images(root)
         for folder in folders:
             (root / folder).mkdir(exist_ok=True)
+        (root / MASKS_FOLDER).mkdir(exist_ok=True)
 
     # Small chunks when rendering keep the progress bar lively; big ones make JSON-only runs cheap.
     chunk = 25 if not annotations_only else 2000
@@ -221,14 +238,19 @@ def write_lab(
 
     written = []
     # The train file goes last: readers treat its presence as "the lab is complete".
-    for filename, lines, brackets in (
-        ("track_1_test.json", [r for r, _, _ in results[("track1", "test")]], "[]"),
-        (GROUND_TRUTH_FILE, [g for _, _, g in results[("track1", "test")]], "[]"),
-        ("track_2_train.json", [r for r, _, _ in results[("track2", "train")]], "[]"),
-        ("track_2_test.json", [r for r, _, _ in results[("track2", "test")]], "[]"),
-        (FACTORS_FILE, [f for key in counts for _, f, _ in results[key]], "{}"),
-        ("track_1_train.json", [r for r, _, _ in results[("track1", "train")]], "[]"),
-    ):
+    outputs = [
+        ("track_1_test.json", [r[0] for r in results[("track1", "test")]], "[]"),
+        (GROUND_TRUTH_FILE, [r[2] for r in results[("track1", "test")]], "[]"),
+        ("track_2_train.json", [r[0] for r in results[("track2", "train")]], "[]"),
+        ("track_2_test.json", [r[0] for r in results[("track2", "test")]], "[]"),
+        (FACTORS_FILE, [r[1] for key in counts for r in results[key]], "{}"),
+    ]
+    if not annotations_only:
+        outputs.append((MASKS_FILE, [r[3] for key in counts for r in results[key]], "{}"))
+    else:
+        (root / MASKS_FILE).unlink(missing_ok=True)  # masks of an earlier rendered run no longer match
+    outputs.append(("track_1_train.json", [r[0] for r in results[("track1", "train")]], "[]"))
+    for filename, lines, brackets in outputs:
         _write_json_lines(root / filename, lines, brackets)
         written.append(filename)
     return LabSummary(
@@ -257,6 +279,10 @@ def _remove_old_images(root: Path) -> None:
         for path in folder.iterdir():
             if LAB_IMAGE.fullmatch(path.name):
                 path.unlink()
+    masks = root / MASKS_FOLDER
+    if masks.is_dir():
+        for path in masks.glob("lab_*.png"):
+            path.unlink()
 
 
 class _NoBar:
