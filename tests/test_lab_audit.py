@@ -8,8 +8,10 @@ import shutil
 import numpy as np
 import pytest
 from PIL import Image
+from typer.testing import CliRunner
 
 from portraitcraft.attributes import ATTRIBUTE_NAMES
+from portraitcraft.cli import app
 from portraitcraft.data import DataError
 from portraitcraft.lab import sample_factors
 from portraitcraft.lab.annotate import OVERALL_CAUSES, STATE_LEVEL, TERMS
@@ -59,6 +61,18 @@ def test_planted_contradictions_are_found_without_the_factors(audit_lab_root, tm
     assert (alone, "cause and judgement", mixed) in found
     assert len(report.contradictions) == 2, report.contradictions
     assert "1 person(s) visible" in next(c.measured for c in report.contradictions if c.kind == "people")
+    # The command lists each contradiction with its image and sentence and exits 1.
+    result = CliRunner().invoke(app, ["lab-audit", str(root), "--no-progress"])
+    assert result.exit_code == 1, result.output
+    assert alone in result.output and crowd in result.output and "2 contradiction(s)" in result.output
+
+
+def test_the_command_passes_a_clean_lab_and_refuses_a_thumbnail_lab(audit_lab_root, small_lab):
+    result = CliRunner().invoke(app, ["lab-audit", str(audit_lab_root), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "0 contradiction(s)" in result.output
+    result = CliRunner().invoke(app, ["lab-audit", str(small_lab), "--no-progress"])
+    assert result.exit_code == 2 and "256 px" in result.output
 
 
 def test_a_level_horizon_claim_is_measured_on_the_drawn_horizon(tmp_path):

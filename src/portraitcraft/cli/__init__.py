@@ -1,6 +1,6 @@
 """The `portraitcraft` command-line program. Each command is a thin shell over a library function.
 
-One module per group of commands: ``data`` (validate, export, demo-data), ``track1`` (evaluate, submission,
+One module per group of commands: ``data`` (validate, export, demo-data, lab-audit), ``track1`` (evaluate, submission,
 predict, merge, assess, finetune, serve), ``baseline``, ``track2`` and ``book`` (book, report); ``common`` holds
 the options they share and the output conventions, ``contract`` the error contract and exit codes (every command
 registered on a `contract.Program` keeps it). The commands are registered here, in the order ``--help`` lists
@@ -57,6 +57,7 @@ app.command()(track1.submission)
 app.command()(book.report)
 app.command()(data.export)
 app.command("demo-data")(data.demo_data)
+app.command("lab-audit")(data.lab_audit)
 app.command("lmms-tasks")(data.lmms_tasks)
 app.command()(track1.predict)
 app.command()(track1.merge)

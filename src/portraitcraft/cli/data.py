@@ -106,11 +106,14 @@ def demo_data(
     images_per_folder: int = typer.Option(100,
         help="Consecutive images per images_NN folder (eleven folders at most, then wrap)."),
     workers: int = typer.Option(0, help="Processes for rendering; 0 = one per CPU. The output does not depend on it."),
+    audit: bool = typer.Option(False, "--audit",
+        help="Then check every reason, answer and Track 2 sentence against the rendered pictures (as lab-audit)."),
     progress: bool = PROGRESS_OPTION,
 ) -> None:
     """Render the composition lab: a synthetic PortraitCraft in the published layout, with known factors.
 
-    Exit codes: 0 written; 2 bad options or the folder cannot be written (or holds a real download).
+    Exit codes: 0 written (and, with --audit, no contradiction); 1 the audit found a contradiction; 2 bad options or
+    the folder cannot be written (or holds a real download).
     """
 
     from portraitcraft.lab import write_lab
@@ -121,3 +124,31 @@ def demo_data(
         workers=workers or (os.cpu_count() or 1), progress=progress,
     )
     typer.echo(str(summary))
+    if audit:
+        lab_audit(out, show=20, progress=progress)
+
+
+def lab_audit(
+    root: Path = typer.Argument(..., help="A composition lab rendered by demo-data (it holds lab_masks.json)."),
+    show: int = typer.Option(50, help="Contradictions to list (all are counted)."),
+    progress: bool = PROGRESS_OPTION,
+) -> None:
+    """Check every statement of a composition lab's texts against its pictures, never its factors.
+
+    Reasons, the right answers' options and Track 2 descriptions are read sentence by sentence; what each says about
+    the people, negative space, gaze and lead room, crops, horizon, light side and palette is measured on the
+    rendered image and its label mask, with the tolerances of portraitcraft.lab.audit.TOLERANCES; each reason's
+    cause must agree with its verdict. Lists each contradiction (image, source, sentence, what the picture shows).
+
+    Exit codes: 0 no contradiction; 1 at least one; 2 not a rendered lab (no label masks) or images under 256 px.
+    """
+    from portraitcraft.lab.audit import audit_lab
+
+    report = audit_lab(root, progress=progress)
+    for contradiction in report.contradictions[:show]:
+        typer.echo(str(contradiction))
+    if len(report.contradictions) > show:
+        typer.echo(f"... and {len(report.contradictions) - show} more")
+    typer.echo(report.summary())
+    if report.contradictions:
+        raise typer.Exit(1)

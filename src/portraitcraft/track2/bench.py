@@ -42,7 +42,6 @@ def truth_from_factors(values: dict[str, Any]) -> dict[str, str | float]:
         "framing": f.framing,
         "people": "one" if f.n_people == 1 else "two" if f.n_people == 2 else "three or more",
         "negative_space": round(1.0 - f.occupancy, 2),
-        "negative_space_side": "right" if f.subject_x < 0.5 else "left",
         "depth_of_field": "shallow" if f.background_blur >= 4 else "moderate" if f.background_blur >= 1.5 else "deep",
         "horizon_tilt": abs(f.horizon_tilt),
         "light_hardness": "hard" if f.light_hardness > 0.6 else "soft" if f.light_hardness < 0.35 else "moderate",
@@ -52,6 +51,8 @@ def truth_from_factors(values: dict[str, Any]) -> dict[str, str | float]:
         "gaze": f.gaze,
         "leading_lines": "yes" if f.leading_lines else "no",
     }
+    if f.open_side is not None:  # the side whose third is clearly freer of people (the text names no side else)
+        truth["negative_space_side"] = f.open_side
     if f.gaze != "camera":
         truth["lead_room"] = "ample" if f.lead_room > 0.2 else "modest" if f.lead_room > -0.2 else "none"
     return truth

@@ -188,7 +188,7 @@ RULES: Final[tuple[Rule, ...]] = (
                             r"out of focus|melt\w*)\b|\b(?:softly|heavily|beautifully) blurred\b|"
                             r"\bdissolves into a smooth blur\b", "shallow", 0.5),
     # horizon
-    _rule("horizon_tilt", r"\btilted by about (\d+(?:\.\d+)?) degrees", lambda m: float(m.group(1)), 0.95),
+    _rule("horizon_tilt", r"\btilted by about (\d+(?:\.\d+)?) degrees?\b", lambda m: float(m.group(1)), 0.95),
     _rule("horizon_tilt", r"\bhorizon is level\b|\blevel horizon\b|\bstraight horizon\b|\bhorizon (?:line )?(?:is )?"
                           r"(?:perfectly )?(?:level|straight)\b|\bperfectly straight horizon", 0.0, 0.85),
     _rule("horizon_tilt", r"\b(?:tilted|slanted|slanting|crooked|askew|canted) "
