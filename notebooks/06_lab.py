@@ -18,7 +18,7 @@ data: str = "data/lab"  # the book's dataset (this chapter renders its own lab s
 baseline_model: str = ""  # a saved feature-baseline model, judged on the series below ("": none); the book passes the
 # one that wrote the first feature-baseline prediction file it is given
 series_cache: str = "data/lab_series"  # where the series images are rendered once and reused
-thumb_side: int = 150  # longest side of the thumbnails in the strips, in pixels
+image_side: int = 768  # longest side of the series pictures embedded in the page (a click shows them at this size)
 seed: int = 0  # the annotator noise shared by every series image
 
 # %% tags=["remove-cell"]
@@ -37,12 +37,14 @@ from portraitcraft.book.paths import locate, repository_path
 from portraitcraft.book.tables import level_cell_colour, series_strip
 from portraitcraft.lab import MODELS, TERMS
 from portraitcraft.lab.factors import LONG_SIDE
-from portraitcraft.lab.series import BASE_SCENE, SWEEPS, differing_factors, render_series
+from portraitcraft.lab.series import BASE_SCENE, SWEEPS, differing_factors, label_scene, render_series
 from portraitcraft.lab_series import (
     factor_effects,
+    in_words,
     judge_series,
     moving_attributes,
     series_table,
+    tied_at,
     value_label,
 )
 from portraitcraft.sources import open_dataset
@@ -56,6 +58,7 @@ ds = open_dataset(locate(data))
 cache = repository_path(series_cache)
 steps = render_series(cache, seed=seed, long_side=LONG_SIDE)
 table = series_table(steps)
+base_total = label_scene(BASE_SCENE, seed)[2]
 for factor in SWEEPS:
     members = [s for s in steps if s.factor == factor]
     assert len(members) == len(SWEEPS[factor].values) >= 3, factor
@@ -64,6 +67,8 @@ for factor in SWEEPS:
     for s in members:
         assert differing_factors(BASE_SCENE, s.factors) in ([], [factor]) and s.image.is_file()
         assert all(s.levels[name] == level_from_score(score) for name, score in s.scores.items())
+    # Every series passes through the base scene, which scores the same in each.
+    assert [s.total_score for s in members if not differing_factors(BASE_SCENE, s.factors)] == [base_total], factor
 
 model_dir = locate(baseline_model) if baseline_model else None
 judged, unusable_model = None, ""
@@ -112,10 +117,12 @@ caption("How far each attribute moves (max - min along the series) when one fact
 strongest = effects.stack().sort_values(ascending=False)
 (top_factor, top_attribute), top_move = strongest.index[0], strongest.iloc[0]
 broad = (effects >= 1.0).sum(axis=1).sort_values(ascending=False)
+
+
 display(Markdown(
     f"The largest move is **{SHORT.get(top_attribute, top_attribute)}** under **{top_factor.replace('_', ' ')}**: "
-    f"{top_move:.1f} points along the series. **{broad.index[0].replace('_', ' ')}** moves the most attributes by a "
-    f"point or more ({broad.iloc[0]} of 13), **{broad.index[-1].replace('_', ' ')}** the fewest ({broad.iloc[-1]})."
+    f"{top_move:.1f} points along the series. {tied_at(broad, broad.iloc[0])} moves the most attributes by a "
+    f"point or more ({broad.iloc[0]} of 13), {tied_at(broad, broad.iloc[-1])} the fewest ({broad.iloc[-1]})."
     + ("" if judged is not None else
        f" The feature baseline's model cannot be used ({unusable_model}), so only the ground truth is shown; "
        "`make baseline` trains it again." if unusable_model else
@@ -124,11 +131,12 @@ display(Markdown(
 
 # %% [markdown]
 # **How to read it.** A row is one factor changed along its series, a column one attribute; a dark cell means that
-# changing the factor moves the attribute's score a lot. Every series starts from the same base scene, a well-made
-# half-body portrait (the subject on the left third looking right into open space, a level horizon, soft side
-# light, a warm palette); one factor then changes and all others stay as they are. The sampled lab cannot show
-# this by itself (every image draws all its factors afresh), so the series are rendered here with the lab's own
-# drawing and labelling code, with the same annotator noise for every image.
+# changing the factor moves the attribute's score a lot. Every series passes through the same base scene, a
+# well-made half-body portrait in a landscape frame (the subject on the left third looking right into open space,
+# a level horizon, soft side light, a warm palette, a few props behind); one factor then changes and all others
+# stay as they are. The base scene has the same labels, and so the same overall score, in every series. The sampled
+# lab cannot show this by itself (every image draws all its factors afresh), so the series are rendered here with the
+# lab's own drawing and labelling code, with the same annotator noise for every image.
 
 # %% [markdown]
 # ## Exercises
@@ -149,13 +157,26 @@ sharpness = effects["Sharpness"].sort_values(ascending=False)
 position = effects.loc["subject_x"].sort_values(ascending=False)
 exposure = table[table["factor"] == "exposure"].set_index("value")["total_score"]
 every = [f.replace("_", " ") for f, row in effects.iterrows() if (row >= 0.5).all()]
+edge = [s for s in steps if s.factor == "subject_x"][-1].factors  # the last step: the subject at the right edge
+edge_crop, _ = edge.crop
+seen_at_edge = ["the arrow of its gaze runs into the right edge within a few head widths"]
+if edge_crop == "side":
+    seen_at_edge.append(f"the right edge cuts its {edge.side_cut_part}")
+top_sharp = sharpness[sharpness == sharpness.iloc[0]]
+next_sharp = sharpness[sharpness < sharpness.iloc[0]]
+top_position = position[position == position.iloc[0]]
+best = exposure[exposure == exposure.max()]
 solutions = [
-    f"**{sharpness.index[0].replace('_', ' ')}**, by {sharpness.iloc[0]:.1f} points (next: "
-    f"{sharpness.index[1].replace('_', ' ')}, {sharpness.iloc[1]:.1f}).",
-    f"**{SHORT.get(position.index[0], position.index[0])}** ({position.iloc[0]:.1f} points): the subject at the "
-    "edge looks out of the frame with no lead room and loses part of the shoulder.",
-    f"The step at exposure {value_label(exposure.idxmax())} ({exposure.max()} of 100; the darkest step scores "
-    f"{exposure.iloc[0]}, the brightest {exposure.iloc[-1]}): both ways off the right exposure lose points.",
+    f"**{in_words(top_sharp.index)}**, by {sharpness.iloc[0]:.1f} points"
+    + (" (a tie)" if len(top_sharp) > 1 else "")
+    + (f" (next: {next_sharp.index[0].replace('_', ' ')}, {next_sharp.iloc[0]:.1f})." if len(next_sharp) else "."),
+    f"**{in_words([SHORT.get(a, a) for a in top_position.index])}** ({position.iloc[0]:.1f} points"
+    + (", a tie" if len(top_position) > 1 else "") + "). What the last picture shows: "
+    + " and ".join(seen_at_edge) + ", so the eye is led out of the frame; an annotator marks down the use of space "
+    "and the flow.",
+    f"The step{'s' if len(best) > 1 else ''} at exposure {in_words([value_label(v) for v in best.index])} "
+    f"({exposure.max()} of 100{', a tie' if len(best) > 1 else ''}; the darkest step scores {exposure.iloc[0]}, the "
+    f"brightest {exposure.iloc[-1]}): both ways off the right exposure lose points.",
     (f"Yes: {', '.join(every)} moves all 13 by half a point or more." if every else
      "No: no factor moves all 13 attributes by half a point or more; each attribute responds to a few factors, "
      "and each factor to a few attributes, so one score mixes several properties of the picture."),
@@ -197,15 +218,17 @@ display(caption("The lab's terms: each turns a scene factor into a number on a f
 # %% [markdown]
 # ## Each series
 #
-# For each factor: the strip of pictures, then, for the attributes that move most, the ground-truth score and
-# level at each step and the level the feature baseline gives (when available).
+# For each factor: its pictures, two or three to a row (click one to see it full size; click again to close), with
+# the change drawn where it is small (the horizon's angle against a dashed level line, an arrow for the gaze or
+# the light, a doubled inset where blur is the change); then, for the attributes that move most, the ground-truth
+# score and level at each step and the level the feature baseline gives (when available).
 
 # %% tags=["remove-input"]
 for factor, sweep in SWEEPS.items():
     members = [s for s in steps if s.factor == factor]
     rows = judged[judged["factor"] == factor].set_index("step") if judged is not None else None
     display(Markdown(f"### {factor.replace('_', ' ')}\n\nAlong this series {sweep.shows}."))
-    display(HTML(series_strip(members, rows, max_side=thumb_side)))
+    display(HTML(series_strip(members, rows, image_side=image_side)))
     moving = moving_attributes(table, factor) or moving_attributes(table, factor, min_change=0.0, top=2)
     columns = [value_label(s.value) for s in members]
     lines = {}

@@ -62,7 +62,8 @@ def test_rule_says_undecided_instead_of_guessing():
 
 @pytest.fixture(scope="module")
 def baseline_lab(make_lab):
-    return make_lab(n_train=120, n_test=40, seed=5, long_side=192)
+    # 80 test images: with 40 the SRCC's interval is about +-0.25 wide, too wide to tell features from a constant.
+    return make_lab(n_train=120, n_test=80, seed=5, long_side=192)
 
 
 @pytest.fixture(scope="module")

@@ -34,6 +34,19 @@ def value_label(value: Any) -> str:
     return str(value)
 
 
+def in_words(names: Sequence[str]) -> str:
+    """Factor (or attribute) names in words, joined with commas and 'and': ["clutter", "global_blur"] ->
+    "clutter and global blur"."""
+    words = [str(n).replace("_", " ") for n in names]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def tied_at(counts: pd.Series, value: Any) -> str:
+    """The name(s) in ``counts`` with this value, in bold, named as a tie where several share it."""
+    tied = list(counts[counts == value].index)
+    return f"**{in_words(tied)}**" + ("" if len(tied) == 1 else f" (a {len(tied)}-way tie)")
+
+
 def series_table(steps: Sequence[Any]) -> pd.DataFrame:
     """One row per `portraitcraft.lab.series.SeriesStep`: factor, step, value, image, total score, and
     ``score:<attribute>`` / ``level:<attribute>`` columns."""
@@ -94,4 +107,5 @@ def judge_series(steps: Sequence[Any], model_dir: str | os.PathLike, *, cache_di
     return pd.DataFrame(rows)
 
 
-__all__ = ["baseline_model_dir", "factor_effects", "judge_series", "moving_attributes", "series_table", "value_label"]
+__all__ = ["baseline_model_dir", "factor_effects", "in_words", "judge_series", "moving_attributes", "series_table",
+           "tied_at", "value_label"]

@@ -7,7 +7,9 @@ functions only format them for a page.
 
 from __future__ import annotations
 
+import base64
 import html
+import io
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -15,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from portraitcraft.attributes import LEVELS
-from portraitcraft.book.figures import LEVEL_COLOURS, thumbnail, value_with_interval
+from portraitcraft.book.figures import LEVEL_COLOURS, value_with_interval
 
 # Shorter names of the two longest attributes, for axis labels and table rows.
 SHORT_NAMES: dict[str, str] = {
@@ -109,23 +111,53 @@ def level_cell_colour(text: object) -> str:
     return f"background-color: {LEVEL_COLOURS[level]}; color: white" if level else ""
 
 
-def series_strip(members: Sequence[Any], judged_rows: pd.DataFrame | None, *, max_side: int = 150) -> str:
-    """The pictures of one lab series side by side (HTML), each labelled with its factor value and overall score,
-    and the feature baseline's score where ``judged_rows`` (indexed by step) has it (chapter 6)."""
-    from PIL import Image
+SERIES_CSS = (
+    "<style>.pc-series{display:grid;gap:10px;margin:0.5em 0}.pc-series figure{margin:0;text-align:center;"
+    "font-size:0.85em}.pc-series img{width:100%;height:auto;cursor:zoom-in;display:block}"
+    ".pc-series .pc-close{display:none}.pc-series figure:target .pc-close{display:block;position:fixed;inset:0;"
+    "background:rgba(0,0,0,0.85);z-index:1000;cursor:zoom-out}.pc-series figure:target img{position:fixed;top:50%;"
+    "left:50%;transform:translate(-50%,-50%);width:auto;max-width:96vw;max-height:92vh;z-index:1001;"
+    "pointer-events:none}</style>"
+)
 
-    from portraitcraft.lab.series import SWEEPS
+
+def strip_columns(n: int, widest: int = 3) -> int:
+    """Columns for a strip of ``n`` pictures: as many as fit (at most ``widest``) such that no picture sits alone
+    on the last row (4 -> 2, 5 -> 3, 7 -> 3)."""
+    for columns in range(min(widest, n), 1, -1):
+        if n % columns != 1:
+            return columns
+    return max(1, min(widest, n))
+
+
+def series_strip(members: Sequence[Any], judged_rows: pd.DataFrame | None, *, columns: int | None = None,
+                 image_side: int = 768) -> str:
+    """The pictures of one lab series in a grid (HTML; chapter 6): two or three to a row so each is large enough to
+    show its factor at a 1280 px wide window, never one picture alone on a row; each marked where its factor's
+    change is small (`portraitcraft.lab.series.marked_image`) and labelled with its factor value and overall score
+    (and the feature baseline's where ``judged_rows``, indexed by step, has it). A click opens a picture at full
+    size over the page; a second click closes it."""
+    from portraitcraft.lab.series import SWEEPS, marked_image
     from portraitcraft.lab_series import value_label
 
+    columns = columns or strip_columns(len(members))
     cells = []
     for s in members:
         label = f"{SWEEPS[s.factor].factor} = {value_label(s.value)}"
         note = f"truth {s.total_score}"
         if judged_rows is not None:
             note += f", baseline {judged_rows.loc[s.step, 'predicted_total']:.0f}"
-        cells.append(f"<div style='text-align:center;font-size:0.8em'>"
-                     f"{thumbnail(Image.open(s.image), title=label, max_side=max_side)}<div>{note}</div></div>")
-    return "<div style='display:flex;gap:8px;flex-wrap:wrap;align-items:flex-end'>" + "".join(cells) + "</div>"
+        picture = marked_image(s)
+        picture.thumbnail((image_side, image_side))
+        buffer = io.BytesIO()
+        picture.save(buffer, format="JPEG", quality=85)
+        data = base64.b64encode(buffer.getvalue()).decode("ascii")
+        anchor = f"pc-{s.factor}-{s.step}".replace("_", "-")
+        cells.append(f"<figure id='{anchor}'><a href='#{anchor}'><img src='data:image/jpeg;base64,{data}' "
+                     f"alt='{html.escape(label)}'/></a><a class='pc-close' href='#_' aria-label='close'></a>"
+                     f"<figcaption>{html.escape(label)}<br/>{note}</figcaption></figure>")
+    return (SERIES_CSS + f"<div class='pc-series' style='grid-template-columns:repeat({columns},1fr)'>"
+            + "".join(cells) + "</div>")
 
 
 def missed_properties(parsed: Any, readings: Any) -> pd.DataFrame:
@@ -161,7 +193,7 @@ def plain_value(value: object) -> object:
 __all__ = [
     "SHORT_NAMES", "TABLE2_PAPER_COLUMNS", "level_cell_colour", "missed_properties", "raw_text_block",
     "plain_value", "record_fields", "report_cell", "series_strip", "short_name", "shortened", "side_by_side_html",
-    "table2_paper_style", "table3_cell", "utc_time",
+    "strip_columns", "table2_paper_style", "table3_cell", "utc_time",
 ]
 
 

@@ -19,11 +19,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
+
+from PIL import Image, ImageDraw, ImageFont
 
 from portraitcraft.attributes import ATTRIBUTE_NAMES
 from portraitcraft.lab.annotate import label_attributes, total_from_scores
@@ -31,10 +34,11 @@ from portraitcraft.lab.factors import Factors, image_rng
 from portraitcraft.lab.render import render_scene
 from portraitcraft.lab.writer import JPEG_QUALITY
 
-# A plain, well-made half-body portrait: subject on the left third looking right into open space, level
-# horizon, soft side light, warm palette, a little background blur and clutter. Every sweep starts from it.
+# A plain, well-made half-body portrait in a landscape frame (room for a group of four side by side): subject on the
+# left third looking right into open space, level horizon, soft side light, warm palette, a few props behind, a
+# little background blur. Every sweep starts from it and passes through it: each sweep's values include the base scene's own.
 BASE_SCENE: Final[Factors] = Factors(
-    aspect="2:3", framing="half-body", n_people=1, subject_x=1 / 3, subject_y=0.43, subject_scale=0.2,
+    aspect="3:2", framing="half-body", n_people=1, subject_x=1 / 3, subject_y=0.43, subject_scale=0.2,
     gaze="right", horizon_y=0.6, horizon_tilt=0.0, clutter=0.15, leading_lines=False, global_blur=0.0,
     background_blur=3.0, exposure=0.0, palette="warm", light_direction="left", light_hardness=0.3,
     golden_hour=False, scene_seed=20260, skill=0.5,
@@ -51,19 +55,22 @@ class Sweep:
 
 
 SWEEPS: Final[dict[str, Sweep]] = {s.factor: s for s in (
-    Sweep("horizon_tilt", (0.0, 2.0, 5.0, 10.0), "the horizon tilts from level to 10 degrees"),
-    Sweep("global_blur", (0.0, 1.0, 2.5, 4.0), "the whole frame goes out of focus (blur radius in pixels at 512 px)"),
+    Sweep("horizon_tilt", (0.0, 2.0, 5.0, 10.0), "the horizon tilts from level to 10 degrees (the angle is drawn "
+                                                  "against a dashed level line)"),
+    Sweep("global_blur", (0.0, 1.0, 2.5, 4.0), "the whole frame goes out of focus (blur radius in pixels at 512 px; "
+                                                "the inset doubles the face)"),
     Sweep("exposure", (-1.4, -0.6, 0.0, 0.6, 1.4), "exposure runs from 1.4 stops under to 1.4 stops over"),
-    Sweep("clutter", (0.0, 0.35, 0.7, 1.0), "the background fills with ever louder props"),
-    Sweep("background_blur", (0.0, 2.0, 5.0, 8.0), "the background goes from sharp to strongly defocused"),
-    Sweep("subject_x", (1 / 3, 0.5, 2 / 3, 0.85), "the subject, looking right, moves from the left third to the "
-                                                     "right edge, losing lead room and finally part of the shoulder"),
+    Sweep("clutter", (0.0, 0.15, 0.5, 1.0), "the background goes from bare to full of ever louder props"),
+    Sweep("background_blur", (0.0, 3.0, 5.0, 8.0), "the background goes from sharp to strongly defocused (the inset "
+                                                    "doubles the props behind the subject)"),
+    Sweep("subject_x", (1 / 3, 0.5, 2 / 3, 0.9), "the subject, looking right (arrow), moves from the left third to "
+                                                  "the right edge, losing lead room and finally part of the arm"),
     Sweep("subject_y", (0.43, 0.3, 0.05, -0.03), "the subject moves up: the bottom edge first lands on the wrists, "
                                                    "then the top edge cuts into the head"),
     Sweep("n_people", (1, 2, 3, 4), "companions join the subject"),
     Sweep("palette", ("warm", "cool", "muted", "clashing"), "the colour scheme changes"),
-    Sweep("light_direction", ("left", "front", "back", "top"), "the key light moves from the side to the front, "
-                                                               "behind and overhead"),
+    Sweep("light_direction", ("left", "front", "back", "top"), "the key light (arrow) moves from the side to the "
+                                                               "front, behind and overhead"),
 )}
 PRIMARY_FACTORS: Final[tuple[str, ...]] = tuple(f.name for f in dataclasses.fields(Factors))
 
@@ -138,5 +145,89 @@ def render_series(out_dir: str | os.PathLike, factors: Iterable[str] | None = No
     return steps
 
 
+def marked_image(step: SeriesStep) -> Image.Image:
+    """The step's picture with its factor's change drawn where it is small: the horizon's angle against a dashed
+    level line, an arrow for the gaze or the light, a doubled inset of the face (blur) or of the background behind
+    the subject (background blur). The image file itself (what a model reads) is left unmarked."""
+    with Image.open(step.image) as opened:
+        image = opened.convert("RGB")
+    f, draw = step.factors, ImageDraw.Draw(image)
+    width, height = image.size
+    unit = max(width, height) / 512
+    line = max(2, round(2 * unit))
+    font = _font(round(22 * unit))
+    if step.factor == "horizon_tilt":
+        y0 = f.horizon_y * height
+        slope = math.tan(math.radians(f.horizon_tilt))
+        x_left, x_right = 0.55 * width, width - 4
+        _dashed(draw, (x_left, y0), (x_right, y0), fill=(255, 255, 255), width=line)
+        draw.line([(width / 2, y0), (x_right, y0 - slope * (x_right - width / 2))], fill=(255, 40, 40), width=line)
+        _label(draw, (0.78 * width, y0 + 6 * unit), f"{f.horizon_tilt:g}°", font)
+    elif step.factor == "subject_x":
+        eye = (f.subject_x * width + 0.2 * f.subject_scale * height, (f.subject_y + 0.05) * height)
+        _arrow(draw, eye, (eye[0] + 0.18 * width, eye[1]), (255, 40, 40), line)
+    elif step.factor == "light_direction":
+        cx, cy = f.subject_x * width, (f.subject_y + 1.2 * f.subject_scale) * height
+        start = {"left": (cx - 0.3 * width, cy), "front": (cx + 0.02 * width, cy + 0.02 * height),
+                 "back": (cx + 0.25 * width, cy - 0.25 * height), "top": (cx, cy - 0.45 * height)}[f.light_direction]
+        if f.light_direction == "front":  # towards the viewer: a dot in a ring
+            r = 10 * unit
+            draw.ellipse((start[0] - r, start[1] - r, start[0] + r, start[1] + r), outline=(255, 220, 0), width=line)
+            draw.ellipse((start[0] - 3 * unit, start[1] - 3 * unit, start[0] + 3 * unit, start[1] + 3 * unit),
+                         fill=(255, 220, 0))
+        else:
+            end = (cx + (start[0] - cx) * 0.35, cy + (start[1] - cy) * 0.35)
+            _arrow(draw, start, end, (255, 220, 0), line)
+        _label(draw, (6 * unit, height - 30 * unit), f"light: {f.light_direction}", font)
+    elif step.factor in ("global_blur", "background_blur"):
+        h = f.subject_scale * height
+        cx, cy = f.subject_x * width, f.subject_y * height
+        if step.factor == "global_blur":
+            box = (cx - 0.6 * h, cy - 0.7 * h, cx + 0.6 * h, cy + 0.7 * h)
+        else:
+            horizon = f.horizon_y * height
+            box = (cx + 1.6 * h, horizon - 0.9 * h, cx + 3.2 * h, horizon + 0.5 * h)
+        box = tuple(int(round(v)) for v in box)
+        inset = image.crop(box)
+        inset = inset.resize((2 * inset.width, 2 * inset.height), Image.NEAREST)
+        corner = (width - inset.width - 4, 4)
+        image.paste(inset, corner)
+        draw.rectangle((corner[0] - 1, corner[1] - 1, corner[0] + inset.width, corner[1] + inset.height),
+                       outline=(255, 255, 255), width=line)
+        draw.rectangle(box, outline=(255, 255, 255), width=max(1, line // 2))
+    return image
+
+
+def _font(size: int) -> ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow without scalable default fonts
+        return ImageFont.load_default()
+
+
+def _label(draw: ImageDraw.ImageDraw, at: tuple[float, float], text: str, font: ImageFont.ImageFont) -> None:
+    box = draw.textbbox(at, text, font=font)
+    draw.rectangle((box[0] - 3, box[1] - 2, box[2] + 3, box[3] + 2), fill=(0, 0, 0))
+    draw.text(at, text, fill=(255, 255, 255), font=font)
+
+
+def _dashed(draw: ImageDraw.ImageDraw, a: tuple[float, float], b: tuple[float, float], *, fill, width: int) -> None:
+    length = math.dist(a, b)
+    dash = 8 * width
+    for start in range(0, int(length), 2 * dash):
+        t0, t1 = start / length, min(start + dash, length) / length
+        draw.line([(a[0] + (b[0] - a[0]) * t0, a[1] + (b[1] - a[1]) * t0),
+                   (a[0] + (b[0] - a[0]) * t1, a[1] + (b[1] - a[1]) * t1)], fill=fill, width=width)
+
+
+def _arrow(draw: ImageDraw.ImageDraw, a: tuple[float, float], b: tuple[float, float], fill, width: int) -> None:
+    draw.line([a, b], fill=fill, width=width)
+    angle = math.atan2(b[1] - a[1], b[0] - a[0])
+    size = 6 * width
+    left = (b[0] - size * math.cos(angle - 0.45), b[1] - size * math.sin(angle - 0.45))
+    right = (b[0] - size * math.cos(angle + 0.45), b[1] - size * math.sin(angle + 0.45))
+    draw.polygon([b, left, right], fill=fill)
+
+
 __all__ = ["BASE_SCENE", "PRIMARY_FACTORS", "SWEEPS", "SeriesStep", "Sweep", "differing_factors", "label_scene",
-           "one_factor_series", "render_series", "scene_digest"]
+           "marked_image", "one_factor_series", "render_series", "scene_digest"]
