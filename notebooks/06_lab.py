@@ -159,7 +159,8 @@ exposure = table[table["factor"] == "exposure"].set_index("value")["total_score"
 every = [f.replace("_", " ") for f, row in effects.iterrows() if (row >= 0.5).all()]
 edge = [s for s in steps if s.factor == "subject_x"][-1].factors  # the last step: the subject at the right edge
 edge_crop, _ = edge.crop
-seen_at_edge = ["the arrow of its gaze runs into the right edge within a few head widths"]
+seen_at_edge = [f"the subject stands at the {edge.placement}, off the thirds line",
+                "the arrow of its gaze runs into the right edge within a few head widths"]
 if edge_crop == "side":
     seen_at_edge.append(f"the right edge cuts its {edge.side_cut_part}")
 top_sharp = sharpness[sharpness == sharpness.iloc[0]]
@@ -172,8 +173,8 @@ solutions = [
     + (f" (next: {next_sharp.index[0].replace('_', ' ')}, {next_sharp.iloc[0]:.1f})." if len(next_sharp) else "."),
     f"**{in_words([SHORT.get(a, a) for a in top_position.index])}** ({position.iloc[0]:.1f} points"
     + (", a tie" if len(top_position) > 1 else "") + "). What the last picture shows: "
-    + " and ".join(seen_at_edge) + ", so the eye is led out of the frame; an annotator marks down the use of space "
-    "and the flow.",
+    + in_words(seen_at_edge) + ". Placement on the thirds, lead room for the gaze and clean crops are what an "
+    "annotator checks for classical composition, negative space and flow, so each of these marks the scene down.",
     f"The step{'s' if len(best) > 1 else ''} at exposure {in_words([value_label(v) for v in best.index])} "
     f"({exposure.max()} of 100{', a tie' if len(best) > 1 else ''}; the darkest step scores {exposure.iloc[0]}, the "
     f"brightest {exposure.iloc[-1]}): both ways off the right exposure lose points.",
