@@ -16,7 +16,7 @@ import statistics
 import time
 from pathlib import Path
 
-from portraitcraft.data import _gc_paused, read_json_records
+from portraitcraft.data import gc_paused, read_json_records
 from portraitcraft.lab import write_lab
 from portraitcraft.sources import open_dataset
 
@@ -45,7 +45,7 @@ def main() -> None:
     }
     for _ in range(args.repeat):
         start = time.perf_counter()
-        with _gc_paused():
+        with gc_paused():
             for path in sorted(args.out.glob("track_1_*.json")):
                 if "ground_truth" not in path.name:
                     read_json_records(path)

@@ -39,7 +39,7 @@ def one_torch_thread():
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory, one_torch_thread) -> Path:
-    """The tiny random Qwen3-VL of the toolchain notes, built offline once per test process (read-only to tests)."""
+    """The tiny random Qwen3-VL of `portraitcraft.runners.tiny`, built offline once per test process (read-only)."""
     from portraitcraft.runners.tiny import build_tiny_qwen3_vl
 
     return build_tiny_qwen3_vl(tmp_path_factory.mktemp("models") / "tiny-qwen3-vl")

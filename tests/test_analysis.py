@@ -20,7 +20,6 @@ from portraitcraft.attributes import ATTRIBUTE_NAMES, LEVELS, level_from_score
 from portraitcraft.calibration import answer_probabilities, calibration, calibration_by_attribute, level_probabilities
 from portraitcraft.data import GROUND_TRUTH_FILE, DataError
 from portraitcraft.error_analysis import (
-    FIELDS,
     analyse_predictions,
     attribute_accuracy,
     attribute_tracking,
@@ -35,6 +34,7 @@ from portraitcraft.lab.series import BASE_SCENE, differing_factors, label_scene,
 from portraitcraft.lab_series import baseline_model_dir, factor_effects, moving_attributes, series_table
 from portraitcraft.labels import image_labels, load_ground_truth
 from portraitcraft.measurements import prediction_timing, read_gpu_benchmark, reproducibility_record
+from portraitcraft.parsing import FIELDS
 from portraitcraft.predictions import PredictionWriter, failed_record, ok_record, prediction_details, read_predictions
 from portraitcraft.provenance import data_fingerprint, package_versions
 from portraitcraft.sources import open_dataset

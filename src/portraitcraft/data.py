@@ -34,7 +34,8 @@ import stat
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Iterable, Iterator
+from types import MappingProxyType
+from typing import Annotated, Any, Iterable, Iterator, Mapping, NamedTuple
 
 import msgspec
 import numpy as np
@@ -152,7 +153,7 @@ def read_json_records(path: Path) -> list[dict[str, Any]]:
 
 
 @contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
+def gc_paused() -> Iterator[None]:
     """No cyclic garbage collection while millions of small, long-lived objects are made.
 
     Parsed JSON holds no reference cycles, but each allocation burst triggers a collection that walks every
@@ -465,6 +466,19 @@ class _Checker:
             rows.append({"split": split, "image_path": name, **texts})
 
 
+class Track1Entry(NamedTuple):
+    """One Track 1 record as read: ``row`` is its row in `Dataset.images`; texts and answers as the file gives them
+    (None where absent); ``answer`` the letter A-D or None."""
+
+    row: int
+    image_path: str
+    hidden: bool
+    reasons: list[str | None]  # one per attribute, in ATTRIBUTE_NAMES order
+    question: str | None
+    options: dict[str, str]
+    answer: str | None
+
+
 def index_images(root: Path) -> tuple[dict[str, Path], list[str]]:
     """Map each bare image file name to its path across the root's `images_NN` folders; also list duplicates."""
     index: dict[str, Path] = {}
@@ -522,7 +536,7 @@ class Dataset:
         self.ground_truth_revealed = False
         self._track1 = _Track1()
         track2_rows: list[dict] = []
-        with _gc_paused():
+        with gc_paused():
             self._read_track_files(files, checker, track2_rows, reveal_ground_truth)
         self._track2 = pd.DataFrame(
             track2_rows, columns=["split", "image_path", "content_description", "composition_analysis"]
@@ -629,6 +643,18 @@ class Dataset:
     def findings(self) -> list[Problem]:
         """Every problem and note, most severe first (the order of `SEVERITIES`), each severity in reading order."""
         return sorted([*self.problems, *self.notes()], key=lambda p: SEVERITIES.index(p.severity))
+
+    @property
+    def image_index(self) -> Mapping[str, Path]:
+        """Every image file of the root by its bare name (what a record's ``image_path`` names); read-only."""
+        return MappingProxyType(self._images)
+
+    def track1_entries(self, split: str) -> list[Track1Entry]:
+        """The Track 1 records of ``split`` as read, in file order, with their texts (for writing them back)."""
+        t = self._track1
+        return [Track1Entry(i, t.image_path[i], bool(t.hidden[i]), t.reasons[i], t.question[i], t.options[i] or {},
+                            t.answer[i] or None)
+                for i, s in enumerate(t.split) if s == split]
 
     def image_file(self, image_path: str) -> Path | None:
         return self._images.get(image_path)

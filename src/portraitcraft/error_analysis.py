@@ -30,6 +30,7 @@ from portraitcraft.attributes import ATTRIBUTE_NAMES, INVALID_LEVEL, LEVELS
 from portraitcraft.data import DataError, Dataset
 from portraitcraft.evaluation import EvaluationReport, evaluate
 from portraitcraft.labels import GroundTruth, LabelledImages, image_labels
+from portraitcraft.parsing import FIELDS
 from portraitcraft.predictions import (
     PredictionDetails,
     PredictionSet,
@@ -450,8 +451,6 @@ def image_attributes(errors: ErrorAnalysis, image_path: str) -> pd.DataFrame:
 
 # --- parse failures ----------------------------------------------------------------------------------------------
 
-FIELDS: Final[tuple[str, ...]] = ("total_score", "answer", *ATTRIBUTE_NAMES)
-
 
 def _problem_field(message: str) -> tuple[str | None, str]:
     """(field, reason) of a PredictionSet problem message, e.g. "'Sharpness': NOT_RES: invalid"."""
@@ -501,7 +500,7 @@ def parse_failures(predictions: PredictionSet, details: PredictionDetails | None
 
 
 __all__ = [
-    "CONFUSION_ALPHA", "FIELDS", "SCORE_BINS", "AnswerLetters", "ErrorAnalysis", "analyse_predictions",
+    "CONFUSION_ALPHA", "SCORE_BINS", "AnswerLetters", "ErrorAnalysis", "analyse_predictions",
     "answer_letters", "attribute_accuracy", "attribute_tracking", "compare_models", "confused_attributes",
     "confusion_shares", "confusions_beyond_chance", "error_correlation", "hardest_images", "image_attributes",
     "parse_failures", "question_accuracy", "score_error_by_truth",

@@ -225,7 +225,7 @@ def _laplacian_log_var(gray: np.ndarray, mask: np.ndarray | None = None) -> floa
     return float(np.log1p(values.var())) if values.size > 16 else math.nan
 
 
-def _hough_lines(gray: np.ndarray) -> np.ndarray:
+def hough_lines(gray: np.ndarray) -> np.ndarray:
     """(n, 4) array of Hough line segments: angle in degrees (-90..90, positive rises to the right), length in
     pixels, midpoint x and y as frame fractions. Edges come from a contrast-stretched copy with Otsu-scaled
     Canny thresholds, so a dark or flat image still shows its horizon."""
@@ -355,7 +355,7 @@ def compute_features(image: Image.Image | np.ndarray) -> dict[str, float]:
 
     # Structure: lines and the horizon (the longest near-horizontal lines, outside the subject when any are).
     edges = cv2.Canny(cv2.GaussianBlur(gray, (3, 3), 0), 60, 150)
-    lines = _hough_lines(gray)
+    lines = hough_lines(gray)
     angle, length = lines[:, 0], lines[:, 1]
     all_length = float(length.sum()) or 1.0
     flat = np.abs(angle) < 20

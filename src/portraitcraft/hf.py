@@ -109,26 +109,25 @@ def _image_cell(file: Path | None, name: str) -> dict[str, Any] | None:
 
 def _track1_rows(dataset: Dataset, split: str, keep: Any = None) -> Iterator[dict[str, Any]]:
     images = dataset.images()
-    t = dataset._track1  # the records' own reasons, questions and options, in the order of images()
-    positions = [i for i, s in enumerate(t.split) if s == split and (keep is None or keep(t.image_path[i]))]
-    part = images.iloc[positions]
-    for row, i in zip(part.itertuples(index=False), positions):
+    # The records' own reasons, questions and options, each with its row of images()
+    entries = [e for e in dataset.track1_entries(split) if keep is None or keep(e.image_path)]
+    part = images.iloc[[e.row for e in entries]]
+    for row, entry in zip(part.itertuples(index=False), entries):
         record = row._asdict()
         out: dict[str, Any] = {
-            "image": _image_cell(record["image_file"], t.image_path[i]),
-            "image_path": t.image_path[i],
-            "labels_hidden": bool(t.hidden[i]),
+            "image": _image_cell(record["image_file"], entry.image_path),
+            "image_path": entry.image_path,
+            "labels_hidden": entry.hidden,
             "total_score": _number(record["total_score"]),
         }
         for j, key in enumerate(ATTRIBUTE_KEYS):
             level = record[f"{key}_level"]
             out[f"{key}_score"] = _number(record[f"{key}_score"])
             out[f"{key}_level"] = LEVELS.index(level) if isinstance(level, str) else -1
-            out[f"{key}_reason"] = t.reasons[i][j]
-        options = t.options[i] or {}
-        out["question"] = t.question[i]
-        out["options"] = {letter: options.get(letter) for letter in ANSWER_LETTERS}
-        out["answer"] = ANSWER_LETTERS.index(t.answer[i]) if t.answer[i] in ANSWER_LETTERS else -1
+            out[f"{key}_reason"] = entry.reasons[j]
+        out["question"] = entry.question
+        out["options"] = {letter: entry.options.get(letter) for letter in ANSWER_LETTERS}
+        out["answer"] = ANSWER_LETTERS.index(entry.answer) if entry.answer in ANSWER_LETTERS else -1
         yield out
 
 
@@ -153,8 +152,8 @@ def _content_fingerprint(dataset: Dataset, track: int, split: str) -> str:
         if path.is_file():
             stat = path.stat()
             digest.update(f"|{name}|{stat.st_size}|{stat.st_mtime_ns}".encode())
-    for name in sorted(dataset._images):
-        stat = dataset._images[name].stat()
+    for name in sorted(dataset.image_index):
+        stat = dataset.image_index[name].stat()
         digest.update(f"|{name}|{stat.st_size}|{stat.st_mtime_ns}".encode())
     return digest.hexdigest()[:32]
 

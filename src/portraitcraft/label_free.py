@@ -30,12 +30,12 @@ from portraitcraft.attributes import ANSWER_LETTERS, ATTRIBUTE_NAMES, LEVELS
 from portraitcraft.data import Dataset
 from portraitcraft.labels import LEVEL_COLUMNS, labelled_images
 from portraitcraft.metrics import quadratic_weighted_kappa
+from portraitcraft.parsing import FIELDS
 from portraitcraft.predictions import RECORD_FORMATS, PredictionSet, SubmissionSummary
 
 # Below this many images, a comparison of distributions, a rank correlation or a kappa is not stated: a handful of
 # images gives a number that says nothing (one image has no rank order at all).
 MIN_IMAGES: Final[int] = 10
-FIELDS: Final[tuple[str, ...]] = ("total_score", "answer", *ATTRIBUTE_NAMES)
 
 
 def restricted(prediction_set: PredictionSet, images: Sequence[str]) -> PredictionSet:

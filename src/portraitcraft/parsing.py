@@ -84,7 +84,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from portraitcraft.attributes import (
     ANSWER_LETTERS,
@@ -116,7 +116,8 @@ class Failure(StrEnum):
     CONFLICTING = "conflicting"  # duplicates disagree, or a letter contradicts its option text
 
 
-FIELDS: tuple[str, ...] = ("total_score", "answer", *ATTRIBUTE_NAMES)
+# The fields of a Track 1 prediction, in the order tables list them: the one definition every module reads.
+FIELDS: Final[tuple[str, ...]] = ("total_score", "answer", *ATTRIBUTE_NAMES)
 
 
 class Reading(NamedTuple):

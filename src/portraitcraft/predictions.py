@@ -55,7 +55,7 @@ interrupted run keeps every finished image)::
                                            #   "Good": 0.2}}, "answer": {"A": ...}, "total_score": {...}}
       "seconds": 3.21,                     # wall time spent on this image
       "tokens": {"prompt": 812, "generated": 143},  # optional (model runners): token counts of this image
-      "run": {"backend": "transformers", "model": "Qwen/Qwen3-VL-4B-Instruct", "protocol": "zero_shot",
+      "run": {"backend": "transformers", "model": "Qwen/Qwen3-VL-4B-Instruct", "protocol": "generate",
               "prompt_hash": "...", "config_hash": "...", ...}   # free-form, the same for every line of a run
     }
 
@@ -615,7 +615,7 @@ def drop_failed_records(path: str | os.PathLike, images: Iterable[str]) -> list[
 class PredictionWriter:
     """Appends JSONL records one at a time, flushed after each, refusing a second record for an image.
 
-    >>> with PredictionWriter("runs/zero_shot.jsonl") as writer:           # doctest: +SKIP
+    >>> with PredictionWriter("runs/qwen-generate.jsonl") as writer:       # doctest: +SKIP
     ...     if image not in writer.recorded:
     ...         writer.write(ok_record(image, parse_model_output(text, options), run=run, seconds=s))
     """

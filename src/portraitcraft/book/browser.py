@@ -57,7 +57,8 @@ from typing import Any
 from portraitcraft.exceptions import PortraitCraftError
 
 BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome")
-# Flags from the toolchain notes; the last ones keep Chromium from reaching out on its own.
+# Headless Chromium in a container (no sandbox, no GPU, no /dev/shm); the last ones keep it from reaching out on
+# its own.
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--disable-default-apps", "--disable-extensions", "--mute-audio", "--hide-scrollbars",

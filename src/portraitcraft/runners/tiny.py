@@ -8,12 +8,12 @@ token-probability scoring. Tests, the book's CPU demo and the docs use it in pla
     from portraitcraft.runners.tiny import build_tiny_qwen3_vl
     folder = build_tiny_qwen3_vl("models/tiny-qwen3-vl")      # then: --model models/tiny-qwen3-vl
 
-Recipe (see the shared TOOLCHAIN notes): a byte-level BPE trained here on a small corpus with Qwen's
-pre-tokenizer and special tokens, wrapped as ``Qwen2Tokenizer``; ``Qwen2VLImageProcessorPil`` with Qwen3-VL's
-16-pixel patches merged 2x2; a chat template that writes Qwen's ``<|im_start|>role ... <|im_end|>`` turns and
-``<|vision_start|><|image_pad|><|vision_end|>`` for an image; a ``Qwen3VLConfig`` with two text layers of width
-64 and a two-block vision tower. The corpus repeats the words the prompts and the score protocol read (levels,
-quality words, answer letters) so that each is a single token, as in the real vocabulary.
+Recipe: a byte-level BPE trained here on a small corpus with Qwen's pre-tokenizer and special tokens, wrapped as
+``Qwen2Tokenizer``; ``Qwen2VLImageProcessorPil`` with Qwen3-VL's 16-pixel patches merged 2x2; a chat template that
+writes Qwen's ``<|im_start|>role ... <|im_end|>`` turns and ``<|vision_start|><|image_pad|><|vision_end|>`` for an
+image; a ``Qwen3VLConfig`` with two text layers of width 64 and a two-block vision tower. The corpus repeats the
+words the prompts and the score protocol read (levels, quality words, answer letters) so that each is a single
+token, as in the real vocabulary.
 """
 
 from __future__ import annotations

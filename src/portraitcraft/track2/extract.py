@@ -87,7 +87,7 @@ def _face_box(f: dict[str, float], width: int, height: int) -> tuple[float, floa
 
 def measure(image: Image.Image) -> dict[str, float]:
     """Every number the CPU rules read, for one RGB image. Pure and deterministic."""
-    from portraitcraft.features import _hough_lines, compute_features
+    from portraitcraft.features import compute_features, hough_lines
     from portraitcraft.opencv import import_cv2
 
     cv2 = import_cv2(needed=())
@@ -120,7 +120,7 @@ def measure(image: Image.Image) -> dict[str, float]:
 
     # Horizon: the longest near-horizontal line that spans a good part of the frame.
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    lines = _hough_lines(gray)
+    lines = hough_lines(gray)
     flat = lines[(np.abs(lines[:, 0]) < 20)] if len(lines) else lines
     if len(flat):
         longest = flat[np.argmax(flat[:, 1])]
