@@ -488,12 +488,13 @@ def test_baseline_predict_counts_failures_and_exits_1(lab, tmp_path):
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert sorted(r["status"] for r in records) == ["failed", "failed", "ok", "ok"]
     assert len({r["run"]["config_hash"] for r in records}) == 1
-    # Killed inside its last write: the rerun cuts the torn line, says so, and redoes that image only.
+    # Killed inside its last write: the rerun cuts the torn line, says so, and redoes that image and the failed
+    # ones (the run loop retries failures), not the one already done.
     data = out.read_bytes()
     out.write_bytes(data[:-30])
     code, text = run_cli("baseline", "predict", root, "--out", out, "--grid", "linear", "--max-side", "64",
                          "--no-progress")
-    assert "dropped a torn last line" in text and "3 of 4 already done" in text
+    assert "dropped a torn last line" in text and "1 of 4 already done, 2 failed before and retried" in text
     assert len(out.read_text().splitlines()) == 4
     # Resumed with another model (another configuration): refused, the file kept.
     before = out.read_bytes()
