@@ -144,3 +144,15 @@ def test_every_command_takes_the_name_lab(cache, tmp_path):
     merged = runner.invoke(app, ["merge", str(shard), "--out", str(tmp_path / "merged.jsonl"), "--data", "lab"])
     assert merged.exit_code == 1, merged.output  # merged; the lab's second test image is named as missing
     assert test_images[1] in merged.output
+
+
+def test_validate_names_a_blocking_finding(tmp_path):
+    from typer.testing import CliRunner
+
+    from portraitcraft.cli import app
+
+    (tmp_path / "empty").mkdir()
+    result = CliRunner().invoke(app, ["validate", str(tmp_path / "empty"), "--no-progress"])
+    assert result.exit_code == 1
+    assert "blocking: " in result.output and "not a PortraitCraft root" in result.output
+    assert "FAILED: 1 blocking finding(s), 0 error(s)" in result.output

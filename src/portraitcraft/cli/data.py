@@ -36,10 +36,14 @@ def validate(
     hidden = len(dataset.problems) - max_problems
     if hidden > 0:
         typer.echo(f"  ... and {hidden} more")
+    blocking = len(dataset.blocking)
+    found = f"{len(dataset.errors) - blocking} error(s)"
+    if blocking:  # not a PortraitCraft root: nothing can be computed from it
+        found = f"{blocking} blocking finding(s), {found}"
     if dataset.errors and strict:
-        typer.echo(f"FAILED: {len(dataset.errors)} error(s) (use --lenient to report without failing)", err=True)
+        typer.echo(f"FAILED: {found} (use --lenient to report without failing)", err=True)
         raise typer.Exit(1)
-    typer.echo("OK" if not dataset.errors else f"reported {len(dataset.errors)} error(s) (lenient mode)")
+    typer.echo("OK" if not dataset.errors else f"reported {found} (lenient mode)")
 
 
 def export(
