@@ -28,7 +28,6 @@ from typing import Any
 
 from portraitcraft import hf
 from portraitcraft.data import BLOCKING, DataError, Dataset, Problem, ValidationError
-from portraitcraft.lab.writer import write_lab
 
 DEFAULT_LAB = "lab"  # the data name of the default composition lab
 DEFAULT_HUB_ID = "zijielou/PortraitCraft"
@@ -57,6 +56,8 @@ def default_lab() -> Path:
     size = DEFAULT_LAB_SIZE
     print(f"building the default composition lab ({size['n_train']} train and {size['n_test']} test images, seed "
           f"{size['seed']}) in {out}; this happens once", file=sys.stderr, flush=True)
+    from portraitcraft.lab.writer import write_lab  # the renderer loads only when a lab is built
+
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f"{out.name}.partial-{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
