@@ -1,19 +1,23 @@
 """One way in for data: `open_dataset` opens a PortraitCraft root from any source the package takes.
 
+For example::
+
     import portraitcraft as pc
+    from portraitcraft.hf import to_hf
+    from portraitcraft.sources import check_dataset
 
-    ds = pc.open_dataset("data/lab")              # a local folder in the published layout
-    ds = pc.open_dataset("lab")                   # the default composition lab, built in the cache on first use
-    ds = pc.open_dataset("zijielou/PortraitCraft")  # a Hugging Face dataset id (downloaded where the hub is reachable)
-    ds = pc.open_dataset(track1)                  # a datasets.DatasetDict of `portraitcraft.hf`'s shape (or a list)
-    ds = pc.open_dataset("exported/")             # a folder `portraitcraft export --to hf` wrote
-    ds.kind, ds.is_lab, ds.test_labels_hidden     # what was opened
+    ds = pc.open_dataset("data/lab")                # a local folder in the published layout
+    lab = pc.open_dataset("lab")                    # the default composition lab, built in the cache on first use
+    hub = pc.open_dataset("zijielou/PortraitCraft")  # a Hugging Face dataset id (where the hub is reachable)
+    again = pc.open_dataset(to_hf(ds, track=1))     # a datasets.DatasetDict of `portraitcraft.hf`'s shape (or a list)
+    print(ds.kind, ds.is_lab, ds.test_labels_hidden)  # what was opened: "lab", True, True
 
-    check = check_dataset("data/lab")             # never raises on the data: findings with their severity
-    if check.blocking: ...                        # a build stops here (not a root, an unreadable annotation file)
+    check = check_dataset("data/lab")               # never raises on the data: findings with their severity
+    print([str(finding) for finding in check.blocking])  # what stops a build: not a root, an unreadable file
 
-Every command, chapter and library function that takes data as a name or a path opens it here; `Dataset`
-(`portraitcraft.data`) reads a folder and knows nothing of where it came from.
+A folder that `portraitcraft export --to hf` wrote opens as its DatasetDicts do. Every command, chapter and
+library function that takes data as a name or a path opens it here; `Dataset` (`portraitcraft.data`) reads a
+folder and knows nothing of where it came from.
 """
 
 from __future__ import annotations
