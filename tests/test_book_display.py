@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import re
+from pathlib import Path
 
 import pytest
 
@@ -59,3 +60,52 @@ def test_the_print_version_is_a_pdf_to_download_not_a_second_figure():
     match = re.search(r'<a download="figure2a.pdf" href="data:application/pdf;base64,([^"]+)">', link)
     assert match and base64.b64decode(match.group(1)).startswith(b"%PDF")
     assert "Figure 2(a)" in link
+
+
+def test_a_prediction_file_has_one_name_in_table3_and_in_the_error_analysis(make_lab, tmp_path):
+    """Chapter 4 (Table 3) and chapter 5 (the error analysis) name a file alike: from its run, else its file name;
+    two files of one run told apart by their folders in both."""
+    from portraitcraft.attributes import ATTRIBUTE_NAMES, level_from_score
+    from portraitcraft.data import GROUND_TRUTH_FILE, open_dataset, read_json_records
+    from portraitcraft.errors import analyse_predictions
+    from portraitcraft.predictions import PredictionWriter, ok_record, prediction_labels
+    from portraitcraft.table3 import reproduce_table3
+
+    lab = make_lab(n_train=6, n_test=8, seed=5)
+    truth = read_json_records(lab / GROUND_TRUTH_FILE)
+    files = []
+    for folder, run in (("first", {"model": "org/my-vlm-v1", "protocol": "generate"}),
+                        ("second", {"model": "org/my-vlm-v1", "protocol": "generate"}), ("plain", {})):
+        out = tmp_path / folder / "preds.jsonl"
+        out.parent.mkdir()
+        with PredictionWriter(out) as writer:
+            for r in truth:
+                levels = {n: level_from_score(r["criteria"][n]["score"]) for n in ATTRIBUTE_NAMES}
+                writer.write(ok_record(r["image_path"], {"total_score": r["total_score"], "criteria": levels,
+                                                         "answer": r["answer"]}, run=run))
+        files.append(out)
+    labels = prediction_labels(files)
+    assert labels == ["my-vlm-v1 (generate) [first/preds.jsonl]", "my-vlm-v1 (generate) [second/preds.jsonl]",
+                      "preds.jsonl"]
+    ds = open_dataset(lab, reveal_ground_truth=True)
+    table = reproduce_table3(ds, files, n_bootstrap=0).frame
+    assert set(labels) <= set(table["method"])
+    assert analyse_predictions(files[2], ds, n_bootstrap=0).name == "preds.jsonl"
+
+    # A label given with the file (LABEL=PATH, as `book --predictions` takes it) names it in both.
+    labelled = f"mine={files[2]}"
+    assert prediction_labels([labelled, files[0]]) == ["mine", "my-vlm-v1 (generate)"]
+    assert "mine" in set(reproduce_table3(ds, [labelled], n_bootstrap=0).frame["method"])
+    assert analyse_predictions(labelled, ds, n_bootstrap=0).name == "mine"
+
+
+def test_a_label_is_split_from_its_path_only_where_it_is_one(tmp_path):
+    from portraitcraft.predictions import split_label
+
+    assert split_label("mine=runs/a.jsonl") == ("mine", Path("runs/a.jsonl"))
+    assert split_label("my vlm v1 = runs/a.jsonl") == ("my vlm v1", Path("runs/a.jsonl"))
+    assert split_label("runs/a.jsonl") == (None, Path("runs/a.jsonl"))
+    assert split_label("runs/x=1/a.jsonl") == (None, Path("runs/x=1/a.jsonl"))  # "=" in a folder: no label
+    odd = tmp_path / "a=b.jsonl"
+    odd.write_text("{}")
+    assert split_label(odd) == (None, odd)  # a file of that very name is a file

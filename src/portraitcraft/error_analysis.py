@@ -19,7 +19,6 @@ import os
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Final
 
 import numpy as np
@@ -35,6 +34,7 @@ from portraitcraft.predictions import (
     PredictionDetails,
     PredictionSet,
     prediction_details,
+    prediction_label,
     read_prediction_file,
 )
 from portraitcraft.sources import open_dataset
@@ -132,7 +132,7 @@ def analyse_predictions(predictions: PredictionSet | str | os.PathLike, dataset:
                         "(test labels are hidden unless the root holds the lab's ground-truth file)")
     report = evaluate(predictions, labels.truth, n_bootstrap=n_bootstrap, seed=seed, confidence=confidence)
     aligned = report.scored.aligned
-    return ErrorAnalysis(name or Path(predictions.path).stem, predictions, details, labels, report, aligned.levels,
+    return ErrorAnalysis(name or prediction_label(predictions), predictions, details, labels, report, aligned.levels,
                          aligned.predicted_score)
 
 

@@ -160,9 +160,9 @@ def read_gpu_benchmark(path: str | os.PathLike) -> GpuBenchmark:
 
 def prediction_fingerprint(path: str | os.PathLike) -> dict[str, Any]:
     """A prediction file's digest, format, record count and run configuration(s) (the ``run`` blocks)."""
-    predictions = read_predictions(path)
-    return {"path": str(path), "sha256": file_sha256(path), "format": predictions.format,
-            "records": len(predictions), "runs": predictions.runs}
+    predictions = read_predictions(path)  # a labelled path (LABEL=PATH) is read as its file
+    return {"path": str(predictions.path), "label": predictions.label, "sha256": file_sha256(predictions.path),
+            "format": predictions.format, "records": len(predictions), "runs": predictions.runs}
 
 
 def reproducibility_record(data_root: str | os.PathLike, predictions: Iterable[str | os.PathLike] = (), *,

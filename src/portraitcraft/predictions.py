@@ -166,6 +166,7 @@ class PredictionSet:
     status: list[str]
     problems: list[Problem] = field(default_factory=list)
     runs: list[dict[str, Any]] = field(default_factory=list)  # distinct `run` blocks of a JSONL file
+    label: str | None = None  # the name it was given with (``LABEL=PATH``, see `split_label`)
 
     def __len__(self) -> int:
         return len(self.image_paths)
@@ -296,17 +297,33 @@ def read_predictions(path: str | os.PathLike) -> PredictionSet:
     return read_prediction_file(path)[0]
 
 
+def split_label(value: str | os.PathLike) -> tuple[str | None, Path]:
+    """A prediction file as given to the book or a reader: ``LABEL=PATH`` (``mine=runs/a.jsonl``) gives the file the
+    name LABEL on every page; a plain path has no label (None). A file that exists under the whole name is a path,
+    and a label holds no "/"."""
+    text = str(value)
+    label, separator, rest = text.partition("=")
+    if separator and label.strip() and rest and "/" not in label and os.sep not in label and not Path(text).exists():
+        return label.strip(), Path(rest.strip())
+    return None, Path(text)
+
+
 def read_prediction_file(path: str | os.PathLike) -> tuple[PredictionSet, list[Any]]:
     """`read_predictions`, plus the file's records as parsed (JSON values, one per record), for readers of the
-    fields the scorer ignores (raw text, probabilities, timings): the file is read and parsed once."""
-    path = Path(path)
+    fields the scorer ignores (raw text, probabilities, timings): the file is read and parsed once. ``path`` may
+    carry a label (``LABEL=PATH``, `split_label`), kept as the set's ``label``."""
+    label, path = split_label(path)
     text = _read_text(path)
     start = text.lstrip()[:1]
     if start == "[":
         records = _parse_json_list(path, text)
-        return _read_json_list(path, records), records
+        predictions = _read_json_list(path, records)
+        predictions.label = label
+        return predictions, records
     if start == "{":
-        return _read_jsonl(path, text)
+        predictions, records = _read_jsonl(path, text)
+        predictions.label = label
+        return predictions, records
     if not start:
         raise PredictionFileError(f"{path}: empty file, no predictions")
     raise PredictionFileError(f"{path}: not a prediction file (expected a JSON list or JSON Lines objects)")
@@ -327,6 +344,40 @@ def distinct_labels(labels: Iterable[str], paths: Iterable[str | os.PathLike]) -
         seen[label] += 1
         numbered.append(f"{label} #{seen[label]}" if counts[label] > 1 else label)
     return numbered
+
+
+def prediction_label(predictions: PredictionSet) -> str:
+    """A readable label for a prediction file: the label it was given with (``LABEL=PATH``), else from its run
+    metadata ("Feature baseline (CPU)", "model (protocol)"), else its file name: the name every chapter gives it."""
+    if predictions.label:
+        return predictions.label
+    for run in predictions.runs:
+        if run.get("backend") == "features":
+            return "Feature baseline (CPU)"
+        model = run.get("model")
+        if isinstance(model, str) and model:
+            label = model.rstrip("/").rsplit("/", 1)[-1]
+            protocol = run.get("protocol")
+            return f"{label} ({protocol})" if protocol else label
+    return predictions.path.name
+
+
+def prediction_labels(files: Iterable[PredictionSet | str | os.PathLike]) -> list[str]:
+    """The labels of several prediction files (`prediction_label`, made distinct by `distinct_labels`), the same on
+    every page that shows them; a file that cannot be read is labelled by its name (its page says why)."""
+    labels, paths = [], []
+    for item in files:
+        if not isinstance(item, PredictionSet):
+            try:
+                item = read_predictions(item)
+            except PredictionFileError:
+                label, path = split_label(item)
+                labels.append(label or path.name)
+                paths.append(path)
+                continue
+        labels.append(prediction_label(item))
+        paths.append(item.path)
+    return distinct_labels(labels, paths)
 
 
 def _read_text(path: Path) -> str:
@@ -514,7 +565,7 @@ def prediction_details(path: str | os.PathLike, records: Iterable[Any] | None = 
     """Raw text, probabilities, parser failures, seconds and tokens of each record of a prediction file.
 
     ``records``: the file's records as `read_prediction_file` returned them (else the file is read here)."""
-    path = Path(path)
+    path = split_label(path)[1]
     details = PredictionDetails(path)
     for rec in records if records is not None else read_prediction_file(path)[1]:
         name = image_name(rec.get("image_path")) if isinstance(rec, dict) else None

@@ -52,7 +52,8 @@ from portraitcraft.predictions import (
     JSONL,
     PredictionSet,
     SubmissionSummary,
-    distinct_labels,
+    prediction_label,
+    prediction_labels,
     read_predictions,
     write_submission,
 )
@@ -117,17 +118,8 @@ def constant_mean_predictions(dataset: Dataset, images: Sequence[str], fit_image
     return _prediction_set("constant-mean", list(images), np.full(n, mean_score), np.tile(codes, (n, 1)), [answer] * n)
 
 
-def method_name(predictions: PredictionSet) -> str:
-    """A readable method label from a prediction file's run metadata, else its file name."""
-    for run in predictions.runs:
-        if run.get("backend") == "features":
-            return "Feature baseline (CPU)"
-        model = run.get("model")
-        if isinstance(model, str) and model:
-            label = model.rstrip("/").rsplit("/", 1)[-1]
-            protocol = run.get("protocol")
-            return f"{label} ({protocol})" if protocol else label
-    return predictions.path.name
+# The label a prediction file gets on every page (kept under its former name for callers of this module).
+method_name = prediction_label
 
 
 @dataclass
@@ -283,7 +275,7 @@ def reproduce_table3(
     sets = [p if isinstance(p, PredictionSet) else read_predictions(p) for p in predictions]
     results: list[MethodResult] = []
     truth = target.truth
-    names = distinct_labels([method_name(p) for p in sets], [p.path for p in sets])
+    names = prediction_labels(sets)
     for name, prediction_set in zip(names, sets):
         if truth is None:
             results.append(

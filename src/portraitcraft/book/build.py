@@ -209,6 +209,16 @@ def dataset_parameter(data: str, root: Path) -> str:
     return str(folder.absolute())  # as the user named it (through a link too), made absolute
 
 
+def prediction_parameter(value: str, root: Path) -> str:
+    """A prediction file as a notebook receives it: its path as `dataset_parameter` gives it, behind its label when
+    it was given one (``LABEL=PATH``, `portraitcraft.predictions.split_label`)."""
+    from portraitcraft.predictions import split_label
+
+    label, path = split_label(value)
+    located = dataset_parameter(str(path), root)
+    return f"{label}={located}" if label is not None else located
+
+
 @contextmanager
 def _kernel_sees_this_package() -> Iterator[None]:
     """Let the notebook kernel import the same `portraitcraft` as this process, installed or not."""
@@ -529,9 +539,11 @@ def baseline_model_parameter(predictions: Iterable[str], root: Path) -> str:
     digest then follows the model's files, and a new prediction file does not execute it again.
     """
     from portraitcraft.baseline import find_baseline_model
+    from portraitcraft.predictions import split_label
 
-    for path in predictions:
-        found = find_baseline_model(path if Path(path).is_absolute() else root / path)
+    for given in predictions:
+        path = split_label(given)[1]
+        found = find_baseline_model(path if path.is_absolute() else root / path)
         if found is not None:
             return dataset_parameter(str(found), root)
     return ""
@@ -614,7 +626,7 @@ def build_book(data: str = "data/lab", *, root: Path | None = None, out: Path | 
     all_parameters = {"data": dataset_parameter(data, root), **layout.parameters(), **(parameters or {})}
     if "predictions" in all_parameters:
         # prediction files given on the command line, seen from the repository root like `data`
-        all_parameters["predictions"] = [dataset_parameter(str(p), root) for p in all_parameters["predictions"]]
+        all_parameters["predictions"] = [prediction_parameter(str(p), root) for p in all_parameters["predictions"]]
         all_parameters.setdefault("baseline_model", baseline_model_parameter(all_parameters["predictions"], root))
     pages = notebook_pages(root)
     wanted = set(only) if only else None

@@ -36,7 +36,13 @@ def repository_root() -> Path | None:
 def locate(value: str | os.PathLike) -> str:
     """A path parameter as this process can open it: as given when it exists from the working directory, else
     under the repository root when it exists there; anything else unchanged (the data name "lab", a Hugging Face
-    dataset id), for `portraitcraft.sources.open_dataset` to resolve."""
+    dataset id), for `portraitcraft.sources.open_dataset` to resolve. A labelled prediction file (``LABEL=PATH``)
+    keeps its label in front of the located path."""
+    from portraitcraft.predictions import split_label
+
+    label, path = split_label(value)
+    if label is not None:
+        return f"{label}={locate(path)}"
     text = str(value)
     if Path(text).expanduser().exists():
         return text

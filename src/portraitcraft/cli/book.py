@@ -24,7 +24,8 @@ def book(
               "the HTML is built once every chapter has been executed. Repeatable.")),
     html: bool = typer.Option(True, "--html/--no-html", help="Build the HTML after executing the notebooks."),
     predictions: list[str] = typer.Option([], "--predictions",
-        help="A Track 1 prediction file, for the notebooks declaring a `predictions` parameter (a list). Repeatable."),
+        help="A Track 1 prediction file, for the notebooks declaring a `predictions` parameter (a list); "
+             "LABEL=PATH names it LABEL on every page (else its run or file name). Repeatable."),
     force: bool = typer.Option(False, "--force",
         help="Execute every page and rebuild the HTML even where their inputs did not change."),
     jobs: int = typer.Option(min(2, os.cpu_count() or 1), "--jobs", "-j", min=1,
