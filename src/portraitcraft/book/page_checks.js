@@ -339,7 +339,9 @@
     for (const cover of covers) {
       const box = inset(cover.rect, 1);
       if (box.right <= box.left || box.bottom <= box.top) continue;
-      const hit = marks.find((mark) => !cover.el.contains(mark) && hits(mark, box));
+      // A legend touching a bar reads as covering it: the marks are tested against the legend and a 2 px margin.
+      const margin = cover.what === 'legend' ? inset(cover.rect, -2) : box;
+      const hit = marks.find((mark) => !cover.el.contains(mark) && hits(mark, margin));
       if (hit) {
         found.covers_data.push(`the ${cover.what} of figure ${figureName(f)} lies over its plotted data${where(f.el)}`);
         continue;
