@@ -23,6 +23,7 @@ import numpy as np
 import plotly.express as px
 import plotly.graph_objects as go
 from IPython.display import Markdown, display
+from plotly.colors import hex_to_rgb
 from scipy import stats
 
 from portraitcraft.attributes import ATTRIBUTE_NAMES, LEVELS
@@ -69,15 +70,19 @@ if len(scores.curves):
         row = scores.summary.set_index("split").loc[split]
         density.add_trace(go.Scatter(
             x=curve["score"], y=curve["density"], mode="lines", name=f"{split} (n={int(row['n'])})",
-            line=dict(color=colour, width=2.5), fill="tozeroy", opacity=0.5,
+            line=dict(color=colour, width=2.5), fill="tozeroy", opacity=0.6,
             hovertemplate="score %{x:.1f}<br>density %{y:.4f}<extra>" + split + "</extra>"))
-        density.add_vline(x=row["mean"], line=dict(color=colour, dash="dash", width=1.5))
-        density.add_vline(x=row["median"], line=dict(color=colour, dash="dot", width=1.5))
+        # Mean and median of each split as lines named in the legend with their values: four lines a point apart
+        # cannot be told apart by position.
+        for statistic, dash in (("mean", "dash"), ("median", "dot")):
+            line = dict(color=colour, dash=dash, width=2)
+            density.add_vline(x=row[statistic], line=line)
+            density.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=line,
+                                         name=f"{split} {statistic} {row[statistic]:.1f}"))
     density.update_layout(
         title="Figure 2(a). Overall composition score, train against test",
         xaxis_title="overall score (1-100)", yaxis_title="density", xaxis_range=[1, 100],
-        # Inside the plot, top left where scores are rare: above it the legend ran into the title.
-        legend=dict(x=0.01, xanchor="left", y=0.98, yanchor="top", bgcolor="rgba(255,255,255,0.8)"),
+        legend=dict(x=1.02, xanchor="left", y=1, yanchor="top"),  # beside the plot, clear of the curves
     )
     display(show_plotly(density, height=420))
     display(caption(
@@ -197,13 +202,16 @@ if attributes.splits:
     for split in attributes.splits:
         values = attributes.means[f"mean_{split}"].tolist()
         radar.add_trace(go.Scatterpolar(
-            r=[*values, values[0]], theta=axes, customdata=names, name=split, fill="toself", opacity=0.55,
-            line=dict(color=SPLIT_COLOURS.get(split), width=2),
+            r=[*values, values[0]], theta=axes, customdata=names, name=split, fill="toself",
+            fillcolor="rgba({}, {}, {}, 0.15)".format(*hex_to_rgb(SPLIT_COLOURS.get(split, "#8c8c8c"))),
+            line=dict(color=SPLIT_COLOURS.get(split), width=2, dash="solid" if split == "train" else "dash"),
             hovertemplate="%{customdata}<br>mean %{r:.2f}<extra>" + split + "</extra>"))
     low = float(np.nanmin(attributes.means[[f"mean_{s}" for s in attributes.splits]].to_numpy()))
     radar.update_layout(
         title="Figure 2(b). Mean score of each attribute (0-10)",
-        polar=dict(radialaxis=dict(range=[max(0.0, np.floor(low) - 1), 10], tickfont_size=10),
+        # The radial scale between the first two spokes, its numbers over a light fill.
+        polar=dict(radialaxis=dict(range=[max(0.0, np.floor(low) - 1), 10], tickfont=dict(size=10, color="#333"),
+                                   angle=90 - 360 / 26, tickangle=90 - 360 / 26),
                    angularaxis=dict(tickfont_size=11, rotation=90, direction="clockwise")),
         legend=dict(orientation="h", y=-0.08),
         margin=dict(l=70, r=70, t=70, b=40),
@@ -285,22 +293,23 @@ if np.isfinite(matrix).any():
     assert np.allclose(matrix, matrix.T, equal_nan=True)
     scored = labelled[[c for c in labelled.columns if c.endswith("_score") and c != "total_score"]].dropna()
     assert np.isclose(matrix[0, 1], stats.spearmanr(scored.iloc[:, 0], scored.iloc[:, 1]).statistic)
-    short = radar_labels(width=22, newline="<br>")
+    # Rows named and numbered, columns by number alone: thirteen names rotated under the columns ran into each other.
+    short = radar_labels(width=60, newline=" ")
     heatmap = go.Figure(go.Heatmap(
         z=matrix, x=list(range(13)), y=list(range(13)), zmin=-1, zmax=1, colorscale="RdBu_r",
         text=np.round(matrix, 1), texttemplate="%{text:.1f}", textfont_size=11, customdata=np.array(
             [[f"{a} / {b}" for b in ATTRIBUTE_NAMES] for a in ATTRIBUTE_NAMES]),
         hovertemplate="%{customdata}<br>rho %{z:.2f}<extra></extra>", colorbar=dict(title="rho", thickness=12)))
-    # Every attribute named on both axes (plotly would otherwise label every other one), in the radar's short form.
-    heatmap.update_xaxes(tickvals=list(range(13)), ticktext=short, tickangle=-60, tickfont_size=11)
-    heatmap.update_yaxes(tickvals=list(range(13)), ticktext=[t.replace("<br>", " ") for t in short],
+    heatmap.update_xaxes(tickvals=list(range(13)), ticktext=[str(k) for k in range(1, 14)], tickangle=0,
+                         tickfont_size=11, title="attribute, by its number on the left", side="bottom")
+    heatmap.update_yaxes(tickvals=list(range(13)), ticktext=[f"{name} {k}" for k, name in enumerate(short, 1)],
                          autorange="reversed", tickfont_size=11)
-    heatmap.update_layout(title="Spearman correlation between attribute scores", margin=dict(l=200, t=60, b=170))
-    display(show_plotly(heatmap, height=780))
+    heatmap.update_layout(title="Spearman correlation between attribute scores", margin=dict(l=230, t=60, b=60))
+    display(show_plotly(heatmap, height=640))
     display(caption(
         f"Spearman rank correlation between the 0-10 scores of the 13 attributes over all {len(labelled)} labelled "
-        f"images of {data} (train and, where labelled, test), to one decimal; hover a cell for the pair and its "
-        "value to two."))
+        f"images of {data} (train and, where labelled, test), to one decimal; columns are numbered as the rows. "
+        "Hover a cell for the pair and its value to two."))
     pairs = correlation.where(~np.eye(13, dtype=bool)).stack().dropna()  # pandas 3 keeps the NaN diagonal
     if len(pairs):
         (a, b), value = pairs.idxmax(), pairs.max()

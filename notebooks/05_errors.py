@@ -58,7 +58,7 @@ from portraitcraft.error_analysis import (
 )
 from portraitcraft.evaluation import LEADERBOARD, METRIC_LABELS, MIN_PAIRED_IMAGES
 from portraitcraft.labels import evaluation_target, runs_validation_leak
-from portraitcraft.predictions import distinct_labels
+from portraitcraft.predictions import prediction_labels
 from portraitcraft.sources import open_dataset
 
 sns.set_theme(style="whitegrid", context="notebook")
@@ -69,7 +69,7 @@ ds = open_dataset(locate(data), reveal_ground_truth=True)
 target = evaluation_target(ds, validation_fraction=validation_fraction, seed=seed)
 analyses, skipped = [], []
 files = [locate(str(path)) for path in predictions]
-for path, name in zip(files, distinct_labels([Path(f).stem for f in files], files)):  # two runs/preds.jsonl stay two
+for path, name in zip(files, prediction_labels(files)):  # each file named as in chapter 4; two alike stay two
     if target.truth is None:
         skipped.append((path, "no labelled image to score it on"))
         continue
@@ -352,13 +352,14 @@ for e in analyses:
             [[f"predicted {a}<br>against true {b}" for b in ATTRIBUTE_NAMES] for a in ATTRIBUTE_NAMES]),
         hovertemplate="%{customdata}<br>kappa %{z:.3f}<extra></extra>"))
     # Every attribute named on both axes, in the radar's short form (plotly would label every other one).
-    heatmap.update_xaxes(tickvals=list(range(13)), ticktext=short, tickangle=-60, tickfont_size=11,
-                         title="attribute whose true levels are compared (column)")
-    heatmap.update_yaxes(tickvals=list(range(13)), ticktext=short, autorange="reversed", tickfont_size=11,
-                         title="attribute whose predicted levels are compared (row)")
+    # Rows named and numbered, columns by number: thirteen rotated names took a third of the figure.
+    heatmap.update_xaxes(tickvals=list(range(13)), ticktext=[str(k) for k in range(1, 14)], tickangle=0,
+                         tickfont_size=11, title="true levels of attribute (by its number on the left)")
+    heatmap.update_yaxes(tickvals=list(range(13)), ticktext=[f"{name} {k}" for k, name in enumerate(short, 1)],
+                         autorange="reversed", tickfont_size=11, title="predicted levels of attribute")
     heatmap.update_layout(title=f"Predicted levels against each attribute's truth: {e.name}",
-                          margin=dict(l=230, b=220, t=60))
-    display(show_plotly(heatmap, height=760))
+                          margin=dict(l=260, b=60, t=60))
+    display(show_plotly(heatmap, height=620))
     blank = [name for name in ATTRIBUTE_NAMES if name in tracking.index and tracking.loc[name].isna().all()]
     display(caption(f"Quadratic-weighted kappa between each attribute's predicted levels (rows) and each attribute's "
                     f"true levels (columns), valid predictions only; {e.name} on the {len(e)} analysed images of "

@@ -271,7 +271,11 @@ lines_figure.add_annotation(text="step along the series", x=0.5, xref="paper", y
                             showarrow=False)
 lines_figure.add_annotation(text="overall score", x=-0.07, xref="paper", y=0.5, yref="paper", textangle=-90,
                             showarrow=False)
-lines_figure.update_layout(legend=dict(orientation="h", y=1.08, x=1, xanchor="right"), margin=dict(l=70, b=80))
+# The legend in the grid's empty corner (ten series in rows of four); above the panels it touched their titles.
+corner = totals["factor"].nunique() % 4 != 0
+lines_figure.update_layout(legend=dict(x=1, xanchor="right", y=0, yanchor="bottom") if corner else
+                           dict(orientation="h", x=0.5, xanchor="center", y=-0.14, yanchor="top"),
+                           margin=dict(l=70, b=80 if corner else 110))
 display(show_plotly(lines_figure, height=640))
 display(caption("Overall score (1-100) of each series scene by the lab's labelling" +
                 (" and as predicted by the feature baseline" if judged is not None else "") +

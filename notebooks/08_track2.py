@@ -177,6 +177,7 @@ if lab is not None:
     agreement = agreement.reindex([p.key for p in PROPERTIES]).dropna(how="all")
     ax = agreement.plot.barh(figsize=(7, 5))
     ax.set(xlabel="mean agreement", ylabel=None, xlim=(0, 1))
+    ax.legend(title=None, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)  # beside the bars, not on them
     ax.invert_yaxis()
     plt.show()
     display(caption("Mean agreement per property over matched and mismatched pairs on the lab."))

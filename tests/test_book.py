@@ -443,11 +443,13 @@ def test_banner_names_the_data_its_kind_splits_hidden_labels_predictions_commit_
     local.mkdir()
     for name in ("track_1_train.json", "track_1_test.json"):
         shutil.copy(lab / name, local / name)
-    lines = banner_lines(open_dataset(local), now=when, commit="abc1234")
+    lines = banner_lines(open_dataset(local), predictions=[], now=when, commit="abc1234")
     assert lines["Data"] == f"{local}: a local copy of PortraitCraft"
     assert "test labels hidden." in lines["Images"] and "Track 2" not in lines["Images"]
     assert lines["Predictions"] == "none given"
-    shown = banner(open_dataset(local), now=when, commit="abc1234").data
+    # A page that reads no predictions says nothing about them (not "none given" in a build that was given some).
+    assert "Predictions" not in banner_lines(open_dataset(local), now=when, commit="abc1234")
+    shown = banner(open_dataset(local), predictions=[], now=when, commit="abc1234").data
     assert 'class="pc-banner pc-banner-local"' in shown and "<b>Predictions</b> none given" in shown
     # A page that judges a saved model reads no prediction file: it names the model instead.
     lines = banner_lines(open_dataset(local), predictions=None, model="runs/a.model", now=when, commit="abc1234")

@@ -60,11 +60,12 @@ def code_version(folder: str | os.PathLike | None = None) -> str:
     return found["commit"][:7] + (" with uncommitted changes" if found["uncommitted_changes"] else "")
 
 
-def banner_lines(dataset: Dataset, *, data: str | None = None, predictions: Iterable[str | os.PathLike] | None = (),
+def banner_lines(dataset: Dataset, *, data: str | None = None, predictions: Iterable[str | os.PathLike] | None = None,
                  model: str | os.PathLike | None = None, now: _dt.datetime | None = None,
                  commit: str | None = None) -> dict[str, str]:
-    """The banner's lines as plain text: data, images, predictions (none when ``predictions`` is None: the page
-    reads no prediction file), the model judged (when ``model`` is given), built."""
+    """The banner's lines as plain text: data, images, predictions (no line when ``predictions`` is None, the
+    default: the page reads no prediction file; "none given" for an empty list), the model judged (when ``model`` is
+    given), built."""
     counts = split_counts(dataset)
     kind = dataset.kind
     track1 = ", ".join(f"{split} {counted(n, 'image')}" for split, n in counts["track1"].items()) or "no Track 1 file"
@@ -83,7 +84,7 @@ def banner_lines(dataset: Dataset, *, data: str | None = None, predictions: Iter
     return lines
 
 
-def banner(dataset: Dataset, *, data: str | None = None, predictions: Iterable[str | os.PathLike] | None = (),
+def banner(dataset: Dataset, *, data: str | None = None, predictions: Iterable[str | os.PathLike] | None = None,
            model: str | os.PathLike | None = None, now: _dt.datetime | None = None,
            commit: str | None = None) -> HTML:
     """The banner as the page shows it (styled by the book's stylesheet, class ``pc-banner``)."""

@@ -35,7 +35,8 @@ warnings.filterwarnings("ignore", message="IProgress not found")
 LEVEL_COLOURS: dict[str, str] = dict(zip(LEVELS, ("#c44e52", "#dd8452", "#55a868"), strict=True))
 
 # Splits keep one colour across pages; unknown splits fall back to the template's colourway.
-SPLIT_COLOURS: dict[str, str] = {"train": "#4c72b0", "test": "#8172b3", "val": "#937860"}
+# Blue against orange: train and test side by side must not look alike (blue against lavender did).
+SPLIT_COLOURS: dict[str, str] = {"train": "#4c72b0", "test": "#dd8452", "val": "#937860", "validation": "#937860"}
 
 _COLOURWAY = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c"]
 

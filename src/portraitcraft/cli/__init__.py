@@ -76,11 +76,17 @@ def command_table() -> list[dict[str, str]]:
     for name, command in sorted(group.commands.items()):
         subcommands = getattr(command, "commands", None)
         if subcommands:
-            rows += [{"command": f"portraitcraft {name} {sub}", "what it does": c.get_short_help_str(limit=110)}
+            rows += [{"command": f"portraitcraft {name} {sub}", "what it does": _summary(c)}
                      for sub, c in sorted(subcommands.items())]
         else:
-            rows.append({"command": f"portraitcraft {name}", "what it does": command.get_short_help_str(limit=110)})
+            rows.append({"command": f"portraitcraft {name}", "what it does": _summary(command)})
     return rows
+
+
+def _summary(command: object) -> str:
+    """A command's help up to its first blank line, whole (click's short help cuts it at a length, mid-sentence)."""
+    text = getattr(command, "short_help", None) or getattr(command, "help", None) or ""
+    return " ".join(text.strip().split("\n\n")[0].split())
 
 
 def command_help(name: str, width: int = 110) -> str | None:
