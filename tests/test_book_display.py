@@ -66,9 +66,10 @@ def test_a_prediction_file_has_one_name_in_table3_and_in_the_error_analysis(make
     """Chapter 4 (Table 3) and chapter 5 (the error analysis) name a file alike: from its run, else its file name;
     two files of one run told apart by their folders in both."""
     from portraitcraft.attributes import ATTRIBUTE_NAMES, level_from_score
-    from portraitcraft.data import GROUND_TRUTH_FILE, open_dataset, read_json_records
-    from portraitcraft.errors import analyse_predictions
+    from portraitcraft.data import GROUND_TRUTH_FILE, read_json_records
+    from portraitcraft.error_analysis import analyse_predictions
     from portraitcraft.predictions import PredictionWriter, ok_record, prediction_labels
+    from portraitcraft.sources import open_dataset
     from portraitcraft.table3 import reproduce_table3
 
     lab = make_lab(n_train=6, n_test=8, seed=5)
