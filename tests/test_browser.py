@@ -221,7 +221,7 @@ def test_figure_editor_checks_fail_each_planted_page_and_pass_a_clean_one(tmp_pa
         "legend_matplotlib": ("covers_data", "lies over its plotted data"),
         "twice_plotly": ("duplicate", "2 figures show the same data"),
         "twice_print": ("duplicate", "both numbered Figure 4"),
-        "twice_note": ("duplicate", "the same text is shown 2 times"),
+        "twice_note": ("duplicate", "the same note is shown 2 times"),
         "raw_float": ("raw_number", "unformatted number 9.250000"),
         "raw_time": ("raw_number", "raw timestamp 2026-12-06T12:18:25"),
         "cut_text": ("cut_text", "2 cells cut at 44 characters"),

@@ -22,10 +22,10 @@ contents is opened in one headless Chromium, driven through the DevTools protoco
 - what a figure editor would send back (also `page_checks.js`): a legend or label box over the plotted marks or over
   other text of its figure (plotly's legends and annotations, matplotlib's legends and boxed labels, tested against
   what the traces and axes actually paint), the same figure twice on a page (the same data, the same picture, or
-  one figure number on two figures) and the same note twice, unformatted floats (six or more decimals) and raw ISO
-  timestamps in what the page shows (not in figure data, not in code), text cut at a fixed length without an
-  ellipsis, install or environment messages in captions, and a caption labelled "Figure" under tables alone (or
-  "Table" under figures alone),
+  one figure number on two figures) and the same note twice (an italic or "Note" paragraph), unformatted floats
+  (six or more decimals) and raw ISO timestamps in what the page shows (not in figure data, not in code), text cut
+  at a fixed length without an ellipsis, install or environment messages in captions, and a caption labelled
+  "Figure" under tables alone (or "Table" under figures alone),
 - a full-page PNG screenshot when a folder is given, however tall the page (taken in tiles, joined).
 
 A page fails when it has a console error, a failed or external request, a plotly figure that did not render, or any

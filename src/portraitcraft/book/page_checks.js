@@ -241,9 +241,10 @@
   }
   for (const img of Array.from(root.querySelectorAll('img'))) {
     const r = img.getBoundingClientRect();
-    // A thumbnail (narrower than 200 px: a series' base scene in each strip) may well be shown again.
+    // A thumbnail (narrower than 200 px: a series' base scene in each strip) or a captioned photograph (an example
+    // image inside a <figure>: the same hard image under each of two prediction files) may well be shown again.
     if (shown(img) && r.width >= 60 && r.height >= 60) {
-      figures.push({kind: 'img', el: img, src: img.currentSrc || img.src, thumbnail: r.width < 200});
+      figures.push({kind: 'img', el: img, src: img.currentSrc || img.src, thumbnail: r.width < 200 || Boolean(img.closest('figure'))});
     }
   }
   const textsOf = (f) => f.svg ? boxes.filter((b) => b.kind === 'svg' && f.svg.contains(b.el)) : [];
@@ -390,17 +391,20 @@
                 key.startsWith('data:') ? 'the same data' : 'the same picture';
     found.duplicate.push(`${distinct.length} figures show ${why}: ${distinct.map(figureName).join(', ')}${where(distinct[1].el)}`);
   }
-  // The same note or paragraph printed again on the page.
+  // The same note printed again on the page (a paragraph set in italics, or opening with "Note"): results may repeat
+  // where two prediction files agree, a note about the data need not.
   const paragraphs = new Map();
-  for (const el of Array.from(root.querySelectorAll('p, li, .cell_output pre'))) {
-    if (el.closest('.cell_input, li li, nav, .toctree-wrapper') || (el.tagName === 'P' && el.closest('li')) || !shown(el)) continue;
+  for (const el of Array.from(root.querySelectorAll('p'))) {
+    if (el.closest('.cell_input, li, nav, .toctree-wrapper, figure, table') || !shown(el)) continue;
     const text = el.innerText.replace(/\s+/g, ' ').trim();
-    if (text.length < 40) continue;
+    const only = el.children.length === 1 ? el.firstElementChild : null;
+    const italic = only && /^(EM|I)$/.test(only.tagName) && only.innerText.trim() === el.innerText.trim();
+    if (text.length < 30 || !(italic || /^Note\b/i.test(text))) continue;
     if (!paragraphs.has(text)) paragraphs.set(text, []);
     paragraphs.get(text).push(el);
   }
   for (const [text, els] of paragraphs) {
-    if (els.length > 1) found.duplicate.push(`the same text is shown ${els.length} times: "${short(text)}"${where(els[1])}`);
+    if (els.length > 1) found.duplicate.push(`the same note is shown ${els.length} times: "${short(text)}"${where(els[1])}`);
   }
 
   // --- numbers and times printed raw ------------------------------------------------------------------------------------
