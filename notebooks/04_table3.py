@@ -219,7 +219,7 @@ if len(long):
         title="Table 3 computed in this build, with 95% intervals",
         # Methods side by side within a metric's row, so that close values do not hide each other.
         scattermode="group", scattergap=0.4,
-        xaxis=dict(title="value (SRCC, PLCC: correlation; accuracies: share right)",
+        xaxis=dict(title="value",
                    range=[min(-0.05, float(long["low"].min()) - 0.05), 1.0]),
         yaxis=dict(categoryorder="array", categoryarray=[METRIC_LABELS[m] for m in reversed(TABLE3_METRICS)
                                                          if METRIC_LABELS[m] in set(long["metric"])]),
@@ -227,7 +227,7 @@ if len(long):
     display(show_plotly(chart, height=220 + 55 * long["metric"].nunique()))
     display(caption(
         f"The computed rows of the table above ({evaluated_on}), metric by metric, each with its 95% bootstrap "
-        "interval; compare "
+        "interval (SRCC and PLCC are correlations, the accuracies shares right); compare "
         "methods with each other here. The paper's reported rows are left out: they were scored on other images. "
         "PLCC is the raw Pearson correlation of predicted and true overall scores, with no logistic fit "
         "(`portraitcraft evaluate` reports PLCC after a 4-parameter logistic fit as an extra column); the paper does "
@@ -242,7 +242,8 @@ per_attribute = pd.concat(
     axis=1,
 )
 if len(per_attribute):
-    display(per_attribute.style.format(precision=3).background_gradient(cmap="Greens", vmin=0, vmax=1, axis=None))
+    display(per_attribute.style.format(precision=3).background_gradient(cmap="Greens", vmin=0, vmax=1, axis=None)
+            .set_table_styles([{"selector": "th", "props": "overflow-wrap: anywhere"}]))  # long file names wrap
     display(caption(
         f"Level accuracy of each attribute for each computed method on the {result.target.description}.",
         label="Table"))

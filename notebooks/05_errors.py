@@ -357,7 +357,7 @@ for e in analyses:
                          tickfont_size=11, title="true levels of attribute (by its number on the left)")
     heatmap.update_yaxes(tickvals=list(range(13)), ticktext=[f"{name} {k}" for k, name in enumerate(short, 1)],
                          autorange="reversed", tickfont_size=11, title="predicted levels of attribute")
-    heatmap.update_layout(title=f"Predicted levels against each attribute's truth: {e.name}",
+    heatmap.update_layout(title=f"Predicted levels against each attribute's truth<br><sup>{html.escape(e.name)}</sup>",
                           margin=dict(l=260, b=60, t=60))
     display(show_plotly(heatmap, height=620))
     blank = [name for name in ATTRIBUTE_NAMES if name in tracking.index and tracking.loc[name].isna().all()]

@@ -44,7 +44,7 @@ from portraitcraft.measurements import (
     reproducibility_record,
     timed,
 )
-from portraitcraft.predictions import prediction_details
+from portraitcraft.predictions import prediction_details, prediction_labels
 from portraitcraft.sources import open_dataset
 
 ds = open_dataset(locate(data), reveal_ground_truth=True)
@@ -171,7 +171,10 @@ else:
 # %% tags=["remove-input"]
 timings = [prediction_timing(prediction_details(p)) for p in prediction_paths]
 if timings:
-    display(pd.DataFrame(timings).style.hide(axis="index").format(precision=3, na_rep="–"))
+    timing_table = pd.DataFrame(timings).assign(file=prediction_labels(prediction_paths))
+    # Headers in words, so that they wrap: snake_case names made the table wider than the text column.
+    display(timing_table.rename(columns=lambda c: c.replace("_", " ")).style.hide(axis="index")
+            .format(precision=3, na_rep="–"))
     display(caption("Seconds per image recorded in each prediction file (wall time of the model on that image), "
                     "and generated tokens where recorded.", label="Table"))
 else:
