@@ -210,7 +210,7 @@ if len(long):
     symbols = ["circle", "square", "diamond", "triangle-up", "x", "star", "cross", "pentagon"]
     for k, (method, part) in enumerate(long.groupby("method", sort=False)):
         chart.add_trace(go.Scatter(
-            x=part["value"], y=part["metric"], mode="markers", name=method,
+            x=part["value"], y=part["metric"], mode="markers", name=method, orientation="h",
             marker=dict(size=10, symbol=symbols[k % len(symbols)], line=dict(width=1)),
             error_x=dict(type="data", symmetric=False, array=(part["high"] - part["value"]).fillna(0),
                          arrayminus=(part["value"] - part["low"]).fillna(0), thickness=1.5),
@@ -242,8 +242,9 @@ per_attribute = pd.concat(
     axis=1,
 )
 if len(per_attribute):
-    display(per_attribute.style.format(precision=3).background_gradient(cmap="Greens", vmin=0, vmax=1, axis=None)
-            .set_table_styles([{"selector": "th", "props": "overflow-wrap: anywhere"}]))  # long file names wrap
+    # A long file name may break after each "/" (a zero-width space), not inside words.
+    display(per_attribute.rename(columns=lambda name: name.replace("/", "/\u200b")).style.format(precision=3)
+            .background_gradient(cmap="Greens", vmin=0, vmax=1, axis=None))
     display(caption(
         f"Level accuracy of each attribute for each computed method on the {result.target.description}.",
         label="Table"))

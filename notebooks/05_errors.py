@@ -192,7 +192,7 @@ if analyses:
     for k, e in enumerate(analyses):
         table = accuracy[e.name]
         figure.add_trace(go.Scatter(
-            x=table["accuracy"], y=table["attribute"], mode="markers", name=e.name,
+            x=table["accuracy"], y=table["attribute"], mode="markers", name=e.name, orientation="h",
             marker=dict(symbol=symbols[k % len(symbols)], size=8),
             error_x=dict(type="data", symmetric=False, array=table["high"] - table["accuracy"],
                          arrayminus=table["accuracy"] - table["low"]),
@@ -201,7 +201,7 @@ if analyses:
                           "<br>macro-F1 %{customdata[2]:.3f}, QWK %{customdata[3]:.3f}<br>valid %{customdata[4]}"
                           f"<extra>{html.escape(e.name)}</extra>"))
     majority = accuracy[analyses[0].name]
-    figure.add_trace(go.Scatter(x=majority["majority"], y=majority["attribute"], mode="markers",
+    figure.add_trace(go.Scatter(x=majority["majority"], y=majority["attribute"], mode="markers", orientation="h",
                                 name="most common level",
                                 marker=dict(symbol="circle-open", size=11, color="#8c8c8c"),
                                 hovertemplate="%{y}<br>always the most common level: %{x:.3f}<extra></extra>"))
