@@ -76,7 +76,8 @@ def test_every_page_of_the_book_renders_offline_in_chromium(tmp_path: Path):
 
     pages = [f"{page}.html" for page in toc_pages(root)]
     chapters = {f"book/executed/{source.stem}.html" for source in (REPO / "notebooks").glob("[0-9]*.py")}
-    assert set(pages) == chapters | {"book/intro.html", "book/api.html"}  # every chapter, the introduction, the API
+    # every chapter, the introduction, the prediction formats, the API
+    assert set(pages) == chapters | {"book/intro.html", "book/formats.html", "book/api.html"}
     # The lab's pages; the chapters that read predictions built again as a user with the real dataset builds them,
     # from a data folder with a long path (a user's, not the repository's): on the lab in the published layout (no
     # test ground truth, no factors) with the baseline's test-split predictions, and, where the real sample is at

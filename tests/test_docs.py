@@ -143,7 +143,7 @@ def test_the_api_page_examples_that_need_no_gpu_run_as_written(name, small_lab, 
 
 # ---- the API page built as the workflow's link check builds it -------------------------------------------------------
 
-EXTRAS_MODULES = ("cv2", "sklearn", "skops", "pyarrow", "torch", "torchvision", "transformers", "accelerate", "peft",
+EXTRAS_MODULES = ("cv2", "sklearn", "skops", "torch", "torchvision", "transformers", "accelerate", "peft",
                   "diffusers")
 
 
