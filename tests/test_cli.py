@@ -157,3 +157,17 @@ def test_help_shows_each_options_choices_and_flows_with_the_terminal():
     wide = CliRunner().invoke(app, ["assess", "--help"], env={"COLUMNS": "200"}).output
     assert "<csv|jsonl>" in wide and "<score|generate>" in wide and "<features|transformers|qwen|openai>" in wide
     assert any("Rows are CSV or JSON Lines (see the portraitcraft.assess module" in line for line in wide.splitlines())
+
+
+def test_a_local_looking_path_that_does_not_exist_is_no_such_folder_not_a_hub_id(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    (tmp_path / "data" / "lab").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    typo = CliRunner().invoke(app, ["validate", "data/lab2"])
+    assert typo.exit_code == 2 and typo.stderr.strip() == "error: data/lab2: no such folder (did you mean data/lab?)"
+    for local in ("./lab2", "~/no/such/folder", "a/b/c"):
+        result = CliRunner().invoke(app, ["validate", local])
+        assert result.exit_code == 2 and "no such folder" in result.stderr and "hub" not in result.stderr
+    hub = CliRunner().invoke(app, ["validate", "someone/dataset"])  # no folder 'someone' here: a hub id
+    assert hub.exit_code == 2 and "cannot fetch from the Hugging Face hub" in hub.stderr
+    assert "--data" not in hub.stderr  # validate takes the data as its argument

@@ -96,15 +96,40 @@ def resolve_source(source: Any) -> tuple[Path, str]:
         return path, "local"
     if text == DEFAULT_LAB:
         return default_lab(), "lab"
-    if HUB_ID.match(text) and not text.startswith((".", "/")):
+    if HUB_ID.match(text) and not looks_local(text):
         return _download_from_hub(text), f"hub:{text}"
+    if looks_local(text):
+        raise DataError(f"{text}: no such folder{_near(path)}")
     raise DataError(f"{text}: no such folder, and not 'lab' or a Hugging Face dataset id like {DEFAULT_HUB_ID}")
+
+
+def looks_local(text: str) -> bool:
+    """Whether a name is meant as a folder here rather than a hub id: it starts like a path (``.``, ``/``, ``~``),
+    has a backslash or more than one ``/``, or its first part is a folder that exists (``data/lab2`` beside
+    ``data/``: a typo of a local folder, not the dataset ``lab2`` of a hub user ``data``)."""
+    if text.startswith((".", "/", "~")) or "\\" in text or text.count("/") > 1:
+        return True
+    first = text.split("/", 1)[0]
+    return "/" in text and Path(first).expanduser().is_dir()
+
+
+def _near(path: Path) -> str:
+    """", did you mean data/lab?" when a folder beside the missing one has a close name."""
+    import difflib
+
+    parent = path.parent if str(path.parent) else Path(".")
+    try:
+        names = [p.name for p in parent.iterdir() if p.is_dir()]
+    except OSError:
+        return ""
+    close = difflib.get_close_matches(path.name, names, n=1)
+    return f" (did you mean {parent / close[0]}?)" if close else ""
 
 
 def _download_from_hub(repo_id: str) -> Path:
     offline_hint = (
         f"download it where the hub is reachable (hf download {repo_id} --repo-type dataset "
-        "--local-dir PortraitCraft) and pass that folder instead: --data /path/to/PortraitCraft"
+        "--local-dir PortraitCraft) and give that folder as the data instead (PortraitCraft)"
     )
     try:
         from huggingface_hub import snapshot_download
