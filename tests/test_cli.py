@@ -171,3 +171,24 @@ def test_a_local_looking_path_that_does_not_exist_is_no_such_folder_not_a_hub_id
     hub = CliRunner().invoke(app, ["validate", "someone/dataset"])  # no folder 'someone' here: a hub id
     assert hub.exit_code == 2 and "cannot fetch from the Hugging Face hub" in hub.stderr
     assert "--data" not in hub.stderr  # validate takes the data as its argument
+
+
+def test_cache_info_shows_where_and_how_big_and_clean_removes_only_its_own_parts(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("PORTRAITCRAFT_CACHE", str(cache))
+    (cache / "assess").mkdir(parents=True)
+    (cache / "assess" / "photos.jsonl").write_bytes(b"x" * 2500)
+    (cache / "baseline" / "lab").mkdir(parents=True)
+    (cache / "baseline" / "lab" / "model.skops").write_bytes(b"y" * 1000)
+    (cache / "mine.txt").write_text("not the project's")
+    info = CliRunner().invoke(app, ["cache", "info"])
+    assert info.exit_code == 0 and f"cache: {cache}" in info.stdout
+    assert any(line.split()[:3] == ["assess", "2.5", "KB"] for line in info.stdout.splitlines())
+    assert any(line.split()[:2] == ["total", "3.5"] for line in info.stdout.splitlines())
+    assessed = CliRunner().invoke(app, ["cache", "clean", "assess"])
+    assert assessed.exit_code == 0 and not (cache / "assess").exists() and (cache / "baseline").exists()
+    everything = CliRunner().invoke(app, ["cache", "clean"])
+    assert everything.exit_code == 0 and f"removed {cache / 'baseline'} (1.0 KB)" in everything.stderr
+    assert sorted(p.name for p in cache.iterdir()) == ["mine.txt"]  # nothing but the project's own folders
+    bad = CliRunner().invoke(app, ["cache", "clean", "everything"])
+    assert bad.exit_code == 2 and "expected one of lab-default, from-datasets, assess, baseline" in bad.stderr

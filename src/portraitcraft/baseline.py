@@ -489,7 +489,7 @@ CACHED_GRID = "linear"
 
 def cached_lab_model_dir() -> Path:
     """Where the lab-trained baseline is cached, named by what makes it (feature code, scikit-learn, lab size)."""
-    from portraitcraft.data import default_cache_dir
+    from portraitcraft.sources import default_cache_dir
 
     return (default_cache_dir() / "baseline" /
             f"lab-{CACHED_LAB['n_train']}-seed{CACHED_LAB['seed']}-{CACHED_GRID}-features{FEATURE_VERSION}-"

@@ -16,6 +16,7 @@ import typer
 
 from portraitcraft.cli import book, data, track1
 from portraitcraft.cli.baseline import baseline_app
+from portraitcraft.cli.cache import cache_app
 from portraitcraft.cli.common import is_stdout, show_report
 from portraitcraft.cli.contract import Program, fail, one_line_errors
 from portraitcraft.cli.track2 import track2_app
@@ -66,6 +67,7 @@ app.command()(track1.finetune)
 app.command()(track1.serve)
 app.add_typer(baseline_app, name="baseline")
 app.add_typer(track2_app, name="track2")
+app.add_typer(cache_app, name="cache")
 
 
 def command_table() -> list[dict[str, str]]:
