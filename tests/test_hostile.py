@@ -845,3 +845,34 @@ def test_predict_refuses_an_unresumable_out_before_loading_a_model(lab, tmp_path
     torn.write_bytes(data)
     code, text = run_cli("predict", "--data", lab, "--out", torn, "--model", tmp_path / "no-model")
     assert code == 2 and "no such model folder" in text and torn.read_bytes() == data  # checked, not yet cut
+
+
+def test_a_root_the_process_may_not_read_is_one_line(root, monkeypatch):
+    """The root folder itself unreadable (no permission to list or enter it): its entries cannot even be looked at.
+    Tests run as root, for whom permissions do not apply, so the refusal is simulated where the system refuses."""
+    real_stat, real_scandir, real_listdir = os.stat, os.scandir, os.listdir
+
+    def inside(path) -> bool:
+        return str(path).startswith(str(root) + os.sep)
+
+    def stat(path, *args, **kwargs):
+        if inside(path):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_stat(path, *args, **kwargs)
+
+    def scandir(path="."):
+        if str(path) == str(root) or inside(path):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    def listdir(path="."):
+        if str(path) == str(root) or inside(path):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_listdir(path)
+
+    monkeypatch.setattr(os, "stat", stat)
+    monkeypatch.setattr(os, "scandir", scandir)
+    monkeypatch.setattr(os, "listdir", listdir)
+    code, text = run_cli("validate", root)
+    assert code == 2
+    assert set(text.strip().splitlines()) == {f"error: {root}: cannot read the folder (Permission denied)"}

@@ -87,7 +87,10 @@ def resolve_source(source: Any) -> tuple[Path, str]:
     text = str(source)
     path = Path(text).expanduser()
     if path.exists():
-        saved = hf.saved_dataset_dicts(path)
+        try:
+            saved = hf.saved_dataset_dicts(path)
+        except OSError as exc:  # a folder the process may not enter: nothing in it can even be looked at
+            raise DataError(f"{path}: cannot read the folder ({exc.strerror or exc})") from exc
         if saved:
             try:
                 return hf.materialise(hf.load_saved(saved), default_cache_dir()), "datasets"
