@@ -20,6 +20,8 @@ gallery_size: int = 3  # how many labelled examples the gallery shows
 seed: int = 0  # which examples the gallery picks
 
 # %% tags=["remove-cell"]
+import html
+
 import numpy as np
 import pandas as pd
 import plotly.express as px
@@ -85,7 +87,7 @@ display(Markdown(
 
 # %% tags=["remove-input"]
 scored = images[~images["labels_hidden"]].dropna(subset=["total_score"])
-if len(scored) >= 2:
+if len(scored) >= 10:
     histogram = px.histogram(
         scored, x="total_score", color="split", color_discrete_map=SPLIT_COLOURS, nbins=20, range_x=[0, 100],
         barmode="overlay", labels={"total_score": "overall score (1-100)", "split": "split"},
@@ -94,8 +96,18 @@ if len(scored) >= 2:
     histogram.update_xaxes(tickvals=[20, 40, 60, 80, 100])  # no "0" under the count axis's own "0"
     display(show_plotly(histogram, height=380))
     display(caption(f"Overall scores of the {len(scored)} labelled images. Hover a bar for its count."))
+elif len(scored):
+    # Too few scores for a histogram's bars: one dot per image on the score line.
+    dots = px.strip(scored, x="total_score", color="split", color_discrete_map=SPLIT_COLOURS,
+                    hover_name="image_path", labels={"total_score": "overall score (1-100)", "split": "split"},
+                    title="Overall score of each labelled image")
+    dots.update_traces(marker_size=12)
+    dots.update_xaxes(range=[0, 100], tickvals=[0, 20, 40, 60, 80, 100])
+    display(show_plotly(dots, height=220))
+    display(caption(f"Overall score of each of the {counted(len(scored), 'labelled image')}, one dot each (too few "
+                    "for a histogram). Hover a dot for its image."))
 else:
-    display(Markdown(f"{counted(len(scored), 'labelled image')} with an overall score: too few for a histogram."))
+    display(Markdown("No labelled image with an overall score: nothing to plot."))
 
 # %% tags=["remove-input"]
 attributes = ds.attributes()
@@ -140,7 +152,10 @@ warnings_found = len(ds.problems) - len(ds.errors)
 display(Markdown(
     f"Image folders: {', '.join(f'`{f}`' for f in ds.image_folders) or 'none'}. Reading the files found "
     f"{counted(len(ds.errors), 'error')} and {counted(warnings_found, 'warning')}"
-    + (": " + "; ".join(str(p) for p in ds.problems[:5]) + ("; ..." if len(ds.problems) > 5 else "") + "."
+    # Every finding named up to eight; past that, the first five and how many more (validate lists them all).
+    + (": " + "; ".join(str(p) for p in ds.problems[:8 if len(ds.problems) <= 8 else 5])
+       + (f"; and {len(ds.problems) - 5} more (`portraitcraft validate {data}` lists every one)"
+          if len(ds.problems) > 8 else "") + "."
        if ds.problems else ".")))
 
 # %% [markdown]
@@ -187,7 +202,7 @@ summary = sizes.groupby("split", observed=True).agg(
 if len(summary):
     sizes_shown = [f"{w:.0f} x {h:.0f}" for w, h in zip(summary.pop("width"), summary.pop("height"))]
     megapixels = [f"{lo:.2f}-{hi:.2f}" for lo, hi in zip(summary.pop("mp_min"), summary.pop("mp_max"))]
-    summary.insert(1, "median size", sizes_shown)
+    summary.insert(1, "median width x median height", sizes_shown)  # medians apart: not one image's size
     summary.insert(2, "megapixels", megapixels)
     display(summary)
     display(caption("Images per split whose size could be read: median width x height in pixels, the range of "
@@ -237,9 +252,12 @@ hidden_status = pd.DataFrame(
 display(hidden_status.style.hide(axis="index"))
 if len(test_questions):
     example = test_questions.iloc[0]
-    display(
-        Markdown(
-            f"Example question, about *{example['attribute']}*: {example['question']}\n\n"
-            + "\n".join(f"- **{letter}.** {example[f'option_{letter}']}" for letter in "ABCD")
-        )
-    )
+    # The photograph beside its question, where the folders hold it.
+    found = images[(images["image_path"] == example["image_path"]) & images["image_file"].notna()]
+    picture = thumbnail(ds.open_image(example["image_path"], max_side=max_side), title=example["image_path"],
+                        max_side=280, credit=not ds.is_lab) if len(found) else ""
+    options = "".join(f"<li><b>{letter}.</b> {html.escape(str(example[f'option_{letter}']))}</li>" for letter in "ABCD")
+    display(HTML(
+        f"<div style='display:flex;gap:16px;align-items:flex-start'>{picture}<div><p>Example question, about "
+        f"<i>{html.escape(str(example['attribute']))}</i>: {html.escape(str(example['question']))}</p>"
+        f"<ul style='list-style:none;padding-left:0'>{options}</ul></div></div>"))

@@ -129,7 +129,21 @@ if not track2_file.is_file():
 if track2_file is not None:
     example = json.loads(track2_file.read_text(encoding="utf-8"))[0]
     parsed_example = parse_description(example["content_description"], example["composition_analysis"])
-    display(Markdown(f"**{example['image_path']}**, composition analysis:\n\n> {example['composition_analysis']}"))
+    # The described image beside its description: the file where the folders hold it, else the lab's faithful render.
+    example_data = open_dataset(str(root))
+    if example_data.image_file(example["image_path"]) is not None:
+        example_picture = thumbnail(example_data.open_image(example["image_path"], max_side=512),
+                                    title=example["image_path"], max_side=thumb_side, credit=not example_data.is_lab)
+    elif (root / FACTORS_FILE).is_file():
+        example_factors = json.loads((root / FACTORS_FILE).read_text(encoding="utf-8"))
+        example_picture = (thumbnail(faithful_image(example_factors[example["image_path"]], long_side=512),
+                                     title=f"{example['image_path']} (the lab's render)", max_side=thumb_side)
+                           if example["image_path"] in example_factors else "")
+    else:
+        example_picture = ""
+    display(HTML(f"<div style='display:flex;gap:16px;align-items:flex-start'>{example_picture}<div><p><b>"
+                 f"{html.escape(example['image_path'])}</b>, composition analysis:</p><blockquote>"
+                 f"{html.escape(example['composition_analysis'])}</blockquote></div></div>"))
     display(pd.DataFrame([{"property": t.key, "asked": plain_value(t.value), "confidence": t.confidence,
                            "source": t.source, "words": t.evidence} for t in parsed_example.targets.values()])
             .style.hide(axis="index").format({"confidence": "{:.2f}"})
