@@ -1,7 +1,8 @@
 """The whole book, built as `make book` builds it but on a small composition lab (with the feature baseline's
 predictions), opened page by page in headless Chromium with no network: no console errors, no failed or external
 requests, every plotly figure drawn, tables where the chapters have them, and nothing a reader would see go wrong
-(overlapping or cut-off text, text under 10 px, empty sections, raw output; see `portraitcraft.book.browser`).
+(overlapping or cut-off text, text under 10 px, empty sections, raw output, legends over data, a figure or note
+twice, raw floats and timestamps, cut text, environment messages in captions; see `portraitcraft.book.browser`).
 The chapters that read predictions are built again as a real user would: on the lab in the published layout (no
 test labels) with the baseline's test-split predictions and, where the real sample is at hand, on the sample with
 its test-split raw output, both from a long data path, and checked the same way.
