@@ -131,7 +131,7 @@ bench/features.json`, then pass the file with `-p benchmarks='[bench/features.js
 commands = pd.DataFrame(command_table())
 assert {"portraitcraft book", "portraitcraft evaluate"} <= set(commands["command"])
 display(commands.style.hide(axis="index").set_properties(**{"text-align": "left"}))
-display(caption("Every command of the installed `portraitcraft` program, with the first line of its help.",
+display(caption("Every command of the installed `portraitcraft` program, with the first paragraph of its help.",
                 label="Table"))
 
 # The help as a terminal shows it, in plain text: typer's rich output would otherwise render as notebook HTML.

@@ -71,7 +71,7 @@ app.add_typer(cache_app, name="cache")
 
 
 def command_table() -> list[dict[str, str]]:
-    """Every command of the program (subcommands as "baseline predict") with the first line of its help, sorted:
+    """Every command of the program (subcommands as "baseline predict") with the first paragraph of its help, sorted:
     what the book's appendix lists."""
     group = typer.main.get_command(app)
     rows = []
