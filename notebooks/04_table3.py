@@ -69,8 +69,8 @@ runs_dir = repository_path(runs)
 prediction_files = [locate(str(p)) for p in predictions]
 run_lines: list[str] = []
 if model:
+    from portraitcraft.backends import make_backend
     from portraitcraft.runners import run_predictions
-    from portraitcraft.runners.backends import make_backend
 
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{Path(str(model)).name}-{protocol}")
     run_file = runs_dir / f"{slug}{'' if limit is None else f'-first{limit}'}.jsonl"

@@ -222,7 +222,7 @@ def test_run_assessment_is_the_command_from_python(photos, baseline_dir, tmp_pat
 
 
 def test_one_backend_vocabulary_for_predict_and_assess(lab, photos, baseline_dir, tmp_path):
-    from portraitcraft.runners.backends import backend_name
+    from portraitcraft.backends import backend_name
 
     assert backend_name("qwen") == "transformers" and backend_name("features") == "features"
     with pytest.raises(ValueError, match="'gpt': expected one of features, transformers, openai"):

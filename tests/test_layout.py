@@ -18,7 +18,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "portraitcraft"
 FLOORS = {
     "lower": {"exceptions", "attributes", "images", "text", "opencv", "progress", "data", "hf", "parsing", "prompts",
               "metrics", "outputs", "provenance", "predictions", "labels"},
-    "middle": {"sources", "evaluation", "lab", "features", "baseline", "runners", "finetune", "track2", "assess"},
+    "middle": {"sources", "evaluation", "lab", "features", "baseline", "runners", "backends", "finetune", "track2",
+               "assess"},
     "upper": {"figure2", "table2", "table3", "paper", "label_free", "error_analysis", "calibration", "lab_series",
               "measurements"},
     "top": {"book", "cli", "integrations", "__main__", ""},

@@ -253,7 +253,7 @@ def run_assessment(folder: str | os.PathLike, out: str | os.PathLike = "-", *, b
                    fmt: str | None = None, records: str | os.PathLike | None = None, limit: int | None = None,
                    batch_size: int | None = None, progress: bool = True, notify: Any = None,
                    **backend_options: Any) -> Assessment:
-    """Score every photo of ``folder`` with ``backend`` (a name of `runners.backends`, built from
+    """Score every photo of ``folder`` with ``backend`` (a name of `backends`, built from
     ``backend_options``) and write the rows to ``out`` (a ``.csv`` or ``.jsonl`` file; ``"-"``: only returned,
     as ``text``, for standard output).
 
@@ -264,8 +264,8 @@ def run_assessment(folder: str | os.PathLike, out: str | os.PathLike = "-", *, b
     `runners.base.RunError` or OSError, each naming what is wrong. ``notify(text)`` hears what happens before the
     run (the feature baseline built once into the cache where no trained one is at hand).
     """
+    from portraitcraft.backends import backend_name, default_batch_size, make_backend
     from portraitcraft.outputs import check_target, refuse_inputs, write_atomic
-    from portraitcraft.runners.backends import backend_name, default_batch_size, make_backend
     from portraitcraft.runners.base import config_hash
 
     out = str(out)

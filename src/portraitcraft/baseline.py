@@ -46,7 +46,7 @@ Predicting
 `FeatureBackend` is a saved model as a backend of the package's run loop (`runners.base.run_predictions`), and
 `predict_feature_baseline` is "train when no model is saved, then the run loop with it", so the baseline's
 predictions have the loop's guarantees (resumable, locked, one record per image, failures recorded). The
-``features`` backend of `runners.backends` (``predict --backend features``, ``assess``) is the same class.
+``features`` backend of `backends` (``predict --backend features``, ``assess``) is the same class.
 """
 
 from __future__ import annotations

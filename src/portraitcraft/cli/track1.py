@@ -156,10 +156,10 @@ def predict(
 
     Then score with `portraitcraft evaluate -p OUT -g GROUND_TRUTH`. Exit codes: 0 every image predicted; 1 the run finished but some images failed (listed, recorded as failed); 2 the run cannot start (data, model or output file).
     """  # noqa: E501 (the command's help: typer keeps a docstring's line breaks)
+    from portraitcraft.backends import backend_name, default_batch_size, make_backend
     from portraitcraft.outputs import prepare_jsonl_resume
     from portraitcraft.predictions import SCHEMA
     from portraitcraft.runners import run_predictions, split_items
-    from portraitcraft.runners.backends import backend_name, default_batch_size, make_backend
     from portraitcraft.runners.shards import parse_shard, shard_items
     from portraitcraft.sources import open_dataset
 

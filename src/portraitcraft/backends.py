@@ -1,8 +1,9 @@
-"""Building a model backend by name, the one way the command line, the book and the library do it.
+"""Building a model backend by name, the one way the command line, the book and the library do it (above
+`runners` and `baseline`, whose backends it names).
 
 For example::
 
-    from portraitcraft.runners.backends import make_backend
+    from portraitcraft.backends import make_backend
 
     backend = make_backend("transformers", model="Qwen/Qwen3-VL-4B-Instruct", protocol="score")
     backend = make_backend("openai", base_url="http://host:8000/v1", model="Qwen/Qwen3-VL-4B-Instruct")
