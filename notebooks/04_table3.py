@@ -40,7 +40,7 @@ from IPython.display import HTML, Markdown, display
 from portraitcraft.attributes import ATTRIBUTE_NAMES
 from portraitcraft.book import banner, caption, counted, show_plotly, value_with_interval
 from portraitcraft.book.paths import locate, repository_path, shown_path
-from portraitcraft.book.tables import table3_cell
+from portraitcraft.book.tables import column_labels, table3_cell
 from portraitcraft.evaluation import METRIC_LABELS
 from portraitcraft.label_free import (
     MIN_IMAGES,
@@ -259,6 +259,7 @@ test_images = ds.images().query("split == 'test'")["image_path"].tolist()
 test_sets = [(r.method, restricted(r.predictions, test_images)) for r in file_rows]
 test_sets = [(name, s) for name, s in test_sets if len(s)]
 diagnose = result.target.test_labels_hidden and bool(test_sets)
+labels, legend = column_labels([name for name, _ in test_sets])  # long file names as "file 1" in table headers
 unscored = [r for r in file_rows if r.report is None]
 
 
@@ -273,9 +274,14 @@ if unscored and result.target.split == "validation":
         f"(the same {result.target.description}) and pass that file too:"))
     display(Markdown(
         "```bash\n"
-        "portraitcraft baseline predict DATA --split validation --out runs/val.jsonl\n"
-        "portraitcraft predict --data DATA --split validation --model MODEL --out runs/val.jsonl\n"
-        "portraitcraft book --data DATA --predictions runs/val.jsonl\n```"))
+        "# the feature baseline (trained without the validation images)\n"
+        "portraitcraft baseline predict DATA --split validation \\\n"
+        "    --out runs/val.jsonl\n"
+        "# or a model\n"
+        "portraitcraft predict --data DATA --split validation \\\n"
+        "    --model MODEL --out runs/val.jsonl\n"
+        "portraitcraft book --data DATA --predictions runs/val.jsonl\n```\n\n"
+        "DATA is the data folder of this build (in the banner above)."))
 
 # %% [markdown] tags=["remove-if-no-output"]
 # ## The submissions for the official test
@@ -329,13 +335,15 @@ if result.submission_checks:
 if diagnose:
     train_scores, train_levels = training_reference(ds)
     spread = score_distribution(test_sets, train_scores)
-    display(spread.rename(columns={"ks": "KS to train"}).style.hide(axis="index")
+    display(spread.assign(source=[spread["source"].iloc[0], *labels]).rename(columns={"ks": "KS to train"})
+            .style.hide(axis="index")
             .format({"mean": "{:.1f}", "sd": "{:.1f}", "min": "{:.0f}", "median": "{:.1f}", "max": "{:.0f}",
                      "KS to train": "{:.2f}"}, na_rep="-"))
     display(caption(
         f"Overall scores predicted for the test split against the true scores of the training split's "
         f"{counted(len(train_scores), 'labelled image')}: valid scores, mean, standard deviation, range and the "
-        "Kolmogorov-Smirnov distance of the two distributions (0 the same, 1 disjoint).", label="Table"))
+        "Kolmogorov-Smirnov distance of the two distributions (0 the same, 1 disjoint)"
+        + (f"; {legend}" if legend else "") + ".", label="Table"))
     for _, line in spread.iloc[1:].iterrows():
         train_sd = spread["sd"].iloc[0]
         if not np.isfinite(line["mean"]):
@@ -356,17 +364,20 @@ if diagnose:
 # %% tags=["remove-input"]
 if diagnose:
     shares = level_shares(test_sets, train_levels)
-    wide = shares.assign(mix=[" / ".join("-" if not np.isfinite(v) else f"{v:.0%}" for v in values)
+    # Percentages Poor/Medium/Good in one cell; long file names become "file 1" (named in the caption).
+    wide = shares.assign(mix=["/".join("-" if not np.isfinite(v) else f"{100 * v:.0f}" for v in values)
                               for values in shares[["Poor", "Medium", "Good"]].to_numpy()])
     table = wide.pivot(index="attribute", columns="source", values="mix").reindex(
         index=list(ATTRIBUTE_NAMES), columns=["training split (truth)", *(name for name, _ in test_sets)])
-    for name, _ in test_sets:
+    table.columns = ["training split (truth)", *labels]
+    for label, (name, _) in zip(labels, test_sets):
         mine = shares[shares["source"] == name].set_index("attribute")
-        table[f"{name}: invalid"] = [f"{v:.0%}" for v in mine["invalid"].reindex(table.index)]
+        table[f"{label}: invalid"] = [f"{100 * v:.0f}" for v in mine["invalid"].reindex(table.index)]
     display(table.reset_index().style.hide(axis="index").set_properties(**{"text-align": "left"}))
     display(caption(
-        "Share of Poor / Medium / Good per attribute: the training split's true levels, and the levels each file "
-        "predicts for the test split, with the share of invalid levels (written `NOT_RES`).", label="Table"))
+        "Percent Poor/Medium/Good per attribute: the training split's true levels, and the levels each file "
+        "predicts for the test split, with the percent of invalid levels (written `NOT_RES`)"
+        + (f"; {legend}" if legend else "") + ".", label="Table"))
     predicted = shares[shares["source"] != "training split (truth)"]
     compared = predicted.dropna(subset=["difference"])
     never = predicted[(predicted[["Poor", "Medium", "Good"]] == 0).any(axis=1)]
@@ -385,9 +396,10 @@ if diagnose:
 # %% tags=["remove-input"]
 if diagnose:
     letters = answer_balance(test_sets)
-    display(letters.drop(columns=["valid", "top", "top_share"]).style.hide(axis="index"))
+    display(letters.drop(columns=["valid", "top", "top_share"]).assign(source=labels).style.hide(axis="index"))
     display(caption("How often each file answers each letter of the test split's questions (the right letters are "
-                    "hidden); invalid answers are written `NOT_RES`.", label="Table"))
+                    "hidden); invalid answers are written `NOT_RES`" + (f"; {legend}" if legend else "") + ".",
+                    label="Table"))
     for _, line in letters.iterrows():
         if line["valid"] < MIN_IMAGES:
             display(Markdown(f"{html.escape(line['source'])} gives {counted(line['valid'], 'valid answer')}: too few "
@@ -430,8 +442,8 @@ if diagnose and len(test_sets) >= 2:
         f"Their overall scores have a rank correlation of {rank} over {counted(agreeing.score_pairs, 'image')} "
         "with two valid scores"
         + (f" (fewer than {MIN_IMAGES}: too few to say)" if agreeing.too_few else "")
-        + (f"; they give the same answer on {agreeing.answer_agreement:.0%} of {agreeing.answer_pairs} questions"
-           if agreeing.answer_pairs else "") + "."))
+        + (f"; they give the same answer on {agreeing.answer_agreement:.0%} of "
+           f"{counted(agreeing.answer_pairs, 'question')}" if agreeing.answer_pairs else "") + "."))
     if len(test_sets) > 2:
         display(Markdown(f"Only the first two files are compared; {counted(len(test_sets) - 2, 'other file')} left "
                          "out."))

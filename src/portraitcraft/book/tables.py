@@ -91,6 +91,20 @@ def report_cell(report: Any, metric: str) -> str:
                                missing="n/a")
 
 
+def column_labels(names: list[str], *, width: int = 24, stem: str = "file") -> tuple[list[str], str]:
+    """Column headers for named sources: each name as it is when it fits ``width`` characters, else "file 1",
+    "file 2" ...; and the legend for a caption ("file 1 = long_name.json"), empty when every name fits. A long
+    name without spaces cannot wrap, and would widen the table past the text column."""
+    labels, legend = [], []
+    for number, name in enumerate(names, start=1):
+        if len(name) <= width:
+            labels.append(name)
+        else:
+            labels.append(f"{stem} {number}")
+            legend.append(f"{stem} {number} = {name}")
+    return labels, "; ".join(legend)
+
+
 def raw_text_block(text: str | None, limit: int = 1500) -> str:
     """A model's raw answer as a folded HTML block, cut at ``limit`` characters (chapter 5)."""
     if not text:
@@ -191,9 +205,9 @@ def plain_value(value: object) -> object:
 
 
 __all__ = [
-    "SHORT_NAMES", "TABLE2_PAPER_COLUMNS", "level_cell_colour", "missed_properties", "raw_text_block",
-    "plain_value", "record_fields", "report_cell", "series_strip", "short_name", "shortened", "side_by_side_html",
-    "strip_columns", "table2_paper_style", "table3_cell", "utc_time",
+    "SHORT_NAMES", "TABLE2_PAPER_COLUMNS", "column_labels", "level_cell_colour", "missed_properties",
+    "raw_text_block", "plain_value", "record_fields", "report_cell", "series_strip", "short_name", "shortened",
+    "side_by_side_html", "strip_columns", "table2_paper_style", "table3_cell", "utc_time",
 ]
 
 
