@@ -40,7 +40,7 @@ from IPython.display import HTML, Markdown, display
 from portraitcraft.attributes import ATTRIBUTE_NAMES
 from portraitcraft.book import banner, caption, counted, show_plotly, value_with_interval
 from portraitcraft.book.paths import locate, repository_path, shown_path
-from portraitcraft.book.tables import column_labels, table3_cell
+from portraitcraft.book.tables import breakable, column_labels, table3_cell
 from portraitcraft.evaluation import METRIC_LABELS
 from portraitcraft.label_free import (
     MIN_IMAGES,
@@ -106,7 +106,7 @@ caption("Table 3 **reported in the paper**: Qwen3-VL-4B on the official test spl
 # %% tags=["remove-input"]
 if len(computed):
     shown = pd.DataFrame({
-        "Method": [m + (" *" if w else "") for m, w in zip(computed["method"], computed["warning"])],
+        "Method": [breakable(m) + (" *" if w else "") for m, w in zip(computed["method"], computed["warning"])],
         "Evaluated on": evaluated_on,
         "Images": ["-" if pd.isna(n) else f"{n:,}" for n in computed["n_images"]],
         **{METRIC_LABELS[m]: [table3_cell(row, m) for _, row in computed.iterrows()] for m in TABLE3_METRICS},
@@ -238,7 +238,8 @@ if len(long):
 
 # %% tags=["remove-input"]
 per_attribute = pd.concat(
-    {r.method: r.report.per_attribute.set_index("attribute")["accuracy"] for r in result.results if r.report},
+    {breakable(r.method): r.report.per_attribute.set_index("attribute")["accuracy"] for r in result.results
+     if r.report},
     axis=1,
 )
 if len(per_attribute):

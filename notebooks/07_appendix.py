@@ -31,7 +31,7 @@ import pandas as pd
 from IPython.display import HTML, Markdown, display
 
 from portraitcraft.book import banner, caption, counted
-from portraitcraft.book.paths import locate, repository_path
+from portraitcraft.book.paths import locate, repository_path, shell_variable
 from portraitcraft.book.tables import utc_time
 from portraitcraft.cli import command_help, command_table
 from portraitcraft.data import DataError, index_images
@@ -63,9 +63,14 @@ banner(ds, data=data, predictions=predictions)
 
 # %% tags=["remove-input"]
 truth_file = ds.root / "track_1_test_ground_truth.json"
-truth_arg = data.rstrip("/") + "/track_1_test_ground_truth.json" if truth_file.is_file() else "/path/to/labelled.json"
-first_prediction = str(predictions[0]) if predictions else "runs/mine.jsonl"
-again = " \\\n    ".join([f".venv/bin/portraitcraft book --data {data}", *(f"--predictions {p}" for p in predictions)])
+# This build's data and prediction files as shell variables, built up at their slashes so that the commands fit the
+# page whatever the paths; the commands below use them.
+variables = "\n".join([shell_variable("DATA", str(data)),
+                       *(shell_variable(f"PRED{i}", str(p)) for i, p in enumerate(predictions, start=1))])
+truth_arg = '"$DATA"/track_1_test_ground_truth.json' if truth_file.is_file() else '"$DATA" --split validation'
+first_prediction = '"$PRED1"' if predictions else "runs/mine.jsonl"
+again = " \\\n    ".join(['.venv/bin/portraitcraft book --data "$DATA"',
+                            *(f'--predictions "$PRED{i}"' for i in range(1, len(predictions) + 1))])
 display(Markdown(f"""
 **The whole book, on the composition lab** (renders the lab once, executes every chapter, builds the HTML):
 
@@ -83,27 +88,32 @@ make book DATA=/path/to/PortraitCraft \\
 .venv/bin/portraitcraft validate /path/to/PortraitCraft --lenient
 ```
 
-**This build again, exactly** (the data and predictions this page was built with):
+**This build again, exactly** (the data and predictions this page was built with, set once as `DATA` and
+`PRED1`, ... for the commands below):
 
 ```bash
+{variables}
 {again}
 ```
 
 **One chapter only** (the others keep their last executed version), with a notebook parameter changed:
 
 ```bash
-.venv/bin/portraitcraft book --data {data} \\
+.venv/bin/portraitcraft book --data "$DATA" \\
     --predictions {first_prediction} \\
     --only 05_errors -p n_bootstrap=2000
 ```
 
-**Predictions to analyse**: the CPU feature baseline on the lab, or a vision-language model (`portraitcraft
-predict`, where this version has it: see the list of commands below):
+**Predictions to analyse**: the CPU feature baseline, or a vision-language model (`portraitcraft predict`, where
+this version has it: see the list of commands below); the test split for a submission, the validation split (a
+seeded tenth of train) for Table 3 and chapter 5 where the test labels are hidden:
 
 ```bash
-.venv/bin/portraitcraft baseline predict {data} \\
-    --out {data.rstrip('/')}/runs/feature-baseline.jsonl
-.venv/bin/portraitcraft predict --data {data} \\
+.venv/bin/portraitcraft baseline predict "$DATA" \\
+    --out runs/features-test.jsonl
+.venv/bin/portraitcraft baseline predict "$DATA" --split validation \\
+    --out runs/features-validation.jsonl
+.venv/bin/portraitcraft predict --data "$DATA" \\
     --out runs/qwen3vl-score.jsonl --protocol score
 ```
 
@@ -117,7 +127,7 @@ predict`, where this version has it: see the list of commands below):
 ```
 
 **The paper's tables and figures from your predictions**: `portraitcraft report` (its options below, when this
-version has it). **Benchmarks** for the performance section: `python scripts/bench_features.py --lab {data} --json
+version has it). **Benchmarks** for the performance section: `python scripts/bench_features.py --lab "$DATA" --json
 bench/features.json`, then pass the file with `-p benchmarks='[bench/features.json]'`.
 """))
 

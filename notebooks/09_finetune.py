@@ -37,7 +37,7 @@ from IPython.display import HTML, Markdown, display
 from plotly.subplots import make_subplots
 
 from portraitcraft.book import banner, caption, counted, show_plotly
-from portraitcraft.book.paths import locate, repository_path
+from portraitcraft.book.paths import locate, repository_path, shell_variable
 from portraitcraft.book.tables import side_by_side_html
 from portraitcraft.finetune import (
     FinetuneSettings,
@@ -168,7 +168,7 @@ display(caption(
 data_arg = data if data != "data/lab" else "/path/to/PortraitCraft"
 display(Markdown(f"""
 ```bash
-DATA={data_arg}
+{shell_variable("DATA", data_arg)}
 # 1. fine-tune with our recipe (--recipe reference: the reference code's)
 #    (rerun the same command to resume after an interruption)
 .venv/bin/portraitcraft finetune --data "$DATA" \\

@@ -546,3 +546,18 @@ def test_book_stops_at_once_on_data_or_predictions_it_cannot_read(small_lab, tmp
     assert result.exit_code == 2
     assert result.output.splitlines() == [f"error: {line}" for line in problems[:2]]
     assert not (tmp_path / "out").exists()
+
+
+def test_a_long_data_path_is_set_in_lines_that_fit_a_command_listing():
+    """The appendix and chapter 9 print commands for this build's data: a user's long path is set as a shell
+    variable built up at its slashes, each line within the width, and bash reads back the same path."""
+    import subprocess
+
+    from portraitcraft.book.paths import shell_variable
+
+    path = "/tmp/j/data-of-a-user-whose-folders-have-long-names/2026/lab/published layout"
+    text = shell_variable("DATA", path, width=64)
+    assert len(text.splitlines()) == 3 and all(len(line) <= 64 for line in text.splitlines())
+    assert subprocess.run(["bash", "-c", f'{text}\nprintf %s "$DATA"'], capture_output=True, text=True,
+                          check=True).stdout == path
+    assert shell_variable("DATA", "data/lab") == "DATA=data/lab"

@@ -71,4 +71,26 @@ def shown_path(value: str | os.PathLike) -> str:
     return str(path)
 
 
-__all__ = ["EXECUTED_DIR", "book_root_above", "locate", "repository_path", "repository_root", "shown_path"]
+def shell_variable(name: str, value: str, *, width: int = 64) -> str:
+    """``NAME=value`` as bash lines of at most ``width`` characters where the value's folders allow: a long path
+    (a user's data folder) is built up at its slashes, ``NAME=/first/part`` then ``NAME=$NAME/next/part``, so that
+    a command listing on a page fits the text column whatever the path (commands then use ``"$NAME"``)."""
+    import shlex
+
+    pieces = value.split("/")  # an absolute path starts with ""
+    lines, current = [], pieces[0]
+    for piece in pieces[1:]:
+        longer = f"{current}/{piece}"
+        if current.strip("/") and 2 * len(name) + 7 + len(longer) > width:  # NAME="$NAME"/'...'
+            lines.append(current)
+            current = piece
+        else:
+            current = longer
+    lines.append(current)
+    out = [f"{name}={shlex.quote(lines[0])}"]
+    out += [f'{name}="${name}"/{shlex.quote(part)}' for part in lines[1:]]
+    return "\n".join(out)
+
+
+__all__ = ["EXECUTED_DIR", "book_root_above", "locate", "repository_path", "repository_root", "shell_variable",
+           "shown_path"]

@@ -91,6 +91,14 @@ def report_cell(report: Any, metric: str) -> str:
                                missing="n/a")
 
 
+def breakable(name: str) -> str:
+    """A name as HTML that may break after ``_``, ``.``, ``-`` and ``/`` (a file name as a table cell or header:
+    without spaces it would widen the table past the text column)."""
+    import re
+
+    return re.sub(r"([_./-])", r"\1<wbr>", html.escape(name))
+
+
 def column_labels(names: list[str], *, width: int = 24, stem: str = "file") -> tuple[list[str], str]:
     """Column headers for named sources: each name as it is when it fits ``width`` characters, else "file 1",
     "file 2" ...; and the legend for a caption ("file 1 = long_name.json"), empty when every name fits. A long
@@ -205,7 +213,7 @@ def plain_value(value: object) -> object:
 
 
 __all__ = [
-    "SHORT_NAMES", "TABLE2_PAPER_COLUMNS", "column_labels", "level_cell_colour", "missed_properties",
+    "SHORT_NAMES", "TABLE2_PAPER_COLUMNS", "breakable", "column_labels", "level_cell_colour", "missed_properties",
     "raw_text_block", "plain_value", "record_fields", "report_cell", "series_strip", "short_name", "shortened",
     "side_by_side_html", "strip_columns", "table2_paper_style", "table3_cell", "utc_time",
 ]
