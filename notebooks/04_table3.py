@@ -238,8 +238,7 @@ if len(long):
 
 # %% tags=["remove-input"]
 per_attribute = pd.concat(
-    {breakable(r.method): r.report.per_attribute.set_index("attribute")["accuracy"] for r in result.results
-     if r.report},
+    {r.method: r.report.per_attribute.set_index("attribute")["accuracy"] for r in result.results if r.report},
     axis=1,
 )
 if len(per_attribute):
