@@ -23,7 +23,7 @@ from portraitcraft.track2.bench import (
     truth_from_factors,
 )
 from portraitcraft.track2.extract import Reading, cpu_readings, measure, track2_prompt, track2_slots
-from portraitcraft.track2.properties import ADJACENT_CREDIT, BY_KEY, PROPERTIES, PROPERTY_KEYS
+from portraitcraft.track2.properties import ADJACENT_CREDIT, BY_KEY, COUNTED, PROPERTIES, PROPERTY_KEYS
 from portraitcraft.track2.score import NOT_OFFICIAL, evaluate_folder, score_image
 from portraitcraft.track2.text import EMBEDDING, ParsedDescription, Target, default_embedder, parse_description
 
@@ -138,6 +138,31 @@ def test_missing_embedding_model_is_reported_and_rules_carry_on(monkeypatch):
 
 # ---- scoring ------------------------------------------------------------------------------------------------------
 
+def test_the_aspect_ratio_is_reported_not_counted():
+    """The reference generator renders every image square: a 3:2 request is reported as missed, the score unmoved."""
+    parsed = parse_description("A portrait in a 3:2 frame.", "The top edge cuts off part of the subject's head.",
+                               embedder=None)
+    assert parsed.targets["aspect"].value == "3:2" and parsed.targets["crop"].value == "head"
+    from portraitcraft.track2.extract import aspect_reading
+
+    readings = {"aspect": aspect_reading(1024, 1024)}
+    score = score_image(parsed, readings)
+    assert score.scored == 0 and math.isnan(score.overall)
+    assert [(p.key, p.target, p.reading, p.agreement < 0.1) for p in score.reported] == [("aspect", "3:2", "1:1", True)]
+
+
+def test_the_lab_generator_draws_the_aspect_and_crop_asked():
+    from portraitcraft.track2.lab_generator import LabGenerator
+
+    image = LabGenerator().draw("Two people outdoors.", "A half-body portrait in a 2:3 frame. The top edge cuts off "
+                                "part of the subject's head.", width=300, height=300)
+    assert image.size == (200, 300)
+    scene = LabGenerator().scene("Two people outdoors.", "A half-body portrait in a 2:3 frame. The top edge cuts off "
+                                 "part of the subject's head.", width=300, height=300)
+    assert scene.aspect == "2:3" and scene.crop[0] == "head"
+    assert LabGenerator().draw("One person.", "A close-up.", width=300, height=300).size == (300, 300)
+
+
 def test_overall_is_the_confidence_weighted_mean_of_agreements():
     parsed = ParsedDescription({
         "framing": Target("framing", "close-up", 1.0, "close-up"),
@@ -155,7 +180,7 @@ def test_overall_is_the_confidence_weighted_mean_of_agreements():
     w_framing, w_tilt = BY_KEY["framing"].weight * 1.0, BY_KEY["horizon_tilt"].weight * 0.5
     expected = (w_framing * framing_agreement + w_tilt * tilt_agreement) / (w_framing + w_tilt)
     assert score.overall == pytest.approx(expected)
-    assert score.scored == 2 and score.mentioned == 3 and score.coverage == pytest.approx(2 / len(PROPERTIES))
+    assert score.scored == 2 and score.mentioned == 3 and score.coverage == pytest.approx(2 / len(COUNTED))
     assert math.isnan(score_image(parsed, {}, "y.jpg").overall)
 
 
@@ -240,7 +265,7 @@ def test_track2_evaluate_command_lists_missing_and_unreadable_images(lab, tmp_pa
     assert "unreadable" in report["missing"][records[1]["image_path"]]
     image = report["images"][0]
     assert (
-        0 <= image["overall"] <= 1 and image["scored"] >= 8 and image["coverage"] == image["scored"] / len(PROPERTIES)
+        0 <= image["overall"] <= 1 and image["scored"] >= 8 and image["coverage"] == image["scored"] / len(COUNTED)
     )
     bad = CliRunner().invoke(app, ["track2", "evaluate", "--descriptions", str(tmp_path / "none.json"),
                                    "--images", str(images)])
@@ -272,9 +297,9 @@ def test_vlm_extractor_asks_one_question_per_property(tmp_path, lab):
 
     folder = build_tiny_qwen3_vl(tmp_path / "tiny")
     extractor = VlmExtractor(str(folder), device="cpu")
-    assert [s.slot.field for s in extractor.backend.slots] == list(PROPERTY_KEYS)
-    assert all(p.question in track2_prompt() for p in PROPERTIES)
-    assert [len(s.candidates) for s in track2_slots()] == [len(p.options) for p in PROPERTIES]
+    assert [s.slot.field for s in extractor.backend.slots] == [p.key for p in COUNTED]  # aspect: from the size
+    assert all(p.question in track2_prompt() for p in COUNTED)
+    assert [len(s.candidates) for s in track2_slots()] == [len(p.options) for p in COUNTED]
     image = open_image(next(lab.glob("images_*/*.jpg")), max_side=128)
     readings = extractor.read([image])[0]
     assert set(readings) == set(PROPERTY_KEYS)

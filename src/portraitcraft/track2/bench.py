@@ -51,6 +51,8 @@ def truth_from_factors(values: dict[str, Any]) -> dict[str, str | float]:
         "gaze": f.gaze,
         "leading_lines": "yes" if f.leading_lines else "no",
     }
+    truth["crop"] = f.crop[0]
+    truth["aspect"] = f.aspect
     if f.open_side is not None:  # the side whose third is clearly freer of people (the text names no side else)
         truth["negative_space_side"] = f.open_side
     if f.gaze != "camera":

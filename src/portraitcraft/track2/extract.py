@@ -38,7 +38,7 @@ import numpy as np
 from portraitcraft.track2.properties import (
     BY_KEY,
     CONTINUOUS,
-    PROPERTIES,
+    COUNTED,
     Property,
     continuous_from_bins,
 )
@@ -259,7 +259,29 @@ def cpu_readings(m: dict[str, float]) -> dict[str, Reading]:
     lines = m["lower_diagonals"]
     out["leading_lines"] = _reading("leading_lines", "yes" if lines >= LEADING_LINES else "no", 0.7,
                                     f"diagonal lines in the lower half: {lines:.2f} frame widths")
+    if face:
+        # Crop: a face box reaching the top edge means the head is cut there (the hair above the face is gone), one
+        # reaching a side edge that a side edge cuts the subject; a cut at a joint cannot be seen from the face.
+        box = _face_box(m, m["width"], m["height"])
+        hair_top = box[1] - HAIR_ABOVE_FACE * (box[3] - box[1]) if box else 1.0
+        if box and hair_top <= 0.0:
+            out["crop"] = _reading("crop", "head", 0.7, f"face box top at y = {box[1]:.2f}: the hair above it is cut")
+        elif box and (box[0] <= CROP_EDGE or box[2] >= 1.0 - CROP_EDGE):
+            out["crop"] = _reading("crop", "side", 0.7, f"face box from x = {box[0]:.2f} to {box[2]:.2f}")
+        elif box:  # the head is whole; an arm cut by a side edge or a joint crop below is not seen: a weak "none"
+            out["crop"] = _reading("crop", "none", 0.25, f"head inside the frame (hair top at y = {hair_top:.2f})")
+    out["aspect"] = aspect_reading(m["width"], m["height"])
     return out
+
+
+def aspect_reading(width: float, height: float) -> Reading:
+    """The frame's aspect ratio, from the image size: the nearest of the lab's ratios (exact when within 2 %)."""
+    from portraitcraft.lab.factors import ASPECTS
+
+    ratio = width / height
+    nearest = min(ASPECTS, key=lambda name: abs(math.log(ASPECTS[name][0] / ASPECTS[name][1] / ratio)))
+    off = abs(math.log(ASPECTS[nearest][0] / ASPECTS[nearest][1] / ratio))
+    return _reading("aspect", nearest, 1.0 if off < 0.02 else 0.5, f"{int(width)}x{int(height)} pixels")
 
 
 # Thresholds of the rules above, set on the lab's Track 2 train split (see the module docstring).
@@ -274,10 +296,13 @@ LIGHT_SIDE_NO_FACE: Final[tuple[float, float, float]] = (0.04, 0.025, -1.0)
 FACE_TO_HEAD: Final[float] = 0.87  # Haar face box height / head height, measured on the lab
 CPU_THRESHOLDS: Final[tuple[str, ...]] = (
     "FRAMING_CUTS", "DEPTH_CUTS", "HORIZON_MIN_SPAN", "GOLDEN_SKY", "GOLDEN_SATURATION", "LIGHT_SIDE",
-    "LIGHT_SIDE_NO_FACE", "FACE_TO_HEAD", "NEUTRAL_SATURATED", "PALETTE_DOMINANT", "LEADING_LINES")
+    "LIGHT_SIDE_NO_FACE", "FACE_TO_HEAD", "NEUTRAL_SATURATED", "PALETTE_DOMINANT", "LEADING_LINES", "CROP_EDGE",
+    "HAIR_ABOVE_FACE")
 NEUTRAL_SATURATED: Final[float] = 0.32
 PALETTE_DOMINANT: Final[float] = 0.8
 LEADING_LINES: Final[float] = 0.05
+CROP_EDGE: Final[float] = 0.01  # a face box this close to an edge (frame fraction) touches it
+HAIR_ABOVE_FACE: Final[float] = 0.15  # the hair above a face box, in face-box heights (the lab's drawing)
 
 
 class CpuExtractor:
@@ -315,18 +340,18 @@ def track2_slots():
     from portraitcraft.prompts import ScoreSlot
 
     return tuple(ScoreSlot(p.key, f"{p.label.capitalize()}:", tuple(OPTION_LETTERS[:len(p.options)]))
-                 for p in PROPERTIES)
+                 for p in COUNTED)
 
 
 def track2_prompt() -> str:
     """The instructions: every property's question with its lettered options, and the answer lines to write."""
     answer_lines = "\n".join(
-        f"{p.label.capitalize()}: <{'|'.join(OPTION_LETTERS[: len(p.options)])}>" for p in PROPERTIES
+        f"{p.label.capitalize()}: <{'|'.join(OPTION_LETTERS[: len(p.options)])}>" for p in COUNTED
     )
     questions = "\n".join(
         f"{p.label.capitalize()}: {p.question} "
         + "; ".join(f"{OPTION_LETTERS[i]}. {o}" for i, o in enumerate(p.options))
-        for p in PROPERTIES
+        for p in COUNTED
     )
     return TRACK2_PROMPT.format(answer_lines=answer_lines, questions=questions)
 
@@ -339,7 +364,7 @@ def track2_prompt_hash() -> str:
 def vlm_readings(probabilities: dict[str, Sequence[float]]) -> dict[str, Reading]:
     """Readings from the option probabilities of every property (renormalised over the options)."""
     out = {}
-    for prop in PROPERTIES:
+    for prop in COUNTED:
         weights = [float(p) for p in probabilities[prop.key]]
         total = sum(weights)
         if not total > 0:
@@ -389,7 +414,9 @@ class VlmExtractor:
         items = [Item(f"image-{i}") for i in range(len(images))]
         with torch.inference_mode():
             per_image, _ = self.backend.slot_probabilities(items, list(images))
-        return [vlm_readings({key: p.tolist() for key, p in probabilities.items()}) for probabilities in per_image]
+        # The aspect ratio is not asked: the image's size says it.
+        return [{**vlm_readings({key: p.tolist() for key, p in probabilities.items()}),
+                 "aspect": aspect_reading(*image.size)} for probabilities, image in zip(per_image, images)]
 
     def config(self) -> dict[str, Any]:
         return {"extractor": "vlm", **self.backend.config()}

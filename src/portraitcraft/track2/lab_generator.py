@@ -12,6 +12,10 @@ What it shows
     images must score far above those it draws from shuffled descriptions (`track2.bench.generator_alignment`).
     On real descriptions it shows which properties a layout model of simple shapes can satisfy at all (framing,
     placement, light, palette, ...) and which it cannot (content: clothing, place, activity are ignored).
+Aspect ratio and crop
+    A description that states its frame ("in a 3:2 frame") is drawn in that frame, the long side the size asked
+    (a 1024 x 1024 request gives 1024 x 683 for 3:2); one that states a crop is drawn with it (the top edge
+    through the head, the bottom edge on a joint, a side edge through the figure).
 What it cannot set
     The amount of negative space follows from the framing and the number of people (the renderer has no separate
     control); the content description is read only for the number of people.
@@ -23,7 +27,17 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, Final
 
-from portraitcraft.lab.factors import ASPECTS, NATURAL_CUT, Factors
+from portraitcraft.lab.factors import (
+    ARM_HALF_WIDTH,
+    ASPECTS,
+    HEAD_HALF_WIDTH,
+    HEAD_TOP,
+    JOINT_CUT,
+    JOINT_LINES,
+    NATURAL_CUT,
+    Factors,
+    frame_size,
+)
 from portraitcraft.track2.text import ParsedDescription, parse_description
 
 LAB_MODEL: Final[str] = "lab"
@@ -76,6 +90,15 @@ def factors_for(parsed: ParsedDescription, *, aspect: str = "1:1", scene_seed: i
         x = 1 / 3 if _value(parsed, "negative_space_side") == "right" else 2 / 3
     else:
         x = 0.5
+    crop = _value(parsed, "crop")
+    if crop == "head":  # the top edge through the upper third of the head
+        y = -HEAD_TOP * scale - 0.35 * scale
+    elif crop == "joint":  # the bottom edge on the framing's first joint line (the neck of a close-up, ...)
+        y = 1.0 - JOINT_LINES[JOINT_CUT[framing][0]] * scale
+    elif crop == "side":  # a quarter of the figure's width beyond the edge on the subject's side
+        width, height = frame_size(aspect)
+        half = (HEAD_HALF_WIDTH if framing == "close-up" else ARM_HALF_WIDTH) * scale * height / width
+        x = half * 0.5 if x < 0.5 else 1.0 - half * 0.5
     golden = _value(parsed, "golden_hour") == "yes"
     palette = PALETTE[_value(parsed, "palette") or ("warm" if golden else "neutral")]
     tilt = _value(parsed, "horizon_tilt")
@@ -109,17 +132,18 @@ class LabGenerator:
         parsed = parse_description(content, analysis, embedder=None if self.rules_only else "auto")
         # Details that carry no composition meaning (props, clothes) vary with the text and the seed.
         digest = hashlib.sha256(f"{seed}\0{content}\0{analysis}".encode()).digest()
-        return factors_for(parsed, aspect=nearest_aspect(width, height),
+        return factors_for(parsed, aspect=_value(parsed, "aspect") or nearest_aspect(width, height),
                            scene_seed=int.from_bytes(digest[:4], "little") % 2**31)
 
     def draw(self, content: str, analysis: str, *, width: int = 1024, height: int = 1024, seed: int = 0):
-        """The RGB image (PIL) of one description, ``width`` x ``height`` pixels."""
+        """The RGB image (PIL) of one description: ``width`` x ``height`` pixels, or, where the description states
+        an aspect ratio, that ratio with the long side ``max(width, height)``."""
         from portraitcraft.lab.render import render_scene
 
         factors = self.scene(content, analysis, width=width, height=height, seed=seed)
         image = render_scene(factors, long_side=max(width, height))
-        if image.size != (width, height):  # the lab's aspect ratios are few: fit the nearest one to the size asked
-            image = image.resize((width, height))
+        if factors.aspect == nearest_aspect(width, height) and image.size != (width, height):
+            image = image.resize((width, height))  # no ratio stated: fit the nearest lab ratio to the size asked
         return image
 
 

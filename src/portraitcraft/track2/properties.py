@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Final
 
-from portraitcraft.lab.factors import GAZES, LIGHT_DIRECTIONS
+from portraitcraft.lab.factors import ASPECTS, GAZES, LIGHT_DIRECTIONS
 
 ORDINAL, NOMINAL, CONTINUOUS = "ordinal", "nominal", "continuous"
 KINDS: Final[tuple[str, ...]] = (ORDINAL, NOMINAL, CONTINUOUS)
@@ -83,6 +83,7 @@ DEPTHS: Final[tuple[str, ...]] = ("shallow", "moderate", "deep")
 TEMPERATURES: Final[tuple[str, ...]] = ("warm", "cool", "mixed", "neutral")  # lab.factors.PALETTE_TEMPERATURE's words
 LEAD_ROOM: Final[tuple[str, ...]] = ("none", "modest", "ample")
 YES_NO: Final[tuple[str, ...]] = ("yes", "no")
+CROPS: Final[tuple[str, ...]] = ("none", "head", "joint", "side")
 # Gaze as seen by the viewer, ordered so that "camera" sits between the two sides.
 GAZE_ORDER: Final[tuple[str, ...]] = ("left", "camera", "right")
 assert set(GAZE_ORDER) == set(GAZES)
@@ -142,12 +143,25 @@ PROPERTIES: Final[tuple[Property, ...]] = (
              "Free space in front of a sideways gaze: none (looking at the near edge), modest, or ample.",
              "How much free space is in front of the subject's gaze?", LEAD_ROOM,
              ("none, the subject looks at a near edge", "some", "ample"), weight=0.75),
+    Property("crop", "crop", NOMINAL,
+             "Where the frame cuts the main subject: nowhere, through the top of the head, at a joint (neck, elbows, "
+             "wrists, knees, ankles) or by a side edge.",
+             "Where does the frame cut the main subject?", CROPS,
+             ("nowhere, the subject is whole", "through the top of the head", "at a joint (neck, elbows, wrists, "
+              "knees or ankles)", "by the left or right edge")),
+    Property("aspect", "aspect ratio", NOMINAL,
+             "The frame's width to height. Reported, never counted (weight 0): the reference generator renders "
+             "every image at 1024x1024, so counting it would fail that generator on nearly every description.",
+             "What is the frame's aspect ratio (width:height)?", tuple(ASPECTS), tuple(ASPECTS), weight=0.0),
     Property("leading_lines", "leading lines", NOMINAL,
              "Lines or diagonals (paths, railings, converging edges) that lead the eye towards the subject.",
              "Are there leading lines or diagonals that lead the eye to the subject?", YES_NO, ("yes", "no"),
              weight=0.75),
 )
 BY_KEY: Final[dict[str, Property]] = {p.key: p for p in PROPERTIES}
+# The properties that count in the alignment score (weight above 0) and that a vision-language model is asked; the
+# others (the aspect ratio) are read from the image itself and reported beside the score.
+COUNTED: Final[tuple[Property, ...]] = tuple(p for p in PROPERTIES if p.weight > 0)
 PROPERTY_KEYS: Final[tuple[str, ...]] = tuple(BY_KEY)
 
 

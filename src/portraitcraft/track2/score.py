@@ -29,7 +29,7 @@ import numpy as np
 
 from portraitcraft.provenance import write_json
 from portraitcraft.track2.extract import Extractor, Reading, make_extractor
-from portraitcraft.track2.properties import BY_KEY, CONTINUOUS, PROPERTIES, PROPERTY_KEYS
+from portraitcraft.track2.properties import BY_KEY, CONTINUOUS, COUNTED, PROPERTY_KEYS
 from portraitcraft.track2.text import ParsedDescription, Target, parse_description
 
 NOT_OFFICIAL: Final[str] = ("An open, interpretable Track 2 composition-alignment scorer of the portraitcraft toolkit; "
@@ -68,6 +68,7 @@ class ImageScore:
     coverage: float  # scored / all properties
     mentioned: int  # properties the description mentions
     properties: list[PropertyScore]
+    reported: list[PropertyScore] = field(default_factory=list)  # read and compared, not counted (the aspect ratio)
 
     @property
     def scored(self) -> int:
@@ -76,7 +77,8 @@ class ImageScore:
     def as_dict(self) -> dict[str, Any]:
         return {"image_path": self.image_path, "overall": None if math.isnan(self.overall) else self.overall,
                 "coverage": self.coverage, "mentioned": self.mentioned, "scored": self.scored,
-                "properties": [p.as_dict() for p in self.properties]}
+                "properties": [p.as_dict() for p in self.properties],
+                "reported": [p.as_dict() for p in self.reported]}
 
 
 def expected_agreement(target: Target, reading: Reading) -> float:
@@ -90,19 +92,24 @@ def expected_agreement(target: Target, reading: Reading) -> float:
 
 def score_image(parsed: ParsedDescription, readings: dict[str, Reading], image_path: str = "") -> ImageScore:
     """Score one image's readings against one description's targets (see the module docstring)."""
-    scored = []
+    scored, reported = [], []
     for key, target in parsed.targets.items():
         reading = readings.get(key)
         if reading is None:
             continue
+        agreement = round(expected_agreement(target, reading), 4)
+        if BY_KEY[key].weight <= 0:
+            reported.append(PropertyScore(key, target.value, reading.value, agreement, 0.0, target.evidence,
+                                          reading.evidence))
+            continue
         weight = BY_KEY[key].weight * target.confidence * reading.confidence
         if weight <= 0:
             continue
-        scored.append(PropertyScore(key, target.value, reading.value, round(expected_agreement(target, reading), 4),
-                                    round(weight, 4), target.evidence, reading.evidence))
+        scored.append(PropertyScore(key, target.value, reading.value, agreement, round(weight, 4), target.evidence,
+                                    reading.evidence))
     total = sum(p.weight for p in scored)
     overall = sum(p.weight * p.agreement for p in scored) / total if total > 0 else math.nan
-    return ImageScore(image_path, overall, len(scored) / len(PROPERTIES), len(parsed.targets), scored)
+    return ImageScore(image_path, overall, len(scored) / len(COUNTED), len(parsed.targets), scored, reported)
 
 
 def score_matrix(parsed: Sequence[ParsedDescription], readings: Sequence[dict[str, Reading]]) -> np.ndarray:
@@ -223,7 +230,7 @@ class Track2Report:
             "",
             f"records {s['records']}, images scored {s['images_scored']}, missing or unreadable {s['images_missing']}",
             f"mean overall agreement {mean} (0-1); mean coverage {coverage} of "
-            f"{len(PROPERTIES)} properties; the descriptions mention {s['mean_mentioned'] or 0:.1f} on average",
+            f"{len(COUNTED)} properties; the descriptions mention {s['mean_mentioned'] or 0:.1f} on average",
             "",
             f"{'property':<22} {'scored':>6}  mean agreement",
         ]

@@ -187,6 +187,19 @@ RULES: Final[tuple[Rule, ...]] = (
     _rule("depth_of_field", r"\bbokeh\b|\bblurred background\b|\bbackground[^.;]{0,40}\b(?:blur|blurred|defocused|"
                             r"out of focus|melt\w*)\b|\b(?:softly|heavily|beautifully) blurred\b|"
                             r"\bdissolves into a smooth blur\b", "shallow", 0.5),
+    # crop: where the frame cuts the subject
+    _rule("crop", r"\btop edge (?:cuts off|cuts into|crops|trims|grazes|chops off)[^.;]{0,30}\bhead\b|\bhead is "
+                  r"(?:cut|cropped|chopped|trimmed) by the top edge|\btop of the (?:subject's )?head is (?:cut|cropped|"
+                  r"chopped|trimmed)", "head", 0.9),
+    _rule("crop", r"\bcuts the subject (?:right )?at the (?:neck|elbows|wrists|knees|ankles)\b|\bcropp(?:ed|ing) "
+                  r"(?:exactly )?at the (?:neck|elbows|wrists|knees|ankles)\b|\bawkward crop at a joint\b",
+          "joint", 0.9),
+    _rule("crop", r"\b(?:left|right) edge (?:cuts into|cuts through|clips|slices)[^.;]{0,25}\bsubject", "side", 0.85),
+    _rule("crop", r"\bkeeps the subject whole\b|\bnothing (?:is )?cut off\b|\bwhole figure is inside the frame\b|"
+                  r"\bshown complete\b", "none", 0.75),
+    # aspect ratio (reported, not counted)
+    _rule("aspect", r"\b(3:2|2:3|4:5|1:1|16:9) (?:frame|format|aspect)", lambda m: m.group(1), 0.95),
+    _rule("aspect", r"\bsquare (?:frame|format)\b", "1:1", 0.8),
     # horizon
     _rule("horizon_tilt", r"\btilted by about (\d+(?:\.\d+)?) degrees?\b", lambda m: float(m.group(1)), 0.95),
     _rule("horizon_tilt", r"\bhorizon is level\b|\blevel horizon\b|\bstraight horizon\b|\bhorizon (?:line )?(?:is )?"
