@@ -20,6 +20,7 @@ baseline_model: str = ""  # a saved feature-baseline model, judged on the series
 series_cache: str = "data/lab_series"  # where the series images are rendered once and reused
 image_side: int = 768  # longest side of the series pictures embedded in the page (a click shows them at this size)
 seed: int = 0  # the annotator noise shared by every series image
+photo: str = "astronaut"  # a photograph of scikit-image's data module for the real-photo series ("": none)
 
 # %% tags=["remove-cell"]
 import re
@@ -39,10 +40,16 @@ from portraitcraft.lab import MODELS, TERMS
 from portraitcraft.lab.factors import LONG_SIDE
 from portraitcraft.lab.series import BASE_SCENE, SWEEPS, differing_factors, label_scene, render_series
 from portraitcraft.lab_series import (
+    PHOTO_CREDIT,
+    PHOTO_SWEEPS,
+    READINGS,
     factor_effects,
     in_words,
     judge_series,
     moving_attributes,
+    photo_reading_check,
+    photograph,
+    render_photo_series,
     series_table,
     tied_at,
     value_label,
@@ -280,3 +287,70 @@ display(show_plotly(lines_figure, height=640))
 display(caption("Overall score (1-100) of each series scene by the lab's labelling" +
                 (" and as predicted by the feature baseline" if judged is not None else "") +
                 "; the x axis counts the steps of the series (hover for the factor's value)."))
+
+# %% [markdown]
+# ## Beyond the cartoon: one photograph
+#
+# The same kinds of change made to a real photograph: reframing the subject with a square crop, cutting the
+# headroom, tilting, exposing and blurring the background. Beside each picture, the feature baseline's overall score
+# and its 13 predicted levels, and a few of the measurements it reads. The photograph has no ground truth: the
+# point is how a model trained on the lab's cartoons reads a real picture changing one factor at a time.
+
+# %% tags=["remove-input"]
+photo_steps, mask_how = render_photo_series(photograph(photo), cache / "photo", name=photo) if photo else ([], "")
+photo_judged = None
+if photo_steps and judged is not None:
+    photo_judged = judge_series(photo_steps, model_dir, cache_dir=cache / "features")
+if photo_steps:
+    display(Markdown(f"The photograph: {PHOTO_CREDIT.get(photo, photo)}, shown here as shot (square). Background "
+                     f"blur needs to know where the person is: the subject mask here is {mask_how}; everything "
+                     "outside it is blurred. In each series below, the step that leaves the photograph as shot is "
+                     "not shown again; its column in the table is marked as shot."))
+    as_shot = next(s for s in photo_steps if s.unchanged)
+    display(HTML(series_strip([as_shot], None, columns=2, image_side=512).replace(f"{as_shot.factor} = "
+                                                                       f"{value_label(as_shot.value)}", "as shot")))
+for factor in PHOTO_SWEEPS:
+    members = [s for s in photo_steps if s.factor == factor]
+    rows = photo_judged[photo_judged["factor"] == factor].set_index("step") if photo_judged is not None else None
+    display(Markdown(f"### {factor.replace('_', ' ')} (photograph)"))
+    display(HTML(series_strip([s for s in members if not s.unchanged], rows, image_side=image_side)))
+    if rows is None:
+        continue
+    lines = {(SHORT.get(name, name), "predicted level"): [rows.loc[s.step, f"level:{name}"] for s in members]
+             for name in MODELS}
+    lines[("overall score", "predicted")] = [f"{rows.loc[s.step, 'predicted_total']:.1f}" for s in members]
+    for name in READINGS:
+        lines[(name.replace("_", " "), "reading")] = [f"{rows.loc[s.step, f'reading:{name}']:.2f}" for s in members]
+    headers = [value_label(s.value) + (" (as shot)" if s.unchanged else "") for s in members]
+    frame = pd.DataFrame.from_dict(lines, orient="index", columns=pd.Index(headers, name=factor))
+    frame.index = pd.MultiIndex.from_tuples(frame.index, names=["", "by"])
+    display(frame.style.map(level_cell_colour))
+    display(caption(f"The photograph's {factor.replace('_', ' ')} series: the feature baseline's 13 predicted levels "
+                    "and overall score, and the measurements it reads (subject centre x, skin on the top row, "
+                    "horizon angle, mean brightness, subject-minus-background sharpness).", label="Table"))
+
+# %% tags=["remove-input"]
+if photo_judged is not None:
+    check = photo_reading_check(photo_judged)
+    right = [f"{r.factor.replace('_', ' ')} ({r.reading.replace('_', ' ')} "
+             f"{' -> '.join(f'{v:g}' for v in r['values'])})" for _, r in check[check["follows"]].iterrows()]
+    wrong = [f"{r.factor.replace('_', ' ')} ({r.reading.replace('_', ' ')} "
+             f"{' -> '.join(f'{v:g}' for v in r['values'])})" for _, r in check[~check["follows"]].iterrows()]
+    lowest, highest = check["levels changing"].min(), check["levels changing"].max()
+    display(Markdown(
+        "**What the readings get right and wrong.** "
+        + (f"Right: the measurement behind the change follows it step by step in {in_words(right)}. " if right else "")
+        + (f"Wrong: it does not in {in_words(wrong)}. " if wrong else "")
+        + ("The horizon reading is the angle of whatever long straight edges the line detector finds (the flag's "
+           "stripes, the shuttle, the suit's seams), not of a horizon, which this photograph does not have. "
+           if "tilt" in set(check.loc[~check["follows"], "factor"]) else "")
+        + f"Along each series {lowest} to {highest} of the 13 predicted levels change, and the predicted overall "
+        "score moves between "
+        + ", ".join(f"{lo:g}-{hi:g} ({f.replace('_', ' ')})" for f, (lo, hi) in zip(check["factor"],
+                                                                                     check["predicted total"]))
+        + ". The model learnt its levels on the lab's flat cartoon scenes, where a tilted horizon is one long "
+        "straight line, a background a smooth gradient and a person a small figure; on a busy, evenly lit studio "
+        "portrait whose face fills much of the frame, a measurement can move the right way and the levels still "
+        "say little about the composition. The subject mask is imperfect too: look at the blur series, where "
+        "GrabCut can leave parts of the person (the dark neck ring) outside the mask, to be blurred with the "
+        "background."))

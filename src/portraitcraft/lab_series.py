@@ -10,13 +10,16 @@ move when one composition factor of a scene changes and nothing else does.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
+from PIL import Image, ImageFilter
 
 from portraitcraft.attributes import ATTRIBUTE_NAMES, LEVELS
 from portraitcraft.baseline import MANIFEST_FILE, load_baseline
@@ -77,10 +80,16 @@ def moving_attributes(table: pd.DataFrame, factor: str, *, min_change: float = 1
     return list(effects[effects >= min_change].index[:top])
 
 
+# The measurements behind the baseline's judgement that each series should move, shown beside the pictures.
+READINGS: Final[tuple[str, ...]] = ("subject_cx", "skin_top_touch", "horizon_tilt", "brightness_mean",
+                                    "sharpness_ratio")
+
+
 def judge_series(steps: Sequence[Any], model_dir: str | os.PathLike, *, cache_dir: str | os.PathLike | None = None,
                  max_side: int | None = None) -> pd.DataFrame:
     """The feature baseline's judgment of each series image: predicted total, levels and expected level
-    (sum of level code x probability, 0 Poor .. 2 Good) per attribute, in `series_table` row order.
+    (sum of level code x probability, 0 Poor .. 2 Good) per attribute, and a few of the features it read
+    (``reading:<name>``, `READINGS`), in `series_table` row order.
 
     ``max_side`` defaults to the side the model was trained with (its manifest), so the features are measured
     as in training.
@@ -103,9 +112,182 @@ def judge_series(steps: Sequence[Any], model_dir: str | os.PathLike, *, cache_di
                "predicted_total": float(judged.total_score[i])}
         row.update({f"level:{name}": judged.levels[name][i] for name in ATTRIBUTE_NAMES})
         row.update({f"expected:{name}": float(judged.probabilities[name][i] @ codes) for name in ATTRIBUTE_NAMES})
+        row.update({f"reading:{name}": float(table.frame.loc[keys[i], name]) for name in READINGS})
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-__all__ = ["baseline_model_dir", "factor_effects", "in_words", "judge_series", "moving_attributes", "series_table",
-           "tied_at", "value_label"]
+# ---- the same series on a real photograph ----------------------------------------------------------------------
+PHOTO_SWEEPS: Final[dict[str, tuple[Any, ...]]] = {
+    "reframing": ("right third", "centre", "left edge"),  # where a square crop puts the face
+    "headroom": ("as shot", "half", "none", "head cut"),  # the space above the face kept by a square crop
+    "tilt": (0.0, 2.0, 5.0, 10.0),  # degrees, counter-clockwise, cropped to the largest upright square
+    "exposure": (-1.4, -0.6, 0.0, 0.6, 1.4),  # stops
+    "background_blur": (0.0, 3.0, 6.0, 12.0),  # Gaussian radius in pixels at 512 px, outside the subject mask
+}
+
+
+@dataclass(frozen=True)
+class PhotoStep:
+    """One picture of a series made from a photograph: the factor, its value and the image file."""
+
+    factor: str
+    step: int
+    value: Any
+    image: Path
+    unchanged: bool = False  # the photograph as shot (the series' neutral value): shown once, not in every series
+
+
+PHOTO_CREDIT: Final[dict[str, str]] = {
+    "astronaut": "Eileen Collins, NASA astronaut, 1992: a NASA photograph in the public domain, shipped with "
+                 "scikit-image as skimage.data.astronaut()",
+}
+
+
+def photograph(name: str = "astronaut") -> Image.Image:
+    """A photograph shipped with scikit-image's data module (``skimage.data.<name>()``), as an RGB image."""
+    try:
+        import skimage.data
+    except ImportError as exc:
+        raise ImportError("the real-photo series needs scikit-image: pip install 'portraitcraft[book]'") from exc
+    loader = getattr(skimage.data, name, None)
+    if loader is None:
+        raise ValueError(f"skimage.data has no photograph {name!r}")
+    return Image.fromarray(np.asarray(loader())).convert("RGB")
+
+
+# The measurement each photo series should move, and which way: +1 it should rise along the series, -1 fall; "abs":
+# its size should rise (the tilt's sign depends on the direction of turn).
+PHOTO_READING: Final[dict[str, tuple[str, Any]]] = {
+    "reframing": ("subject_cx", -1), "headroom": ("skin_top_touch", +1), "tilt": ("horizon_tilt", "abs"),
+    "exposure": ("brightness_mean", +1), "background_blur": ("sharpness_ratio", +1),
+}
+
+
+def photo_reading_check(judged: pd.DataFrame) -> pd.DataFrame:
+    """Per photo series: the measurement that should follow the change, its values along the series, its rank
+    correlation with the step in the expected direction, whether it follows (at least 0.8), how many of the 13
+    predicted levels change and the predicted overall score's range."""
+    from scipy.stats import spearmanr
+
+    rows = []
+    for factor, (name, direction) in PHOTO_READING.items():
+        part = judged[judged["factor"] == factor].sort_values("step")
+        values = part[f"reading:{name}"].to_numpy(dtype=float)
+        signed = np.abs(values) if direction == "abs" else values * direction
+        rho = float(spearmanr(part["step"], signed).statistic) if np.ptp(signed) > 0 else 0.0
+        levels = part[[f"level:{a}" for a in ATTRIBUTE_NAMES]]
+        rows.append({"factor": factor, "reading": name, "values": [round(float(v), 2) for v in values],
+                     "rank correlation": round(rho, 2), "follows": rho >= 0.8,
+                     "levels changing": int((levels.nunique() > 1).sum()),
+                     "predicted total": (round(float(part["predicted_total"].min()), 1),
+                                         round(float(part["predicted_total"].max()), 1))})
+    return pd.DataFrame(rows)
+
+
+def subject_mask(photo: Image.Image) -> tuple[np.ndarray, str]:
+    """(mask, how it was made) of the person in a photograph: OpenCV's GrabCut started from a box around the
+    largest face the Haar detector finds (three face widths wide, from above the head to the bottom edge); a drawn
+    ellipse around the middle of the frame when no face is found."""
+    from portraitcraft.features import detect_faces
+    from portraitcraft.opencv import import_cv2
+
+    cv2 = import_cv2()
+    rgb = np.asarray(photo.convert("RGB"))
+    height, width = rgb.shape[:2]
+    faces = detect_faces(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
+    if not faces:
+        mask = np.zeros((height, width), np.uint8)
+        cv2.ellipse(mask, (width // 2, int(height * 0.6)), (int(width * 0.3), int(height * 0.45)), 0, 0, 360, 1, -1)
+        return mask.astype(bool), "a drawn ellipse (no face found for GrabCut)"
+    x0, y0, x1, y1 = faces[0]
+    fw = (x1 - x0) * width
+    rect = (max(0, int(x0 * width - fw)), max(0, int(y0 * height - 0.6 * fw)),
+            0, 0)
+    rect = (rect[0], rect[1], min(width - rect[0] - 1, int(3 * fw)), height - rect[1] - 1)
+    mask = np.zeros((height, width), np.uint8)
+    background, foreground = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.grabCut(np.ascontiguousarray(rgb[:, :, ::-1]), mask, rect, background, foreground, 4, cv2.GC_INIT_WITH_RECT)
+    person = (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
+    return person, "GrabCut seeded by the face detector (a box three face widths wide below the face)"
+
+
+def photo_face(photo: Image.Image) -> tuple[float, float, float, float] | None:
+    """The largest face's box in pixels (left, top, right, bottom), or None."""
+    from portraitcraft.features import detect_faces
+    from portraitcraft.opencv import import_cv2
+
+    cv2 = import_cv2()
+    rgb = np.asarray(photo.convert("RGB"))
+    faces = detect_faces(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
+    if not faces:
+        return None
+    x0, y0, x1, y1 = faces[0]
+    return x0 * photo.width, y0 * photo.height, x1 * photo.width, y1 * photo.height
+
+
+def photo_variant(photo: Image.Image, factor: str, value: Any, *, face: tuple[float, float, float, float],
+                  mask: np.ndarray, side: int = 512) -> Image.Image:
+    """The photograph with one factor changed (see `PHOTO_SWEEPS`), ``side`` pixels square."""
+    width, height = photo.size
+    fx0, fy0, fx1, fy1 = face
+    fcx, fh = (fx0 + fx1) / 2, fy1 - fy0
+    window = int(0.6 * min(width, height))
+    if factor == "reframing":
+        at = {"right third": 2 / 3, "centre": 0.5, "left edge": 0.1}[value]
+        left = int(round(max(0, min(width - window, fcx - at * window))))
+        top = int(round(max(0, min(height - window, 0.25 * fy0))))
+        return _square(photo.crop((left, top, left + window, top + window)), side)
+    if factor == "headroom":
+        top = {"as shot": 0.0, "half": 0.5 * fy0, "none": fy0, "head cut": fy0 + 0.4 * fh}[value]
+        left = int(round(max(0, min(width - window, fcx - window / 2))))
+        top = int(round(min(height - window, top)))
+        return _square(photo.crop((left, top, left + window, top + window)), side)
+    if factor == "tilt":
+        turned = photo.rotate(value, resample=Image.BICUBIC)
+        angle = math.radians(abs(value))
+        inner = min(width, height) / (math.cos(angle) + math.sin(angle))
+        cx, cy = width / 2, height / 2
+        return _square(turned.crop((int(cx - inner / 2), int(cy - inner / 2), int(cx + inner / 2),
+                                    int(cy + inner / 2))), side)
+    if factor == "exposure":
+        gain = 2.0 ** value
+        return _square(photo.point([min(255, int(v * gain + 0.5)) for v in range(256)] * 3), side)
+    if factor == "background_blur":
+        if value <= 0:
+            return _square(photo, side)
+        blurred = photo.filter(ImageFilter.GaussianBlur(value * max(width, height) / 512))
+        keep = Image.fromarray((mask * 255).astype(np.uint8), "L").filter(ImageFilter.GaussianBlur(2))
+        return _square(Image.composite(photo, blurred, keep), side)
+    raise ValueError(f"{factor!r}: not a photo series (expected one of {list(PHOTO_SWEEPS)})")
+
+
+def _square(image: Image.Image, side: int) -> Image.Image:
+    return image.convert("RGB").resize((side, side), Image.BICUBIC)
+
+
+def render_photo_series(photo: Image.Image, out_dir: str | os.PathLike, *, name: str = "photo",
+                        side: int = 512) -> tuple[list[PhotoStep], str]:
+    """(steps, how the subject mask was made) of every `PHOTO_SWEEPS` series on a photograph, written as JPEG files
+    ``<name>_<factor>_<step>.jpg`` under ``out_dir`` (rewritten each time: a few dozen small files)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    face = photo_face(photo)
+    if face is None:
+        raise DataError(f"{name}: no face found; the photo series place and crop around the face")
+    mask, how = subject_mask(photo)
+    plain = np.asarray(_square(photo, side))
+    steps = []
+    for factor, values in PHOTO_SWEEPS.items():
+        for step, value in enumerate(values):
+            path = out / f"{name}_{factor}_{step}.jpg"
+            variant = photo_variant(photo, factor, value, face=face, mask=mask, side=side)
+            variant.save(path, "JPEG", quality=92)
+            steps.append(PhotoStep(factor, step, value, path, bool(np.array_equal(np.asarray(variant), plain))))
+    return steps, how
+
+
+__all__ = ["PHOTO_CREDIT", "PHOTO_READING", "PHOTO_SWEEPS", "READINGS", "PhotoStep", "baseline_model_dir",
+           "factor_effects", "in_words", "judge_series", "moving_attributes", "photo_face", "photo_reading_check",
+           "photo_variant", "photograph",
+           "render_photo_series", "series_table", "subject_mask", "tied_at", "value_label"]

@@ -11,7 +11,9 @@ import base64
 import html
 import io
 import json
+import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -145,8 +147,8 @@ SERIES_CSS = (
 
 def strip_columns(n: int, widest: int = 3) -> int:
     """Columns for a strip of ``n`` pictures: as many as fit (at most ``widest``) such that no picture sits alone
-    on the last row (4 -> 2, 5 -> 3, 7 -> 3)."""
-    for columns in range(min(widest, n), 1, -1):
+    on the last row (4 -> 2, 5 -> 3, 7 -> 4)."""
+    for columns in (*range(min(widest, n), 1, -1), widest + 1):  # 7 pictures: 4 + 3
         if n % columns != 1:
             return columns
     return max(1, min(widest, n))
@@ -156,25 +158,33 @@ def series_strip(members: Sequence[Any], judged_rows: pd.DataFrame | None, *, co
                  image_side: int = 768) -> str:
     """The pictures of one lab series in a grid (HTML; chapter 6): two or three to a row so each is large enough to
     show its factor at a 1280 px wide window, never one picture alone on a row; each marked where its factor's
-    change is small (`portraitcraft.lab.series.marked_image`) and labelled with its factor value and overall score
+    change is small (`portraitcraft.lab.series.marked_image`, for steps with lab factors; a photograph's steps are
+    shown as they are) and labelled with its factor value and overall score
     (and the feature baseline's where ``judged_rows``, indexed by step, has it). A click opens a picture at full
     size over the page; a second click closes it."""
-    from portraitcraft.lab.series import SWEEPS, marked_image
+    from PIL import Image
+
+    from portraitcraft.lab.series import marked_image
     from portraitcraft.lab_series import value_label
 
     columns = columns or strip_columns(len(members))
     cells = []
     for s in members:
-        label = f"{SWEEPS[s.factor].factor} = {value_label(s.value)}"
-        note = f"truth {s.total_score}"
+        label = f"{s.factor} = {value_label(s.value)}"
+        notes = [f"truth {s.total_score}"] if hasattr(s, "total_score") else []
         if judged_rows is not None:
-            note += f", baseline {judged_rows.loc[s.step, 'predicted_total']:.0f}"
-        picture = marked_image(s)
-        picture.thumbnail((image_side, image_side))
+            notes.append(f"baseline {judged_rows.loc[s.step, 'predicted_total']:.0f}")
+        note = ", ".join(notes)
+        if hasattr(s, "factors"):
+            image = marked_image(s)
+        else:
+            with Image.open(s.image) as opened:
+                image = opened.convert("RGB")
+        image.thumbnail((image_side, image_side))
         buffer = io.BytesIO()
-        picture.save(buffer, format="JPEG", quality=85)
+        image.save(buffer, format="JPEG", quality=85)
         data = base64.b64encode(buffer.getvalue()).decode("ascii")
-        anchor = f"pc-{s.factor}-{s.step}".replace("_", "-")
+        anchor = "pc-" + re.sub(r"[^a-z0-9]+", "-", Path(s.image).stem.lower())  # unique per picture on a page
         cells.append(f"<figure id='{anchor}'><a href='#{anchor}'><img src='data:image/jpeg;base64,{data}' "
                      f"alt='{html.escape(label)}'/></a><a class='pc-close' href='#_' aria-label='close'></a>"
                      f"<figcaption>{html.escape(label)}<br/>{note}</figcaption></figure>")

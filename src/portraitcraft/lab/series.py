@@ -36,7 +36,7 @@ from portraitcraft.lab.writer import JPEG_QUALITY
 
 # A plain, well-made half-body portrait in a landscape frame (room for a group of four side by side): subject on the
 # left third looking right into open space, level horizon, soft side light, warm palette, a few props behind, a
-# little background blur. Every sweep starts from it and passes through it: each sweep's values include the base scene's own.
+# little background blur. Every sweep passes through it: each sweep's values include the base scene's own.
 BASE_SCENE: Final[Factors] = Factors(
     aspect="3:2", framing="half-body", n_people=1, subject_x=1 / 3, subject_y=0.43, subject_scale=0.2,
     gaze="right", horizon_y=0.6, horizon_tilt=0.0, clutter=0.15, leading_lines=False, global_blur=0.0,
@@ -195,6 +195,10 @@ def marked_image(step: SeriesStep) -> Image.Image:
         draw.rectangle((corner[0] - 1, corner[1] - 1, corner[0] + inset.width, corner[1] + inset.height),
                        outline=(255, 255, 255), width=line)
         draw.rectangle(box, outline=(255, 255, 255), width=max(1, line // 2))
+    if not differing_factors(BASE_SCENE, f):
+        # The base scene recurs in every series: tagged with the series it stands in, so each copy says why it is there.
+        tag = f"base scene ({step.factor.replace('_', ' ')} series)"
+        _label(draw, (6 * unit, 6 * unit), tag, _font(round(16 * unit)))
     return image
 
 
