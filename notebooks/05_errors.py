@@ -360,12 +360,14 @@ for e in analyses:
     heatmap.update_layout(title=f"Predicted levels against each attribute's truth<br><sup>{html.escape(e.name)}</sup>",
                           margin=dict(l=260, b=60, t=60))
     display(show_plotly(heatmap, height=620))
-    blank = [name for name in ATTRIBUTE_NAMES if name in tracking.index and tracking.loc[name].isna().all()]
+    # A row with one predicted level (or none valid) has no agreement to show: kappa 0 or undefined, a blank row.
+    levels_given = [set(e.predicted_levels[:, j][e.predicted_levels[:, j] >= 0]) for j in range(len(ATTRIBUTE_NAMES))]
+    blank = [name for name, given in zip(ATTRIBUTE_NAMES, levels_given) if len(given) <= 1]
     display(caption(f"Quadratic-weighted kappa between each attribute's predicted levels (rows) and each attribute's "
                     f"true levels (columns), valid predictions only; {e.name} on the {len(e)} analysed images of "
                     f"{data}. Hover a cell for its value."
-                    + (f" Blank row ({', '.join(blank)}): the model's levels for it do not vary (or none is "
-                       "valid), and kappa is undefined there." if blank else "")))
+                    + (f" Blank row ({', '.join(blank)}): the model gave every image the same level there, so its "
+                       "levels agree with no truth beyond chance (kappa 0, or undefined)." if blank else "")))
 
 # %% [markdown] tags=["remove-if-no-output"]
 # ## The multiple-choice question
@@ -485,6 +487,7 @@ for e in analyses:
                     "count the items per bin. Bars under the dotted line: overconfident."))
     if len(level_items.truth):
         per_attribute = calibration_by_attribute(level_items)
-        display(per_attribute.style.hide(axis="index").format(precision=3))
+        display(per_attribute.rename(columns={"mean_confidence": "mean confidence", "ece": "ECE", "brier": "Brier"})
+                .style.hide(axis="index").format(precision=3))
         display(caption(f"Calibration of each attribute's level probabilities for {e.name}: accuracy of the most "
                         "probable level, mean stated confidence, ECE and Brier score.", label="Table"))
