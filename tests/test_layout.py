@@ -7,6 +7,7 @@ package docstring, and no module may import one on a floor above its own."""
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -18,8 +19,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "portraitcraft"
 FLOORS = {
     "lower": {"exceptions", "attributes", "images", "text", "opencv", "progress", "data", "hf", "parsing", "prompts",
               "metrics", "outputs", "provenance", "predictions", "labels"},
-    "middle": {"sources", "evaluation", "lab", "features", "baseline", "runners", "backends", "finetune", "track2",
-               "assess"},
+    "middle": {"sources", "cache", "evaluation", "lab", "features", "baseline", "runners", "backends", "finetune",
+               "track2", "assess"},
     "upper": {"figure2", "table2", "table3", "paper", "label_free", "error_analysis", "calibration", "lab_series",
               "measurements"},
     "top": {"book", "cli", "integrations", "__main__", ""},
@@ -42,6 +43,7 @@ def runtime_nodes(tree: ast.AST):
         yield from runtime_nodes(node)
 
 
+@functools.cache  # read once per test process: every test below asks for the same graph
 def import_graph() -> dict[str, set[str]]:
     """Module -> the package's modules it imports (``from portraitcraft import x`` names module x when x is one)."""
     modules = {module_name(p): p for p in PACKAGE.rglob("*.py")}

@@ -26,10 +26,11 @@ Lower floor: the benchmark's vocabulary and files
     ``progress`` (progress bars drawn only on a terminal).
 Middle floor: doing the work
     ``sources`` (`open_dataset`, the one way in for data: a folder, the lab built on first use, a hub id, a
-    DatasetDict), ``evaluation`` (the Track 1 scorer), ``lab`` (the synthetic composition lab), ``features`` and
-    ``baseline`` (the CPU baseline), ``runners`` (Qwen3-VL in process or behind a server), ``backends`` (a model
-    backend by name: features, transformers, openai), ``finetune`` (Table 3's fine-tuned row), ``track2`` (Track
-    2: composition alignment, generation), ``assess`` (scoring a folder of photos).
+    DatasetDict), ``cache`` (what the package keeps in its cache, its size, cleaning it), ``evaluation`` (the Track
+    1 scorer), ``lab`` (the synthetic composition lab), ``features`` and ``baseline`` (the CPU baseline),
+    ``runners`` (Qwen3-VL in process or behind a server), ``backends`` (a model backend by name: features,
+    transformers, openai), ``finetune`` (Table 3's fine-tuned row), ``track2`` (Track 2: composition alignment,
+    generation), ``assess`` (scoring a folder of photos).
 Upper floor: what the book's chapters compute, one module per result
     ``figure2``, ``table2``, ``table3`` and ``paper`` (all of them as files: ``portraitcraft report``);
     ``label_free`` (test predictions read without labels: chapter 4); ``error_analysis`` and ``calibration``
