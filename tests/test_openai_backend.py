@@ -413,9 +413,10 @@ def test_faults_are_retried_or_recorded_and_the_run_goes_on(lab, faulty, tmp_pat
         assert record["status"] == "failed" and error in record["error"]
         assert posts == 1 or f"(after {posts} attempts" in record["error"]
         assert f"{faulty.url}/chat/completions" in record["error"]
-        # The run goes on: the next image, with the server healthy again, is predicted.
+        # The run goes on: with the server healthy again, a rerun predicts the failed image again and the next one.
         summary = run_predictions(backend, dataset, split="test", out=out, limit=2, progress=False)
-        assert summary.already_done == 1 and summary.written_ok == 1
+        assert (summary.already_done, summary.retried, summary.written_ok) == (0, 1, 2)
+        assert [r["status"] for r in lines_of(out)] == ["ok", "ok"]
 
 
 def test_a_failing_image_among_good_ones_fails_alone(lab, faulty, tmp_path):
