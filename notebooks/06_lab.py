@@ -77,11 +77,15 @@ for factor in SWEEPS:
     # Every series passes through the base scene, which scores the same in each.
     assert [s.total_score for s in members if not differing_factors(BASE_SCENE, s.factors)] == [base_total], factor
 
+# The same kinds of change on a real photograph (the last section), judged with the lab series in one model load.
+photo_steps, mask_how = render_photo_series(photograph(photo), cache / "photo", name=photo) if photo else ([], "")
 model_dir = locate(baseline_model) if baseline_model else None
-judged, unusable_model = None, ""
+judged, photo_judged, unusable_model = None, None, ""
 if model_dir is not None:
     try:
-        judged = judge_series(steps, model_dir, cache_dir=cache / "features")
+        both = judge_series([*steps, *photo_steps], model_dir, cache_dir=cache / "features")
+        judged = both.iloc[: len(steps)].reset_index(drop=True)
+        photo_judged = both.iloc[len(steps):].reset_index(drop=True) if photo_steps else None
     except BaselineError as exc:  # a model saved by other code (features changed since): said below, not a crash
         unusable_model = str(exc)
 if judged is not None:
@@ -297,10 +301,6 @@ display(caption("Overall score (1-100) of each series scene by the lab's labelli
 # point is how a model trained on the lab's cartoons reads a real picture changing one factor at a time.
 
 # %% tags=["remove-input"]
-photo_steps, mask_how = render_photo_series(photograph(photo), cache / "photo", name=photo) if photo else ([], "")
-photo_judged = None
-if photo_steps and judged is not None:
-    photo_judged = judge_series(photo_steps, model_dir, cache_dir=cache / "features")
 if photo_steps:
     display(Markdown(f"The photograph: {PHOTO_CREDIT.get(photo, photo)}, shown here as shot (square). Background "
                      f"blur needs to know where the person is: the subject mask here is {mask_how}; everything "

@@ -9,6 +9,7 @@ move when one composition factor of a scene changes and nothing else does.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -99,7 +100,7 @@ def judge_series(steps: Sequence[Any], model_dir: str | os.PathLike, *, cache_di
     if side is None:
         manifest = json.loads((Path(model_dir) / MANIFEST_FILE).read_text(encoding="utf-8"))
         side = manifest.get("max_side", DEFAULT_MAX_SIDE)
-    keys = [f"{s.factor}/{s.step}" for s in steps]
+    keys = [Path(s.image).name for s in steps]  # unique: lab series and photo series share factor names
     table = extract_features(keys, [s.image for s in steps], max_side=side, cache_dir=cache_dir)
     if table.failures:
         first = next(iter(table.failures.items()))
@@ -185,6 +186,9 @@ def photo_reading_check(judged: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+GRABCUT_MASK: Final[str] = "GrabCut seeded by the face detector (a box three face widths wide below the face)"
+
+
 def subject_mask(photo: Image.Image) -> tuple[np.ndarray, str]:
     """(mask, how it was made) of the person in a photograph: OpenCV's GrabCut started from a box around the
     largest face the Haar detector finds (three face widths wide, from above the head to the bottom edge); a drawn
@@ -209,7 +213,7 @@ def subject_mask(photo: Image.Image) -> tuple[np.ndarray, str]:
     background, foreground = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     cv2.grabCut(np.ascontiguousarray(rgb[:, :, ::-1]), mask, rect, background, foreground, 4, cv2.GC_INIT_WITH_RECT)
     person = (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
-    return person, "GrabCut seeded by the face detector (a box three face widths wide below the face)"
+    return person, GRABCUT_MASK
 
 
 def photo_face(photo: Image.Image) -> tuple[float, float, float, float] | None:
@@ -268,23 +272,41 @@ def _square(image: Image.Image, side: int) -> Image.Image:
 
 def render_photo_series(photo: Image.Image, out_dir: str | os.PathLike, *, name: str = "photo",
                         side: int = 512) -> tuple[list[PhotoStep], str]:
-    """(steps, how the subject mask was made) of every `PHOTO_SWEEPS` series on a photograph, written as JPEG files
-    ``<name>_<factor>_<step>.jpg`` under ``out_dir`` (rewritten each time: a few dozen small files)."""
+    """(steps, how the subject mask was made) of every `PHOTO_SWEEPS` series on a photograph, as JPEG files
+    ``<name>_<factor>_<step>_<digest>.jpg`` under ``out_dir``. The digest covers the photograph's pixels, the change
+    and the size, so a later run reuses the files (and the feature cache keyed by them) instead of redrawing."""
+    import hashlib
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    face = photo_face(photo)
-    if face is None:
-        raise DataError(f"{name}: no face found; the photo series place and crop around the face")
-    mask, how = subject_mask(photo)
-    plain = np.asarray(_square(photo, side))
+    pixels = np.asarray(photo.convert("RGB"))
+    source = hashlib.sha256(pixels.tobytes()).hexdigest()
+    buffer = io.BytesIO()
+    _square(photo, side).save(buffer, "JPEG", quality=92)
+    plain = buffer.getvalue()  # the photograph as shot, encoded as the steps are
+    face = mask = None
+    how = GRABCUT_MASK  # the photo series need a face, so the mask is GrabCut's (subject_mask)
     steps = []
     for factor, values in PHOTO_SWEEPS.items():
         for step, value in enumerate(values):
-            path = out / f"{name}_{factor}_{step}.jpg"
-            variant = photo_variant(photo, factor, value, face=face, mask=mask, side=side)
-            variant.save(path, "JPEG", quality=92)
-            steps.append(PhotoStep(factor, step, value, path, bool(np.array_equal(np.asarray(variant), plain))))
+            digest = hashlib.sha256(json.dumps([source, factor, value, side, PHOTO_SERIES_VERSION]).encode())
+            path = out / f"{name}_{factor}_{step}_{digest.hexdigest()[:12]}.jpg"
+            if not path.is_file():
+                if face is None:
+                    face = photo_face(photo)
+                    if face is None:
+                        raise DataError(f"{name}: no face found; the photo series place and crop around the face")
+                if mask is None and factor == "background_blur":
+                    mask, how = subject_mask(photo)
+                partial = path.with_name(path.name + ".partial")
+                photo_variant(photo, factor, value, face=face, mask=mask, side=side).save(partial, "JPEG", quality=92)
+                os.replace(partial, path)
+            # As shot: the neutral step of a series, the very bytes of the photograph as shot.
+            steps.append(PhotoStep(factor, step, value, path, path.read_bytes() == plain))
     return steps, how
+
+
+PHOTO_SERIES_VERSION: Final[int] = 1  # raise when photo_variant draws differently: cached files are then redrawn
 
 
 __all__ = ["PHOTO_CREDIT", "PHOTO_READING", "PHOTO_SWEEPS", "READINGS", "PhotoStep", "baseline_model_dir",
