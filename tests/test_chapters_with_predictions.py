@@ -87,4 +87,6 @@ def test_chapter_5_analyses_and_compares_two_prediction_files(small_lab, predict
     assert not [o for o in outputs if o.get("output_type") == "error"]
     text = shown_text(outputs)
     assert "letter_as_level" in text  # the parse failures section read the perturbed file's refusals
-    assert "features minus perturbed" in text or "perturbed minus features" in text  # the two models compared
+    # the two models compared, each named as chapter 4 names it (its run: the baseline, the model and protocol)
+    assert ("Feature baseline (CPU) minus perturbed-truth (score)" in text
+            or "perturbed-truth (score) minus Feature baseline (CPU)" in text)
