@@ -123,7 +123,8 @@ def edge_case_files(tmp_path):
     for i, record in enumerate(truth):
         levels = truth_levels(record)
         levels[i % N_ATTR] = LEVELS[(LEVELS.index(levels[i % N_ATTR]) + 1) % 3]  # one wrong level each
-        score = record["total_score"] + int(RNG.integers(-15, 15))
+        # kept within 1-100: a total outside it is invalid, a rule of its own tested elsewhere
+        score = min(100, max(1, record["total_score"] + int(RNG.integers(-15, 15))))
         predictions.append(raw_prediction(record["image_path"], levels, score, record["answer"]))
     p = {r["image_path"]: r for r in predictions}
     p["img_000.jpg"]["total_score"] = "64.5"  # a numeric string is a valid score
