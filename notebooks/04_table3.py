@@ -292,6 +292,8 @@ if unscored and result.target.split == "validation":
 
 # %% tags=["remove-input"]
 for row, check in zip(file_rows, result.submission_checks):
+    if check is None:  # a file of training images (the validation split's): no submission
+        continue
     levels_total = 13 * check.images
     display(Markdown(
         f"**{html.escape(row.method)}**: `{check.out.name}` in `{shown_path(check.out.parent)}` holds "
@@ -318,7 +320,7 @@ for row, check in zip(file_rows, result.submission_checks):
         + ": its record, the fields written so, and why"
         + (f"; the first 20 of {len(offending)}" if len(offending) > 20 else "") + ". Fix or rerun these records "
         "(`portraitcraft predict` resumes a run, predicting only what is missing) before uploading.", label="Table"))
-if result.submission_checks:
+if result.submissions:
     display(Markdown("Only the submissions of this build are kept in that folder; each name ends in the first "
                      "digits of its prediction file's SHA-256, so a submission of an older version of a file "
                      "cannot be taken for this one."))

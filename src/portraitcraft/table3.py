@@ -190,8 +190,9 @@ class Table3:
     results: list[MethodResult]
     submissions: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    # what each written submission holds: NOT_RES levels and answers, null scores, and the images with them
-    submission_checks: list[SubmissionSummary] = field(default_factory=list)
+    # per prediction file, what its written submission holds (NOT_RES levels and answers, null scores, the images
+    # with them); None for a file of training images only, which gets no submission
+    submission_checks: list[SubmissionSummary | None] = field(default_factory=list)
 
 
 def write_submissions(dataset: Dataset, predictions: Sequence[PredictionSet], out_dir: str | os.PathLike, *,
@@ -307,12 +308,20 @@ def reproduce_table3(
             note = ("SRCC and PLCC undefined: a constant score has no rank order" if name == "Constant mean"
                     else f"seed {seed}")
             results.append(MethodResult(name, report, target.description, note, simple))
-    checks: list[SubmissionSummary] = []
+    checks: list[SubmissionSummary | None] = []
     if target.test_labels_hidden and submissions_dir is not None and sets:
-        checks = check_submissions(dataset, sets, submissions_dir, fingerprint=fingerprint_submissions,
-                                   replace_stale=fingerprint_submissions)
-        notes.append(f"submission file(s) for the official test written: {', '.join(c.out.name for c in checks)}")
-    return Table3(table3(results), target, results, [c.out for c in checks], notes, checks)
+        # A file of training images only (the validation split's predictions) is no submission for the test.
+        images = dataset_frame(dataset, "images")
+        training = set(images.loc[images["split"] != "test", "image_path"])
+        for_test = [s for s in sets if not set(s.image_paths) <= training]
+        written = iter(check_submissions(dataset, for_test, submissions_dir, fingerprint=fingerprint_submissions,
+                                         replace_stale=fingerprint_submissions))
+        chosen = {id(s) for s in for_test}
+        checks = [next(written) if id(s) in chosen else None for s in sets]
+        names = [c.out.name for c in checks if c is not None]
+        if names:
+            notes.append(f"submission file(s) for the official test written: {', '.join(names)}")
+    return Table3(table3(results), target, results, [c.out for c in checks if c is not None], notes, checks)
 
 
 __all__ = [
