@@ -39,7 +39,7 @@ from portraitcraft.book.tables import level_cell_colour, series_strip
 from portraitcraft.lab import MODELS, TERMS
 from portraitcraft.lab.factors import LONG_SIDE
 from portraitcraft.lab.series import BASE_SCENE, SWEEPS, differing_factors, label_scene, render_series
-from portraitcraft.lab_series import (
+from portraitcraft.series_readings import (
     PHOTO_CREDIT,
     PHOTO_SWEEPS,
     READINGS,

@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 
 from portraitcraft.attributes import ATTRIBUTE_NAMES, LEVELS, level_from_score
+from portraitcraft.baseline import find_baseline_model
 from portraitcraft.calibration import answer_probabilities, calibration, calibration_by_attribute, level_probabilities
 from portraitcraft.data import GROUND_TRUTH_FILE, DataError
 from portraitcraft.error_analysis import (
@@ -31,12 +32,12 @@ from portraitcraft.error_analysis import (
     score_error_by_truth,
 )
 from portraitcraft.lab.series import BASE_SCENE, differing_factors, label_scene, render_series
-from portraitcraft.lab_series import baseline_model_dir, factor_effects, moving_attributes, series_table
 from portraitcraft.labels import image_labels, load_ground_truth
 from portraitcraft.measurements import prediction_timing, read_gpu_benchmark, reproducibility_record
 from portraitcraft.parsing import FIELDS
 from portraitcraft.predictions import PredictionWriter, failed_record, ok_record, prediction_details, read_predictions
 from portraitcraft.provenance import data_fingerprint, package_versions
+from portraitcraft.series_readings import factor_effects, moving_attributes, series_table
 from portraitcraft.sources import open_dataset
 
 N_TEST = 12
@@ -485,7 +486,7 @@ def test_prediction_timing_and_the_baseline_model_lookup(errors, predictions_fil
     assert timing["records_with_seconds"] == N_TEST
     assert timing["total_s"] == pytest.approx(sum(seconds))
     assert timing["median_s"] == pytest.approx(float(np.median(seconds)))
-    assert baseline_model_dir(predictions_file) is None  # not the feature baseline's file
+    assert find_baseline_model(predictions_file) is None  # not the feature baseline's file
     model_dir = tmp_path / "somewhere" / "model"
     model_dir.mkdir(parents=True)
     (model_dir / "manifest.json").write_text("{}", encoding="utf-8")
@@ -493,7 +494,7 @@ def test_prediction_timing_and_the_baseline_model_lookup(errors, predictions_fil
     with PredictionWriter(path) as writer:
         writer.write(ok_record("a.jpg", {"total_score": 50, "criteria": {}, "answer": "A"},
                                run={"backend": "features", "model": f"{model_dir}#0123456789ab"}))
-    assert baseline_model_dir(path) == model_dir
+    assert find_baseline_model(path) == model_dir
 
 
 MEASUREMENTS = Path(__file__).resolve().parents[1] / "book" / "measurements"

@@ -21,7 +21,7 @@ FLOORS = {
               "metrics", "outputs", "provenance", "predictions", "labels"},
     "middle": {"sources", "cache", "evaluation", "lab", "features", "baseline", "runners", "backends", "finetune",
                "track2", "assess"},
-    "upper": {"figure2", "table2", "table3", "paper", "label_free", "error_analysis", "calibration", "lab_series",
+    "upper": {"figure2", "table2", "table3", "paper", "label_free", "error_analysis", "calibration", "series_readings",
               "measurements"},
     "top": {"book", "cli", "integrations", "__main__", ""},
 }

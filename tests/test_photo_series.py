@@ -9,7 +9,7 @@ from PIL import Image
 pytest.importorskip("skimage")
 
 from portraitcraft.book.tables import series_strip, strip_columns  # noqa: E402
-from portraitcraft.lab_series import PHOTO_SWEEPS, photo_face, photograph, render_photo_series  # noqa: E402
+from portraitcraft.series_readings import PHOTO_SWEEPS, photo_face, photograph, render_photo_series  # noqa: E402
 
 
 def test_the_astronaut_series_change_one_thing_at_a_time(tmp_path):

@@ -34,8 +34,9 @@ Middle floor: doing the work
 Upper floor: what the book's chapters compute, one module per result
     ``figure2``, ``table2``, ``table3`` and ``paper`` (all of them as files: ``portraitcraft report``);
     ``label_free`` (test predictions read without labels: chapter 4); ``error_analysis`` and ``calibration``
-    (chapter 5); ``lab_series`` (chapter 6); ``measurements`` (timings, GPU measurements and the reproducibility
-    record: chapters 7 and 9).
+    (chapter 5); ``series_readings`` (chapter 6: the one-factor series as tables, the baseline's judgment of them,
+    the same series on a photograph); ``measurements`` (timings, GPU measurements and the reproducibility record:
+    chapters 7 and 9).
 Top floor: the ways in
     ``book`` (display helpers, ``book.paths`` for the chapters' inputs, ``book.build`` for the HTML), ``cli``, and
     ``integrations`` (Track 1 as a task of other harnesses: ``integrations.lmms_eval``).

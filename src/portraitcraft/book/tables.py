@@ -1,8 +1,8 @@
 """Tables and HTML pieces the chapters show: each chapter's own presentation of what the package computed, kept
 here so that the chapters stay free of function definitions.
 
-The numbers are computed elsewhere (`portraitcraft.table2`, `table3`, `error_analysis`, `lab_series`, `track2`); these
-functions only format them for a page.
+The numbers are computed elsewhere (`portraitcraft.table2`, `table3`, `error_analysis`, `series_readings`,
+`track2`); these functions only format them for a page.
 """
 
 from __future__ import annotations
@@ -165,7 +165,7 @@ def series_strip(members: Sequence[Any], judged_rows: pd.DataFrame | None, *, co
     from PIL import Image
 
     from portraitcraft.lab.series import marked_image
-    from portraitcraft.lab_series import value_label
+    from portraitcraft.series_readings import value_label
 
     columns = columns or strip_columns(len(members))
     cells = []

@@ -1,10 +1,15 @@
-"""The lab's one-factor series as tables (chapter 6 of the book): how the lab's labels, and a model's judgment,
-move when one composition factor of a scene changes and nothing else does.
+"""What chapter 6 reads from the one-factor series: how the lab's labels, and the feature baseline's judgment,
+move when one composition factor of a scene changes and nothing else does; and the same series made from a real
+photograph. The series themselves are rendered by `portraitcraft.lab.series`; this module turns them into tables
+and judgments::
 
-    steps = render_series(BASE_SCENE, SWEEPS)          # portraitcraft.lab.series
+    from portraitcraft.baseline import find_baseline_model
+    from portraitcraft.lab.series import render_series
+
+    steps = render_series("data/lab_series", seed=0)   # every sweep of lab.series.SWEEPS
     table = series_table(steps)                        # one row per image: factor, value, scores, levels
     factor_effects(table)                              # factor x attribute: how far each score moves
-    judge_series(steps, baseline_model_dir("data/lab/runs/feature-baseline.jsonl"))
+    judge_series(steps, find_baseline_model("data/lab/runs/feature-baseline.jsonl"))
 """
 
 from __future__ import annotations
@@ -24,7 +29,6 @@ from PIL import Image, ImageFilter
 
 from portraitcraft.attributes import ATTRIBUTE_NAMES, LEVELS
 from portraitcraft.baseline import MANIFEST_FILE, load_baseline
-from portraitcraft.baseline import find_baseline_model as baseline_model_dir
 from portraitcraft.data import DataError
 from portraitcraft.features import DEFAULT_MAX_SIDE, extract_features
 
@@ -309,7 +313,6 @@ def render_photo_series(photo: Image.Image, out_dir: str | os.PathLike, *, name:
 PHOTO_SERIES_VERSION: Final[int] = 1  # raise when photo_variant draws differently: cached files are then redrawn
 
 
-__all__ = ["PHOTO_CREDIT", "PHOTO_READING", "PHOTO_SWEEPS", "READINGS", "PhotoStep", "baseline_model_dir",
-           "factor_effects", "in_words", "judge_series", "moving_attributes", "photo_face", "photo_reading_check",
-           "photo_variant", "photograph",
+__all__ = ["PHOTO_CREDIT", "PHOTO_READING", "PHOTO_SWEEPS", "READINGS", "PhotoStep", "factor_effects", "in_words",
+           "judge_series", "moving_attributes", "photo_face", "photo_reading_check", "photo_variant", "photograph",
            "render_photo_series", "series_table", "subject_mask", "tied_at", "value_label"]
