@@ -159,3 +159,41 @@ def test_export_with_the_validation_split_names_the_images_the_book_scores(lab, 
     assert sorted(saved["train"]["image_path"]) == sorted(set(train) - set(held))
     refused = CliRunner().invoke(app, ["export", str(lab), str(tmp_path / "x"), "--split", "test"])
     assert refused.exit_code == 2 and "--split 'test': expected validation" in refused.output
+
+
+def test_a_lab_without_track2_records_exports_its_track1_part(make_lab, tmp_path):
+    from typer.testing import CliRunner
+
+    from portraitcraft.cli import app
+
+    lab = make_lab(n_train=4, n_test=2, seed=0, long_side=128)  # its Track 2 files are written, with no record
+    assert open_dataset(lab).track2_splits == ["train", "test"]
+    with pytest.raises(ValueError, match=r"no Track 2 records \(track_2_train.json, track_2_test.json hold none\)"):
+        to_hf(open_dataset(lab), 2, cache_dir=tmp_path / "hf")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["export", str(lab), "--to", "hf", str(out), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "Track 2 had no records (track_2_train.json, track_2_test.json hold none): not exported" in result.stderr
+    assert not (out / "track_2").exists()
+    loaded = datasets.load_from_disk(str(out / "track_1"))
+    assert {split: part.num_rows for split, part in loaded.items()} == {"train": 4, "test": 2}
+    back = open_dataset(out)
+    pd.testing.assert_frame_equal(open_dataset(lab).images().drop(columns="image_file"),
+                                  back.images().drop(columns="image_file"))
+    assert back.track2_splits == []
+
+
+def test_a_track2_split_without_records_is_left_out_and_named(make_lab, tmp_path):
+    from typer.testing import CliRunner
+
+    from portraitcraft.cli import app
+
+    lab = make_lab(n_train=12, n_test=4, n_track2_test=2, seed=0, long_side=96)  # Track 2: train empty, test 2
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["export", str(lab), "--to", "hf", str(out), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "Track 2: track_2_train.json holds no records: that split is not exported" in result.stderr
+    assert {split: part.num_rows for split, part in datasets.load_from_disk(str(out / "track_2")).items()} == {
+        "test": 2}
+    pd.testing.assert_frame_equal(open_dataset(lab).descriptions().drop(columns="image_file"),
+                                  open_dataset(out).descriptions().drop(columns="image_file"))

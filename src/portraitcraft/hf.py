@@ -184,6 +184,14 @@ def describe(info: Any, dataset: Dataset, track: int) -> None:
     info.homepage = HOMEPAGE
 
 
+def record_counts(dataset: Dataset, track: int) -> dict[str, int]:
+    """The number of ``track``'s records in each split the root has a file for (a file may hold none)."""
+    if track == 1:
+        return {split: len(dataset.track1_entries(split)) for split in dataset.track1_splits}
+    frame = dataset.descriptions()
+    return {split: int((frame["split"] == split).sum()) for split in dataset.track2_splits}
+
+
 def rows_without_image(dataset: Dataset, track: int) -> list[str]:
     """The image names of ``track``'s records whose image file is missing: exported with ``image`` None."""
     frame = dataset.images() if track == 1 else dataset.descriptions()
@@ -195,7 +203,8 @@ def to_hf(dataset: Dataset, track: int = 1, *, cache_dir: str | os.PathLike | No
     """``dataset``'s Track 1 or Track 2 records as a `datasets.DatasetDict`, one split per split of the root.
 
     Rows are written to Arrow files in `datasets`' cache (``cache_dir``: its default), so the whole published
-    set does not have to fit in memory. See the module docstring for the columns. With ``validation``, names of
+    set does not have to fit in memory. See the module docstring for the columns. A split without records is left
+    out (`record_counts`); ValueError when no split has any. With ``validation``, names of
     Track 1 training images (`portraitcraft.labels.validation_images`: the seeded held-out images the book scores
     where the test labels are hidden), the root's train split becomes two: ``validation``, those images, and
     ``train``, the others.
@@ -216,8 +225,16 @@ def to_hf(dataset: Dataset, track: int = 1, *, cache_dir: str | os.PathLike | No
             [("train", "train", lambda name: name not in held), ("validation", "train", held.__contains__)]
             if split == "train" else [(split, split, None)])]
         held_digest = hashlib.sha256("\n".join(sorted(held)).encode()).hexdigest()
+    counts = record_counts(dataset, track)
+    if not sum(counts.values()):
+        files = ", ".join(f"track_{track}_{split}.json" for split in splits)
+        raise ValueError(f"{dataset.root}: no Track {track} records ({files} hold none)")
     parts = {}
     for name, split, keep in selections:
+        if not counts[split] or (keep is not None and not any(keep(e.image_path)
+                                                              for e in dataset.track1_entries(split))):
+            # Left out: `datasets` generates no table without rows, and an empty one saved does not load back.
+            continue
         fingerprint = _content_fingerprint(dataset, track, split)
         if keep is not None:
             fingerprint = hashlib.sha256(f"{fingerprint}|{name}|{held_digest}".encode())
@@ -384,20 +401,24 @@ def load_saved(folders: Sequence[Path]) -> list[datasets.DatasetDict]:
 
 def save(dataset: Dataset, out: str | os.PathLike, *, tracks: Sequence[int] = TRACKS,
          validation: Sequence[str] = ()) -> list[Path]:
-    """`to_hf` of each track the root has, saved with `DatasetDict.save_to_disk` into ``out/track_<t>``
-    (``validation``: Track 1's train split as train and validation, see `to_hf`).
+    """`to_hf` of each track the root has records of, saved with `DatasetDict.save_to_disk` into
+    ``out/track_<t>`` (``validation``: Track 1's train split as train and validation, see `to_hf`). A track whose
+    files hold no record is not written (`record_counts`), nor a split with none.
 
     Read back with ``datasets.load_from_disk(out / "track_1")``; ``push_to_hub`` uploads one where a hub is reachable.
     """
     written = []
     for track in tracks:
-        if not (dataset.track1_splits if track == 1 else dataset.track2_splits):
+        if not sum(record_counts(dataset, track).values()):
             continue
         target = Path(out) / f"track_{track}"
         to_hf(dataset, track, validation=validation if track == 1 else ()).save_to_disk(str(target))
         written.append(target)
     if not written:
-        raise ValueError(f"{dataset.root}: no Track 1 or Track 2 files to export")
+        what = " or ".join(f"Track {track}" for track in tracks)
+        has_files = any(dataset.track1_splits if track == 1 else dataset.track2_splits for track in tracks)
+        raise ValueError(f"{dataset.root}: no {what} records to export"
+                         + (" (its track files hold none)" if has_files else " (no track_<t>_<split>.json files)"))
     return written
 
 
@@ -406,6 +427,7 @@ __all__ = [
     "is_hf_data",
     "load_saved",
     "materialise",
+    "record_counts",
     "rows_without_image",
     "save",
     "saved_dataset_dicts",

@@ -60,13 +60,14 @@ def export(
 
     Splits as in the root; columns: the image, the 13 levels as ClassLabel, the scores, reasons, question and options;
     each split's DatasetInfo carries a description, the licence (CC BY-NC 4.0) and the citation. A record whose image
-    file is missing is exported with no image, and counted in a warning.
+    file is missing is exported with no image, and counted in a warning; a track or split without records is not
+    written (one line says so).
 
     Load with `datasets.load_from_disk("OUT/track_1")`, or `portraitcraft validate OUT` (any command takes OUT as
     its data); upload with `.push_to_hub(...)` where a hub is reachable. Exit codes: 0 written; 2 the data cannot be
     read or OUT cannot be written.
     """
-    from portraitcraft.hf import TRACKS, rows_without_image, save
+    from portraitcraft.hf import TRACKS, record_counts, rows_without_image, save
     from portraitcraft.labels import VALIDATION_SPLIT, validation_images
     from portraitcraft.progress import quiet_library_bars
     from portraitcraft.sources import open_dataset
@@ -81,6 +82,16 @@ def export(
         if missing:
             typer.echo(f"warning: {len(missing)} Track {track} record(s) exported without an image (the file is "
                        f"missing), first {missing[0]}; they are in {out_track} with image None", err=True)
+    for track in TRACKS:
+        counts = record_counts(dataset, track)
+        empty = [f"track_{track}_{split}.json" for split, n in counts.items() if not n]
+        if empty and len(empty) == len(counts):
+            older = Path(out) / f"track_{track}"
+            kept = f"; the older {older} is left as it was" if older.exists() else ""
+            typer.echo(f"Track {track} had no records ({', '.join(empty)} hold none): not exported{kept}", err=True)
+        elif empty:
+            what = "holds no records: that split is" if len(empty) == 1 else "hold no records: those splits are"
+            typer.echo(f"Track {track}: {', '.join(empty)} {what} not exported", err=True)
     for folder in written:
         typer.echo(f"wrote {folder}", err=True)
 
