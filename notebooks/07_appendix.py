@@ -299,7 +299,8 @@ for entry in record["predictions"]:
     if entry["runs"]:
         runs = pd.DataFrame(entry["runs"]).T
         runs.columns = [f"run {k + 1}" for k in range(runs.shape[1])]
-        display(runs.astype(str).style.set_properties(**{"text-align": "left"}))
+        # a value without spaces (a model's path, a digest) breaks anywhere rather than widen the table
+        display(runs.astype(str).style.set_properties(**{"text-align": "left", "overflow-wrap": "anywhere"}))
     else:
         display(Markdown("*No run configuration recorded (only the project's JSON Lines carry one).*"))
 if not record["predictions"]:
