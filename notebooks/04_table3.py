@@ -169,7 +169,7 @@ if run_lines:
 # the four metrics):
 #
 # - every prediction file given as the `predictions` parameter (`make book PREDICTIONS="a.jsonl b.json"`;
-#   on the lab, `make book` passes the CPU feature baseline's predictions), in any of the three
+#   on the lab, `make book` passes the CPU feature baseline's predictions), in any of the four
 #   {doc}`prediction file formats <../formats>`,
 # - a model run through `portraitcraft.runners` when the `model` parameter names one (its predictions go to
 #   a resumable JSON Lines file under `book/runs/`),
@@ -227,7 +227,7 @@ if len(long):
     display(show_plotly(chart, height=220 + 55 * long["metric"].nunique()))
     display(caption(
         f"The computed rows of the table above ({evaluated_on}), metric by metric, each with its 95% bootstrap "
-        "interval (SRCC and PLCC are correlations, the accuracies shares right); compare "
+        "interval (SRCC and PLCC are correlations, the accuracies the share right); compare "
         "methods with each other here. The paper's reported rows are left out: they were scored on other images. "
         "PLCC is the raw Pearson correlation of predicted and true overall scores, with no logistic fit "
         "(`portraitcraft evaluate` reports PLCC after a 4-parameter logistic fit as an extra column); the paper does "

@@ -78,7 +78,7 @@ display(Markdown(f"""
 make book
 ```
 
-**On your own predictions and your own copy of the data** (any of the three prediction formats; a folder in the
+**On your own predictions and your own copy of the data** (any of the four prediction formats; a folder in the
 published layout, or a Hugging Face dataset id where the hub is reachable):
 
 ```bash

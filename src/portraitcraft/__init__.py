@@ -21,7 +21,7 @@ Lower floor: the benchmark's vocabulary and files
     ``prompts``, ``metrics``;
     ``outputs`` (writing safely: atomic, never over an input, one writer at a time); ``provenance`` (package
     versions, fingerprints, git commit, strict JSON written through ``outputs``); ``predictions``
-    (the three prediction formats); ``labels`` (the ground truth: loading it, hidden labels, labelled images, the
+    (the four prediction formats); ``labels`` (the ground truth: loading it, hidden labels, labelled images, the
     validation split); ``opencv`` (one OpenCV distribution with what the features call, checked before use);
     ``progress`` (progress bars drawn only on a terminal).
 Middle floor: doing the work

@@ -94,8 +94,9 @@ class Problem:
 
     @property
     def text(self) -> str:
-        """Where and what, without the severity: "track_1_train.json record 3 (a.jpg): image missing". A finding
-        about a source that could not be opened has no file of its own: its message names the file."""
+        """Where and what, without the severity, e.g. ``track_1_train.json record 3 (a.jpg): image missing``.
+
+        A finding about a source that could not be opened has no file of its own; its message names the file."""
         where = self.file if self.record is None else f"{self.file} record {self.record}"
         if self.image_path:
             where += f" ({self.image_path})"
@@ -601,13 +602,14 @@ class Dataset:
 
     @property
     def blocking(self) -> list[Problem]:
-        """The problems that stop a build: nothing can be computed from this root while they stand."""
+        """The problems that stop a build (nothing can be computed from this root while they stand)."""
         return [p for p in self.problems if p.blocking]
 
     @property
     def is_lab(self) -> bool:
-        """Whether this is a composition lab: the lab writes its rendered factors (`FACTORS_FILE`) beside the data;
-        a copy of it in the published layout (without them) reads as published data."""
+        """Whether this is a composition lab, which writes its rendered factors (`FACTORS_FILE`) beside the data.
+
+        A copy of it in the published layout (without them) reads as published data."""
         return (self.root / FACTORS_FILE).is_file()
 
     @property

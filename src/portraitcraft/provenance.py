@@ -32,7 +32,7 @@ from portraitcraft.outputs import open_for_append, write_atomic
 
 # The packages whose versions the book's reproducibility record lists.
 DEFAULT_PACKAGES: Final[tuple[str, ...]] = (
-    "portraitcraft", "numpy", "pandas", "scipy", "scikit-learn", "opencv-contrib-python-headless", "pillow",
+    "portraitcraft", "numpy", "pandas", "scipy", "scikit-learn", "opencv-python-headless", "pillow",
     "pyarrow", "plotly", "matplotlib", "seaborn", "papermill", "jupytext", "jupyter-book", "sphinx", "nbval",
     "torch", "transformers",
 )

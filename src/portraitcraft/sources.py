@@ -15,7 +15,7 @@ For example::
     check = check_dataset("data/lab")               # never raises on the data: findings with their severity
     print([str(finding) for finding in check.blocking])  # what stops a build: not a root, an unreadable file
 
-A folder that `portraitcraft export --to hf` wrote opens as its DatasetDicts do. Every command, chapter and
+A folder that ``portraitcraft export --to hf`` wrote opens as its DatasetDicts do. Every command, chapter and
 library function that takes data as a name or a path opens it here; `Dataset` (`portraitcraft.data`) reads a
 folder and knows nothing of where it came from.
 """
@@ -155,7 +155,7 @@ def open_dataset(
 ) -> Dataset:
     """Open a PortraitCraft root: a local folder, "lab" (built on first use), a hub id such as
     "zijielou/PortraitCraft", or a `datasets.DatasetDict` made by `portraitcraft.hf.to_hf` (or a list of one per
-    track), or a folder `portraitcraft export --to hf` wrote.
+    track), or a folder ``portraitcraft export --to hf`` wrote.
 
     Lenient by default: problems are collected in `Dataset.problems` and bad values become missing.
     `strict=True` raises `ValidationError` listing every blocking finding and error. `check_images=True` also reads
@@ -181,12 +181,12 @@ class DataCheck:
 
     @property
     def blocking(self) -> list[Problem]:
-        """The findings that stop a build: nothing can be computed from the data while they stand."""
+        """The findings that stop a build (nothing can be computed from the data while they stand)."""
         return [p for p in self.findings if p.blocking]
 
     @property
     def carried(self) -> list[Problem]:
-        """The findings that are reported and carried: errors in records, warnings, notes."""
+        """The findings that are reported and carried (errors in records, warnings, notes)."""
         return [p for p in self.findings if not p.blocking]
 
     @property

@@ -64,7 +64,7 @@ def evaluate(
 
 
 def submission(
-    predictions: Path = typer.Argument(..., help="Predictions in any of the three formats (see `evaluate`)."),
+    predictions: Path = typer.Argument(..., help="Predictions in any of the four formats (see `evaluate`)."),
     test_file: Path = typer.Option(..., "--test-file",
         help="The Track 1 test file (track_1_test.json): sets the images, their order, questions and options."),
     out: Path = typer.Option(..., "--out", help="Where to write the official submission JSON ('-': standard output)."),

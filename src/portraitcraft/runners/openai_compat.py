@@ -178,7 +178,7 @@ class BaseURL:
 
     @property
     def public(self) -> str:
-        """What the records say: the endpoint, no credentials, no query."""
+        """What the records say (the endpoint, no credentials, no query)."""
         return self.endpoint
 
 

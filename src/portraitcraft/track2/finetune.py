@@ -159,7 +159,7 @@ class LoraSettings:
 
     @property
     def effective_batch(self) -> int:
-        """Images per optimizer step: batch x accumulation (one process)."""
+        """Images per optimizer step (batch x accumulation, one process)."""
         return self.batch_size * self.grad_accum
 
 
