@@ -125,7 +125,7 @@ def judge_series(steps: Sequence[Any], model_dir: str | os.PathLike, *, cache_di
 # ---- the same series on a real photograph ----------------------------------------------------------------------
 PHOTO_SWEEPS: Final[dict[str, tuple[Any, ...]]] = {
     "reframing": ("right third", "centre", "left edge"),  # where a square crop puts the face
-    "headroom": ("as shot", "half", "none", "head cut"),  # the space above the face kept by a square crop
+    "headroom": ("to the top", "half", "none", "head cut"),  # the space above the face kept by a square crop
     "tilt": (0.0, 2.0, 5.0, 10.0),  # degrees, counter-clockwise, cropped to the largest upright square
     "exposure": (-1.4, -0.6, 0.0, 0.6, 1.4),  # stops
     "background_blur": (0.0, 3.0, 6.0, 12.0),  # Gaussian radius in pixels at 512 px, outside the subject mask
@@ -247,7 +247,7 @@ def photo_variant(photo: Image.Image, factor: str, value: Any, *, face: tuple[fl
         top = int(round(max(0, min(height - window, 0.25 * fy0))))
         return _square(photo.crop((left, top, left + window, top + window)), side)
     if factor == "headroom":
-        top = {"as shot": 0.0, "half": 0.5 * fy0, "none": fy0, "head cut": fy0 + 0.4 * fh}[value]
+        top = {"to the top": 0.0, "half": 0.5 * fy0, "none": fy0, "head cut": fy0 + 0.4 * fh}[value]
         left = int(round(max(0, min(width - window, fcx - window / 2))))
         top = int(round(min(height - window, top)))
         return _square(photo.crop((left, top, left + window, top + window)), side)

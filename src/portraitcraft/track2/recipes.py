@@ -108,7 +108,8 @@ def recipe_rows(ours: LoraSettings | None = None, reference: LoraSettings | None
         theirs, mine = row.show(reference, 1), row.show(ours, 1)
         shown = theirs
         if row.code_does is not None:
-            add(row.setting, f"{row.code_does} (both recipes here: {theirs})", row.source, mine, row.why, False)
+            add(row.setting, f"{row.code_does} (our reference recipe keeps ours: {theirs})", row.source, mine, row.why,
+                False)
             continue
         if row.show is _batch:  # the reference code's 16 come from its processes; the recipe accumulates them on one
             shown = (f"{theirs} (the reference code: {REFERENCE_PROCESSES} processes x {reference.batch_size} x "
