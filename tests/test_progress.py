@@ -70,3 +70,17 @@ def test_a_command_draws_its_bar_on_a_terminal_only(tmp_path):
     assert "rendering lab" in run_lab(tmp_path / "a", on_terminal=True, extra_env={})
     assert "rendering lab" not in run_lab(tmp_path / "b", on_terminal=False, extra_env={})
     assert "rendering lab" not in run_lab(tmp_path / "c", on_terminal=True, extra_env={"TQDM_DISABLE": "1"})
+
+
+LONG_COMMANDS = [["book"], ["predict"], ["assess"], ["export"], ["demo-data"], ["finetune"], ["lab-audit"],
+                 ["baseline", "train"], ["baseline", "predict"], ["track2", "generate"], ["track2", "finetune"]]
+
+
+@pytest.mark.parametrize("command", LONG_COMMANDS, ids=" ".join)
+def test_every_long_command_can_turn_its_bars_off(command):
+    from typer.testing import CliRunner
+
+    from portraitcraft.cli import app
+
+    result = CliRunner().invoke(app, [*command, "--help"], terminal_width=200)
+    assert result.exit_code == 0 and "--no-progress" in result.output, command

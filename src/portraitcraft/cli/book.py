@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from portraitcraft.cli.common import DATA_ARGUMENT
+from portraitcraft.cli.common import DATA_ARGUMENT, PROGRESS_OPTION
 from portraitcraft.cli.contract import fail
 
 
@@ -30,6 +30,7 @@ def book(
         help="Execute every page and rebuild the HTML even where their inputs did not change."),
     jobs: int = typer.Option(min(2, os.cpu_count() or 1), "--jobs", "-j", min=1,
         help="Pages executed at a time, each in its own kernel (default: 2, or 1 on a single core)."),
+    progress: bool = PROGRESS_OPTION,
 ) -> None:
     """Execute the book's notebooks (papermill) on DATA and build the HTML book (Jupyter Book, warnings are errors).
 
@@ -63,7 +64,10 @@ def book(
         for line in problems:
             typer.echo(f"error: {line}", err=True)
         raise typer.Exit(2)
-    build_book(data, out=out, parameters=parameters, only=only or None, html=html, force=force, jobs=jobs)
+    from portraitcraft.progress import bars_shown
+
+    build_book(data, out=out, parameters=parameters, only=only or None, html=html, force=force, jobs=jobs,
+               progress=bars_shown(progress))
 
 
 def report(
