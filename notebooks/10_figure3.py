@@ -35,7 +35,7 @@ from portraitcraft.book import banner, caption, thumbnail
 from portraitcraft.book.paths import locate, repository_path
 from portraitcraft.book.tables import side_by_side_html
 from portraitcraft.sources import open_dataset
-from portraitcraft.track2.compare import agreement_frame, figure3_panels, generation_cost, overall_frame
+from portraitcraft.track2.compare import ORIGINAL, agreement_frame, figure3_panels, generation_cost, overall_frame
 from portraitcraft.track2.generate import REFERENCE_MODEL, GenerationSettings
 from portraitcraft.track2.recipes import recipe_table as lora_recipe_table
 from portraitcraft.track2.score import NOT_OFFICIAL
@@ -47,7 +47,8 @@ panels = figure3_panels(locate(data), split=split, limit=limit, generated=folder
 columns = [picture.label for picture in panels[0].images] if panels else []
 
 # %% tags=["remove-input"]
-banner(open_dataset(locate(data)), data=data)
+dataset = open_dataset(locate(data))
+banner(dataset, data=data)
 
 # %% tags=["remove-input"]
 if panels:
@@ -112,7 +113,10 @@ assert all(0 <= s.agreement <= 1 for panel in panels for p in panel.images if p.
 
 # %% tags=["hide-input"]
 for panel in panels:
-    pictures = "".join(thumbnail(p.image, title=p.label, max_side=thumb_side) if p.image is not None else
+    # The original of a real description is a real photograph: named by its file, with its credit.
+    real = {ORIGINAL} if not dataset.is_lab else set()
+    pictures = "".join(thumbnail(p.image, title=f"{p.label}, {panel.image_path}" if p.label in real else p.label,
+                                 max_side=thumb_side, credit=p.label in real) if p.image is not None else
                        f"<figure style='width:{thumb_side}px'><figcaption>{html.escape(p.label)}: "
                        f"{html.escape(p.missing or '')}</figcaption></figure>" for p in panel.images)
     table = agreement_frame(panel)
