@@ -38,7 +38,7 @@ from plotly.subplots import make_subplots
 
 from portraitcraft.book import banner, caption, counted, show_plotly
 from portraitcraft.book.paths import locate, repository_path, shell_variable
-from portraitcraft.book.tables import side_by_side_html
+from portraitcraft.book.tables import recipe_agreement, side_by_side_html
 from portraitcraft.finetune import (
     FinetuneSettings,
     Plan,
@@ -149,14 +149,12 @@ if run is not None and len(train):
 # `qwen-vl-finetune/`) each value comes from.
 
 # %% tags=["remove-input"]
-recipes = recipe_table()
-display(HTML(side_by_side_html(recipes.to_dict("records"))))
-differ = recipes[recipes["same / differs"] != "same"]
+recipes = recipe_table().to_dict("records")
+display(HTML(side_by_side_html(recipes)))
 display(caption(
-    f"The reference recipe and ours, setting by setting: {len(recipes) - len(differ)} of {len(recipes)} the same; "
-    f"{', '.join(differ['setting'])} differ. The reference recipe holds weights, gradients and AdamW state in pure "
-    "bf16, as the reference code does: most 1e-5 updates round to zero there (bfloat16 keeps 8 significant bits), "
-    "which is why ours keeps fp32 master weights.", label="Table"))
+    f"The reference recipe and ours, setting by setting: {recipe_agreement(recipes)}. The reference recipe holds "
+    "weights, gradients and AdamW state in pure bf16, as the reference code does: most 1e-5 updates round to zero "
+    "there (bfloat16 keeps 8 significant bits), which is why ours keeps fp32 master weights.", label="Table"))
 
 # %% [markdown]
 # ## Reproducing the row

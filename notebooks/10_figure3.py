@@ -33,7 +33,7 @@ from IPython.display import HTML, Markdown, display
 
 from portraitcraft.book import banner, caption, thumbnail
 from portraitcraft.book.paths import locate, repository_path
-from portraitcraft.book.tables import side_by_side_html
+from portraitcraft.book.tables import recipe_agreement, side_by_side_html
 from portraitcraft.sources import open_dataset
 from portraitcraft.track2.compare import ORIGINAL, agreement_frame, figure3_panels, generation_cost, overall_frame
 from portraitcraft.track2.generate import REFERENCE_MODEL, GenerationSettings
@@ -169,13 +169,11 @@ display(Markdown(f"The generation defaults: {REFERENCE_MODEL} at {reference.widt
 # with the file and line each reference value comes from.
 
 # %% tags=["remove-input"]
-lora_recipes = lora_recipe_table()
-display(HTML(side_by_side_html(lora_recipes.to_dict("records"))))
-lora_differ = lora_recipes[lora_recipes["same / differs"] != "same"]
+lora_recipes = lora_recipe_table().to_dict("records")
+display(HTML(side_by_side_html(lora_recipes)))
 display(caption(
-    f"The reference recipe and ours, setting by setting: {len(lora_recipes) - len(lora_differ)} of "
-    f"{len(lora_recipes)} the same; {', '.join(lora_differ['setting'])} differ. The reference keeps the LoRA "
-    "weights and their AdamW state in bf16, as its code does: a bf16 weight moves only when the update is at "
+    f"The reference recipe and ours, setting by setting: {recipe_agreement(lora_recipes)}. The reference keeps the "
+    "LoRA weights and their AdamW state in bf16, as its code does: a bf16 weight moves only when the update is at "
     "least about 2^-9 of its size.", label="Table"))
 
 # %% [markdown]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from portraitcraft.book.tables import plain_value, shortened, utc_time
+from portraitcraft.book.tables import plain_value, recipe_agreement, shortened, utc_time
 from portraitcraft.table2 import REPORTED_TABLE2, reported_attr_length_rule
 
 
@@ -110,3 +110,16 @@ def test_a_label_is_split_from_its_path_only_where_it_is_one(tmp_path):
     odd = tmp_path / "a=b.jsonl"
     odd.write_text("{}")
     assert split_label(odd) == (None, odd)  # a file of that very name is a file
+
+
+def test_recipe_agreement_counts_the_same_settings_and_names_the_others():
+    from portraitcraft.finetune.recipes import recipe_rows
+
+    rows = recipe_rows()
+    differing = [r["setting"] for r in rows if r["same / differs"].startswith("differs")]
+    assert differing and len(differing) < len(rows)
+    said = recipe_agreement(rows)
+    assert said.startswith(f"{len(rows) - len(differing)} of {len(rows)} the same; ")
+    assert said.endswith(f"{', '.join(differing)} differ")
+    same_only = [r for r in rows if r["same / differs"] == "same"]
+    assert recipe_agreement(same_only) == f"{len(same_only)} of {len(same_only)} the same"

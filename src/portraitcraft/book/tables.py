@@ -224,8 +224,8 @@ def plain_value(value: object) -> object:
 
 __all__ = [
     "SHORT_NAMES", "TABLE2_PAPER_COLUMNS", "breakable", "column_labels", "level_cell_colour", "missed_properties",
-    "raw_text_block", "plain_value", "record_fields", "report_cell", "series_strip", "short_name", "shortened",
-    "side_by_side_html", "strip_columns", "table2_paper_style", "table3_cell", "utc_time",
+    "raw_text_block", "plain_value", "recipe_agreement", "record_fields", "report_cell", "series_strip", "short_name",
+    "shortened", "side_by_side_html", "strip_columns", "table2_paper_style", "table3_cell", "utc_time",
 ]
 
 
@@ -246,3 +246,10 @@ def side_by_side_html(rows: Sequence[dict[str, str]]) -> str:
             f"</small></td><td>{html.escape(row['ours'])}</td><td{colour}>{html.escape(verdict)}</td></tr>")
     return ("<table class='pc-recipes' style='table-layout:fixed;width:100%;overflow-wrap:break-word;"
             f"font-size:0.85em'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+
+
+def recipe_agreement(rows: Sequence[dict[str, str]]) -> str:
+    """How far two recipes agree, for a caption: "8 of 16 the same; seed, precision differ"."""
+    differ = [row["setting"] for row in rows if row["same / differs"] != "same"]
+    said = f"{len(rows) - len(differ)} of {len(rows)} the same"
+    return f"{said}; {', '.join(differ)} differ" if differ else said
