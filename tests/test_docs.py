@@ -66,6 +66,17 @@ def test_the_formats_page_is_linked_from_the_intro_the_readme_and_table3(page):
     assert re.search(r"\{doc\}`(\.\./)?formats`|\{doc\}`[^`]*<\.\./formats>`|\(book/formats\.md\)", text)
 
 
+def test_the_readme_and_the_intro_cite_the_paper_as_the_exports_do():
+    """One BibTeX entry: `portraitcraft.CITATION`, which `hf` writes into every exported DatasetInfo."""
+    import portraitcraft
+
+    assert "author" in portraitcraft.CITATION and "eprint        = {2604.03611}" in portraitcraft.CITATION
+    for page in ("README.md", "book/intro.md"):
+        blocks = [content for lang, content in fenced_blocks((REPO / page).read_text(encoding="utf-8"))
+                  if lang == "bibtex"]
+        assert blocks == [portraitcraft.CITATION + "\n"], page
+
+
 # ---- the API page's examples ---------------------------------------------------------------------------------------
 
 API_PAGE = REPO / "book" / "api.md"

@@ -8,6 +8,7 @@ import sys
 import pandas as pd
 import pytest
 
+import portraitcraft
 from portraitcraft.attributes import ANSWER_LETTERS, ATTRIBUTE_KEYS, LEVELS
 from portraitcraft.data import DataError
 from portraitcraft.hf import to_hf
@@ -90,7 +91,8 @@ def test_export_command_saves_arrow_that_loads_back(lab, tmp_path):
     bad = CliRunner().invoke(app, ["export", str(lab), "--to", "parquet", str(out)])
     assert bad.exit_code == 2 and "'parquet' is not one of 'hf'" in bad.output
     info = loaded["train"].info
-    assert info.license == "CC BY-NC 4.0" and "arXiv" in info.citation and "composition lab" in info.description
+    assert info.license == "CC BY-NC 4.0" and "composition lab" in info.description
+    assert info.citation == portraitcraft.CITATION and "Sha, Yuyang" in info.citation  # the paper's first author
     assert "Track 1" in info.description
 
 

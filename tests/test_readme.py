@@ -40,7 +40,7 @@ def test_top_level_names_are_the_home_modules_objects_and_load_lazily():
 
     for name, home in portraitcraft._EXPORTS.items():
         assert getattr(portraitcraft, name) is getattr(importlib.import_module(home), name), name
-    assert set(portraitcraft.__all__) == {"__version__", *portraitcraft._EXPORTS}
+    assert set(portraitcraft.__all__) == {"__version__", "CITATION", *portraitcraft._EXPORTS}
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         portraitcraft.nope  # noqa: B018
     code = "import sys, portraitcraft; print(sorted({'pandas', 'numpy', 'scipy'} & set(sys.modules)))"

@@ -53,6 +53,20 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+# How to cite the benchmark (BibTeX): the one copy, which exported datasets carry in their DatasetInfo and which the
+# README and the book's introduction show (tests/test_docs.py holds them equal). The authors are those of the arXiv
+# listing of 2604.03611 (v1, 4 April 2026).
+CITATION = """@misc{sha2026portraitcraft,
+  title         = {PortraitCraft: A Benchmark for Portrait Composition Understanding and Generation},
+  author        = {Sha, Yuyang and Lou, Zijie and Tang, Youyun and Qu, Xiaochao and Li, Haoxiang and Liu, Ting and
+                   Liu, Luoqi},
+  year          = {2026},
+  eprint        = {2604.03611},
+  archivePrefix = {arXiv},
+  primaryClass  = {cs.CV},
+  url           = {https://arxiv.org/abs/2604.03611},
+}"""
+
 # name -> its home module (the one place it is defined)
 _EXPORTS = {
     "open_dataset": "portraitcraft.sources",
@@ -74,7 +88,7 @@ _EXPORTS = {
 
 # Written out (not built from _EXPORTS) so that linters and type checkers read it; a test keeps the two equal.
 __all__ = [
-    "__version__", "open_dataset", "check_dataset", "Dataset", "DataError", "evaluate", "read_predictions",
+    "__version__", "CITATION", "open_dataset", "check_dataset", "Dataset", "DataError", "evaluate", "read_predictions",
     "write_submission", "run_predictions", "run_feature_baseline", "ImageFolder", "assess_folder", "assessment_rows",
     "write_report", "write_lab", "PortraitCraftError",
 ]

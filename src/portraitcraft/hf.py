@@ -37,6 +37,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from portraitcraft import CITATION
 from portraitcraft.attributes import (
     ANSWER_LETTERS,
     ATTRIBUTE_KEYS,
@@ -160,13 +161,7 @@ def _content_fingerprint(dataset: Dataset, track: int, split: str) -> str:
 
 # What every exported split says about itself (`datasets.DatasetInfo`, saved in its dataset_info.json).
 LICENSE = "CC BY-NC 4.0"
-HOMEPAGE = "https://arxiv.org/abs/2604.03611"
-CITATION = """@misc{portraitcraft,
-  title         = {PortraitCraft},
-  eprint        = {2604.03611},
-  archivePrefix = {arXiv},
-  url           = {https://arxiv.org/abs/2604.03611},
-}"""
+HOMEPAGE = "https://arxiv.org/abs/2604.03611"  # the paper; CITATION (the package's) says how to cite it
 
 
 def describe(info: Any, dataset: Dataset, track: int) -> None:
