@@ -139,6 +139,11 @@ def test_an_annotations_only_lab_cannot_be_audited(tmp_path):
               progress=False)
     with pytest.raises(DataError, match="label masks"):
         audit_lab(tmp_path / "json")
+    # A typo'd or wrong path is named as such, not as a lab without masks.
+    result = CliRunner().invoke(app, ["lab-audit", str(tmp_path / "jsn"), "--no-progress"])
+    assert result.exit_code == 2 and result.output.strip() == f"error: {tmp_path / 'jsn'}: no such folder"
+    result = CliRunner().invoke(app, ["lab-audit", str(tmp_path / "json" / "track_1_train.json"), "--no-progress"])
+    assert result.exit_code == 2 and result.output.strip().endswith("track_1_train.json: not a folder")
 
 
 def test_label_masks_are_written_beside_the_images(small_lab):

@@ -662,6 +662,8 @@ def check_statement(statement: Statement, scene: Scene) -> tuple[list[str], list
 def audit_lab(root: str | Path, *, progress: bool = False, images: Iterable[str] | None = None) -> AuditReport:
     """Audit a rendered lab (see the module docstring); ``images`` limits it to those image names."""
     root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"{root}: {'not a folder' if root.exists() else 'no such folder'}")
     masks_file = root / MASKS_FILE
     if not masks_file.is_file():
         raise DataError(f"{root}: no {MASKS_FILE}; the audit needs a lab rendered with its label masks "
