@@ -86,6 +86,25 @@ def test_unmentioned_properties_are_absent_negations_and_conflicts():
     assert parse_description("", "", embedder=None).targets == {}
 
 
+def test_a_negated_request_keeps_its_negation_in_value_and_words():
+    no_lines = parse_description("", "With no leading lines or diagonals on the ground, the layout relies on "
+                                 "placement.", embedder=None).targets["leading_lines"]
+    assert (no_lines.value, no_lines.evidence) == ("no", "no leading lines")
+    no_strong = parse_description("", "There are no strong leading lines here.", embedder=None).targets
+    assert (no_strong["leading_lines"].value, no_strong["leading_lines"].evidence) == ("no", "no strong leading lines")
+    plain = parse_description("", "Leading lines pull the eye in.", embedder=None).targets["leading_lines"]
+    assert (plain.value, plain.evidence) == ("yes", "Leading lines")
+    # a property with no negative value: a denial asks for nothing, while "not only" still asks
+    assert "framing" not in parse_description("", "This is not a close-up.", embedder=None).targets
+    also = parse_description("", "It is not only a close-up but a study in light.", embedder=None).targets
+    assert also["framing"].value == "close-up"
+    # the page's table and the scorer carry the same negated words
+    readings = {"leading_lines": Reading("leading_lines", "yes", 1.0, {"yes": 1.0, "no": 0.0})}
+    parsed = parse_description("", "There are no leading lines.", embedder=None)
+    (scored,) = score_image(parsed, readings).properties
+    assert (scored.target, scored.text_evidence, scored.agreement) == ("no", "no leading lines", 0.0)
+
+
 def test_real_descriptions_yield_what_they_say(real_sample):
     records = {r["image_path"]: r for r in json.loads((real_sample / "track_2_train.json").read_text(encoding="utf-8"))}
     parse = lambda name: parse_description(records[name]["content_description"],  # noqa: E731
@@ -215,6 +234,56 @@ def test_cpu_extractor_follows_single_factor_changes():
         BY_KEY["depth_of_field"].values.index(blurred["depth_of_field"].value)
 
 
+def test_leading_lines_are_measured_as_the_length_of_the_lines_drawn():
+    """Two painted diagonal stripes of known length: the Hough transform finds each as several segments (two edges,
+    overlapping pieces); the measurement counts each stretch once, in frame widths of the image measured."""
+    from PIL import Image, ImageDraw
+
+    from portraitcraft.track2.extract import distinct_lines
+
+    image = Image.new("RGB", (480, 360), (120, 120, 120))
+    stripes = [((60, 340), (200, 220)), ((420, 340), (300, 210))]
+    for start, end in stripes:
+        ImageDraw.Draw(image).line([start, end], fill=(235, 235, 235), width=5)
+    drawn = sum(math.dist(start, end) for start, end in stripes) / 480  # frame widths, from the geometry alone
+    m = measure(image)
+    assert m["lower_diagonal_lines"] == 2
+    assert m["lower_diagonals"] == pytest.approx(drawn, rel=0.1)
+    reading = cpu_readings(m)["leading_lines"]
+    assert reading.value == "yes"
+    assert reading.evidence == f"2 diagonal lines in the lower half, {drawn:.1f} frame widths long in all"
+    assert cpu_readings(measure(Image.new("RGB", (480, 360), (120, 120, 120))))["leading_lines"].evidence == \
+        "no diagonal line in the lower half"
+    # the merging itself: one 100 px line found as two overlapping pieces and a parallel edge 2 px away, and a
+    # second line at a right angle: two lines, 100 + 50 px
+    step = math.cos(math.radians(45)) / 400  # one pixel along a 45 degree line, in frame fractions of each axis
+    pieces = np.array([[45.0, 60.0, 0.4, 0.6],  # from 30 px before the centre to 30 px after it
+                       [45.0, 60.0, 0.4 + 40 * step, 0.6 - 40 * step],  # 10 to 70 px after it
+                       [45.0, 100.0, 0.4 + 20 * step + 2 / 400, 0.6 - 20 * step + 2 / 400],  # the edge 2.8 px aside
+                       [-45.0, 50.0, 0.7, 0.7]])
+    count, length = distinct_lines(pieces, 400, 400)
+    assert count == 2 and length == pytest.approx(150, abs=3)
+
+
+def test_horizon_tilt_is_written_one_way_with_its_unit_and_sign():
+    from portraitcraft.track2.properties import degrees
+
+    tilt, space = BY_KEY["horizon_tilt"], BY_KEY["negative_space"]
+    assert [tilt.show(v) for v in (9.0, 1.4573, 0.49, 0.0, 6.0)] == ["9°", "1.5°", "0.5°", "0°", "6°"]
+    assert [degrees(v, signed=True) for v in (1.4573, -18.48, 0.04, -0.04)] == ["+1.5°", "-18.5°", "0°", "0°"]
+    assert [space.show(v) for v in (0.84, 0.7312)] == ["84%", "73%"]
+    assert BY_KEY["framing"].show("close-up") == "close-up" and tilt.show(float("nan")) == "-"
+    # the reading of a measured horizon and the words under it say the same angle
+    from portraitcraft.lab.factors import Factors
+    from portraitcraft.track2.bench import faithful_image
+
+    scene = Factors(aspect="3:2", framing="half-body", subject_x=1 / 3, subject_y=0.3, subject_scale=0.2,
+                    palette="cool", background_blur=0.0, light_direction="front", horizon_y=0.5, scene_seed=3,
+                    horizon_tilt=9.0)
+    reading = cpu_readings(measure(faithful_image(scene.to_dict(), PROOF_SIDE)))["horizon_tilt"]
+    assert tilt.show(reading.value) in reading.evidence
+
+
 def test_lab_alignment_ranks_matched_pairs_first(lab):
     result = lab_alignment(lab, split="test", long_side=PROOF_SIDE)
     assert result.matrix.shape == (8, 8) and result.n_images == 8
@@ -270,6 +339,36 @@ def test_track2_evaluate_command_lists_missing_and_unreadable_images(lab, tmp_pa
     bad = CliRunner().invoke(app, ["track2", "evaluate", "--descriptions", str(tmp_path / "none.json"),
                                    "--images", str(images)])
     assert bad.exit_code == 2 and "file not found" in bad.output
+
+
+def test_the_report_counts_the_properties_it_lists(lab):
+    """The coverage is "of N properties": the per-property table lists those N, and the aspect ratio (weight 0) is
+    listed apart, as reported and not counted; "mentioned" counts the same N."""
+    report = evaluate_folder(lab / "track_2_test.json", lab, embedder=None)
+    summary = report.summary()
+    assert list(summary["per_property"]) == [p.key for p in COUNTED]
+    assert list(summary["reported_not_counted"]) == ["aspect"]
+    assert summary["reported_not_counted"]["aspect"]["compared"] == len(report.scores)  # the lab states every aspect
+    text = report.to_text()
+    table = text.split("property", 1)[1].split("\n\n", 1)[0].strip().splitlines()[1:]
+    assert f"of the {len(COUNTED)} counted properties" in text and len(table) == len(COUNTED)
+    assert "reported, not counted" in text and "aspect" not in "\n".join(table)
+    for score in report.scores:
+        parsed = parse_description(*next((r["content_description"], r["composition_analysis"]) for r in
+                                         json.loads((lab / "track_2_test.json").read_text(encoding="utf-8"))
+                                         if r["image_path"] == score.image_path), embedder=None)
+        assert score.mentioned == len(parsed.targets) - ("aspect" in parsed.targets) <= len(COUNTED)
+
+
+def test_a_missed_property_is_written_as_the_property_writes_it():
+    from portraitcraft.book.tables import missed_properties
+
+    parsed = ParsedDescription({"horizon_tilt": Target("horizon_tilt", 9.0, 0.95, "tilted by about 9 degrees"),
+                                "negative_space": Target("negative_space", 0.84, 0.95, "about 84% of the frame")})
+    readings = {"horizon_tilt": Reading("horizon_tilt", 1.4573, 0.8, None, "at +1.5°"),
+                "negative_space": Reading("negative_space", 0.7312, 0.6, None, "73% free")}
+    table = missed_properties(parsed, readings)
+    assert list(table["asked"]) == ["9°", "84%"] and list(table["read"]) == ["1.5°", "73%"]
 
 
 def test_evaluate_folder_finds_images_in_published_layout(lab):

@@ -386,6 +386,13 @@ def test_figure3_panels_put_each_generator_beside_the_original(track2_lab, tmp_p
     assert {f"{label}: agreement" for label in (ORIGINAL, LAB)} <= set(frame.columns)
     values = frame[f"{LAB}: agreement"].dropna()
     assert len(values) and values.between(0, 1).all()
+    # every value written as the property writes it: the horizon in degrees, negative space as a percentage
+    for key, target in panels[0].parsed.targets.items():
+        row = frame[frame["property"] == BY_KEY[key].label].iloc[0]
+        assert row["asked"] == BY_KEY[key].show(target.value)
+        read = {p.key: p.reading for p in panels[0].images[0].score.properties}
+        assert row[f"{ORIGINAL}: read"] == (BY_KEY[key].show(read[key]) if key in read else "-")
+    assert any(text.endswith("°") for text in frame["asked"]) or "horizon_tilt" not in panels[0].parsed.targets
     overall = overall_frame(panels)
     assert math.isnan(overall.loc[2, "lab via track2 generate"]) and overall[LAB].notna().all()
     assert generation_cost([tmp_path / "none.json"]) is None
@@ -411,6 +418,26 @@ def test_the_gpu_benchmark_runs_its_dry_path_on_the_cpu(tmp_path, one_torch_thre
     assert all(r["seconds"] > 0 for r in report["results"])
     cost = generation_cost([out])
     assert list(cost["part"]) == ["one image", "one training step"] and cost["GPU"].str.contains("dry run").all()
+
+
+def test_the_figure3_page_finds_the_committed_generation_measurements(tmp_path):
+    """Given no file, the page shows what `book/measurements/` keeps under the name the script's docstring gives;
+    given files, only those that exist; nothing at all where nothing was measured (the page then says so)."""
+    from portraitcraft.track2.compare import generation_cost, generation_measurements
+
+    committed = tmp_path / "measurements"
+    committed.mkdir()
+    (committed / "gpu_bench_qwen-h200-2026-11-27.json").write_text("{}")  # another script's: not this page's
+    assert generation_measurements([], committed) == [] and generation_cost([]) is None
+    report = {"gpu": "NVIDIA H200", "measured_at": "2026-12-01T10:00:00+00:00",
+              "results": [{"part": "generate", "status": "ok", "seconds": 41.5, "width": 1024, "height": 1024,
+                           "steps": 20, "true_cfg_scale": 5.0, "peak_memory_gib": 57.9}]}
+    dated = committed / "gpu_bench_track2-h200-2026-12-01.json"
+    dated.write_text(json.dumps(report))
+    assert generation_measurements([], committed) == [dated]
+    assert generation_measurements([tmp_path / "absent.json"], committed) == []
+    (row,) = generation_cost(generation_measurements([], committed)).to_dict("records")
+    assert (row["GPU"], row["measured"], row["file"], row["seconds"]) == ("NVIDIA H200", "2026-12-01", dated.name, 41.5)
 
 
 def test_the_reference_recipe_trains_bf16_adapters_on_16_draws_per_step(track2_lab, tiny_qwen_image, tmp_path):

@@ -194,12 +194,13 @@ def series_strip(members: Sequence[Any], judged_rows: pd.DataFrame | None, *, co
 
 def missed_properties(parsed: Any, readings: Any) -> pd.DataFrame:
     """The Track 2 properties an image was judged to miss (agreement below 1): what the text asked and said, what
-    the image showed, and the agreement (chapter 8)."""
+    the image showed, and the agreement (chapter 8). Values as `Property.show` writes them (degrees, percentages)."""
+    from portraitcraft.track2.properties import BY_KEY
     from portraitcraft.track2.score import score_image
 
     missed = [p for p in score_image(parsed, readings).properties if p.agreement < 1]
-    return pd.DataFrame([{"property": p.key, "asked": plain_value(p.target),
-                          "the text said": shortened(p.text_evidence), "read": plain_value(p.reading),
+    return pd.DataFrame([{"property": p.key, "asked": BY_KEY[p.key].show(p.target),
+                          "the text said": shortened(p.text_evidence), "read": BY_KEY[p.key].show(p.reading),
                           "the image showed": shortened(p.image_evidence), "agreement": p.agreement}
                          for p in missed])
 

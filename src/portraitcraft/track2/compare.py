@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from portraitcraft.track2.properties import BY_KEY, CONTINUOUS
+from portraitcraft.track2.properties import BY_KEY
 from portraitcraft.track2.score import ImageScore, score_image
 from portraitcraft.track2.text import ParsedDescription, parse_description
 
@@ -130,31 +130,22 @@ def figure3_panels(data: str | os.PathLike, *, split: str | None = None, limit: 
     return panels
 
 
-def _shown(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.2f}".rstrip("0").rstrip(".") if not math.isnan(value) else "-"
-    return str(value)
-
-
 def agreement_frame(panel: Panel):
     """One row per property the description asks for: what it asks, then for every image present what the
-    extractor read and the agreement (0-1; '-' where the image's reading of that property was not confident)."""
+    extractor read and the agreement (0-1; '-' where the image's reading of that property was not confident). Values
+    are written by `Property.show`, as everywhere else (degrees with their unit, shares as percentages)."""
     import pandas as pd
 
     rows = []
     for key, target in panel.parsed.targets.items():
         prop = BY_KEY[key]
-        asked = f"{target.value:.0%}" if key == "negative_space" else _shown(target.value)
-        row = {"property": prop.label, "asked": asked + (" deg" if key == "horizon_tilt" else "")}
+        row = {"property": prop.label, "asked": prop.show(target.value)}
         for picture in panel.images:
             if picture.score is None:
                 continue
             scored = {p.key: p for p in picture.score.properties}
             p = scored.get(key)
-            reading = "-" if p is None else _shown(p.reading)
-            if p is not None and prop.kind == CONTINUOUS and key == "negative_space":
-                reading = f"{p.reading:.0%}"
-            row[f"{picture.label}: read"] = reading
+            row[f"{picture.label}: read"] = "-" if p is None else prop.show(p.reading)
             row[f"{picture.label}: agreement"] = math.nan if p is None else p.agreement
         rows.append(row)
     return pd.DataFrame(rows)
@@ -171,6 +162,18 @@ def overall_frame(panels: Sequence[Panel]):
             row[picture.label] = math.nan if picture.score is None else picture.score.overall
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+MEASUREMENT_PATTERN = "gpu_bench_track2*.json"  # what `scripts/gpu_bench_track2.py --out` is told to write
+
+
+def generation_measurements(paths: Sequence[str | os.PathLike], committed: str | os.PathLike) -> list[Path]:
+    """The GPU measurement files the Figure 3 page shows: those of ``paths`` that exist, or, when none is given,
+    every measurement of `scripts/gpu_bench_track2.py` kept in the folder ``committed`` (`MEASUREMENT_PATTERN`,
+    the book's ``book/measurements``), oldest name first."""
+    if paths:
+        return [Path(p) for p in paths if Path(p).is_file()]
+    return sorted(Path(committed).glob(MEASUREMENT_PATTERN))
 
 
 def generation_cost(paths: Sequence[str | os.PathLike]):
@@ -199,5 +202,5 @@ def generation_cost(paths: Sequence[str | os.PathLike]):
     return pd.DataFrame(rows) if rows else None
 
 
-__all__ = ["LAB", "ORIGINAL", "Panel", "PanelImage", "agreement_frame", "figure3_panels", "generation_cost",
-           "overall_frame"]
+__all__ = ["LAB", "MEASUREMENT_PATTERN", "ORIGINAL", "Panel", "PanelImage", "agreement_frame", "figure3_panels",
+           "generation_cost", "generation_measurements", "overall_frame"]

