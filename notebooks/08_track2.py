@@ -37,10 +37,10 @@ from IPython.display import HTML, Markdown, display
 
 from portraitcraft.book import banner, caption, thumbnail
 from portraitcraft.book.paths import locate, repository_path
-from portraitcraft.book.tables import missed_properties, plain_value
+from portraitcraft.book.tables import missed_properties
 from portraitcraft.data import FACTORS_FILE
 from portraitcraft.sources import open_dataset
-from portraitcraft.track2 import PROPERTIES, parse_description
+from portraitcraft.track2 import BY_KEY, PROPERTIES, parse_description
 from portraitcraft.track2.bench import faithful_image, lab_alignment, sample_alignment
 from portraitcraft.track2.score import NOT_OFFICIAL, evaluate_folder, score_image
 
@@ -75,8 +75,8 @@ if lab is not None:
     bins = np.linspace(0, 1, 26)
     ax.hist(off[~np.isnan(off)], bins=bins, density=True, alpha=0.6, label=f"mismatched ({off.size} pairs)")
     ax.hist(np.diag(lab.matrix), bins=bins, density=True, alpha=0.6, label=f"matched ({lab.n_images} pairs)")
-    ax.set(xlabel="overall agreement (0-1)", ylabel="density", title=f"ROC AUC {lab.auc:.3f}")
-    ax.legend()
+    ax.set(xlabel="overall agreement (0-1)", ylabel="density", title=f"ROC AUC {lab.auc:.2f}")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)  # beside the bars, not on them
     plt.show()
     display(caption(f"Overall agreement of matched and mismatched (description, image) pairs on the lab's {split} "
                     f"split, {extractor} extractor. The AUC is the chance that a matched pair outscores a mismatched "
@@ -127,10 +127,13 @@ track2_file = root / f"track_2_{split}.json"
 if not track2_file.is_file():
     track2_file = next(iter(sorted(root.glob("track_2_*.json"))), None)
 if track2_file is not None:
-    example = json.loads(track2_file.read_text(encoding="utf-8"))[0]
-    parsed_example = parse_description(example["content_description"], example["composition_analysis"])
-    # The described image beside its description: the file where the folders hold it, else the lab's faithful render.
+    # The described image beside its description: the first record whose image the folders hold, its file; else the
+    # first record and, on the lab, its faithful render.
     example_data = open_dataset(str(root))
+    example_records = json.loads(track2_file.read_text(encoding="utf-8"))
+    example = next((r for r in example_records if example_data.image_file(r["image_path"]) is not None),
+                   example_records[0])
+    parsed_example = parse_description(example["content_description"], example["composition_analysis"])
     if example_data.image_file(example["image_path"]) is not None:
         example_picture = thumbnail(example_data.open_image(example["image_path"], max_side=512),
                                     title=example["image_path"], max_side=thumb_side, credit=not example_data.is_lab)
@@ -144,7 +147,7 @@ if track2_file is not None:
     display(HTML(f"<div style='display:flex;gap:16px;align-items:flex-start'>{example_picture}<div><p><b>"
                  f"{html.escape(example['image_path'])}</b>, composition analysis:</p><blockquote>"
                  f"{html.escape(example['composition_analysis'])}</blockquote></div></div>"))
-    display(pd.DataFrame([{"property": t.key, "asked": plain_value(t.value), "confidence": t.confidence,
+    display(pd.DataFrame([{"property": t.key, "asked": BY_KEY[t.key].show(t.value), "confidence": t.confidence,
                            "source": t.source, "words": t.evidence} for t in parsed_example.targets.values()])
             .style.hide(axis="index").format({"confidence": "{:.2f}"})
             .set_properties(subset=["words"], **{"text-align": "left"}))
@@ -216,8 +219,9 @@ if lab is not None:
             display(table.style.hide(axis="index").format(precision=2))
         else:
             display(Markdown("No disagreement."))
-    display(caption("The three lowest-scoring matched pairs of the lab: what each description asked, and what the "
-                    "extractor read instead."))
+    display(caption("The three lowest-scoring matched pairs of the lab, one table under each image: the properties "
+                    "its description asked for that the extractor read differently, the words that asked, and the "
+                    "measurement behind the reading.", label="Table"))
 
 # %% [markdown]
 # ## The real sample
@@ -228,8 +232,8 @@ if lab is not None:
 
 # %% tags=["remove-input"]
 if real is not None:
-    display(Markdown(f"Matched mean {real['matched_mean']:.3f}, mismatched mean {real['mismatched_mean']:.3f}, AUC "
-                     f"{real['auc']:.3f} over {len(real['matched'])} matched and "
+    display(Markdown(f"Matched mean {real['matched_mean']:.2f}, mismatched mean {real['mismatched_mean']:.2f}, AUC "
+                     f"{real['auc']:.2f} over {len(real['matched'])} matched and "
                      f"{real['matrix'].size - len(real['matched'])} mismatched pairs."))
 else:
     display(Markdown(f"The real sample was not found at `{sample}`, so it is not scored here."))
@@ -247,8 +251,9 @@ if real is not None:
     display(styled)
     display(caption("Overall agreement of every real description (rows, by the image it describes) with every real "
                     "image present (columns: " + "; ".join(f"{c} = {n}" for c, n in zip(columns, real["image_paths"]))
-                    + "); the matched pairs are outlined. Ranks of each image's own description among the "
-                    f"{real['candidates']}: {real['own_description_rank']}.", label="Table"))
+                    + "); the matched pairs are outlined. Rank of each image's own description among the "
+                    f"{real['candidates']}, image 1 to {len(columns)}: "
+                    + ", ".join(str(rank) for rank in real["own_description_rank"]) + ".", label="Table"))
     sample_data = open_dataset(str(sample_root))
     for name, index in zip(real["image_paths"], real["own"]):
         picture = sample_data.open_image(name, max_side=512)
@@ -258,8 +263,9 @@ if real is not None:
             display(table.style.hide(axis="index").format(precision=2))
         else:
             display(Markdown("No disagreement."))
-    display(caption("Each real image above the properties its own description asked for that the extractor read "
-                    "differently. Some disagreements are the extractor's errors, some the text's vagueness."))
+    display(caption("Under each real image, the properties its own description asked for that the extractor read "
+                    "differently. Some disagreements are the extractor's errors, some the text's vagueness.",
+                    label="Table"))
 
 # %% [markdown]
 # ## Scoring a folder of generated images
@@ -274,12 +280,12 @@ if real is not None:
 # ```
 #
 # Missing or unreadable images are listed in the report, not fatal. From Python, `evaluate_folder` returns the same
-# report. Below, where the book's dataset has Track 2 records of this split, it scores the first three against
-# their own images.
+# report. Below, it scores three Track 2 records of the book's dataset (of the split above where the data has it;
+# records whose image the data holds first) against their own images.
 
 # %% tags=["remove-input"]
-first = json.loads((root / f"track_2_{split}.json").read_text(encoding="utf-8"))[:3] \
-    if (root / f"track_2_{split}.json").is_file() else []
+scoring_records = json.loads(track2_file.read_text(encoding="utf-8")) if track2_file is not None else []
+first = ([r for r in scoring_records if ds.image_file(r["image_path"]) is not None] or scoring_records)[:3]
 if first:
     with tempfile.TemporaryDirectory() as folder:
         descriptions = Path(folder) / "descriptions.json"
@@ -289,4 +295,5 @@ if first:
     display(HTML("<pre style='white-space:pre-wrap;font-size:0.85em'>"
                  f"{html.escape(report.to_text(max_listed=3))}</pre>"))
 else:
-    display(Markdown(f"{data} has no `track_2_{split}.json`, so there is nothing to score in this example."))
+    display(Markdown(f"{data} has no Track 2 records (`track_2_*.json`), so there is nothing to score in this "
+                     "example."))

@@ -24,7 +24,7 @@ labels: list = []  # a name for each generated folder (empty: the folder names)
 lab_generator: bool = True  # also draw every description with the composition-lab generator
 side: int = 512  # the lab generator's image side, pixels (the CPU extractor's rules were set at 512)
 thumb_side: int = 200  # longest side of the thumbnails, pixels
-bench: list = ["book/measurements/gpu_bench_track2.json"]  # from scripts/gpu_bench_track2.py (absent: not measured)
+bench: list = []  # files of scripts/gpu_bench_track2.py (empty: those kept in book/measurements/, if any)
 
 # %% tags=["remove-cell"]
 import html
@@ -35,7 +35,15 @@ from portraitcraft.book import banner, caption, thumbnail
 from portraitcraft.book.paths import locate, repository_path
 from portraitcraft.book.tables import recipe_agreement, side_by_side_html
 from portraitcraft.sources import open_dataset
-from portraitcraft.track2.compare import ORIGINAL, agreement_frame, figure3_panels, generation_cost, overall_frame
+from portraitcraft.track2.compare import (
+    MEASUREMENT_PATTERN,
+    ORIGINAL,
+    agreement_frame,
+    figure3_panels,
+    generation_cost,
+    generation_measurements,
+    overall_frame,
+)
 from portraitcraft.track2.generate import REFERENCE_MODEL, GenerationSettings
 from portraitcraft.track2.recipes import recipe_table as lora_recipe_table
 from portraitcraft.track2.score import NOT_OFFICIAL
@@ -174,7 +182,7 @@ display(HTML(side_by_side_html(lora_recipes)))
 display(caption(
     f"The reference recipe and ours, setting by setting: {recipe_agreement(lora_recipes)}. The reference keeps the "
     "LoRA weights and their AdamW state in bf16, as its code does: a bf16 weight moves only when the update is at "
-    "least about 2^-9 of its size.", label="Table"))
+    "least about 2⁻⁹ of its size.", label="Table"))
 
 # %% [markdown]
 # ## What generation costs
@@ -185,12 +193,21 @@ display(caption(
 # long).
 
 # %% tags=["hide-input"]
-cost = generation_cost([repository_path(b) for b in bench])
+measured = generation_measurements([repository_path(b) for b in bench], repository_path("book/measurements"))
+cost = generation_cost(measured)
 if cost is None:
-    display(Markdown("*Not measured: no GPU measurement file was found (" + ", ".join(f"`{b}`" for b in bench)
-                     + "). Run `python scripts/gpu_bench_track2.py --out FILE` on a CUDA machine and pass FILE as "
-                     "the `bench` parameter.*"))
+    looked = (", ".join(f"`{b}`" for b in bench) + " (the `bench` parameter) does not exist" if bench else
+              f"`book/measurements/` keeps no `{MEASUREMENT_PATTERN}`: Qwen-Image's generation and LoRA training "
+              "have not been measured on a GPU for this book")
+    display(Markdown(
+        f"**No measurement to show.** {looked}, so this section gives no seconds and no memory figure; none is "
+        "estimated. To measure, on a machine with a CUDA GPU (the script builds Qwen-Image at full size, in bf16), "
+        "from the repository root:\n\n"
+        "```bash\npython scripts/gpu_bench_track2.py \\\n    --out book/measurements/gpu_bench_track2-GPU-DATE.json\n"
+        "portraitcraft book --only 10_figure3\n```\n\n"
+        "The page then shows every such file in `book/measurements/`, with the GPU and the date of each; "
+        "`-p 'bench=[FILE]'` shows another file instead."))
 else:
     display(cost.style.hide(axis="index").format(precision=2, na_rep="-"))
-    display(caption("Generation and LoRA training cost on the GPU named in each row (random weights, Qwen-Image's "
-                    "dimensions).", label="Table"))
+    display(caption("Generation and LoRA training cost on the GPU named in each row, measured on the date given, "
+                    "from the file named (random weights, Qwen-Image's dimensions).", label="Table"))
