@@ -35,6 +35,7 @@ from portraitcraft.book import (
     counted,
     print_download,
     radar_labels,
+    radar_scale,
     show_plotly,
 )
 from portraitcraft.book.paths import locate
@@ -207,11 +208,15 @@ if attributes.splits:
             line=dict(color=SPLIT_COLOURS.get(split), width=2, dash="solid" if split == "train" else "dash"),
             hovertemplate="%{customdata}<br>mean %{r:.2f}<extra>" + split + "</extra>"))
     low = float(np.nanmin(attributes.means[[f"mean_{s}" for s in attributes.splits]].to_numpy()))
+    # The ring numbers go between the two spokes where the polygons leave the most room, and only on the rings
+    # outside every polygon: a number inside sat on the fill, where it could not be read.
+    scale = radar_scale([attributes.means[f"mean_{s}"].fillna(low).tolist() for s in attributes.splits],
+                        low=max(0.0, np.floor(low) - 1), high=10)
+    direction = 90 - scale.bisector_degrees  # plotly's angles run anticlockwise from the right
     radar.update_layout(
         title="Figure 2(b). Mean score of each attribute (0-10)",
-        # The radial scale between the first two spokes, its numbers over a light fill.
-        polar=dict(radialaxis=dict(range=[max(0.0, np.floor(low) - 1), 10], tickfont=dict(size=10, color="#333"),
-                                   angle=90 - 360 / 26, tickangle=90 - 360 / 26),
+        polar=dict(radialaxis=dict(range=[scale.low, scale.high], tickvals=scale.rings, ticktext=scale.labels,
+                                   tickfont=dict(size=10, color="#333"), angle=direction, tickangle=direction),
                    angularaxis=dict(tickfont_size=11, rotation=90, direction="clockwise")),
         legend=dict(orientation="h", y=-0.08),
         margin=dict(l=70, r=70, t=70, b=40),
@@ -220,8 +225,11 @@ if attributes.splits:
     display(show_plotly(radar, height=560))
     display(caption(
         f"Mean 0-10 score of each of the 13 composition attributes over the labelled images of {data}, per split. "
-        "The radial axis starts near the lowest mean, so differences between attributes are visible; hover a "
-        "vertex for its value."))
+        f"The centre is {scale.low:g} (near the lowest mean, so that differences between attributes are visible) and "
+        f"the rings are one point apart up to {scale.high:g}"
+        + (f"; the rings inside the polygons ({', '.join(f'{r:g}' for r in scale.unlabelled)}) are left unnumbered "
+           "so that no number sits on the fill" if scale.unlabelled else "")
+        + ". Hover a vertex for its value."))
     means = attributes.means.set_index("attribute")
     split = attributes.splits[0]
     display(Markdown(
@@ -237,10 +245,11 @@ if attributes.splits:
                 label=split)
         ax.fill(np.append(angles, angles[0]), np.append(values, values[0]), color=SPLIT_COLOURS.get(split), alpha=0.15)
     ax.set_xticks(angles, radar_labels(), fontsize=10)
-    ax.set_ylim(max(0.0, np.floor(low) - 1), 10)
+    ax.set_ylim(scale.low, scale.high)
+    ax.set_yticks(scale.rings, scale.labels)
     ax.set_theta_offset(np.pi / 2)  # first attribute at the top, clockwise, as in the interactive radar
     ax.set_theta_direction(-1)
-    ax.set_rlabel_position(360 / 26)  # radial labels between the first two axes
+    ax.set_rlabel_position(scale.bisector_degrees)  # the ring numbers where the interactive radar has them
     ax.tick_params(axis="y", labelsize=10)
     ax.set_title("Figure 2(b)", pad=30)
     ax.legend(loc="upper right", bbox_to_anchor=(1.15, 1.1), frameon=False)

@@ -182,19 +182,25 @@ if len(long):
                 customdata=rows["image_path"], hovertemplate="%{customdata}<br>%{y}<extra>" + split + "</extra>"),
                 row=1, col=col)
         spread.update_yaxes(title_text=f"length ({unit})", row=1, col=col)
-    # The paper's means, in the characters panel (the range they fall in), named in the legend: a label beside a
-    # line ran into the boxes' whiskers.
-    for split, value in reported.loc[["train", "test"], "mean"].items():
-        line = dict(color=SPLIT_COLOURS.get(split, "#444"), dash="dot" if split == "train" else "dash", width=1.5)
-        spread.add_hline(y=value, line=line, row=1, col=1)
-        spread.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=line, name=f"paper, {split} mean {value:g}"),
-                         row=1, col=1)
+    # The paper's means, in the characters panel (the range they fall in), named in the legend to the decimal the
+    # paper prints (as in its table above). Train's and test's means lie a few characters apart: each is drawn
+    # across its own split's boxes (grouped boxes put train left of a category's centre, test right of it), not as
+    # two lines on one another (with one split's boxes, still side by side). Shapes on a category axis take the
+    # category's position, 0, 1, 2, ...
+    col = units.index("characters") + 1 if "characters" in units else None
+    for split, value in reported.loc[["train", "test"], "mean"].items() if col else ():
+        line = dict(color=SPLIT_COLOURS.get(split, "#444"), dash="dot" if split == "train" else "dash", width=2)
+        left, right = (-0.4, 0.0) if split == "train" else (0.0, 0.4)
+        for k in range(sum(LENGTH_UNITS[d] == "characters" for d in definitions)):
+            spread.add_shape(type="line", x0=k + left, x1=k + right, y0=value, y1=value, line=line, row=1, col=col)
+        spread.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=line,
+                                    name=f"paper, {split} mean {value:.1f}"), row=1, col=col)
     spread.update_layout(boxmode="group", title="Description length per record, each definition")
     display(show_plotly(spread, height=460))
     display(caption(
         f"Length of each Track 2 record of {data} under the four definitions, in characters (left) and in words "
         "(right), each on its own axis (box: quartiles; points: records, hover for the image). Dotted and dashed "
-        "lines: the paper's reported train and test means, drawn among the character counts (the paper does not "
-        "state its unit)."))
+        "lines: the paper's reported train and test means, each across its split's boxes among the character counts "
+        "(the paper does not state its unit)."))
 else:
     display(Markdown("No Track 2 description: nothing to plot."))

@@ -38,7 +38,7 @@ import plotly.graph_objects as go
 from IPython.display import HTML, Markdown, display
 
 from portraitcraft.attributes import ATTRIBUTE_NAMES
-from portraitcraft.book import banner, caption, counted, show_plotly, value_with_interval
+from portraitcraft.book import banner, caption, counted, share_digits, show_plotly, value_with_interval
 from portraitcraft.book.paths import locate, repository_path, shown_path
 from portraitcraft.book.tables import breakable, column_labels, table3_cell
 from portraitcraft.evaluation import METRIC_LABELS
@@ -117,7 +117,8 @@ if len(computed):
         f"Table 3 **computed in this build** on the {result.target.description} of {data}: value and 95% percentile "
         f"bootstrap interval over images ({n_bootstrap} resamples, seed {seed}). Overall is the mean of SRCC, PLCC, "
         "Level Acc and QA Acc (of the first three where QA is not available); an undefined correlation (a constant "
-        f"predictor) is shown as '-', never counted as 0. Rows marked * carry a warning below.{row_notes}",
+        "predictor) is shown as '-', never counted as 0."
+        + (" Rows marked * carry a warning below." if (computed["warning"] != "").any() else "") + row_notes,
         label="Table"))
     warned = computed[computed["warning"] != ""]
     if len(warned):
@@ -242,12 +243,15 @@ per_attribute = pd.concat(
     axis=1,
 )
 if len(per_attribute):
+    # Shares of n images, to the decimals n carries (0.69 of 100 images, not 0.690).
+    digits = share_digits(len(result.target.truth))
     # A long file name may break after each "/" (a zero-width space), not inside words.
-    display(per_attribute.rename(columns=lambda name: name.replace("/", "/\u200b")).style.format(precision=3)
+    display(per_attribute.rename(columns=lambda name: name.replace("/", "/\u200b")).style.format(precision=digits)
             .background_gradient(cmap="Greens", vmin=0, vmax=1, axis=None))
     display(caption(
-        f"Level accuracy of each attribute for each computed method on the {result.target.description}.",
-        label="Table"))
+        f"Level accuracy of each attribute for each computed method on the {result.target.description}: the share "
+        f"of images whose level is right, to {counted(digits, 'decimal')}, the precision of a share of "
+        f"{counted(len(result.target.truth), 'image')}; the darker the green, the higher.", label="Table"))
 for r in result.results:
     if r.report is None:
         display(Markdown(f"*{r.method}: {r.note}.*"))

@@ -35,7 +35,16 @@ import seaborn as sns
 from IPython.display import HTML, Markdown, display
 
 from portraitcraft.attributes import ATTRIBUTE_NAMES
-from portraitcraft.book import banner, caption, counted, radar_labels, show_plotly, thumbnail, value_with_interval
+from portraitcraft.book import (
+    banner,
+    caption,
+    counted,
+    radar_labels,
+    share_digits,
+    show_plotly,
+    thumbnail,
+    value_with_interval,
+)
 from portraitcraft.book.figures import confusion_panel, reliability_figure
 from portraitcraft.book.paths import locate
 from portraitcraft.book.tables import raw_text_block, report_cell
@@ -217,18 +226,21 @@ if analyses:
 # %% tags=["remove-input"]
 for e in analyses:
     full = accuracy[e.name]
+    # Shares of n images carry about log10(n) decimals (0.69 of 100, not 0.690); the statistics beside them alike.
+    digits = share_digits(int(full["n"].max()))
     table = pd.DataFrame({
         "attribute": full["attribute"],
-        "accuracy": [value_with_interval(v, lo, hi) for v, lo, hi in zip(full["accuracy"], full["low"], full["high"])],
-        "most common": full["majority"].round(3), "macro-F1": full["macro_f1"].round(3), "QWK": full["qwk"].round(3),
+        "accuracy": [value_with_interval(v, lo, hi, digits=digits)
+                     for v, lo, hi in zip(full["accuracy"], full["low"], full["high"])],
+        "most common": full["majority"], "macro-F1": full["macro_f1"], "QWK": full["qwk"],
         "valid": [f"{v}/{n}" for v, n in zip(full["valid"], full["n"])]})
     display(Markdown(f"**{html.escape(e.name)}**"))
-    display(table.style.hide(axis="index").format(precision=3, na_rep="-"))
+    display(table.style.hide(axis="index").format(precision=digits, na_rep="-"))
     below = full[full["high"] < full["majority"]]["attribute"].tolist()
     display(Markdown(
         f"{html.escape(e.name)} is most accurate on **{full.loc[full['accuracy'].idxmax(), 'attribute']}** "
-        f"({full['accuracy'].max():.3f}) and least on **{full.loc[full['accuracy'].idxmin(), 'attribute']}** "
-        f"({full['accuracy'].min():.3f}); "
+        f"({full['accuracy'].max():.{digits}f}) and least on **{full.loc[full['accuracy'].idxmin(), 'attribute']}** "
+        f"({full['accuracy'].min():.{digits}f}); "
         + (f"on {', '.join(below)} its whole interval lies below always answering the most common level."
            if below else "on no attribute does its whole interval lie below always answering the most common level.")))
     display(caption(f"Per-attribute accuracy (95% interval under it), the most-common-level reference, macro-F1 over "
@@ -487,7 +499,10 @@ for e in analyses:
                     "count the items per bin. Bars under the dotted line: overconfident."))
     if len(level_items.truth):
         per_attribute = calibration_by_attribute(level_items)
+        # the accuracy is a share of the items (to the decimals their number carries); the rest are means
+        accuracy_format = f"{{:.{share_digits(int(per_attribute['items'].max()))}f}}"
         display(per_attribute.rename(columns={"mean_confidence": "mean confidence", "ece": "ECE", "brier": "Brier"})
-                .style.hide(axis="index").format(precision=3))
+                .style.hide(axis="index").format({"accuracy": accuracy_format, "mean confidence": "{:.3f}",
+                                                  "ECE": "{:.3f}", "Brier": "{:.3f}"}))
         display(caption(f"Calibration of each attribute's level probabilities for {e.name}: accuracy of the most "
                         "probable level, mean stated confidence, ECE and Brier score.", label="Table"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import textwrap
 from pathlib import Path
 
@@ -14,7 +15,14 @@ import yaml
 pytest.importorskip("plotly", reason="the book extra is not installed: pip install 'portraitcraft[book]'")
 
 from portraitcraft.book import build, paths  # noqa: E402
-from portraitcraft.book.figures import LEVEL_COLOURS, radar_labels, show_plotly, value_with_interval  # noqa: E402
+from portraitcraft.book.figures import (  # noqa: E402
+    LEVEL_COLOURS,
+    radar_labels,
+    radar_scale,
+    share_digits,
+    show_plotly,
+    value_with_interval,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK_SOURCES = sorted(p for p in (REPO / "notebooks").glob("*.py") if p.name != "conftest.py")
@@ -357,6 +365,48 @@ def test_radar_labels_are_the_attributes_in_order_wrapped_to_width():
     assert all(len(line) <= 18 for label in labels for line in label.split("<br>"))
     assert labels[ATTRIBUTE_NAMES.index("Appropriateness of Negative Space")] == "Appropriateness of<br>Negative Space"
     assert labels[ATTRIBUTE_NAMES.index("Application of Classical Composition Principles")].startswith("Classical")
+
+
+def _reach_along(values: list[float], low: float, degrees: float) -> float:
+    """How far from the centre a closed polygon (values on evenly spaced spokes, radius value - low) reaches along a
+    direction, found as the farthest crossing of the ray with any edge, in x/y (independently of radar_scale)."""
+    n = len(values)
+    points = [((v - low) * math.sin(2 * math.pi * k / n), (v - low) * math.cos(2 * math.pi * k / n))
+              for k, v in enumerate(values)]
+    dx, dy = math.sin(math.radians(degrees)), math.cos(math.radians(degrees))
+    reach = 0.0
+    for (x1, y1), (x2, y2) in zip(points, points[1:] + points[:1]):
+        ex, ey = x2 - x1, y2 - y1
+        det = dx * (-ey) - dy * (-ex)
+        if abs(det) < 1e-12:
+            continue
+        t = (x1 * (-ey) - y1 * (-ex)) / det  # ray t*(dx, dy) = (x1, y1) + u*(ex, ey)
+        u = (dx * y1 - dy * x1) / det
+        if t >= 0 and -1e-9 <= u <= 1 + 1e-9:
+            reach = max(reach, t)
+    return reach
+
+
+def test_radar_scale_numbers_only_the_rings_outside_every_polygon_in_the_roomiest_gap():
+    train = [6.1, 6.0, 6.9, 6.1, 5.8, 6.6, 5.6, 5.7, 6.1, 5.8, 6.6, 5.9, 6.7]
+    test = [6.2, 6.1, 7.0, 6.2, 5.8, 6.4, 5.7, 5.7, 6.0, 5.7, 6.9, 5.8, 6.4]
+    scale = radar_scale([train, test], low=4, high=10)
+    assert scale.rings == [4, 5, 6, 7, 8, 9, 10] and scale.spokes == 13
+    reach = {gap: max(_reach_along(p, 4, (gap + 0.5) * 360 / 13) for p in (train, test)) for gap in range(13)}
+    assert reach[scale.gap] == pytest.approx(min(reach.values()))  # the gap with the most room
+    for ring, label in zip(scale.rings, scale.labels):
+        # numbered only beyond the polygons (and the label's half height, 8% of the radius)
+        assert bool(label) == (ring - 4 > reach[scale.gap] + 0.08 * 6), (ring, label)
+    assert scale.unlabelled == [4, 5, 6] and scale.labels[-1] == "10"
+    assert scale.bisector_degrees == pytest.approx((scale.gap + 0.5) * 360 / 13)
+    # a polygon that reaches the edge everywhere leaves no ring to number; none is numbered rather than one on it
+    assert radar_scale([[10.0] * 13], low=4).labels == [""] * 7
+
+
+def test_share_digits_are_the_decimals_a_share_of_n_items_carries():
+    assert [share_digits(n) for n in (1, 2, 10, 11, 87, 100, 101, 300, 1000, 1300)] == [1, 1, 1, 2, 2, 2, 3, 3, 3, 4]
+    assert value_with_interval(0.69, 0.6, 0.78, digits=share_digits(100)) == (
+        '0.69<br><span class="interval">[0.60, 0.78]</span>')
 
 
 def test_value_with_interval_puts_the_interval_under_the_value_and_says_when_missing():

@@ -167,14 +167,56 @@ def _matplotlib_svg(legend_loc: str | tuple, *, title: str = "") -> str:
     return out.getvalue()
 
 
+def _radar(scale=None):
+    """A filled radar of 13 values between 6 and 8 on a radial axis from 3 to 10: with plotly's default ring numbers
+    (on the first spoke) 4, 5 and 6 sit inside the polygon; ``scale`` (`radar_scale`) places them outside."""
+    import plotly.graph_objects as go
+
+    values = [6.5, 7.2, 7.9, 6.1, 6.8, 7.5, 6.3, 7.0, 7.7, 6.4, 7.1, 6.6, 7.3]
+    fig = go.Figure(go.Scatterpolar(r=[*values, values[0]], theta=[f"a{k}" for k in [*range(13), 0]], fill="toself",
+                                    name="train"))
+    radial = dict(range=[3, 10])
+    if scale is not None:
+        direction = 90 - scale.bisector_degrees
+        radial.update(tickvals=scale.rings, ticktext=scale.labels, angle=direction, tickangle=direction)
+    fig.update_layout(polar=dict(radialaxis=radial, angularaxis=dict(rotation=90, direction="clockwise")),
+                      width=520, height=460, showlegend=False)
+    return fig, values
+
+
+def _matplotlib_radar_svg() -> str:
+    """The same radar drawn by matplotlib, its ring numbers where matplotlib puts them (inside the polygon)."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    _, values = _radar()
+    angles = np.linspace(0, 2 * np.pi, 13, endpoint=False)
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        fig, ax = plt.subplots(figsize=(4.5, 4.5), subplot_kw={"projection": "polar"})
+        ax.fill(angles, values, color="#4c72b0", alpha=0.3)
+        ax.set_ylim(3, 10)
+        ax.set_xticks(angles, [f"a{k}" for k in range(13)])
+        out = io.StringIO()
+        fig.savefig(out, format="svg", bbox_inches="tight")
+        plt.close(fig)
+    return out.getvalue()
+
+
 def test_figure_editor_checks_fail_each_planted_page_and_pass_a_clean_one(tmp_path):
     from portraitcraft.book.build import vendor_plotly
-    from portraitcraft.book.figures import show_plotly
+    from portraitcraft.book.figures import radar_scale, show_plotly
 
     site = tmp_path / "site"
     site.mkdir()
     shutil.copy(vendor_plotly(tmp_path / "repo"), site / "plotly.min.js")
     (site / "pages").mkdir()
+    (site / "pages" / "mpl_radar.svg").write_text(_matplotlib_radar_svg())
+    _, radar_values = _radar()
     beside = dict(x=1.02, xanchor="left", y=1, yanchor="top")  # right of the plot area
     (site / "pages" / "mpl_beside.svg").write_text(_matplotlib_svg((1.01, 1.0), title="share right per bin"))
     (site / "pages" / "mpl_over.svg").write_text(_matplotlib_svg("center"))
@@ -189,8 +231,10 @@ def test_figure_editor_checks_fail_each_planted_page_and_pass_a_clean_one(tmp_pa
             + "<p><strong>Figure.</strong> The share right per bin, measured on 2026-12-06 at 12:18 UTC.</p>"
             + scores.format(rows="<tr><td>train</td><td>0.84</td><td>the subject sits on the left third…</td></tr>"
                                  "<tr><td>test</td><td>9.0</td><td>a wide band of sky above the head, evenly…</td></tr>"
-                                 "<tr><td>val</td><td>1.2e-07</td><td>short</td></tr>")
-            + "<p><strong>Table.</strong> Mean score per split (SRCC 0.512, p = 3.1e-05).</p>"),
+                                 "<tr><td>val *</td><td>1.2e-07</td><td>short</td></tr>")
+            + "<p><strong>Table.</strong> Mean score per split (SRCC 0.512, p = 3.1e-05). Rows marked * rest on "
+              "fewer than 30 images.</p>"
+            + show_plotly(_radar(radar_scale([radar_values], low=3))[0]).html),
         "legend_plotly": show_plotly(_bars(dict(x=0.5, xanchor="center", y=0.5, yanchor="middle"))).html,
         "label_plotly": show_plotly(_bars(beside, note=dict(text="paper, test mean", x=1, y=8, showarrow=False,
                                                             bgcolor="white", bordercolor="#444"))).html,
@@ -208,6 +252,10 @@ def test_figure_editor_checks_fail_each_planted_page_and_pass_a_clean_one(tmp_pa
                         "(No module named 'sentence_transformers').</p>"),
         "table_as_figure": scores.format(rows="<tr><td>train</td><td>0.84</td><td>-</td></tr>")
                            + "<p><strong>Figure.</strong> Mean score per split.</p>",
+        "ticks_on_fill_plotly": show_plotly(_radar()[0]).html,
+        "ticks_on_fill_matplotlib": '<img src="mpl_radar.svg" style="width: 450px">',
+        "unmatched_mark": scores.format(rows="<tr><td>train</td><td>0.84</td><td>-</td></tr>")
+                          + "<p><strong>Table.</strong> Mean score per split. Rows marked * carry a warning below.</p>",
     }
     for name, body in pages.items():
         (site / "pages" / f"{name}.html").write_text(FIGURE_PAGE.format(title=name, body=body), encoding="utf-8")
@@ -227,6 +275,9 @@ def test_figure_editor_checks_fail_each_planted_page_and_pass_a_clean_one(tmp_pa
         "cut_text": ("cut_text", "2 cells cut at 44 characters"),
         "environment": ("environment", "No module named"),
         "table_as_figure": ("caption_label", 'a table captioned "Figure."'),
+        "ticks_on_fill_plotly": ("on_fill", 'sit on a filled area: "3", "4", "5", "6"'),
+        "ticks_on_fill_matplotlib": ("on_fill", "sit on a filled area"),
+        "unmatched_mark": ("unmatched_mark", 'explains the mark "*", which no row or label of its table carries'),
     }
     for name, (kind, message) in expected.items():
         report = by_name[name]

@@ -24,8 +24,11 @@ contents is opened in one headless Chromium, driven through the DevTools protoco
   what the traces and axes actually paint), the same figure twice on a page (the same data, the same picture, or
   one figure number on two figures) and the same note twice (an italic or "Note" paragraph), unformatted floats
   (six or more decimals) and raw ISO timestamps in what the page shows (not in figure data, not in code), text cut
-  at a fixed length without an ellipsis, install or environment messages in captions, and a caption labelled
-  "Figure" under tables alone (or "Table" under figures alone),
+  at a fixed length without an ellipsis, install or environment messages in captions, a caption labelled
+  "Figure" under tables alone (or "Table" under figures alone), axis numbers or names printed on a filled area
+  (a radar's ring numbers inside its polygon; plotly's and matplotlib's tick labels, sampled against the fills the
+  traces and axes paint), and a caption that explains a mark ("rows marked *") that no row or label of its table
+  or figure carries,
 - a full-page PNG screenshot when a folder is given, however tall the page (taken in tiles, joined).
 
 A page fails when it has a console error, a failed or external request, a plotly figure that did not render, or any
@@ -75,7 +78,8 @@ PAGE_CHECKS_JS = (Path(__file__).with_name("page_checks.js").read_text(encoding=
 READER_PROBLEMS = {"overlap": "overlapping text", "clipped": "cut off", "small_text": "text too small",
                    "empty": "empty", "raw_output": "raw output", "covers_data": "over the data",
                    "duplicate": "shown twice", "raw_number": "raw number", "cut_text": "cut text",
-                   "environment": "environment message in a caption", "caption_label": "caption labelled wrong"}
+                   "environment": "environment message in a caption", "caption_label": "caption labelled wrong",
+                   "on_fill": "label on a fill", "unmatched_mark": "caption explains a missing mark"}
 
 # What the page holds once it has settled: plotly figures (and those drawn), tables, the title.
 PAGE_SUMMARY_JS = """JSON.stringify({

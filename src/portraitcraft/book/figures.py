@@ -14,6 +14,8 @@ import itertools
 import math
 import textwrap
 import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import plotly.graph_objects as go
@@ -117,15 +119,73 @@ def radar_labels(width: int = 18, newline: str = "\n") -> list[str]:
     return [newline.join(textwrap.wrap(name, width)) for name in short]
 
 
+@dataclass(frozen=True)
+class RadarScale:
+    """The radial scale of a radar: rings one point apart from ``low`` (the centre) to ``high``, labelled along the
+    bisector of spokes ``gap`` and ``gap + 1`` (the gap where the polygons leave the most room), only where the
+    label lies outside every filled polygon: ``labels`` holds "" for a ring left unlabelled."""
+
+    low: float
+    high: float
+    rings: list[float]
+    labels: list[str]
+    gap: int
+    spokes: int
+
+    @property
+    def bisector_degrees(self) -> float:
+        """The labels' direction in degrees clockwise from the first spoke (matplotlib's ``set_rlabel_position``
+        with the first spoke at the top, clockwise)."""
+        return (self.gap + 0.5) * 360 / self.spokes
+
+    @property
+    def unlabelled(self) -> list[float]:
+        return [ring for ring, label in zip(self.rings, self.labels) if not label]
+
+
+def radar_scale(polygons: Sequence[Sequence[float]], low: float, high: float = 10.0, *,
+                clearance: float = 0.08) -> RadarScale:
+    """Where a radar's ring numbers can go without sitting on the fill. ``polygons``: one closed shape per trace,
+    its values on spokes evenly spaced (the first spoke's value first, not repeated at the end); the radius drawn is
+    value - ``low``. For each gap between two spokes the largest radius of any polygon along its bisector is found
+    (a straight edge between radii a and b, spokes 2*pi/n apart, crosses the bisector at 2ab cos(pi/n) / (a + b));
+    the labels go in the gap where that radius is smallest, on the rings more than ``clearance`` of the radius
+    (the label's half height) beyond it."""
+    shapes = [[max(float(v) - low, 0.0) if math.isfinite(float(v)) else 0.0 for v in polygon] for polygon in polygons]
+    spokes = max((len(s) for s in shapes), default=0)
+    if not spokes:
+        raise ValueError("radar_scale: no polygon to place the ring labels around")
+    half = math.pi / spokes
+
+    def along_bisector(shape: list[float], gap: int) -> float:
+        a, b = shape[gap], shape[(gap + 1) % len(shape)]
+        return 0.0 if a + b == 0 else 2 * a * b * math.cos(half) / (a + b)
+
+    reach = [max(along_bisector(s, gap) for s in shapes) for gap in range(spokes)]
+    gap = min(range(spokes), key=lambda k: (reach[k], k))
+    rings = [float(r) for r in range(math.ceil(low), math.floor(high) + 1)]
+    margin = clearance * (high - low)
+    labels = [f"{ring:g}" if ring - low > reach[gap] + margin else "" for ring in rings]
+    return RadarScale(low, high, rings, labels, gap, spokes)
+
+
+def share_digits(count: int) -> int:
+    """Decimals that a share of ``count`` items carries: the fewest that still tell k/count from (k+1)/count
+    (100 images: 2, so 0.69 rather than 0.690; 300: 3; 10 or fewer: 1)."""
+    return max(1, math.ceil(math.log10(count))) if count > 1 else 1
+
+
 def value_with_interval(value: float | None, low: float | None = None, high: float | None = None, *,
-                        digits: int = 3, missing: str = "-") -> str:
-    """A metric as a results table shows it: the value, and under it, smaller, its interval (HTML for a pandas
-    Styler; the stylesheet styles ``.interval``), so that columns stay narrow; ``missing`` where the value is NaN."""
+                        digits: int = 3, interval_digits: int | None = None, missing: str = "-") -> str:
+    """A metric as a results table shows it: the value to ``digits`` decimals, and under it, smaller, its interval
+    (to ``interval_digits``, at most 3 by default; HTML for a pandas Styler; the stylesheet styles ``.interval``), so
+    that columns stay narrow; ``missing`` where the value is NaN."""
     if value is None or not math.isfinite(value):
         return missing
     text = f"{value:.{digits}f}"
     if low is not None and high is not None and math.isfinite(low) and math.isfinite(high):
-        text += f'<br><span class="interval">[{low:.3f}, {high:.3f}]</span>'
+        places = min(digits, 3) if interval_digits is None else interval_digits
+        text += f'<br><span class="interval">[{low:.{places}f}, {high:.{places}f}]</span>'
     return text
 
 

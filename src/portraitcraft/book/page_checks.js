@@ -4,7 +4,8 @@
 (async () => {
   const MIN_FONT_PX = __MIN_FONT_PX__;
   const found = {overlap: [], clipped: [], small_text: [], empty: [], raw_output: [], covers_data: [], duplicate: [],
-                 raw_number: [], cut_text: [], environment: [], caption_label: []};
+                 raw_number: [], cut_text: [], environment: [], caption_label: [], on_fill: [],
+                 unmatched_mark: []};
   const root = document.querySelector('article') || document.querySelector('main') || document.body;
 
   const short = (text) => {
@@ -290,6 +291,27 @@
     }
     return false;
   };
+  // Whether a mark's painted fill covers a point of a quadrilateral (four screen points in order), on a grid of
+  // about 1.5 px.
+  const fillUnder = (mark, quad) => {
+    const r = mark.getBoundingClientRect(), q = bounds(quad);
+    if (q.right <= r.left || r.right <= q.left || q.bottom <= r.top || r.bottom <= q.top) return false;
+    const m = mark.getScreenCTM();
+    if (!m) return false;
+    const inverse = m.inverse();
+    const [p0, p1, , p3] = quad;
+    const nu = Math.max(2, Math.ceil(Math.hypot(p1[0] - p0[0], p1[1] - p0[1]) / 1.5));
+    const nv = Math.max(2, Math.ceil(Math.hypot(p3[0] - p0[0], p3[1] - p0[1]) / 1.5));
+    for (let i = 0; i <= nu; i++) {
+      for (let j = 0; j <= nv; j++) {
+        const u = i / nu, v = j / nv;
+        const x = p0[0] + u * (p1[0] - p0[0]) + v * (p3[0] - p0[0]);
+        const y = p0[1] + u * (p1[1] - p0[1]) + v * (p3[1] - p0[1]);
+        if (mark.isPointInFill(new DOMPoint(x, y).matrixTransform(inverse))) return true;
+      }
+    }
+    return false;
+  };
   const nonTransparent = (rect) => rect && (paints(rect).fill || paints(rect).stroke);
   for (const f of figures) {
     if (!f.svg) continue;
@@ -352,6 +374,17 @@
       const text = textsOf(f).find((b) => !cover.el.contains(b.el) && !inside(b.el) &&
         !(b.bounds.right <= box.left || box.right <= b.bounds.left || b.bounds.bottom <= box.top || box.bottom <= b.bounds.top));
       if (text) found.covers_data.push(`the legend of figure ${figureName(f)} lies over "${short(text.text)}"${where(f.el)}`);
+    }
+    // Axis numbers and names printed on a filled area (a radar's ring numbers inside its polygon, a tick label on a
+    // bar): the fill runs through the glyphs. The label's own (rotated) box, less the font's ascent and descent, is
+    // sampled against each filled mark's painted area.
+    const fills = marks.filter((mark) => mark instanceof SVGGeometryElement && paints(mark).fill && !paints(mark).hidden);
+    const isTick = f.kind === 'plotly' ? (el) => el.closest('g[class$="tick"]')
+                                       : (el) => el.closest('g[id^="xtick_"], g[id^="ytick_"]');
+    const onFill = fills.length ? textsOf(f).filter((b) => isTick(b.el) && fills.some((mark) => fillUnder(mark, b.pts))) : [];
+    if (onFill.length) {
+      found.on_fill.push(`${onFill.length} axis label(s) of figure ${figureName(f)} sit on a filled area: ` +
+                         onFill.slice(0, 4).map((b) => `"${short(b.text)}"`).join(', ') + where(f.el));
     }
   }
 
@@ -472,21 +505,40 @@
                        ...Array.from(root.querySelectorAll('table')).filter(shown).map(
                          (el) => ({el, kind: el.querySelector('img, svg, .plotly-graph-div') ? 'figure' : 'table'}))];
   const labelled = captions.filter((el) => !el.closest('.plotly-graph-div')).sort((a, b) => before(a, b) ? -1 : 1);
+  const underOf = (el, k) => {
+    if (el.tagName === 'CAPTION') {
+      const table = el.parentElement;
+      return [{el: table, kind: table.querySelector('img, svg, .plotly-graph-div') ? 'figure' : 'table'}];
+    }
+    if (el.tagName === 'FIGCAPTION') return shownThings.filter((t) => el.parentElement.contains(t.el));
+    const previous = labelled.slice(0, k).reverse().find((c) => c.tagName === 'P' && c.closest('section') === el.closest('section'));
+    return shownThings.filter((t) => before(t.el, el) && !t.el.contains(el) && t.el.closest('section') === el.closest('section') &&
+                                     (!previous || before(previous, t.el)));
+  };
+  // What a caption's mark can be: a symbol set after a name ("Feature baseline *", "0.41†"), not a letter or digit.
+  const MARK = /\b(?:marked|flagged|labelled|tagged)(?:\s+(?:with|by))?(?:\s+(?:an?|the))?\s+["'\u201c\u2018(]?([*\u2020\u2021\u00a7\u00b6#]+|[\u00b9\u00b2\u00b3\u2070-\u2079]+)(?![\w*])/;
   labelled.forEach((el, k) => {
     const caption = ['CAPTION', 'FIGCAPTION'].includes(el.tagName) || el.classList.contains('caption');
     const label = caption ? el.innerText.trim() : el.firstElementChild.innerText.trim();
     const says = /^(Figure|Fig\.)/i.test(label) ? 'figure' : /^Table/i.test(label) ? 'table' : null;
     if (!says) return;
-    let under;
-    if (el.tagName === 'CAPTION') under = [{kind: el.parentElement.querySelector('img, svg, .plotly-graph-div') ? 'figure' : 'table'}];
-    else if (el.tagName === 'FIGCAPTION') under = shownThings.filter((t) => el.parentElement.contains(t.el));
-    else {
-      const previous = labelled.slice(0, k).reverse().find((c) => c.tagName === 'P' && c.closest('section') === el.closest('section'));
-      under = shownThings.filter((t) => before(t.el, el) && !t.el.contains(el) && t.el.closest('section') === el.closest('section') &&
-                                        (!previous || before(previous, t.el)));
-    }
+    const under = underOf(el, k);
     if (under.length && !under.some((t) => t.kind === says)) {
       found.caption_label.push(`a ${under[0].kind} captioned "${short(label)}": "${short(el.innerText)}"${where(el)}`);
+    }
+    // A caption that explains a mark ("rows marked * carry a warning") under a table or figure where no row, cell
+    // or label carries it: the reader looks for what is not there.
+    const said = el.innerText.replace(/\s+/g, ' ');
+    const mark = said.match(MARK);
+    if (!mark || !under.length) return;
+    const carries = (t) => {
+      const figure = figures.find((f) => f.el === t.el);
+      const texts = figure ? textsOf(figure).map((b) => b.text) : [t.el.innerText || ''];
+      return texts.some((text) => text.includes(mark[1]));
+    };
+    if (!under.some(carries)) {
+      found.unmatched_mark.push(`the caption explains the mark "${mark[1]}", which no row or label of its ${under[0].kind} ` +
+                                `carries: "${short(said.slice(Math.max(0, mark.index - 10)))}"${where(el)}`);
     }
   });
   return JSON.stringify(found);
