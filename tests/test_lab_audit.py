@@ -71,6 +71,9 @@ def test_the_command_passes_a_clean_lab_and_refuses_a_thumbnail_lab(audit_lab_ro
     result = CliRunner().invoke(app, ["lab-audit", str(audit_lab_root), "--no-progress"])
     assert result.exit_code == 0, result.output
     assert "0 contradiction(s)" in result.output
+    # Off a terminal (a log file, a pipe, CI) the default --progress draws no bar either.
+    result = CliRunner().invoke(app, ["lab-audit", str(audit_lab_root)])
+    assert result.exit_code == 0 and "auditing lab" not in result.output, result.output
     result = CliRunner().invoke(app, ["lab-audit", str(small_lab), "--no-progress"])
     assert result.exit_code == 2 and "256 px" in result.output
 

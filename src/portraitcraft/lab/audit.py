@@ -675,28 +675,27 @@ def audit_lab(root: str | Path, *, progress: bool = False, images: Iterable[str]
     for statement in lab_statements(root):
         if wanted is None or statement.image in wanted:
             by_image.setdefault(statement.image, []).append(statement)
-    report = AuditReport(root)
-    items = list(by_image.items())
-    if progress:
-        from tqdm.auto import tqdm
+    from portraitcraft.progress import progress_bar
 
-        items = tqdm(items, desc="auditing lab", unit="img", leave=False)
-    for image, statements in items:
-        if image not in extents or image not in paths:
-            raise DataError(f"{root}: {image} has statements but no image or label mask")
-        if max(extents[image]["size"]) < MIN_LONG_SIDE:
-            raise DataError(f"{root}: {image} is {extents[image]['size'][0]}x{extents[image]['size'][1]} px; the "
-                            f"audit's tolerances hold from a {MIN_LONG_SIDE} px long side (render the lab with "
-                            f"long_side={MIN_LONG_SIDE} or more)")
-        with Image.open(root / MASKS_FOLDER / mask_name(image)) as mask:
-            labels = np.asarray(mask)
-        scene = Scene(paths[image], labels, extents[image])
-        report.images += 1
-        for statement in statements:
-            report.statements += 1
-            kinds, found = check_statement(statement, scene)
-            report.claims.update(kinds)
-            report.contradictions.extend(found)
+    report = AuditReport(root)
+    with progress_bar(len(by_image), desc="auditing lab", unit="img", enabled=progress, leave=False) as bar:
+        for image, statements in by_image.items():
+            if image not in extents or image not in paths:
+                raise DataError(f"{root}: {image} has statements but no image or label mask")
+            if max(extents[image]["size"]) < MIN_LONG_SIDE:
+                raise DataError(f"{root}: {image} is {extents[image]['size'][0]}x{extents[image]['size'][1]} px; "
+                                f"the audit's tolerances hold from a {MIN_LONG_SIDE} px long side (render the lab "
+                                f"with long_side={MIN_LONG_SIDE} or more)")
+            with Image.open(root / MASKS_FOLDER / mask_name(image)) as mask:
+                labels = np.asarray(mask)
+            scene = Scene(paths[image], labels, extents[image])
+            report.images += 1
+            for statement in statements:
+                report.statements += 1
+                kinds, found = check_statement(statement, scene)
+                report.claims.update(kinds)
+                report.contradictions.extend(found)
+            bar.update()
     return report
 
 
