@@ -36,7 +36,7 @@ import pandas as pd
 from IPython.display import HTML, Markdown, display
 
 from portraitcraft.book import banner, caption, thumbnail
-from portraitcraft.book.paths import locate, repository_path
+from portraitcraft.book.paths import locate, repository_path, shown_path
 from portraitcraft.book.tables import missed_properties
 from portraitcraft.data import FACTORS_FILE
 from portraitcraft.sources import open_dataset
@@ -47,6 +47,7 @@ from portraitcraft.track2.score import NOT_OFFICIAL, evaluate_folder, score_imag
 ds = open_dataset(locate(data))
 root = ds.root
 is_lab = ds.is_lab
+data_name = shown_path(root)  # as the page prints it: relative to the repository, or whole
 sample_root = repository_path(sample)
 has_sample = (sample_root / "track_2_train.json").is_file()
 lab = None
@@ -83,7 +84,7 @@ if lab is not None:
                     "one."))
     matched, mismatched = np.nanmean(np.diag(lab.matrix)), np.nanmean(off)
     display(Markdown(
-        f"On {data}'s {split} split, an image's own description scores {matched:.2f} on average against "
+        f"On {data_name}'s {split} split, an image's own description scores {matched:.2f} on average against "
         f"{mismatched:.2f} for the descriptions of other images; a matched pair outscores a mismatched one with "
         f"probability {lab.auc:.2f} (0.5 would be no better than chance)."))
     display(Markdown(
@@ -94,12 +95,12 @@ if lab is not None:
         f"*{split}* split."))
 elif real is not None:
     display(Markdown(
-        f"{data} is not a composition lab (no `{FACTORS_FILE}`), so the proof on the lab is skipped; the real "
+        f"{data_name} is not a composition lab (no `{FACTORS_FILE}`), so the proof on the lab is skipped; the real "
         f"sample's result is below: its images' own descriptions score {real['matched_mean']:.2f} on average "
         f"against {real['mismatched_mean']:.2f} for other descriptions (AUC {real['auc']:.2f}, "
         f"{len(real['matched'])} matched pairs)."))
 else:
-    display(Markdown(f"{data} is not a composition lab and the real sample was not found at `{sample}`: there is "
+    display(Markdown(f"{data_name} is not a composition lab and the real sample was not found at `{sample}`: there is "
                      "nothing to score here beyond the reading of a description below."))
 
 # %% [markdown]
@@ -110,7 +111,7 @@ else:
 
 # %% tags=["remove-input"]
 display(pd.DataFrame([{"property": p.key, "kind": p.kind, "values": ", ".join(p.values) or
-                       ", ".join(f"{o} ~ {b:g}" for o, b in zip(p.options, p.bins)), "weight": p.weight,
+                       ", ".join(f"{o} ~ {p.show(b)}" for o, b in zip(p.options, p.bins)), "weight": p.weight,
                        "meaning": p.meaning} for p in PROPERTIES]).style.hide(axis="index").format({"weight": "{:.2f}"})
         .set_properties(subset=["meaning", "values"], **{"text-align": "left"}))
 display(caption("The Track 2 properties (`portraitcraft.track2.properties`).", label="Table"))
@@ -118,9 +119,9 @@ display(caption("The Track 2 properties (`portraitcraft.track2.properties`).", l
 # %% [markdown]
 # ## How a description is read
 #
-# The first Track 2 record of the book's dataset, read into targets: each with the value asked for, how clearly the
-# text states it (confidence, 0-1) and the words it came from. Properties the text does not mention are absent and
-# will not be scored.
+# One Track 2 record of the book's dataset (the first whose image the data holds), read into targets: each with the
+# value asked for, how clearly the text states it (confidence, 0-1) and the words it came from. Properties the text
+# does not mention are absent and will not be scored.
 
 # %% tags=["remove-input"]
 track2_file = root / f"track_2_{split}.json"
@@ -295,5 +296,5 @@ if first:
     display(HTML("<pre style='white-space:pre-wrap;font-size:0.85em'>"
                  f"{html.escape(report.to_text(max_listed=3))}</pre>"))
 else:
-    display(Markdown(f"{data} has no Track 2 records (`track_2_*.json`), so there is nothing to score in this "
+    display(Markdown(f"{data_name} has no Track 2 records (`track_2_*.json`), so there is nothing to score in this "
                      "example."))

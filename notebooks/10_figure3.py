@@ -32,7 +32,7 @@ import html
 from IPython.display import HTML, Markdown, display
 
 from portraitcraft.book import banner, caption, thumbnail
-from portraitcraft.book.paths import locate, repository_path
+from portraitcraft.book.paths import locate, repository_path, shown_path
 from portraitcraft.book.tables import recipe_agreement, side_by_side_html
 from portraitcraft.sources import open_dataset
 from portraitcraft.track2.compare import (
@@ -56,6 +56,7 @@ columns = [picture.label for picture in panels[0].images] if panels else []
 
 # %% tags=["remove-input"]
 dataset = open_dataset(locate(data))
+data_name = shown_path(dataset.root)  # as the page prints it: relative to the repository, or whole
 banner(dataset, data=data)
 
 # %% tags=["remove-input"]
@@ -65,10 +66,10 @@ if panels:
     display(overall.style.hide(axis="index").format("{:.2f}", subset=shown, na_rep="missing")
             .background_gradient(cmap="Blues", vmin=0, vmax=1, subset=shown)
             .highlight_null(color="white", subset=shown))
-    display(caption(f"Overall agreement of each image with its description ({len(panels)} descriptions of {data}; "
+    display(caption(f"Overall agreement of each image with its description ({len(panels)} descriptions of {data_name}; "
                     f"images: {', '.join(columns) or 'none'}).", label="Table"))
 else:
-    display(Markdown(f"*{data} has no Track 2 descriptions: there is no figure to build.*"))
+    display(Markdown(f"*{data_name} has no Track 2 descriptions: there is no figure to build.*"))
 
 # %% tags=["remove-input"]
 if panels:
@@ -115,11 +116,12 @@ assert all(0 <= s.agreement <= 1 for panel in panels for p in panel.images if p.
 # ## The figure
 #
 # For every description: the text (unfold it to read), the images, and one row per property the description asks
-# for, with what the extractor read from each image and the agreement (1 full, 0.5 one step off, 0 missed; '-' the
-# extractor could not read it confidently, so it is not scored). The agreement is weighed by the extractor's own
-# probabilities: a reading that matches what was asked but with little confidence earns little.
+# for, with what the extractor read from each image and the agreement (1 full, 0.5 one step off, 0 missed; '-' not
+# scored: the extractor could not read it confidently, or, for the aspect ratio, never: it is read and shown, not
+# counted). The agreement is weighed by the extractor's own probabilities: a reading that matches what was asked but
+# with little confidence earns little.
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 for panel in panels:
     # The original of a real description is a real photograph: named by its file, with its credit.
     real = {ORIGINAL} if not dataset.is_lab else set()
@@ -139,8 +141,9 @@ for panel in panels:
                  f"<div style='display:flex;gap:8px;flex-wrap:wrap'>{pictures}</div>"
                  f"<div style='font-size:0.8em'>{styled.to_html()}</div>"))
 if panels:
-    display(caption("Figure 3 rebuilt: each description's original (where the data has it) and generated images, "
-                    "with the agreement of each requested property. Red cells are the properties a generator missed."))
+    display(caption("Rebuilt from the data: each description's original photograph (where the data has it) and "
+                    "generated images, and under them the agreement of each requested property with each image. Red "
+                    "cells are the properties a generator missed.", label="Figure 3"))
 
 # %% [markdown]
 # ## Making the images of a real generator
@@ -192,7 +195,7 @@ display(caption(
 # recipe (batch 1 x 4 accumulation at 1024 pixels; the reference recipe's 16 images per step take about 4 times as
 # long).
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 measured = generation_measurements([repository_path(b) for b in bench], repository_path("book/measurements"))
 cost = generation_cost(measured)
 if cost is None:

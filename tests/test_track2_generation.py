@@ -390,8 +390,12 @@ def test_figure3_panels_put_each_generator_beside_the_original(track2_lab, tmp_p
     for key, target in panels[0].parsed.targets.items():
         row = frame[frame["property"] == BY_KEY[key].label].iloc[0]
         assert row["asked"] == BY_KEY[key].show(target.value)
-        read = {p.key: p.reading for p in panels[0].images[0].score.properties}
+        score = panels[0].images[0].score
+        read = {p.key: p.reading for p in [*score.properties, *score.reported]}
         assert row[f"{ORIGINAL}: read"] == (BY_KEY[key].show(read[key]) if key in read else "-")
+    # the aspect ratio: its reading shown beside what was asked, never an agreement (it is not counted)
+    aspect = frame[frame["property"] == BY_KEY["aspect"].label].iloc[0]
+    assert aspect[f"{ORIGINAL}: read"] != "-" and math.isnan(aspect[f"{ORIGINAL}: agreement"])
     assert any(text.endswith("°") for text in frame["asked"]) or "horizon_tilt" not in panels[0].parsed.targets
     overall = overall_frame(panels)
     assert math.isnan(overall.loc[2, "lab via track2 generate"]) and overall[LAB].notna().all()

@@ -132,7 +132,8 @@ def figure3_panels(data: str | os.PathLike, *, split: str | None = None, limit: 
 
 def agreement_frame(panel: Panel):
     """One row per property the description asks for: what it asks, then for every image present what the
-    extractor read and the agreement (0-1; '-' where the image's reading of that property was not confident). Values
+    extractor read and the agreement (0-1; NaN where the property was not scored: the reading was not confident, or
+    the property is reported and never counted, as the aspect ratio, whose reading is still shown). Values
     are written by `Property.show`, as everywhere else (degrees with their unit, shares as percentages)."""
     import pandas as pd
 
@@ -144,9 +145,10 @@ def agreement_frame(panel: Panel):
             if picture.score is None:
                 continue
             scored = {p.key: p for p in picture.score.properties}
-            p = scored.get(key)
+            reported = {p.key: p for p in picture.score.reported}  # read and shown, never counted (the aspect)
+            p = scored.get(key, reported.get(key))
             row[f"{picture.label}: read"] = "-" if p is None else prop.show(p.reading)
-            row[f"{picture.label}: agreement"] = math.nan if p is None else p.agreement
+            row[f"{picture.label}: agreement"] = p.agreement if key in scored else math.nan
         rows.append(row)
     return pd.DataFrame(rows)
 
