@@ -157,6 +157,30 @@ def test_locate_finds_the_repository_from_anywhere(tmp_path: Path, monkeypatch):
     assert paths.repository_path("book/runs") == REPO / "book" / "runs"
 
 
+def test_shown_path_prints_a_path_short_and_without_dot_dot(tmp_path: Path, monkeypatch):
+    repo, home = tmp_path / "work" / "repo", tmp_path / "home"
+    (repo / "data" / "lab").mkdir(parents=True)
+    (repo / "_toc.yml").write_text("root: x\n")
+    (repo / "_config.yml").write_text("title: t\n")
+    (tmp_path / "work" / "shared" / "sample").mkdir(parents=True)
+    (home / "photos").mkdir(parents=True)
+    (tmp_path / "elsewhere" / "x").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(repo)
+    assert paths.shown_path(repo / "data" / ".." / "data" / "lab") == "data/lab"  # inside: relative to the root
+    assert paths.shown_path("data/lab") == "data/lab" and paths.shown_path(repo) == "."
+    assert paths.shown_path(f"{repo}/../shared/sample") == "../shared/sample"  # beside it, as typed from the root
+    assert paths.shown_path(home / "photos") == "~/photos"
+    assert paths.shown_path(home / "photos", home=False) == str(home / "photos")  # for a quoted shell command
+    far = tmp_path / "elsewhere" / "x"
+    assert paths.shown_path(f"{far}/../x") == str(far)  # further than a few ".." away: whole, normalised
+    assert paths.shown_path("mine=data/lab") == "mine=data/lab"  # a labelled prediction file keeps its label
+    assert paths.shown_path("lab") == "lab" and paths.shown_path("owner/name") == "owner/name"  # names, not paths
+    # A ".." after a link is resolved rather than taken out by hand (which would name another folder).
+    (repo / "link").symlink_to(far)
+    assert paths.shown_path(repo / "link" / ".." / "x") == str(far)
+
+
 def test_show_plotly_gives_html_that_needs_the_vendored_plotly_js():
     import plotly.graph_objects as go
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from IPython.display import HTML
 
+from portraitcraft.book.paths import shown_path
 from portraitcraft.data import GROUND_TRUTH_FILE, Dataset
 from portraitcraft.provenance import git_commit
 from portraitcraft.text import counted
@@ -74,12 +75,12 @@ def banner_lines(dataset: Dataset, *, data: str | None = None, predictions: Iter
     if track2:
         images += f" Track 2 descriptions: {track2}."
     when = (now or _dt.datetime.now(_dt.timezone.utc)).astimezone(_dt.timezone.utc)
-    lines = {"Data": f"{data or dataset.root}: {KIND_WORDS[kind]}", "Images": images}
+    lines = {"Data": f"{shown_path(data or dataset.root)}: {KIND_WORDS[kind]}", "Images": images}
     if predictions is not None:
-        files = [str(p) for p in predictions]
+        files = [shown_path(p) for p in predictions]
         lines["Predictions"] = ", ".join(files) if files else "none given"
     if model is not None:
-        lines["Model"] = str(model)
+        lines["Model"] = shown_path(model)
     lines["Built"] = f"{when:%Y-%m-%d %H:%M} UTC from commit {commit or code_version()}"
     return lines
 

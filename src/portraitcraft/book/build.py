@@ -200,13 +200,16 @@ def dataset_parameter(data: str, root: Path) -> str:
     """The `data` value a notebook receives: folders as paths it can open from the repository root
     (relative when inside the repository, so the book does not print this machine's paths);
     anything else (a Hugging Face dataset id, "lab") unchanged."""
+    from portraitcraft.book.paths import normalised_path
+
     folder = Path(data).expanduser()
     if not folder.exists():
         return data
     resolved = folder.resolve()
     if resolved.is_relative_to(root.resolve()):
         return resolved.relative_to(root.resolve()).as_posix()
-    return str(folder.absolute())  # as the user named it (through a link too), made absolute
+    # as the user named it (through a link too), made absolute without "..": pages print it
+    return str(normalised_path(folder))
 
 
 def prediction_parameter(value: str, root: Path) -> str:

@@ -61,14 +61,57 @@ def repository_path(value: str | os.PathLike) -> Path:
     return (repository_root() or Path.cwd()) / path
 
 
-def shown_path(value: str | os.PathLike) -> str:
-    """A path as a page prints it: relative to the repository when inside it (the book does not print this machine's
-    folders), else whole."""
-    path = Path(value).expanduser().resolve()
+def normalised_path(value: str | os.PathLike) -> Path:
+    """``value`` made absolute, with ``~``, ``.`` and ``..`` taken out: lexically when that names the same file (a
+    folder reached through a link keeps the name the user gave it), else resolved (a ``..`` after a link)."""
+    path = Path(value).expanduser().absolute()
+    lexical = Path(os.path.normpath(path))
+    try:
+        same = lexical.resolve() == path.resolve()
+    except (OSError, RuntimeError):  # a link loop: the lexical form is as good as any
+        same = True
+    return lexical if same else path.resolve()
+
+
+def shown_path(value: str | os.PathLike, *, home: bool = True) -> str:
+    """A path as a page prints it (banners, prose, captions, tables: one rule for the whole book).
+
+    The path is normalised (`normalised_path`: no ``/tmp/x/../data``), then shown in the shortest of these forms:
+    relative to the repository (inside it, or beside it as ``../shared/sample``), ``~/...`` inside the home folder
+    (``home=False`` for a path that a shell command quotes, where ``~`` would not expand), or whole. A relative name
+    that is not an existing path (the data name "lab", a Hugging Face dataset id, a file yet to be written) is
+    shown as given; a labelled prediction file (``LABEL=PATH``) keeps its label in front.
+
+        shown_path("/home/me/repo/data/lab")         # "data/lab" (the repository being /home/me/repo)
+        shown_path("/home/me/repo/../shared/sample")  # "../shared/sample"
+        shown_path("/home/me/photos")                # "~/photos"
+    """
+    from portraitcraft.predictions import split_label
+
+    label, path = split_label(value)
+    if label is not None:
+        return f"{label}={shown_path(path, home=home)}"
+    text = str(value)
+    given = Path(text).expanduser()
+    located = Path(locate(text)).expanduser()
+    if not given.is_absolute() and not located.exists():
+        return text
+    path = normalised_path(located)
+    candidates = [path.as_posix()]
     root = repository_root()
-    if root is not None and path.is_relative_to(root.resolve()):
-        return path.relative_to(root.resolve()).as_posix() or "."
-    return str(path)
+    if root is not None:  # "../shared/sample" beside the repository, as a reader types it from the root
+        beside = Path(os.path.relpath(path, os.path.normpath(root.absolute())))
+        if beside.parts[:2].count("..") <= 1:  # further up, "../../.." says less than the whole path
+            candidates.append(beside.as_posix())
+    for folder, prefix in ((root, ""), (Path.home() if home else None, "~/")):
+        if folder is None:
+            continue
+        for base in {Path(os.path.normpath(folder.absolute())), folder.resolve()}:
+            for form in {path, path.resolve()}:
+                if form.is_relative_to(base):
+                    inside = form.relative_to(base).as_posix()
+                    candidates.append(prefix + inside if inside != "." else prefix.rstrip("/") or ".")
+    return min(candidates, key=len)
 
 
 def shell_variable(name: str, value: str, *, width: int = 64) -> str:
@@ -92,5 +135,5 @@ def shell_variable(name: str, value: str, *, width: int = 64) -> str:
     return "\n".join(out)
 
 
-__all__ = ["EXECUTED_DIR", "book_root_above", "locate", "repository_path", "repository_root", "shell_variable",
-           "shown_path"]
+__all__ = ["EXECUTED_DIR", "book_root_above", "locate", "normalised_path", "repository_path", "repository_root",
+           "shell_variable", "shown_path"]
