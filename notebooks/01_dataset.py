@@ -38,12 +38,13 @@ from portraitcraft.book import (
     show_plotly,
     thumbnail,
 )
-from portraitcraft.book.paths import locate
-from portraitcraft.book.tables import record_fields
+from portraitcraft.book.paths import locate, shown_path
+from portraitcraft.book.tables import problem_rows, record_fields
 from portraitcraft.data import EXPECTED_FILES, GROUND_TRUTH_FILE, TRACK_FILE, read_json_records
 from portraitcraft.sources import open_dataset
 
 ds = open_dataset(locate(data))
+data_shown = shown_path(data)  # as pages print a path: no "..", relative to the repository where shorter
 images = ds.images(with_size=True)
 descriptions = ds.descriptions()
 
@@ -63,14 +64,14 @@ track2 = descriptions.groupby("split").agg(
 counts = pd.concat({"Track 1": track1, "Track 2": track2}, names=["track", "split"]).fillna({"labels_hidden": 0})
 counts["labels_hidden"] = counts["labels_hidden"].astype(int)
 display(counts.rename(columns=lambda column: column.replace("_", " ")))
-caption(f"Records per track and split in {data}, the images found for them, and the records whose labels are "
+caption(f"Records per track and split in {data_shown}, the images found for them, and the records whose labels are "
         "hidden.", label="Table")
 
 # %% tags=["remove-input"]
 missing_images = int(counts["records"].sum() - counts["images_found"].sum()) if len(counts) else 0
 hidden = int(counts["labels_hidden"].sum()) if len(counts) else 0
 display(Markdown(
-    f"{data} holds {counted(int(track1['records'].sum()), 'Track 1 record')} and "
+    f"{data_shown} holds {counted(int(track1['records'].sum()), 'Track 1 record')} and "
     f"{counted(int(track2['records'].sum()), 'Track 2 description')}; "
     + (f"**{counted(missing_images, 'record')} {'has' if missing_images == 1 else 'have'} no image in the folders**"
        if missing_images else "every record's image is in the folders")
@@ -128,6 +129,8 @@ bars = px.bar(
     color_discrete_map=LEVEL_COLOURS,
     title="Levels of the 13 attributes (labelled images)",
 )
+if levels.groupby("attribute", observed=True)["images"].sum().max() <= 10:  # a few images: whole counts on the axis
+    bars.update_xaxes(dtick=1)
 display(show_plotly(bars, height=460))
 caption("Levels per attribute, from the 0-10 scores by the benchmark's rule. Click a level in the legend to hide it.")
 
@@ -151,18 +154,23 @@ display(files.style.hide(axis="index"))
 warnings_found = len(ds.problems) - len(ds.errors)
 display(Markdown(
     f"Image folders: {', '.join(f'`{f}`' for f in ds.image_folders) or 'none'}. Reading the files found "
-    f"{counted(len(ds.errors), 'error')} and {counted(warnings_found, 'warning')}"
-    # Every finding named up to eight; past that, the first five and how many more (validate lists them all).
-    + (": " + "; ".join(str(p) for p in ds.problems[:8 if len(ds.problems) <= 8 else 5])
-       + (f"; and {len(ds.problems) - 5} more (`portraitcraft validate {data}` lists every one)"
-          if len(ds.problems) > 8 else "") + "."
-       if ds.problems else ".")))
+    f"{counted(len(ds.errors), 'error')} and {counted(warnings_found, 'warning')}" + (":" if ds.problems else ".")))
+if ds.problems:
+    # One row per finding, each naming its file and record; past a dozen, the first ten and how many more.
+    findings, left_out = problem_rows(ds.problems, first=10)
+    display(findings.style.hide(axis="index").set_properties(**{"text-align": "left"}))
+    display(caption(("Every finding" if not left_out else f"The first {len(findings)} of the "
+                     f"{len(ds.problems)} findings, and {left_out} more")
+                    + f" of reading {data_shown}: the file, the record (its position in the file, from 0) and its "
+                    f"image. `portraitcraft validate {data_shown}` lists every one.",
+                    label="Table"))
 
 # %% [markdown]
 # ## The fields of a record
 #
 # The first record of each track file, field by field. The 13 attribute entries of `criteria` share
-# one shape, so they are shown once.
+# one shape, so they are shown once. Where the test file hides its labels, the label fields say so and name the
+# placeholder that stands in for them (see the last section).
 
 # %% tags=["remove-input"]
 track_files = sorted(name for name in present if TRACK_FILE.match(name))

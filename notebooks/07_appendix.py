@@ -24,6 +24,7 @@ seed: int = 0  # seed of the bootstrap timed below
 executed: str = "book/executed"  # the executed chapters of this build (`portraitcraft book --out DIR`: DIR/executed)
 
 # %% tags=["remove-cell"]
+import base64
 import html
 import json
 
@@ -31,8 +32,8 @@ import pandas as pd
 from IPython.display import HTML, Markdown, display
 
 from portraitcraft.book import banner, caption, counted
-from portraitcraft.book.paths import locate, repository_path, shell_variable
-from portraitcraft.book.tables import utc_time
+from portraitcraft.book.paths import locate, repository_path, shell_variable, shown_path
+from portraitcraft.book.tables import run_rows, utc_time
 from portraitcraft.cli import command_help, command_table
 from portraitcraft.data import DataError, index_images
 from portraitcraft.error_analysis import analyse_predictions
@@ -46,9 +47,11 @@ from portraitcraft.measurements import (
 )
 from portraitcraft.predictions import prediction_details, prediction_labels
 from portraitcraft.sources import open_dataset
+from portraitcraft.text import duration
 
 ds = open_dataset(locate(data), reveal_ground_truth=True)
 prediction_paths = [locate(str(p)) for p in predictions]
+data_shown = shown_path(data)  # as pages print a path: no "..", relative to the repository where shorter
 
 # %% tags=["remove-input"]
 banner(ds, data=data, predictions=predictions)
@@ -65,8 +68,9 @@ banner(ds, data=data, predictions=predictions)
 truth_file = ds.root / "track_1_test_ground_truth.json"
 # This build's data and prediction files as shell variables, built up at their slashes so that the commands fit the
 # page whatever the paths; the commands below use them.
-variables = "\n".join([shell_variable("DATA", str(data)),
-                       *(shell_variable(f"PRED{i}", str(p)) for i, p in enumerate(predictions, start=1))])
+variables = "\n".join([shell_variable("DATA", shown_path(data, home=False)),
+                       *(shell_variable(f"PRED{i}", shown_path(p, home=False))
+                         for i, p in enumerate(predictions, start=1))])
 truth_arg = '"$DATA"/track_1_test_ground_truth.json' if truth_file.is_file() else '"$DATA" --split validation'
 first_prediction = '"$PRED1"' if predictions else "runs/mine.jsonl"
 again = " \\\n    ".join(['.venv/bin/portraitcraft book --data "$DATA"',
@@ -173,10 +177,11 @@ else:
         were = "was" if len(other) == 1 else "were"
         display(Markdown(f"{counted(len(other), 'executed notebook')} of this build ({', '.join(other['page'])}) "
                          f"{were} run on other data and left out."))
-    display(caption("Execution time of the latest run of each chapter of this build, from papermill's "
-                    "record in the executed notebook, with the time it finished (UTC); chapters executed in this build "
-                    "finished minutes before this page. This appendix is still running: its row, if any, is its "
-                    "previous run.", label="Table"))
+    display(caption("How long the latest run of each chapter of this build took, from papermill's record in the "
+                    "executed notebook, and when that run finished (UTC). A chapter whose inputs had not changed was "
+                    "not run again by this build: its row is from the earlier run, as its finishing time shows. This "
+                    "appendix is still running as it writes the table, so its own row, if any, is its previous run.",
+                    label="Table"))
 
 # %% tags=["remove-input"]
 timings = [prediction_timing(prediction_details(p)) for p in prediction_paths]
@@ -212,12 +217,12 @@ for path in prediction_paths[:1]:
         measured.append({"step": "read, align and score a prediction file, 1,000 bootstrap resamples",
                          "seconds": seconds, "per": "file"})
     except DataError as exc:
-        measured.append({"step": f"score {path}: not timed ({exc})", "seconds": float("nan"), "per": "file"})
+        measured.append({"step": f"score {shown_path(path)}: not timed ({exc})", "seconds": float("nan"),
+                         "per": "file"})
 measured = pd.DataFrame(measured)
 display(measured.style.hide(axis="index").format({"seconds": "{:.3f}"}))
-display(caption(f"A few steps timed in this notebook on {data}, once each (rendering: mean of 3). Wall-clock seconds "
-                "on "
-                "the machine that built the book, which other work may share.", label="Table"))
+display(caption(f"A few steps timed in this notebook on {data_shown}, once each (rendering: mean of 3). Wall-clock "
+                "seconds on the machine that built the book, which other work may share.", label="Table"))
 
 # %% tags=["remove-input"]
 if benchmarks:
@@ -244,9 +249,9 @@ for path in gpu_benchmarks:
     measured = read_gpu_benchmark(locate(str(path)))
     display(measured.table().style.hide(axis="index").format(precision=2))
     fastest = measured.results.loc[measured.results["status"] == "ok"].groupby("protocol")["images/s"].max()
-    cost = "; ".join(f"{protocol}: {n_test / rate / 60:.1f} min" for protocol, rate in fastest.items())
+    cost = " and ".join(f"{duration(n_test / rate)} with the {protocol} protocol" for protocol, rate in fastest.items())
     display(caption(f"{measured.describe()}. Peak GiB is PyTorch's peak allocation. At the best batch size, the "
-                    f"{counted(n_test, 'test image')} of {data} would take {cost}.", label="Table"))
+                    f"{counted(n_test, 'test image')} of {data_shown} would take {cost}.", label="Table"))
 if not gpu_benchmarks:
     display(Markdown("*No GPU measurement was passed (`gpu_benchmarks=[]`).*"))
 
@@ -271,7 +276,7 @@ summary = pd.DataFrame([
     ("code", record["code"]["commit"][:12]
      + (" with uncommitted changes" if record["code"]["uncommitted_changes"] else "")
      if record["code"] else "not a git checkout"),
-    ("data", data),
+    ("data", data_shown),
     ("data fingerprint (SHA-256)", record["data"]["sha256"]),
     ("images", record["data"]["images"]),
     ("prediction files", len(record["predictions"])),
@@ -294,19 +299,23 @@ display(caption("Installed versions of the packages the book uses, and the data 
 
 # %% tags=["remove-input"]
 for entry in record["predictions"]:
-    display(Markdown(f"**`{html.escape(entry['path'])}`**: {entry['records']} records, {entry['format']} format, "
-                     f"SHA-256 `{entry['sha256']}`"))
+    display(Markdown(f"**`{html.escape(shown_path(entry['path']))}`**: {entry['records']} records, {entry['format']} "
+                     f"format, SHA-256 `{entry['sha256']}`"))
     if entry["runs"]:
-        runs = pd.DataFrame(entry["runs"]).T
-        runs.columns = [f"run {k + 1}" for k in range(runs.shape[1])]
+        # one row per setting (a nested block such as the held-out images or the packages, one row per entry);
         # a value without spaces (a model's path, a digest) breaks anywhere rather than widen the table
-        display(runs.astype(str).style.set_properties(**{"text-align": "left", "overflow-wrap": "anywhere"}))
+        display(run_rows(entry["runs"]).style.set_properties(**{"text-align": "left", "overflow-wrap": "anywhere"}))
     else:
         display(Markdown("*No run configuration recorded (only the project's JSON Lines carry one).*"))
-if not record["predictions"]:
-    display(Markdown("*No prediction file was given to this build.*"))
-display(HTML("<details><summary>the whole record as JSON</summary><pre style='font-size:0.8em;white-space:pre-wrap;"
-             "overflow-wrap:anywhere'>"
-             f"{html.escape(json.dumps(record, indent=2, default=str))}</pre></details>"))
-display(caption("Each prediction file's digest and the `run` block of its records (model, protocol, prompt and "
-                "configuration hashes, ...), and the whole record as JSON.", label="Table"))
+if record["predictions"]:
+    display(caption("Each prediction file's digest and the `run` block of its records: the model, its settings and "
+                    "configuration hash, the training images it held out and the package versions, where recorded.",
+                    label="Table"))
+else:
+    display(Markdown("*No prediction file was given to this build, so there is no prediction digest or run "
+                     "configuration to record.*"))
+# The whole record as a file to download: the machine's copy, with its ISO times and full digests.
+whole = base64.b64encode(json.dumps(record, indent=2, default=str).encode("utf-8")).decode("ascii")
+display(HTML(f"<p>The whole record: <a download='reproducibility.json' "
+             f"href='data:application/json;base64,{whole}'>reproducibility.json</a> (everything above, as JSON, "
+             "with the full SHA-256 digests).</p>"))

@@ -123,3 +123,78 @@ def test_recipe_agreement_counts_the_same_settings_and_names_the_others():
     assert said.endswith(f"{', '.join(differing)} differ")
     same_only = [r for r in rows if r["same / differs"] == "same"]
     assert recipe_agreement(same_only) == f"{len(same_only)} of {len(same_only)} the same"
+
+
+def test_durations_take_the_unit_their_size_calls_for():
+    from portraitcraft.text import duration
+
+    assert [duration(s) for s in (0.29, 4.24, 38.4, 90, 597, 7200)] == ["0.29 s", "4.2 s", "38 s", "1.5 min",
+                                                                       "10 min", "2.0 h"]
+    assert duration(1 / 3.4) == "0.29 s"  # one image at 3.4 images/s: not "0.0 min"
+    assert duration(float("nan")) == "-"
+
+
+def test_a_file_line_reference_breaks_only_at_a_space_or_after_a_slash():
+    import html as html_module
+
+    from portraitcraft.book.tables import file_line_html, side_by_side_html
+    from portraitcraft.finetune.recipes import recipe_rows
+
+    text = "qwenvl/data/data_processor.py:285-291 (all annotations); scripts/sft_qwen3_4b.sh:39 (--bf16)"
+    shown = file_line_html(text)
+    assert html_module.unescape(re.sub(r"<[^>]+>", "", shown)) == text  # the same characters, copied as they are
+    # every piece between break opportunities (a space, a <wbr>) is kept whole, and only a "/" ends a piece
+    pieces = re.findall(r"<span style='white-space:nowrap'>([^<]*)</span>", shown)
+    assert "".join(pieces) == text.replace(" ", "")
+    assert all("/" not in piece[:-1] for piece in pieces)
+    assert "data_processor.py:285-291" in pieces and "sft_qwen3_4b.sh:39" in pieces
+    assert shown.count("<wbr>") == text.count("/")
+    table = side_by_side_html(recipe_rows())
+    assert table.count("class='pc-file-line'") == len(recipe_rows())
+
+
+def test_a_hidden_label_is_said_to_be_hidden_not_shown_as_an_example():
+    from portraitcraft.book.tables import record_fields
+
+    hidden = {"image_path": "a.jpg", "criteria": {"Sharpness": {"level": "x"}, "Color Harmony": {"level": "x"}},
+              "total_score": 0, "question": "Which?", "options": {"A": "one"}, "answer": "x"}
+    rows = {row["field"]: row["example"] for row in record_fields(hidden)}
+    assert rows["criteria"] == 'hidden: level "x" for every attribute'
+    assert rows["total_score"] == "hidden: 0 as placeholder" and rows["answer"] == 'hidden: "x" as placeholder'
+    assert rows["image_path"] == '"a.jpg"' and rows["options.A"] == '"one"'  # what is published is shown
+    labelled = {**hidden, "criteria": {"Sharpness": {"score": 7.5, "reason": "crisp"}}, "total_score": 66,
+                "answer": "B"}
+    rows = {row["field"]: row["example"] for row in record_fields(labelled)}
+    assert rows["criteria"] == "{score: float, reason: str} each" and rows["total_score"] == "66"
+    assert rows["answer"] == '"B"'
+
+
+def test_reading_findings_are_listed_whole_or_the_first_ten_and_how_many_more():
+    from portraitcraft.book.tables import problem_rows
+    from portraitcraft.data import Problem
+
+    found = [Problem("track_2_train.json", i, f"p{i}.jpg", "image missing") for i in range(12)]
+    rows, left_out = problem_rows(found)
+    assert len(rows) == 12 and left_out == 0  # a dozen: every one
+    assert list(rows.columns) == ["severity", "file", "record", "image", "problem"]
+    assert rows.iloc[11].tolist() == ["error", "track_2_train.json", "11", "p11.jpg", "image missing"]
+    rows, left_out = problem_rows([*found, Problem("track_1_test.json", None, None, "no such file")])
+    assert len(rows) == 10 and left_out == 3  # past a dozen: the first ten, and the count of the others
+    rows, left_out = problem_rows([Problem("a.json", None, None, "unreadable")])
+    assert rows.iloc[0].tolist() == ["error", "a.json", "-", "-", "unreadable"] and left_out == 0
+
+
+def test_a_run_block_reads_as_rows_of_settings_not_dicts():
+    from portraitcraft.book.tables import run_rows
+
+    run = {"backend": "features", "grid": "linear", "held_out": {"images": 30, "fraction": 0.1, "seed": 0},
+           "packages": {"torch": "2.14.1", "numpy": "2.4.6"}, "train_seconds": 12.3456789,
+           "started": "2026-12-06T14:57:51.123456+00:00", "model": None}
+    table = run_rows([run, {"backend": "features"}])
+    assert list(table.columns) == ["run 1", "run 2"]
+    shown = table["run 1"].to_dict()
+    assert shown["held out: images"] == "30" and shown["held out: fraction"] == "0.1"
+    assert shown["packages: torch"] == "2.14.1" and shown["train seconds"] == "12.35"
+    assert shown["started"] == "2026-12-06 14:57:51 UTC" and shown["model"] == "-"
+    assert table.loc["grid", "run 2"] == "-"  # a setting one run does not record
+    assert not any("{" in value for value in table.to_numpy().ravel())

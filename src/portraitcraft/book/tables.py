@@ -35,22 +35,81 @@ TABLE2_PAPER_COLUMNS: dict[str, str] = {
 
 def record_fields(record: dict, prefix: str = "", *, cut: int = 50) -> list[dict[str, str]]:
     """The fields of a JSON record (nested objects as dotted names), each with its type and an example value cut
-    at ``cut`` characters (longer ones made the table wider than the text column); the 13 entries of ``criteria``
-    share one shape and are shown once (chapter 1)."""
+    at a word's end within ``cut`` characters (longer ones made the table wider than the text column); the 13
+    entries of ``criteria`` share one shape and are shown once (chapter 1).
+
+    A record of the published test file carries placeholders where its labels are hidden (level "x", total_score
+    0, answer "x"): those fields say that the value is hidden, and which placeholder stands in for it, rather than
+    show the placeholder as if it were an example value."""
+    from portraitcraft.attributes import HIDDEN_ANSWER, HIDDEN_LEVEL, labels_hidden
+
+    hidden = not prefix and labels_hidden(record)
     rows = []
     for name, value in record.items():
         if name == "criteria" and isinstance(value, dict) and value:
             first = next(iter(value.values()))
             shape = ", ".join(f"{k}: {type(v).__name__}" for k, v in first.items()) if isinstance(first, dict) else ""
+            example = (f'hidden: level "{HIDDEN_LEVEL}" for every attribute' if hidden else f"{{{shape}}} each")
             rows.append({"field": f"{prefix}criteria", "type": f"object of {len(value)} attributes",
-                         "example": f"{{{shape}}} each"})
+                         "example": example})
         elif isinstance(value, dict):
             rows.extend(record_fields(value, prefix=f"{prefix}{name}.", cut=cut))
-        else:
-            text = json.dumps(value, ensure_ascii=False)
+        elif hidden and (name == "total_score" or (name == "answer" and value == HIDDEN_ANSWER)):
             rows.append({"field": prefix + name, "type": type(value).__name__,
-                         "example": text[:cut] + ("…" if len(text) > cut else "")})
+                         "example": f"hidden: {json.dumps(value)} as placeholder"})
+        else:
+            rows.append({"field": prefix + name, "type": type(value).__name__,
+                         "example": shortened(json.dumps(value, ensure_ascii=False), cut)})  # at a word's end
     return rows
+
+
+def problem_rows(problems: Sequence[Any], *, first: int = 10) -> tuple[pd.DataFrame, int]:
+    """Findings of reading a dataset (`portraitcraft.data.Problem`) as table rows, severity, file, record (its
+    position in the file, counted from 0), image, problem; at most ``first`` of them when there are more than
+    ``first`` + 2 (a table of ten says as much as one of a thousand). Returns the rows and how many were left out,
+    for the sentence under the table (chapter 1)."""
+    shown = list(problems) if len(problems) <= first + 2 else list(problems)[:first]
+    rows = pd.DataFrame([{"severity": p.severity, "file": p.file or "-",
+                          "record": "-" if p.record is None else str(p.record), "image": p.image_path or "-",
+                          "problem": p.message} for p in shown],
+                        columns=["severity", "file", "record", "image", "problem"])
+    return rows, len(problems) - len(shown)
+
+
+def run_rows(runs: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """The ``run`` blocks of a prediction file as a table a reader reads down (appendix): one row per setting, one
+    column per run. A nested block (``held_out``, ``packages``) gives one row per entry ("held out: images"),
+    not a Python dict in a cell; numbers keep the digits they carry (`plain_value`), ISO times read as UTC times
+    (`utc_time`), a model's path as pages print paths (`portraitcraft.book.paths.shown_path`)."""
+    from portraitcraft.book.paths import shown_path
+
+    def shown(name: str, value: Any) -> str:
+        if value is None:
+            return "-"
+        if isinstance(value, float):
+            return str(plain_value(value))
+        text = str(value)
+        if re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?", text):
+            return utc_time(text) + " UTC"
+        if name == "model" and "/" in text:  # a saved model's folder, with its digest after "#"
+            folder, _, digest = text.partition("#")
+            return shown_path(folder) + (f"#{digest}" if digest else "")
+        return text
+
+    columns: dict[str, dict[str, str]] = {}
+    for number, run in enumerate(runs, start=1):
+        rows: dict[str, str] = {}
+        for name, value in run.items():
+            label = name.replace("_", " ")
+            if isinstance(value, dict):
+                for key, inner in value.items():
+                    rows[f"{label}: {str(key).replace('_', ' ')}"] = shown(str(key), inner)
+            elif isinstance(value, (list, tuple)):
+                rows[label] = ", ".join(shown(name, v) for v in value) or "-"
+            else:
+                rows[label] = shown(name, value)
+        columns[f"run {number}"] = rows
+    return pd.DataFrame(columns).fillna("-")
 
 
 def utc_time(stamp: object, missing: str = "-") -> str:
@@ -224,27 +283,43 @@ def plain_value(value: object) -> object:
 
 
 __all__ = [
-    "SHORT_NAMES", "TABLE2_PAPER_COLUMNS", "breakable", "column_labels", "level_cell_colour", "missed_properties",
-    "raw_text_block", "plain_value", "recipe_agreement", "record_fields", "report_cell", "series_strip", "short_name",
-    "shortened", "side_by_side_html", "strip_columns", "table2_paper_style", "table3_cell", "utc_time",
+    "SHORT_NAMES", "TABLE2_PAPER_COLUMNS", "breakable", "column_labels", "file_line_html", "level_cell_colour",
+    "missed_properties", "plain_value", "problem_rows", "raw_text_block", "recipe_agreement", "record_fields",
+    "report_cell", "run_rows", "series_strip", "short_name", "shortened", "side_by_side_html", "strip_columns",
+    "table2_paper_style", "table3_cell", "utc_time",
 ]
+
+
+def file_line_html(text: str) -> str:
+    """File:line references (``qwenvl/data/data_processor.py:285-291 (all annotations)``) as HTML that a narrow
+    column wraps at spaces and after a ``/`` only: each piece between them is kept whole (a browser would otherwise
+    break after the ``-`` of a line range or inside a long file name)."""
+    words = []
+    for word in text.split(" "):
+        pieces = [f"<span style='white-space:nowrap'>{html.escape(piece)}</span>"
+                  for piece in re.split(r"(?<=/)", word) if piece]
+        words.append("<wbr>".join(pieces))
+    return " ".join(words)
 
 
 def side_by_side_html(rows: Sequence[dict[str, str]]) -> str:
     """A recipe comparison (`finetune.recipes.recipe_rows`, `track2.recipes.recipe_rows`) as an HTML table that fits
     the text column: setting | reference (its value, the file and line under it) | ours | same or differs and why;
-    fixed column widths, long words wrapped (chapters 9 and 10)."""
-    widths = (17, 31, 24, 28)
+    fixed column widths, words wrapped at spaces (chapters 9 and 10). A file:line reference such as
+    ``qwenvl/data/data_processor.py:285-291`` breaks only after a ``/`` (or at a space), never inside a file name
+    or a line number: the reference column is the widest, so that its longest piece fits at 800 px and up."""
+    widths = (15, 36, 22, 27)
     head = "".join(f"<th style='width:{w}%;text-align:left'>{name}</th>"
                    for w, name in zip(widths, ("setting", "reference (file:line)", "ours", "same / differs")))
     body = []
     for row in rows:
         verdict = row["same / differs"]
         colour = "" if verdict == "same" else " style='background:#fff4e0'"
+        where = file_line_html(row["reference code"])
         body.append(
             f"<tr><td>{html.escape(row['setting'])}</td>"
-            f"<td>{html.escape(row['reference'])}<br><small><code>{html.escape(row['reference code'])}</code>"
-            f"</small></td><td>{html.escape(row['ours'])}</td><td{colour}>{html.escape(verdict)}</td></tr>")
+            f"<td>{html.escape(row['reference'])}<br><small><code class='pc-file-line'>{where}</code></small></td>"
+            f"<td>{html.escape(row['ours'])}</td><td{colour}>{html.escape(verdict)}</td></tr>")
     return ("<table class='pc-recipes' style='table-layout:fixed;width:100%;overflow-wrap:break-word;"
             f"font-size:0.85em'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
 
