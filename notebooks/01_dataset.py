@@ -39,7 +39,7 @@ from portraitcraft.book import (
     thumbnail,
 )
 from portraitcraft.book.paths import locate, shown_path
-from portraitcraft.book.tables import problem_rows, record_fields
+from portraitcraft.book.tables import breakable, problem_rows, record_fields
 from portraitcraft.data import EXPECTED_FILES, GROUND_TRUTH_FILE, TRACK_FILE, read_json_records
 from portraitcraft.sources import open_dataset
 
@@ -158,12 +158,15 @@ display(Markdown(
 if ds.problems:
     # One row per finding, each naming its file and record; past a dozen, the first ten and how many more.
     findings, left_out = problem_rows(ds.problems, first=10)
-    display(findings.style.hide(axis="index").set_properties(**{"text-align": "left"}))
-    display(caption(("Every finding" if not left_out else f"The first {len(findings)} of the "
-                     f"{len(ds.problems)} findings, and {left_out} more")
-                    + f" of reading {data_shown}: the file, the record (its position in the file, from 0) and its "
-                    f"image. `portraitcraft validate {data_shown}` lists every one.",
-                    label="Table"))
+    # an image's long file name may break after its "_" rather than widen the table
+    display(findings.style.hide(axis="index").format(breakable, subset=["image"])
+            .set_properties(**{"text-align": "left"}))
+    display(caption((f"Every finding of reading {data_shown}" if not left_out else
+                     f"The first {len(findings)} of the {len(ds.problems)} findings of reading {data_shown} "
+                     f"({left_out} more not shown)")
+                    + ": the file, the record (its position in the file, from 0) and its image. "
+                    f"`portraitcraft validate {data_shown}` "
+                    + ("lists every one." if left_out else "finds the same from a terminal."), label="Table"))
 
 # %% [markdown]
 # ## The fields of a record

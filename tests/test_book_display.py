@@ -176,12 +176,13 @@ def test_reading_findings_are_listed_whole_or_the_first_ten_and_how_many_more():
     found = [Problem("track_2_train.json", i, f"p{i}.jpg", "image missing") for i in range(12)]
     rows, left_out = problem_rows(found)
     assert len(rows) == 12 and left_out == 0  # a dozen: every one
-    assert list(rows.columns) == ["severity", "file", "record", "image", "problem"]
-    assert rows.iloc[11].tolist() == ["error", "track_2_train.json", "11", "p11.jpg", "image missing"]
-    rows, left_out = problem_rows([*found, Problem("track_1_test.json", None, None, "no such file")])
+    assert list(rows.columns) == ["file", "record", "image", "problem"]  # all errors: no severity column
+    assert rows.iloc[11].tolist() == ["track_2_train.json", "11", "p11.jpg", "image missing"]
+    rows, left_out = problem_rows([*found, Problem("track_1_test.json", None, None, "no such file", "warning")])
     assert len(rows) == 10 and left_out == 3  # past a dozen: the first ten, and the count of the others
+    assert list(rows.columns) == ["severity", "file", "record", "image", "problem"]  # errors and a warning
     rows, left_out = problem_rows([Problem("a.json", None, None, "unreadable")])
-    assert rows.iloc[0].tolist() == ["error", "a.json", "-", "-", "unreadable"] and left_out == 0
+    assert rows.iloc[0].tolist() == ["a.json", "-", "-", "unreadable"] and left_out == 0
 
 
 def test_a_run_block_reads_as_rows_of_settings_not_dicts():

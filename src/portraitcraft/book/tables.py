@@ -64,15 +64,18 @@ def record_fields(record: dict, prefix: str = "", *, cut: int = 50) -> list[dict
 
 
 def problem_rows(problems: Sequence[Any], *, first: int = 10) -> tuple[pd.DataFrame, int]:
-    """Findings of reading a dataset (`portraitcraft.data.Problem`) as table rows, severity, file, record (its
-    position in the file, counted from 0), image, problem; at most ``first`` of them when there are more than
-    ``first`` + 2 (a table of ten says as much as one of a thousand). Returns the rows and how many were left out,
-    for the sentence under the table (chapter 1)."""
+    """Findings of reading a dataset (`portraitcraft.data.Problem`) as table rows: severity (only when the findings
+    differ in it; the sentence above the table counts errors and warnings), file, record (its position in the file,
+    counted from 0), image, problem; at most ``first`` of them when there are more than ``first`` + 2 (a table of
+    ten says as much as one of a thousand). Returns the rows and how many were left out, for the sentence under the
+    table (chapter 1)."""
     shown = list(problems) if len(problems) <= first + 2 else list(problems)[:first]
     rows = pd.DataFrame([{"severity": p.severity, "file": p.file or "-",
                           "record": "-" if p.record is None else str(p.record), "image": p.image_path or "-",
                           "problem": p.message} for p in shown],
                         columns=["severity", "file", "record", "image", "problem"])
+    if len({p.severity for p in problems}) <= 1:
+        rows = rows.drop(columns="severity")
     return rows, len(problems) - len(shown)
 
 
