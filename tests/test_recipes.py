@@ -263,3 +263,12 @@ def test_evaluate_shows_the_reference_scripts_dropped_view_beside_ours(make_lab,
     result = CliRunner().invoke(app, ["evaluate", "-p", str(path), "-g", str(lab), "--bootstrap", "0"])
     assert result.exit_code == 0, result.output
     assert "answers it cannot parse dropped: 2 of 4" in result.output and "Level Acc 1.0000" in result.output
+    # A run that writes no answer text (the feature baseline, the score protocol) has no such view: every record
+    # would be "dropped" and every metric NaN.
+    for protocol in ("features", "score"):
+        lines = [json.dumps(ok_record(name, parse_model_output("{}"), run={"backend": "test", "protocol": protocol}))
+                 for name in truth.image_paths]
+        path.write_text("\n".join(lines) + "\n")
+        assert dropped_view(evaluate(path, truth, n_bootstrap=0)) is None
+        result = CliRunner().invoke(app, ["evaluate", "-p", str(path), "-g", str(lab), "--bootstrap", "0"])
+        assert result.exit_code == 0 and "dropped" not in result.output, result.output

@@ -336,15 +336,23 @@ class DroppedView:
                 f"{self.kept + self.dropped}): {shown}")
 
 
+# Runs whose raw text is no model's JSON answer (the feature baseline's notes, the score protocol's probabilities):
+# the reference's parse-or-drop rule does not apply to them.
+NO_ANSWER_TEXT_PROTOCOLS = frozenset({"features", "score"})
+
+
 def dropped_view(report: EvaluationReport) -> DroppedView | None:
     """`DroppedView` of a report on the project's records (JSON Lines, lmms-eval samples: they keep the raw answers);
-    None for other formats."""
+    None for other formats, and for runs that write no answer text (`NO_ANSWER_TEXT_PROTOCOLS`)."""
     import dataclasses
 
     from portraitcraft.parsing import reference_keeps
     from portraitcraft.predictions import RECORD_FORMATS, prediction_details
 
     if report.predictions.format not in RECORD_FORMATS:
+        return None
+    protocols = {run.get("protocol") for run in report.predictions.runs if isinstance(run, dict)}
+    if protocols and protocols <= NO_ANSWER_TEXT_PROTOCOLS:
         return None
     raw = prediction_details(report.predictions.path).raw_text
     truth = report.truth
