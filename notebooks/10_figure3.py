@@ -65,7 +65,7 @@ if panels:
     shown = [c for c in columns if c in overall]
     display(overall.style.hide(axis="index").format("{:.2f}", subset=shown, na_rep="missing")
             .background_gradient(cmap="Blues", vmin=0, vmax=1, subset=shown)
-            .highlight_null(color="white", subset=shown))
+            .highlight_null(props="background-color: white; color: #555", subset=shown))
     display(caption(f"Overall agreement of each image with its description ({len(panels)} descriptions of {data_name}; "
                     f"images: {', '.join(columns) or 'none'}).", label="Table"))
 else:
@@ -133,7 +133,7 @@ for panel in panels:
     agreement_columns = [c for c in table.columns if c.endswith(": agreement")]
     styled = (table.style.hide(axis="index").format("{:.2f}", subset=agreement_columns, na_rep="-")
               .background_gradient(cmap="RdYlGn", vmin=0, vmax=1, subset=agreement_columns)
-              .highlight_null(color="white", subset=agreement_columns))
+              .highlight_null(props="background-color: white; color: #555", subset=agreement_columns))
     display(HTML(f"<h4>{html.escape(panel.image_path)}</h4>"
                  f"<details><summary>the description ({len(panel.content) + len(panel.analysis):,} characters)"
                  f"</summary><p><b>Content.</b> {html.escape(panel.content)}</p>"
@@ -142,8 +142,9 @@ for panel in panels:
                  f"<div style='font-size:0.8em'>{styled.to_html()}</div>"))
 if panels:
     display(caption("Rebuilt from the data: each description's original photograph (where the data has it) and "
-                    "generated images, and under them the agreement of each requested property with each image. Red "
-                    "cells are the properties a generator missed.", label="Figure 3"))
+                    "generated images, and under them the agreement of each requested property with each image, "
+                    "coloured from red (0, missed) through yellow (0.5, one step off) to green (1, as asked).",
+                    label="Figure 3"))
 
 # %% [markdown]
 # ## Making the images of a real generator
