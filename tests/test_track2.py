@@ -94,8 +94,19 @@ def test_a_negated_request_keeps_its_negation_in_value_and_words():
     assert (no_strong["leading_lines"].value, no_strong["leading_lines"].evidence) == ("no", "no strong leading lines")
     plain = parse_description("", "Leading lines pull the eye in.", embedder=None).targets["leading_lines"]
     assert (plain.value, plain.evidence) == ("yes", "Leading lines")
-    # a property with no negative value: a denial asks for nothing, while "not only" still asks
+    # a property with no negative value: a denial asks for nothing (nor does the embedding fallback guess a value
+    # from the denying sentence), while "not only" still asks
     assert "framing" not in parse_description("", "This is not a close-up.", embedder=None).targets
+
+    def words_embedder(texts):  # identical wording, similarity 1: the denying sentence is the prototype's words
+        vocabulary = sorted({w for t in texts for w in t.lower().strip(".").split()})
+        rows = np.array([[t.lower().strip(".").split().count(w) for w in vocabulary] for t in texts], float)
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+    denial = "It is not a close-up: a tight shot of the face filling the frame."
+    assert "framing" not in parse_description("", denial, embedder=words_embedder).targets
+    assert parse_description("", "A tight shot of the face filling the frame.",
+                             embedder=words_embedder).targets["framing"].value == "close-up"
     also = parse_description("", "It is not only a close-up but a study in light.", embedder=None).targets
     assert also["framing"].value == "close-up"
     # the page's table and the scorer carry the same negated words

@@ -276,8 +276,9 @@ def sentences(text: str) -> list[str]:
     return [s.strip() for s in re.split(r"(?<=[.!?])\s+", text or "") if s.strip()]
 
 
-def rule_matches(text: str) -> list[tuple[Rule, str | float, str]]:
-    """Every (rule, value, evidence) the rules find in ``text``, sentence by sentence."""
+def rule_matches(text: str) -> list[tuple[Rule, str | float | None, str]]:
+    """Every (rule, value, evidence) the rules find in ``text``, sentence by sentence; value None where the text
+    denies the rule's value and the property has no value for a denial ("not a close-up")."""
     found = []
     for sentence in sentences(text):
         for rule in RULES:
@@ -291,9 +292,8 @@ def rule_matches(text: str) -> list[tuple[Rule, str | float, str]]:
                 words = match.group(0)
                 negation = NEGATION.search(before)
                 if negation is not None:
-                    if not rule.negatable:
-                        continue  # "not a close-up" asks for no close-up, not for one; nothing to say which it is
-                    # the negated value, and the words that say so: "no leading lines", never "leading lines"
+                    # "no leading lines" (never "leading lines"): the negated value, or None where there is none
+                    # ("not a close-up" asks for no close-up, and says nothing of which framing it wants)
                     value, words = rule.negated, before[negation.start():] + words
                 found.append((rule, value, words))
     return found
@@ -427,7 +427,11 @@ def parse_description(content: str | None, analysis: str | None = None, *,
     text = " ".join(t for t in (content, analysis) if t)
     notes: list[str] = []
     evidence: dict[str, list[tuple[str | float, float, str]]] = {}
+    denied: set[str] = set()
     for rule, value, words in rule_matches(text):
+        if value is None:
+            denied.add(rule.key)
+            continue
         evidence.setdefault(rule.key, []).append((value, rule.confidence, words))
     if "people" not in evidence and (opening := _first_sentence_people(content or "")):
         evidence["people"] = [(opening[0], 0.6, opening[1])]
@@ -437,7 +441,7 @@ def parse_description(content: str | None, analysis: str | None = None, *,
         if why:
             notes.append(why)
     if embedder is not None:
-        missing = [k for k in BY_KEY if k not in targets]
+        missing = [k for k in BY_KEY if k not in targets and k not in denied]  # a denial is not for guessing
         targets.update(embedding_targets(text, missing, embedder))
     ordered = {k: targets[k] for k in BY_KEY if k in targets}
     return ParsedDescription(ordered, notes)
