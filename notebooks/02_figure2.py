@@ -227,7 +227,8 @@ if attributes.splits:
         f"Mean 0-10 score of each of the 13 composition attributes over the labelled images of {data}, per split. "
         f"The centre is {scale.low:g} (near the lowest mean, so that differences between attributes are visible) and "
         f"the rings are one point apart up to {scale.high:g}"
-        + (f"; the rings inside the polygons ({', '.join(f'{r:g}' for r in scale.unlabelled)}) are left unnumbered "
+        + (f"; the rings inside the polygon{'s' if len(attributes.splits) > 1 else ''} "
+           f"({', '.join(f'{r:g}' for r in scale.unlabelled)}) are left unnumbered "
            "so that no number sits on the fill" if scale.unlabelled else "")
         + ". Hover a vertex for its value."))
     means = attributes.means.set_index("attribute")

@@ -89,13 +89,13 @@ if len(ranking):
     best = ranking.iloc[0]
     by_split = compared[compared["definition"] == best["definition"]].set_index("split")
     gaps = ", ".join(f"{split} {by_split.loc[split, 'mean_difference']:+.1%}" for split in best["splits"].split(", "))
+    nearest = best["definition"].replace("_", " ")  # named as in the tables
     if best["matches"]:
-        verdict = (f"**{best['definition']}** ({LENGTH_DESCRIPTIONS[best['definition']]}) matches the paper's means "
-                   f"within {MATCH_TOLERANCE:.0%} ({gaps}).")
+        verdict = (f"**{nearest}** ({LENGTH_DESCRIPTIONS[best['definition']]}) matches the paper's means within "
+                   f"{MATCH_TOLERANCE:.0%} ({gaps}).")
     else:
         verdict = (f"**No way of counting comes within {MATCH_TOLERANCE:.0%} of the paper's means**: the nearest, "
-                   f"{best['definition']}, is {gaps} away, so these descriptions do not tell which unit the paper "
-                   "counts.")
+                   f"{nearest}, is {gaps} away, so these descriptions do not tell which unit the paper counts.")
     source = ("The lab's descriptions are synthetic: they check the computation, not the paper's numbers."
               if is_lab else
               f"These are {len(per_record)} of the published descriptions; the closer to the full 5,000, the more "
@@ -131,7 +131,8 @@ else:
 
 # %% tags=["remove-input"]
 pd.DataFrame(
-    {"definition": list(definitions), "what is counted": [LENGTH_DESCRIPTIONS[d] for d in definitions],
+    {"definition": [d.replace("_", " ") for d in definitions],  # named as in the table above
+     "what is counted": [LENGTH_DESCRIPTIONS[d] for d in definitions],
      "default": ["yes" if d == DEFAULT_DEFINITION else "" for d in definitions]}
 ).style.hide(axis="index")
 

@@ -238,23 +238,22 @@ if len(long):
 # ## Per attribute, for each computed method
 
 # %% tags=["remove-input"]
-per_attribute = pd.concat(
-    {r.method: r.report.per_attribute.set_index("attribute")["accuracy"] for r in result.results if r.report},
-    axis=1,
-)
+columns = {r.method: r.report.per_attribute.set_index("attribute")["accuracy"] for r in result.results if r.report}
+per_attribute = pd.concat(columns, axis=1) if columns else pd.DataFrame()
 if len(per_attribute):
     # Shares of n images, to the decimals n carries (0.69 of 100 images, not 0.690).
     digits = share_digits(len(result.target.truth))
     # A long file name may break after each "/" (a zero-width space), not inside words.
-    display(per_attribute.rename(columns=lambda name: name.replace("/", "/\u200b")).style.format(precision=digits)
-            .background_gradient(cmap="Greens", vmin=0, vmax=1, axis=None))
+    shown = per_attribute.rename(columns=lambda name: name.replace("/", "/\u200b"))
+    methods = list(shown.columns)
+    # the attribute as the first column, under the methods' header row (as an index it took a header row of its own)
+    display(shown.reset_index().style.hide(axis="index").format(precision=digits, subset=methods)
+            .background_gradient(cmap="Greens", vmin=0, vmax=1, axis=None, subset=methods))
     display(caption(
         f"Level accuracy of each attribute for each computed method on the {result.target.description}: the share "
         f"of images whose level is right, to {counted(digits, 'decimal')}, the precision of a share of "
         f"{counted(len(result.target.truth), 'image')}; the darker the green, the higher.", label="Table"))
-for r in result.results:
-    if r.report is None:
-        display(Markdown(f"*{r.method}: {r.note}.*"))
+# (a file that was not scored has no column: why is said once, under Table 3 above)
 
 # %% tags=["remove-cell"]
 # The prediction files' records for the test split, for the submissions and the label-free diagnostics below.

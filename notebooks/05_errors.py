@@ -104,10 +104,11 @@ if not analyses:
     display(Markdown(
         f"**Nothing to analyse on {data}:** "
         + ("no prediction file was given" if not predictions else
-           "; ".join(f"`{Path(p).name}` could not be analysed ({html.escape(why.removeprefix(f'{p}: '))})"
+           "; ".join(f"`{Path(p).name}` could not be analysed: {html.escape(why.removeprefix(f'{p}: '))}"
                      for p, why in skipped))
-        + ". This chapter analyses the errors of Track 1 prediction files on the images Table 3 scores "
-        f"({target.description}). Give it one or more files (the official submission format, the reference "
+        # the reasons carry parentheses of their own: the rest of the sentence does without
+        + ". This chapter analyses the errors of Track 1 prediction files on the images Table 3 scores, the "
+        f"{target.description}. Give it one or more files (the official submission format, the reference "
         "script's raw output, or the project's JSON Lines): `make book DATA=... PREDICTIONS=\"a.jsonl b.json\"`."
         + (" The test labels are hidden here, so predictions of the test split cannot be analysed (chapter 4 writes "
            "their submission and reads them without labels); predict the validation split with the same model "
@@ -462,8 +463,8 @@ for e in analyses:
     if shown.empty:
         display(Markdown("*Every field of every record was valid.*"))
     else:
-        display(shown.style.hide(axis="index").format({"share": "{:.1%}"}).set_properties(
-            subset=["reasons"], **{"text-align": "left"}))
+        display(shown.rename(columns={"failed_records": "failed records"}).style.hide(axis="index")
+                .format({"share": "{:.1%}"}).set_properties(subset=["reasons"], **{"text-align": "left"}))
         display(caption(f"Records of {e.name} without a valid value, per field: how many, their share, how many were "
                         "failed records, and the reasons (the parser's, or the reader's note), most frequent first.",
                         label="Table"))

@@ -287,8 +287,9 @@ def reproduce_table3(
         if covered == 0:
             results.append(MethodResult(
                 name, None, target.description,
-                f"not scored: {prediction_set.path.name} predicts none of the {counted(len(truth), 'image')} of the "
-                f"{target.split} split", prediction_set))
+                # named by the row already; the file only where a label names it otherwise
+                f"not scored: {'the file' if name == prediction_set.path.name else prediction_set.path.name} predicts "
+                f"none of the {counted(len(truth), 'image')} of the {target.split} split", prediction_set))
             continue
         leak = runs_validation_leak(prediction_set.runs, truth.image_paths) if target.split == "validation" else None
         if leak:
