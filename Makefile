@@ -74,7 +74,9 @@ browser:
 # Every page of the built book in headless Chromium at 1280 px: console errors, offline loading, plotly drawn, and
 # what a reader sees (overlapping or cut-off text, text under 10 px, empty sections, raw output, legends over
 # data, a figure or note twice, raw floats and timestamps, cut text, install messages in captions); screenshots.
+# First, without a browser: every internal link and #anchor of every page holds (portraitcraft.book.links).
 check-book: install browser
+	$(BIN)/python -m portraitcraft.book.links book/_build/html
 	$(BIN)/python -m portraitcraft.book.browser book/_build/html --screenshots book/_build/screenshots
 
 test: install lab browser

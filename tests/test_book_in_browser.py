@@ -2,7 +2,8 @@
 predictions), opened page by page in headless Chromium with no network: no console errors, no failed or external
 requests, every plotly figure drawn, tables where the chapters have them, and nothing a reader would see go wrong
 (overlapping or cut-off text, text under 10 px, empty sections, raw output, legends over data, a figure or note
-twice, raw floats and timestamps, cut text, environment messages in captions; see `portraitcraft.book.browser`).
+twice, raw floats and timestamps, cut text, environment messages in captions; see `portraitcraft.book.browser`),
+and every internal link of every page holding (`portraitcraft.book.links`).
 The chapters that read predictions are built again as a real user would: on the lab in the published layout (no
 test labels) with the baseline's test-split predictions and, where the real sample is at hand, on the sample with
 its test-split raw output, both from a long data path, and checked the same way.
@@ -22,6 +23,7 @@ pytest.importorskip("papermill", reason="the book extra is not installed: pip in
 
 from portraitcraft.book.browser import check_book, find_chromium  # noqa: E402
 from portraitcraft.book.build import build_book, toc_pages  # noqa: E402
+from portraitcraft.book.links import internal_link_problems  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts" / "book-pages"
@@ -108,6 +110,9 @@ def test_every_page_of_the_book_renders_offline_in_chromium(tmp_path: Path):
     # Where test labels are hidden, what cannot be computed is said in a sentence, and the pages pass the same checks.
     problems = {r.page: r.problems for r in reports if r.problems}
     assert not problems, problems
+    # Every relative href and src of every page of each build names a file of that build, every #anchor an id there.
+    for name in ["lab", *builds]:
+        assert internal_link_problems(checked / name) == [], name
     assert [r.page for r in reports if not r.page.startswith("lab/")] == built_pages
     # Chapter 4 on hidden labels with test-split predictions: the checked submission and the label-free readings.
     for name in builds:

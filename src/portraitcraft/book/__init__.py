@@ -1,5 +1,6 @@
 """The executable book: display helpers for its notebooks (`figures`, the banner, `counted` for counts in
-sentences), where a chapter finds its inputs (`paths`), and the build pipeline (`build`).
+sentences), where a chapter finds its inputs (`paths`), the build pipeline (`build`) and the offline check of the
+built pages' internal links (`links`).
 
 The package imports only the display helpers; chapters import `paths`, the `portraitcraft book` command `build`.
 """
