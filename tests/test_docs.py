@@ -80,9 +80,35 @@ def test_the_readme_and_the_intro_cite_the_paper_as_the_exports_do():
 # ---- the API page's examples ---------------------------------------------------------------------------------------
 
 API_PAGE = REPO / "book" / "api.md"
-# Examples that run here as written, on the lab (a small one stands in for data/lab); the others need a GPU, the
-# hub or a server and are checked for what can be checked offline: they compile and their imports resolve.
-RUNS_OFFLINE = {"portraitcraft.hf", "portraitcraft.labels", "portraitcraft.lab"}
+
+# Every Python example of the API page, by where it is written: a module's docstring, or a documented member's
+# (module:Member). `test_the_list_of_examples_is_the_api_page_s` keeps the list whole.
+EXAMPLES = ["portraitcraft.sources", "portraitcraft.hf", "portraitcraft.lab", "portraitcraft.labels",
+            "portraitcraft.predictions:PredictionWriter", "portraitcraft.paper", "portraitcraft.runners.base",
+            "portraitcraft.backends", "portraitcraft.runners.qwen", "portraitcraft.runners.openai_compat",
+            "portraitcraft.finetune", "portraitcraft.baseline", "portraitcraft.baseline:FeatureBackend",
+            "portraitcraft.assess"]
+# They all run, offline and on the CPU, as written, in a folder laid out as the repository is after `make lab` and
+# `make baseline` (a small lab in data/lab, its feature baseline's model and predictions in data/lab/runs/) with a
+# folder of photos (photos/). What cannot be reached here is stood in for, and only in the examples named here:
+# the text on the left, exactly as the example writes it, is replaced by the stand-in on the right.
+STAND_INS = {
+    "portraitcraft.sources": {'"zijielou/PortraitCraft"': "hub copy"},
+    "portraitcraft.runners.base": {'"Qwen/Qwen3-VL-4B-Instruct"': "tiny model"},
+    "portraitcraft.backends": {'"Qwen/Qwen3-VL-4B-Instruct"': "tiny model", '"http://host:8000/v1"': "server"},
+    "portraitcraft.runners.qwen": {'"Qwen/Qwen3-VL-4B-Instruct"': "tiny model"},
+    "portraitcraft.runners.openai_compat": {'"Qwen/Qwen3-VL-4B-Instruct"': "tiny model",
+                                            '"http://gpu-host:8000/v1"': "server"},
+    "portraitcraft.finetune": {'"Qwen/Qwen3-VL-4B-Instruct"': "tiny model"},
+}
+# The stand-ins (built by the `example_folder` fixture):
+#   tiny model  the folder of the tiny random Qwen3-VL (`portraitcraft.runners.tiny`), in place of the hub's 4B model;
+#   server      `portraitcraft serve`'s server (`runners.server.serve`) on 127.0.0.1 answering from that tiny model
+#               (served under its folder's name, as vLLM names a model by the path it loads), in place of a GPU host;
+#   hub copy    the lab in the published layout (no test labels, no factors), as `hf download zijielou/PortraitCraft
+#               --repo-type dataset --local-dir PortraitCraft` leaves it, in place of the hub's dataset.
+# And the name "lab" (the default lab, built into the package's cache on first use: minutes) finds the small lab
+# already built there: the examples run with a cache of their own (PORTRAITCRAFT_CACHE) whose lab-default is it.
 
 
 def api_modules() -> list[str]:
@@ -107,6 +133,48 @@ def module_doc(name: str) -> str:
     return inspect.getdoc(importlib.import_module(name)) or ""
 
 
+def example_doc(where: str) -> str:
+    """The docstring an example is written in: ``module`` or ``module:Member``."""
+    import importlib
+    import inspect
+
+    module, _, member = where.partition(":")
+    if not member:
+        return module_doc(module)
+    return inspect.getdoc(getattr(importlib.import_module(module), member)) or ""
+
+
+def documented_members(module: str, options: str) -> list[str]:
+    """The members autodoc documents for an ``automodule`` directive: those listed after ``:members:``, else the
+    module's public classes and functions."""
+    import importlib
+    import inspect
+
+    listed = re.search(r":members:(.*)", options)
+    if listed and listed.group(1).strip():
+        return [name.strip() for name in listed.group(1).split(",")]
+    found = importlib.import_module(module)
+    return [name for name, value in vars(found).items() if not name.startswith("_")
+            and (inspect.isclass(value) or inspect.isfunction(value)) and value.__module__ == module]
+
+
+def api_examples() -> dict[str, list[str]]:
+    """Where each Python example of the API page is written (see `EXAMPLES`) -> its code blocks."""
+    page = API_PAGE.read_text(encoding="utf-8")
+    found = {}
+    for directive in re.finditer(r"^\.\. automodule:: ([\w.]+)\n((?:   :\w+:.*\n)*)", page, re.M):
+        module, options = directive.groups()
+        for where in [module, *(f"{module}:{m}" for m in documented_members(module, options))]:
+            blocks = [b for b in literal_blocks(example_doc(where)) if is_python(b)]
+            if blocks:
+                found[where] = blocks
+    return found
+
+
+def test_the_list_of_examples_is_the_api_page_s():
+    assert list(api_examples()) == EXAMPLES
+
+
 def test_every_docstring_example_on_the_api_page_is_a_code_block():
     """An indented example after a plain paragraph renders as prose (lines merged, quotes curled, hosts linked);
     after ``::`` it is a literal block."""
@@ -127,14 +195,14 @@ def test_the_api_page_examples_compile_and_import_what_exists():
     import importlib
 
     checked = 0
-    for name in api_modules():
-        for block in filter(is_python, literal_blocks(module_doc(name))):
-            tree = ast.parse(block, f"{name} example")  # a curly quote or an en-dash would not parse
+    for where, blocks in api_examples().items():
+        for block in blocks:
+            tree = ast.parse(block, f"{where} example")  # a curly quote or an en-dash would not parse
             bound = {alias.asname or alias.name.split(".")[0] for node in ast.walk(tree)
                      if isinstance(node, ast.Import | ast.ImportFrom) for alias in node.names}
             bound |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
             free = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-            assert free - bound - set(dir(builtins)) == set(), f"{name}'s example uses names it does not define"
+            assert free - bound - set(dir(builtins)) == set(), f"{where}'s example uses names it does not define"
             for node in ast.walk(tree):
                 if isinstance(node, ast.ImportFrom):
                     module = importlib.import_module(node.module)
@@ -143,15 +211,92 @@ def test_the_api_page_examples_compile_and_import_what_exists():
     assert checked >= 10
 
 
-@pytest.mark.parametrize("name", sorted(RUNS_OFFLINE))
-def test_the_api_page_examples_that_need_no_gpu_run_as_written(name, small_lab, tmp_path, monkeypatch):
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "lab").symlink_to(small_lab)
-    monkeypatch.chdir(tmp_path)
-    blocks = [b for b in literal_blocks(module_doc(name)) if is_python(b)]
-    assert blocks
-    for block in blocks:
-        exec(compile(block, f"{name} example", "exec"), {"__name__": "example"})
+@pytest.fixture(scope="module")
+def example_folder(make_lab, tiny_model, tmp_path_factory):
+    """A repository-like folder after `make lab` (a small lab at data/lab), a photos/ folder, a cache of its own
+    whose default lab is that lab, and the stand-ins of `STAND_INS` but the server."""
+    import shutil
+
+    folder = tmp_path_factory.mktemp("examples")
+    lab = folder / "data" / "lab"
+    # 12 labelled training images (the feature baseline needs 10), 2 test images: each model example runs on 2.
+    shutil.copytree(make_lab(n_train=12, n_test=2, n_track2_test=1, seed=4, long_side=96), lab)
+    (folder / "photos" / "2025").mkdir(parents=True)
+    for image in sorted((lab / "images_00").glob("*.jpg"))[:3]:
+        shutil.copy(image, folder / "photos" / "2025" / image.name)
+    (folder / "cache").mkdir()
+    (folder / "cache" / "lab-default").symlink_to(lab, target_is_directory=True)
+    hub_copy = tmp_path_factory.mktemp("hub") / "PortraitCraft"
+    shutil.copytree(lab, hub_copy, ignore=shutil.ignore_patterns("track_1_test_ground_truth.json", "lab_factors.json",
+                                                                 "runs"))
+    return folder, {"tiny model": str(tiny_model), "hub copy": str(hub_copy)}
+
+
+def run_examples(names: list[str], folder: Path, stand_ins: dict[str, str], tmp_path: Path, monkeypatch) -> None:
+    """Run the examples written at ``names``, each in a fresh folder beside data/lab and photos/ of ``folder``, with
+    only `STAND_INS` replaced; every one is tried, and all that fail are named together."""
+    assert set(STAND_INS) <= set(EXAMPLES)
+    monkeypatch.setenv("PORTRAITCRAFT_CACHE", str(folder / "cache"))
+    failures = {}
+    for where in names:
+        work = tmp_path / where.replace(":", ".")
+        (work / "data").mkdir(parents=True)
+        (work / "data" / "lab").symlink_to(folder / "data" / "lab", target_is_directory=True)
+        (work / "photos").symlink_to(folder / "photos", target_is_directory=True)
+        monkeypatch.chdir(work)
+        for block in [b for b in literal_blocks(example_doc(where)) if is_python(b)]:
+            for written, stand_in in STAND_INS.get(where, {}).items():
+                assert written in block, f"{where}: the example no longer says {written}"
+                block = block.replace(written, repr(stand_ins[stand_in]))
+            assert "Qwen/" not in block and not re.search(r"https?://(?!127\.0\.0\.1)", block), block
+            try:
+                exec(compile(block, f"{where} example", "exec"), {"__name__": "example"})
+            except Exception as exc:
+                failures[where] = f"{type(exc).__name__}: {exc}"
+    assert failures == {}
+
+
+def test_every_example_of_the_api_page_runs_as_written(example_folder, score_backend, tmp_path, monkeypatch):
+    """All but fine-tuning's (the next test): the feature baseline trained into data/lab/runs/ first, as `make
+    baseline` does (at the lab's small size), and the server started; the files the examples write are there."""
+    import warnings
+
+    from sklearn.exceptions import FitFailedWarning
+
+    from portraitcraft.baseline import run_feature_baseline
+    from portraitcraft.runners.server import ChatModel, serve
+
+    folder, stand_ins = example_folder
+    runs = folder / "data" / "lab" / "runs"
+    with warnings.catch_warnings():  # a cross-validation fold of 12 images may hold one level only (coped with)
+        warnings.simplefilter("ignore", FitFailedWarning)
+        run_feature_baseline(runs.parent, runs / "feature-baseline.jsonl", runs / "feature-baseline.model",
+                             grid="linear", max_side=96)
+    server, _ = serve(chat=ChatModel(score_backend))  # the tiny model, already loaded, under its folder's name
+    try:
+        run_examples([e for e in EXAMPLES if e != "portraitcraft.finetune"], folder,
+                     {**stand_ins, "server": server.url}, tmp_path, monkeypatch)
+    finally:
+        server.shutdown()
+        server.server_close()
+    # What they say they write, written (the model examples' records on the lab's 2 test images).
+    for where, written in {"portraitcraft.runners.base": "runs/tiny.jsonl", "portraitcraft.runners.qwen":
+                           "runs/qwen4b.jsonl", "portraitcraft.runners.openai_compat": "runs/vllm.jsonl",
+                           "portraitcraft.baseline": "runs/features.jsonl",
+                           "portraitcraft.baseline:FeatureBackend": "runs/photos.jsonl",
+                           "portraitcraft.predictions:PredictionWriter": "runs/my-model.jsonl"}.items():
+        predictions = read_predictions(tmp_path / where.replace(":", ".") / written)
+        assert len(predictions.image_paths) == (3 if "photos" in written else 2), where
+    assert len((tmp_path / "portraitcraft.assess" / "photos.csv").read_text().splitlines()) == 4
+    assert (tmp_path / "portraitcraft.paper" / "report").is_dir()
+
+
+def test_the_fine_tuning_example_of_the_api_page_runs_as_written(example_folder, tmp_path, monkeypatch):
+    """Its own test (xdist runs it beside the others): the whole default recipe on the tiny model, whose random
+    answers never end, so that both validations generate to the length limit."""
+    folder, stand_ins = example_folder
+    run_examples(["portraitcraft.finetune"], folder, stand_ins, tmp_path, monkeypatch)
+    assert (tmp_path / "portraitcraft.finetune" / "runs" / "ft").is_dir()
 
 
 # ---- the API page built as the workflow's link check builds it -------------------------------------------------------
@@ -160,41 +305,43 @@ EXTRAS_MODULES = ("cv2", "sklearn", "skops", "torch", "torchvision", "transforme
                   "diffusers")
 
 
-def internal_link_problems(html_root: Path) -> list[str]:
-    """Every relative link of the built pages that names a missing file or a missing anchor."""
-    from html.parser import HTMLParser
-    from urllib.parse import unquote, urlsplit
+def test_the_link_checker_names_each_broken_internal_link_and_nothing_else(tmp_path):
+    """A planted site: a missing page, a missing anchor, a missing picture, a link out of the site and a folder
+    without index.html are named, once each; good links, external addresses, ``#``, the lightbox's ``#_`` and the
+    theme's templates under _static/ are not."""
+    from portraitcraft.book.links import internal_link_problems
 
-    class Links(HTMLParser):
-        def __init__(self):
-            super().__init__()
-            self.hrefs: list[str] = []
-            self.ids: set[str] = set()
+    site = tmp_path / "html"
+    (site / "book" / "executed").mkdir(parents=True)
+    (site / "_static").mkdir()
+    (site / "_images").mkdir()
+    (site / "_images" / "fig.png").write_bytes(b"png")
+    (site / "empty-folder").mkdir()
+    (site / "_static" / "macros.html").write_text("<script src=\"{{ pathto('x.js', 1) }}\"></script>")
+    (site / "book" / "intro.html").write_text(
+        '<h1 id="top">Intro</h1><a name="old-style"></a>'
+        '<a href="executed/01.html#counts">ok</a> <a href="#top">ok</a> <a href="#old-style">ok</a> <a href="#">ok</a>'
+        '<a href="../_images/fig.png">ok</a> <img src="../_images/fig%2Epng"> <a href="https://example.org/x#y">out</a>'
+        '<a href="mailto:a@b.c">mail</a> <img src="data:image/png;base64,AAAA"> <a href="../_static/macros.html">ok</a>'
+        '<link rel="stylesheet" href="../_static/theme.css?digest=1">'
+        '<a href="executed/02.html">missing page</a> <a href="executed/01.html#no-such-section">missing anchor</a>'
+        '<img src="../_images/gone.png"> <a href="../../outside.html">out of the site</a>'
+        '<a href="../empty-folder/">folder</a>', encoding="utf-8")
+    (site / "book" / "executed" / "01.html").write_text(
+        '<section id="counts"><a href="../intro.html#top">back</a><a class="pc-close" href="#_"></a></section>',
+        encoding="utf-8")
+    (site / "_static" / "theme.css").write_text("")
 
-        def handle_starttag(self, tag, attrs):
-            values = dict(attrs)
-            if values.get("id"):
-                self.ids.add(values["id"])
-            if tag == "a" and values.get("href"):
-                self.hrefs.append(values["href"])
-
-    pages = {}
-    for page in html_root.rglob("*.html"):
-        parser = Links()
-        parser.feed(page.read_text(encoding="utf-8"))
-        pages[page.resolve()] = parser
-    problems = []
-    for page, parser in pages.items():
-        for href in parser.hrefs:
-            parts = urlsplit(href)
-            if parts.scheme or parts.netloc or href.startswith(("mailto:", "javascript:")):
-                continue
-            target = (page.parent / unquote(parts.path)).resolve() if parts.path else page
-            if not target.exists():
-                problems.append(f"{page.name}: {href} (no such file)")
-            elif parts.fragment and target in pages and unquote(parts.fragment) not in pages[target].ids:
-                problems.append(f"{page.name}: {href} (no such anchor)")
-    return problems
+    assert internal_link_problems(site) == [
+        "book/intro.html: executed/02.html (no such file)",
+        "book/intro.html: executed/01.html#no-such-section (no id 'no-such-section' on book/executed/01.html)",
+        "book/intro.html: ../_images/gone.png (no such file)",
+        "book/intro.html: ../../outside.html (outside the built book)",
+        "book/intro.html: ../empty-folder/ (no such file)",
+    ]
+    assert internal_link_problems(site, pages=["book/executed/01.html"]) == []
+    with pytest.raises(FileNotFoundError):
+        internal_link_problems(tmp_path / "not-built")
 
 
 @pytest.mark.slow
@@ -208,11 +355,15 @@ def test_the_api_page_builds_with_the_book_extra_alone_and_its_links_hold(tmp_pa
 
     import yaml
 
+    from portraitcraft.book.build import vendor_plotly
+    from portraitcraft.book.links import internal_link_problems
+
     root = tmp_path / "book-root"
     (root / "book").mkdir(parents=True)
     for name in ("api.md", "formats.md"):
         (root / "book" / name).write_text((REPO / "book" / name).read_text(encoding="utf-8"), encoding="utf-8")
     (root / "book" / "theme").symlink_to(REPO / "book" / "theme")
+    vendor_plotly(root)  # as `portraitcraft book` does before it builds: the pages load plotly from the book
     config = yaml.safe_load((REPO / "_config.yml").read_text(encoding="utf-8"))
     assert config["repository"]["url"] == ""  # the published address is not set in this repository yet
     (root / "_config.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
@@ -228,6 +379,12 @@ def test_the_api_page_builds_with_the_book_extra_alone_and_its_links_hold(tmp_pa
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     html = root / "_build" / "html"
     assert internal_link_problems(html) == []
+    # The checker reads these pages as built: a broken link planted in the API page is found.
+    api_page = html / "book" / "api.html"
+    api_page.write_text(api_page.read_text(encoding="utf-8").replace(
+        'href="formats.html"', 'href="formats.html#no-such-heading"', 1), encoding="utf-8")
+    assert internal_link_problems(html) == [
+        "book/api.html: formats.html#no-such-heading (no id 'no-such-heading' on book/formats.html)"]
     api = (html / "book" / "api.html").read_text(encoding="utf-8")
     assert "portraitcraft.features.compute_features" in api and "portraitcraft.baseline.run_feature_baseline" in api
     assert not re.search(r'href="https?://(gpu-host|host|HOST)[:/]', api)

@@ -5,7 +5,8 @@ For example::
     from portraitcraft import run_feature_baseline
     from portraitcraft.baseline import FeatureBackend, find_baseline_model
 
-    path = run_feature_baseline("data/lab", "runs/features.jsonl")   # trains if no saved model, predicts test
+    # predicts the test split with the model `make baseline` saved (training one there first where there is none)
+    path = run_feature_baseline("data/lab", "runs/features.jsonl", "data/lab/runs/feature-baseline.model")
     backend = FeatureBackend(find_baseline_model())                  # the lab's saved model, for the run loop
 
 What it predicts

@@ -664,11 +664,19 @@ def drop_failed_records(path: str | os.PathLike, images: Iterable[str]) -> list[
 
 
 class PredictionWriter:
-    """Appends JSONL records one at a time, flushed after each, refusing a second record for an image.
+    """Appends JSONL records one at a time, flushed after each, refusing a second record for an image. For
+    example, a model of one's own writing the project's records (which `read_predictions` and the book read)::
 
-    >>> with PredictionWriter("runs/qwen-generate.jsonl") as writer:       # doctest: +SKIP
-    ...     if image not in writer.recorded:
-    ...         writer.write(ok_record(image, parse_model_output(text, options), run=run, seconds=s))
+        from portraitcraft.parsing import parse_model_output
+        from portraitcraft.predictions import PredictionWriter, failed_record, ok_record
+
+        run = {"backend": "my-model", "model": "my-model-v1"}               # the same for every record of the run
+        text = '{"total_score": 62, "criteria": {"Sharpness": "Good"}, "answer": "B"}'  # the model's raw answer
+        with PredictionWriter("runs/my-model.jsonl") as writer:
+            if "lab_00300.jpg" not in writer.recorded:                      # a rerun skips what is done
+                writer.write(ok_record("lab_00300.jpg", parse_model_output(text), run=run, seconds=1.2))
+            if "lab_00301.jpg" not in writer.recorded:
+                writer.write(failed_record("lab_00301.jpg", "timed out after 120 s", run=run))
     """
 
     def __init__(self, path: str | os.PathLike, *, fsync: bool = False):
