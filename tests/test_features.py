@@ -14,6 +14,7 @@ from portraitcraft.features import (
     FEATURE_NAMES,
     FeatureError,
     compute_features,
+    compute_features_of_images,
     detect_faces,
     extract_features,
     spectral_residual,
@@ -107,6 +108,17 @@ def test_a_grey_image_has_no_colour_and_no_lines():
 def test_tiny_image_is_refused():
     with pytest.raises(FeatureError):
         compute_features(Image.new("RGB", (8, 8)))
+
+
+def test_images_measured_in_processes_give_what_one_process_gives(scene):
+    """The run loop's batches (decoded images, one too small to measure) in two worker processes: the same
+    features, in order, and the small one's error in its place."""
+    images = [render_scene(scene.replace(subject_x=x), long_side=SIDE) for x in (0.3, 0.7)]
+    images.insert(1, Image.new("RGB", (8, 8)))
+    serial, parallel = compute_features_of_images(images), compute_features_of_images(images, n_jobs=2)
+    assert serial[0] != serial[2] and [serial[0], serial[2]] == [parallel[0], parallel[2]]
+    assert isinstance(serial[1], FeatureError) and str(serial[1]) == str(parallel[1])
+    assert "16 x 16" in str(parallel[1])
 
 
 def test_face_detector_finds_a_real_face(real_sample):

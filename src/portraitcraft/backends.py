@@ -45,7 +45,8 @@ def make_backend(backend: str = "transformers", **options: Any) -> Backend:
         from portraitcraft.baseline import FeatureBackend
 
         return FeatureBackend(options.get("model_dir"), max_side=options.get("max_side"),
-                              progress=options.get("progress", True), notify=options.get("notify"))
+                              n_jobs=options.get("n_jobs") or 1, progress=options.get("progress", True),
+                              notify=options.get("notify"))
     if name == "transformers":
         from portraitcraft.runners.qwen import QwenBackend as make
         from portraitcraft.runners.qwen import QwenSettings as settings
@@ -57,9 +58,15 @@ def make_backend(backend: str = "transformers", **options: Any) -> Backend:
 
 
 def default_batch_size(backend: str, concurrency: int = 8) -> int:
-    """Images per batch when none is asked for: a server gets ``concurrency`` requests at once, a model in this
-    process one image at a time."""
-    return concurrency if backend_name(backend) == "openai" else 1
+    """Images per batch when none is asked for: a server gets ``concurrency`` requests at once, the feature
+    baseline `baseline.BATCH_SIZE` (its models called once per batch), a model in this process one image at a
+    time."""
+    name = backend_name(backend)
+    if name == "features":
+        from portraitcraft.baseline import BATCH_SIZE
+
+        return BATCH_SIZE
+    return concurrency if name == "openai" else 1
 
 
 __all__ = ["ALIASES", "BACKENDS", "backend_name", "default_batch_size", "make_backend"]

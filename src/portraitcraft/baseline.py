@@ -46,8 +46,10 @@ Predicting
 ----------
 `FeatureBackend` is a saved model as a backend of the package's run loop (`runners.base.run_predictions`), and
 `predict_feature_baseline` is "train when no model is saved, then the run loop with it", so the baseline's
-predictions have the loop's guarantees (resumable, locked, one record per image, failures recorded). The
-``features`` backend of `backends` (``predict --backend features``, ``assess``) is the same class.
+predictions have the loop's guarantees (resumable, locked, one record per image, failures recorded). The loop
+hands it batches of `BATCH_SIZE` images: their features are measured in ``n_jobs`` processes (``--jobs``) and the
+saved models run once per batch. The ``features`` backend of `backends` (``predict --backend features``,
+``assess``) is the same class.
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ from portraitcraft.features import (
     FEATURE_NAMES,
     FEATURE_VERSION,
     FeatureError,
-    compute_features,
+    compute_features_of_images,
     extract_features,
 )
 from portraitcraft.labels import (
@@ -116,6 +118,10 @@ TRUSTED_TYPES: Final[tuple[str, ...]] = ("numpy.dtype", "sklearn.tree._tree.Tree
 QUESTION_RULE: Final[str] = "lexicon-polarity/1"
 CV_FOLDS: Final[int] = 5
 GRIDS: Final[tuple[str, ...]] = ("linear", "small")  # "linear": ridge/logistic only (fast); "small": + forests
+# Images per batch of the run loop: the saved models are called once per batch (one call of the forests for a
+# single image costs as much as for about forty), and a batch's features are measured in ``n_jobs`` processes.
+# A run killed midway loses at most one batch, about a second of work.
+BATCH_SIZE: Final[int] = 32
 
 
 class BaselineError(PortraitCraftError):
@@ -741,28 +747,29 @@ def predict_feature_baseline(
                                      held_out_split=(VALIDATION_FRACTION, VALIDATION_SEED) if held_out else None)
     finally:
         lock.release()
-    backend = FeatureBackend(model_dir, max_side=max_side, model=model)
-    return run_predictions(backend, dataset, split=split, out=out, progress=progress)
+    backend = FeatureBackend(model_dir, max_side=max_side, model=model, n_jobs=n_jobs)
+    return run_predictions(backend, dataset, split=split, out=out, progress=progress, batch_size=BATCH_SIZE)
 
 
 class FeatureBackend:
     """A saved feature baseline as a backend of the run loop (`runners.base.run_predictions`). For example::
 
         from portraitcraft import ImageFolder, run_predictions
-        from portraitcraft.baseline import FeatureBackend
+        from portraitcraft.baseline import BATCH_SIZE, FeatureBackend
 
-        backend = FeatureBackend("data/lab/runs/feature-baseline.model")
+        backend = FeatureBackend("data/lab/runs/feature-baseline.model", n_jobs=2)
         run_predictions(backend, ImageFolder("photos"), split="photos", out="runs/photos.jsonl",
-                        items=ImageFolder("photos").items())
+                        items=ImageFolder("photos").items(), batch_size=BATCH_SIZE)
 
     The loop decodes each image with ``max_side`` (default: the side the model was trained with, from its
-    manifest), `features.compute_features` measures it, the saved models predict the score, the levels and their
-    probabilities, and a question, where an image has one, is answered by `answer_question`. ``model_dir`` None:
+    manifest), `features.compute_features` measures it (a batch's images in ``n_jobs`` processes), the saved
+    models predict the score, the levels and their probabilities (one call per batch: give the loop batches of
+    `BATCH_SIZE`), and a question, where an image has one, is answered by `answer_question`. ``model_dir`` None:
     the lab's (`find_baseline_model`); ``model``: the model already loaded from ``model_dir``.
     """
 
     def __init__(self, model_dir: str | os.PathLike | None = None, *, max_side: int | None = None,
-                 model: BaselineModel | None = None, progress: bool = True, notify: Any = None):
+                 model: BaselineModel | None = None, n_jobs: int = 1, progress: bool = True, notify: Any = None):
         if model_dir is not None:
             found = Path(model_dir)
         else:  # the lab's from `make baseline` where the repository has one, else the one cached (built once)
@@ -775,6 +782,9 @@ class FeatureBackend:
             raise ModelLoadError(str(exc)) from exc
         # Features depend on the decoding size: by default the one the model was trained with.
         self.max_side = int(max_side or manifest.get("max_side") or DEFAULT_MAX_SIDE)
+        if n_jobs < 1:
+            raise ValueError(f"n_jobs={n_jobs}: must be at least 1")
+        self.n_jobs = n_jobs
 
     def config(self) -> dict[str, Any]:
         """What defines the predictions: the model's bytes, not the folder it was read from (a moved model
@@ -786,18 +796,22 @@ class FeatureBackend:
         return {**run_identity(self.model, self.model_dir, self.max_side), "protocol": "features"}
 
     def predict(self, items: Sequence[Item], images: Sequence[Image.Image]) -> list[Outcome]:
+        """The batch's features (in ``n_jobs`` processes), then one call of the saved models for all of them."""
         outcomes: list[Outcome | None] = [None] * len(items)
         rows, kept = [], []
-        for i, image in enumerate(images):
-            flat = nearly_uniform(image)
-            if flat is not None:
-                outcomes[i] = Outcome(error=flat)
+        flat = [nearly_uniform(image) for image in images]
+        measured = iter(compute_features_of_images([image for image, why in zip(images, flat) if why is None],
+                                                   n_jobs=self.n_jobs))
+        for i, why in enumerate(flat):
+            if why is not None:
+                outcomes[i] = Outcome(error=why)
                 continue
-            try:
-                rows.append(compute_features(image))
+            features = next(measured)
+            if isinstance(features, FeatureError):
+                outcomes[i] = Outcome(error=f"FeatureError: {features}")
+            else:
+                rows.append(features)
                 kept.append(i)
-            except FeatureError as exc:
-                outcomes[i] = Outcome(error=f"FeatureError: {exc}")
         if rows:
             frame = pd.DataFrame(rows, columns=list(FEATURE_NAMES), index=[items[i].image_path for i in kept])
             predicted = self.model.predict(frame)
@@ -822,6 +836,7 @@ def feature_importance(model: BaselineModel) -> pd.DataFrame:
 
 
 __all__ = [
+    "BATCH_SIZE",
     "BaselineError",
     "BaselineModel",
     "BaselinePredictions",

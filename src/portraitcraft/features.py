@@ -31,10 +31,10 @@ import hashlib
 import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -45,6 +45,8 @@ from portraitcraft.images import ImageError, open_image
 from portraitcraft.opencv import import_cv2
 
 cv2 = import_cv2()  # one OpenCV distribution, with the detectors below (else one line naming the repair)
+
+T = TypeVar("T")
 
 FEATURE_VERSION: Final[str] = "2"
 DEFAULT_MAX_SIDE: Final[int] = 512
@@ -464,6 +466,36 @@ def _features_or_error(image_file: str, max_side: int | None) -> tuple[dict[str,
         return None, 0.0, str(exc)
 
 
+def _in_processes(function: Callable[..., T], arguments: Sequence[tuple], n_jobs: int) -> Iterator[T]:
+    """``function(*a)`` for each of ``arguments``, in order, in ``n_jobs`` worker processes when that is more than
+    one (joblib's, reused from call to call): OpenCV's detectors are not thread-safe, processes are."""
+    if n_jobs > 1 and len(arguments) > 1:
+        from joblib import Parallel, delayed
+
+        # A generator of results in order, so that a caller's bar moves as images finish.
+        return Parallel(n_jobs=n_jobs, batch_size=4, return_as="generator")(
+            delayed(function)(*a) for a in arguments)
+    return (function(*a) for a in arguments)
+
+
+def _image_features_or_error(image: Image.Image | np.ndarray, worker: bool) -> dict[str, float] | FeatureError:
+    if worker:
+        cv2.setNumThreads(1)  # parallelism comes from the process pool; nested threads only fight for cores
+    try:
+        return compute_features(image)
+    except FeatureError as exc:
+        return exc
+
+
+def compute_features_of_images(images: Sequence[Image.Image | np.ndarray], *,
+                               n_jobs: int = 1) -> list[dict[str, float] | FeatureError]:
+    """`compute_features` of each of ``images`` (decoded already, e.g. by the run loop), in order: its features,
+    or the `FeatureError` that says why there are none. ``n_jobs > 1`` measures them in that many processes; the
+    result does not depend on it."""
+    parallel = n_jobs > 1 and len(images) > 1
+    return list(_in_processes(_image_features_or_error, [(image, parallel) for image in images], n_jobs))
+
+
 @dataclass
 class FeatureTable:
     """Features of a list of images (rows in the order asked), and how they were obtained."""
@@ -526,14 +558,7 @@ def extract_features(
     from portraitcraft.progress import progress_bar
 
     bar = progress_bar(len(todo), unit="img", desc="features", enabled=progress and bool(todo))
-    if n_jobs > 1 and len(todo) > 1:
-        from joblib import Parallel, delayed
-
-        # A generator of results in order, so that the bar moves as images finish.
-        running = Parallel(n_jobs=n_jobs, batch_size=4, return_as="generator")(
-            delayed(_features_or_error)(p, max_side) for p in todo.values())
-    else:
-        running = (_features_or_error(p, max_side) for p in todo.values())
+    running = _in_processes(_features_or_error, [(p, max_side) for p in todo.values()], n_jobs)
     results = []
     with bar:
         for result in running:

@@ -115,7 +115,7 @@ def predict(
     limit: int | None = typer.Option(None, "--limit", min=0, help="Only the first N images of the split."),
     batch_size: int | None = typer.Option(None, "--batch-size", min=1,
         help=("Images per forward pass, left padded (default 1); openai: images per round of concurrent requests "
-              "(default: --concurrency).")),
+              "(default: --concurrency); features: images per call of the saved models (default 32).")),
     device: str = DEVICE_OPTION,
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = DTYPE_OPTION,
     max_pixels: int = typer.Option(2048 * 2048, "--max-pixels", min=1,
@@ -248,7 +248,7 @@ def assess(
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = typer.Option("auto", "--dtype",
         help="qwen: auto (bfloat16 on cuda, float32 on cpu), bfloat16, float16, float32."),
     batch_size: int | None = typer.Option(None, "--batch-size", min=1,
-        help="Images per forward pass (default 1; openai: --concurrency)."),
+        help="Images per forward pass (default 1; openai: --concurrency; features: 32)."),
     limit: int | None = typer.Option(None, "--limit", min=0, help="Only the first N images (in path order)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar (on standard error)."),
     max_megapixels: float | None = typer.Option(None, "--max-megapixels", min=0.001,
