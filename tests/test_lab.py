@@ -24,10 +24,9 @@ from portraitcraft.lab import (
     make_record,
     render_scene,
     sample_factors,
-    term_values,
     write_lab,
 )
-from portraitcraft.lab.annotate import OVERALL_CAUSES, _counterfactual, _driver
+from portraitcraft.lab.annotate import OVERALL_CAUSES, cited_term, counterfactual
 from portraitcraft.lab.describe import ANALYSIS_CHARS, CONTENT_CHARS
 from portraitcraft.lab.factors import HEAD_TOP, companion_layout
 from portraitcraft.lab.render import figure_look
@@ -161,12 +160,11 @@ def test_the_right_option_cites_the_true_state_with_the_true_level(big_annotatio
         f = Factors.from_dict(factors[record["image_path"]])
         level = level_from_score(record["criteria"][attribute]["score"])
         model = MODELS[attribute]
-        states = {name: term.state(f) for name, term in TERMS.items()}
-        cited = _driver(model, term_values(f), level, states)
+        cited = cited_term(f, attribute, level)
         right = record["options"][record["answer"]]
         # The right option's cause is a term in the state of the true level, or, where no term is in that state,
         # the annotator's overall impression at that level.
-        causes = TERMS[cited].phrase(f, states[cited]) if cited else OVERALL_CAUSES[level]
+        causes = TERMS[cited].phrase(f, TERMS[cited].state(f)) if cited else OVERALL_CAUSES[level]
         assert any(right.startswith(p) for p in causes), right
         assert any(right.rstrip(".").endswith(v) for v in model.verdicts[level])
         others = [text for letter, text in record["options"].items() if letter != record["answer"]]
@@ -185,7 +183,7 @@ def test_distractor_states_are_really_false():
             if name == "space":  # worded from the requested state directly
                 continue
             for state in ("bad", "fair", "good"):
-                assert term.state(f.replace(**_counterfactual(f, name, state))) == state, (name, state, f)
+                assert term.state(counterfactual(f, name, state)) == state, (name, state, f)
 
 
 # ---- distributions ------------------------------------------------------------------------------------------------

@@ -564,10 +564,17 @@ def expected_scores(f: Factors, values: dict[str, float] | None = None) -> dict[
     }
 
 
+def cited_term(f: Factors, attribute: str, level: str) -> str | None:
+    """The term a reason about ``attribute`` at ``level`` cites for the scene ``f``, and the right option of a
+    question about it: among the attribute's terms whose state matches the level (a strength for Good, a middling
+    point for Medium, a fault for Poor), the one that moved the score most that way; None when no term is in that
+    state (the level then comes from the annotator's noise, and the text gives `OVERALL_CAUSES` instead)."""
+    states = {name: term.state(f) for name, term in TERMS.items()}
+    return _driver(MODELS[attribute], term_values(f), level, states)
+
+
 def _driver(model: AttributeModel, values: dict[str, float], level: str, states: dict[str, str]) -> str | None:
-    """The term a reason cites: among the attribute's terms whose state matches the level (a strength for Good, a
-    middling point for Medium, a fault for Poor), the one that moved the score most that way; None when no term
-    is in that state (the level then comes from the annotator's noise, and the reason says so)."""
+    """`cited_term` from the scene's term values and states, computed once for all 13 attributes."""
     # Contribution relative to a middling term value, so "no blur" counts as helping Sharpness.
     contributions = {t: w * (values[t] - 0.5) for t, w in model.weights.items() if states[t] == LEVEL_STATE[level]}
     if not contributions:
@@ -673,7 +680,7 @@ def make_question(f: Factors, labels: dict[str, AttributeLabel], attribute: str,
     true_state = term.state(f)
 
     def option(t: Term, state: str, level: str) -> str:
-        phrases = t.phrase(f.replace(**_counterfactual(f, t.name, state)) if state != t.state(f) else f, state)
+        phrases = t.phrase(counterfactual(f, t.name, state) if state != t.state(f) else f, state)
         phrase = phrases[int(rng.integers(len(phrases)))]
         verdicts = model.verdicts[level]
         return _sentence(f"{phrase}, {_verdict(verdicts, int(rng.integers(len(verdicts))) / len(verdicts), phrase)}")
@@ -710,8 +717,14 @@ def make_question(f: Factors, labels: dict[str, AttributeLabel], attribute: str,
     return QUESTION_TEMPLATE.format(attribute=attribute), {k: options[k] for k in ANSWER_LETTERS}
 
 
-def _counterfactual(f: Factors, term: str, state: str) -> dict[str, Any]:
-    """Factor changes that put ``term`` in ``state``: used only to word a false (distractor) option."""
+def counterfactual(f: Factors, term: str, state: str) -> Factors:
+    """The scene ``f`` with the factors behind ``term`` changed so that the term reads ``state``: the scene a
+    distractor option describes (its wording only; no image is rendered from it). For ``space`` the scene is
+    returned unchanged: its wording follows the requested state, and the occupancy it quotes is the true one."""
+    return f.replace(**_counterfactual_changes(f, term, state))
+
+
+def _counterfactual_changes(f: Factors, term: str, state: str) -> dict[str, Any]:
     plain = {"light_direction": "left", "golden_hour": False, "horizon_tilt": 0.0, "aspect": "2:3", "palette": "warm"}
     table: dict[str, dict[str, dict[str, Any]]] = {
         "harmony": {"good": {"palette": "warm"}, "fair": {"palette": "muted"}, "bad": {"palette": "clashing"}},
