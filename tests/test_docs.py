@@ -305,11 +305,11 @@ EXTRAS_MODULES = ("cv2", "sklearn", "skops", "torch", "torchvision", "transforme
                   "diffusers")
 
 
-def test_the_link_checker_names_each_broken_internal_link_and_nothing_else(tmp_path):
+def test_the_link_checker_names_each_broken_internal_link_and_nothing_else(tmp_path, capsys):
     """A planted site: a missing page, a missing anchor, a missing picture, a link out of the site and a folder
     without index.html are named, once each; good links, external addresses, ``#``, the lightbox's ``#_`` and the
     theme's templates under _static/ are not."""
-    from portraitcraft.book.links import internal_link_problems
+    from portraitcraft.book.links import internal_link_problems, main
 
     site = tmp_path / "html"
     (site / "book" / "executed").mkdir(parents=True)
@@ -342,6 +342,11 @@ def test_the_link_checker_names_each_broken_internal_link_and_nothing_else(tmp_p
     assert internal_link_problems(site, pages=["book/executed/01.html"]) == []
     with pytest.raises(FileNotFoundError):
         internal_link_problems(tmp_path / "not-built")
+    # As `make check-book` runs it: one line per broken link, the count, and the exit code.
+    assert main([str(site)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "book/intro.html: executed/02.html (no such file)" and out[-1].endswith("page(s): 5 broken")
+    assert main([str(tmp_path / "not-built")]) == 2 and "no such folder" in capsys.readouterr().err
 
 
 @pytest.mark.slow

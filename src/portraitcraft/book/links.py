@@ -102,6 +102,7 @@ def internal_link_problems(html_root: str | Path, pages: Sequence[str] | None = 
 def main(argv: Sequence[str] | None = None) -> int:
     """Check a built book's internal links; exit 0 when all hold, 1 when one is broken, 2 when there is no book."""
     import argparse
+    import sys
 
     parser = argparse.ArgumentParser(prog="python -m portraitcraft.book.links", description=__doc__.split("\n\n")[0])
     parser.add_argument("html", type=Path, nargs="?", default=Path("book/_build/html"), help="the built HTML folder")
@@ -109,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         problems = internal_link_problems(args.html)
     except FileNotFoundError as exc:
-        print(f"error: {exc}")
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     for problem in problems:
         print(problem)
