@@ -71,6 +71,7 @@ def test_the_readme_and_the_intro_cite_the_paper_as_the_exports_do():
     import portraitcraft
 
     assert "author" in portraitcraft.CITATION and "eprint        = {2604.03611}" in portraitcraft.CITATION
+    assert max(map(len, portraitcraft.CITATION.splitlines())) <= 72  # the book's text column, without scrolling
     for page in ("README.md", "book/intro.md"):
         blocks = [content for lang, content in fenced_blocks((REPO / page).read_text(encoding="utf-8"))
                   if lang == "bibtex"]
