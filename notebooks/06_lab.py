@@ -16,7 +16,7 @@
 # %% tags=["parameters", "remove-cell"]
 data: str = "data/lab"  # the book's dataset (this chapter renders its own lab scenes; data is not read)
 baseline_model: str = ""  # a saved feature-baseline model, judged on the series below ("": none); the book passes the
-# one that wrote the first feature-baseline prediction file it is given
+# one that wrote the first feature-baseline prediction file it is given, else a lab-trained one already at hand
 series_cache: str = "data/lab_series"  # where the series images are rendered once and reused
 image_side: int = 768  # longest side of the series pictures embedded in the page (a click shows them at this size)
 seed: int = 0  # the annotator noise shared by every series image
@@ -32,7 +32,7 @@ import seaborn as sns
 from IPython.display import HTML, Markdown, display
 
 from portraitcraft.attributes import ATTRIBUTES, level_from_score
-from portraitcraft.baseline import BaselineError
+from portraitcraft.baseline import BaselineError, load_baseline, trained_on
 from portraitcraft.book import banner, caption, radar_labels, show_plotly
 from portraitcraft.book.paths import locate, repository_path
 from portraitcraft.book.tables import level_cell_colour, series_strip
@@ -80,9 +80,10 @@ for factor in SWEEPS:
 # The same kinds of change on a real photograph (the last section), judged with the lab series in one model load.
 photo_steps, mask_how = render_photo_series(photograph(photo), cache / "photo", name=photo) if photo else ([], "")
 model_dir = locate(baseline_model) if baseline_model else None
-judged, photo_judged, unusable_model = None, None, ""
+judged, photo_judged, unusable_model, learnt = None, None, "", ""
 if model_dir is not None:
     try:
+        learnt = trained_on(load_baseline(model_dir))  # "model: the CPU feature baseline trained on ..."
         both = judge_series([*steps, *photo_steps], model_dir, cache_dir=cache / "features")
         judged = both.iloc[: len(steps)].reset_index(drop=True)
         photo_judged = both.iloc[len(steps):].reset_index(drop=True) if photo_steps else None
@@ -93,7 +94,7 @@ if judged is not None:
 effects = factor_effects(table)
 
 # %% tags=["remove-input"]
-banner(ds, data=data, predictions=None, model=baseline_model or "none given")
+banner(ds, data=data, predictions=None, model=baseline_model or "none at hand (none given or trained on this machine)")
 
 # %% [markdown]
 # A chapter for learning to see composition the way PortraitCraft's annotators do: the lab's pictures change
@@ -137,8 +138,8 @@ display(Markdown(
     + ("" if judged is not None else
        f" The feature baseline's model cannot be used ({unusable_model}), so only the ground truth is shown; "
        "`make baseline` trains it again." if unusable_model else
-       " No feature-baseline predictions were given, so only the ground truth is shown (`make book` passes the "
-       "baseline's file on the lab).")))
+       " No feature-baseline model is at hand, so only the ground truth is shown: `make baseline` trains the lab's "
+       "once (a few minutes) and the next build uses it, as does a build given a feature-baseline prediction file.")))
 
 # %% [markdown]
 # **How to read it.** A row is one factor changed along its series, a column one attribute; a dark cell means that
@@ -296,11 +297,20 @@ display(caption("Overall score (1-100) of each series scene by the lab's labelli
 # ## Beyond the cartoon: one photograph
 #
 # The same kinds of change made to a real photograph: reframing the subject with a square crop, cutting the
-# headroom, tilting, exposing and blurring the background. Beside each picture, the feature baseline's overall score
-# and its 13 predicted levels, and a few of the measurements it reads. The photograph has no ground truth: the
-# point is how a model trained on the lab's cartoons reads a real picture changing one factor at a time.
+# headroom, tilting, exposing and blurring the background. The photograph has no ground truth: the point is how a
+# model trained on the lab's cartoons reads a real picture changing one factor at a time.
 
 # %% tags=["remove-input"]
+if photo_steps and photo_judged is not None:
+    display(Markdown(f"Beside each picture, the feature baseline's overall score and its 13 predicted levels, and a "
+                     f"few of the measurements it reads ({learnt.removeprefix('model: ')})."))
+elif photo_steps:
+    display(Markdown("**No readings beside these pictures**: "
+                     + (f"the feature baseline's model cannot be used ({unusable_model}). " if unusable_model else
+                        "no feature-baseline model is at hand (none was given, and none was trained on this "
+                        "machine). ")
+                     + "`make baseline` trains the lab's once, in a few minutes, and the next build reads the "
+                     "pictures with it: its overall score, its 13 levels and the measurements behind them."))
 if photo_steps:
     display(Markdown(f"The photograph: {PHOTO_CREDIT.get(photo, photo)}, shown here as shot (square). Background "
                      f"blur needs to know where the person is: the subject mask here is {mask_how}; everything "

@@ -37,7 +37,7 @@ from IPython.display import HTML, Markdown, display
 from plotly.subplots import make_subplots
 
 from portraitcraft.book import banner, caption, counted, show_plotly
-from portraitcraft.book.paths import locate, repository_path, shell_variable
+from portraitcraft.book.paths import locate, repository_path, shell_variable, shown_path
 from portraitcraft.book.tables import recipe_agreement, side_by_side_html
 from portraitcraft.finetune import (
     FinetuneSettings,
@@ -106,16 +106,17 @@ else:
             f"{ds.root.name}, "
             "levels and scores only, at a learning rate of 2e-3 — it shows the pipeline running, not a result"
             if made_here else
-            f"the run in {run_dir} (model {record['model'].get('model')}, target {record['settings']['target']}, "
+            f"the run in {shown_path(run_dir)} (model {record['model'].get('model')}, "
+            f"target {record['settings']['target']}, "
             f"{'LoRA' if record['settings']['lora'] else 'full'} fine-tune, {record['precision']}, "
             f"{counted(record['split']['train_images'], 'training image')}, status {record['status']} at step "
             f"{record['step']} "
             f"of {record['plan']['total_steps']})")
+    validated, held = int(validation["images"].iloc[-1]) if len(validation) else 0, record["split"]["validation_images"]
     display(show_plotly(fig, height=380))
     display(caption(f"Loss per optimizer step (mean cross-entropy of the answer tokens, or of the score words) and "
-                    f"at each validation on {int(validation['images'].iloc[-1]) if len(validation) else 0} of the "
-                    f"{counted(record['split']['validation_images'], 'held-out image')}; "
-                    f"{what}.", label="Figure"))
+                    f"at each validation on {'the' if validated == held else f'{validated} of the'} "
+                    f"{counted(held, 'held-out image')}; {what}.", label="Figure"))
 
 # %% tags=["remove-input"]
 if run is not None and len(train):
@@ -163,7 +164,7 @@ display(caption(
 # models/Qwen3-VL-4B-Instruct`), from the repository root:
 
 # %% tags=["remove-input"]
-data_arg = data if data != "data/lab" else "/path/to/PortraitCraft"
+data_arg = shown_path(data, home=False) if data != "data/lab" else "/path/to/PortraitCraft"
 display(Markdown(f"""
 ```bash
 {shell_variable("DATA", data_arg)}

@@ -556,6 +556,46 @@ def test_the_lab_chapter_takes_the_baseline_model_not_the_prediction_files(tmp_p
     assert build.page_inputs(source, tmp_path, {"baseline_model": found}) != before
 
 
+def test_a_lab_trained_baseline_at_hand_is_found_without_training_one(tmp_path: Path, monkeypatch):
+    import portraitcraft.baseline as baseline
+
+    monkeypatch.setenv("PORTRAITCRAFT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(baseline, "find_baseline_model", lambda predictions=None: None)  # no repository's lab model
+    assert baseline.lab_model_at_hand(tmp_path) is None  # none: the page says how to get one
+    cached = baseline.cached_lab_model_dir()
+    cached.mkdir(parents=True)
+    (cached / "manifest.json").write_text("{}", encoding="utf-8")
+    assert baseline.lab_model_at_hand(tmp_path) == cached  # the one assess built
+    made = tmp_path / baseline.LAB_MODEL_DIR
+    made.mkdir(parents=True)
+    (made / "manifest.json").write_text("{}", encoding="utf-8")
+    assert baseline.lab_model_at_hand(tmp_path) == made  # make baseline's, in the book's repository, first
+
+
+@pytest.mark.slow
+def test_a_build_without_a_baseline_file_gives_the_lab_chapter_a_model_at_hand(tmp_path: Path):
+    (tmp_path / "_config.yml").write_text("title: x\n")
+    (tmp_path / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/intro\nchapters:\n  - file: book/executed/01_page\n")
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "01_page.py").write_text(
+        '# %% tags=["parameters"]\ndata = "x"\nbaseline_model = ""\n\n# %%\nprint("model:", repr(baseline_model))\n')
+    model = tmp_path / "data" / "lab" / "runs" / "feature-baseline.model"
+    model.mkdir(parents=True)
+    (model / "manifest.json").write_text("{}", encoding="utf-8")
+
+    def printed() -> str:
+        page = nbformat.read(tmp_path / "book/executed/01_page.ipynb", as_version=4)
+        return "".join(o.get("text", "") for cell in page.cells for o in cell.get("outputs", []))
+
+    build.build_book("x", root=tmp_path, html=False, progress=False, log=lambda *args: None)
+    assert "model: 'data/lab/runs/feature-baseline.model'" in printed()
+    # asked for none, it gets none
+    build.build_book("x", root=tmp_path, html=False, progress=False, parameters={"baseline_model": ""},
+                     log=lambda *args: None)
+    assert "model: ''" in printed()
+
+
 @pytest.mark.slow
 def test_builds_into_different_out_folders_run_at_once_and_keep_to_their_folder(tmp_path: Path):
     """`portraitcraft book --out DIR`: the executed notebooks, what the pages keep and the HTML all go under DIR;

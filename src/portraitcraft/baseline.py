@@ -540,6 +540,20 @@ def lab_model_in_cache(*, progress: bool = True, notify: Any = None) -> Path:
     return model_dir
 
 
+def lab_model_at_hand(root: str | os.PathLike | None = None) -> Path | None:
+    """A lab-trained feature baseline already on this machine, found without training one: the lab's from `make
+    baseline` (`LAB_MODEL_DIR` under ``root``, the current folder or this package's repository), else the one
+    `lab_model_in_cache` built for `assess`; None where there is neither. For a page that shows the baseline's
+    readings where one is at hand and says how to get one where not (training takes minutes)."""
+    if root is not None and (Path(root) / LAB_MODEL_DIR / MANIFEST_FILE).is_file():
+        return Path(root) / LAB_MODEL_DIR
+    found = find_baseline_model()
+    if found is not None:
+        return found
+    cached = cached_lab_model_dir()
+    return cached if (cached / MANIFEST_FILE).is_file() else None
+
+
 # Below this spread of luminance (of 255) an image is one flat colour: a grey card, a blank frame, a file whose
 # pixels were lost in decoding. Its features say nothing about composition, and the models would still answer.
 FLAT_SPREAD: Final[float] = 2.0
@@ -852,6 +866,7 @@ __all__ = [
     "default_model_dir",
     "feature_importance",
     "find_baseline_model",
+    "lab_model_at_hand",
     "load_baseline",
     "option_evidence",
     "predict_feature_baseline",

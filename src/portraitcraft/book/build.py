@@ -618,7 +618,8 @@ def build_book(data: str = "data/lab", *, root: Path | None = None, out: Path | 
     """Execute the notebooks of the table of contents on `data`, then build the HTML.
 
     `parameters` go to every notebook that declares them (besides `data`, and `baseline_model` worked out from
-    the `predictions` given, see `baseline_model_parameter`); `only` restricts execution
+    the `predictions` given, see `baseline_model_parameter`, else a lab-trained baseline already at hand,
+    `portraitcraft.baseline.lab_model_at_hand`); `only` restricts execution
     to the named notebooks (the others keep their last executed version). Pages and HTML whose inputs did not
     change are kept (see the module docstring) unless `force`. `jobs` pages are executed at a time, each in its
     own kernel. Everything the build writes goes under `out` (see `BuildLayout`). Returns the HTML folder, or the
@@ -631,6 +632,14 @@ def build_book(data: str = "data/lab", *, root: Path | None = None, out: Path | 
         # prediction files given on the command line, seen from the repository root like `data`
         all_parameters["predictions"] = [prediction_parameter(str(p), root) for p in all_parameters["predictions"]]
         all_parameters.setdefault("baseline_model", baseline_model_parameter(all_parameters["predictions"], root))
+    if not all_parameters.get("baseline_model") and "baseline_model" not in (parameters or {}):
+        # No prediction file of the feature baseline given: the lab chapter judges its series with a lab-trained
+        # baseline already at hand (make baseline's, or the one assess cached), never one trained for the book.
+        from portraitcraft.baseline import lab_model_at_hand
+
+        at_hand = lab_model_at_hand(root)
+        if at_hand is not None:
+            all_parameters["baseline_model"] = dataset_parameter(str(at_hand), root)
     pages = notebook_pages(root)
     wanted = set(only) if only else None
     if wanted:
