@@ -302,8 +302,8 @@ display(caption("Overall score (1-100) of each series scene by the lab's labelli
 
 # %% tags=["remove-input"]
 if photo_steps and photo_judged is not None:
-    display(Markdown(f"Beside each picture, the feature baseline's overall score and its 13 predicted levels, and a "
-                     f"few of the measurements it reads ({learnt.removeprefix('model: ')})."))
+    display(Markdown("Beside each picture, the feature baseline's overall score and its 13 predicted levels, and a "
+                     f"few of the measurements it reads. The model is {learnt.removeprefix('model: ')}."))
 elif photo_steps:
     display(Markdown("**No readings beside these pictures**: "
                      + (f"the feature baseline's model cannot be used ({unusable_model}). " if unusable_model else
@@ -326,14 +326,16 @@ for factor in PHOTO_SWEEPS:
     display(HTML(series_strip([s for s in members if not s.unchanged], rows, image_side=image_side)))
     if rows is None:
         continue
-    lines = {(SHORT.get(name, name), "predicted level"): [rows.loc[s.step, f"level:{name}"] for s in members]
+    # grouped rows (the group named once, beside its rows): the 13 levels, the score, the measurements
+    lines = {("predicted level", SHORT.get(name, name)): [rows.loc[s.step, f"level:{name}"] for s in members]
              for name in MODELS}
-    lines[("overall score", "predicted")] = [f"{rows.loc[s.step, 'predicted_total']:.1f}" for s in members]
+    lines[("predicted score", "overall (1-100)")] = [f"{rows.loc[s.step, 'predicted_total']:.1f}" for s in members]
     for name in READINGS:
-        lines[(name.replace("_", " "), "reading")] = [f"{rows.loc[s.step, f'reading:{name}']:.2f}" for s in members]
+        lines[("measurement", name.replace("_", " "))] = [f"{rows.loc[s.step, f'reading:{name}']:.2f}"
+                                                         for s in members]
     headers = [value_label(s.value) + (" (as shot)" if s.unchanged else "") for s in members]
     frame = pd.DataFrame.from_dict(lines, orient="index", columns=pd.Index(headers, name=factor))
-    frame.index = pd.MultiIndex.from_tuples(frame.index, names=["", "by"])
+    frame.index = pd.MultiIndex.from_tuples(frame.index, names=["", ""])
     display(frame.style.map(level_cell_colour))
     display(caption(f"The photograph's {factor.replace('_', ' ')} series: the feature baseline's 13 predicted levels "
                     "and overall score, and the measurements it reads (subject centre x, skin on the top row, "

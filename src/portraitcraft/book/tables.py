@@ -310,7 +310,8 @@ def side_by_side_html(rows: Sequence[dict[str, str]]) -> str:
     the text column: setting | reference (its value, the file and line under it) | ours | same or differs and why;
     fixed column widths, words wrapped at spaces (chapters 9 and 10). A file:line reference such as
     ``qwenvl/data/data_processor.py:285-291`` breaks only after a ``/`` (or at a space), never inside a file name
-    or a line number: the reference column is the widest, so that its longest piece fits at 800 px and up."""
+    or a line number (nor our value, such as ``--protocol generate``, after its dashes): the reference column is
+    the widest, so that its longest piece fits at 800 px and up."""
     widths = (15, 36, 22, 27)
     head = "".join(f"<th style='width:{w}%;text-align:left'>{name}</th>"
                    for w, name in zip(widths, ("setting", "reference (file:line)", "ours", "same / differs")))
@@ -322,7 +323,7 @@ def side_by_side_html(rows: Sequence[dict[str, str]]) -> str:
         body.append(
             f"<tr><td>{html.escape(row['setting'])}</td>"
             f"<td>{html.escape(row['reference'])}<br><small><code class='pc-file-line'>{where}</code></small></td>"
-            f"<td>{html.escape(row['ours'])}</td><td{colour}>{html.escape(verdict)}</td></tr>")
+            f"<td>{file_line_html(row['ours'])}</td><td{colour}>{html.escape(verdict)}</td></tr>")
     return ("<table class='pc-recipes' style='table-layout:fixed;width:100%;overflow-wrap:break-word;"
             f"font-size:0.85em'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
 
