@@ -82,9 +82,9 @@ if panels:
         reading = f"Mean agreement with the descriptions: {listed}."
         if len(means) > 1:
             first, gap = means.index[0], means.iloc[0] - means.iloc[-1]
-            reading += (f" {first[:1].upper() + first[1:]} follows its descriptions best, by {gap:.2f} over "
-                        f"{means.index[-1]}" + (f", on only {len(panels)} descriptions" if len(panels) < 30 else "")
-                        + ".")
+            few = f", on only {len(panels)} descriptions" if len(panels) < 30 else ""
+            reading += (f" The {first} images follow the descriptions best, by {gap:.2f} over the "
+                        f"{means.index[-1]} ones{few}.")
     display(Markdown(reading))
 
 # %% [markdown]
