@@ -129,11 +129,13 @@ caption("How far each attribute moves (max - min along the series) when one fact
 strongest = effects.stack().sort_values(ascending=False)
 (top_factor, top_attribute), top_move = strongest.index[0], strongest.iloc[0]
 broad = (effects >= 1.0).sum(axis=1).sort_values(ascending=False)
+# it opens a sentence: its first letter a capital ("**Clutter**", a factor's name in bold)
+most_moving = re.sub(r"^(\W*)(\w)", lambda m: m.group(1) + m.group(2).upper(), tied_at(broad, broad.iloc[0]))
 
 
 display(Markdown(
     f"The largest move is **{SHORT.get(top_attribute, top_attribute)}** under **{top_factor.replace('_', ' ')}**: "
-    f"{top_move:.1f} points along the series. {tied_at(broad, broad.iloc[0])} moves the most attributes by a "
+    f"{top_move:.1f} points along the series. {most_moving} moves the most attributes by a "
     f"point or more ({broad.iloc[0]} of 13), {tied_at(broad, broad.iloc[-1])} the fewest ({broad.iloc[-1]})."
     + ("" if judged is not None else
        f" The feature baseline's model cannot be used ({unusable_model}), so only the ground truth is shown; "
@@ -252,10 +254,11 @@ for factor, sweep in SWEEPS.items():
     lines[("overall score", "ground truth")] = [str(s.total_score) for s in members]
     if rows is not None:
         lines[("overall score", "feature baseline")] = [f"{rows.loc[s.step, 'predicted_total']:.1f}" for s in members]
-    frame = pd.DataFrame.from_dict(lines, orient="index", columns=pd.Index(columns, name=factor))
+    frame = pd.DataFrame.from_dict(lines, orient="index", columns=pd.Index(columns, name=factor.replace("_", " ")))
     frame.index = pd.MultiIndex.from_tuples(frame.index, names=["attribute", "by"])
     display(frame.style.map(level_cell_colour))
-    display(caption(f"The {factor.replace('_', ' ')} series: the base scene with only {factor} changed. Levels and "
+    named = factor.replace("_", " ")
+    display(caption(f"The {named} series: the base scene with only {named} changed. Levels and "
                     "0-10 scores of the attributes that move most, from the lab's labelling (one annotator for the "
                     "whole series)" + (", and the feature baseline's levels" if rows is not None else "") + ".",
                     label="Table"))
@@ -317,8 +320,8 @@ if photo_steps:
                      "outside it is blurred. In each series below, the step that leaves the photograph as shot is "
                      "not shown again; its column in the table is marked as shot."))
     as_shot = next(s for s in photo_steps if s.unchanged)
-    display(HTML(series_strip([as_shot], None, columns=2, image_side=512).replace(f"{as_shot.factor} = "
-                                                                       f"{value_label(as_shot.value)}", "as shot")))
+    as_labelled = f"{as_shot.factor.replace('_', ' ')} = {value_label(as_shot.value)}"  # series_strip's label
+    display(HTML(series_strip([as_shot], None, columns=2, image_side=512).replace(as_labelled, "as shot")))
 for factor in PHOTO_SWEEPS:
     members = [s for s in photo_steps if s.factor == factor]
     rows = photo_judged[photo_judged["factor"] == factor].set_index("step") if photo_judged is not None else None
@@ -334,7 +337,7 @@ for factor in PHOTO_SWEEPS:
         lines[("measurement", name.replace("_", " "))] = [f"{rows.loc[s.step, f'reading:{name}']:.2f}"
                                                          for s in members]
     headers = [value_label(s.value) + (" (as shot)" if s.unchanged else "") for s in members]
-    frame = pd.DataFrame.from_dict(lines, orient="index", columns=pd.Index(headers, name=factor))
+    frame = pd.DataFrame.from_dict(lines, orient="index", columns=pd.Index(headers, name=factor.replace("_", " ")))
     frame.index = pd.MultiIndex.from_tuples(frame.index, names=["", ""])
     display(frame.style.map(level_cell_colour))
     display(caption(f"The photograph's {factor.replace('_', ' ')} series: the feature baseline's 13 predicted levels "

@@ -232,7 +232,7 @@ def series_strip(members: Sequence[Any], judged_rows: pd.DataFrame | None, *, co
     columns = columns or strip_columns(len(members))
     cells = []
     for s in members:
-        label = f"{s.factor} = {value_label(s.value)}"
+        label = f"{s.factor.replace('_', ' ')} = {value_label(s.value)}"  # in words, as the section's heading
         notes = [f"truth {s.total_score}"] if hasattr(s, "total_score") else []
         if judged_rows is not None:
             notes.append(f"baseline {judged_rows.loc[s.step, 'predicted_total']:.0f}")
