@@ -38,7 +38,7 @@ from portraitcraft.book import (
     radar_scale,
     show_plotly,
 )
-from portraitcraft.book.paths import locate
+from portraitcraft.book.paths import locate, shown_path
 from portraitcraft.figure2 import (
     CLAIM_ALPHA,
     MIN_DENSITY_SCORES,
@@ -56,6 +56,7 @@ plt.style.use("seaborn-v0_8-whitegrid")
 plt.rcParams.update({"figure.dpi": 100, "axes.titlelocation": "left", "font.family": "DejaVu Sans"})
 
 ds = open_dataset(locate(data), reveal_ground_truth=True)
+data_shown = shown_path(data)  # the data as every page prints a path
 labelled = labelled_images(ds)
 scores = figure2a(ds, grid_points=grid_points, min_scores=MIN_DENSITY_SCORES)
 claims = split_claims(ds)
@@ -87,11 +88,11 @@ if len(scores.curves):
     )
     display(show_plotly(density, height=420))
     display(caption(
-        f"Gaussian kernel density (Scott's bandwidth) of the overall score of the labelled images of {data}, per "
+        f"Gaussian kernel density (Scott's bandwidth) of the overall score of the labelled images of {data_shown}, per "
         "split; dashed lines mark the mean, dotted lines the median. Hover for values; click a split in the legend "
         "to hide it."))
 else:
-    display(Markdown(f"**No density to draw on {data}:** " + "; ".join(scores.notes) + "."))
+    display(Markdown(f"**No density to draw on {data_shown}:** " + "; ".join(scores.notes) + "."))
 
 # %% tags=["remove-input"]
 summary = scores.summary.set_index("split")
@@ -109,8 +110,8 @@ if claims.checkable:
         f"p < {CLAIM_ALPHA}.")
 else:
     check = (f"The paper says the test scores are more spread out and lower on average than train's; **that cannot be "
-             f"checked on {data}**: {claims.why_not}.")
-display(Markdown((f"On {data}, {described}. " if described else "") + check))
+             f"checked on {data_shown}**: {claims.why_not}.")
+display(Markdown((f"On {data_shown}, {described}. " if described else "") + check))
 
 # %% tags=["remove-input"]
 drawn = list(dict.fromkeys(scores.curves["split"])) if len(scores.curves) else []
@@ -145,7 +146,7 @@ if scores.test is not None:
 # %% tags=["remove-input"]
 caption(
     f"Overall composition score (1-100) per split: images, mean, standard deviation (ddof=1), median and range "
-    f"of the labelled images of {data}.", label="Table")
+    f"of the labelled images of {data_shown}.", label="Table")
 
 # %% tags=["hide-input"]
 # Invariants: the summary is the data's, and each density is a probability density on the shared grid.
@@ -224,7 +225,8 @@ if attributes.splits:
     assert all(len(trace.theta) == 14 and len(set(trace.theta)) == 13 for trace in radar.data)  # 13 axes, closed
     display(show_plotly(radar, height=560))
     display(caption(
-        f"Mean 0-10 score of each of the 13 composition attributes over the labelled images of {data}, per split. "
+        f"Mean 0-10 score of each of the 13 composition attributes over the labelled images of {data_shown}, per "
+        "split. "
         f"The centre is {scale.low:g} (near the lowest mean, so that differences between attributes are visible) and "
         f"the rings are one point apart up to {scale.high:g}"
         + (f"; the rings inside the polygon{'s' if len(attributes.splits) > 1 else ''} "
@@ -257,7 +259,7 @@ if attributes.splits:
     fig.tight_layout()
     display(print_download(fig, "figure2b.pdf", "Figure 2(b) (the means of the radar above)"))
 else:
-    display(Markdown(f"No labelled image on {data}: no attribute means to draw."))
+    display(Markdown(f"No labelled image on {data_shown}: no attribute means to draw."))
 
 # %% [markdown]
 # ## Levels per attribute
@@ -287,10 +289,10 @@ if len(levels):
     bars.for_each_annotation(lambda a: a.update(text=a.text.replace("split=", "")))
     display(show_plotly(bars, height=520))
     display(caption(
-        f"Share of Poor, Medium and Good among the labelled images of {data}, per attribute and split (levels from "
-        "the 0-10 scores by the benchmark's rule). Hover a bar for its image count."))
+        f"Share of Poor, Medium and Good among the labelled images of {data_shown}, per attribute and split (levels "
+        "from the 0-10 scores by the benchmark's rule). Hover a bar for its image count."))
 else:
-    display(Markdown(f"No labelled image on {data}: no levels to count."))
+    display(Markdown(f"No labelled image on {data_shown}: no levels to count."))
 
 # %% [markdown]
 # ## How the attributes correlate
@@ -318,7 +320,7 @@ if np.isfinite(matrix).any():
     display(show_plotly(heatmap, height=640))
     display(caption(
         f"Spearman rank correlation between the 0-10 scores of the 13 attributes over all {len(labelled)} labelled "
-        f"images of {data} (train and, where labelled, test), to one decimal; columns are numbered as the rows. "
+        f"images of {data_shown} (train and, where labelled, test), to one decimal; columns are numbered as the rows. "
         "Hover a cell for the pair and its value to two."))
     pairs = correlation.where(~np.eye(13, dtype=bool)).stack().dropna()  # pandas 3 keeps the NaN diagonal
     if len(pairs):
@@ -327,5 +329,5 @@ if np.isfinite(matrix).any():
                          f"{int((pairs.abs() >= 0.5).sum() // 2)} of {len(pairs) // 2} pairs have |rho| of 0.5 or "
                          "more."))
 else:
-    display(Markdown(f"{counted(len(labelled), 'labelled image')} on {data}: too few for a rank correlation between "
-                     "attributes."))
+    display(Markdown(f"{counted(len(labelled), 'labelled image')} on {data_shown}: too few for a rank correlation "
+                     "between attributes."))

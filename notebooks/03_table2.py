@@ -28,7 +28,7 @@ from plotly.subplots import make_subplots
 
 from portraitcraft.attributes import ATTRIBUTE_NAMES
 from portraitcraft.book import SPLIT_COLOURS, banner, caption, show_plotly
-from portraitcraft.book.paths import locate
+from portraitcraft.book.paths import locate, shown_path
 from portraitcraft.book.tables import table2_paper_style
 from portraitcraft.sources import open_dataset
 from portraitcraft.table2 import (
@@ -45,6 +45,7 @@ from portraitcraft.table2 import (
 )
 
 ds = open_dataset(locate(data))
+data_shown = shown_path(data)  # the data as every page prints a path
 lengths = table2(ds, definitions)
 compared = compare_with_paper(lengths)
 ranking = closest_definitions(lengths)
@@ -77,12 +78,12 @@ if default_rows["split"].nunique() == 2:  # one split and "overall": the same nu
 if len(default_rows):
     display(table2_paper_style(default_rows).style.hide(axis="index").format(precision=1))
     display(caption(
-        f"Table 2 **computed in this build** on {data}: the same statistics over its {len(per_record)} Track 2 "
+        f"Table 2 **computed in this build** on {data_shown}: the same statistics over its {len(per_record)} Track 2 "
         f"descriptions, counted as {LENGTH_DESCRIPTIONS[DEFAULT_DEFINITION]}. Std with ddof=1; Avg. Attr. Length is "
         f"the mean divided by {len(ATTRIBUTE_NAMES)}." + "".join(f" Note: {note}." for note in lengths.notes),
         label="Table"))
 else:
-    display(Markdown(f"**Nothing to compute on {data}:** " + "; ".join(lengths.notes) + "."))
+    display(Markdown(f"**Nothing to compute on {data_shown}:** " + "; ".join(lengths.notes) + "."))
 
 # %% tags=["remove-input"]
 if len(ranking):
@@ -199,7 +200,7 @@ if len(long):
     spread.update_layout(boxmode="group", title="Description length per record, each definition")
     display(show_plotly(spread, height=460))
     display(caption(
-        f"Length of each Track 2 record of {data} under the four definitions, in characters (left) and in words "
+        f"Length of each Track 2 record of {data_shown} under the four definitions, in characters (left) and in words "
         "(right), each on its own axis (box: quartiles; points: records, hover for the image). Dotted and dashed "
         "lines: the paper's reported train and test means, each across its split's boxes among the character counts "
         "(the paper does not state its unit)."))

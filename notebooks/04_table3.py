@@ -65,6 +65,7 @@ from portraitcraft.table3 import (
 )
 
 ds = open_dataset(locate(data))
+data_shown = shown_path(data)  # the data as every page prints a path
 runs_dir = repository_path(runs)
 prediction_files = [locate(str(p)) for p in predictions]
 run_lines: list[str] = []
@@ -114,10 +115,10 @@ if len(computed):
     display(shown.style.hide(axis="index").set_properties(**{"text-align": "left"}))
     row_notes = "".join(f" {method}: {note}." for method, note in zip(computed["method"], computed["note"]) if note)
     display(caption(
-        f"Table 3 **computed in this build** on the {result.target.description} of {data}: value and 95% percentile "
-        f"bootstrap interval over images ({n_bootstrap} resamples, seed {seed}). Overall is the mean of SRCC, PLCC, "
-        "Level Acc and QA Acc (of the first three where QA is not available); an undefined correlation (a constant "
-        "predictor) is shown as '-', never counted as 0."
+        f"Table 3 **computed in this build** on the {result.target.description} of {data_shown}: value and 95% "
+        f"percentile bootstrap interval over images ({n_bootstrap} resamples, seed {seed}). Overall is the mean of "
+        "SRCC, PLCC, Level Acc and QA Acc (of the first three where QA is not available); an undefined correlation "
+        "(a constant predictor) is shown as '-', never counted as 0."
         + (" Rows marked * carry a warning below." if (computed["warning"] != "").any() else "") + row_notes,
         label="Table"))
     warned = computed[computed["warning"] != ""]
@@ -129,7 +130,7 @@ if len(computed):
             f"than {MIN_VALID_SHARE:.0%} valid fields mostly measures the scoring rules for invalid fields (wrong "
             f"level, wrong answer, imputed score), not the model.</p><ul>{items}</ul></div>"))
 else:
-    display(Markdown(f"**Nothing computed on {data}:** " + "; ".join(result.notes) + "."))
+    display(Markdown(f"**Nothing computed on {data_shown}:** " + "; ".join(result.notes) + "."))
 
 # %% tags=["remove-input"]
 scored_rows = computed[computed["n_images"].notna() & computed["overall"].notna()]
@@ -143,7 +144,7 @@ if len(scored_rows):
         beats = (f", {margin:+.3f} over chance ({chance['overall'].iloc[0]:.3f}); their intervals "
                  + ("do not overlap." if apart else "overlap, so this data cannot tell them apart."))
     display(Markdown(
-        f"On the {result.target.split} split of {data}, **{best['method']}** has the highest Overall, "
+        f"On the {result.target.split} split of {data_shown}, **{best['method']}** has the highest Overall, "
         f"{best['overall']:.3f} [{best['overall_low']:.3f}, {best['overall_high']:.3f}]{beats or '.'} "
         + ("These rows are computed on the synthetic lab, not on PortraitCraft: they check the pipeline end to "
            "end and are not comparable with the reported rows." if ds.is_lab else
@@ -151,7 +152,7 @@ if len(scored_rows):
            "the reported rows.")))
 elif len(computed):
     display(Markdown(
-        f"No computed row has an Overall on the {result.target.split} split of {data}: with "
+        f"No computed row has an Overall on the {result.target.split} split of {data_shown}: with "
         f"{counted(int(computed['n_images'].max()), 'image')} SRCC and PLCC are undefined, so these rows say only how "
         "the scoring works, not how the methods compare."))
 for note in result.notes:

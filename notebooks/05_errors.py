@@ -46,7 +46,7 @@ from portraitcraft.book import (
     value_with_interval,
 )
 from portraitcraft.book.figures import confusion_panel, reliability_figure
-from portraitcraft.book.paths import locate
+from portraitcraft.book.paths import locate, shown_path
 from portraitcraft.book.tables import raw_text_block, report_cell
 from portraitcraft.calibration import answer_probabilities, calibration, calibration_by_attribute, level_probabilities
 from portraitcraft.data import DataError
@@ -74,6 +74,7 @@ sns.set_theme(style="whitegrid", context="notebook")
 plt.rcParams.update({"figure.dpi": 100, "savefig.bbox": "tight"})
 
 ds = open_dataset(locate(data), reveal_ground_truth=True)
+data_shown = shown_path(data)  # the data as every page prints a path
 # The images Table 3 scores: the test split where its labels are known, else the same validation split of train.
 target = evaluation_target(ds, validation_fraction=validation_fraction, seed=seed)
 analyses, skipped = [], []
@@ -102,7 +103,7 @@ banner(ds, data=data, predictions=predictions)
 # %% tags=["remove-input"]
 if not analyses:
     display(Markdown(
-        f"**Nothing to analyse on {data}:** "
+        f"**Nothing to analyse on {data_shown}:** "
         + ("no prediction file was given" if not predictions else
            "; ".join(f"`{Path(p).name}` could not be analysed: {html.escape(why.removeprefix(f'{p}: '))}"
                      for p, why in skipped))
@@ -123,8 +124,8 @@ else:
     display(overview.style.hide(axis="index"))
     display(caption(
         f"Leaderboard metrics of each prediction file on the images Table 3 scores, the {target.description} of "
-        f"{data} (value and 95% interval from {n_bootstrap} bootstrap resamples of images). Missing: scored images "
-        "the file has no prediction for, counted wrong.", label="Table"))
+        f"{data_shown} (value and 95% interval from {n_bootstrap} bootstrap resamples of images). Missing: scored "
+        "images the file has no prediction for, counted wrong.", label="Table"))
     for e in analyses:
         notes = []
         if e.missing:
@@ -220,7 +221,7 @@ if analyses:
                          scattermode="group" if len(analyses) > 1 else "overlay", scattergap=0.3,
                          yaxis=dict(autorange="reversed", title=None), legend=dict(orientation="h", y=-0.15))
     display(show_plotly(figure, height=520))
-    display(caption(f"Accuracy of each attribute's level on the analysed images of {data}, with 95% "
+    display(caption(f"Accuracy of each attribute's level on the analysed images of {data_shown}, with 95% "
                     f"percentile-bootstrap intervals ({n_bootstrap} resamples of images); invalid levels count wrong. "
                     "Hover a point for macro-F1, quadratic-weighted kappa and the number of valid predictions."))
 
@@ -247,7 +248,7 @@ for e in analyses:
     display(caption(f"Per-attribute accuracy (95% interval under it), the most-common-level reference, macro-F1 over "
                     "the "
                     f"three levels, quadratic-weighted kappa over the valid predictions, and valid / all predictions; "
-                    f"{e.name} on {data}.", label="Table"))
+                    f"{e.name} on {data_shown}.", label="Table"))
 
 # %% [markdown] tags=["remove-if-no-output"]
 # ## Confusion matrices
@@ -274,7 +275,8 @@ for e in analyses:
     fig.tight_layout()
     plt.show()
     display(caption(f"True level (rows) against predicted level (columns) for each attribute; colour is the share of "
-                    f"the row, the number the count of images; {e.name} on the {len(e)} analysed images of {data}."))
+                    f"the row, the number the count of images; {e.name} on the {len(e)} analysed images of "
+                    f"{data_shown}."))
 
 # %% [markdown] tags=["remove-if-no-output"]
 # ## The overall score against the truth
@@ -288,7 +290,7 @@ if analyses:
     points = pd.concat([e.frame().assign(model=e.name) for e in analyses], ignore_index=True)
     valid = points.dropna(subset=["predicted_score"])
 if analyses and valid.empty:
-    display(Markdown(f"No analysed image of {data} has a valid predicted overall score, so there is nothing to "
+    display(Markdown(f"No analysed image of {data_shown} has a valid predicted overall score, so there is nothing to "
                      "plot against the truth."))
 elif analyses:
     scatter = px.scatter(valid, x="true_score", y="predicted_score", color="model", hover_name="image_path",
@@ -300,7 +302,7 @@ elif analyses:
     scatter.add_trace(go.Scatter(x=[low, high], y=[low, high], mode="lines", name="predicted = true",
                                  line=dict(color="#8c8c8c", dash="dot"), hoverinfo="skip"))
     display(show_plotly(scatter, height=460))
-    display(caption(f"Each analysed image of {data} with a valid predicted score; the dotted line is a perfect "
+    display(caption(f"Each analysed image of {data_shown} with a valid predicted score; the dotted line is a perfect "
                     "prediction. Hover a point for the image and its number of wrong levels; click a model in the "
                     "legend to hide it."))
 
@@ -316,7 +318,7 @@ for e in analyses:
             .style.hide(axis="index").format(precision=1, na_rep="-"))
     display(caption(f"Absolute error of the overall score in bins of the true score, with the mean signed error "
                     f"(bias: predicted - true) and the mean number of wrong attribute levels per image; {e.name} on "
-                    f"{data}. "
+                    f"{data_shown}. "
                     "Invalid scores are counted in images but not in valid.", label="Table"))
 
 # %% [markdown] tags=["remove-if-no-output"]
@@ -342,9 +344,9 @@ for e in analyses:
                      "often as chance."))
     display(beyond.style.hide(axis="index").format({"expected": "{:.1f}", "ratio": "{:.2f}", "p": "{:.2g}",
                                                     "p_holm": "{:.2g}"}))
-    display(caption(f"Wrong (true, predicted) level pairs that occur more often than chance for {e.name} on {data}: "
-                    "images, the number chance would give, their ratio, the one-sided binomial p-value and the "
-                    "Holm-adjusted one.", label="Table"))
+    display(caption(f"Wrong (true, predicted) level pairs that occur more often than chance for {e.name} on "
+                    f"{data_shown}: images, the number chance would give, their ratio, the one-sided binomial p-value "
+                    "and the Holm-adjusted one.", label="Table"))
 
 # %% [markdown] tags=["remove-if-no-output"]
 # ## Does an attribute follow another attribute's truth?
@@ -378,7 +380,7 @@ for e in analyses:
     blank = [name for name, given in zip(ATTRIBUTE_NAMES, levels_given) if len(given) <= 1]
     display(caption(f"Quadratic-weighted kappa between each attribute's predicted levels (rows) and each attribute's "
                     f"true levels (columns), valid predictions only; {e.name} on the {len(e)} analysed images of "
-                    f"{data}. Hover a cell for its value."
+                    f"{data_shown}. Hover a cell for its value."
                     + (f" Blank row ({', '.join(blank)}): the model gave every image the same level there, so its "
                        "levels agree with no truth beyond chance (kappa 0, or undefined)." if blank else "")))
 
@@ -398,7 +400,7 @@ for e in analyses:
         continue
     display(Markdown(f"**{html.escape(e.name)}**"))
     display(asked.style.hide(axis="index").format({"accuracy": "{:.2f}"}))
-    display(caption(f"Accuracy on the question by the attribute it asks about ({e.name} on {data}): questions, "
+    display(caption(f"Accuracy on the question by the attribute it asks about ({e.name} on {data_shown}): questions, "
                     "right answers, their share, and answers that could not be read (counted wrong).", label="Table"))
     letters = answer_letters(e)
     display(letters.table.style.hide(axis="index"))
@@ -442,8 +444,8 @@ for e in analyses:
             display(wrong.style.hide(axis="index").format({"score": "{:.1f}"}, na_rep="–")
                     .set_properties(subset=["reason"], **{"text-align": "left"}))
         display(HTML(raw_text_block(e.details.raw_text.get(row.image_path))))
-    display(caption(f"The {len(worst)} analysed images of {data} with the most wrong levels for {e.name}: true score "
-                    "and level of each wrong attribute, the predicted level, and the annotators' reason.",
+    display(caption(f"The {len(worst)} analysed images of {data_shown} with the most wrong levels for {e.name}: "
+                    "true score and level of each wrong attribute, the predicted level, and the annotators' reason.",
                     label="Table"))
 
 # %% [markdown] tags=["remove-if-no-output"]
@@ -496,8 +498,8 @@ for e in analyses:
         assert result.table["items"].sum() == result.items and 0 <= result.ece <= 1 and 0 <= result.brier <= 2
     reliability_figure(results, f"Reliability: {e.name}")
     display(caption(f"Share of right answers against stated confidence, in bins of 0.1, for {e.name} on the analysed "
-                    f"images of {data} ({', '.join(f'{k}: {r.items} items' for k, r in results.items())}); bars below "
-                    "count the items per bin. Bars under the dotted line: overconfident."))
+                    f"images of {data_shown} ({', '.join(f'{k}: {r.items} items' for k, r in results.items())}); "
+                    "bars below count the items per bin. Bars under the dotted line: overconfident."))
     if len(level_items.truth):
         per_attribute = calibration_by_attribute(level_items)
         # the accuracy is a share of the items (to the decimals their number carries); the rest are means
