@@ -41,7 +41,7 @@ from portraitcraft.book.tables import missed_properties
 from portraitcraft.data import FACTORS_FILE
 from portraitcraft.sources import open_dataset
 from portraitcraft.track2 import BY_KEY, PROPERTIES, parse_description
-from portraitcraft.track2.bench import faithful_image, lab_alignment, sample_alignment
+from portraitcraft.track2.bench import faithful_image, lab_alignment, sample_alignment, short_names
 from portraitcraft.track2.score import NOT_OFFICIAL, evaluate_folder, score_image
 
 ds = open_dataset(locate(data))
@@ -243,15 +243,17 @@ else:
 if real is not None:
     # Short names for the columns (the images) and rows (the descriptions' images), so that the matrix fits.
     columns = [f"image {k + 1}" for k in range(len(real["image_paths"]))]
-    rows = [name if len(name) <= 28 else name[:27] + "…" for name in real["descriptions"]]
+    rows = short_names(real["descriptions"])
     table = pd.DataFrame(real["matrix"], index=rows, columns=columns)
-    styled = table.style.format("{:.2f}").background_gradient(cmap="Blues", vmin=0, vmax=1)
+    # white figures only on the darker cells: mid blues keep dark figures, which read better on them
+    styled = table.style.format("{:.2f}").background_gradient(cmap="Blues", vmin=0, vmax=1, text_color_threshold=0.3)
     own = {(rows[i], columns[k]) for k, i in enumerate(real["own"])}
     styled = styled.apply(lambda column: ["font-weight: bold; border: 2px solid black"
                                           if (row, column.name) in own else "" for row in column.index])
     display(styled)
-    display(caption("Overall agreement of every real description (rows, by the image it describes) with every real "
-                    "image present (columns: " + "; ".join(f"{c} = {n}" for c, n in zip(columns, real["image_paths"]))
+    display(caption("Overall agreement of every real description (rows, by the image it describes, without the "
+                    "file's extension and hash) with every real image present (columns: "
+                    + "; ".join(f"{c} = {n}" for c, n in zip(columns, short_names(real["image_paths"])))
                     + "); the matched pairs are outlined. Rank of each image's own description among the "
                     f"{real['candidates']}, image 1 to {len(columns)}: "
                     + ", ".join(str(rank) for rank in real["own_description_rank"]) + ".", label="Table"))

@@ -64,7 +64,7 @@ if panels:
     overall = overall_frame(panels)
     shown = [c for c in columns if c in overall]
     display(overall.style.hide(axis="index").format("{:.2f}", subset=shown, na_rep="missing")
-            .background_gradient(cmap="Blues", vmin=0, vmax=1, subset=shown)
+            .background_gradient(cmap="Blues", vmin=0, vmax=1, subset=shown, text_color_threshold=0.3)
             .highlight_null(props="background-color: white; color: #555", subset=shown))
     display(caption(f"Overall agreement of each image with its description ({len(panels)} descriptions of {data_name}; "
                     f"images: {', '.join(columns) or 'none'}).", label="Table"))
@@ -132,7 +132,8 @@ for panel in panels:
     table = agreement_frame(panel)
     agreement_columns = [c for c in table.columns if c.endswith(": agreement")]
     styled = (table.style.hide(axis="index").format("{:.2f}", subset=agreement_columns, na_rep="-")
-              .background_gradient(cmap="RdYlGn", vmin=0, vmax=1, subset=agreement_columns)
+              .background_gradient(cmap="RdYlGn", vmin=0, vmax=1, subset=agreement_columns,
+                                   text_color_threshold=0.3)
               .highlight_null(props="background-color: white; color: #555", subset=agreement_columns))
     display(HTML(f"<h4>{html.escape(panel.image_path)}</h4>"
                  f"<details><summary>the description ({len(panel.content) + len(panel.analysis):,} characters)"

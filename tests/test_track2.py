@@ -214,6 +214,15 @@ def test_overall_is_the_confidence_weighted_mean_of_agreements():
     assert math.isnan(score_image(parsed, {}, "y.jpg").overall)
 
 
+def test_short_names_tell_records_apart_without_cutting():
+    from portraitcraft.track2.bench import short_names
+
+    assert short_names(["unsplash_people_19003_59a689ef6cd0.jpg", "unsplash_plus_people_08046_b7d5d953d527.jpg",
+                        "lab_00424.jpg"]) == ["unsplash_people_19003", "unsplash_plus_people_08046", "lab_00424"]
+    # two records of one number: each keeps its hash
+    assert short_names(["a_1_0123456789ab.jpg", "a_1_ba9876543210.jpg"]) == ["a_1_0123456789ab", "a_1_ba9876543210"]
+
+
 def test_auc_counts_ties_half_and_nan_lowest():
     assert roc_auc([3, 4], [1, 2]) == 1.0
     assert roc_auc([1], [1]) == 0.5

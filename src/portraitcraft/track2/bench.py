@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -184,6 +185,15 @@ def lab_alignment(
         text_accuracy=_accuracy_table([{k: t.value for k, t in p.targets.items()} for p in parsed], truth),
         matrix=matrix, image_paths=[r["image_path"] for r in records], parsed=parsed, readings=readings, truth=truth,
         extractor=engine.config(), seconds=time.perf_counter() - started, notes=notes)
+
+
+def short_names(image_paths: Sequence[str]) -> list[str]:
+    """Names that tell records apart in a table without cutting: each image name without its extension and its
+    trailing content hash ("unsplash_people_19003_59a689ef6cd0.jpg" -> "unsplash_people_19003"); a name that would
+    then repeat keeps its hash."""
+    stems = [Path(name).stem for name in image_paths]
+    short = [re.sub(r"_[0-9a-f]{8,}$", "", stem) for stem in stems]
+    return [s if short.count(s) == 1 else stem for s, stem in zip(short, stems)]
 
 
 def sample_alignment(root: str | Path, *, split: str = "train", extractor: str | Extractor = "cpu",
