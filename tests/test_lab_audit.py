@@ -22,13 +22,13 @@ from portraitcraft.lab.render import GROUND_LABEL, render_scene, scene_masks
 
 @pytest.fixture(scope="module")
 def audit_lab_root(make_lab):
-    """Rendered at 256 px: big enough for the small heads of full-body scenes to be measured."""
-    return make_lab(n_train=30, n_test=10, n_track2_train=4, n_track2_test=4, seed=5, long_side=256)
+    """Rendered at 512 px, the smallest size the audit accepts (the heads of full-body scenes are measurable)."""
+    return make_lab(n_train=16, n_test=6, n_track2_train=2, n_track2_test=2, seed=5, long_side=512)
 
 
 def test_the_fixture_lab_has_no_contradictions(audit_lab_root):
     report = audit_lab(audit_lab_root)
-    assert report.images == 48 and report.statements > 13 * report.images // 2
+    assert report.images == 26 and report.statements > 13 * report.images // 2
     assert not report.contradictions, "\n".join(map(str, report.contradictions[:10]))
     # The checks reach the kinds of statement the texts make, not only the cause-and-judgement rule.
     assert {"people", "horizon", "gaze", "palette", "cause and judgement", "natural line"} <= set(report.claims)
@@ -75,7 +75,7 @@ def test_the_command_passes_a_clean_lab_and_refuses_a_thumbnail_lab(audit_lab_ro
     result = CliRunner().invoke(app, ["lab-audit", str(audit_lab_root)])
     assert result.exit_code == 0 and "auditing lab" not in result.output, result.output
     result = CliRunner().invoke(app, ["lab-audit", str(small_lab), "--no-progress"])
-    assert result.exit_code == 2 and "256 px" in result.output
+    assert result.exit_code == 2 and "too small to audit: under a 512 px long side" in result.output
 
 
 def test_a_level_horizon_claim_is_measured_on_the_drawn_horizon(tmp_path):
@@ -94,6 +94,16 @@ def test_a_level_horizon_claim_is_measured_on_the_drawn_horizon(tmp_path):
     kinds, found = check_statement(Statement("x.jpg", "test", "The horizon is tilted by about 6 degrees, rising to "
                                              "the right."), measured)
     assert kinds == ["horizon"] and not found
+
+
+def test_the_horizon_angle_is_read_from_the_staircase_s_steps():
+    """A horizon drawn 205 px wide that rises one row every 69 columns (the drawn angle 0.83 degrees, a slight
+    tilt): the steps give that angle; a straight fit through every column's row gives 0.70 and calls it level."""
+    from portraitcraft.lab.audit import Scene
+
+    first = np.repeat([128, 127, 126], [68, 69, 68])
+    labels = (np.arange(200)[:, None] >= first[None, :]).astype(np.uint8) * GROUND_LABEL
+    assert Scene(None, labels, {"people": []}).horizon_angle == pytest.approx(np.degrees(np.arctan(1 / 69)), abs=0.01)
 
 
 def test_masks_match_the_picture():
@@ -130,8 +140,10 @@ def test_reasons_split_into_cause_and_verdict(small_lab):
             assert split_reason(name, record["criteria"][name]["reason"]) is not None
 
 
-def test_thumbnail_labs_are_refused(small_lab):
-    with pytest.raises(DataError, match="256 px"):
+def test_thumbnail_labs_are_refused_saying_why(small_lab):
+    with pytest.raises(DataError, match=" px, too small to audit: under a 512 px long side the picture cannot "
+                                        r"show what the texts tell apart as finely as the audit checks it \(a level "
+                                        "horizon from a 1-degree tilt"):
         audit_lab(small_lab)
 
 

@@ -155,7 +155,8 @@ def lab_audit(
     rendered image and its label mask, with the tolerances of portraitcraft.lab.audit.TOLERANCES; each reason's
     cause must agree with its verdict. Lists each contradiction (image, source, sentence, what the picture shows).
 
-    Exit codes: 0 no contradiction; 1 at least one; 2 not a rendered lab (no label masks) or images under 256 px.
+    Exit codes: 0 no contradiction; 1 at least one; 2 not a rendered lab (no label masks) or images under 512 px
+    (the size demo-data renders).
     """
     from portraitcraft.lab.audit import audit_lab
 
