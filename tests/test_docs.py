@@ -233,10 +233,17 @@ def example_folder(make_lab, tiny_model, tmp_path_factory):
     return folder, {"tiny model": str(tiny_model), "hub copy": str(hub_copy)}
 
 
+# What examples print where their comments say what it is.
+PRINTED = {"portraitcraft.sources": "lab True True\n[]\n"}
+
+
 def run_examples(names: list[str], folder: Path, stand_ins: dict[str, str], tmp_path: Path, monkeypatch) -> None:
     """Run the examples written at ``names``, each in a fresh folder beside data/lab and photos/ of ``folder``, with
     only `STAND_INS` replaced; every one is tried, and all that fail are named together."""
-    assert set(STAND_INS) <= set(EXAMPLES)
+    import contextlib
+    import io
+
+    assert set(STAND_INS) <= set(EXAMPLES) and set(PRINTED) <= set(EXAMPLES)
     monkeypatch.setenv("PORTRAITCRAFT_CACHE", str(folder / "cache"))
     failures = {}
     for where in names:
@@ -250,10 +257,14 @@ def run_examples(names: list[str], folder: Path, stand_ins: dict[str, str], tmp_
                 assert written in block, f"{where}: the example no longer says {written}"
                 block = block.replace(written, repr(stand_ins[stand_in]))
             assert "Qwen/" not in block and not re.search(r"https?://(?!127\.0\.0\.1)", block), block
+            printed = io.StringIO()
             try:
-                exec(compile(block, f"{where} example", "exec"), {"__name__": "example"})
+                with contextlib.redirect_stdout(printed):
+                    exec(compile(block, f"{where} example", "exec"), {"__name__": "example"})
             except Exception as exc:
                 failures[where] = f"{type(exc).__name__}: {exc}"
+            if where in PRINTED and printed.getvalue() != PRINTED[where]:
+                failures[where] = f"printed {printed.getvalue()!r}, its comments say {PRINTED[where]!r}"
     assert failures == {}
 
 
