@@ -338,8 +338,8 @@ for factor in PHOTO_SWEEPS:
                                                          for s in members]
     headers = [value_label(s.value) + (" (as shot)" if s.unchanged else "") for s in members]
     frame = pd.DataFrame.from_dict(lines, orient="index", columns=pd.Index(headers, name=factor.replace("_", " ")))
-    frame.index = pd.MultiIndex.from_tuples(frame.index, names=["", ""])
-    display(frame.style.map(level_cell_colour))
+    frame.index = pd.MultiIndex.from_tuples(frame.index)
+    display(frame.style.map(level_cell_colour).hide(axis="index", names=True))  # no empty row of index names
     display(caption(f"The photograph's {factor.replace('_', ' ')} series: the feature baseline's 13 predicted levels "
                     "and overall score, and the measurements it reads (subject centre x, skin on the top row, "
                     "horizon angle, mean brightness, subject-minus-background sharpness).", label="Table"))
@@ -348,9 +348,9 @@ for factor in PHOTO_SWEEPS:
 if photo_judged is not None:
     check = photo_reading_check(photo_judged)
     right = [f"{r.factor.replace('_', ' ')} ({r.reading.replace('_', ' ')} "
-             f"{' -> '.join(f'{v:g}' for v in r['values'])})" for _, r in check[check["follows"]].iterrows()]
+             f"{' → '.join(f'{v:g}' for v in r['values'])})" for _, r in check[check["follows"]].iterrows()]
     wrong = [f"{r.factor.replace('_', ' ')} ({r.reading.replace('_', ' ')} "
-             f"{' -> '.join(f'{v:g}' for v in r['values'])})" for _, r in check[~check["follows"]].iterrows()]
+             f"{' → '.join(f'{v:g}' for v in r['values'])})" for _, r in check[~check["follows"]].iterrows()]
     lowest, highest = check["levels changing"].min(), check["levels changing"].max()
     display(Markdown(
         "**What the readings get right and wrong.** "
@@ -360,8 +360,8 @@ if photo_judged is not None:
            "stripes, the shuttle, the suit's seams), not of a horizon, which this photograph does not have. "
            if "tilt" in set(check.loc[~check["follows"], "factor"]) else "")
         + f"Along each series {lowest} to {highest} of the 13 predicted levels change, and the predicted overall "
-        "score moves between "
-        + ", ".join(f"{lo:g}-{hi:g} ({f.replace('_', ' ')})" for f, (lo, hi) in zip(check["factor"],
+        "score spans "
+        + ", ".join(f"{lo:g} to {hi:g} ({f.replace('_', ' ')})" for f, (lo, hi) in zip(check["factor"],
                                                                                      check["predicted total"]))
         + ". The model learnt its levels on the lab's flat cartoon scenes, where a tilted horizon is one long "
         "straight line, a background a smooth gradient and a person a small figure; on a busy, evenly lit studio "
