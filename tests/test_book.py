@@ -660,6 +660,12 @@ def test_book_stops_at_once_on_data_or_predictions_it_cannot_read(small_lab, tmp
     assert result.exit_code == 2
     assert result.output.splitlines() == [f"error: {line}" for line in problems[:2]]
     assert not (tmp_path / "out").exists()
+    # A mistyped chapter is a bad option too: exit 2, one line naming the chapters there are.
+    result = CliRunner().invoke(app, ["book", "--data", str(small_lab), "--only", "04_tabel3", "--out",
+                                      str(tmp_path / "out"), "--no-html"])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("error: --only 04_tabel3: not a chapter of _toc.yml (chapters: 01_dataset, ")
+    assert len(result.output.splitlines()) == 1 and "04_table3" in result.output
 
 
 def test_a_long_data_path_is_set_in_lines_that_fit_a_command_listing():

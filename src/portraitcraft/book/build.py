@@ -67,6 +67,12 @@ class BookError(PortraitCraftError, RuntimeError):
     exit_code = 1  # `portraitcraft book`: the build ran and a page or Sphinx failed
 
 
+class BookOptionError(BookError):
+    """An option names what the book does not have (a chapter missing from _toc.yml): nothing was run."""
+
+    exit_code = 2
+
+
 class NotebookFailed(BookError):
     """A notebook raised while executing; the partially executed notebook has been kept."""
 
@@ -645,7 +651,8 @@ def build_book(data: str = "data/lab", *, root: Path | None = None, out: Path | 
     if wanted:
         unknown = wanted - {page.name for page in pages}
         if unknown:
-            raise BookError(f"not notebook pages of _toc.yml: {', '.join(sorted(unknown))}")
+            raise BookOptionError(f"--only {', '.join(sorted(unknown))}: not a chapter of _toc.yml (chapters: "
+                                  f"{', '.join(page.name for page in pages)})")
 
     started = time.perf_counter()
     vendor_plotly(root)
