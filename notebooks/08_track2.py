@@ -110,11 +110,13 @@ else:
 # Ordinal values one step apart earn half credit; continuous ones lose credit linearly with the distance.
 
 # %% tags=["remove-input"]
-display(pd.DataFrame([{"property": p.key, "kind": p.kind, "values": ", ".join(p.values) or
+display(pd.DataFrame([{"property": f"{p.label}<br><code>{p.key}</code>", "kind": p.kind,
+                       "values": ", ".join(p.values) or
                        ", ".join(f"{o} ~ {p.show(b)}" for o, b in zip(p.options, p.bins)), "weight": p.weight,
                        "meaning": p.meaning} for p in PROPERTIES]).style.hide(axis="index").format({"weight": "{:.2f}"})
         .set_properties(subset=["meaning", "values"], **{"text-align": "left"}))
-display(caption("The Track 2 properties (`portraitcraft.track2.properties`).", label="Table"))
+display(caption("The Track 2 properties (`portraitcraft.track2.properties`): the name the pages use, and under it "
+                "the key that reports and code use.", label="Table"))
 
 # %% [markdown]
 # ## How a description is read
@@ -148,7 +150,8 @@ if track2_file is not None:
     display(HTML(f"<div style='display:flex;gap:16px;align-items:flex-start'>{example_picture}<div><p><b>"
                  f"{html.escape(example['image_path'])}</b>, composition analysis:</p><blockquote>"
                  f"{html.escape(example['composition_analysis'])}</blockquote></div></div>"))
-    display(pd.DataFrame([{"property": t.key, "asked": BY_KEY[t.key].show(t.value), "confidence": t.confidence,
+    display(pd.DataFrame([{"property": BY_KEY[t.key].label, "asked": BY_KEY[t.key].show(t.value),
+                           "confidence": t.confidence,
                            "source": t.source, "words": t.evidence} for t in parsed_example.targets.values()])
             .style.hide(axis="index").format({"confidence": "{:.2f}"})
             .set_properties(subset=["words"], **{"text-align": "left"}))
@@ -164,10 +167,10 @@ if track2_file is not None:
 # %% tags=["remove-input"]
 if lab is not None:
     accuracy = pd.DataFrame({
-        "text parser accuracy": {k: v["accuracy"] for k, v in lab.text_accuracy.items()},
-        "records mentioning it": {k: v["n"] for k, v in lab.text_accuracy.items()},
-        "extractor accuracy": {k: v["accuracy"] for k, v in lab.extractor_accuracy.items()},
-        "images read": {k: v["n"] for k, v in lab.extractor_accuracy.items()},
+        "text parser accuracy": {BY_KEY[k].label: v["accuracy"] for k, v in lab.text_accuracy.items()},
+        "records mentioning it": {BY_KEY[k].label: v["n"] for k, v in lab.text_accuracy.items()},
+        "extractor accuracy": {BY_KEY[k].label: v["accuracy"] for k, v in lab.extractor_accuracy.items()},
+        "images read": {BY_KEY[k].label: v["n"] for k, v in lab.extractor_accuracy.items()},
     })
     display(accuracy.style.format(na_rep="-", precision=2))
     display(caption("Accuracy against the lab's factors, per property: of the targets the parser read from the "
@@ -189,10 +192,10 @@ if lab is not None:
             if i != j and (i + j) % 3:  # a third of the mismatched pairs is plenty for the means
                 continue
             for p in score_image(parsed, readings).properties:
-                rows.append({"property": p.key, "pair": "matched" if i == j else "mismatched",
+                rows.append({"property": BY_KEY[p.key].label, "pair": "matched" if i == j else "mismatched",
                              "agreement": p.agreement})
     agreement = pd.DataFrame(rows).groupby(["property", "pair"])["agreement"].mean().unstack()
-    agreement = agreement.reindex([p.key for p in PROPERTIES]).dropna(how="all")
+    agreement = agreement.reindex([p.label for p in PROPERTIES]).dropna(how="all")
     ax = agreement.plot.barh(figsize=(7, 5))
     ax.set(xlabel="mean agreement", ylabel=None, xlim=(0, 1))
     ax.legend(title=None, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)  # beside the bars, not on them

@@ -389,6 +389,7 @@ def test_a_missed_property_is_written_as_the_property_writes_it():
                 "negative_space": Reading("negative_space", 0.7312, 0.6, None, "73% free")}
     table = missed_properties(parsed, readings)
     assert list(table["asked"]) == ["9°", "84%"] and list(table["read"]) == ["1.5°", "73%"]
+    assert list(table["property"]) == ["horizon tilt", "amount of negative space"]  # as Figure 3 names them
 
 
 def test_evaluate_folder_finds_images_in_published_layout(lab):

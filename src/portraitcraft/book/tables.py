@@ -261,7 +261,7 @@ def missed_properties(parsed: Any, readings: Any) -> pd.DataFrame:
     from portraitcraft.track2.score import score_image
 
     missed = [p for p in score_image(parsed, readings).properties if p.agreement < 1]
-    return pd.DataFrame([{"property": p.key, "asked": BY_KEY[p.key].show(p.target),
+    return pd.DataFrame([{"property": BY_KEY[p.key].label, "asked": BY_KEY[p.key].show(p.target),
                           "the text said": shortened(p.text_evidence), "read": BY_KEY[p.key].show(p.reading),
                           "the image showed": shortened(p.image_evidence), "agreement": p.agreement}
                          for p in missed])
