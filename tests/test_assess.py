@@ -183,6 +183,11 @@ def test_openai_backend_scores_a_folder_through_a_loopback_server(photos, tiny_m
                                           "--top-logprobs", vocabulary, "--api-key", "secret-key", "--json", "-",
                                           "--no-progress",
                                           "--records", str(tmp_path / "records.jsonl")])
+        # From its top log-probability alone, the overall score's candidate words are (here) never read: predicted,
+        # yet no score. The row says why and what to do, and the exit code says not every photo was scored.
+        short = CliRunner().invoke(app, ["assess", str(photos), "--backend", "openai", "--base-url", server.url,
+                                         "--model", "tiny-qwen3-vl", "--protocol", "score", "--top-logprobs", "1",
+                                         "--json", "-", "--no-progress", "--records", str(tmp_path / "top1.jsonl")])
     finally:
         server.shutdown()
         server.server_close()
@@ -196,6 +201,11 @@ def test_openai_backend_scores_a_folder_through_a_loopback_server(photos, tiny_m
             probabilities = row["probabilities"][name]
             assert row["levels"][name] == max(probabilities, key=probabilities.get)
     assert "secret-key" not in (tmp_path / "records.jsonl").read_text(encoding="utf-8")
+    unscored = [r for r in lines(short.stdout) if r["total_score"] is None]
+    assert unscored and short.exit_code == 1, short.output
+    assert all(r["status"] == "ok" and r["error"].startswith("no score: no_candidate_probability") and
+               "--top-logprobs" in r["error"] for r in unscored)
+    assert f"{len(unscored)} without a score" in short.stderr
 
 
 def test_the_rows_never_overwrite_the_records(photos, baseline_dir, tmp_path):

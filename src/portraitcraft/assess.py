@@ -20,7 +20,8 @@ where it stopped and a run under another configuration is refused. The rows are 
 ``status``
     ``ok``, or ``failed`` with ``error`` saying why (an unreadable file, a model error)
 ``total_score``
-    the overall composition score, 1-100 (null where the output had none)
+    the overall composition score, 1-100 (null where the output had none; ``error`` then says why, e.g. "no
+    score: not_json")
 ``levels``
     the 13 attributes' levels, Good / Medium / Poor (null where unreadable)
 ``probabilities``
@@ -118,6 +119,11 @@ def assess_folder(backend: Backend, folder: ImageFolder, *, records: str | os.Pa
                            batch_size=batch_size, progress=progress, items=folder.items())
 
 
+# What to do about a failure reason of the overall score that a user can act on.
+NO_SCORE_HINTS = {"no_candidate_probability": " (the server's top log-probabilities held none of the candidate words: "
+                                              "raise --top-logprobs)"}
+
+
 def _row(relative: str, record: dict[str, Any] | None) -> dict[str, Any]:
     from portraitcraft.parsing import read_reasons
 
@@ -128,6 +134,10 @@ def _row(relative: str, record: dict[str, Any] | None) -> dict[str, Any]:
     criteria = parsed.get("criteria") or {}
     probabilities = ((record.get("probabilities") or {}).get("criteria")) or None
     reasons = read_reasons(record["raw_text"]) if record.get("raw_text") else {}
+    error = record.get("error")
+    if error is None and parsed.get("total_score") is None:  # predicted, but the answer held no score
+        why = (parsed.get("failures") or {}).get("total_score")
+        error = f"no score: {why}{NO_SCORE_HINTS.get(why, '')}" if why else "no score"
     return {
         "image": relative,
         "status": record.get("status"),
@@ -135,7 +145,7 @@ def _row(relative: str, record: dict[str, Any] | None) -> dict[str, Any]:
         "levels": {name: criteria.get(name) for name in ATTRIBUTE_NAMES} if record.get("status") == "ok" else None,
         "probabilities": ({name: probabilities.get(name) for name in ATTRIBUTE_NAMES} if probabilities else None),
         "reasons": {name: reasons.get(name) for name in ATTRIBUTE_NAMES} if reasons else None,
-        "error": record.get("error"),
+        "error": error,
     }
 
 

@@ -266,8 +266,8 @@ def assess(
 
     Resumable: the prediction records are kept (--records) and a rerun predicts what is missing and what failed.
     Rows are CSV or JSON Lines (see the portraitcraft.assess module for the columns). Exit codes: 0 every image
-    scored; 1 some images failed or got no score (rows with status "failed" and the error); 2 the run cannot start
-    (folder, model, output).
+    scored; 1 some images failed or got no score (rows with status "failed" or no total_score, and the error); 2
+    the run cannot start (folder, model, output).
     """
     from portraitcraft.assess import run_assessment
     from portraitcraft.images import allow_megapixels
@@ -285,7 +285,7 @@ def assess(
         typer.echo(done.text, nl=False)
     for line in done.lines():
         typer.echo(line, err=True)
-    if done.summary.failures:
+    if done.summary.failures or any(row["total_score"] is None for row in done.rows):
         raise typer.Exit(1)
 
 
