@@ -293,8 +293,10 @@
   };
   // Whether a mark's painted fill covers a point of a quadrilateral (four screen points in order), on a grid of
   // about 1.5 px.
+  const markRects = new Map();  // each mark's box, measured once however many labels are tested against it
   const fillUnder = (mark, quad) => {
-    const r = mark.getBoundingClientRect(), q = bounds(quad);
+    if (!markRects.has(mark)) markRects.set(mark, mark.getBoundingClientRect());
+    const r = markRects.get(mark), q = bounds(quad);
     if (q.right <= r.left || r.right <= q.left || q.bottom <= r.top || r.bottom <= q.top) return false;
     const m = mark.getScreenCTM();
     if (!m) return false;
