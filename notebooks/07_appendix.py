@@ -166,22 +166,24 @@ for name in ("evaluate", "report"):
 
 # %% tags=["remove-input"]
 pages = page_durations(repository_path(executed))
-other = pages[pages["data"] != data]  # left over from a build on other data: not this book's
-pages = pages[pages["data"] == data].drop(columns="data")
+# the data as each page was given it, compared as pages print paths ("data/lab" and its absolute path agree)
+same_data = pages["data"].map(lambda given: given is not None and shown_path(given) == data_shown)
+other = pages[~same_data]  # left over from a build on other data: not this book's
+pages = pages[same_data].drop(columns="data")
 if pages.empty:
     display(Markdown("No executed chapter of this build found (this page runs outside a book "
                      "build)."))
 else:
     display(pages.style.hide(axis="index").format({"seconds": "{:.1f}", "finished": utc_time}))
-    if len(other):
-        were = "was" if len(other) == 1 else "were"
-        display(Markdown(f"{counted(len(other), 'executed notebook')} of this build ({', '.join(other['page'])}) "
-                         f"{were} run on other data and left out."))
     display(caption("How long the latest run of each chapter of this build took, from papermill's record in the "
                     "executed notebook, and when that run finished (UTC). A chapter whose inputs had not changed was "
                     "not run again by this build: its row is from the earlier run, as its finishing time shows. This "
                     "appendix is still running as it writes the table, so its own row, if any, is its previous run.",
                     label="Table"))
+if len(other):
+    were = "was" if len(other) == 1 else "were"
+    display(Markdown(f"{counted(len(other), 'executed notebook')} of this build ({', '.join(other['page'])}) "
+                     f"{were} run on other data and left out of the table."))
 
 # %% tags=["remove-input"]
 timings = [prediction_timing(prediction_details(p)) for p in prediction_paths]
