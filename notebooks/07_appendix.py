@@ -167,7 +167,7 @@ for name in ("evaluate", "report"):
 # %% tags=["remove-input"]
 pages = page_durations(repository_path(executed))
 # the data as each page was given it, compared as pages print paths ("data/lab" and its absolute path agree)
-same_data = pages["data"].map(lambda given: given is not None and shown_path(given) == data_shown)
+same_data = pages["data"].map(lambda given: given is not None and shown_path(given) == data_shown).astype(bool)
 other = pages[~same_data]  # left over from a build on other data: not this book's
 pages = pages[same_data].drop(columns="data")
 if pages.empty:
