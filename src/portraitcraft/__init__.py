@@ -16,7 +16,7 @@ and the import graph, lazy imports included, has no circle (``tests/test_layout.
 Lower floor: the benchmark's vocabulary and files
     ``exceptions`` (`PortraitCraftError`, the base of every exception the package raises on purpose, and the
     extra to install for a missing optional package); ``attributes`` (the 13 attributes, levels, the hidden-label
-    rule), ``images``, ``text`` (counts in sentences); ``data`` (reading and checking a PortraitCraft root:
+    rule), ``images``, ``text`` (counts, durations); ``data`` (reading and checking a PortraitCraft root:
     `Dataset`, findings and their severity), ``hf`` (the same data as Hugging Face ``datasets``); ``parsing``,
     ``prompts``, ``metrics``;
     ``outputs`` (writing safely: atomic, never over an input, one writer at a time); ``provenance`` (package
