@@ -46,6 +46,15 @@ def tiny_model(tmp_path_factory, one_torch_thread) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_qwen_image(tmp_path_factory, one_torch_thread) -> Path:
+    """The tiny random Qwen-Image pipeline (`portraitcraft.track2.tiny_pipeline`), built once per test process."""
+    pytest.importorskip("diffusers", reason="the models extra is not installed")
+    from portraitcraft.track2.tiny_pipeline import build_tiny_qwen_image
+
+    return build_tiny_qwen_image(tmp_path_factory.mktemp("models") / "tiny-qwen-image")
+
+
+@pytest.fixture(scope="session")
 def score_backend(tiny_model):
     """The transformers backend on the tiny model, score protocol (token probabilities), loaded once per process."""
     from portraitcraft.runners.qwen import QwenBackend, QwenSettings

@@ -33,13 +33,6 @@ pytest.importorskip("diffusers", reason="the models extra is not installed")
 SIZE = dict(width=64, height=64, steps=2)
 
 
-@pytest.fixture(scope="session")
-def tiny_qwen_image(tmp_path_factory, one_torch_thread) -> Path:
-    from portraitcraft.track2.tiny_pipeline import build_tiny_qwen_image
-
-    return build_tiny_qwen_image(tmp_path_factory.mktemp("models") / "tiny-qwen-image")
-
-
 @pytest.fixture(scope="module")
 def track2_lab(make_lab) -> Path:
     return make_lab(n_track2_train=3, n_track2_test=4, seed=0, long_side=96)

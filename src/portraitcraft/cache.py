@@ -16,6 +16,14 @@ what can be made again:
 
 Hugging Face's own caches (``~/.cache/huggingface``: the Arrow files of an export, downloaded models) are theirs:
 ``huggingface-cli`` manages them.
+
+For example::
+
+    from portraitcraft.cache import cache_parts, clean, human_size
+
+    for part in cache_parts():
+        print(part.name, human_size(part.size), part.what)
+    clean(["assess"])       # or clean(): every part; each is made again when needed
 """
 
 from __future__ import annotations

@@ -1,8 +1,13 @@
 """How well a model's stated probabilities match how often it is right (chapter 5 of the book): reliability
 tables, expected calibration error and Brier score, over the level and answer probabilities that prediction
-records of the ``score`` protocol carry.
+records of the ``score`` protocol carry (and the feature baseline's, which carry them too).
 
-    items = level_probabilities(analyse_predictions("runs/qwen3vl-score.jsonl", "data/lab"))
+For example::
+
+    from portraitcraft.calibration import calibration, level_probabilities
+    from portraitcraft.error_analysis import analyse_predictions
+
+    items = level_probabilities(analyse_predictions("data/lab/runs/feature-baseline.jsonl", "data/lab"))
     calibration(items.probabilities, items.truth).ece
 """
 
@@ -28,7 +33,7 @@ class Calibration:
 
     ``table``: one row per non-empty confidence bin (confidence = the largest probability, the predicted class
     its argmax; bins [k/B, (k+1)/B), the last one closed): items, mean confidence, accuracy, gap (accuracy -
-    confidence). ``ece`` = sum over bins of (items / all) * |accuracy - confidence|. ``brier`` = mean over items
+    confidence). ``ece`` = sum over bins of (items / all) * ``|accuracy - confidence|``. ``brier`` = mean over items
     of sum over classes of (p - 1[true class])^2, 0 (perfect) to 2.
     """
 

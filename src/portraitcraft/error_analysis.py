@@ -1,6 +1,10 @@
 """Where a Track 1 model goes wrong (chapter 5 of the book): one prediction file laid over the labels of its
 images, then arranged per attribute, per image and per score bin.
 
+For example::
+
+    from portraitcraft.error_analysis import analyse_predictions, attribute_accuracy, hardest_images
+
     errors = analyse_predictions("data/lab/runs/feature-baseline.jsonl", "data/lab")
     attribute_accuracy(errors.predicted_levels, errors.truth.levels)     # accuracy per attribute, bootstrap CIs
     hardest_images(errors.frame(), top=5)                               # most wrong levels, then largest score error

@@ -1,6 +1,11 @@
 """Figure 2 of PortraitCraft (arXiv 2604.03611) as data: the overall scores of train against test (2a) and the mean
 score of the 13 attributes (2b, the radar), with the level shares and the attributes' correlation beside them.
 
+For example::
+
+    from portraitcraft.figure2 import figure2a, figure2b
+    from portraitcraft.sources import open_dataset
+
     ds = open_dataset("data/lab", reveal_ground_truth=True)
     figure2a(ds).summary          # overall scores per split: n, mean, std, median; + .curves, .test
     figure2b(ds).means            # mean 0-10 score of the 13 attributes per split (the radar)

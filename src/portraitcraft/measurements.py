@@ -1,10 +1,15 @@
 """What the book measures about itself and its runs (chapter 7, the appendix, and chapter 9's cost tables): time
 per image of a prediction file, time per page of the book, benchmark and GPU measurement files, and the record
-that lets a reader rerun the book.
+that lets a reader rerun the book (GPU measurements: `read_gpu_benchmark`, on the files of ``book/measurements/``).
 
-    prediction_timing(prediction_details("runs/qwen.jsonl"))       # seconds per image: mean, median, p95
-    read_gpu_benchmark("book/measurements/qwen3vl-4b-h200.json").table()
-    reproducibility_record("data/lab", ["runs/a.jsonl"])             # date, versions, commit, data, predictions
+For example::
+
+    from portraitcraft.measurements import prediction_timing, reproducibility_record
+    from portraitcraft.predictions import prediction_details
+
+    runs = ["data/lab/runs/feature-baseline.jsonl"]
+    prediction_timing(prediction_details(runs[0]))       # seconds per image: mean, median, p95
+    reproducibility_record("data/lab", runs)             # date, versions, commit, data, predictions
 """
 
 from __future__ import annotations

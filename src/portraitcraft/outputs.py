@@ -1,8 +1,13 @@
 """Writing outputs safely: never over an input, never through a link, never half-written, one writer at a time.
 
-    write_atomic("report.json", text, inputs={"predictions": pred_path})    # whole files (JSON: provenance.write_json)
-    with OutputLock("runs/a.jsonl", "portraitcraft predict"):                 # files a run appends or trains into
-        resumed = prepare_jsonl_resume("runs/a.jsonl", config_hash="0123abcd...")
+For example::
+
+    from portraitcraft.outputs import OutputLock, prepare_jsonl_resume, write_atomic
+
+    # a whole file (JSON: provenance.write_json), refused if it is one of the inputs
+    write_atomic("report.txt", "2 images", inputs={"predictions": "data/lab/runs/feature-baseline.jsonl"})
+    with OutputLock("runs/a.jsonl", "my-run"):           # a file a run appends to or trains into
+        resumed = prepare_jsonl_resume("runs/a.jsonl", config_hash="0123abcd")
 
 The rules every writer of the package follows
 ---------------------------------------------

@@ -5,8 +5,9 @@ and judgments::
 
     from portraitcraft.baseline import find_baseline_model
     from portraitcraft.lab.series import render_series
+    from portraitcraft.series_readings import factor_effects, judge_series, series_table
 
-    steps = render_series("data/lab_series", seed=0)   # every sweep of lab.series.SWEEPS
+    steps = render_series("data/lab_series", ["horizon_tilt"])   # or every sweep of lab.series.SWEEPS: no factors
     table = series_table(steps)                        # one row per image: factor, value, scores, levels
     factor_effects(table)                              # factor x attribute: how far each score moves
     judge_series(steps, find_baseline_model("data/lab/runs/feature-baseline.jsonl"))

@@ -1,10 +1,14 @@
-"""Table 2 of PortraitCraft (arXiv 2604.03611) as data: the length of the Track 2 descriptions per split.
+"""Table 2 of PortraitCraft (arXiv 2604.03611) as data: the length of the Track 2 descriptions per split. For example::
 
-    table2(ds).frame              # one row per (definition, split), `overall` included
-    closest_definitions(table2(ds))   # which length definition comes closest to the paper's means
+    from portraitcraft.sources import open_dataset
+    from portraitcraft.table2 import closest_definitions, table2
 
-Reported numbers
-----------------
+    table = table2(open_dataset("data/lab"))
+    table.frame                   # one row per (definition, split), `overall` included
+    closest_definitions(table)    # which length definition comes closest to the paper's means
+
+Table 2 as reported
+-------------------
 `REPORTED_TABLE2` is the paper's Table 2 as printed, over its 5,000 Track 2 descriptions: per split (train 4,500,
 test 500, overall 5,000) the samples, mean, standard deviation, median, range and average length per attribute.
 `compare_with_paper` sets a reproduction beside it, statistic by statistic, with the relative difference. The

@@ -1,22 +1,25 @@
 """Table 3 of PortraitCraft (arXiv 2604.03611) as data: the paper's reported rows beside rows computed here, each
-with a 95% bootstrap interval.
+with a 95% bootstrap interval. For example::
 
-    reproduce_table3(ds, ["runs/a.jsonl"]).frame
+    from portraitcraft.sources import open_dataset
+    from portraitcraft.table3 import reproduce_table3
 
-Reported numbers
-----------------
+    reproduce_table3(open_dataset("data/lab"), ["data/lab/runs/feature-baseline.jsonl"]).frame
+
+Table 3 as reported
+-------------------
 `REPORTED_TABLE3` holds only the numbers the paper reports, transcribed from it: its two
 Qwen3-VL-4B rows (zero-shot and fine-tuned), without an Overall column.
 
 Table 3's simple predictors (computed for real, by `portraitcraft.evaluation.evaluate`)
 -----------------------------------------------------------------------------------------
-``chance``          score uniform on the integers 1-100, each level uniform over Poor/Medium/Good, the
-                    answer uniform over A-D; one seeded generator (`numpy.random.default_rng(seed)`).
-``constant-mean``   the mean training total score for every image (a constant, so SRCC and PLCC are
-                    undefined: NaN, and Overall with them, as `portraitcraft.evaluation` rules); for each
-                    attribute the most frequent training level (ties to the lower level); as answer, the most
-                    frequent training answer where the training split has questions, else the fixed letter "A"
-                    (the published training split has no questions).
+* ``chance``: score uniform on the integers 1-100, each level uniform over Poor/Medium/Good, the answer uniform
+  over A-D; one seeded generator (`numpy.random.default_rng(seed)`).
+* ``constant-mean``: the mean training total score for every image (a constant, so SRCC and PLCC are undefined:
+  NaN, and Overall with them, as `portraitcraft.evaluation` rules); for each attribute the most frequent training
+  level (ties to the lower level); as answer, the most frequent training answer where the training split has
+  questions, else the fixed letter "A" (the published training split has no questions).
+
 Both learn only from the training images that are not scored (`EvaluationTarget.fit_images`).
 
 Where the test split's ground truth is hidden (the published dataset), Table 3 scores on a held-out

@@ -3,18 +3,22 @@ a Track 1 multiple-choice question, and the two Track 2 texts.
 
 How a score is made
 -------------------
-Each factor is first turned into a *term*, a number on a fixed scale (table :data:`TERMS`). Each attribute
-is then a linear function of a few terms plus Gaussian noise (table :data:`MODELS`)::
+Each factor is first turned into a *term*, a number on a fixed scale (table ``TERMS``). Each attribute
+is then a linear function of a few terms plus Gaussian noise (table ``MODELS``):
+
+.. code-block:: text
 
     score = clip(base + sum(weight * term) + noise_sd * N(0, 1), 0, 10), rounded to one decimal
 
 The noise is the part no picture can explain (different annotators, taste); it is large for Creativity and
-Originality, as in the real data. ``total_score`` is a function of the 13 attribute scores::
+Originality, as in the real data. ``total_score`` is a function of the 13 attribute scores:
+
+.. code-block:: text
 
     total_score = clip(round(TOTAL_AT_SIX + TOTAL_SLOPE * (weighted_mean(scores) - 6)
                              + TOTAL_NOISE_SD * N(0, 1)), 1, 100)
 
-with :data:`TOTAL_WEIGHTS` (Creativity counts 0.6, the others 1). One more noise draw per image,
+with ``TOTAL_WEIGHTS`` (Creativity counts 0.6, the others 1). One more noise draw per image,
 ``ANNOTATOR_BIAS_SD * N(0, 1)``, is added to all 13 attribute scores of that image alike. :func:`model_table`
 returns all of this as rows, for the book.
 

@@ -8,10 +8,17 @@ visible fraction of each, how much of each side is free of people, where the fra
 the head, side edges, the bottom edge's line on the body), the horizon's angle, where the eyes look, which side of
 the subject the light falls on, and the colours of the background.
 
-    report = audit_lab("data/lab")
-    print(report.summary()); report.contradictions[:3]
+The audit needs the default 512-pixel render (smaller images blur what it measures). For example::
 
-Each kind of statement has a stated tolerance (:data:`TOLERANCES`). Each reason's cause (the clause before the
+    from portraitcraft.lab import write_lab
+    from portraitcraft.lab.audit import audit_lab
+
+    write_lab("data/audit-lab", n_train=2, n_test=0, n_track2_train=0, n_track2_test=0, seed=0)
+    report = audit_lab("data/audit-lab")
+    print(report.summary())
+    report.contradictions[:3]
+
+Each kind of statement has a stated tolerance (``TOLERANCES``). Each reason's cause (the clause before the
 verdict) must also agree with its judgement: a cause worded as a strength never ends in a Poor verdict, a fault
 never in a Good one, and a middling cause only in a Medium one (:func:`cause_state`).
 """

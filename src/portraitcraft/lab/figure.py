@@ -18,7 +18,7 @@ RGB = tuple[int, int, int]
 
 
 FIGURE_PARTS: Final[dict[str, int]] = {"body": 1, "hair": 2, "face": 3, "eyes": 4}
-"""Part codes of a person in the label mask (see :func:`scene_masks`)."""
+"""Part codes of a person in the label mask (see :func:`~portraitcraft.lab.render.scene_masks`)."""
 
 
 PAINT_KEYS: Final[tuple[str, ...]] = ("legs", "shoes", "top", "hands", "neck", "hair", "face", "eyes", "nose", "mouth")

@@ -81,7 +81,7 @@ def render_scene(factors: Factors, *, long_side: int = LONG_SIDE) -> Image.Image
 
 GROUND_LABEL: Final[int] = 128
 """Bit of the label mask set on the ground below the horizon (people's labels are 8 * person + part, person 1
-the main subject, 2.. the companions; see :data:`FIGURE_PARTS`)."""
+the main subject, 2.. the companions; see :data:`~portraitcraft.lab.figure.FIGURE_PARTS`)."""
 
 
 @dataclass(frozen=True)

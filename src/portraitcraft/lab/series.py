@@ -5,6 +5,8 @@ of the 448 default images share a subject position, a tilt or a scene seed), so 
 factor only. A series is rendered instead: a base scene (`BASE_SCENE`), one primary factor swept over a few
 values (`SWEEPS`), every other factor held fixed::
 
+    from portraitcraft.lab.series import render_series
+
     steps = render_series("data/lab_series", ["horizon_tilt"], long_side=256)
     [(s.value, s.levels["Structural Support Stability"]) for s in steps]
 

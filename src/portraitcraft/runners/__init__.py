@@ -1,4 +1,5 @@
 """Model runners: a shared run loop (`base`) and backends (`qwen`: Qwen3-VL through transformers).
+Where each piece is imported from::
 
     from portraitcraft.runners import run_predictions
     from portraitcraft.runners.qwen import QwenBackend, QwenSettings

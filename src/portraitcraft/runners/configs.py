@@ -1,7 +1,10 @@
-"""Published model dimensions, for measuring the cost of a model without its weights.
+"""Published model dimensions, for measuring the cost of a model without its weights. For example::
 
-    model = meta_model()              # Qwen3-VL-4B-Instruct's architecture on the ``meta`` device: no memory used
-    parameter_counts(model)           # portraitcraft.finetune: its parameters by part
+    from portraitcraft.finetune.model import parameter_counts
+    from portraitcraft.runners.configs import meta_model
+
+    model = meta_model()              # Qwen3-VL-4B-Instruct's architecture on the meta device: no memory used
+    parameter_counts(model)           # its parameters by part
 
 `QWEN3_VL_4B` is the ``text_config`` and ``vision_config`` of Qwen3-VL-4B-Instruct's published ``config.json``
 (`QWEN3_VL_4B_SOURCE`), which ``scripts/gpu_bench_*.py`` build random-weight models of.

@@ -1,8 +1,11 @@
-"""A small OpenAI-compatible chat-completions server for a local transformers Qwen3-VL folder.
+"""A small OpenAI-compatible chat-completions server for a local transformers Qwen3-VL folder. For example::
 
-    server, thread = serve("models/tiny-qwen3-vl", port=8000)     # or: portraitcraft serve --model DIR --port 8000
-    ...                                                            # predict --backend openai --base-url http://127.0.0.1:8000/v1
-    server.shutdown(); server.server_close()
+    from portraitcraft.runners.server import serve
+
+    server, thread = serve("models/tiny-qwen3-vl", port=8000)   # or: portraitcraft serve --model DIR --port 8000
+    print(server.url)   # for: portraitcraft predict --backend openai --base-url URL
+    server.shutdown()
+    server.server_close()
 
 It answers what the `openai` backend (`portraitcraft.runners.openai_compat`) sends, the subset of the protocol that
 vLLM and SGLang implement for vision models:

@@ -5,7 +5,10 @@ It answers with noise, but every step of the real code path runs on it: ``save_p
 ``AutoModelForImageTextToText`` / ``AutoProcessor``, the chat template with an image, batched ``generate`` and
 token-probability scoring. Tests, the book's CPU demo and the docs use it in place of the 4B model.
 
+For example::
+
     from portraitcraft.runners.tiny import build_tiny_qwen3_vl
+
     folder = build_tiny_qwen3_vl("models/tiny-qwen3-vl")      # then: --model models/tiny-qwen3-vl
 
 Recipe: a byte-level BPE trained here on a small corpus with Qwen's pre-tokenizer and special tokens, wrapped as

@@ -1,7 +1,12 @@
 """The paper's Figure 3 as data: for a few Track 2 descriptions, the original photograph and each generator's image,
 every one read by the same extractor and scored against the description, property by property.
 
-    panels = figure3_panels("data/lab", generated=["runs/qwen-image", "runs/qwen-image-lora"], limit=4)
+For example, the lab's descriptions drawn by the composition-lab generator beside their original images (add a
+folder of generated images per generator with ``generated=["runs/qwen-image", ...]``)::
+
+    from portraitcraft.track2.compare import agreement_frame, figure3_panels
+
+    panels = figure3_panels("data/lab", limit=4)
     agreement_frame(panels[0])       # one row per property the description asks for, a column per image
 
 Generators

@@ -1,7 +1,14 @@
 """Read the Track 2 composition properties (`track2.properties`) from an image: two interchangeable extractors.
 
+For example::
+
+    from PIL import Image
+
+    from portraitcraft.track2.extract import CpuExtractor
+
     extractor = CpuExtractor()                        # or VlmExtractor("models/tiny-qwen3-vl")
-    readings = extractor.read([image])[0]             # {"framing": Reading(value="close-up", ...), ...}
+    with Image.open("data/lab/images_00/lab_00000.jpg") as image:
+        readings = extractor.read([image])[0]         # {"framing": Reading(value="close-up", ...), ...}
 
 Both return, per image, one `Reading` per property they can see: a value, a confidence, and for categorical
 properties a probability for every value (the scorer takes the expected agreement under it).

@@ -2,7 +2,12 @@
 the paper's Figure 3), resumable, with two recipes: ``ours`` (the default) and ``reference`` (the public reference
 code's).
 
-    summary = run_lora_finetune(LoraSettings(data="data/lab", model="Qwen/Qwen-Image", out="runs/qwen-image-lora"))
+For example::
+
+    from portraitcraft.track2.finetune import LoraSettings, run_lora_finetune
+
+    settings = LoraSettings(data="data/lab", model="Qwen/Qwen-Image", out="runs/qwen-image-lora")
+    summary = run_lora_finetune(settings)
     # then: portraitcraft track2 generate --lora runs/qwen-image-lora ...
 
 Two recipes (``recipe``; `portraitcraft.track2.recipes` shows them side by side with the reference's files and lines)

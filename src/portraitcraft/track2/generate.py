@@ -1,18 +1,26 @@
 """Generate Track 2 portraits from their descriptions with a diffusers text-to-image pipeline (Qwen-Image by default),
 optionally with LoRA weights, or with the composition-lab generator; one image per record, resumable.
 
-    summary = run_generation("track_2_test.json", "generated/", GenerationSettings(model="Qwen/Qwen-Image"))
-    # then: portraitcraft track2 evaluate --descriptions track_2_test.json --images generated/
+For example, with the reference's settings written out (they are the defaults)::
+
+    from portraitcraft.track2.generate import GenerationSettings, run_generation
+
+    settings = GenerationSettings(model="Qwen/Qwen-Image", width=1024, height=1024, steps=20)
+    summary = run_generation("data/lab/track_2_test.json", "generated/", settings)
+    print(summary.generated, "generated,", summary.skipped, "skipped")
+    # then: portraitcraft track2 evaluate --descriptions data/lab/track_2_test.json --images generated/
 
 The reference settings (the benchmark's public Qwen-Image fine-tuning code, evaluation.py) are the defaults, except
-the JPEG quality of the written images (`JPEG_QUALITY` 95; the reference saves with PIL's default 75)
-    prompt      "AES_COMP, Generate an image based on the following description.\\n\\n[Content]\\n{content}\\n\\n
-                [Composition]\\n{analysis}\\n" (`generation_prompt`); the "AES_COMP, " trigger is the LoRA's, so it is
-                written when a LoRA is loaded and left out for the base model (``trigger`` overrides both)
-    sampling    1024 x 1024 pixels, 20 steps, true classifier-free guidance 5 with the negative prompt " ",
-                max_sequence_length 1024, every image from the same seed 346346 (a generator per image, on the
-                pipeline's device as in the reference, so the batch size does not change the pictures)
-    precision   bfloat16 on CUDA, float32 on the CPU
+the JPEG quality of the written images (`JPEG_QUALITY` 95; the reference saves with PIL's default 75):
+
+* prompt: ``"AES_COMP, Generate an image based on the following description.\\n\\n[Content]\\n{content}\\n\\n
+  [Composition]\\n{analysis}\\n"`` (`generation_prompt`); the "AES_COMP, " trigger is the LoRA's, so it is
+  written when a LoRA is loaded and left out for the base model (``trigger`` overrides both);
+* sampling: 1024 x 1024 pixels, 20 steps, true classifier-free guidance 5 with the negative prompt " ",
+  max_sequence_length 1024, every image from the same seed 346346 (a generator per image, on the pipeline's
+  device as in the reference, so the batch size does not change the pictures);
+* precision: bfloat16 on CUDA, float32 on the CPU.
+
 Guarantees
     * Each image is written to OUT/<image_path> (atomically), so OUT feeds ``track2 evaluate --images`` directly,
       then one JSON Lines record is appended to OUT/generation.jsonl: the image, status, prompt hash, every setting,

@@ -1,7 +1,16 @@
 """The composition-lab generator: an interpretable Track 2 baseline that draws what a description asks for.
 
+For example::
+
+    import json
+
+    from portraitcraft.track2.lab_generator import LabGenerator
+
+    with open("data/lab/track_2_test.json", encoding="utf-8") as file:
+        record = json.load(file)[0]
     generator = LabGenerator()
     image = generator.draw(record["content_description"], record["composition_analysis"], width=1024, height=1024)
+    image.save("drawn.jpg")
 
 How it works
     description -> targets (`track2.text.parse_description`, the same reading the scorer makes) -> the lab's scene

@@ -1,8 +1,15 @@
 """Score how well images follow their Track 2 descriptions: per-property agreement, a weighted overall score per
 image, and coverage. This is an open, interpretable stand-in, **not** the benchmark's official Track 2 scorer.
 
-    report = evaluate_folder("track_2_test.json", "generated/", extractor="cpu")
-    print(report.to_text()); report.write_json("track2.json")
+For example, on the images the composition-lab generator draws for the lab's descriptions::
+
+    from portraitcraft.track2.generate import GenerationSettings, run_generation
+    from portraitcraft.track2.score import evaluate_folder
+
+    run_generation("data/lab/track_2_test.json", "generated/", GenerationSettings(model="lab"))
+    report = evaluate_folder("data/lab/track_2_test.json", "generated/", extractor="cpu")
+    print(report.to_text())
+    report.write_json("track2.json")
 
 Rules (also written into every report as ``semantics``)
     * A property is scored only when the description mentions it (it has a target) and the extractor reads it.

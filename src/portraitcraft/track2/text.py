@@ -1,5 +1,13 @@
 """Read a Track 2 description (``content_description`` + ``composition_analysis``) into target properties.
 
+For example::
+
+    import json
+
+    from portraitcraft.track2.text import parse_description
+
+    with open("data/lab/track_2_test.json", encoding="utf-8") as file:
+        record = json.load(file)[0]
     parsed = parse_description(record["content_description"], record["composition_analysis"])
     parsed.targets["framing"]      # Target(key="framing", value="close-up", confidence=0.9, evidence="close-up", ...)
 

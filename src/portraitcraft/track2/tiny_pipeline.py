@@ -6,20 +6,23 @@ It draws noise, but every step of the real code path runs on it: ``save_pretrain
 guidance with a negative prompt, the flow-matching scheduler, the VAE decoder, LoRA loading and LoRA training of
 the transformer. Tests, the book's CPU demo and the docs use it in place of the 20-billion-parameter model.
 
+For example::
+
     from portraitcraft.track2.tiny_pipeline import build_tiny_qwen_image
+
     folder = build_tiny_qwen_image("models/tiny-qwen-image")   # then: track2 generate --model models/tiny-qwen-image
 
 Components (the classes of ``Qwen/Qwen-Image``'s ``model_index.json``)
-    transformer   ``QwenImageTransformer2DModel``: 2 dual-stream blocks, 2 heads of 16 (Qwen-Image: 60 blocks,
-                  24 heads of 128), text width 32, the real 16-channel latents packed 2x2.
-    vae           ``AutoencoderKLQwenImage``: base width 8, one residual block per level (Qwen-Image: 96 and 2);
-                  the same three 2x downsamplings, so an image of H x W pixels has H/8 x W/8 latents.
-    text_encoder  ``Qwen2_5_VLForConditionalGeneration``: 2 text layers of width 32 and a one-block vision tower
-                  (never used for text-to-image, but part of the class).
-    tokenizer     a byte-level BPE trained here with Qwen's pre-tokenizer and special tokens (as for the tiny
-                  Qwen3-VL, `runners.tiny`), on Qwen-Image's prompt template and the Track 2 prompt, so that the
-                  template's system prefix is the 34 tokens the pipeline drops, as with the real vocabulary.
-    scheduler     ``FlowMatchEulerDiscreteScheduler`` with Qwen-Image's published configuration.
+    * transformer: ``QwenImageTransformer2DModel``: 2 dual-stream blocks, 2 heads of 16 (Qwen-Image: 60 blocks,
+      24 heads of 128), text width 32, the real 16-channel latents packed 2x2.
+    * vae: ``AutoencoderKLQwenImage``: base width 8, one residual block per level (Qwen-Image: 96 and 2); the same
+      three 2x downsamplings, so an image of H x W pixels has H/8 x W/8 latents.
+    * text_encoder: ``Qwen2_5_VLForConditionalGeneration``: 2 text layers of width 32 and a one-block vision tower
+      (never used for text-to-image, but part of the class).
+    * tokenizer: a byte-level BPE trained here with Qwen's pre-tokenizer and special tokens (as for the tiny
+      Qwen3-VL, `runners.tiny`), on Qwen-Image's prompt template and the Track 2 prompt, so that the template's
+      system prefix is the 34 tokens the pipeline drops, as with the real vocabulary.
+    * scheduler: ``FlowMatchEulerDiscreteScheduler`` with Qwen-Image's published configuration.
 """
 
 from __future__ import annotations

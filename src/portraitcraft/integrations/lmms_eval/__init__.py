@@ -1,4 +1,7 @@
 """PortraitCraft Track 1 inside lmms-eval: task files for a dataset exported with ``portraitcraft export --to hf``.
+From the shell:
+
+.. code-block:: bash
 
     portraitcraft export data/lab exported --to hf
     portraitcraft lmms-tasks exported --out lmms-tasks
