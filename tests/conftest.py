@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,16 @@ for _threads in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_SAMPLE = REPO.parent / "shared" / "portraitcraft-sample"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `first` run before the others and those marked `last` after them (each keeping their order): a
+    first test starts slow work that the last ones read (a shared build, see `built_once`), beside the other tests,
+    and the last ones then spread over the workers at the end."""
+    first = [item for item in items if item.get_closest_marker("first")]
+    last = [item for item in items if item.get_closest_marker("last") and item not in first]
+    others = [item for item in items if item not in first and item not in last]
+    items[:] = first + others + last
 
 
 @pytest.fixture(scope="session")
@@ -38,11 +50,11 @@ def one_torch_thread():
 
 
 @pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory, one_torch_thread) -> Path:
-    """The tiny random Qwen3-VL of `portraitcraft.runners.tiny`, built offline once per test process (read-only)."""
+def tiny_model(built_once, one_torch_thread) -> Path:
+    """The tiny random Qwen3-VL of `portraitcraft.runners.tiny`, built offline once for the whole run (read-only)."""
     from portraitcraft.runners.tiny import build_tiny_qwen3_vl
 
-    return build_tiny_qwen3_vl(tmp_path_factory.mktemp("models") / "tiny-qwen3-vl")
+    return built_once("tiny-qwen3-vl", lambda folder: build_tiny_qwen3_vl(folder / "model")) / "model"
 
 
 @pytest.fixture(scope="session")
@@ -89,3 +101,26 @@ def small_lab(make_lab) -> Path:
     """A small composition lab shared by the tests that only read it: 24 labelled training images (enough for the
     feature baseline's cross-validation), 8 test images with hidden labels, Track 2 in both splits; 96-pixel images."""
     return make_lab(n_train=24, n_test=8, n_track2_train=3, n_track2_test=2, seed=2, long_side=96)
+
+
+@pytest.fixture(scope="session")
+def built_once(tmp_path_factory):
+    """``built_once(name, build)``: a folder that ``build(folder)`` fills once for the whole test run, whichever
+    xdist worker asks first; the others wait for it (a file lock) and reuse it. For what is slow to make and only
+    read afterwards, such as a built book. A build that failed is tried again by the next test that asks."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the run's folder, above each worker's own
+
+    def build_once(name: str, build) -> Path:
+        folder, done = base / name, base / f"{name}.done"
+        with open(base / f"{name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not done.is_file():
+                shutil.rmtree(folder, ignore_errors=True)
+                folder.mkdir()
+                build(folder)
+                done.touch()
+        return folder
+
+    return build_once

@@ -147,7 +147,9 @@ def test_assess_from_any_folder_builds_the_lab_baseline_once_and_summarises(phot
     from PIL import Image
 
     monkeypatch.setattr("portraitcraft.baseline.LAB_MODEL_DIR", Path("no/such/model"))
-    monkeypatch.setattr("portraitcraft.baseline.CACHED_LAB", {"n_train": 16, "n_test": 0, "seed": 0})
+    # 16 small training images and no Track 2 ones: what is tested is the building once, not the model.
+    monkeypatch.setattr("portraitcraft.baseline.CACHED_LAB", {"n_train": 16, "n_test": 0, "n_track2_train": 0,
+                                                               "n_track2_test": 0, "seed": 0, "long_side": 128})
     monkeypatch.setenv("PORTRAITCRAFT_CACHE", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
     (photos / "broken.jpg").unlink()
