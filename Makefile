@@ -81,9 +81,11 @@ check-book: install browser
 
 test: install lab browser
 	$(BIN)/ruff check src tests scripts notebooks
-	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
-	# the notebooks' own cells and the invariants asserted in them, on the lab (nbval reads the jupytext sources)
-	$(BIN)/python -m pytest --nbval-lax notebooks -p no:cacheprovider
+	# worksteal: a worker that runs out of tests takes some queued on the other (the tests' durations vary widely)
+	$(BIN)/python -m pytest -n 2 --dist worksteal $(PYTEST_ARGS)
+	# the notebooks' own cells and the invariants asserted in them, on the lab (nbval reads the jupytext sources);
+	# a notebook's cells share a kernel: each notebook runs whole on one worker (loadfile)
+	$(BIN)/python -m pytest --nbval-lax notebooks -p no:cacheprovider -n 2 --dist loadfile
 
 clean:
 	rm -rf book/_build book/executed $(LAB)
