@@ -38,10 +38,20 @@ import plotly.graph_objects as go
 from IPython.display import HTML, Markdown, display
 
 from portraitcraft.attributes import ATTRIBUTE_NAMES
-from portraitcraft.book import banner, caption, counted, share_digits, show_plotly, value_with_interval
+from portraitcraft.book import (
+    banner,
+    caption,
+    counted,
+    interval_estimable,
+    percent,
+    shaded,
+    share_digits,
+    show_plotly,
+    value_with_interval,
+)
 from portraitcraft.book.paths import locate, repository_path, shown_path
-from portraitcraft.book.tables import breakable, column_labels, table3_cell
-from portraitcraft.evaluation import METRIC_LABELS
+from portraitcraft.book.tables import MAX_METRIC_DIGITS, breakable, column_labels, metric_digits, table3_cell
+from portraitcraft.evaluation import METRIC_LABELS, MIN_INTERVAL_IMAGES
 from portraitcraft.label_free import (
     MIN_IMAGES,
     agreement,
@@ -116,7 +126,11 @@ if len(computed):
     row_notes = "".join(f" {method}: {note}." for method, note in zip(computed["method"], computed["note"]) if note)
     display(caption(
         f"Table 3 **computed in this build** on the {result.target.description} of {data_shown}: value and 95% "
-        f"percentile bootstrap interval over images ({n_bootstrap} resamples, seed {seed}). Overall is the mean of "
+        f"percentile bootstrap interval over images ({n_bootstrap} resamples, seed {seed}; none on fewer than "
+        f"{MIN_INTERVAL_IMAGES} images, where it cannot be estimated). Values carry the decimals their count "
+        "carries: Level Acc those of a share of its levels (13 an image), the others those of a share of the images "
+        f"(100 images: 2), at most {MAX_METRIC_DIGITS}; the paper's rows above keep the 4 it prints. Overall is the "
+        "mean of "
         "SRCC, PLCC, Level Acc and QA Acc (of the first three where QA is not available); an undefined correlation "
         "(a constant predictor) is shown as '-', never counted as 0."
         + (" Rows marked * carry a warning below." if (computed["warning"] != "").any() else "") + row_notes,
@@ -137,15 +151,18 @@ scored_rows = computed[computed["n_images"].notna() & computed["overall"].notna(
 if len(scored_rows):
     best = scored_rows.loc[scored_rows["overall"].idxmax()]
     chance = scored_rows[scored_rows["method"] == "Chance (uniform)"]
+    places = metric_digits("overall", int(best["n_images"]))  # as the table shows Overall
+    estimable = interval_estimable(int(best["n_images"]))
+    interval = f" [{best['overall_low']:.{places}f}, {best['overall_high']:.{places}f}]" if estimable else ""
     beats = ""
-    if len(chance) and best["method"] != "Chance (uniform)":
+    if len(chance) and best["method"] != "Chance (uniform)" and estimable:
         margin = best["overall"] - chance["overall"].iloc[0]
         apart = best["overall_low"] > chance["overall_high"].iloc[0]
-        beats = (f", {margin:+.3f} over chance ({chance['overall'].iloc[0]:.3f}); their intervals "
+        beats = (f", {margin:+.{places}f} over chance ({chance['overall'].iloc[0]:.{places}f}); their intervals "
                  + ("do not overlap." if apart else "overlap, so this data cannot tell them apart."))
     display(Markdown(
         f"On the {result.target.split} split of {data_shown}, **{best['method']}** has the highest Overall, "
-        f"{best['overall']:.3f} [{best['overall_low']:.3f}, {best['overall_high']:.3f}]{beats or '.'} "
+        f"{best['overall']:.{places}f}{interval}{beats or '.'} "
         + ("These rows are computed on the synthetic lab, not on PortraitCraft: they check the pipeline end to "
            "end and are not comparable with the reported rows." if ds.is_lab else
            "They rest on other images than the paper's official test, so compare them with each other, not with "
@@ -248,8 +265,8 @@ if len(per_attribute):
     shown = per_attribute.rename(columns=lambda name: name.replace("/", "/\u200b"))
     methods = list(shown.columns)
     # the attribute as the first column, under the methods' header row (as an index it took a header row of its own)
-    display(shown.reset_index().style.hide(axis="index").format(precision=digits, subset=methods)
-            .background_gradient(cmap="Greens", vmin=0, vmax=1, axis=None, subset=methods))
+    display(shaded(shown.reset_index().style.hide(axis="index").format(precision=digits, subset=methods),
+                   cmap="Greens", subset=methods))
     display(caption(
         f"Level accuracy of each attribute for each computed method on the {result.target.description}: the share "
         f"of images whose level is right, to {counted(digits, 'decimal')}, the precision of a share of "
@@ -421,7 +438,7 @@ if diagnose:
             display(Markdown(f"Every field of {html.escape(name)}'s {counted(len(test_set), 'test record')} is "
                              "valid."))
             continue
-        display(bad.style.hide(axis="index").format({"share": "{:.1%}"}))
+        display(bad.assign(share=[percent(v, len(test_set)) for v in bad["share"]]).style.hide(axis="index"))
         display(caption(f"Fields of {html.escape(name)}'s test records without a valid value (failed records count "
                         f"in every field), of {counted(len(test_set), 'record')}.", label="Table"))
 

@@ -39,6 +39,8 @@ from portraitcraft.book import (
     banner,
     caption,
     counted,
+    interval_estimable,
+    percent,
     radar_labels,
     share_digits,
     show_plotly,
@@ -65,7 +67,7 @@ from portraitcraft.error_analysis import (
     question_accuracy,
     score_error_by_truth,
 )
-from portraitcraft.evaluation import LEADERBOARD, METRIC_LABELS, MIN_PAIRED_IMAGES
+from portraitcraft.evaluation import LEADERBOARD, METRIC_LABELS, MIN_INTERVAL_IMAGES, MIN_PAIRED_IMAGES
 from portraitcraft.labels import evaluation_target, runs_validation_leak
 from portraitcraft.predictions import prediction_labels
 from portraitcraft.sources import open_dataset
@@ -124,7 +126,8 @@ else:
     display(overview.style.hide(axis="index"))
     display(caption(
         f"Leaderboard metrics of each prediction file on the images Table 3 scores, the {target.description} of "
-        f"{data_shown} (value and 95% interval from {n_bootstrap} bootstrap resamples of images). Missing: scored "
+        f"{data_shown} (value and 95% interval from {n_bootstrap} bootstrap resamples of images, none on fewer than "
+        f"{MIN_INTERVAL_IMAGES}; decimals as in Table 3, those their count carries). Missing: scored "
         "images the file has no prediction for, counted wrong.", label="Table"))
     for e in analyses:
         notes = []
@@ -206,7 +209,8 @@ if analyses:
             x=table["accuracy"], y=table["attribute"], mode="markers", name=e.name, orientation="h",
             marker=dict(symbol=symbols[k % len(symbols)], size=8),
             error_x=dict(type="data", symmetric=False, array=table["high"] - table["accuracy"],
-                         arrayminus=table["accuracy"] - table["low"]),
+                         arrayminus=table["accuracy"] - table["low"],
+                         visible=interval_estimable(int(table["n"].max()))),
             customdata=np.column_stack([table["low"], table["high"], table["macro_f1"], table["qwk"], table["valid"]]),
             hovertemplate="%{y}<br>accuracy %{x:.3f} [%{customdata[0]:.3f}, %{customdata[1]:.3f}]"
                           "<br>macro-F1 %{customdata[2]:.3f}, QWK %{customdata[3]:.3f}<br>valid %{customdata[4]}"
@@ -222,7 +226,8 @@ if analyses:
                          yaxis=dict(autorange="reversed", title=None), legend=dict(orientation="h", y=-0.15))
     display(show_plotly(figure, height=520))
     display(caption(f"Accuracy of each attribute's level on the analysed images of {data_shown}, with 95% "
-                    f"percentile-bootstrap intervals ({n_bootstrap} resamples of images); invalid levels count wrong. "
+                    f"percentile-bootstrap intervals ({n_bootstrap} resamples of images; none on fewer than "
+                    f"{MIN_INTERVAL_IMAGES}); invalid levels count wrong. "
                     "Hover a point for macro-F1, quadratic-weighted kappa and the number of valid predictions."))
 
 # %% tags=["remove-input"]
@@ -232,8 +237,8 @@ for e in analyses:
     digits = share_digits(int(full["n"].max()))
     table = pd.DataFrame({
         "attribute": full["attribute"],
-        "accuracy": [value_with_interval(v, lo, hi, digits=digits)
-                     for v, lo, hi in zip(full["accuracy"], full["low"], full["high"])],
+        "accuracy": [value_with_interval(v, lo, hi, digits=digits, images=int(n))
+                     for v, lo, hi, n in zip(full["accuracy"], full["low"], full["high"], full["n"])],
         "most common": full["majority"], "macro-F1": full["macro_f1"], "QWK": full["qwk"],
         "valid": [f"{v}/{n}" for v, n in zip(full["valid"], full["n"])]})
     display(Markdown(f"**{html.escape(e.name)}**"))
@@ -465,8 +470,9 @@ for e in analyses:
     if shown.empty:
         display(Markdown("*Every field of every record was valid.*"))
     else:
+        shown = shown.assign(share=[percent(v, len(e.predictions)) for v in shown["share"]])
         display(shown.rename(columns={"failed_records": "failed records"}).style.hide(axis="index")
-                .format({"share": "{:.1%}"}).set_properties(subset=["reasons"], **{"text-align": "left"}))
+                .set_properties(subset=["reasons"], **{"text-align": "left"}))
         display(caption(f"Records of {e.name} without a valid value, per field: how many, their share, how many were "
                         "failed records, and the reasons (the parser's, or the reader's note), most frequent first.",
                         label="Table"))

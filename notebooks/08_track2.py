@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from IPython.display import HTML, Markdown, display
 
-from portraitcraft.book import banner, caption, thumbnail
+from portraitcraft.book import banner, caption, shaded, thumbnail
 from portraitcraft.book.paths import locate, repository_path, shown_path
 from portraitcraft.book.tables import missed_properties
 from portraitcraft.data import FACTORS_FILE
@@ -248,8 +248,8 @@ if real is not None:
     columns = [f"image {k + 1}" for k in range(len(real["image_paths"]))]
     rows = short_names(real["descriptions"])
     table = pd.DataFrame(real["matrix"], index=rows, columns=columns)
-    # white figures only on the darker cells: mid blues keep dark figures, which read better on them
-    styled = table.style.format("{:.2f}").background_gradient(cmap="Blues", vmin=0, vmax=1, text_color_threshold=0.3)
+    # each cell's figures dark or white, whichever reads better on its blue
+    styled = shaded(table.style.format("{:.2f}"), cmap="Blues")
     own = {(rows[i], columns[k]) for k, i in enumerate(real["own"])}
     styled = styled.apply(lambda column: ["font-weight: bold; border: 2px solid black"
                                           if (row, column.name) in own else "" for row in column.index])

@@ -31,7 +31,7 @@ import html
 
 from IPython.display import HTML, Markdown, display
 
-from portraitcraft.book import banner, caption, thumbnail
+from portraitcraft.book import banner, caption, shaded, thumbnail
 from portraitcraft.book.paths import locate, repository_path, shown_path
 from portraitcraft.book.tables import recipe_agreement, side_by_side_html
 from portraitcraft.sources import open_dataset
@@ -63,8 +63,8 @@ banner(dataset, data=data)
 if panels:
     overall = overall_frame(panels)
     shown = [c for c in columns if c in overall]
-    display(overall.style.hide(axis="index").format("{:.2f}", subset=shown, na_rep="missing")
-            .background_gradient(cmap="Blues", vmin=0, vmax=1, subset=shown, text_color_threshold=0.3)
+    display(shaded(overall.style.hide(axis="index").format("{:.2f}", subset=shown, na_rep="missing"),
+                   cmap="Blues", subset=shown)
             .highlight_null(props="background-color: white; color: #555", subset=shown))
     display(caption(f"Overall agreement of each image with its description ({len(panels)} descriptions of {data_name}; "
                     f"images: {', '.join(columns) or 'none'}).", label="Table"))
@@ -131,9 +131,8 @@ for panel in panels:
                        f"{html.escape(p.missing or '')}</figcaption></figure>" for p in panel.images)
     table = agreement_frame(panel)
     agreement_columns = [c for c in table.columns if c.endswith(": agreement")]
-    styled = (table.style.hide(axis="index").format("{:.2f}", subset=agreement_columns, na_rep="-")
-              .background_gradient(cmap="RdYlGn", vmin=0, vmax=1, subset=agreement_columns,
-                                   text_color_threshold=0.3)
+    styled = (shaded(table.style.hide(axis="index").format("{:.2f}", subset=agreement_columns, na_rep="-"),
+                     cmap="RdYlGn", subset=agreement_columns)
               .highlight_null(props="background-color: white; color: #555", subset=agreement_columns))
     display(HTML(f"<h4>{html.escape(panel.image_path)}</h4>"
                  f"<details><summary>the description ({len(panel.content) + len(panel.analysis):,} characters)"

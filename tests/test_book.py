@@ -442,6 +442,54 @@ def test_value_with_interval_puts_the_interval_under_the_value_and_says_when_mis
     assert value_with_interval(0.5, float("nan"), float("nan")) == "0.500"
     assert value_with_interval(float("nan"), 0.1, 0.2, missing="n/a") == "n/a"
     assert value_with_interval(None) == "-"
+    # one image, or nine: no interval (a bootstrap of so few states a point as if it were certain), the value alone
+    assert value_with_interval(0.0769, 0.0769, 0.0769, digits=1, images=1) == "0.1"
+    assert value_with_interval(0.5, 0.4, 0.6, digits=1, images=9) == "0.5"
+    assert value_with_interval(0.5, 0.4, 0.6, digits=1, images=10) == '0.5<br><span class="interval">[0.4, 0.6]</span>'
+
+
+def test_percentages_and_metrics_carry_the_decimals_of_their_count():
+    import pandas as pd
+
+    from portraitcraft.book.figures import percent
+    from portraitcraft.book.tables import metric_digits, report_cell, table3_cell
+
+    assert [percent(0.13, 100), percent(0.013, 1000), percent(1.0, 1), percent(0.125, 8)] == ["13%", "1.3%", "100%",
+                                                                                            "12%"]
+    assert percent(float("nan"), 100) == "-"
+    # 100 images: 2 decimals, Level Acc (1,300 levels) 3; none more than 3 however many images there are
+    assert [metric_digits(m, 100) for m in ("srcc", "plcc", "level_acc", "qa_acc", "overall")] == [2, 2, 3, 2, 2]
+    assert [metric_digits(m, 20_000) for m in ("srcc", "level_acc", "qa_acc")] == [3, 3, 3]
+    assert metric_digits("level_acc", 1) == 2  # 1 of 13 levels right: 0.08
+    row = pd.Series({"qa_acc": 0.69, "qa_acc_low": 0.6, "qa_acc_high": 0.78, "qa_available": True, "n_images": 100})
+    assert table3_cell(row, "qa_acc") == '0.69<br><span class="interval">[0.60, 0.78]</span>'
+    assert table3_cell(pd.concat([row.drop("n_images"), pd.Series({"n_images": 1})]), "qa_acc") == "0.7"
+
+    class Report:  # an EvaluationReport's fields that report_cell reads
+        values = {"level_acc": 0.0769}
+        ci = {"level_acc": type("Interval", (), {"low": 0.0769, "high": 0.0769})()}
+        truth = [None]  # one image
+
+    assert report_cell(Report(), "level_acc") == "0.08"
+
+
+def test_text_on_a_fill_takes_the_colour_with_the_higher_wcag_contrast():
+    import pandas as pd
+
+    from portraitcraft.book.figures import DARK_TEXT, LIGHT_TEXT, contrast_ratio, shaded, text_colour_on
+
+    # WCAG's own reference points: black on white 21:1, #767676 on white 4.54:1
+    assert contrast_ratio("#000000", "#ffffff") == pytest.approx(21.0)
+    assert contrast_ratio("#767676", "white") == pytest.approx(4.54, abs=0.01)
+    # white on the levels' mid green and orange is under 3:1 though they look dark; dark grey reads on them
+    assert contrast_ratio("white", LEVEL_COLOURS["Good"]) < 3 and text_colour_on(LEVEL_COLOURS["Good"]) == DARK_TEXT
+    assert text_colour_on(LEVEL_COLOURS["Medium"]) == DARK_TEXT and text_colour_on("#00441b") == LIGHT_TEXT
+    frame = pd.DataFrame({"name": ["a", "b", "c"], "share": [0.0, 0.62, 1.0]})
+    css = shaded(frame.style, cmap="Greens", subset=["share"])._compute().ctx
+    colours = [dict(css[(row, 1)]) for row in range(3)]
+    assert [c["color"] for c in colours] == [DARK_TEXT, DARK_TEXT, LIGHT_TEXT]
+    assert all(contrast_ratio(c["color"], c["background-color"]) >= 4.5 for c in colours)
+    assert (0, 0) not in css  # the words are not filled
 
 
 @pytest.mark.slow

@@ -234,6 +234,10 @@ def test_figure_editor_checks_fail_each_planted_page_and_pass_a_clean_one(tmp_pa
                                  "<tr><td>val *</td><td>1.2e-07</td><td>short</td></tr>")
             + "<p><strong>Table.</strong> Mean score per split (SRCC 0.512, p = 3.1e-05). Rows marked * rest on "
               "fewer than 30 images.</p>"
+            # cells filled as the book fills them: each with the text colour that reads on it
+            + "<table><tr><td style='background:#55a868;color:#222222'>Good</td>"
+              "<td style='background:#c44e52;color:#ffffff'>Poor</td>"
+              "<td style='background:#00441b;color:#ffffff'>0.93</td></tr></table>"
             + show_plotly(_radar(radar_scale([radar_values], low=3))[0]).html),
         "legend_plotly": show_plotly(_bars(dict(x=0.5, xanchor="center", y=0.5, yanchor="middle"))).html,
         "label_plotly": show_plotly(_bars(beside, note=dict(text="paper, test mean", x=1, y=8, showarrow=False,
@@ -256,6 +260,10 @@ def test_figure_editor_checks_fail_each_planted_page_and_pass_a_clean_one(tmp_pa
         "ticks_on_fill_matplotlib": '<img src="mpl_radar.svg" style="width: 450px">',
         "unmatched_mark": scores.format(rows="<tr><td>train</td><td>0.84</td><td>-</td></tr>")
                           + "<p><strong>Table.</strong> Mean score per split. Rows marked * carry a warning below.</p>",
+        # white on a mid green (2.9:1) in a table, and pale grey prose on a white page (2.3:1)
+        "low_contrast": ("<table><tr><td style='background:#55a868;color:white'>Good</td>"
+                         "<td style='background:#55a868;color:white'>Good</td><td>0.84</td></tr></table>"
+                         "<p style='color:#aaaaaa'>A note set in pale grey.</p>"),
     }
     for name, body in pages.items():
         (site / "pages" / f"{name}.html").write_text(FIGURE_PAGE.format(title=name, body=body), encoding="utf-8")
@@ -278,11 +286,15 @@ def test_figure_editor_checks_fail_each_planted_page_and_pass_a_clean_one(tmp_pa
         "ticks_on_fill_plotly": ("on_fill", 'sit on a filled area: "3", "4", "5", "6"'),
         "ticks_on_fill_matplotlib": ("on_fill", "sit on a filled area"),
         "unmatched_mark": ("unmatched_mark", 'explains the mark "*", which no row or label of its table carries'),
+        "low_contrast": ("low_contrast", 'text "Good" at a contrast of 2.9:1 (under 4.5:1), #ffffff on #55a868, and 1 '
+                                         "more piece(s)"),
     }
     for name, (kind, message) in expected.items():
         report = by_name[name]
         assert list(report.reader) == [kind], (name, report.reader)  # that kind, and nothing else on the page
         assert any(message in m for m in report.reader[kind]), (name, report.reader)
+    assert any('"A note set in pale grey." at a contrast of 2.3:1' in m
+               for m in by_name["low_contrast"].reader["low_contrast"]), by_name["low_contrast"].reader
 
 
 def test_screenshots_take_the_whole_height_of_a_tall_page(tmp_path):

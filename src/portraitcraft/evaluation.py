@@ -33,8 +33,10 @@ from portraitcraft.provenance import json_safe, write_json
 
 METRICS = ("srcc", "plcc", "plcc_logistic", "level_acc", "qa_acc", "overall")
 LEADERBOARD = ("srcc", "plcc", "level_acc", "qa_acc", "overall")
-# A paired comparison of two prediction files on fewer images states no interval and no p-value.
-MIN_PAIRED_IMAGES = 10
+# A bootstrap over fewer images states no interval (resampling one image gives an interval of a point), and a
+# paired comparison of two prediction files on fewer images no interval and no p-value: one rule for both.
+MIN_INTERVAL_IMAGES = 10
+MIN_PAIRED_IMAGES = MIN_INTERVAL_IMAGES
 METRIC_LABELS = {
     "srcc": "SRCC", "plcc": "PLCC", "plcc_logistic": "PLCC (4PL logistic)",
     "level_acc": "Level Acc", "qa_acc": "QA Acc", "overall": "Overall",

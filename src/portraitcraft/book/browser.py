@@ -29,6 +29,9 @@ contents is opened in one headless Chromium, driven through the DevTools protoco
   (a radar's ring numbers inside its polygon; plotly's and matplotlib's tick labels, sampled against the fills the
   traces and axes paint), and a caption that explains a mark ("rows marked *") that no row or label of its table
   or figure carries,
+- text that hardly stands out from its background: a WCAG 2 contrast ratio of its colour against its computed
+  background (the element's and its ancestors' backgrounds laid over one another) under 4.5:1, or 3:1 for large text
+  (24 px, or 18.66 px bold); text on an image or a gradient, and SVG text, are not judged,
 - a full-page PNG screenshot when a folder is given, however tall the page (taken in tiles, joined).
 
 A page fails when it has a console error, a failed or external request, a plotly figure that did not render, or any
@@ -72,14 +75,19 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-
 WINDOW = (1280, 900)  # CSS pixels of the viewport; screenshots take the page's whole height
 TILE_HEIGHT = 4000  # a tall page is captured in slices of this height (one capture of a very tall page comes out blank)
 MIN_FONT_PX = 10  # smaller text is reported: a reader at 1280 px cannot read it
+# Text whose WCAG 2 contrast ratio against its background is lower is reported: large text (24 px, or 18.66 px bold)
+# under 3:1, smaller text under 4.5:1 (WCAG's AA levels).
+MIN_CONTRAST, MIN_CONTRAST_SMALL = 3.0, 4.5
 # The reader's checks, run in the page (see its header); it resolves to {kind: [message, ...]}.
 PAGE_CHECKS_JS = (Path(__file__).with_name("page_checks.js").read_text(encoding="utf-8")
-                  .replace("__MIN_FONT_PX__", str(MIN_FONT_PX)))
+                  .replace("__MIN_FONT_PX__", str(MIN_FONT_PX)).replace("__MIN_CONTRAST__", str(MIN_CONTRAST))
+                  .replace("__MIN_CONTRAST_SMALL__", str(MIN_CONTRAST_SMALL)))
 READER_PROBLEMS = {"overlap": "overlapping text", "clipped": "cut off", "small_text": "text too small",
                    "empty": "empty", "raw_output": "raw output", "covers_data": "over the data",
                    "duplicate": "shown twice", "raw_number": "raw number", "cut_text": "cut text",
                    "environment": "environment message in a caption", "caption_label": "caption labelled wrong",
-                   "on_fill": "label on a fill", "unmatched_mark": "caption explains a missing mark"}
+                   "on_fill": "label on a fill", "unmatched_mark": "caption explains a missing mark",
+                   "low_contrast": "low contrast"}
 
 # What the page holds once it has settled: plotly figures (and those drawn), tables, the title.
 PAGE_SUMMARY_JS = """JSON.stringify({

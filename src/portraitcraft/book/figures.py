@@ -175,18 +175,87 @@ def share_digits(count: int) -> int:
     return max(1, math.ceil(math.log10(count))) if count > 1 else 1
 
 
+def percent(share: float | None, count: int, missing: str = "-") -> str:
+    """A share of ``count`` items as a percentage, to the decimals that count carries (`share_digits` less the two
+    the percent takes): 13 of 100 records is "13%", not "13.0%"; 13 of 1,000 is "1.3%"."""
+    if share is None or not math.isfinite(share):
+        return missing
+    return f"{100 * share:.{max(0, share_digits(count) - 2)}f}%"
+
+
+def interval_estimable(images: int | None) -> bool:
+    """Whether a bootstrap interval over ``images`` images is worth stating: not under
+    `portraitcraft.evaluation.MIN_INTERVAL_IMAGES` (resampling one or a few images gives an interval of a point, or
+    of nearly nothing, which reads as certainty). ``None``: the count is not known, so the interval is shown."""
+    from portraitcraft.evaluation import MIN_INTERVAL_IMAGES
+
+    return images is None or images >= MIN_INTERVAL_IMAGES
+
+
 def value_with_interval(value: float | None, low: float | None = None, high: float | None = None, *,
-                        digits: int = 3, interval_digits: int | None = None, missing: str = "-") -> str:
+                        digits: int = 3, interval_digits: int | None = None, missing: str = "-",
+                        images: int | None = None) -> str:
     """A metric as a results table shows it: the value to ``digits`` decimals, and under it, smaller, its interval
     (to ``interval_digits``, at most 3 by default; HTML for a pandas Styler; the stylesheet styles ``.interval``), so
-    that columns stay narrow; ``missing`` where the value is NaN."""
+    that columns stay narrow; ``missing`` where the value is NaN. ``images``: how many images the value rests on;
+    under `portraitcraft.evaluation.MIN_INTERVAL_IMAGES` no interval is shown (`interval_estimable`)."""
     if value is None or not math.isfinite(value):
         return missing
     text = f"{value:.{digits}f}"
-    if low is not None and high is not None and math.isfinite(low) and math.isfinite(high):
+    if (low is not None and high is not None and math.isfinite(low) and math.isfinite(high)
+            and interval_estimable(images)):
         places = min(digits, 3) if interval_digits is None else interval_digits
         text += f'<br><span class="interval">[{low:.{places}f}, {high:.{places}f}]</span>'
     return text
+
+
+def relative_luminance(colour: Any) -> float:
+    """WCAG 2 relative luminance of a colour (any matplotlib colour: "#55a868", an RGBA tuple): 0 black, 1 white."""
+    from matplotlib.colors import to_rgb
+
+    channels = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in to_rgb(colour)]
+    return 0.2126 * channels[0] + 0.7152 * channels[1] + 0.0722 * channels[2]
+
+
+def contrast_ratio(first: Any, second: Any) -> float:
+    """WCAG 2 contrast ratio of two colours, from 1 (the same) to 21 (black on white)."""
+    light, dark = sorted((relative_luminance(first), relative_luminance(second)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+# The two text colours a filled cell or box may carry. Black and white, not the book's dark grey: on every fill one
+# of them reaches WCAG's 4.5:1 (the worst fill, of luminance 0.18, gives 4.6:1 with either), while dark grey and
+# white both stay under 4.1:1 on a mid green.
+DARK_TEXT, LIGHT_TEXT = "#000000", "#ffffff"
+
+
+def text_colour_on(background: Any) -> str:
+    """The text colour that reads best on ``background``: black or white, whichever has the higher WCAG contrast
+    ratio with it (white on a mid green or orange does not, although those look dark)."""
+    return max((DARK_TEXT, LIGHT_TEXT), key=lambda text: contrast_ratio(text, background))
+
+
+def filled_cell_css(background: str, extra: str = "") -> str:
+    """CSS for a table cell filled with ``background``: the fill and the text colour that reads on it."""
+    return f"background-color: {background}; color: {text_colour_on(background)}" + (f"; {extra}" if extra else "")
+
+
+def shaded(styler: Any, *, cmap: str, vmin: float = 0.0, vmax: float = 1.0, subset: Any = None) -> Any:
+    """A pandas Styler's numeric cells filled by value from the matplotlib colour map ``cmap`` (``vmin`` to
+    ``vmax``), each with the text colour that reads on its fill (`text_colour_on`; pandas' own background_gradient
+    puts light text on fills as light as a mid green); cells that are not numbers, or NaN, stay unfilled."""
+    import matplotlib
+    from matplotlib.colors import to_hex
+
+    colours = matplotlib.colormaps[cmap]
+
+    def css(value: object) -> str:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return ""
+        position = (min(max(float(value), vmin), vmax) - vmin) / (vmax - vmin) if vmax > vmin else 0.0
+        return filled_cell_css(to_hex(colours(position)))
+
+    return styler.map(css, subset=subset)
 
 
 def show_plotly(fig: go.Figure, *, height: int | None = None) -> PlotlyFigure:
@@ -224,7 +293,7 @@ def level_table(attributes: pd.DataFrame) -> Any:
 
     def colour(level: object) -> str:
         colour_hex = LEVEL_COLOURS.get(level) if isinstance(level, str) else None
-        return f"background-color: {colour_hex}; color: white; font-weight: 600" if colour_hex else ""
+        return filled_cell_css(colour_hex, "font-weight: 600") if colour_hex else ""
 
     styler = attributes[columns].reset_index(drop=True).style.hide(axis="index")
     if "level" in columns:
@@ -264,10 +333,10 @@ def confusion_panel(ax: Any, shares: pd.DataFrame, counts: pd.DataFrame, title: 
     import numpy as np
 
     values = shares.to_numpy(dtype=float)
-    ax.imshow(np.nan_to_num(values), cmap="Blues", vmin=0, vmax=1, aspect="auto")
+    image = ax.imshow(np.nan_to_num(values), cmap="Blues", vmin=0, vmax=1, aspect="auto")
     for (i, j), count in np.ndenumerate(counts.to_numpy()):
         ax.text(j, i, f"{count}", ha="center", va="center", fontsize=10,
-                color="white" if np.nan_to_num(values[i, j]) > 0.6 else "#222222")
+                color=text_colour_on(image.cmap(image.norm(np.nan_to_num(values[i, j])))))
     short = {"Poor": "Poor", "Medium": "Med.", "Good": "Good"}
     ax.set_xticks(range(counts.shape[1]), [short.get(c, "inv.") for c in counts.columns], fontsize=10)
     ax.set_yticks(range(counts.shape[0]), [short.get(r, r) for r in counts.index], fontsize=10)

@@ -3,9 +3,10 @@
 // (not the theme's sidebars); folded content (a closed <details>) is not visible and not looked at.
 (async () => {
   const MIN_FONT_PX = __MIN_FONT_PX__;
+  const MIN_CONTRAST = __MIN_CONTRAST__, MIN_CONTRAST_SMALL = __MIN_CONTRAST_SMALL__;
   const found = {overlap: [], clipped: [], small_text: [], empty: [], raw_output: [], covers_data: [], duplicate: [],
                  raw_number: [], cut_text: [], environment: [], caption_label: [], on_fill: [],
-                 unmatched_mark: []};
+                 unmatched_mark: [], low_contrast: []};
   const root = document.querySelector('article') || document.querySelector('main') || document.body;
 
   const short = (text) => {
@@ -100,6 +101,75 @@
   for (const entry of small.values()) {
     found.small_text.push(`${entry.px.toFixed(1)} px text "${short(entry.text)}"` +
                           (entry.n > 1 ? ` and ${entry.n - 1} more piece(s) of text beside it` : '') + where(entry.el));
+  }
+
+  // --- text that hardly stands out from what it is written on -----------------------------------------------------
+  // WCAG 2's contrast ratio of the text's colour against its computed background: the backgrounds of the element and
+  // its ancestors laid over one another (over white) down to the first opaque one. Text on a background image or a
+  // gradient is not judged (its background is not one colour); SVG text neither (what lies under it is drawing).
+  const rgba = (css) => {
+    const m = (css || '').match(/rgba?\(([^)]+)\)/);
+    if (!m) return null;
+    const v = m[1].split(/[\s,/]+/).filter(Boolean).map(parseFloat);
+    return [v[0], v[1], v[2], v.length > 3 ? v[3] : 1];
+  };
+  const over = (top, under) => {  // `top` (RGBA) laid over the opaque `under`
+    const a = top[3];
+    return [0, 1, 2].map((i) => top[i] * a + under[i] * (1 - a)).concat([1]);
+  };
+  const backgroundCache = new Map();
+  const backgroundOf = (el) => {  // opaque RGBA, or null where an image or gradient lies under the text
+    if (!el || el.nodeType !== 1) return [255, 255, 255, 1];
+    if (backgroundCache.has(el)) return backgroundCache.get(el);
+    const style = getComputedStyle(el);
+    let colour;
+    if (style.backgroundImage && style.backgroundImage !== 'none') colour = null;
+    else {
+      const own = rgba(style.backgroundColor) || [0, 0, 0, 0];
+      if (own[3] >= 1) colour = own;
+      else {
+        const under = backgroundOf(el.parentElement);
+        colour = under && (own[3] > 0 ? over(own, under) : under);
+      }
+    }
+    backgroundCache.set(el, colour);
+    return colour;
+  };
+  const luminance = (c) => {
+    const [r, g, b] = c.slice(0, 3).map((v) => { const s = v / 255; return s <= 0.04045 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const hex = (c) => '#' + c.slice(0, 3).map((v) => Math.round(v).toString(16).padStart(2, '0')).join('');
+  const contrastSeen = new Map();
+  const judged = new Set();
+  for (const b of boxes) {
+    if (b.kind !== 'html' || judged.has(b.el)) continue;
+    judged.add(b.el);
+    const style = getComputedStyle(b.el);
+    const background = backgroundOf(b.el);
+    const text = rgba(style.color);
+    if (!background || !text) continue;
+    const ink = over(text, background);
+    const [light, dark] = [luminance(ink), luminance(background)].sort((x, y) => y - x);
+    const ratio = (light + 0.05) / (dark + 0.05);
+    // WCAG's large text: 24 px, or 18.66 px bold; smaller text needs the higher ratio
+    const large = b.px >= 24 || (b.px >= 18.66 && parseInt(style.fontWeight, 10) >= 700);
+    const needed = large ? MIN_CONTRAST : MIN_CONTRAST_SMALL;
+    if (ratio >= needed) continue;
+    // one message per table (or piece of text): its lowest contrast, and how many other pieces fall short
+    const holder = b.el.closest('table') || b.el;
+    const entry = contrastSeen.get(holder);
+    if (!entry) contrastSeen.set(holder, {text: b.text, ratio, ink, background, needed, n: 1, el: b.el});
+    else {
+      entry.n += 1;
+      if (ratio < entry.ratio) Object.assign(entry, {text: b.text, ratio, ink, background, needed, el: b.el});
+    }
+  }
+  for (const e of contrastSeen.values()) {
+    found.low_contrast.push(`text "${short(e.text)}" at a contrast of ${e.ratio.toFixed(1)}:1 (under ${e.needed}:1), ` +
+                            `${hex(e.ink)} on ${hex(e.background)}` +
+                            (e.n > 1 ? `, and ${e.n - 1} more piece(s) of text under their minimum beside it` : '') +
+                            where(e.el));
   }
 
   // --- overlapping text (separating axis test on the boxes) --------------------------------------------------------

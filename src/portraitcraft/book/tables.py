@@ -18,8 +18,8 @@ from typing import Any
 
 import pandas as pd
 
-from portraitcraft.attributes import LEVELS
-from portraitcraft.book.figures import LEVEL_COLOURS, value_with_interval
+from portraitcraft.attributes import ATTRIBUTE_NAMES, LEVELS
+from portraitcraft.book.figures import LEVEL_COLOURS, filled_cell_css, share_digits, value_with_interval
 
 # Shorter names of the two longest attributes, for axis labels and table rows.
 SHORT_NAMES: dict[str, str] = {
@@ -140,19 +140,38 @@ def table2_paper_style(frame: pd.DataFrame) -> pd.DataFrame:
     return shown[["split", *TABLE2_PAPER_COLUMNS]].rename(columns={"split": "Split", **TABLE2_PAPER_COLUMNS}).round(1)
 
 
+# The most decimals a Track 1 metric is shown with: a correlation or an accuracy over 1,000 images is uncertain in
+# its second decimal already; a fourth says nothing.
+MAX_METRIC_DIGITS = 3
+
+
+def metric_digits(metric: str, images: int) -> int:
+    """Decimals a Track 1 metric over ``images`` images carries (`share_digits`), at most `MAX_METRIC_DIGITS`: Level
+    Acc those of a share of its levels (13 an image: 1 image, 0.08; 100 images, 0.634), QA Acc, SRCC, PLCC and
+    Overall those of a share of the images (100 images: 0.69)."""
+    counted = len(ATTRIBUTE_NAMES) * images if metric == "level_acc" else images
+    return min(MAX_METRIC_DIGITS, share_digits(counted))
+
+
 def table3_cell(row: pd.Series, metric: str) -> str:
-    """One cell of Table 3 (a row of `portraitcraft.table3.table3`): the value with its interval below, "n/a" for
-    QA where it is not available, "-" where undefined (chapter 4)."""
+    """One cell of Table 3 (a row of `portraitcraft.table3.table3`): the value to the decimals its count of images
+    carries (`metric_digits`) with its interval below (none under
+    `portraitcraft.evaluation.MIN_INTERVAL_IMAGES`), "n/a" for QA where it is not available, "-" where undefined
+    (chapter 4)."""
     not_available = metric == "qa_acc" and row["qa_available"] is False
-    return value_with_interval(row[metric], row[f"{metric}_low"], row[f"{metric}_high"], digits=4,
+    images = None if pd.isna(row["n_images"]) else int(row["n_images"])
+    return value_with_interval(row[metric], row[f"{metric}_low"], row[f"{metric}_high"],
+                               digits=metric_digits(metric, images or 1), images=images,
                                missing="n/a" if not_available else "-")
 
 
 def report_cell(report: Any, metric: str) -> str:
-    """A metric of an `EvaluationReport` with its interval below, "n/a" where undefined (chapter 5)."""
+    """A metric of an `EvaluationReport` as `table3_cell` shows it: to the decimals its images carry, its interval
+    below (none under `portraitcraft.evaluation.MIN_INTERVAL_IMAGES`), "n/a" where undefined (chapter 5)."""
     interval = report.ci.get(metric) if report.ci else None
+    images = len(report.truth)
     return value_with_interval(report.values[metric], *((interval.low, interval.high) if interval else ()),
-                               missing="n/a")
+                               digits=metric_digits(metric, max(images, 1)), images=images, missing="n/a")
 
 
 def breakable(name: str) -> str:
@@ -194,7 +213,7 @@ def short_name(name: str) -> str:
 def level_cell_colour(text: object) -> str:
     """CSS for a table cell that names a level: the level's colour (chapter 6)."""
     level = next((lv for lv in LEVELS if isinstance(text, str) and lv in text), None)
-    return f"background-color: {LEVEL_COLOURS[level]}; color: white" if level else ""
+    return filled_cell_css(LEVEL_COLOURS[level]) if level else ""
 
 
 SERIES_CSS = (
@@ -286,8 +305,9 @@ def plain_value(value: object) -> object:
 
 
 __all__ = [
-    "SHORT_NAMES", "TABLE2_PAPER_COLUMNS", "breakable", "column_labels", "file_line_html", "level_cell_colour",
-    "missed_properties", "plain_value", "problem_rows", "raw_text_block", "recipe_agreement", "record_fields",
+    "MAX_METRIC_DIGITS", "SHORT_NAMES", "TABLE2_PAPER_COLUMNS", "breakable",
+    "column_labels", "file_line_html", "level_cell_colour", "metric_digits", "missed_properties", "plain_value",
+    "problem_rows", "raw_text_block", "recipe_agreement", "record_fields",
     "report_cell", "run_rows", "series_strip", "short_name", "shortened", "side_by_side_html", "strip_columns",
     "table2_paper_style", "table3_cell", "utc_time",
 ]
