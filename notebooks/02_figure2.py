@@ -30,6 +30,7 @@ from portraitcraft.attributes import ATTRIBUTE_NAMES, LEVELS
 from portraitcraft.book import (
     LEVEL_COLOURS,
     SPLIT_COLOURS,
+    SUMMARY_LINES,
     banner,
     caption,
     counted,
@@ -67,20 +68,23 @@ banner(ds, data=data)
 # %% tags=["remove-input"]
 if len(scores.curves):
     density = go.Figure()
+    drawn_summary = scores.summary.set_index("split").loc[list(dict.fromkeys(scores.curves["split"]))]
     for split, curve in scores.curves.groupby("split", sort=False):
         colour = SPLIT_COLOURS.get(split)
-        row = scores.summary.set_index("split").loc[split]
+        row = drawn_summary.loc[split]
         density.add_trace(go.Scatter(
             x=curve["score"], y=curve["density"], mode="lines", name=f"{split} (n={int(row['n'])})",
             line=dict(color=colour, width=2.5), fill="tozeroy", opacity=0.6,
             hovertemplate="score %{x:.1f}<br>density %{y:.4f}<extra>" + split + "</extra>"))
-        # Mean and median of each split as lines named in the legend with their values: four lines a point apart
-        # cannot be told apart by position.
-        for statistic, dash in (("mean", "dash"), ("median", "dot")):
-            line = dict(color=colour, dash=dash, width=2)
-            density.add_vline(x=row[statistic], line=line)
-            density.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=line,
-                                         name=f"{split} {statistic} {row[statistic]:.1f}"))
+    # Mean and median of each split as lines named in the legend with their values: four lines a point apart cannot
+    # be told apart by position, so each has its own dash and width (the widest first, the others over it).
+    summary_lines = [(statistic, split, row[statistic]) for statistic in ("mean", "median")
+                     for split, row in drawn_summary.iterrows()]
+    for (statistic, split, value), (dash, _, width, opacity) in zip(summary_lines, SUMMARY_LINES):
+        line = dict(color=SPLIT_COLOURS.get(split), dash=dash, width=width)
+        density.add_vline(x=value, line=line, opacity=opacity)
+        density.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=line, opacity=opacity,
+                                     name=f"{split} {statistic} {value:.1f}"))
     density.update_layout(
         title="Figure 2(a). Overall composition score, train against test",
         xaxis_title="overall score (1-100)", yaxis_title="density", xaxis_range=[1, 100],
@@ -89,7 +93,8 @@ if len(scores.curves):
     display(show_plotly(density, height=420))
     display(caption(
         f"Gaussian kernel density (Scott's bandwidth) of the overall score of the labelled images of {data_shown}, per "
-        "split; dashed lines mark the mean, dotted lines the median. Hover for values; click a split in the legend "
+        "split; the vertical lines mark each split's mean and median, each with its own dash and width (the legend, "
+        "beside the plot, names each with its value). Hover for values; click a split in the legend "
         "to hide it."))
 else:
     display(Markdown(f"**No density to draw on {data_shown}:** " + "; ".join(scores.notes) + "."))
@@ -117,8 +122,8 @@ display(Markdown((f"On {data_shown}, {described}. " if described else "") + chec
 drawn = list(dict.fromkeys(scores.curves["split"])) if len(scores.curves) else []
 if drawn:
     how = (f"**How to read it.** Each curve is the distribution of one split's overall scores (area 1; drawn for "
-           f"{' and '.join(drawn)}); where a curve is wider, its scores are more spread out, its dashed line is its "
-           "mean and its dotted line its median.")
+           f"{' and '.join(drawn)}); where a curve is wider, its scores are more spread out. The vertical lines are "
+           "the splits' means and medians, told apart by dash and width (the legend names each with its value).")
     undrawn = [split for split in summary.index if split not in drawn]
     if undrawn:
         how += f" {' and '.join(undrawn)} has too few labelled scores for a curve: its numbers are in the table below."
@@ -170,12 +175,14 @@ if len(scores.curves):
                 label=f"{split}: mean {row['mean']:.1f}, sd {row['std']:.1f}, median {row['median']:.0f} "
                       f"(n={int(row['n'])})")
         ax.fill_between(curve["score"], curve["density"], color=colour, alpha=0.15)
-        ax.axvline(row["mean"], color=colour, ls="--", lw=1)
+    for (statistic, split, value), (_, style, width, opacity) in zip(summary_lines, SUMMARY_LINES):  # as above
+        ax.axvline(value, color=SPLIT_COLOURS.get(split), ls=style, lw=0.75 * width, alpha=opacity,
+                   label=f"{split} {statistic} {value:.1f}")
     ax.set(xlabel="overall score (1-100)", ylabel="density", xlim=(1, 100), title="Figure 2(a)")
-    ax.legend(frameon=False, fontsize=9, loc="upper left")
+    ax.legend(frameon=False, fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the data
     fig.tight_layout()
-    display(print_download(fig, "figure2a.pdf", "Figure 2(a) (the densities above, each split's mean dashed and "
-                                                 "given in the legend)"))
+    display(print_download(fig, "figure2a.pdf", "Figure 2(a) (the densities above, with each split's mean and "
+                                                 "median, named with their values in the legend)"))
 
 # %% [markdown]
 # ## (b) The 13 attributes

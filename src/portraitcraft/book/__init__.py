@@ -11,6 +11,7 @@ from portraitcraft.book.banner import banner
 from portraitcraft.book.figures import (
     LEVEL_COLOURS,
     SPLIT_COLOURS,
+    SUMMARY_LINES,
     TEMPLATE,
     caption,
     interval_estimable,
@@ -30,6 +31,7 @@ from portraitcraft.text import counted
 __all__ = [
     "LEVEL_COLOURS",
     "SPLIT_COLOURS",
+    "SUMMARY_LINES",
     "TEMPLATE",
     "banner",
     "caption",

@@ -40,6 +40,14 @@ LEVEL_COLOURS: dict[str, str] = dict(zip(LEVELS, ("#c44e52", "#dd8452", "#55a868
 # Blue against orange: train and test side by side must not look alike (blue against lavender did).
 SPLIT_COLOURS: dict[str, str] = {"train": "#4c72b0", "test": "#dd8452", "val": "#937860", "validation": "#937860"}
 
+# Lines that may lie on one another (each split's mean and median, a point apart): each its own dash and width, as
+# (plotly dash, matplotlib line style, width in px, opacity), widest first. Drawn in this order, the narrower lines
+# lie on the wider ones, and where lines coincide each still shows: the widest, half transparent, as a band around
+# the others (a line of its own colour over it stays visible), the others as dashes or dots across it.
+SUMMARY_LINES: tuple[tuple[str, Any, float, float], ...] = (
+    ("solid", "-", 8.0, 0.4), ("dash", (0, (5, 2)), 3.5, 1.0), ("dot", (0, (1, 1.5)), 3.0, 1.0),
+    ("dashdot", (0, (6, 2, 1, 2)), 1.5, 1.0))
+
 _COLOURWAY = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c"]
 
 TEMPLATE = "portraitcraft"
