@@ -27,6 +27,7 @@ executed: str = "book/executed"  # the executed chapters of this build (`portrai
 import base64
 import html
 import json
+from pathlib import Path
 
 import pandas as pd
 from IPython.display import HTML, Markdown, display
@@ -300,20 +301,25 @@ display(caption("Installed versions of the packages the book uses, and the data 
                 "sizes and the start of their SHA-256.", label="Table"))
 
 # %% tags=["remove-input"]
+without_runs = []
 for entry in record["predictions"]:
-    display(Markdown(f"**`{html.escape(shown_path(entry['path']))}`**: {entry['records']} records, {entry['format']} "
-                     f"format, SHA-256 `{entry['sha256']}`"))
+    display(Markdown(f"**`{html.escape(shown_path(entry['path']))}`**: {counted(entry['records'], 'record')}, "
+                     f"{entry['format']} format, SHA-256 `{entry['sha256']}`"))
     if entry["runs"]:
         # one row per setting (a nested block such as the held-out images or the packages, one row per entry);
         # a value without spaces (a model's path, a digest) breaks anywhere rather than widen the table
         display(run_rows(entry["runs"]).style.set_properties(**{"text-align": "left", "overflow-wrap": "anywhere"}))
     else:
-        display(Markdown("*No run configuration recorded (only the project's JSON Lines carry one).*"))
-if record["predictions"]:
+        without_runs.append(f"`{html.escape(Path(entry['path']).name)}`")
+if without_runs:
+    # said once for all such files, not once per file
+    display(Markdown(f"*No run configuration is recorded in {counted(len(without_runs), 'file')} "
+                     f"({', '.join(without_runs)}): only the project's JSON Lines carry one.*"))
+if any(entry["runs"] for entry in record["predictions"]):
     display(caption("Each prediction file's digest and the `run` block of its records: the model, its settings and "
                     "configuration hash, the training images it held out and the package versions, where recorded.",
                     label="Table"))
-else:
+elif not record["predictions"]:
     display(Markdown("*No prediction file was given to this build, so there is no prediction digest or run "
                      "configuration to record.*"))
 # The whole record as a file to download: the machine's copy, with its ISO times and full digests.
