@@ -199,3 +199,6 @@ def test_a_run_block_reads_as_rows_of_settings_not_dicts():
     assert shown["started"] == "2026-12-06 14:57:51 UTC" and shown["model"] == "-"
     assert table.loc["grid", "run 2"] == "-"  # a setting one run does not record
     assert not any("{" in value for value in table.to_numpy().ravel())
+    nothing_held_out = run_rows([{"held_out": {"images": 0, "sha256": "e3b0c44298fc1c14", "fraction": None,
+                                               "seed": None}}])
+    assert nothing_held_out["run 1"].to_dict() == {"held out": "none (trained on every labelled training record)"}

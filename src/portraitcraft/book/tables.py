@@ -104,7 +104,10 @@ def run_rows(runs: Sequence[dict[str, Any]]) -> pd.DataFrame:
         rows: dict[str, str] = {}
         for name, value in run.items():
             label = name.replace("_", " ")
-            if isinstance(value, dict):
+            if name == "held_out" and isinstance(value, dict) and value.get("images") == 0:
+                # nothing held out: the digest of no names and an unset fraction and seed say nothing more
+                rows[label] = "none (trained on every labelled training record)"
+            elif isinstance(value, dict):
                 for key, inner in value.items():
                     rows[f"{label}: {str(key).replace('_', ' ')}"] = shown(str(key), inner)
             elif isinstance(value, (list, tuple)):
