@@ -391,6 +391,17 @@ def test_the_fine_tuning_and_generation_examples_of_the_api_page_run_as_written(
     assert (built / "model_index.json").is_file()
 
 
+def test_signatures_on_the_api_page_write_long_floats_short():
+    """A dataclass's generated ``__init__`` has no source for autodoc to read its defaults from: 1 / 3 would show as
+    0.3333333333333333, which the page checker calls a raw number."""
+    from portraitcraft.book.sphinx_fixes import short_float_defaults
+
+    signature = "(n: int = 1, subject_x: float = 0.3333333333333333, y=0.43, lr=1e-05)"
+    assert short_float_defaults(None, "class", "Factors", None, None, signature, None) == (
+        "(n: int = 1, subject_x: float = 0.3333, y=0.43, lr=1e-05)", None)
+    assert short_float_defaults(None, "function", "f", None, None, "(x=0.5)", "int") is None
+
+
 # ---- the API page built as the workflow's link check builds it -------------------------------------------------------
 
 EXTRAS_MODULES = ("cv2", "sklearn", "skops", "torch", "torchvision", "transformers", "accelerate", "peft",
@@ -487,6 +498,8 @@ def test_the_api_page_builds_with_the_book_extra_alone_and_its_links_hold(tmp_pa
     assert not re.search(r'href="https?://(gpu-host|host|HOST)[:/]', api)
     assert 'class="highlight-default' in api  # the examples are code blocks
     assert "btn-source-repository-button" not in api and "launch-buttons" not in api
+    # Defaults as the source writes them (autodoc_preserve_defaults), else short (sphinx_fixes.short_float_defaults)
+    assert "BASE_SCENE" in api and "0.3333333333" not in api
 
 
 def test_the_workflow_tests_the_oldest_and_newest_python_and_never_cancels_a_pages_deploy():

@@ -1,5 +1,6 @@
 """A Sphinx extension for the book's HTML: two defects of the Jupyter Book 1 stack that show in a browser console,
-and settings that follow what the build has (the repository's address, the static folders).
+settings that follow what the build has (the repository's address, the static folders), and the API page's
+signatures written as the book writes numbers.
 
 Listed in `_config.yml` under `sphinx: extra_extensions`. Each fix names the defect it works around, so that it can
 go when the upstream package is fixed.
@@ -7,6 +8,7 @@ go when the upstream package is fixed.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +57,22 @@ def drop_repeated_scripts(app: Any, pagename: str, templatename: str, context: d
     context["script_files"] = unique
 
 
+LONG_FLOAT = re.compile(r"(?<![\w.])\d+\.\d{6,}(?![\d.])")  # as the page checker reads a raw number
+
+
+def short_float_defaults(app: Any, what: str, name: str, obj: Any, options: Any, signature: str | None,
+                         return_annotation: str | None) -> tuple[str | None, str | None] | None:
+    """A default autodoc cannot read from the source (a dataclass's generated ``__init__``) shows as Python prints
+    it, ``subject_x=0.3333333333333333``; written to 4 significant digits (``0.3333``), as the book writes numbers."""
+    if not signature or not LONG_FLOAT.search(signature):
+        return None
+    return LONG_FLOAT.sub(lambda m: format(float(m.group()), ".4g"), signature), return_annotation
+
+
 def setup(app: Any) -> dict[str, Any]:
     app.connect("config-inited", repository_buttons)
+    app.setup_extension("sphinx.ext.autodoc")  # its event, whatever the order of the extensions in _config.yml
+    app.connect("autodoc-process-signature", short_float_defaults)
     app.connect("config-inited", drop_missing_static_paths)
     # Late priority: after sphinx-thebe and the theme have added their scripts for the page.
     app.connect("html-page-context", drop_repeated_scripts, priority=900)
