@@ -34,6 +34,7 @@ from portraitcraft.book import (
     banner,
     caption,
     counted,
+    darker,
     print_download,
     radar_labels,
     radar_scale,
@@ -77,11 +78,13 @@ if len(scores.curves):
             line=dict(color=colour, width=2.5), fill="tozeroy", opacity=0.6,
             hovertemplate="score %{x:.1f}<br>density %{y:.4f}<extra>" + split + "</extra>"))
     # Mean and median of each split as lines named in the legend with their values: four lines a point apart cannot
-    # be told apart by position, so each has its own dash and width (the widest first, the others over it).
-    summary_lines = [(statistic, split, row[statistic]) for statistic in ("mean", "median")
-                     for split, row in drawn_summary.iterrows()]
-    for (statistic, split, value), (dash, _, width, opacity) in zip(summary_lines, SUMMARY_LINES):
-        line = dict(color=SPLIT_COLOURS.get(split), dash=dash, width=width)
+    # be told apart by position, so each has its own dash and width (the widest first, the others over it), and a
+    # median is a darker shade of its split's colour, so that it shows where it lies on its split's mean.
+    summary_lines = [(statistic, split, row[statistic],
+                      SPLIT_COLOURS.get(split) if statistic == "mean" else darker(SPLIT_COLOURS.get(split, "#8c8c8c")))
+                     for statistic in ("mean", "median") for split, row in drawn_summary.iterrows()]
+    for (statistic, split, value, colour), (dash, _, width, opacity) in zip(summary_lines, SUMMARY_LINES):
+        line = dict(color=colour, dash=dash, width=width)
         density.add_vline(x=value, line=line, opacity=opacity)
         density.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=line, opacity=opacity,
                                      name=f"{split} {statistic} {value:.1f}"))
@@ -94,7 +97,8 @@ if len(scores.curves):
     display(caption(
         f"Gaussian kernel density (Scott's bandwidth) of the overall score of the labelled images of {data_shown}, per "
         "split; the vertical lines mark each split's mean and median, each with its own dash and width (the legend, "
-        "beside the plot, names each with its value). Hover for values; click a split in the legend "
+        "beside the plot, names each with its value; a median is a darker shade of its split's colour). Hover for "
+        "values; click a split in the legend "
         "to hide it."))
 else:
     display(Markdown(f"**No density to draw on {data_shown}:** " + "; ".join(scores.notes) + "."))
@@ -175,8 +179,8 @@ if len(scores.curves):
                 label=f"{split}: mean {row['mean']:.1f}, sd {row['std']:.1f}, median {row['median']:.0f} "
                       f"(n={int(row['n'])})")
         ax.fill_between(curve["score"], curve["density"], color=colour, alpha=0.15)
-    for (statistic, split, value), (_, style, width, opacity) in zip(summary_lines, SUMMARY_LINES):  # as above
-        ax.axvline(value, color=SPLIT_COLOURS.get(split), ls=style, lw=0.75 * width, alpha=opacity,
+    for (statistic, split, value, colour), (_, style, width, opacity) in zip(summary_lines, SUMMARY_LINES):  # as above
+        ax.axvline(value, color=colour, ls=style, lw=0.75 * width, alpha=opacity,
                    label=f"{split} {statistic} {value:.1f}")
     ax.set(xlabel="overall score (1-100)", ylabel="density", xlim=(1, 100), title="Figure 2(a)")
     ax.legend(frameon=False, fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the data

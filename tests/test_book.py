@@ -492,6 +492,15 @@ def test_text_on_a_fill_takes_the_colour_with_the_higher_wcag_contrast():
     assert (0, 0) not in css  # the words are not filled
 
 
+def test_summary_lines_differ_in_dash_and_width_and_a_darker_shade_stays_that_colour():
+    from portraitcraft.book.figures import SUMMARY_LINES, darker, relative_luminance
+
+    assert len({line[0] for line in SUMMARY_LINES}) == len({line[2] for line in SUMMARY_LINES}) == len(SUMMARY_LINES)
+    assert [line[2] for line in SUMMARY_LINES] == sorted((line[2] for line in SUMMARY_LINES), reverse=True)
+    assert darker("#ffffff", 0.5) == "#808080" and darker("#4c72b0", 0) == "#4c72b0"
+    assert relative_luminance(darker("#dd8452")) < relative_luminance("#dd8452")
+
+
 @pytest.mark.slow
 def test_only_runs_one_chapter_on_a_fresh_clone_and_leaves_the_html_for_the_whole_book(tmp_path: Path):
     (tmp_path / "_config.yml").write_text("title: x\n")

@@ -48,6 +48,14 @@ SUMMARY_LINES: tuple[tuple[str, Any, float, float], ...] = (
     ("solid", "-", 8.0, 0.4), ("dash", (0, (5, 2)), 3.5, 1.0), ("dot", (0, (1, 1.5)), 3.0, 1.0),
     ("dashdot", (0, (6, 2, 1, 2)), 1.5, 1.0))
 
+def darker(colour: Any, by: float = 0.45) -> str:
+    """``colour`` mixed with black (``by`` 0: unchanged, 1: black), as a hex string: a second line of a series'
+    colour that must stand out where it lies on the first (a split's median over its mean)."""
+    from matplotlib.colors import to_hex, to_rgb
+
+    return to_hex([channel * (1 - by) for channel in to_rgb(colour)])
+
+
 _COLOURWAY = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c"]
 
 TEMPLATE = "portraitcraft"
