@@ -23,7 +23,7 @@ For example::
 
     for part in cache_parts():
         print(part.name, human_size(part.size), part.what)
-    clean(["assess"])       # or clean(): every part; each is made again when needed
+    clean(["assess"])   # or clean(): every part; each is made again
 """
 
 from __future__ import annotations

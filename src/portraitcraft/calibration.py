@@ -7,7 +7,8 @@ For example::
     from portraitcraft.calibration import calibration, level_probabilities
     from portraitcraft.error_analysis import analyse_predictions
 
-    items = level_probabilities(analyse_predictions("data/lab/runs/feature-baseline.jsonl", "data/lab"))
+    run = "data/lab/runs/feature-baseline.jsonl"
+    items = level_probabilities(analyse_predictions(run, "data/lab"))
     calibration(items.probabilities, items.truth).ece
 """
 

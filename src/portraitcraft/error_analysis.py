@@ -3,11 +3,16 @@ images, then arranged per attribute, per image and per score bin.
 
 For example::
 
-    from portraitcraft.error_analysis import analyse_predictions, attribute_accuracy, hardest_images
+    from portraitcraft.error_analysis import (analyse_predictions,
+                                              attribute_accuracy,
+                                              hardest_images)
 
-    errors = analyse_predictions("data/lab/runs/feature-baseline.jsonl", "data/lab")
-    attribute_accuracy(errors.predicted_levels, errors.truth.levels)     # accuracy per attribute, bootstrap CIs
-    hardest_images(errors.frame(), top=5)                               # most wrong levels, then largest score error
+    run = "data/lab/runs/feature-baseline.jsonl"
+    errors = analyse_predictions(run, "data/lab")
+    # accuracy per attribute, with bootstrap intervals
+    attribute_accuracy(errors.predicted_levels, errors.truth.levels)
+    # most wrong levels, then largest score error
+    hardest_images(errors.frame(), top=5)
 
 Every metric comes from `portraitcraft.metrics` (the scorer's own functions); this module only arranges them per
 attribute, per image and per bin. Levels are codes 0 Poor, 1 Medium, 2 Good and -1 for an invalid prediction,

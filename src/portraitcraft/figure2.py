@@ -7,8 +7,8 @@ For example::
     from portraitcraft.sources import open_dataset
 
     ds = open_dataset("data/lab", reveal_ground_truth=True)
-    figure2a(ds).summary          # overall scores per split: n, mean, std, median; + .curves, .test
-    figure2b(ds).means            # mean 0-10 score of the 13 attributes per split (the radar)
+    figure2a(ds).summary   # per split: n, mean, std, median; + .curves, .test
+    figure2b(ds).means     # mean 0-10 score of the 13 attributes per split
 
 Only labelled images count (`portraitcraft.labels.labelled_images`); a split whose labels are hidden is left out
 and said so in ``notes``. No function raises for a partial dataset.

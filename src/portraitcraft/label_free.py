@@ -4,17 +4,21 @@ The published test split hides its labels, so a model's test predictions cannot 
 looked at. Each diagnostic compares what a file predicts with what the labelled training split holds, or two files
 with each other, on the images they share (`agreement`: rank correlation and kappa of two files). For example::
 
-    from portraitcraft.label_free import (answer_balance, invalid_fields, level_shares, score_distribution,
+    from portraitcraft.label_free import (answer_balance, invalid_fields,
+                                          level_shares, score_distribution,
                                           training_reference)
     from portraitcraft.predictions import read_predictions
     from portraitcraft.sources import open_dataset
 
     train_scores, train_levels = training_reference(open_dataset("data/lab"))
-    sets = [("features", read_predictions("data/lab/runs/feature-baseline.jsonl"))]
-    score_distribution(sets, train_scores)      # predicted overall scores against the training split's
-    level_shares(sets, train_levels)             # per attribute, the share of each predicted level against train's
-    answer_balance(sets)                         # how often each answer letter is given
-    invalid_fields(sets[0][1])                   # per field, how many records have no valid value
+    run = read_predictions("data/lab/runs/feature-baseline.jsonl")
+    sets = [("features", run)]
+    # predicted overall scores against the training split's
+    score_distribution(sets, train_scores)
+    # per attribute, the share of each predicted level against train's
+    level_shares(sets, train_levels)
+    answer_balance(sets)          # how often each answer letter is given
+    invalid_fields(run)           # per field, the records without a value
 
 None of these says whether a model is right: a model can match the training split's distributions and be wrong on
 every image. They catch what goes wrong before any scoring: a model that gives everyone 70, never says Poor,

@@ -4,12 +4,15 @@ that lets a reader rerun the book (GPU measurements: `read_gpu_benchmark`, on th
 
 For example::
 
-    from portraitcraft.measurements import prediction_timing, reproducibility_record
+    from portraitcraft.measurements import (prediction_timing,
+                                            reproducibility_record)
     from portraitcraft.predictions import prediction_details
 
     runs = ["data/lab/runs/feature-baseline.jsonl"]
-    prediction_timing(prediction_details(runs[0]))       # seconds per image: mean, median, p95
-    reproducibility_record("data/lab", runs)             # date, versions, commit, data, predictions
+    # seconds per image: mean, median, p95
+    prediction_timing(prediction_details(runs[0]))
+    # date, versions, commit, data, predictions
+    reproducibility_record("data/lab", runs)
 """
 
 from __future__ import annotations

@@ -2,11 +2,14 @@
 
 For example::
 
-    from portraitcraft.outputs import OutputLock, prepare_jsonl_resume, write_atomic
+    from portraitcraft.outputs import (OutputLock, prepare_jsonl_resume,
+                                       write_atomic)
 
-    # a whole file (JSON: provenance.write_json), refused if it is one of the inputs
-    write_atomic("report.txt", "2 images", inputs={"predictions": "data/lab/runs/feature-baseline.jsonl"})
-    with OutputLock("runs/a.jsonl", "my-run"):           # a file a run appends to or trains into
+    # a whole file (JSON: provenance.write_json), never over an input
+    run = "data/lab/runs/feature-baseline.jsonl"
+    write_atomic("report.txt", "2 images", inputs={"predictions": run})
+    # a file a run appends to or trains into
+    with OutputLock("runs/a.jsonl", "my-run"):
         resumed = prepare_jsonl_resume("runs/a.jsonl", config_hash="0123abcd")
 
 The rules every writer of the package follows

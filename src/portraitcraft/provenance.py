@@ -1,11 +1,15 @@
 """What produced a result, and writing it down: installed package versions, fingerprints of files, folders and
 data roots, the code's git commit, and JSON written safely. For example::
 
-    from portraitcraft.provenance import data_fingerprint, package_versions, write_json
+    from portraitcraft.provenance import (data_fingerprint, package_versions,
+                                          write_json)
 
-    package_versions(("numpy", "torch"))       # {"numpy": "2.1.3", "torch": None}  (None: not installed)
-    data_fingerprint("data/lab")               # the track files' SHA-256, one digest over them, the image count
-    write_json("report/summary.json", {"images": 2, "srcc": float("nan")})  # strict JSON (NaN -> null), atomically
+    # {"numpy": "2.1.3", "torch": None}  (None: not installed)
+    package_versions(("numpy", "torch"))
+    # the track files' SHA-256, one digest over them, the image count
+    data_fingerprint("data/lab")
+    # strict JSON (NaN -> null), written atomically
+    write_json("report/summary.json", {"images": 2, "srcc": float("nan")})
 
 Every JSON report the package writes goes through `write_json`, so its rules live in one place: the payload is made
 JSON-safe by `json_safe`, and the file is written by `portraitcraft.outputs.write_atomic` (a temporary file in the

@@ -7,10 +7,14 @@ and judgments::
     from portraitcraft.lab.series import render_series
     from portraitcraft.series_readings import factor_effects, judge_series, series_table
 
-    steps = render_series("data/lab_series", ["horizon_tilt"])   # or every sweep of lab.series.SWEEPS: no factors
-    table = series_table(steps)                        # one row per image: factor, value, scores, levels
-    factor_effects(table)                              # factor x attribute: how far each score moves
-    judge_series(steps, find_baseline_model("data/lab/runs/feature-baseline.jsonl"))
+    # one factor's sweep (without factors: every sweep of lab.series.SWEEPS)
+    steps = render_series("data/lab_series", ["horizon_tilt"])
+    # one row per image: factor, value, scores, levels
+    table = series_table(steps)
+    # factor x attribute: how far each score moves
+    factor_effects(table)
+    model = find_baseline_model("data/lab/runs/feature-baseline.jsonl")
+    judge_series(steps, model)
 """
 
 from __future__ import annotations

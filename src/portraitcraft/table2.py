@@ -4,8 +4,8 @@
     from portraitcraft.table2 import closest_definitions, table2
 
     table = table2(open_dataset("data/lab"))
-    table.frame                   # one row per (definition, split), `overall` included
-    closest_definitions(table)    # which length definition comes closest to the paper's means
+    table.frame    # one row per (definition, split), `overall` included
+    closest_definitions(table)    # which length comes closest to the paper's
 
 Table 2 as reported
 -------------------

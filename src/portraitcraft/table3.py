@@ -4,7 +4,8 @@ with a 95% bootstrap interval. For example::
     from portraitcraft.sources import open_dataset
     from portraitcraft.table3 import reproduce_table3
 
-    reproduce_table3(open_dataset("data/lab"), ["data/lab/runs/feature-baseline.jsonl"]).frame
+    runs = ["data/lab/runs/feature-baseline.jsonl"]
+    reproduce_table3(open_dataset("data/lab"), runs).frame
 
 Table 3 as reported
 -------------------

@@ -8,14 +8,16 @@ is then a linear function of a few terms plus Gaussian noise (table ``MODELS``):
 
 .. code-block:: text
 
-    score = clip(base + sum(weight * term) + noise_sd * N(0, 1), 0, 10), rounded to one decimal
+    score = clip(base + sum(weight * term) + noise_sd * N(0, 1), 0, 10)
+    (rounded to one decimal)
 
 The noise is the part no picture can explain (different annotators, taste); it is large for Creativity and
 Originality, as in the real data. ``total_score`` is a function of the 13 attribute scores:
 
 .. code-block:: text
 
-    total_score = clip(round(TOTAL_AT_SIX + TOTAL_SLOPE * (weighted_mean(scores) - 6)
+    total_score = clip(round(TOTAL_AT_SIX
+                             + TOTAL_SLOPE * (weighted_mean(scores) - 6)
                              + TOTAL_NOISE_SD * N(0, 1)), 1, 100)
 
 with ``TOTAL_WEIGHTS`` (Creativity counts 0.6, the others 1). One more noise draw per image,

@@ -13,7 +13,8 @@ The audit needs the default 512-pixel render (smaller images blur what it measur
     from portraitcraft.lab import write_lab
     from portraitcraft.lab.audit import audit_lab
 
-    write_lab("data/audit-lab", n_train=2, n_test=0, n_track2_train=0, n_track2_test=0, seed=0)
+    write_lab("data/audit-lab", n_train=2, n_test=0,
+              n_track2_train=0, n_track2_test=0, seed=0)
     report = audit_lab("data/audit-lab")
     print(report.summary())
     report.contradictions[:3]

@@ -3,7 +3,8 @@ Where each piece is imported from::
 
     from portraitcraft.runners import run_predictions
     from portraitcraft.runners.qwen import QwenBackend, QwenSettings
-    from portraitcraft.runners.tiny import build_tiny_qwen3_vl      # a 1 MB random Qwen3-VL for CPU demos
+    # a 1 MB random Qwen3-VL for CPU demos
+    from portraitcraft.runners.tiny import build_tiny_qwen3_vl
 
 The backends import torch and transformers when constructed, not when this package is imported.
 """

@@ -3,7 +3,8 @@
     from portraitcraft.finetune.model import parameter_counts
     from portraitcraft.runners.configs import meta_model
 
-    model = meta_model()              # Qwen3-VL-4B-Instruct's architecture on the meta device: no memory used
+    # Qwen3-VL-4B-Instruct's architecture on the meta device: no memory used
+    model = meta_model()
     parameter_counts(model)           # its parameters by part
 
 `QWEN3_VL_4B` is the ``text_config`` and ``vision_config`` of Qwen3-VL-4B-Instruct's published ``config.json``

@@ -2,8 +2,10 @@
 
     from portraitcraft.runners.server import serve
 
-    server, thread = serve("models/tiny-qwen3-vl", port=8000)   # or: portraitcraft serve --model DIR --port 8000
-    print(server.url)   # for: portraitcraft predict --backend openai --base-url URL
+    # or: portraitcraft serve --model models/tiny-qwen3-vl --port 8000
+    server, thread = serve("models/tiny-qwen3-vl", port=8000)
+    # for: portraitcraft predict --backend openai --base-url URL ...
+    print(server.url)
     server.shutdown()
     server.server_close()
 

@@ -9,7 +9,8 @@ For example::
 
     from portraitcraft.runners.tiny import build_tiny_qwen3_vl
 
-    folder = build_tiny_qwen3_vl("models/tiny-qwen3-vl")      # then: --model models/tiny-qwen3-vl
+    folder = build_tiny_qwen3_vl("models/tiny-qwen3-vl")
+    # then: portraitcraft predict --model models/tiny-qwen3-vl ...
 
 Recipe: a byte-level BPE trained here on a small corpus with Qwen's pre-tokenizer and special tokens, wrapped as
 ``Qwen2Tokenizer``; ``Qwen2VLImageProcessorPil`` with Qwen3-VL's 16-pixel patches merged 2x2; a chat template that

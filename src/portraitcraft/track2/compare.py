@@ -7,7 +7,8 @@ folder of generated images per generator with ``generated=["runs/qwen-image", ..
     from portraitcraft.track2.compare import agreement_frame, figure3_panels
 
     panels = figure3_panels("data/lab", limit=4)
-    agreement_frame(panels[0])       # one row per property the description asks for, a column per image
+    # one row per property the description asks for, a column per image
+    agreement_frame(panels[0])
 
 Generators
     The composition-lab generator (`track2.lab_generator`) draws every description by default; each folder in

@@ -6,9 +6,10 @@ For example::
 
     from portraitcraft.track2.extract import CpuExtractor
 
-    extractor = CpuExtractor()                        # or VlmExtractor("models/tiny-qwen3-vl")
+    extractor = CpuExtractor()   # or VlmExtractor("models/tiny-qwen3-vl")
     with Image.open("data/lab/images_00/lab_00000.jpg") as image:
-        readings = extractor.read([image])[0]         # {"framing": Reading(value="close-up", ...), ...}
+        # {"framing": Reading(value="close-up", ...), ...}
+        readings = extractor.read([image])[0]
 
 Both return, per image, one `Reading` per property they can see: a value, a confidence, and for categorical
 properties a probability for every value (the scorer takes the expected agreement under it).

@@ -6,7 +6,8 @@ For example::
 
     from portraitcraft.track2.finetune import LoraSettings, run_lora_finetune
 
-    settings = LoraSettings(data="data/lab", model="Qwen/Qwen-Image", out="runs/qwen-image-lora")
+    settings = LoraSettings(data="data/lab", model="Qwen/Qwen-Image",
+                            out="runs/qwen-image-lora")
     summary = run_lora_finetune(settings)
     # then: portraitcraft track2 generate --lora runs/qwen-image-lora ...
 

@@ -5,17 +5,21 @@ For example, with the reference's settings written out (they are the defaults)::
 
     from portraitcraft.track2.generate import GenerationSettings, run_generation
 
-    settings = GenerationSettings(model="Qwen/Qwen-Image", width=1024, height=1024, steps=20)
-    summary = run_generation("data/lab/track_2_test.json", "generated/", settings)
+    settings = GenerationSettings(model="Qwen/Qwen-Image",
+                                  width=1024, height=1024, steps=20)
+    descriptions = "data/lab/track_2_test.json"
+    summary = run_generation(descriptions, "generated/", settings)
     print(summary.generated, "generated,", summary.skipped, "skipped")
-    # then: portraitcraft track2 evaluate --descriptions data/lab/track_2_test.json --images generated/
+    # then: portraitcraft track2 evaluate --images generated/ \\
+    #           --descriptions data/lab/track_2_test.json
 
 The reference settings (the benchmark's public Qwen-Image fine-tuning code, evaluation.py) are the defaults, except
 the JPEG quality of the written images (`JPEG_QUALITY` 95; the reference saves with PIL's default 75):
 
-* prompt: ``"AES_COMP, Generate an image based on the following description.\\n\\n[Content]\\n{content}\\n\\n
-  [Composition]\\n{analysis}\\n"`` (`generation_prompt`); the "AES_COMP, " trigger is the LoRA's, so it is
-  written when a LoRA is loaded and left out for the base model (``trigger`` overrides both);
+* prompt: `PROMPT_TEMPLATE` (`generation_prompt`): the trigger, "Generate an image based on the following
+  description.", then "[Content]" and the content, then "[Composition]" and the analysis, each after a blank
+  line; the "AES_COMP, " trigger is the LoRA's, so it is written when a LoRA is loaded and left out for the base
+  model (``trigger`` overrides both);
 * sampling: 1024 x 1024 pixels, 20 steps, true classifier-free guidance 5 with the negative prompt " ",
   max_sequence_length 1024, every image from the same seed 346346 (a generator per image, on the pipeline's
   device as in the reference, so the batch size does not change the pictures);

@@ -9,7 +9,9 @@ For example::
     with open("data/lab/track_2_test.json", encoding="utf-8") as file:
         record = json.load(file)[0]
     generator = LabGenerator()
-    image = generator.draw(record["content_description"], record["composition_analysis"], width=1024, height=1024)
+    image = generator.draw(record["content_description"],
+                           record["composition_analysis"],
+                           width=1024, height=1024)
     image.save("drawn.jpg")
 
 How it works

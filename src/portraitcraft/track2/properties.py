@@ -8,13 +8,16 @@ has no target and is not scored.
 
 Kinds
 -----
-``ordinal``     ordered categories (close-up < half-body < full-body): exact agreement 1, adjacent ones
-                `ADJACENT_CREDIT`, anything further 0.
-``nominal``     unordered categories (light from the left, right, front, back, top): exact 1, else 0, except the
-                pairs listed in ``adjacent`` (a mixed palette is half right when the image is warm).
-``continuous``  a number (horizon tilt in degrees, share of the frame left empty): agreement falls linearly with the
-                distance, ``1 - |target - reading| / scale``, floored at 0. A VLM answers these by choosing one of
-                ``bins`` (a label and its representative value); the expected value is the reading.
+``ordinal``
+    ordered categories (close-up < half-body < full-body): exact agreement 1, adjacent ones `ADJACENT_CREDIT`,
+    anything further 0.
+``nominal``
+    unordered categories (light from the left, right, front, back, top): exact 1, else 0, except the pairs listed
+    in ``adjacent`` (a mixed palette is half right when the image is warm).
+``continuous``
+    a number (horizon tilt in degrees, share of the frame left empty): agreement falls linearly with the distance,
+    ``1 - |target - reading| / scale``, floored at 0. A VLM answers these by choosing one of ``bins`` (a label and
+    its representative value); the expected value is the reading.
 
 The lab's factors map onto these properties in `track2.bench.truth_from_factors`, with the thresholds the lab's
 own description writer (`portraitcraft.lab.describe`) uses, so a lab description and its image can be compared.

@@ -6,8 +6,9 @@ For example, on the images the composition-lab generator draws for the lab's des
     from portraitcraft.track2.generate import GenerationSettings, run_generation
     from portraitcraft.track2.score import evaluate_folder
 
-    run_generation("data/lab/track_2_test.json", "generated/", GenerationSettings(model="lab"))
-    report = evaluate_folder("data/lab/track_2_test.json", "generated/", extractor="cpu")
+    descriptions = "data/lab/track_2_test.json"
+    run_generation(descriptions, "generated/", GenerationSettings(model="lab"))
+    report = evaluate_folder(descriptions, "generated/", extractor="cpu")
     print(report.to_text())
     report.write_json("track2.json")
 

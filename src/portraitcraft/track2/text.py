@@ -8,8 +8,10 @@ For example::
 
     with open("data/lab/track_2_test.json", encoding="utf-8") as file:
         record = json.load(file)[0]
-    parsed = parse_description(record["content_description"], record["composition_analysis"])
-    parsed.targets["framing"]      # Target(key="framing", value="close-up", confidence=0.9, evidence="close-up", ...)
+    parsed = parse_description(record["content_description"],
+                               record["composition_analysis"])
+    # Target(key="framing", value="close-up", confidence=0.9, ...)
+    parsed.targets["framing"]
 
 Why rules first
     A description states composition in a small professional vocabulary ("placed on the left third", "shallow depth

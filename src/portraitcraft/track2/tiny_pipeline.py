@@ -10,7 +10,8 @@ For example::
 
     from portraitcraft.track2.tiny_pipeline import build_tiny_qwen_image
 
-    folder = build_tiny_qwen_image("models/tiny-qwen-image")   # then: track2 generate --model models/tiny-qwen-image
+    folder = build_tiny_qwen_image("models/tiny-qwen-image")
+    # then: portraitcraft track2 generate --model models/tiny-qwen-image ...
 
 Components (the classes of ``Qwen/Qwen-Image``'s ``model_index.json``)
     * transformer: ``QwenImageTransformer2DModel``: 2 dual-stream blocks, 2 heads of 16 (Qwen-Image: 60 blocks,
