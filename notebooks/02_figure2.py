@@ -144,7 +144,9 @@ display(Markdown(how))
 # %% tags=["remove-input"]
 for note in scores.notes if len(scores.curves) else []:  # without a curve, the notes were said above it
     display(Markdown(f"*Note: {note}.*"))
-display(scores.summary.style.hide(axis="index").format(precision=2))
+# as the sentences around it say them: means and spreads to one decimal, the scores themselves as they are (1-100)
+display(scores.summary.style.hide(axis="index").format({"mean": "{:.1f}", "std": "{:.1f}", "median": "{:g}",
+                                                        "min": "{:g}", "max": "{:g}"}, na_rep="-"))
 if scores.test is not None:
     t = scores.test
     display(Markdown(
