@@ -214,18 +214,21 @@ measured = [
 if len(found):
     seconds = timed(lambda: extract_features(list(found["image_path"]), list(found["image_file"])))
     measured.append({"step": "composition features, no cache", "seconds": seconds / len(found), "per": "image"})
+not_timed = []
 for path in prediction_paths[:1]:
     try:
         seconds = timed(lambda path=path: analyse_predictions(path, ds, n_bootstrap=1000, seed=seed))
         measured.append({"step": "read, align and score a prediction file, 1,000 bootstrap resamples",
                          "seconds": seconds, "per": "file"})
     except DataError as exc:
-        measured.append({"step": f"score {shown_path(path)}: not timed ({exc})", "seconds": float("nan"),
-                         "per": "file"})
+        not_timed.append(f"`{html.escape(shown_path(path))}` could not be scored, so it was not timed: {exc}")
 measured = pd.DataFrame(measured)
-display(measured.style.hide(axis="index").format({"seconds": "{:.3f}"}))
+measured["time"] = measured.pop("seconds").map(duration)
+display(measured[["step", "time", "per"]].style.hide(axis="index"))
 display(caption(f"A few steps timed in this notebook on {data_shown}, once each (rendering: mean of 3). Wall-clock "
-                "seconds on the machine that built the book, which other work may share.", label="Table"))
+                "time on the machine that built the book, which other work may share.", label="Table"))
+for line in not_timed:
+    display(Markdown(f"*{line}*"))
 
 # %% tags=["remove-input"]
 if benchmarks:
