@@ -316,16 +316,22 @@ def test_a_run_killed_with_sigkill_resumes_without_loss(lab, tiny_model, tmp_pat
     assert f"{len(partial)} of 6 already done" in result.stdout
 
 
-def test_predict_command_writes_records_the_evaluator_reads(lab, tiny_model, tmp_path, score_backend):
+def test_predict_command_writes_records_the_evaluator_reads(lab, tiny_model, tmp_path, score_backend, monkeypatch):
+    """... and, off a terminal, draws no progress bar: neither its own nor transformers' while loading the model."""
+    from transformers.utils import logging as transformers_logging
     from typer.testing import CliRunner
 
     from portraitcraft.cli import app
 
     out = tmp_path / "cli.jsonl"
-    common = ["predict", "--data", str(lab), "--model", str(tiny_model), "--out", str(out), "--limit", "2",
-              "--no-progress"]
+    common = ["predict", "--data", str(lab), "--model", str(tiny_model), "--out", str(out), "--limit", "2"]
+    # transformers' own "Loading weights" bar on: off a terminal (CliRunner's stderr) the load must turn it off.
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    transformers_logging.enable_progress_bar()
     result = CliRunner().invoke(app, [*common, "--protocol", "score", "--batch-size", "2"])
     assert result.exit_code == 0, result.output
+    assert not transformers_logging.is_progress_bar_enabled()
+    assert "Loading weights" not in result.stderr and "\r" not in result.stderr and "it/s" not in result.stderr
     assert "wrote 2 record(s)" in result.output
     assert len(read_predictions(out)) == 2
     result = CliRunner().invoke(app, [*common, "--protocol", "generate", "--max-new-tokens", "4"])

@@ -7,8 +7,10 @@ carriage-return updates are noise, so none is drawn. ``--no-progress`` turns bar
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 FALSE_WORDS = frozenset({"", "0", "false", "no", "off"})
@@ -32,12 +34,29 @@ def progress_bar(total: int | None = None, *, desc: str, unit: str = "it", enabl
     return tqdm(total=total, desc=desc, unit=unit, disable=not bars_shown(enabled), **options)
 
 
-def quiet_library_bars(enabled: bool = True) -> None:
-    """Turn off the bars of the libraries the package drives (datasets' map/save bars) unless `bars_shown`."""
+# The public switch of each library whose own bars the package can set off: model loading (transformers' "Loading
+# weights", diffusers' "Loading pipeline components"), hub downloads, and datasets' map/save.
+LIBRARY_SWITCHES = {
+    "transformers": ("transformers.utils.logging", "disable_progress_bar"),
+    "diffusers": ("diffusers.utils.logging", "disable_progress_bar"),
+    "huggingface_hub": ("huggingface_hub.utils", "disable_progress_bars"),
+    "datasets": ("datasets.utils.logging", "disable_progress_bar"),
+}
+
+
+def quiet_library_bars(enabled: bool = True, *, using: Iterable[str] = ()) -> None:
+    """Turn off the libraries' own bars (`LIBRARY_SWITCHES`) unless `bars_shown` (``enabled``).
+
+    A library is touched only when it is already imported or named in ``using`` (the caller is about to use it):
+    none is imported just to be silenced. Called where the package loads a model, so that a log file or a pipe
+    gets no loading bars either. A switch stays off for the rest of the process."""
     if bars_shown(enabled):
         return
-    try:
-        from datasets.utils.logging import disable_progress_bar
-    except ImportError:
-        return
-    disable_progress_bar()
+    wanted = set(using)
+    for library, (module, switch) in LIBRARY_SWITCHES.items():
+        if library not in sys.modules and library not in wanted:
+            continue
+        try:
+            getattr(importlib.import_module(module), switch)()
+        except (ImportError, AttributeError):  # not installed, or a version without the switch: nothing to quiet
+            continue

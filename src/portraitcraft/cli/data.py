@@ -74,7 +74,7 @@ def export(
 
     if split not in (None, VALIDATION_SPLIT):
         fail(f"--split {split!r}: expected {VALIDATION_SPLIT} (without --split the root's splits are written)")
-    quiet_library_bars(progress)
+    quiet_library_bars(progress, using=("datasets",))
     dataset = open_dataset(data)
     written = save(dataset, out, validation=validation_images(dataset) if split else ())
     for track in TRACKS:

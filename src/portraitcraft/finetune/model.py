@@ -66,6 +66,9 @@ class FineTuner:
         else:
             from transformers import AutoModelForImageTextToText, AutoProcessor
 
+            from portraitcraft.progress import quiet_library_bars
+
+            quiet_library_bars(using=("transformers", "huggingface_hub"))
             source = resume_from if (resume_from is not None and not s.lora) else s.model
             try:
                 folder, self.identity = resolve_model(str(source))

@@ -284,6 +284,9 @@ class QwenBackend:
     def _load(self) -> None:
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
+        from portraitcraft.progress import quiet_library_bars
+
+        quiet_library_bars(using=("transformers", "huggingface_hub"))
         settings = self.settings
         folder, self.identity = resolve_model(settings.model, settings.revision)
         self.held_out = checkpoint_held_out(folder)

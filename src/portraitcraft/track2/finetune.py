@@ -287,6 +287,8 @@ class LoraTrainer:
         from diffusers import DiffusionPipeline, FlowMatchEulerDiscreteScheduler
         from peft import LoraConfig
 
+        from portraitcraft.progress import quiet_library_bars
+
         s = self.settings = settings
         self.device = torch.device(resolve_device(s.device))
         precision = s.precision if s.precision != "auto" else ("bf16" if self.device.type == "cuda" else "fp32")
@@ -296,6 +298,7 @@ class LoraTrainer:
             pipe = pipeline
         else:
             folder = pipeline_folder if pipeline_folder is not None else locate_pipeline(s.model)[0]
+            quiet_library_bars(using=("diffusers", "transformers", "huggingface_hub"))
             try:
                 pipe = DiffusionPipeline.from_pretrained(folder, dtype=self.dtype, use_safetensors=True)
             except Exception as exc:  # safetensors' and torch's own errors for damaged weights too

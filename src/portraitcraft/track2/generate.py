@@ -189,6 +189,9 @@ def _load(folder: Path, model: str, dtype: str, device: str, lora: str | None):
     import torch
     from diffusers import DiffusionPipeline
 
+    from portraitcraft.progress import quiet_library_bars
+
+    quiet_library_bars(using=("diffusers", "transformers", "huggingface_hub"))
     try:
         # Weights only through safetensors: a pickled .bin is refused, never unpickled.
         pipe = DiffusionPipeline.from_pretrained(folder, dtype=getattr(torch, dtype), use_safetensors=True)
