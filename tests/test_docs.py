@@ -84,8 +84,8 @@ API_PAGE = REPO / "book" / "api.md"
 
 # Every Python example of the API page, by where it is written: a module's docstring, or a documented member's
 # (module:Member). `test_the_list_of_examples_is_the_api_page_s` keeps the list whole.
-EXAMPLES = ["portraitcraft.sources", "portraitcraft.hf", "portraitcraft.lab", "portraitcraft.lab.series",
-            "portraitcraft.lab.audit", "portraitcraft.labels", "portraitcraft.predictions:PredictionWriter",
+EXAMPLES = ["portraitcraft.sources", "portraitcraft.hf", "portraitcraft.lab", "portraitcraft.labels",
+            "portraitcraft.lab.series", "portraitcraft.lab.audit", "portraitcraft.predictions:PredictionWriter",
             "portraitcraft.paper", "portraitcraft.figure2", "portraitcraft.table2", "portraitcraft.table3",
             "portraitcraft.label_free", "portraitcraft.error_analysis", "portraitcraft.calibration",
             "portraitcraft.series_readings", "portraitcraft.measurements", "portraitcraft.runners",
