@@ -68,7 +68,7 @@ from portraitcraft.error_analysis import (
     score_error_by_truth,
 )
 from portraitcraft.evaluation import LEADERBOARD, METRIC_LABELS, MIN_INTERVAL_IMAGES, MIN_PAIRED_IMAGES
-from portraitcraft.labels import evaluation_target, runs_validation_leak
+from portraitcraft.labels import evaluation_target, runs_validation_leak, training_names
 from portraitcraft.predictions import prediction_labels
 from portraitcraft.sources import open_dataset
 
@@ -91,7 +91,7 @@ for path, name in zip(files, prediction_labels(files)):  # each file named as in
         skipped.append((path, str(exc)))
         continue
     # A model trained on the validation images is not analysed on them (Table 3 leaves it out too).
-    leak = runs_validation_leak(analysis.predictions.runs, target.truth.image_paths) if (
+    leak = runs_validation_leak(analysis.predictions.runs, target.truth.image_paths, training_names(ds)) if (
         target.split == "validation") else None
     if leak:
         skipped.append((path, leak))

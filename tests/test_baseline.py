@@ -159,7 +159,7 @@ def test_validation_split_is_predicted_by_a_model_trained_without_it(baseline_ru
     from portraitcraft.baseline import BaselineError, predict_feature_baseline
     from portraitcraft.data import DataError
     from portraitcraft.evaluation import evaluate_on_split
-    from portraitcraft.labels import held_out_record, runs_validation_leak, validation_images
+    from portraitcraft.labels import held_out_record, runs_validation_leak, training_names, validation_images
     from portraitcraft.predictions import read_predictions
     from portraitcraft.sources import open_dataset
 
@@ -179,7 +179,9 @@ def test_validation_split_is_predicted_by_a_model_trained_without_it(baseline_ru
     predictions = read_predictions(out)
     assert sorted(predictions.image_paths) == sorted(validation)
     manifest = json.loads((tmp_path / "val.model" / "manifest.json").read_text())
-    assert manifest["held_out"] == held_out_record(validation, fraction=0.1, seed=0)
+    assert manifest["held_out"] == held_out_record(validation, fraction=0.1, seed=0,
+                                                   training=training_names(open_dataset(lab)))
+    assert manifest["held_out"]["training"]["images"] == 120
     assert manifest["train_images"] == 120 - len(validation)
     assert runs_validation_leak(predictions.runs, validation) is None
 
@@ -191,3 +193,25 @@ def test_validation_split_is_predicted_by_a_model_trained_without_it(baseline_ru
                              max_side=192, grid="linear")
     with pytest.raises(DataError, match="not scored on the validation split: its model was trained on every"):
         evaluate_on_split(train_run, lab, "validation", n_bootstrap=0)
+
+
+
+def test_lab_model_predicts_another_datasets_validation_split(baseline_run, real_sample, tmp_path):
+    """The validation check compares training data, not only held-out names: the lab's model never saw the real
+    sample, so its validation split is predicted (one line on stderr says why), through the CLI as a user runs it."""
+    from typer.testing import CliRunner
+
+    from portraitcraft.cli import app
+    from portraitcraft.sources import open_dataset
+
+    lab, test_run = baseline_run
+    model_dir = test_run.with_name(test_run.stem + ".model")
+    manifest = json.loads((model_dir / "manifest.json").read_text())
+    assert manifest["held_out"]["images"] == 0 and manifest["held_out"]["training"]["images"] == 120
+    out = tmp_path / "sample-validation.jsonl"
+    result = CliRunner().invoke(app, ["baseline", "predict", str(real_sample), "--split", "validation",
+                                      "--model-dir", str(model_dir), "--out", str(out), "--max-side", "192"])
+    assert result.exit_code == 0, result.output
+    assert "learnt from other training data" in result.stderr and "not a leak" in result.stderr
+    from portraitcraft.labels import validation_images
+    assert sorted(read_predictions(out).image_paths) == validation_images(open_dataset(real_sample))

@@ -90,3 +90,27 @@ def test_the_validation_split_is_seeded_and_holds_out_a_fraction(tmp_path):
     assert len(truth) == 5 and len(fit) == 15 and not set(truth.image_paths) & set(fit)
     assert truth.image_paths == again.image_paths != other.image_paths
     assert truth.answers is None and truth.path == root / "track_1_train.json"
+
+
+def test_validation_leak_compares_the_training_data_a_model_learnt_from():
+    from portraitcraft.labels import held_out_record, runs_validation_leak, validation_leak
+
+    lab_train = [f"images_01/lab_{i:03d}.jpg" for i in range(20)]
+    other_train = [f"images_01/photo_{i:03d}.jpg" for i in range(20)]
+    validation = lab_train[:2]
+    trained_on_everything = held_out_record([], training=lab_train)
+    # The same training data, nothing held out: refused, as before.
+    assert "trained on every labelled training record" in validation_leak(trained_on_everything, validation, lab_train)
+    # Holding out exactly this split: allowed; holding out another: refused.
+    assert validation_leak(held_out_record(validation, training=lab_train), validation, lab_train) is None
+    assert "held out other training images" in validation_leak(
+        held_out_record(lab_train[2:4], training=lab_train), validation, lab_train)
+    # Another dataset's validation split: the model learnt from other data, let through.
+    assert validation_leak(trained_on_everything, other_train[:2], other_train) is None
+    assert runs_validation_leak([{"held_out": trained_on_everything}], other_train[:2], other_train) is None
+    # A record written before the training data was recorded (a checkpoint's, a manifest's): refused as before,
+    # even on another dataset; so is a check that is not told the dataset's training records.
+    old_record = held_out_record([], fraction=0.0, seed=42)
+    assert "trained on every" in validation_leak(old_record, other_train[:2], other_train)
+    assert "trained on every" in runs_validation_leak([{"held_out": old_record}], other_train[:2], other_train)
+    assert "trained on every" in validation_leak(trained_on_everything, other_train[:2])

@@ -97,6 +97,7 @@ from portraitcraft.labels import (
     held_out_record,
     labelled_images,
     split_image_paths,
+    training_names,
     validation_leak,
 )
 from portraitcraft.outputs import write_atomic
@@ -631,7 +632,8 @@ def _train_on_dataset(
     model.info.update(dataset=str(dataset.root), synthetic=synthetic, max_side=max_side,
                       train_feature_failures=len(table.failures),
                       feature_seconds_per_image=table.seconds_per_image,
-                      held_out=held_out_record(held_out, fraction=fraction, seed=split_seed))
+                      held_out=held_out_record(held_out, fraction=fraction, seed=split_seed,
+                                               training=training_names(dataset)))
     model.save(model_dir)
     return load_baseline(model_dir)  # what predicts is exactly what was saved
 
@@ -748,7 +750,8 @@ def predict_feature_baseline(
             raise BaselineError(str(exc)) from exc
         if (model_dir / MANIFEST_FILE).is_file() or (model_dir / PICKLED_MODEL_FILE).exists():
             model = load_baseline(model_dir)
-            reason = validation_leak(trained_without(model), names) if split == VALIDATION_SPLIT else None
+            reason = (validation_leak(trained_without(model), names, training_names(dataset))
+                      if split == VALIDATION_SPLIT else None)
             if reason:
                 raise BaselineError(
                     f"--split {VALIDATION_SPLIT} refused for the saved model {model_dir}: {reason}. Give another "

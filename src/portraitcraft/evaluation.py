@@ -26,6 +26,7 @@ from portraitcraft.labels import (
     GroundTruth,
     load_ground_truth,
     runs_validation_leak,
+    training_names,
     validation_split,
 )
 from portraitcraft.predictions import PredictionSet, read_predictions
@@ -456,7 +457,7 @@ def evaluate_on_split(
             sets.append(None)
             continue
         prediction_set = given if isinstance(given, PredictionSet) else read_predictions(given)
-        leak = runs_validation_leak(prediction_set.runs, truth.image_paths)
+        leak = runs_validation_leak(prediction_set.runs, truth.image_paths, training_names(dataset))
         if leak:
             raise DataError(f"{prediction_set.path}: not scored on the {VALIDATION_SPLIT} split: {leak}")
         sets.append(prediction_set)

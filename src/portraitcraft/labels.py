@@ -42,6 +42,7 @@ give the same split to `portraitcraft report` (Table 3 where the test labels are
 from __future__ import annotations
 
 import os
+import sys
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -388,22 +389,66 @@ def _names_digest(names: Sequence[str]) -> str:
     return hashlib.sha256("\n".join(sorted(set(names))).encode()).hexdigest()
 
 
-def held_out_record(names: Sequence[str], *, fraction: float | None = None, seed: int | None = None) -> dict:
+def training_names(dataset: Dataset) -> list[str]:
+    """The names of the fully labelled training records of ``dataset``, in name order: what a model trained here
+    learns from (less what it holds out), and what `training_record` digests."""
+    return sorted(set(_fully_labelled_train(dataset)["image_path"]))
+
+
+def training_record(names: Sequence[str]) -> dict:
+    """Which training data a model learnt from: how many fully labelled training records the dataset it was
+    trained on has (`training_names`, its held-out images included) and the digest of their names, the same digest
+    as `held_out_record`'s."""
+    return {"images": len(set(names)), "sha256": _names_digest(names)[:16]}
+
+
+def held_out_record(names: Sequence[str], *, fraction: float | None = None, seed: int | None = None,
+                    training: Sequence[str] | None = None) -> dict:
     """What a model's record (a saved model's manifest, a run block of its predictions) says about the labelled
     training images it was not trained on: how many, their digest, and the split's fraction and seed (none held
-    out: 0 images, every training record learnt from)."""
+    out: 0 images, every training record learnt from); with ``training`` (`training_names` of the dataset it was
+    trained on) also which training data that was, as ``training`` (`training_record`)."""
     # 16 hex digits of the digest tell two sets of names apart and keep a run block short enough to read
-    return {"images": len(set(names)), "sha256": _names_digest(names)[:16], "fraction": fraction, "seed": seed}
+    record = {"images": len(set(names)), "sha256": _names_digest(names)[:16], "fraction": fraction, "seed": seed}
+    if training is not None:
+        record["training"] = training_record(training)
+    return record
 
 
-def validation_leak(held_out: object, validation: Sequence[str]) -> str | None:
+def learnt_from_other_data(held_out: object, training: Sequence[str] | None) -> bool:
+    """Whether a model's record (`held_out_record`) says it learnt from other training data than ``training``
+    (`training_names` of the dataset it is about to be scored on): its ``training`` digest differs. False where
+    either is unknown, and for a record written before ``training`` was recorded: such a model is taken to have
+    learnt from this dataset, as before."""
+    if training is None or not isinstance(held_out, dict) or not isinstance(held_out.get("training"), dict):
+        return False
+    recorded = str(held_out["training"].get("sha256", ""))
+    return len(recorded) >= 16 and not _names_digest(training).startswith(recorded)
+
+
+def validation_leak(held_out: object, validation: Sequence[str], training: Sequence[str] | None = None
+                    ) -> str | None:
     """Why a model whose record says ``held_out`` (`held_out_record`) must not be scored on the images
-    ``validation``, or None: it held out exactly those images, or its record says nothing (a model not trained by
-    this package, such as a zero-shot one)."""
+    ``validation``, or None: it held out exactly those images, its record says nothing (a model not trained by
+    this package, such as a zero-shot one), or it learnt from other training data than ``training`` (the
+    `training_names` of the dataset ``validation`` is drawn from; `learnt_from_other_data`), which is then said in
+    one line on stderr.
+
+    A record without ``training`` (written before it was recorded), or a check given no ``training``, is judged
+    as before: the model is taken to have learnt from this dataset, and refused unless it held out exactly
+    ``validation``. A digest tells two training sets apart, not whether they share images: a model trained on
+    another dataset that holds some of these images under the same names is let through."""
     if not isinstance(held_out, dict) or "sha256" not in held_out:
         return None
     recorded = str(held_out["sha256"])
     if len(recorded) >= 16 and _names_digest(validation).startswith(recorded):
+        return None
+    if learnt_from_other_data(held_out, training):
+        learnt = held_out["training"]
+        print(f"note: the model learnt from other training data ({counted(int(learnt.get('images') or 0), 'record')},"
+              f" names digest {learnt.get('sha256')}) than this dataset's ("
+              f"{counted(len(set(training or ())), 'record')}), so its validation split is not a leak",
+              file=sys.stderr)
         return None
     if not held_out.get("images"):
         return ("its model was trained on every labelled training record, the "
@@ -415,20 +460,22 @@ def validation_leak(held_out: object, validation: Sequence[str]) -> str | None:
             "some of these images were in its training")
 
 
-def runs_validation_leak(runs: Sequence[object], validation: Sequence[str]) -> str | None:
+def runs_validation_leak(runs: Sequence[object], validation: Sequence[str],
+                         training: Sequence[str] | None = None) -> str | None:
     """`validation_leak` of the run blocks of a prediction file (`PredictionSet.runs`), each of which may carry
     ``held_out``; the first reason found, or None."""
     for run in runs:
         if isinstance(run, dict):
-            reason = validation_leak(run.get("held_out"), validation)
+            reason = validation_leak(run.get("held_out"), validation, training)
             if reason:
                 return reason
     return None
 
 
 __all__ = [
-    "VALIDATION_FRACTION", "VALIDATION_SEED", "VALIDATION_SPLIT", "held_out_record", "runs_validation_leak",
-    "split_image_paths", "validation_images", "validation_leak",
+    "VALIDATION_FRACTION", "VALIDATION_SEED", "VALIDATION_SPLIT", "held_out_record", "learnt_from_other_data",
+    "runs_validation_leak", "split_image_paths", "training_names", "training_record", "validation_images",
+    "validation_leak",
     "EvaluationTarget", "GroundTruth", "GroundTruthError", "LabelledImages", "dataset_frame", "evaluation_target",
     "fully_labelled", "ground_truth_from_images", "image_labels", "labelled_images", "labels_hidden",
     "load_ground_truth", "validation_mask", "validation_split",

@@ -51,6 +51,7 @@ from portraitcraft.labels import (
     evaluation_target,
     labelled_images,
     runs_validation_leak,
+    training_names,
 )
 from portraitcraft.predictions import (
     JSONL,
@@ -295,7 +296,8 @@ def reproduce_table3(
                 f"not scored: {'the file' if name == prediction_set.path.name else prediction_set.path.name} predicts "
                 f"none of the {counted(len(truth), 'image')} of the {target.split} split", prediction_set))
             continue
-        leak = runs_validation_leak(prediction_set.runs, truth.image_paths) if target.split == "validation" else None
+        leak = (runs_validation_leak(prediction_set.runs, truth.image_paths, training_names(dataset))
+                if target.split == "validation" else None)
         if leak:
             results.append(MethodResult(name, None, target.description, f"not scored: {leak}", prediction_set))
             continue

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from portraitcraft.attributes import ANSWER_LETTERS
 from portraitcraft.exceptions import PortraitCraftError
-from portraitcraft.labels import VALIDATION_SPLIT, split_image_paths, validation_leak
+from portraitcraft.labels import VALIDATION_SPLIT, split_image_paths, training_names, validation_leak
 from portraitcraft.outputs import (
     OutputError,
     OutputLock,
@@ -267,7 +267,7 @@ def run_predictions(
     run = {**backend.metadata(), "config_hash": wanted, "packages": package_versions(RUNNER_PACKAGES, with_python=True)}
     items = list(items)[:limit] if items is not None else split_items(dataset, split, limit)
     if split == VALIDATION_SPLIT:
-        reason = validation_leak(run.get("held_out"), split_image_paths(dataset, split))
+        reason = validation_leak(run.get("held_out"), split_image_paths(dataset, split), training_names(dataset))
         if reason:
             raise RunError(f"--split {VALIDATION_SPLIT} refused for {run.get('model', 'this model')}: {reason}. "
                            "Fine-tune with the validation split held out (--validation-fraction 0.1 --seed 0) to "
