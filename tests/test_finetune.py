@@ -283,6 +283,7 @@ def test_training_lowers_the_loss_and_logs_curves(generate_run):
     record = json.loads((out / "finetune.json").read_text())
     assert record["status"] == "finished" and record["step"] == 4 and record["format"] == "portraitcraft.finetune/1"
     assert len(record["split"]["validation"]) == 1 and record["split"]["train_images"] == 3
+    assert record["split"]["training"]["images"] == 4  # the data it learnt from: the 4 fully labelled records
     assert record["settings"]["lr"] == 2e-3 and record["precision"] == "fp32"
     assert 0 < record["trainable_parameters"] < record["parameters"]
     assert record["target_tokens"]["unit"] == "tokens" and record["target_tokens"]["max"] > 50

@@ -520,7 +520,7 @@ def test_the_gpu_benchmark_runs_end_to_end_on_the_cpu(tmp_path, one_torch_thread
 def test_the_validation_split_is_refused_to_a_checkpoint_trained_on_it(lab, generate_backend, tmp_path, monkeypatch):
     """`predict --split validation` predicts the seeded held-out images of train; a checkpoint whose finetune.json
     says it held out none of them (a recipe training on every record) is refused before anything is written."""
-    from portraitcraft.labels import held_out_record, validation_images
+    from portraitcraft.labels import held_out_record, training_record, validation_images
     from portraitcraft.runners.qwen import checkpoint_held_out
 
     dataset = open_dataset(lab)
@@ -541,3 +541,14 @@ def test_the_validation_split_is_refused_to_a_checkpoint_trained_on_it(lab, gene
     monkeypatch.setattr(generate_backend, "held_out", held_out_record(held, fraction=0.1, seed=0), raising=False)
     summary = run_predictions(generate_backend, dataset, split="validation", out=out, limit=1, progress=False)
     assert summary.selected == 1 and read_predictions(out).runs[0]["held_out"]["images"] == len(held)
+
+    # A checkpoint that records the training data it learnt from, another dataset's: this split is not a leak.
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "finetune.json").write_text(json.dumps({"split": {
+        "validation": [], "validation_fraction": 0.0, "seed": 42,
+        "training": training_record([f"images_01/elsewhere_{i}.jpg" for i in range(5)])}}))
+    monkeypatch.setattr(generate_backend, "held_out", checkpoint_held_out(other), raising=False)
+    other_out = tmp_path / "other.jsonl"
+    summary = run_predictions(generate_backend, dataset, split="validation", out=other_out, limit=1, progress=False)
+    assert summary.selected == 1 and read_predictions(other_out).runs[0]["held_out"]["training"]["images"] == 5

@@ -35,6 +35,7 @@ from portraitcraft.finetune.settings import (
     generate_target,
     score_targets,
 )
+from portraitcraft.labels import training_names, training_record
 from portraitcraft.outputs import OutputError, OutputLock
 from portraitcraft.prompts import GENERATE, SCORE
 from portraitcraft.provenance import (
@@ -181,7 +182,8 @@ class _Trainer:
             "runtime": {k: getattr(s, k) for k in s.RUNTIME_FIELDS},
             "model": identity or tuner.identity,
             "data": {"source": s.data, "root": str(self.dataset.root)},
-            "split": data.record(s),
+            # which training data it learnt from, so that another dataset's validation split is not refused
+            "split": {**data.record(s), "training": training_record(training_names(self.dataset))},
             "plan": {**asdict(plan), "steps_per_epoch": plan.steps_per_epoch, "total_steps": plan.total_steps},
             "target_tokens": lengths,
             "precision": tuner.precision,

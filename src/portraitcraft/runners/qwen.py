@@ -160,7 +160,8 @@ def reference_resize(image: Image.Image, max_side: int = REFERENCE_MAX_SIDE) -> 
 
 def checkpoint_held_out(folder: Path) -> dict[str, Any] | None:
     """What a checkpoint written by `portraitcraft finetune` says it was not trained on (its ``finetune.json``'s
-    validation split, as `portraitcraft.labels.held_out_record`), or None for a model not fine-tuned here."""
+    validation split, as `portraitcraft.labels.held_out_record`, with the training data it learnt from where
+    recorded), or None for a model not fine-tuned here."""
     try:
         record = json.loads((folder / "finetune.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -168,8 +169,11 @@ def checkpoint_held_out(folder: Path) -> dict[str, Any] | None:
     split = record.get("split") if isinstance(record, dict) else None
     if not isinstance(split, dict) or not isinstance(split.get("validation"), list):
         return None
-    return held_out_record([str(name) for name in split["validation"]], fraction=split.get("validation_fraction"),
-                           seed=split.get("seed"))
+    record = held_out_record([str(name) for name in split["validation"]], fraction=split.get("validation_fraction"),
+                             seed=split.get("seed"))
+    if isinstance(split.get("training"), dict):  # absent from checkpoints written before it was recorded
+        record["training"] = split["training"]
+    return record
 
 
 def resolve_model(model: str, revision: str | None = None) -> tuple[Path, dict[str, Any]]:
