@@ -13,7 +13,7 @@ import termios
 
 import pytest
 
-from portraitcraft.progress import bars_shown, progress_bar
+from portraitcraft.progress import bars_shown, progress_bar, quiet_library_bars
 
 
 class Terminal(io.StringIO):
@@ -84,3 +84,19 @@ def test_every_long_command_can_turn_its_bars_off(command):
 
     result = CliRunner().invoke(app, [*command, "--help"], terminal_width=200)
     assert result.exit_code == 0 and "--no-progress" in result.output, command
+
+
+def test_library_bars_follow_ours_and_no_library_is_imported_to_be_silenced(monkeypatch):
+    transformers_logging = pytest.importorskip("transformers.utils.logging")
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    transformers_logging.enable_progress_bar()
+    quiet_library_bars(True)  # on a terminal, asked for: the library's bars stay
+    assert transformers_logging.is_progress_bar_enabled()
+    quiet_library_bars(False)  # --no-progress
+    assert not transformers_logging.is_progress_bar_enabled()
+    transformers_logging.enable_progress_bar()
+    check = ("import sys; from portraitcraft.progress import quiet_library_bars; quiet_library_bars(False); "
+             "print(sorted(m for m in ('transformers', 'diffusers', 'huggingface_hub', 'datasets') "
+             "if m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True).stdout == "[]\n"

@@ -281,18 +281,22 @@ def _lora_settings(data: Path, out: Path, model: Path, **changes):
 
 
 def test_finetune_resumed_reaches_the_weights_of_an_uninterrupted_run(track2_lab, tiny_qwen_image, tmp_path):
+    from diffusers.utils import logging as diffusers_logging
     from safetensors.torch import load_file
 
     from portraitcraft.track2.finetune import LORA_FILE, LoraFinetuneError, read_lora_log, run_lora_finetune
 
     whole = run_lora_finetune(_lora_settings(track2_lab, tmp_path / "whole", tiny_qwen_image), progress=False)
     assert (whole.status, whole.step) == ("finished", 4)
+    diffusers_logging.enable_progress_bar()  # on, as in a fresh process: off a terminal the command turns it off
     first = CliRunner().invoke(app, [  # the same settings through the command
         "track2", "finetune", "--data", str(track2_lab), "--out", str(tmp_path / "parts"), "--model",
         str(tiny_qwen_image), "--rank", "4", "--resolution", "64", "--grad-accum", "2", "--warmup-steps", "1",
         "--max-train-steps", "4", "--save-every", "0", "--caption-dropout", "0.5", "--device", "cpu",
         "--stop-after", "2", "--no-progress"])
     assert first.exit_code == 0 and "stopped at step 2 of 4" in first.output, first.output
+    assert not diffusers_logging.is_progress_bar_enabled()
+    assert "Loading pipeline components" not in first.stderr and "\r" not in first.stderr
     rest = run_lora_finetune(_lora_settings(track2_lab, tmp_path / "parts", tiny_qwen_image), progress=False)
     assert (rest.status, rest.step, rest.resumed_from) == ("finished", 4, 2)
     a, b = load_file(str(tmp_path / "whole" / LORA_FILE)), load_file(str(tmp_path / "parts" / LORA_FILE))

@@ -54,7 +54,8 @@ def make_backend(backend: str = "transformers", **options: Any) -> Backend:
         from portraitcraft.runners.openai_compat import OpenAIBackend as make
         from portraitcraft.runners.openai_compat import OpenAISettings as settings
     known = {f.name for f in fields(settings)}
-    return make(settings(**{option: value for option, value in options.items() if option in known}))
+    chosen = settings(**{option: value for option, value in options.items() if option in known})
+    return make(chosen, progress=options.get("progress", True)) if name == "transformers" else make(chosen)
 
 
 def default_batch_size(backend: str, concurrency: int = 8) -> int:

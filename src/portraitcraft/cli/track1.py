@@ -183,7 +183,7 @@ def predict(
         base_url=base_url, api_key=api_key, concurrency=concurrency, timeout_s=timeout, revision=revision,
         device=device, dtype=dtype, attn_implementation=attn_implementation, max_pixels=max_pixels,
         min_pixels=min_pixels, score_impl=score_impl, decode_impl=decode_impl, image_device=image_device,
-        model_dir=model_dir, processor=processor, image_resize=image_resize or "thumbnail")
+        model_dir=model_dir, processor=processor, image_resize=image_resize or "thumbnail", progress=progress)
     batch_size = batch_size or default_batch_size(backend, concurrency)
     summary = run_predictions(runner, dataset, split=split if shard is None else f"{split} shard {shard}",
                               out=out, batch_size=batch_size, progress=progress, items=items)

@@ -158,7 +158,8 @@ class _Trainer:
             return self._summary("already finished", state["step"], plan, data, started, None, None, None,
                                  previous.get("predict_hint", ""), None)
 
-        tuner = FineTuner(s, resume_from=self.out if state is not None else None, world=world)
+        tuner = FineTuner(s, resume_from=self.out if state is not None else None, world=world,
+                          progress=self.progress)
         tuner.configure_schedule(plan.total_steps)
         step = 0
         if state is not None:

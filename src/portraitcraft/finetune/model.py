@@ -44,7 +44,7 @@ class FineTuner:
     """The model, processor and optimizer of one fine-tuning; `step` is one optimizer step on given images."""
 
     def __init__(self, settings: FinetuneSettings, *, loaded: tuple[Any, Any, dict] | None = None,
-                 resume_from: Path | None = None, world: World | None = None):
+                 resume_from: Path | None = None, world: World | None = None, progress: bool = True):
         """Load ``settings.model`` (or, for a full fine-tune being resumed, the checkpoint ``resume_from``), or use
         ``loaded=(model, processor, identity)`` already in memory (the GPU benchmark's random-weight model)."""
         import torch
@@ -68,7 +68,7 @@ class FineTuner:
 
             from portraitcraft.progress import quiet_library_bars
 
-            quiet_library_bars(using=("transformers", "huggingface_hub"))
+            quiet_library_bars(progress, using=("transformers", "huggingface_hub"))
             source = resume_from if (resume_from is not None and not s.lora) else s.model
             try:
                 folder, self.identity = resolve_model(str(source))

@@ -244,9 +244,10 @@ def resolve_device(spec: str):
 class QwenBackend:
     """Qwen3-VL through transformers; see the module docstring."""
 
-    def __init__(self, settings: QwenSettings = QwenSettings(), *, loaded: tuple[Any, Any, dict] | None = None):
+    def __init__(self, settings: QwenSettings = QwenSettings(), *, loaded: tuple[Any, Any, dict] | None = None,
+                 progress: bool = True):
         """Load ``settings.model``; or, with ``loaded=(model, processor, identity)``, use objects already in memory
-        (the GPU benchmark builds a randomly initialised model that way)."""
+        (the GPU benchmark builds a randomly initialised model that way). ``progress=False``: no loading bars."""
         import torch
 
         self.settings = settings
@@ -261,7 +262,7 @@ class QwenBackend:
             model, self.processor, self.identity = loaded
             self.model = model.to(device=self.device, dtype=self.dtype).eval()
         else:
-            self._load()
+            self._load(progress)
         if getattr(self.model.config, "model_type", None) not in ("qwen3_vl", "qwen3_vl_moe"):
             raise ModelLoadError(f"{settings.model}: a {self.model.config.model_type!r} model, not Qwen3-VL")
         self.tokenizer = self.processor.tokenizer
@@ -285,12 +286,12 @@ class QwenBackend:
         self._layout: SlotLayout | None = None
         self.stage_timer: Callable[[str], None] | None = None  # see `_stage`
 
-    def _load(self) -> None:
+    def _load(self, progress: bool = True) -> None:
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
         from portraitcraft.progress import quiet_library_bars
 
-        quiet_library_bars(using=("transformers", "huggingface_hub"))
+        quiet_library_bars(progress, using=("transformers", "huggingface_hub"))
         settings = self.settings
         folder, self.identity = resolve_model(settings.model, settings.revision)
         self.held_out = checkpoint_held_out(folder)

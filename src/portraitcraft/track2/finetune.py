@@ -282,7 +282,7 @@ class LoraTrainer:
     optimizer step over its micro-batches. Used by the command and by the GPU benchmark."""
 
     def __init__(self, settings: LoraSettings, *, pipeline_folder: str | os.PathLike | None = None,
-                 pipeline: Any = None):
+                 pipeline: Any = None, progress: bool = True):
         import torch
         from diffusers import DiffusionPipeline, FlowMatchEulerDiscreteScheduler
         from peft import LoraConfig
@@ -298,7 +298,7 @@ class LoraTrainer:
             pipe = pipeline
         else:
             folder = pipeline_folder if pipeline_folder is not None else locate_pipeline(s.model)[0]
-            quiet_library_bars(using=("diffusers", "transformers", "huggingface_hub"))
+            quiet_library_bars(progress, using=("diffusers", "transformers", "huggingface_hub"))
             try:
                 pipe = DiffusionPipeline.from_pretrained(folder, dtype=self.dtype, use_safetensors=True)
             except Exception as exc:  # safetensors' and torch's own errors for damaged weights too
@@ -502,7 +502,7 @@ def run_lora_finetune(settings: LoraSettings, *, progress: bool = True) -> LoraS
             return LoraSummary(out, "already finished", step, s.max_train_steps, len(examples),
                                time.perf_counter() - started, None, None, None, skipped)
         try:
-            trainer = LoraTrainer(s)
+            trainer = LoraTrainer(s, progress=progress)
         except GenerationError as exc:
             raise LoraFinetuneError(str(exc)) from exc
         if checkpoints:

@@ -185,13 +185,13 @@ def pipeline_class(folder: Path):
     return getattr(diffusers, str(name), None) or diffusers.DiffusionPipeline
 
 
-def _load(folder: Path, model: str, dtype: str, device: str, lora: str | None):
+def _load(folder: Path, model: str, dtype: str, device: str, lora: str | None, progress: bool = True):
     import torch
     from diffusers import DiffusionPipeline
 
     from portraitcraft.progress import quiet_library_bars
 
-    quiet_library_bars(using=("diffusers", "transformers", "huggingface_hub"))
+    quiet_library_bars(progress, using=("diffusers", "transformers", "huggingface_hub"))
     try:
         # Weights only through safetensors: a pickled .bin is refused, never unpickled.
         pipe = DiffusionPipeline.from_pretrained(folder, dtype=getattr(torch, dtype), use_safetensors=True)
@@ -222,8 +222,8 @@ class DiffusersGenerator:
     Its identity (model, LoRA, pipeline class, device, dtype) is known without loading the weights; they are loaded
     at the first image, so a rerun with nothing left to do costs no model load."""
 
-    def __init__(self, settings: GenerationSettings):
-        self.settings = settings
+    def __init__(self, settings: GenerationSettings, *, progress: bool = True):
+        self.settings, self.progress = settings, progress  # progress=False: no loading bars either
         self.folder, identity = locate_pipeline(settings.model)
         device = resolve_device(settings.device)
         dtype = resolve_dtype(settings.dtype, device)
@@ -244,7 +244,7 @@ class DiffusersGenerator:
     def pipe(self):
         if self._pipe is None:
             self._pipe = _load(self.folder, self.settings.model, self.identity["dtype"], self.identity["device"],
-                               self.settings.lora)
+                               self.settings.lora, self.progress)
         return self._pipe
 
     def load(self) -> None:
@@ -282,8 +282,8 @@ class LabDrawing:
                               seed=s.seed) for r in records]
 
 
-def make_generator(settings: GenerationSettings):
-    return LabDrawing(settings) if settings.model == LAB_MODEL else DiffusersGenerator(settings)
+def make_generator(settings: GenerationSettings, *, progress: bool = True):
+    return LabDrawing(settings) if settings.model == LAB_MODEL else DiffusersGenerator(settings, progress=progress)
 
 
 # ---- the output folder --------------------------------------------------------------------------------------------
@@ -398,7 +398,7 @@ def _generate(records, problems, descriptions, out: Path, settings: GenerationSe
     with OutputLock(out, "portraitcraft track2 generate"):
         log = out / RECORDS_FILE
         previous = read_records(log)
-        engine = generator if generator is not None else make_generator(settings)
+        engine = generator if generator is not None else make_generator(settings, progress=progress)
         wanted = run_settings(settings, engine.identity)
         key = sha256_text(json.dumps(wanted, sort_keys=True, default=str))
         other = [r for r in previous if r.get("status") == "ok" and r.get("settings_hash") != key]
