@@ -654,7 +654,7 @@ def test_a_build_without_a_baseline_file_gives_the_lab_chapter_a_model_at_hand(t
 
 
 @pytest.mark.slow
-def test_builds_into_different_out_folders_run_at_once_and_keep_to_their_folder(tmp_path: Path):
+def test_builds_into_different_out_folders_run_at_once_and_keep_to_their_folder(tmp_path: Path, monkeypatch):
     """`portraitcraft book --out DIR`: the executed notebooks, what the pages keep and the HTML all go under DIR;
     two builds on other data into other folders, at the same time, each end with their own pages."""
     from concurrent.futures import ThreadPoolExecutor
@@ -676,6 +676,10 @@ def test_builds_into_different_out_folders_run_at_once_and_keep_to_their_folder(
         return build.build_book(name, root=root, out=tmp_path / f"out-{name}", progress=False,
                                 log=lambda *args: None)
 
+    # Papermill changes the process's working directory for each page and back; two builds in threads of one
+    # process can restore it under each other and leave it in the book's root, where the next test of this worker
+    # would find this test's book: the working directory is put back when the test ends.
+    monkeypatch.chdir(tmp_path)
     with ThreadPoolExecutor(2) as pool:
         html = dict(zip("ab", pool.map(build_into, "ab")))
     for name in "ab":
