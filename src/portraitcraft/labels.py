@@ -426,6 +426,9 @@ def learnt_from_other_data(held_out: object, training: Sequence[str] | None) -> 
     return len(recorded) >= 16 and not _names_digest(training).startswith(recorded)
 
 
+_NOTED: set[str] = set()
+
+
 def validation_leak(held_out: object, validation: Sequence[str], training: Sequence[str] | None = None
                     ) -> str | None:
     """Why a model whose record says ``held_out`` (`held_out_record`) must not be scored on the images
@@ -445,10 +448,12 @@ def validation_leak(held_out: object, validation: Sequence[str], training: Seque
         return None
     if learnt_from_other_data(held_out, training):
         learnt = held_out["training"]
-        print(f"note: the model learnt from other training data ({counted(int(learnt.get('images') or 0), 'record')},"
-              f" names digest {learnt.get('sha256')}) than this dataset's ("
-              f"{counted(len(set(training or ())), 'record')}), so its validation split is not a leak",
-              file=sys.stderr)
+        theirs, ours = counted(int(learnt.get("images") or 0), "record"), counted(len(set(training or ())), "record")
+        note = (f"note: the model learnt from other training data ({theirs}, names digest {learnt.get('sha256')}) "
+                f"than this dataset's ({ours}), so its validation split is not a leak")
+        if note not in _NOTED:  # one run checks twice (before loading the model, then its run block): said once
+            _NOTED.add(note)
+            print(note, file=sys.stderr)
         return None
     if not held_out.get("images"):
         return ("its model was trained on every labelled training record, the "
