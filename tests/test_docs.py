@@ -140,7 +140,13 @@ def literal_blocks(doc: str) -> list[str]:
     """The reST literal blocks of a docstring (a paragraph ending in ``::``, then an indented block), dedented."""
     import textwrap
 
-    return [textwrap.dedent(m.group(1)) for m in re.finditer(r"::\n\n((?:(?: {4,}.*)?\n)+)", doc + "\n")]
+    blocks = []
+    for m in re.finditer(r"^( *)\S.*::\n\n", doc, re.M):
+        # The block is the lines indented deeper than the line that ends in ``::``, up to the first that is not.
+        body = re.match(rf"(?:(?:{m.group(1)} +\S.*)?\n)+", doc[m.end():] + "\n")
+        if body:
+            blocks.append(textwrap.dedent(body.group(0).rstrip("\n") + "\n"))
+    return blocks
 
 
 def is_python(block: str) -> bool:
@@ -266,6 +272,27 @@ def test_the_api_page_examples_compile_and_import_what_exists():
                     assert all(hasattr(module, alias.name) for alias in node.names), ast.unparse(node)
             checked += 1
     assert checked >= 10
+
+
+# The width of the API page's code box, in characters: a longer line scrolls sideways.
+CODE_BOX_WIDTH = 79
+
+
+def test_no_literal_block_on_the_api_page_is_wider_than_its_code_box():
+    """Every literal block of every docstring the page documents (modules and their documented members): the
+    examples, and the layouts and schemas written as text."""
+    too_long = []
+    page = API_PAGE.read_text(encoding="utf-8")
+    for module, options in re.findall(r"^\.\. automodule:: ([\w.]+)\n((?:   :\w+:.*\n)*)", page, re.M):
+        for where in [module, *(f"{module}:{m}" for m in documented_members(module, options))]:
+            too_long += [f"{where} ({len(line)}): {line}" for block in literal_blocks(example_doc(where))
+                         for line in block.splitlines() if len(line) > CODE_BOX_WIDTH]
+    assert too_long == []
+
+
+def test_a_literal_block_ends_where_its_indentation_does():
+    doc = "Intro::\n\n    a = 1\n\n      b = 2\nProse.\n\nTerm\n    Text::\n\n        {x}\n\n    More text.\n"
+    assert literal_blocks(doc) == ["a = 1\n\n  b = 2\n", "{x}\n"]
 
 
 @pytest.fixture(scope="module")

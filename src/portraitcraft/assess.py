@@ -2,14 +2,18 @@
 
 For example::
 
-    from portraitcraft.assess import ImageFolder, assess_folder, assessment_rows, run_assessment
+    from portraitcraft.assess import (ImageFolder, assess_folder,
+                                      assessment_rows, run_assessment)
     from portraitcraft.baseline import FeatureBackend
 
-    folder = ImageFolder("photos")                                   # recursive; jpg, png, webp, bmp, tiff
-    summary = assess_folder(FeatureBackend(), folder, records="photos.records.jsonl")
-    rows = assessment_rows(folder, "photos.records.jsonl")           # one dict per image, in folder order
+    folder = ImageFolder("photos")  # recursive; jpg, png, webp, bmp, tiff
+    summary = assess_folder(FeatureBackend(), folder,
+                            records="photos.records.jsonl")
+    # one dict per image, in folder order
+    rows = assessment_rows(folder, "photos.records.jsonl")
 
-    done = run_assessment("photos", "photos.csv", backend="features")  # all of it, as `portraitcraft assess` does
+    # all of it, as `portraitcraft assess` does
+    done = run_assessment("photos", "photos.csv", backend="features")
 
 The run is the project's run loop (`runners.base.run_predictions`) over the folder's images: the same records
 (``portraitcraft.prediction/1``, one JSON line per image, appended as each is done), so an interrupted run resumes

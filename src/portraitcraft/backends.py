@@ -5,9 +5,12 @@ For example::
 
     from portraitcraft.backends import make_backend
 
-    backend = make_backend("transformers", model="Qwen/Qwen3-VL-4B-Instruct", protocol="score")
-    backend = make_backend("openai", base_url="http://host:8000/v1", model="Qwen/Qwen3-VL-4B-Instruct")
-    backend = make_backend("features", model_dir="data/lab/runs/feature-baseline.model")
+    backend = make_backend("transformers", model="Qwen/Qwen3-VL-4B-Instruct",
+                           protocol="score")
+    backend = make_backend("openai", base_url="http://host:8000/v1",
+                           model="Qwen/Qwen3-VL-4B-Instruct")
+    backend = make_backend("features",
+                           model_dir="data/lab/runs/feature-baseline.model")
 
 The names (`BACKENDS`): ``features`` (the CPU feature baseline, `baseline.FeatureBackend`), ``transformers``
 (Qwen3-VL in this process, `runners.qwen`; ``qwen`` is accepted for it) and ``openai`` (an OpenAI-compatible

@@ -5,9 +5,12 @@ For example::
     from portraitcraft import run_feature_baseline
     from portraitcraft.baseline import FeatureBackend, find_baseline_model
 
-    # predicts the test split with the model `make baseline` saved (training one there first where there is none)
-    path = run_feature_baseline("data/lab", "runs/features.jsonl", "data/lab/runs/feature-baseline.model")
-    backend = FeatureBackend(find_baseline_model())                  # the lab's saved model, for the run loop
+    # predicts the test split with the model `make baseline` saved (training
+    # one there first where there is none)
+    path = run_feature_baseline("data/lab", "runs/features.jsonl",
+                                "data/lab/runs/feature-baseline.model")
+    # the lab's saved model, for the run loop
+    backend = FeatureBackend(find_baseline_model())
 
 What it predicts
 ----------------
@@ -775,8 +778,10 @@ class FeatureBackend:
         from portraitcraft.baseline import BATCH_SIZE, FeatureBackend
 
         backend = FeatureBackend("data/lab/runs/feature-baseline.model", n_jobs=2)
-        run_predictions(backend, ImageFolder("photos"), split="photos", out="runs/photos.jsonl",
-                        items=ImageFolder("photos").items(), batch_size=BATCH_SIZE)
+        run_predictions(backend, ImageFolder("photos"), split="photos",
+                        out="runs/photos.jsonl",
+                        items=ImageFolder("photos").items(),
+                        batch_size=BATCH_SIZE)
 
     The loop decodes each image with ``max_side`` (default: the side the model was trained with, from its
     manifest), `features.compute_features` measures it (a batch's images in ``n_jobs`` processes), the saved

@@ -2,10 +2,16 @@
 
 Published layout (the lab writes the same)::
 
-    track_1_train.json   Track 1 records: image_path, criteria {attribute: {score 0-10, reason}}, total_score 1-100
-    track_1_test.json    the same images' questions, ground truth hidden: level "x", total_score 0, answer "x"
-    track_2_<split>.json Track 2 records: image_path, content_description, composition_analysis
-    images_00 ... images_10/   the images; `image_path` is a bare file name found in whichever folder holds it
+    track_1_train.json   Track 1 records: image_path,
+                         criteria {attribute: {score 0-10, reason}},
+                         total_score 1-100
+    track_1_test.json    the same images' questions, ground truth hidden:
+                         level "x", total_score 0, answer "x"
+    track_2_<split>.json Track 2 records: image_path, content_description,
+                         composition_analysis
+    images_00 ... images_10/
+                         the images; `image_path` is a bare file name found
+                         in whichever folder holds it
 
 A root may be partial; what is absent is listed in `Dataset.missing_files`, and every problem found in a record is
 a `Problem` naming the file and record. The lab also writes `track_1_test_ground_truth.json` (the hidden labels)

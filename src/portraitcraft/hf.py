@@ -5,10 +5,12 @@ For example::
     from portraitcraft.hf import to_hf
     from portraitcraft.sources import open_dataset
 
-    track1 = to_hf(open_dataset("data/lab"), track=1)     # DatasetDict: train, test (the root's splits)
+    # DatasetDict: train, test (the root's splits)
+    track1 = to_hf(open_dataset("data/lab"), track=1)
     track1["train"][0]["image"]                           # a PIL image
     track1["train"].features["sharpness_level"].int2str(2)  # 'Good'
-    again = open_dataset(track1)                          # the same records, read by the project's own checks
+    # the same records, read by the project's own checks
+    again = open_dataset(track1)
 
 Track 1 columns (`track1_features`): ``image`` (`datasets.Image`, the file's own bytes, not re-encoded),
 ``image_path``, ``labels_hidden``, ``total_score``; per attribute ``<key>_score`` (0-10), ``<key>_level``

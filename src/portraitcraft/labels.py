@@ -4,15 +4,20 @@ hidden, which images are labelled, and the seeded validation split that Table 3 
 For example::
 
     from portraitcraft import open_dataset
-    from portraitcraft.labels import (evaluation_target, image_labels, labelled_images, load_ground_truth,
+    from portraitcraft.labels import (evaluation_target, image_labels,
+                                      labelled_images, load_ground_truth,
                                       validation_split)
 
     dataset = open_dataset("data/lab")
-    truth = load_ground_truth("data/lab")                  # the lab's track_1_test_ground_truth.json
-    labelled_images(dataset)                               # images rows whose labels are known
-    image_labels(dataset, ["lab_00001.jpg"]).truth         # GroundTruth of some images, in that order
+    # the lab's track_1_test_ground_truth.json
+    truth = load_ground_truth("data/lab")
+    # images rows whose labels are known
+    labelled_images(dataset)
+    # GroundTruth of some images, in that order
+    image_labels(dataset, ["lab_00001.jpg"]).truth
     truth, fit = validation_split(dataset, fraction=0.1, seed=0)
-    evaluation_target(dataset)                             # what Table 3 scores on: the test split or validation
+    # what Table 3 scores on: the test split or validation
+    evaluation_target(dataset)
 
 Hidden labels
 -------------

@@ -5,7 +5,9 @@ For example::
 
     from portraitcraft import write_report
 
-    write_report("data/lab", "report/", ["data/lab/runs/feature-baseline.jsonl"])  # `make baseline` made this one
+    # `make baseline` made this one
+    write_report("data/lab", "report/",
+                 ["data/lab/runs/feature-baseline.jsonl"])
 
 The numbers come from `portraitcraft.figure2`, `portraitcraft.table2` and `portraitcraft.table3`; every one of them
 returns what the data allows and says in ``notes`` what it could not do (no Track 2 file, the test labels hidden,

@@ -2,7 +2,9 @@
 
 The reference inference prompt asks for strict JSON::
 
-    {"total_score": "<integer 1-100>", "criteria": {"Color Harmony": "<Good|Medium|Poor>", ...}, "answer": "<A|B|C|D>"}
+    {"total_score": "<integer 1-100>",
+     "criteria": {"Color Harmony": "<Good|Medium|Poor>", ...},
+     "answer": "<A|B|C|D>"}
 
 and the fine-tuning target writes each criterion as ``{"level": ..., "reason": ...}``. Real outputs
 drift from both: prose or markdown fences around the JSON, trailing commas, single quotes, output cut

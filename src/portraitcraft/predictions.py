@@ -41,22 +41,33 @@ interrupted run keeps every finished image)::
     {
       "schema": "portraitcraft.prediction/1",
       "image_path": "unsplash_people_00888_877bfef7968d.jpg",
-      "status": "ok",                      # "ok": the model answered; "failed": no usable output (see error)
-      "error": null,                       # why the image failed (exception text, timeout...), else null
-      "raw_text": "{\\"total_score\\": 62, ...}",  # the model's text exactly as generated (null if none)
-      "parsed": {                          # the fields read from raw_text by portraitcraft.parsing (null if failed)
+      # "ok": the model answered; "failed": no usable output (see error)
+      "status": "ok",
+      # why the image failed (exception text, timeout...), else null
+      "error": null,
+      # the model's text exactly as generated (null if none)
+      "raw_text": "{\\"total_score\\": 62, ...}",
+      # the fields read from raw_text by portraitcraft.parsing (null if failed)
+      "parsed": {
         "total_score": 62.0,               # 1-100 or null
-        "criteria": {"Color Harmony": "Medium", ...},   # all 13 names; "Good"|"Medium"|"Poor" or null
+        # all 13 names; "Good"|"Medium"|"Poor" or null
+        "criteria": {"Color Harmony": "Medium", ...},
         "answer": "C",                     # "A".."D" or null
-        "failures": {"Subject Integrity": "letter_as_level"},  # field -> reason, for every null field
+        # field -> reason, for every null field
+        "failures": {"Subject Integrity": "letter_as_level"},
         "notes": ["trailing_comma"]        # repairs the parser applied
       },
-      "probabilities": null,               # optional, e.g. {"criteria": {"Sharpness": {"Poor": 0.1, "Medium": 0.7,
-                                           #   "Good": 0.2}}, "answer": {"A": ...}, "total_score": {...}}
+      # optional, e.g. {"criteria": {"Sharpness": {"Poor": 0.1,
+      #   "Medium": 0.7, "Good": 0.2}}, "answer": {"A": ...},
+      #   "total_score": {...}}
+      "probabilities": null,
       "seconds": 3.21,                     # wall time spent on this image
-      "tokens": {"prompt": 812, "generated": 143},  # optional (model runners): token counts of this image
-      "run": {"backend": "transformers", "model": "Qwen/Qwen3-VL-4B-Instruct", "protocol": "generate",
-              "prompt_hash": "...", "config_hash": "...", ...}   # free-form, the same for every line of a run
+      # optional (model runners): token counts of this image
+      "tokens": {"prompt": 812, "generated": 143},
+      # free-form, the same for every line of a run
+      "run": {"backend": "transformers", "model": "Qwen/Qwen3-VL-4B-Instruct",
+              "protocol": "generate", "prompt_hash": "...",
+              "config_hash": "...", ...}
     }
 
 A ``failed`` record still names its image: the image is counted (and scored wrong), not silently dropped.
@@ -668,15 +679,22 @@ class PredictionWriter:
     example, a model of one's own writing the project's records (which `read_predictions` and the book read)::
 
         from portraitcraft.parsing import parse_model_output
-        from portraitcraft.predictions import PredictionWriter, failed_record, ok_record
+        from portraitcraft.predictions import (PredictionWriter, failed_record,
+                                               ok_record)
 
-        run = {"backend": "my-model", "model": "my-model-v1"}               # the same for every record of the run
-        text = '{"total_score": 62, "criteria": {"Sharpness": "Good"}, "answer": "B"}'  # the model's raw answer
+        # the same for every record of the run
+        run = {"backend": "my-model", "model": "my-model-v1"}
+        # the model's raw answer
+        text = ('{"total_score": 62, "criteria": {"Sharpness": "Good"}, '
+                '"answer": "B"}')
         with PredictionWriter("runs/my-model.jsonl") as writer:
-            if "lab_00300.jpg" not in writer.recorded:                      # a rerun skips what is done
-                writer.write(ok_record("lab_00300.jpg", parse_model_output(text), run=run, seconds=1.2))
+            # a rerun skips what is done
+            if "lab_00300.jpg" not in writer.recorded:
+                writer.write(ok_record("lab_00300.jpg", parse_model_output(text),
+                                       run=run, seconds=1.2))
             if "lab_00301.jpg" not in writer.recorded:
-                writer.write(failed_record("lab_00301.jpg", "timed out after 120 s", run=run))
+                writer.write(failed_record("lab_00301.jpg",
+                                           "timed out after 120 s", run=run))
     """
 
     def __init__(self, path: str | os.PathLike, *, fsync: bool = False):

@@ -5,7 +5,8 @@ and judgments::
 
     from portraitcraft.baseline import find_baseline_model
     from portraitcraft.lab.series import render_series
-    from portraitcraft.series_readings import factor_effects, judge_series, series_table
+    from portraitcraft.series_readings import (factor_effects, judge_series,
+                                               series_table)
 
     # one factor's sweep (without factors: every sweep of lab.series.SWEEPS)
     steps = render_series("data/lab_series", ["horizon_tilt"])

@@ -6,14 +6,21 @@ For example::
     from portraitcraft.hf import to_hf
     from portraitcraft.sources import check_dataset
 
-    ds = pc.open_dataset("data/lab")                # a local folder in the published layout
-    lab = pc.open_dataset("lab")                    # the default composition lab, built in the cache on first use
-    hub = pc.open_dataset("zijielou/PortraitCraft")  # a Hugging Face dataset id (where the hub is reachable)
-    again = pc.open_dataset(to_hf(ds, track=1))     # a datasets.DatasetDict of `portraitcraft.hf`'s shape (or a list)
-    print(ds.kind, ds.is_lab, ds.test_labels_hidden)  # what was opened: "lab", True, True
+    # a local folder in the published layout
+    ds = pc.open_dataset("data/lab")
+    # the default composition lab, built in the cache on first use
+    lab = pc.open_dataset("lab")
+    # a Hugging Face dataset id (where the hub is reachable)
+    hub = pc.open_dataset("zijielou/PortraitCraft")
+    # a datasets.DatasetDict of `portraitcraft.hf`'s shape (or a list)
+    again = pc.open_dataset(to_hf(ds, track=1))
+    # what was opened: "lab", True, True
+    print(ds.kind, ds.is_lab, ds.test_labels_hidden)
 
-    check = check_dataset("data/lab")               # never raises on the data: findings with their severity
-    print([str(finding) for finding in check.blocking])  # what stops a build: not a root, an unreadable file
+    # never raises on the data: findings with their severity
+    check = check_dataset("data/lab")
+    # what stops a build: not a root, an unreadable file
+    print([str(finding) for finding in check.blocking])
 
 A folder that ``portraitcraft export --to hf`` wrote opens as its DatasetDicts do. Every command, chapter and
 library function that takes data as a name or a path opens it here; `Dataset` (`portraitcraft.data`) reads a

@@ -10,8 +10,11 @@ For example::
 
     from portraitcraft.finetune import FinetuneSettings, run_finetune
 
-    summary = run_finetune(FinetuneSettings(data="data/lab", model="Qwen/Qwen3-VL-4B-Instruct", out="runs/ft"))
-    # then: portraitcraft predict --model runs/ft --data ... --max-pixels 50176 --max-new-tokens 1024
+    summary = run_finetune(FinetuneSettings(data="data/lab",
+                                            model="Qwen/Qwen3-VL-4B-Instruct",
+                                            out="runs/ft"))
+    # then: portraitcraft predict --model runs/ft --data ... \\
+    #           --max-pixels 50176 --max-new-tokens 1024
 
 Two recipes (``recipe``; `finetune.recipes` and chapter 9 show every setting beside the reference code's file and line)
     Shared: learning rate 1e-5, batch size 4 with 4 gradient-accumulation steps (16 images per optimizer step),
@@ -41,7 +44,9 @@ Two target formats (``target``)
     conversion's instruction before it (``reference``); the assistant answer is the public reference conversion's
     JSON (``qwen-vl-finetune/convert_json_train.py``), indented by 2::
 
-        {"criteria": {"Color Harmony": {"level": "Good", "reason": "..."}, ... all 13 ...}, "total_score": 72}
+        {"criteria": {"Color Harmony": {"level": "Good", "reason": "..."},
+                      ... all 13 ...},
+         "total_score": 72}
 
     levels from the scores by the benchmark rule (`attributes.level_from_score`), reasons as written, the
     overall score as given; ``"answer": "B"`` is added after ``total_score`` only for a training record with a

@@ -3,11 +3,14 @@ factors and whose labels are documented functions of those factors plus noise.
 
 For example::
 
-    from portraitcraft.lab import image_rng, render_scene, sample_factors, write_lab
+    from portraitcraft.lab import (image_rng, render_scene, sample_factors,
+                                   write_lab)
 
-    write_lab("data/my-lab", n_train=30, n_test=10, seed=0)  # the published layout, plus ground truth and factors
-    f = sample_factors(image_rng(0, "demo", 0))       # one scene's factors
-    render_scene(f.replace(horizon_tilt=8.0))         # the same scene with only the horizon tilted
+    # the published layout, plus ground truth and factors
+    write_lab("data/my-lab", n_train=30, n_test=10, seed=0)
+    f = sample_factors(image_rng(0, "demo", 0))  # one scene's factors
+    # the same scene with only the horizon tilted
+    render_scene(f.replace(horizon_tilt=8.0))
 
 Modules: `factors` (what a scene is), `render` (drawing it), `annotate` (scores, reasons, questions),
 `describe` (Track 2 texts), `writer` (files on disk).

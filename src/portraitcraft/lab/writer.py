@@ -2,16 +2,26 @@
 
 Files written into ``out``::
 
-    track_1_train.json               train records: image_path, criteria {attr: {score, reason}}, total_score
-    track_1_test.json                test records with the ground truth hidden exactly as published:
-                                     criteria {attr: {level: "x"}}, total_score 0, question, options A-D, answer "x"
-    track_1_test_ground_truth.json   the hidden labels: the train schema plus question, options and the answer letter
+    track_1_train.json
+        train records: image_path, criteria {attr: {score, reason}},
+        total_score
+    track_1_test.json
+        test records with the ground truth hidden exactly as published:
+        criteria {attr: {level: "x"}}, total_score 0, question,
+        options A-D, answer "x"
+    track_1_test_ground_truth.json
+        the hidden labels: the train schema plus question, options and
+        the answer letter
     track_2_train.json, track_2_test.json
-                                     image_path, content_description, composition_analysis
-    lab_factors.json                 {image_path: {factor: value}} for every image (see lab.factors)
-    lab_masks.json, lab_masks/       what was drawn where: a label PNG per image (lab_masks/lab_00000.png) and each
-                                     person's whole-figure extent (see lab.render.scene_masks); read by lab.audit
-    images_00/ ... images_10/        lab_00000.jpg, lab_00001.jpg, ...
+        image_path, content_description, composition_analysis
+    lab_factors.json
+        {image_path: {factor: value}} for every image (see lab.factors)
+    lab_masks.json, lab_masks/
+        what was drawn where: a label PNG per image
+        (lab_masks/lab_00000.png) and each person's whole-figure extent
+        (see lab.render.scene_masks); read by lab.audit
+    images_00/ ... images_10/
+        lab_00000.jpg, lab_00001.jpg, ...
 
 Images are numbered across Track 1 train, Track 1 test, Track 2 train, Track 2 test in that order.
 Folders hold ``images_per_folder`` consecutive images (100 by default) and, like the published data,

@@ -5,8 +5,10 @@ For example::
     from portraitcraft import open_dataset, run_predictions
     from portraitcraft.runners.qwen import QwenBackend, QwenSettings
 
-    backend = QwenBackend(QwenSettings(model="Qwen/Qwen3-VL-4B-Instruct", protocol="score"))
-    summary = run_predictions(backend, open_dataset("data/lab"), split="test", out="runs/tiny.jsonl")
+    backend = QwenBackend(QwenSettings(model="Qwen/Qwen3-VL-4B-Instruct",
+                                       protocol="score"))
+    summary = run_predictions(backend, open_dataset("data/lab"), split="test",
+                              out="runs/tiny.jsonl")
     print("\\n".join(summary.lines()))
 
 Guarantees

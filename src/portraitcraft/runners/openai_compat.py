@@ -3,10 +3,13 @@
 For example::
 
     from portraitcraft import open_dataset, run_predictions
-    from portraitcraft.runners.openai_compat import OpenAIBackend, OpenAISettings
+    from portraitcraft.runners.openai_compat import (OpenAIBackend,
+                                                     OpenAISettings)
 
-    backend = OpenAIBackend(OpenAISettings(base_url="http://gpu-host:8000/v1", model="Qwen/Qwen3-VL-4B-Instruct"))
-    run_predictions(backend, open_dataset("data/lab"), split="test", out="runs/vllm.jsonl", batch_size=16)
+    backend = OpenAIBackend(OpenAISettings(base_url="http://gpu-host:8000/v1",
+                                           model="Qwen/Qwen3-VL-4B-Instruct"))
+    run_predictions(backend, open_dataset("data/lab"), split="test",
+                    out="runs/vllm.jsonl", batch_size=16)
 
 This is how a big model or a big run is spread over several GPUs and machines: the server does the batching
 (vLLM and SGLang batch concurrent requests continuously), this backend keeps it busy with up to ``concurrency``

@@ -5,8 +5,10 @@ For example::
     from portraitcraft import open_dataset, run_predictions
     from portraitcraft.runners.qwen import QwenBackend, QwenSettings
 
-    backend = QwenBackend(QwenSettings(model="Qwen/Qwen3-VL-4B-Instruct", protocol="generate"))
-    run_predictions(backend, open_dataset("data/lab"), split="test", out="runs/qwen4b.jsonl", batch_size=4)
+    backend = QwenBackend(QwenSettings(model="Qwen/Qwen3-VL-4B-Instruct",
+                                       protocol="generate"))
+    run_predictions(backend, open_dataset("data/lab"), split="test",
+                    out="runs/qwen4b.jsonl", batch_size=4)
 
 Loading
     ``model`` is a local folder (any Qwen3-VL checkpoint saved by transformers) or a Hugging Face model id, fetched

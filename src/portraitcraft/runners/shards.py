@@ -2,11 +2,14 @@
 
 On four GPUs, in a shell::
 
-    CUDA_VISIBLE_DEVICES=0 portraitcraft predict ... --shard 0/4 --out runs/qwen.shard0.jsonl &
+    CUDA_VISIBLE_DEVICES=0 portraitcraft predict ... --shard 0/4 \\
+        --out runs/qwen.shard0.jsonl &
     ...
-    CUDA_VISIBLE_DEVICES=3 portraitcraft predict ... --shard 3/4 --out runs/qwen.shard3.jsonl &
+    CUDA_VISIBLE_DEVICES=3 portraitcraft predict ... --shard 3/4 \\
+        --out runs/qwen.shard3.jsonl &
     wait
-    portraitcraft merge runs/qwen.shard*.jsonl --out runs/qwen.jsonl --data DATA --split test
+    portraitcraft merge runs/qwen.shard*.jsonl --out runs/qwen.jsonl \\
+        --data DATA --split test
 
 Shards
     Image ``name`` belongs to shard ``int(sha256(name)[:16 hex], 16) % N``: a property of the name alone, so
