@@ -202,3 +202,7 @@ def test_a_run_block_reads_as_rows_of_settings_not_dicts():
     nothing_held_out = run_rows([{"held_out": {"images": 0, "sha256": "e3b0c44298fc1c14", "fraction": None,
                                                "seed": None}}])
     assert nothing_held_out["run 1"].to_dict() == {"held out": "none (trained on every labelled training record)"}
+    learnt = run_rows([{"held_out": {"images": 0, "sha256": "e3b0c44298fc1c14", "fraction": None, "seed": None,
+                                     "training": {"images": 300, "sha256": "104caf189b8f373c"}}}])
+    assert learnt["run 1"].to_dict() == {"learnt from": "300 labelled training records (names digest 104caf189b8f373c)",
+                                         "held out": "none (trained on every labelled training record)"}

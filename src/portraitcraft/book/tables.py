@@ -104,6 +104,12 @@ def run_rows(runs: Sequence[dict[str, Any]]) -> pd.DataFrame:
         rows: dict[str, str] = {}
         for name, value in run.items():
             label = name.replace("_", " ")
+            if name == "held_out" and isinstance(value, dict) and isinstance(value.get("training"), dict):
+                # the training data the model learnt from: one row, not a Python dict in a cell
+                learnt = value["training"]
+                rows["learnt from"] = (f"{learnt.get('images')} labelled training records "
+                                       f"(names digest {learnt.get('sha256')})")
+                value = {key: inner for key, inner in value.items() if key != "training"}
             if name == "held_out" and isinstance(value, dict) and value.get("images") == 0:
                 # nothing held out: the digest of no names and an unset fraction and seed say nothing more
                 rows[label] = "none (trained on every labelled training record)"
