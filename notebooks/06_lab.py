@@ -355,7 +355,7 @@ if photo_judged is not None:
     display(Markdown(
         "**What the readings get right and wrong.** "
         + (f"Right: the measurement behind the change follows it step by step in {in_words(right)}. " if right else "")
-        + (f"Wrong: it does not in {in_words(wrong)}. " if wrong else "")
+        + (f"Wrong: it does not follow it step by step in {in_words(wrong)}. " if wrong else "")
         + ("The horizon reading is the angle of whatever long straight edges the line detector finds (the flag's "
            "stripes, the shuttle, the suit's seams), not of a horizon, which this photograph does not have. "
            if "tilt" in set(check.loc[~check["follows"], "factor"]) else "")

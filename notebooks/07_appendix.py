@@ -34,7 +34,7 @@ from IPython.display import HTML, Markdown, display
 
 from portraitcraft.book import banner, caption, counted
 from portraitcraft.book.paths import locate, repository_path, shell_variable, shown_path
-from portraitcraft.book.tables import run_rows, utc_time
+from portraitcraft.book.tables import code_spans_html, run_rows, utc_time
 from portraitcraft.cli import command_help, command_table
 from portraitcraft.data import DataError, index_images
 from portraitcraft.error_analysis import analyse_predictions
@@ -145,6 +145,7 @@ bench/features.json`, then pass the file with `-p benchmarks='[bench/features.js
 # %% tags=["remove-input"]
 commands = pd.DataFrame(command_table())
 assert {"portraitcraft book", "portraitcraft evaluate"} <= set(commands["command"])
+commands["what it does"] = commands["what it does"].map(code_spans_html)
 display(commands.style.hide(axis="index").set_properties(**{"text-align": "left"}))
 display(caption("Every command of the installed `portraitcraft` program, with the first paragraph of its help.",
                 label="Table"))

@@ -224,8 +224,9 @@ if lab is not None:
         else:
             display(Markdown("No disagreement."))
     display(caption("The three lowest-scoring matched pairs of the lab, one table under each image: the properties "
-                    "its description asked for that the extractor read differently, the words that asked, and the "
-                    "measurement behind the reading.", label="Table"))
+                    "its description asked for, what the extractor read, their agreement (some agree: a low overall "
+                    "is the mean over all of them), the words that asked, and the measurement behind the reading.",
+                    label="Table"))
 
 # %% [markdown]
 # ## The real sample
@@ -269,8 +270,9 @@ if real is not None:
             display(table.style.hide(axis="index").format(precision=2))
         else:
             display(Markdown("No disagreement."))
-    display(caption("Under each real image, the properties its own description asked for that the extractor read "
-                    "differently. Some disagreements are the extractor's errors, some the text's vagueness.",
+    display(caption("Under each real image, the properties its own description asked for, with what the extractor "
+                    "read and their agreement. Some disagreements are the extractor's errors, some the text's "
+                    "vagueness.",
                     label="Table"))
 
 # %% [markdown]

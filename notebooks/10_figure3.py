@@ -150,9 +150,9 @@ if panels:
 # ## Making the images of a real generator
 #
 # The reference code's generation settings are the defaults of `portraitcraft track2 generate` (Qwen-Image, 1024 x
-# 1024, 20 steps, true classifier-free guidance 5 with the negative prompt " ", seed 346346; only the JPEG quality
-# differs, see the table below); a LoRA from `portraitcraft track2 finetune` adds the "AES_COMP, " trigger to every
-# prompt:
+# 1024, 20 steps, true classifier-free guidance 5 with the negative prompt `" "` (one space), seed 346346; only the
+# JPEG quality differs, see the table below); a LoRA from `portraitcraft track2 finetune` adds the `"AES_COMP, "`
+# trigger to every prompt:
 #
 # ```bash
 # portraitcraft track2 generate --descriptions track_2_test.json \

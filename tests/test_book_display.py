@@ -206,3 +206,10 @@ def test_a_run_block_reads_as_rows_of_settings_not_dicts():
                                      "training": {"images": 300, "sha256": "104caf189b8f373c"}}}])
     assert learnt["run 1"].to_dict() == {"learnt from": "300 labelled training records (names digest 104caf189b8f373c)",
                                          "held out": "none (trained on every labelled training record)"}
+
+
+def test_a_help_paragraph_shows_its_code_spans_as_code_not_backticks():
+    from portraitcraft.book.tables import code_spans_html
+
+    assert code_spans_html("`--to hf` writes a <DatasetDict> & more (`a`)") == (
+        "<code>--to hf</code> writes a &lt;DatasetDict&gt; &amp; more (<code>a</code>)")

@@ -79,6 +79,12 @@ def problem_rows(problems: Sequence[Any], *, first: int = 10) -> tuple[pd.DataFr
     return rows, len(problems) - len(shown)
 
 
+def code_spans_html(text: str) -> str:
+    """Plain text with Markdown code spans (a command's help: "`--to hf` writes ...") as HTML for a table cell: the
+    text escaped, each `span` in <code>, so no backtick is left showing."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text, quote=False))
+
+
 def run_rows(runs: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """The ``run`` blocks of a prediction file as a table a reader reads down (appendix): one row per setting, one
     column per run. A nested block (``held_out``, ``packages``) gives one row per entry ("held out: images"),
