@@ -53,24 +53,10 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-# How to cite the benchmark (BibTeX): the one copy, which exported datasets carry in their DatasetInfo and which the
-# README and the book's introduction show (tests/test_docs.py holds them equal). The authors are those of the arXiv
-# listing of 2604.03611 (v1, 4 April 2026). Lines stay under 72 characters: the book shows it in the text column.
-CITATION = """@misc{sha2026portraitcraft,
-  title         = {PortraitCraft: A Benchmark for Portrait Composition
-                   Understanding and Generation},
-  author        = {Sha, Yuyang and Lou, Zijie and Tang, Youyun and
-                   Qu, Xiaochao and Li, Haoxiang and
-                   Liu, Ting and Liu, Luoqi},
-  year          = {2026},
-  eprint        = {2604.03611},
-  archivePrefix = {arXiv},
-  primaryClass  = {cs.CV},
-  url           = {https://arxiv.org/abs/2604.03611},
-}"""
 
 # name -> its home module (the one place it is defined)
 _EXPORTS = {
+    "CITATION": "portraitcraft.provenance",
     "open_dataset": "portraitcraft.sources",
     "check_dataset": "portraitcraft.sources",
     "Dataset": "portraitcraft.data",

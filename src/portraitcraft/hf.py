@@ -39,7 +39,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from portraitcraft import CITATION
 from portraitcraft.attributes import (
     ANSWER_LETTERS,
     ATTRIBUTE_KEYS,
@@ -49,6 +48,7 @@ from portraitcraft.attributes import (
     HIDDEN_TOTAL,
     LEVELS,
 )
+from portraitcraft.provenance import CITATION
 
 if TYPE_CHECKING:
     import datasets

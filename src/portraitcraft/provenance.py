@@ -36,6 +36,23 @@ import pandas as pd
 from portraitcraft.data import FACTORS_FILE, GROUND_TRUTH_FILE, TRACK_FILE, DataError, index_images
 from portraitcraft.outputs import open_for_append, write_atomic
 
+# How to cite the benchmark every result here comes from (BibTeX): the one copy, `portraitcraft.CITATION`, which
+# exported datasets carry in their DatasetInfo and which the README and the book's introduction show
+# (tests/test_docs.py holds them equal). The authors are those of the arXiv listing of 2604.03611 (v1, 4 April 2026).
+# Lines stay under 72 characters: the book shows it in the text column.
+CITATION = """@misc{sha2026portraitcraft,
+  title         = {PortraitCraft: A Benchmark for Portrait Composition
+                   Understanding and Generation},
+  author        = {Sha, Yuyang and Lou, Zijie and Tang, Youyun and
+                   Qu, Xiaochao and Li, Haoxiang and
+                   Liu, Ting and Liu, Luoqi},
+  year          = {2026},
+  eprint        = {2604.03611},
+  archivePrefix = {arXiv},
+  primaryClass  = {cs.CV},
+  url           = {https://arxiv.org/abs/2604.03611},
+}"""
+
 # The packages whose versions the book's reproducibility record lists.
 DEFAULT_PACKAGES: Final[tuple[str, ...]] = (
     "portraitcraft", "numpy", "pandas", "scipy", "scikit-learn", "opencv-python-headless", "pillow",
