@@ -161,8 +161,9 @@ if len(scored_rows):
         beats = (f", {margin:+.{places}f} over chance ({chance['overall'].iloc[0]:.{places}f}); their intervals "
                  + ("do not overlap." if apart else "overlap, so this data cannot tell them apart."))
     display(Markdown(
-        f"On the {result.target.split} split of {data_shown}, **{best['method']}** has the highest Overall, "
-        f"{best['overall']:.{places}f}{interval}{beats or '.'} "
+        f"On the {result.target.split} split of {data_shown}, **{best['method']}** "
+        + ("has the highest Overall, " if len(scored_rows) > 1 else "is the only computed row with an Overall, ")
+        + f"{best['overall']:.{places}f}{interval}{beats or '.'} "
         + ("These rows are computed on the synthetic lab, not on PortraitCraft: they check the pipeline end to "
            "end and are not comparable with the reported rows." if ds.is_lab else
            "They rest on other images than the paper's official test, so compare them with each other, not with "
@@ -419,7 +420,8 @@ if diagnose:
 # %% tags=["remove-input"]
 if diagnose:
     letters = answer_balance(test_sets)
-    display(letters.drop(columns=["valid", "top", "top_share"]).assign(source=labels).style.hide(axis="index"))
+    shown_letters = letters.drop(columns=["valid", "top", "top_share", "p_even"]).assign(source=labels)
+    display(shown_letters.style.hide(axis="index"))
     display(caption("How often each file answers each letter of the test split's questions (the right letters are "
                     "hidden); invalid answers are written `NOT_RES`" + (f"; {legend}" if legend else "") + ".",
                     label="Table"))
@@ -428,9 +430,13 @@ if diagnose:
             display(Markdown(f"{html.escape(line['source'])} gives {counted(line['valid'], 'valid answer')}: too few "
                              f"(under {MIN_IMAGES}) to speak of a habit."))
             continue
+        uneven = line["p_even"] < 0.05
         display(Markdown(f"{html.escape(line['source'])} answers {line['top']} in {line['top_share']:.0%} of its "
-                         f"{line['valid']} valid answers; with four options, far above 25% hints at a letter habit "
-                         "rather than an answer read from the question."))
+                         f"{line['valid']} valid answers, against 25% each for an even spread (chi-square p = "
+                         f"{line['p_even']:.2g}): "
+                         + ("more uneven than chance alone would make it, a hint of a letter habit (the right "
+                            "letters are hidden, so not proof of one)." if uneven else
+                            "within what chance gives, no sign of a letter habit.")))
     for name, test_set in test_sets:
         fields = invalid_fields(test_set)
         bad = fields[fields["invalid"] > 0]

@@ -66,6 +66,8 @@ def test_answer_balance_and_invalid_fields_count_each_record():
     row = answer_balance([("p", p)]).iloc[0]
     assert (row["A"], row["B"], row["C"], row["D"], row["invalid"], row["top"]) == (2, 1, 0, 0, 1, "A")
     assert row["top_share"] == pytest.approx(2 / 3)
+    # independently: chi-square of (2, 1, 0, 0) against 0.75 each is (1.5625 + 0.0625 + 0.5625 * 2) / 0.75, 3 dof
+    assert row["p_even"] == pytest.approx(_chi2_3dof_sf(11 / 3))
     fields = invalid_fields(p).set_index("field")["invalid"]
     assert fields["total_score"] == 1 and fields["answer"] == 1 and fields[ATTRIBUTE_NAMES[5]] == 1
     assert fields.sum() == 3
@@ -136,3 +138,8 @@ def test_book_submissions_carry_the_file_digest_and_replace_stale_ones(small_lab
     assert [c.out.name for c in checks] == [f"submission_p_{file_digest(tmp_path / 'p.json')}.json"]
     assert sorted(p.name for p in out.iterdir()) == sorted(["notes.txt", checks[0].out.name])
     assert checks[0].invalid_levels == 0 and checks[0].offending == []
+
+
+def _chi2_3dof_sf(x: float) -> float:
+    """The chi-square survival function with 3 degrees of freedom, in closed form."""
+    return math.erfc(math.sqrt(x / 2)) + math.sqrt(2 * x / math.pi) * math.exp(-x / 2)

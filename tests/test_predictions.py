@@ -99,6 +99,11 @@ def test_raw_format_takes_words_only(tmp_path):
     assert math.isnan(prediction.total_score[0])
     assert prediction.answers == [None]
     assert any("letter 'C' where a level word belongs" in p.message for p in prediction.problems)
+    assert any("answer 'E' is not a letter A-D: wrong" == p.message for p in prediction.problems)
+    record["answer"] = None  # a null answer is said to be missing, not shown as Python's None
+    prediction = read_predictions(write_json(tmp_path / "null.json", [record]))
+    assert any(p.message == "no answer (null): wrong" for p in prediction.problems)
+    assert not any("None" in p.message for p in prediction.problems)
 
 
 def test_image_paths_are_matched_by_file_name(tmp_path):

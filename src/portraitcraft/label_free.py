@@ -163,15 +163,18 @@ def level_shares(sets: Sequence[tuple[str, PredictionSet]], train_levels: np.nda
 
 def answer_balance(sets: Sequence[tuple[str, PredictionSet]]) -> pd.DataFrame:
     """How often each named prediction set answers each letter A-D, and how many answers are invalid: one row per
-    set (counts), with the most frequent letter and its share among valid answers (None and NaN without any)."""
+    set (counts), with the most frequent letter and its share among valid answers (None and NaN without any), and
+    ``p_even``, the chi-square goodness-of-fit p-value of the four counts against an even spread (NaN without
+    answers). The right letters are hidden, so an uneven spread is a hint of a letter habit, not proof of one."""
     rows = []
     for name, prediction_set in sets:
         answers = list(prediction_set.answers)
         counts = {letter: sum(a == letter for a in answers) for letter in ANSWER_LETTERS}
         valid = sum(counts.values())
         top = max(counts, key=counts.get) if valid else None
+        p_even = float(stats.chisquare(list(counts.values())).pvalue) if valid else math.nan
         rows.append({"source": name, **counts, "invalid": len(answers) - valid, "valid": valid, "top": top,
-                     "top_share": counts[top] / valid if top else math.nan})
+                     "top_share": counts[top] / valid if top else math.nan, "p_even": p_even})
     return pd.DataFrame(rows)
 
 

@@ -255,7 +255,8 @@ class _Collector:
         self.levels.append(self._levels(name, record, criteria, letters_allowed, level_inside))
         letter = read_answer_letter(answer)
         if letter is None:
-            self.note(record, name, f"answer {_short(answer)} is not a letter A-D: wrong")
+            self.note(record, name, "no answer (null): wrong" if answer is None else
+                      f"answer {_short(answer)} is not a letter A-D: wrong")
         self.answers.append(letter)
 
     def _levels(self, name: str, record: int, criteria: object, letters_allowed: bool, level_inside: bool) -> list[int]:
